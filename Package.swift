@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Spillway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "spillway", targets: ["spillway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // C shims for the Linux syscalls the data plane batches (recvmmsg, sendmmsg, epoll, eventfd).
+        .target(name: "CSpillwayShims"),
+
+        // Pure wire-format cores: bytes in, values out, no I/O.
+        .target(name: "RTP"),
+        .target(name: "SDP"),
+        .target(name: "Bencode"),
+
+        // The data plane and the call model it carries.
+        .target(
+            name: "MediaPlane",
+            dependencies: [
+                "CSpillwayShims", "RTP", "SDP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The rtpengine NG control protocol: typed requests and replies, mapped onto the call model.
+        .target(
+            name: "NGProtocol",
+            dependencies: [
+                "Bencode", "SDP", "MediaPlane",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // One relay node: the NG server, timers and configuration (the I/O edge around the cores).
+        .target(
+            name: "SpillwayNode",
+            dependencies: [
+                "MediaPlane", "NGProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
+        // Client-side tools: an NG client and UDP media peers, for the demo, tests and benchmarks.
+        .target(name: "SpillwayClient", dependencies: ["Bencode", "NGProtocol", "MediaPlane", "RTP", "CSpillwayShims"]),
+
+        .executableTarget(
+            name: "spillway",
+            dependencies: [
+                "SpillwayNode", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
+        .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: ["SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane"]
+        ),
+        .testTarget(
+            name: "InteropTests",
+            dependencies: ["SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane"]
+        ),
+    ]
+)

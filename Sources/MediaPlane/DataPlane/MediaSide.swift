@@ -1,0 +1,125 @@
+import RTP
+
+/// Where one side of a stream lives: a worker and a slot in that worker's side table.
+public struct MediaSlot: Hashable, Sendable, CustomStringConvertible {
+    public var worker: Int
+    public var index: Int
+
+    public var description: String { "w\(worker)/\(index)" }
+}
+
+/// What the control plane tells a worker about one side of a stream: the relay's sockets that face
+/// one peer on one m= line, where that peer said it receives, and the side packets go across to.
+public struct MediaSideConfiguration: Sendable {
+    public var rtpDescriptor: Int32
+    /// -1 when the side has no separate RTCP socket.
+    public var rtcpDescriptor: Int32
+    /// The peer's RTP address from its SDP, or `.unset` while unknown.
+    public var advertisedRTP: SocketAddress
+    /// The peer's RTCP address from its SDP (a=rtcp, else RTP port + 1), or `.unset`.
+    public var advertisedRTCP: SocketAddress
+    /// The peer sends and receives RTCP on the RTP port (RFC 5761).
+    public var rtcpMux: Bool
+    /// After latching, drop packets from any other source.
+    public var strictSource: Bool
+    /// Count frames by the marker bit (video).
+    public var isVideo: Bool
+    /// The slot of the other side of this stream, on the same worker.
+    public var opposite: Int
+    public var counters: StreamCounters
+
+    public init(
+        rtpDescriptor: Int32, rtcpDescriptor: Int32, advertisedRTP: SocketAddress, advertisedRTCP: SocketAddress,
+        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, opposite: Int, counters: StreamCounters
+    ) {
+        self.rtpDescriptor = rtpDescriptor
+        self.rtcpDescriptor = rtcpDescriptor
+        self.advertisedRTP = advertisedRTP
+        self.advertisedRTCP = advertisedRTCP
+        self.rtcpMux = rtcpMux
+        self.strictSource = strictSource
+        self.isVideo = isVideo
+        self.opposite = opposite
+        self.counters = counters
+    }
+}
+
+/// A worker's private state for one side: forwarding addresses, latching, and running tallies that
+/// are published to the side's `StreamCounters` after every batch.
+struct MediaSideState {
+    var active = false
+    var rtpDescriptor: Int32 = -1
+    var rtcpDescriptor: Int32 = -1
+    var advertisedRTP = SocketAddress.unset
+    var advertisedRTCP = SocketAddress.unset
+    /// Where RTP and RTCP for this side's peer are sent: advertised first, then latched.
+    var peerRTP = SocketAddress.unset
+    var peerRTCP = SocketAddress.unset
+    var latchedRTP = false
+    var latchedRTCP = false
+    var rtcpMux = false
+    var strictSource = false
+    var isVideo = false
+    var opposite = -1
+    var clockRate: UInt32 = 8000
+    var reception = ReceptionStatistics()
+    var tally = Tally()
+    var counters: Unmanaged<StreamCounters>?
+
+    struct Tally {
+        var rtpPackets: UInt64 = 0
+        var rtpBytes: UInt64 = 0
+        var rtcpPackets: UInt64 = 0
+        var rtcpBytes: UInt64 = 0
+        var forwarded: UInt64 = 0
+        var frames: UInt64 = 0
+        var lastPacketNanos: UInt64 = 0
+        var drops = InlineArray<7, UInt64>(repeating: 0)
+    }
+
+    mutating func apply(_ configuration: MediaSideConfiguration) {
+        if !active {
+            counters = Unmanaged.passRetained(configuration.counters)
+            clockRate = configuration.counters.clockRate
+            rtpDescriptor = configuration.rtpDescriptor
+            rtcpDescriptor = configuration.rtcpDescriptor
+            active = true
+        }
+        // A new advertised address (re-INVITE, or the answer arriving) starts latching afresh.
+        if configuration.advertisedRTP != advertisedRTP {
+            advertisedRTP = configuration.advertisedRTP
+            peerRTP = advertisedRTP
+            latchedRTP = false
+        }
+        if configuration.advertisedRTCP != advertisedRTCP {
+            advertisedRTCP = configuration.advertisedRTCP
+            peerRTCP = advertisedRTCP
+            latchedRTCP = false
+        }
+        rtcpMux = configuration.rtcpMux
+        strictSource = configuration.strictSource
+        isVideo = configuration.isVideo
+        opposite = configuration.opposite
+    }
+
+    /// Writes the tallies to the shared counters. Single writer: relaxed stores suffice.
+    func publish() {
+        guard let counters else { return }
+        counters._withUnsafeGuaranteedRef { shared in
+            shared.rtpPackets.store(tally.rtpPackets, ordering: .relaxed)
+            shared.rtpBytes.store(tally.rtpBytes, ordering: .relaxed)
+            shared.rtcpPackets.store(tally.rtcpPackets, ordering: .relaxed)
+            shared.rtcpBytes.store(tally.rtcpBytes, ordering: .relaxed)
+            shared.forwarded.store(tally.forwarded, ordering: .relaxed)
+            shared.frames.store(tally.frames, ordering: .relaxed)
+            shared.lastPacketNanos.store(tally.lastPacketNanos, ordering: .relaxed)
+            shared.expected.store(reception.expected, ordering: .relaxed)
+            shared.lost.store(reception.lost, ordering: .relaxed)
+            shared.jitter.store(reception.jitter, ordering: .relaxed)
+            shared.ssrc.store(reception.ssrc, ordering: .relaxed)
+            for reason in 0..<tally.drops.count {
+                shared.drops[reason].store(tally.drops[reason], ordering: .relaxed)
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Hands out RTP/RTCP port pairs from a configured range: RTP on an even port, RTCP on the next
+/// odd one (RFC 3550 section 11). Both sockets are bound before a pair is handed out, so a port
+/// taken by another process is skipped. Allocation walks the range round-robin so a freed pair is
+/// reused as late as possible and stray packets of an old call do not reach a new one.
+public struct PortAllocator: Sendable {
+    public let range: ClosedRange<UInt16>
+    private var inUse: Set<UInt16> = []
+    private var cursor: UInt16
+
+    /// A bound pair of sockets: RTP on `port`, RTCP on `port + 1`.
+    public struct Pair: Sendable, Equatable {
+        public var port: UInt16
+        public var rtpDescriptor: Int32
+        public var rtcpDescriptor: Int32
+    }
+
+    /// - Parameter range: inclusive port range; it must hold at least one even/odd pair.
+    public init(range: ClosedRange<UInt16>) {
+        self.range = range
+        self.cursor = Self.firstEven(in: range)
+    }
+
+    private static func firstEven(in range: ClosedRange<UInt16>) -> UInt16 {
+        range.lowerBound % 2 == 0 ? range.lowerBound : range.lowerBound &+ 1
+    }
+
+    /// Number of pairs the range can hold.
+    public var capacity: Int {
+        let first = Int(Self.firstEven(in: range))
+        let last = Int(range.upperBound)
+        return last > first ? (last - first + 1) / 2 : 0
+    }
+
+    public var pairsInUse: Int { inUse.count }
+
+    /// Binds a pair on `ip`. Throws `.exhausted` when every pair is in use or cannot be bound.
+    public mutating func allocate(on ip: String) throws(PortAllocationError) -> Pair {
+        let capacity = self.capacity
+        guard capacity > 0 else { throw .exhausted(range: range) }
+        for _ in 0..<capacity {
+            let port = cursor
+            advanceCursor()
+            guard !inUse.contains(port) else { continue }
+            guard let rtpAddress = SocketAddress(ip: ip, port: port),
+                let rtcpAddress = SocketAddress(ip: ip, port: port + 1)
+            else { throw .invalidAddress(ip) }
+            guard case .success(let rtp) = UDPSocket.bind(rtpAddress) else { continue }
+            guard case .success(let rtcp) = UDPSocket.bind(rtcpAddress) else {
+                close(rtp)
+                continue
+            }
+            inUse.insert(port)
+            return Pair(port: port, rtpDescriptor: rtp, rtcpDescriptor: rtcp)
+        }
+        throw .exhausted(range: range)
+    }
+
+    /// Returns a pair's port to the pool once the worker that owned its sockets has closed them.
+    public mutating func release(port: UInt16) {
+        inUse.remove(port)
+    }
+
+    /// Closes the sockets of a pair that was never handed to a worker and returns its port.
+    public mutating func discard(_ pair: Pair) {
+        close(pair.rtpDescriptor)
+        close(pair.rtcpDescriptor)
+        inUse.remove(pair.port)
+    }
+
+    private mutating func advanceCursor() {
+        let next = Int(cursor) + 2
+        cursor = next + 1 <= Int(range.upperBound) ? UInt16(next) : Self.firstEven(in: range)
+    }
+}
+
+/// Why no port pair could be had.
+public enum PortAllocationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case exhausted(range: ClosedRange<UInt16>)
+    case invalidAddress(String)
+
+    public var description: String {
+        switch self {
+        case .exhausted(let range):
+            "no free RTP/RTCP port pair in \(range.lowerBound)-\(range.upperBound); widen --port-range or wait for calls to end"
+        case .invalidAddress(let ip):
+            "media address '\(ip)' is not a numeric IPv4 or IPv6 address"
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import CSpillwayShims
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An IPv4 or IPv6 UDP address in the kernel's `sockaddr` layout, so it can be handed to
+/// sendmmsg/bind without conversion and compared against a received source byte for byte.
+public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Large enough for `sockaddr_in6`, which also holds a `sockaddr_in`.
+    var storage = sockaddr_in6()
+    /// `sizeof(sockaddr_in)` or `sizeof(sockaddr_in6)`; 0 for the unset address.
+    var length: socklen_t = 0
+
+    /// The unset address: no destination known.
+    public static let unset = SocketAddress()
+
+    init() {}
+
+    /// Builds an address from a numeric IPv4 or IPv6 literal and a port.
+    public init?(ip: String, port: UInt16) {
+        var address4 = sockaddr_in()
+        if inet_pton(AF_INET, ip, &address4.sin_addr) == 1 {
+            address4.sin_family = sa_family_t(AF_INET)
+            address4.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage) { target in
+                withUnsafeBytes(of: address4) { target.copyMemory(from: $0) }
+            }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            return
+        }
+        var address6 = sockaddr_in6()
+        guard inet_pton(AF_INET6, ip, &address6.sin6_addr) == 1 else { return nil }
+        address6.sin6_family = sa_family_t(AF_INET6)
+        address6.sin6_port = port.bigEndian
+        storage = address6
+        length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+    }
+
+    /// Copies an address the kernel wrote (e.g. a recvmmsg source).
+    init(copying pointer: UnsafeRawPointer, length: socklen_t) {
+        let bounded = min(Int(length), MemoryLayout<sockaddr_in6>.size)
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: bounded)) }
+        self.length = socklen_t(bounded)
+    }
+
+    public var isSet: Bool { length != 0 }
+
+    public var isIPv6: Bool { storage.sin6_family == sa_family_t(AF_INET6) }
+
+    public var port: UInt16 {
+        get { UInt16(bigEndian: storage.sin6_port) }  // sin_port and sin6_port share an offset
+        set { storage.sin6_port = newValue.bigEndian }
+    }
+
+    /// The numeric address without the port.
+    public var ip: String {
+        guard isSet else { return "" }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        withUnsafeBytes(of: storage) { raw in
+            if isIPv6 {
+                var address = raw.load(as: sockaddr_in6.self).sin6_addr
+                _ = inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+            } else {
+                var address = raw.load(as: sockaddr_in.self).sin_addr
+                _ = inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
+            }
+        }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var description: String {
+        guard isSet else { return "unset" }
+        return isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
+        guard lhs.length == rhs.length else { return false }
+        return withUnsafeBytes(of: lhs.storage) { left in
+            withUnsafeBytes(of: rhs.storage) { right in
+                memcmp(left.baseAddress!, right.baseAddress!, Int(lhs.length)) == 0
+            }
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withUnsafeBytes(of: storage) { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0.prefix(Int(length)))) }
+    }
+
+    /// Parses `HOST:PORT` or `[IPv6]:PORT` with a numeric host.
+    public init?(hostAndPort text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = UInt16(portText) else { return nil }
+        self.init(ip: String(host), port: port)
+    }
+}
+
+extension SocketAddress {
+    /// Copies a `sockaddr` written by the kernel (getsockname, recvfrom).
+    public init(rawCopying pointer: UnsafeRawPointer, length: socklen_t) {
+        self.init(copying: pointer, length: length)
+    }
+
+    /// The address in `sockaddr_in6`-sized storage, for sendto/bind.
+    public var sockaddrStorage: sockaddr_in6 { storage }
+
+    /// The length to pass with `sockaddrStorage`.
+    public var sockaddrLength: socklen_t { length }
+}

@@ -1,0 +1,114 @@
+import RTP
+import Synchronization
+
+/// The figures of one side of a stream (what the relay received from one peer on one m= line).
+///
+/// Exactly one data-plane worker writes them, once per received batch, with relaxed atomic stores
+/// (plain moves on x86-64, no locked instructions); the control plane reads them at any time for
+/// `query`, `statistics` and the media timeout.
+public final class StreamCounters: Sendable {
+    let rtpPackets = Atomic<UInt64>(0)
+    let rtpBytes = Atomic<UInt64>(0)
+    let rtcpPackets = Atomic<UInt64>(0)
+    let rtcpBytes = Atomic<UInt64>(0)
+    let forwarded = Atomic<UInt64>(0)
+    let frames = Atomic<UInt64>(0)
+    let expected = Atomic<UInt64>(0)
+    let lost = Atomic<UInt64>(0)
+    let jitter = Atomic<UInt32>(0)
+    let ssrc = Atomic<UInt32>(0)
+    /// CLOCK_MONOTONIC nanoseconds of the last packet received; 0 before the first.
+    let lastPacketNanos = Atomic<UInt64>(0)
+    let drops: InlineArray<7, Atomic<UInt64>>
+    let latchedSource = Mutex<SocketAddress>(.unset)
+    /// RTP clock rate, to turn jitter into milliseconds.
+    public let clockRate: UInt32
+
+    public init(clockRate: UInt32) {
+        self.clockRate = clockRate
+        self.drops = InlineArray { _ in Atomic<UInt64>(0) }
+    }
+
+    /// A consistent-enough copy for reporting.
+    public func snapshot() -> StreamStatistics {
+        var dropped: [PacketDropReason: UInt64] = [:]
+        for reason in PacketDropReason.allCases {
+            let count = drops[reason.rawValue].load(ordering: .relaxed)
+            if count > 0 { dropped[reason] = count }
+        }
+        return StreamStatistics(
+            rtpPackets: rtpPackets.load(ordering: .relaxed),
+            rtpBytes: rtpBytes.load(ordering: .relaxed),
+            rtcpPackets: rtcpPackets.load(ordering: .relaxed),
+            rtcpBytes: rtcpBytes.load(ordering: .relaxed),
+            forwardedPackets: forwarded.load(ordering: .relaxed),
+            frames: frames.load(ordering: .relaxed),
+            expected: expected.load(ordering: .relaxed),
+            lost: lost.load(ordering: .relaxed),
+            jitterMilliseconds: clockRate > 0 ? Double(jitter.load(ordering: .relaxed)) * 1000 / Double(clockRate) : 0,
+            ssrc: ssrc.load(ordering: .relaxed),
+            lastPacketNanos: lastPacketNanos.load(ordering: .relaxed),
+            drops: dropped,
+            latchedSource: latchedSource.withLock { $0 }
+        )
+    }
+}
+
+/// A snapshot of `StreamCounters`.
+public struct StreamStatistics: Sendable, Equatable {
+    public var rtpPackets: UInt64 = 0
+    public var rtpBytes: UInt64 = 0
+    public var rtcpPackets: UInt64 = 0
+    public var rtcpBytes: UInt64 = 0
+    /// RTP and RTCP packets sent on to the other side.
+    public var forwardedPackets: UInt64 = 0
+    /// RTP packets with the marker bit set: for video, the number of frames.
+    public var frames: UInt64 = 0
+    /// RFC 3550 A.3 expected and lost packets.
+    public var expected: UInt64 = 0
+    public var lost: UInt64 = 0
+    public var jitterMilliseconds: Double = 0
+    public var ssrc: UInt32 = 0
+    public var lastPacketNanos: UInt64 = 0
+    public var drops: [PacketDropReason: UInt64] = [:]
+    public var latchedSource: SocketAddress = .unset
+
+    public init() {}
+
+    init(
+        rtpPackets: UInt64, rtpBytes: UInt64, rtcpPackets: UInt64, rtcpBytes: UInt64, forwardedPackets: UInt64, frames: UInt64,
+        expected: UInt64, lost: UInt64, jitterMilliseconds: Double, ssrc: UInt32, lastPacketNanos: UInt64,
+        drops: [PacketDropReason: UInt64], latchedSource: SocketAddress
+    ) {
+        self.rtpPackets = rtpPackets
+        self.rtpBytes = rtpBytes
+        self.rtcpPackets = rtcpPackets
+        self.rtcpBytes = rtcpBytes
+        self.forwardedPackets = forwardedPackets
+        self.frames = frames
+        self.expected = expected
+        self.lost = lost
+        self.jitterMilliseconds = jitterMilliseconds
+        self.ssrc = ssrc
+        self.lastPacketNanos = lastPacketNanos
+        self.drops = drops
+        self.latchedSource = latchedSource
+    }
+
+    public var droppedPackets: UInt64 { drops.values.reduce(0, +) }
+
+    /// Adds another stream's figures (for per-call and node totals); jitter keeps the worst.
+    public mutating func accumulate(_ other: StreamStatistics) {
+        rtpPackets += other.rtpPackets
+        rtpBytes += other.rtpBytes
+        rtcpPackets += other.rtcpPackets
+        rtcpBytes += other.rtcpBytes
+        forwardedPackets += other.forwardedPackets
+        frames += other.frames
+        expected += other.expected
+        lost += other.lost
+        jitterMilliseconds = max(jitterMilliseconds, other.jitterMilliseconds)
+        lastPacketNanos = max(lastPacketNanos, other.lastPacketNanos)
+        drops.merge(other.drops, uniquingKeysWith: +)
+    }
+}

@@ -1,0 +1,273 @@
+import CSpillwayShims
+import Logging
+import RTP
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One data-plane thread: an epoll loop over the sockets of the sides it owns, forwarding packets in
+/// batches from its own arena. It shares nothing with other workers; the control plane reaches it
+/// only through its command queue and an eventfd wake-up.
+final class Worker: @unchecked Sendable {
+    enum Command {
+        case configure(slot: Int, MediaSideConfiguration)
+        case remove(slot: Int)
+        case stop
+    }
+
+    let index: Int
+    private let logger: Logger
+    private let epollDescriptor: Int32
+    private let wakeDescriptor: Int32
+    private let pending = Mutex<[Command]>([])
+    private var thread: pthread_t?
+
+    // Owned by the worker thread alone (after start).
+    private var sides: [MediaSideState] = []
+    private let batch = PacketBatch()
+    private var running = true
+
+    private static let wakeToken = UInt64.max
+    private static let readyCapacity = 64
+
+    init(index: Int, logger: Logger) throws(MediaPlaneError) {
+        self.index = index
+        self.logger = logger
+        epollDescriptor = spw_epoll_create()
+        wakeDescriptor = spw_eventfd_create()
+        guard epollDescriptor >= 0, wakeDescriptor >= 0,
+            spw_epoll_add(epollDescriptor, wakeDescriptor, Self.wakeToken) == 0
+        else { throw .workerSetupFailed(worker: index, errno: errno) }
+    }
+
+    deinit {
+        close(epollDescriptor)
+        close(wakeDescriptor)
+    }
+
+    /// Queues a command and wakes the worker. Commands run in the order they were sent.
+    func send(_ command: Command) {
+        pending.withLock { $0.append(command) }
+        _ = spw_eventfd_signal(wakeDescriptor)
+    }
+
+    /// Starts the thread; `cpu`, when given, pins it.
+    func start(pinnedTo cpu: Int?) {
+        let context = Unmanaged.passRetained(WorkerStart(worker: self, cpu: cpu)).toOpaque()
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { raw in
+            let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+            start.worker.run(pinnedTo: start.cpu)
+            return nil
+        }, context)
+        precondition(result == 0, "pthread_create failed for media worker \(index): errno \(result)")
+        thread = handle
+    }
+
+    /// Stops the loop, closes every socket the worker still owns and joins the thread.
+    func stop() {
+        guard let thread else { return }
+        send(.stop)
+        pthread_join(thread, nil)
+        self.thread = nil
+    }
+
+    private func run(pinnedTo cpu: Int?) {
+        spw_set_thread_name("spw-media-\(index)")
+        if let cpu {
+            let result = spw_pin_current_thread(Int32(cpu))
+            if result != 0 { logger.warning("could not pin media worker \(index) to CPU \(cpu): errno \(result)") }
+        }
+        var tokens = [UInt64](repeating: 0, count: Self.readyCapacity)
+        var events = [UInt32](repeating: 0, count: Self.readyCapacity)
+        while running {
+            let ready = spw_epoll_wait(epollDescriptor, &tokens, &events, Int32(Self.readyCapacity), -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                logger.critical("epoll_wait failed in media worker \(index): errno \(errno)")
+                break
+            }
+            let now = spw_monotonic_nanos()
+            for position in 0..<Int(ready) {
+                let token = tokens[position]
+                if token == Self.wakeToken {
+                    spw_eventfd_drain(wakeDescriptor)
+                    applyPendingCommands()
+                } else {
+                    forward(slot: Int(token >> 1), fromRTCPSocket: token & 1 == 1, now: now)
+                }
+            }
+        }
+        for slot in sides.indices where sides[slot].active { removeSide(slot) }
+    }
+
+    private func applyPendingCommands() {
+        let commands = pending.withLock { queue in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        for command in commands {
+            switch command {
+            case .configure(let slot, let configuration):
+                configureSide(slot, configuration)
+            case .remove(let slot):
+                removeSide(slot)
+            case .stop:
+                running = false
+            }
+        }
+    }
+
+    private func configureSide(_ slot: Int, _ configuration: MediaSideConfiguration) {
+        if slot >= sides.count {
+            sides.append(contentsOf: repeatElement(MediaSideState(), count: slot - sides.count + 1))
+        }
+        let isNew = !sides[slot].active
+        sides[slot].apply(configuration)
+        guard isNew else { return }
+        let token = UInt64(slot) << 1
+        if spw_epoll_add(epollDescriptor, configuration.rtpDescriptor, token) != 0 {
+            logger.error("media worker \(index) could not watch RTP socket of slot \(slot): errno \(errno)")
+        }
+        if configuration.rtcpDescriptor >= 0,
+            spw_epoll_add(epollDescriptor, configuration.rtcpDescriptor, token | 1) != 0
+        {
+            logger.error("media worker \(index) could not watch RTCP socket of slot \(slot): errno \(errno)")
+        }
+    }
+
+    private func removeSide(_ slot: Int) {
+        guard slot < sides.count, sides[slot].active else { return }
+        for descriptor in [sides[slot].rtpDescriptor, sides[slot].rtcpDescriptor] where descriptor >= 0 {
+            _ = spw_epoll_remove(epollDescriptor, descriptor)
+            close(descriptor)
+        }
+        sides[slot].publish()
+        sides[slot].counters?.release()
+        sides[slot] = MediaSideState()
+    }
+
+    /// Reads one batch from a side's socket and forwards what is valid to the opposite side.
+    private func forward(slot: Int, fromRTCPSocket: Bool, now: UInt64) {
+        sides.withUnsafeMutableBufferPointer { sides in
+            guard slot < sides.count, sides[slot].active else { return }
+            let descriptor = fromRTCPSocket ? sides[slot].rtcpDescriptor : sides[slot].rtpDescriptor
+            let received = batch.receive(from: descriptor)
+            guard received > 0 else { return }
+            var queued = 0
+            var queuedDescriptor: Int32 = -1
+            for packetIndex in 0..<received {
+                guard
+                    let (outDescriptor, destination) = classifyAndLatch(
+                        packetIndex, sides: sides, slot: slot, fromRTCPSocket: fromRTCPSocket, now: now)
+                else { continue }
+                if outDescriptor != queuedDescriptor, queued > 0 {
+                    flush(queued, on: queuedDescriptor, side: &sides[slot])
+                    queued = 0
+                }
+                queuedDescriptor = outDescriptor
+                batch.prepareSend(queued, packet: packetIndex, to: destination)
+                queued += 1
+            }
+            if queued > 0 { flush(queued, on: queuedDescriptor, side: &sides[slot]) }
+            sides[slot].publish()
+        }
+    }
+
+    @inline(__always)
+    private func flush(_ count: Int, on descriptor: Int32, side: inout MediaSideState) {
+        let refused = batch.send(count, on: descriptor)
+        side.tally.forwarded &+= UInt64(count - refused)
+        side.tally.drops[PacketDropReason.sendFailed.rawValue] &+= UInt64(refused)
+    }
+
+    /// Validates one received packet, updates the side's statistics and latching, and returns where
+    /// to send it, or nil when it is dropped (the reason is counted).
+    @inline(__always)
+    private func classifyAndLatch(
+        _ packetIndex: Int, sides: UnsafeMutableBufferPointer<MediaSideState>, slot: Int, fromRTCPSocket: Bool,
+        now: UInt64
+    ) -> (Int32, SocketAddress)? {
+        func drop(_ reason: PacketDropReason) -> (Int32, SocketAddress)? {
+            sides[slot].tally.drops[reason.rawValue] &+= 1
+            return nil
+        }
+        if batch.wasTruncated(packetIndex) { return drop(.truncated) }
+        let packet = batch.packet(packetIndex)
+        let isRTCP = fromRTCPSocket || (sides[slot].rtcpMux && RTCP.isMultiplexedRTCP(packet))
+        var header: RTPHeader?
+        if isRTCP {
+            if case .failure(let reason) = RTCP.validate(packet) { return drop(reason) }
+        } else {
+            switch RTPHeader.parse(packet) {
+            case .failure(let reason): return drop(reason)
+            case .success(let parsed): header = parsed
+            }
+        }
+
+        let source = batch.source(packetIndex)
+        if fromRTCPSocket {
+            if !sides[slot].latchedRTCP {
+                sides[slot].peerRTCP = source
+                sides[slot].latchedRTCP = true
+            } else if sides[slot].strictSource, source != sides[slot].peerRTCP {
+                return drop(.strictSource)
+            }
+        } else if !sides[slot].latchedRTP {
+            sides[slot].peerRTP = source
+            sides[slot].latchedRTP = true
+            sides[slot].counters?._withUnsafeGuaranteedRef { $0.latchedSource.withLock { $0 = source } }
+        } else if sides[slot].strictSource, source != sides[slot].peerRTP {
+            return drop(.strictSource)
+        }
+
+        sides[slot].tally.lastPacketNanos = now
+        if let header {
+            sides[slot].tally.rtpPackets &+= 1
+            sides[slot].tally.rtpBytes &+= UInt64(packet.count)
+            if sides[slot].isVideo, header.marker { sides[slot].tally.frames &+= 1 }
+            let arrival = UInt32(truncatingIfNeeded: (now / 1000) &* UInt64(sides[slot].clockRate) / 1_000_000)
+            sides[slot].reception.record(
+                ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, arrival: arrival)
+        } else {
+            sides[slot].tally.rtcpPackets &+= 1
+            sides[slot].tally.rtcpBytes &+= UInt64(packet.count)
+        }
+
+        let opposite = sides[slot].opposite
+        guard opposite >= 0, opposite < sides.count, sides[opposite].active else { return drop(.noDestination) }
+        let (descriptor, destination) =
+            isRTCP && !sides[opposite].rtcpMux
+            ? (sides[opposite].rtcpDescriptor, sides[opposite].peerRTCP)
+            : (sides[opposite].rtpDescriptor, sides[opposite].peerRTP)
+        guard descriptor >= 0, destination.isSet, destination.port != 0 else { return drop(.noDestination) }
+        return (descriptor, destination)
+    }
+}
+
+/// Carries a worker and its CPU into the new thread.
+private final class WorkerStart {
+    let worker: Worker
+    let cpu: Int?
+
+    init(worker: Worker, cpu: Int?) {
+        self.worker = worker
+        self.cpu = cpu
+    }
+}
+
+/// Failures of the data plane itself (not of one packet).
+public enum MediaPlaneError: Error, Sendable, CustomStringConvertible {
+    case workerSetupFailed(worker: Int, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .workerSetupFailed(let worker, let code):
+            "media worker \(worker) could not create its epoll/eventfd descriptors: \(String(cString: strerror(code)))"
+        }
+    }
+}

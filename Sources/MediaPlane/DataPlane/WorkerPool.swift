@@ -1,0 +1,79 @@
+import Logging
+import Synchronization
+
+/// The data plane of a node: a fixed set of workers, each owning the sockets of the calls placed on
+/// it. Calls are spread over workers round-robin; every side of one call lives on one worker, so a
+/// packet never crosses threads.
+public final class WorkerPool: Sendable {
+    private let workers: [Worker]
+    private let placement = Mutex(Placement())
+    private let logger: Logger
+
+    private struct Placement {
+        var nextWorker = 0
+        var freeSlots: [[Int]] = []
+        var slotCounts: [Int] = []
+    }
+
+    /// - Parameters:
+    ///   - workerCount: number of data-plane threads (at least 1).
+    ///   - pinning: CPUs to pin the workers to, in order; workers beyond the list are not pinned.
+    public init(workerCount: Int, pinning: [Int] = [], logger: Logger) throws(MediaPlaneError) {
+        precondition(workerCount >= 1, "a worker pool needs at least one worker")
+        var workers: [Worker] = []
+        for index in 0..<workerCount {
+            workers.append(try Worker(index: index, logger: logger))
+        }
+        self.workers = workers
+        self.logger = logger
+        placement.withLock {
+            $0.freeSlots = Array(repeating: [], count: workerCount)
+            $0.slotCounts = Array(repeating: 0, count: workerCount)
+        }
+        for (index, worker) in workers.enumerated() {
+            worker.start(pinnedTo: index < pinning.count ? pinning[index] : nil)
+        }
+    }
+
+    public var workerCount: Int { workers.count }
+
+    /// Stops every worker; their sockets are closed.
+    public func shutdown() {
+        for worker in workers { worker.stop() }
+    }
+
+    /// Picks the worker for a new call.
+    public func workerForNewCall() -> Int {
+        placement.withLock { placement in
+            defer { placement.nextWorker = (placement.nextWorker + 1) % workers.count }
+            return placement.nextWorker
+        }
+    }
+
+    /// Reserves a slot on `worker` for one side of a stream.
+    public func reserveSlot(on worker: Int) -> MediaSlot {
+        placement.withLock { placement in
+            if let index = placement.freeSlots[worker].popLast() {
+                return MediaSlot(worker: worker, index: index)
+            }
+            defer { placement.slotCounts[worker] += 1 }
+            return MediaSlot(worker: worker, index: placement.slotCounts[worker])
+        }
+    }
+
+    /// Installs or updates a side. The worker takes ownership of the descriptors.
+    public func configure(_ slot: MediaSlot, _ configuration: MediaSideConfiguration) {
+        workers[slot.worker].send(.configure(slot: slot.index, configuration))
+    }
+
+    /// Frees a reserved slot that was never configured.
+    public func returnUnusedSlot(_ slot: MediaSlot) {
+        placement.withLock { $0.freeSlots[slot.worker].append(slot.index) }
+    }
+
+    /// Removes a side: the worker stops watching and closes its sockets; the slot is free again.
+    public func remove(_ slot: MediaSlot) {
+        workers[slot.worker].send(.remove(slot: slot.index))
+        placement.withLock { $0.freeSlots[slot.worker].append(slot.index) }
+    }
+}

@@ -1,0 +1,53 @@
+import CSpillwayShims
+import SDP
+
+/// One relayed call (rtpengine's "call"): two legs, keyed by call-id, placed on one worker.
+final class Call {
+    let id: String
+    let worker: Int
+    /// The offerer's leg first, the recipient's second.
+    var legs: [Leg]
+    let createdWallNanos: UInt64
+    var lastSignalNanos: UInt64
+
+    init(id: String, worker: Int, offererTag: String) {
+        self.id = id
+        self.worker = worker
+        legs = [Leg(tag: offererTag), Leg(tag: nil)]
+        createdWallNanos = spw_wall_nanos()
+        lastSignalNanos = spw_monotonic_nanos()
+    }
+
+    /// The index of the leg with `tag`, if any.
+    func legIndex(tag: String) -> Int? {
+        legs.firstIndex { $0.tag == tag }
+    }
+
+    /// Every side of every stream, for teardown and accounting.
+    var allMedia: [LegMedia] {
+        legs.flatMap { $0.media.compactMap { $0 } }
+    }
+}
+
+/// One party of a call (rtpengine's "monologue"): the SIP tag and one `LegMedia` per m= line.
+struct Leg {
+    /// The SIP From- or To-tag; nil for the recipient until the answer names it.
+    var tag: String?
+    /// Indexed by m= line; nil for a section that was rejected (port 0).
+    var media: [LegMedia?] = []
+}
+
+/// The relay's side of one m= line towards one party: its port pair, the party's advertised
+/// addresses, what was negotiated, and the counters of what the party sends.
+struct LegMedia {
+    var type: String
+    var proto: String
+    var ports: PortAllocator.Pair
+    var slot: MediaSlot
+    var counters: StreamCounters
+    var advertisedRTP: SocketAddress = .unset
+    var advertisedRTCP: SocketAddress = .unset
+    /// The party sends and expects RTCP on the RTP port.
+    var rtcpMux = false
+    var strictSource = false
+}

@@ -1,0 +1,340 @@
+import CSpillwayShims
+import Logging
+import SDP
+
+/// The calls a node anchors, and the offer/answer logic that sets up their media.
+///
+/// An offer allocates a port pair per m= line on both legs, records where the offerer receives, and
+/// returns the SDP for the recipient pointing at the relay; the answer completes the recipient's
+/// side and returns the SDP for the offerer. Every call's sides live on one media worker.
+///
+/// Not thread-safe: the control plane drives it from one thread (the NG event loop).
+public final class CallRegistry {
+    /// The address the relay binds its media sockets to and writes into SDP.
+    public let mediaAddress: String
+    private let advertised: ConnectionAddress
+    private var ports: PortAllocator
+    private let workers: WorkerPool
+    private let logger: Logger
+    private var calls: [String: Call] = [:]
+    private var finishedCallTotals = StreamStatistics()
+    public private(set) var events = CallEventCounters()
+
+    public init(mediaAddress: String, portRange: ClosedRange<UInt16>, workers: WorkerPool, logger: Logger) {
+        self.mediaAddress = mediaAddress
+        self.advertised = ConnectionAddress(family: mediaAddress.contains(":") ? .ipv6 : .ipv4, address: mediaAddress)
+        self.ports = PortAllocator(range: portRange)
+        self.workers = workers
+        self.logger = logger
+    }
+
+    public var activeCallCount: Int { calls.count }
+    public var callIDs: [String] { Array(calls.keys) }
+    public var portPairsInUse: Int { ports.pairsInUse }
+    public var portPairCapacity: Int { ports.capacity }
+
+    // MARK: - Offer and answer
+
+    /// Applies an offer from the party tagged `fromTag` and returns the SDP for the recipient.
+    public func offer(
+        callID: String, fromTag: String, sdp: String, options: NegotiationOptions
+    ) throws(CallError) -> String {
+        var description = try Self.parseWithMedia(sdp)
+        let existing = calls[callID]
+        let call = existing ?? Call(id: callID, worker: workers.workerForNewCall(), offererTag: fromTag)
+        guard let offerer = call.legIndex(tag: fromTag) else {
+            throw .unknownTag(fromTag, callID: callID)
+        }
+        let recipient = 1 - offerer
+        let endpoints = try advertisedEndpoints(of: description, options: options)
+        try allocateMedia(for: call, sections: description.media, clockRates: Self.clockRates(of: description))
+
+        for (index, endpoint) in endpoints.enumerated() {
+            guard let endpoint,
+                var offererMedia = call.legs[offerer].media[index],
+                var recipientMedia = call.legs[recipient].media[index]
+            else { continue }
+            offererMedia.advertisedRTP = endpoint.rtp
+            offererMedia.advertisedRTCP = endpoint.rtcp
+            offererMedia.rtcpMux = endpoint.offersMux && !options.rtcpMux.contains(.reject)
+            offererMedia.strictSource = options.strictSource
+            let offerMuxToRecipient =
+                options.rtcpMux.contains(.offer) || (endpoint.offersMux && !options.rtcpMux.contains(.demux))
+            recipientMedia.strictSource = options.strictSource
+            call.legs[offerer].media[index] = offererMedia
+            call.legs[recipient].media[index] = recipientMedia
+            rewrite(&description.media[index], towards: recipientMedia, rtcpMux: offerMuxToRecipient, offering: true, options: options)
+            install(offererMedia, opposite: recipientMedia)
+            install(recipientMedia, opposite: offererMedia)
+        }
+        rewriteSessionLevel(&description, options: options)
+        call.lastSignalNanos = spw_monotonic_nanos()
+        if existing == nil {
+            calls[callID] = call
+            logger.info("call created", metadata: ["call-id": "\(callID)", "worker": "\(call.worker)"])
+        }
+        events.offers += 1
+        return description.text
+    }
+
+    /// Applies the answer of the party tagged `toTag` and returns the SDP for the offerer (`fromTag`).
+    public func answer(
+        callID: String, fromTag: String, toTag: String, sdp: String, options: NegotiationOptions
+    ) throws(CallError) -> String {
+        guard let call = calls[callID] else { throw .unknownCall(callID) }
+        var description = try Self.parseWithMedia(sdp)
+        let answerer: Int
+        if let index = call.legIndex(tag: toTag) {
+            answerer = index
+        } else if let pending = call.legs.firstIndex(where: { $0.tag == nil }) {
+            call.legs[pending].tag = toTag
+            answerer = pending
+        } else {
+            throw .unknownTag(toTag, callID: callID)
+        }
+        let offerer = 1 - answerer
+        guard description.media.count <= call.legs[answerer].media.count else {
+            throw .answerHasExtraMedia(answered: description.media.count, offered: call.legs[answerer].media.count)
+        }
+        let endpoints = try advertisedEndpoints(of: description, options: options)
+
+        for (index, endpoint) in endpoints.enumerated() {
+            guard var answererMedia = call.legs[answerer].media[index],
+                let offererMedia = call.legs[offerer].media[index]
+            else { continue }
+            if let endpoint {
+                answererMedia.advertisedRTP = endpoint.rtp
+                answererMedia.advertisedRTCP = endpoint.rtcp
+                answererMedia.rtcpMux = endpoint.offersMux
+            } else {
+                answererMedia.advertisedRTP = .unset
+                answererMedia.advertisedRTCP = .unset
+            }
+            if options.strictSource { answererMedia.strictSource = true }
+            call.legs[answerer].media[index] = answererMedia
+            rewrite(&description.media[index], towards: offererMedia, rtcpMux: offererMedia.rtcpMux, offering: false, options: options)
+            install(answererMedia, opposite: offererMedia)
+            install(offererMedia, opposite: answererMedia)
+        }
+        rewriteSessionLevel(&description, options: options)
+        call.lastSignalNanos = spw_monotonic_nanos()
+        events.answers += 1
+        return description.text
+    }
+
+    // MARK: - Teardown and reports
+
+    /// Tears a call down and returns its final figures.
+    @discardableResult
+    public func delete(callID: String) throws(CallError) -> CallReport {
+        guard let call = calls.removeValue(forKey: callID) else { throw .unknownCall(callID) }
+        let report = CallReport(call)
+        for media in call.allMedia {
+            workers.remove(media.slot)
+            ports.release(port: media.ports.port)
+        }
+        finishedCallTotals.accumulate(report.totals)
+        events.deletes += 1
+        logger.info(
+            "call deleted",
+            metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)"])
+        return report
+    }
+
+    /// The current figures of a call.
+    public func report(callID: String) throws(CallError) -> CallReport {
+        guard let call = calls[callID] else { throw .unknownCall(callID) }
+        return CallReport(call)
+    }
+
+    /// Calls with neither packets nor signalling for `timeoutNanos`.
+    public func idleCallIDs(timeoutNanos: UInt64, now: UInt64 = spw_monotonic_nanos()) -> [String] {
+        calls.values.filter { call in
+            let lastPacket = call.allMedia.map { $0.counters.snapshot().lastPacketNanos }.max() ?? 0
+            let lastActivity = max(lastPacket, call.lastSignalNanos)
+            return now > lastActivity && now - lastActivity >= timeoutNanos
+        }.map(\.id)
+    }
+
+    /// Tears down a call for having no media, counting it as a timeout.
+    public func expire(callID: String) {
+        guard let report = try? delete(callID: callID) else { return }
+        events.mediaTimeouts += 1
+        logger.notice(
+            "call timed out: no media received",
+            metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)"])
+    }
+
+    /// Node-wide figures: every call's, including those already deleted.
+    public func nodeTotals() -> StreamStatistics {
+        var totals = finishedCallTotals
+        for call in calls.values { totals.accumulate(CallReport(call).totals) }
+        return totals
+    }
+
+    // MARK: - Internals
+
+    private static func parseWithMedia(_ sdp: String) throws(CallError) -> SessionDescription {
+        let description: SessionDescription
+        do {
+            description = try SessionDescription(parsing: sdp)
+        } catch {
+            throw .invalidSDP(error)
+        }
+        guard !description.media.isEmpty else { throw .invalidSDP(.noMedia) }
+        return description
+    }
+
+    private struct Endpoint {
+        var rtp: SocketAddress
+        var rtcp: SocketAddress
+        var offersMux: Bool
+    }
+
+    /// Where the SDP's author receives each RTP m= line; nil for sections not relayed (port 0,
+    /// not RTP). An address of 0.0.0.0 (hold) leaves the destination unset.
+    private func advertisedEndpoints(
+        of description: SessionDescription, options: NegotiationOptions
+    ) throws(CallError) -> [Endpoint?] {
+        var endpoints: [Endpoint?] = []
+        for (index, section) in description.media.enumerated() {
+            guard section.port != 0, section.isRTP else {
+                endpoints.append(nil)
+                continue
+            }
+            guard let address = options.mediaSourceOverride ?? description.connection(of: section)?.address else {
+                throw .missingConnection(mediaIndex: index + 1)
+            }
+            guard var rtp = SocketAddress(ip: address, port: UInt16(section.port)) else {
+                throw .invalidAddress(address, mediaIndex: index + 1)
+            }
+            let rtcpAttribute = section.rtcpAttribute
+            let rtcpIP = rtcpAttribute?.address?.address ?? address
+            var rtcp =
+                SocketAddress(ip: rtcpIP, port: UInt16(rtcpAttribute?.port ?? min(section.port + 1, 65535))) ?? .unset
+            if address == "0.0.0.0" || address == "::" {
+                rtp = .unset
+                rtcp = .unset
+            }
+            endpoints.append(Endpoint(rtp: rtp, rtcp: rtcp, offersMux: section.hasAttribute("rtcp-mux")))
+        }
+        return endpoints
+    }
+
+    private static func clockRates(of description: SessionDescription) -> [UInt32] {
+        description.media.map { section in
+            UInt32(section.formats.first.flatMap { section.clockRate(ofPayloadType: $0) } ?? 8000)
+        }
+    }
+
+    /// Makes sure both legs have a port pair and a slot for every relayed m= line. On failure,
+    /// everything this call allocated here is released again.
+    private func allocateMedia(for call: Call, sections: [MediaDescription], clockRates: [UInt32]) throws(CallError) {
+        var allocated: [LegMedia] = []
+        do throws(PortAllocationError) {
+            for legIndex in call.legs.indices {
+                while call.legs[legIndex].media.count < sections.count { call.legs[legIndex].media.append(nil) }
+                for (index, section) in sections.enumerated()
+                where section.port != 0 && section.isRTP && call.legs[legIndex].media[index] == nil {
+                    let pair = try ports.allocate(on: mediaAddress)
+                    let media = LegMedia(
+                        type: section.media, proto: section.proto, ports: pair,
+                        slot: workers.reserveSlot(on: call.worker),
+                        counters: StreamCounters(clockRate: clockRates[index]))
+                    call.legs[legIndex].media[index] = media
+                    allocated.append(media)
+                }
+            }
+        } catch {
+            events.portExhaustions += 1
+            for media in allocated {
+                ports.discard(media.ports)
+                workers.returnUnusedSlot(media.slot)
+            }
+            for legIndex in call.legs.indices {
+                call.legs[legIndex].media = call.legs[legIndex].media.map { media in
+                    guard let media, !allocated.contains(where: { $0.slot == media.slot }) else { return nil }
+                    return media
+                }
+            }
+            logger.warning("port range exhausted", metadata: ["call-id": "\(call.id)", "error": "\(error)"])
+            throw .ports(error)
+        }
+    }
+
+    private func install(_ media: LegMedia, opposite: LegMedia) {
+        workers.configure(
+            media.slot,
+            MediaSideConfiguration(
+                rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
+                advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
+                rtcpMux: media.rtcpMux, strictSource: media.strictSource, isVideo: media.type == "video",
+                opposite: opposite.slot.index, counters: media.counters))
+    }
+
+    /// Points one m= section at the relay's sockets that face the party receiving this SDP.
+    private func rewrite(
+        _ section: inout MediaDescription, towards media: LegMedia, rtcpMux: Bool, offering: Bool,
+        options: NegotiationOptions
+    ) {
+        let port = Int(media.ports.port)
+        section.port = port
+        section.setConnection(advertised)
+        // Muxed in an answer: RTCP shares the RTP port. In an offer the RTCP port stays as a fallback.
+        section.setAttribute("rtcp", value: "\(rtcpMux && !offering ? port : port + 1)")
+        if rtcpMux {
+            section.setAttribute("rtcp-mux", value: nil)
+        } else {
+            section.removeAttributes { $0 == "rtcp-mux" }
+        }
+        if options.removeICE { section.removeAttributes { ICEAttributes.names.contains($0) } }
+        if let proto = options.transportProtocol { section.proto = proto }
+    }
+
+    private func rewriteSessionLevel(_ description: inout SessionDescription, options: NegotiationOptions) {
+        if options.replaceSessionConnection { description.replaceSessionConnection(with: advertised) }
+        if options.replaceOrigin { description.replaceOriginAddress(with: advertised) }
+        if options.removeICE {
+            description.sessionLines.removeAll { line in line.attributeName.map { ICEAttributes.names.contains($0) } ?? false }
+        }
+    }
+}
+
+/// Counts of control-plane events since the node started.
+public struct CallEventCounters: Sendable, Equatable {
+    public var offers: UInt64 = 0
+    public var answers: UInt64 = 0
+    public var deletes: UInt64 = 0
+    public var mediaTimeouts: UInt64 = 0
+    public var portExhaustions: UInt64 = 0
+}
+
+/// Why an offer, answer, delete or query could not be carried out.
+public enum CallError: Error, Sendable, CustomStringConvertible {
+    case unknownCall(String)
+    case unknownTag(String, callID: String)
+    case invalidSDP(SDPError)
+    case missingConnection(mediaIndex: Int)
+    case invalidAddress(String, mediaIndex: Int)
+    case answerHasExtraMedia(answered: Int, offered: Int)
+    case ports(PortAllocationError)
+
+    public var description: String {
+        switch self {
+        case .unknownCall(let id):
+            "Unknown call-id '\(id)': no offer was seen for it, or it was deleted or timed out"
+        case .unknownTag(let tag, let id):
+            "tag '\(tag)' is not a party of call '\(id)'"
+        case .invalidSDP(let error):
+            "\(error)"
+        case .missingConnection(let index):
+            "SDP m= line \(index) has no c= line and the session has none either"
+        case .invalidAddress(let address, let index):
+            "SDP m= line \(index) address '\(address)' is not a numeric IPv4/IPv6 address"
+        case .answerHasExtraMedia(let answered, let offered):
+            "answer has \(answered) m= lines but the offer had \(offered)"
+        case .ports(let error):
+            "\(error)"
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import SDP
+
+/// The figures of one call, per leg and per m= line, as NG `query` and `delete` report them.
+public struct CallReport: Sendable {
+    public var callID: String
+    public var createdWallNanos: UInt64
+    public var legs: [LegReport]
+
+    /// One party: its tag and one entry per relayed m= line.
+    public struct LegReport: Sendable {
+        public var tag: String?
+        public var media: [MediaReport]
+    }
+
+    /// The relay's side of one m= line towards one party, with what that party sent.
+    public struct MediaReport: Sendable {
+        /// 1-based m= line index.
+        public var index: Int
+        public var type: String
+        public var proto: String
+        public var localPort: UInt16
+        public var advertised: SocketAddress
+        public var rtcpMux: Bool
+        public var statistics: StreamStatistics
+    }
+
+    init(_ call: Call) {
+        callID = call.id
+        createdWallNanos = call.createdWallNanos
+        legs = call.legs.map { leg in
+            LegReport(
+                tag: leg.tag,
+                media: leg.media.enumerated().compactMap { index, media in
+                    media.map {
+                        MediaReport(
+                            index: index + 1, type: $0.type, proto: $0.proto, localPort: $0.ports.port,
+                            advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux, statistics: $0.counters.snapshot())
+                    }
+                })
+        }
+    }
+
+    /// Every stream of the call added up.
+    public var totals: StreamStatistics {
+        var totals = StreamStatistics()
+        for leg in legs {
+            for media in leg.media { totals.accumulate(media.statistics) }
+        }
+        return totals
+    }
+}

@@ -1,0 +1,34 @@
+/// How an offer or answer is to be rewritten and relayed: the rtpengine NG flags that act on the
+/// SDP and on the media plane, already decoded.
+public struct NegotiationOptions: Sendable, Equatable {
+    /// RFC 5761 rtcp-mux handling, as rtpengine's `rtcp-mux` list: `offer`, `accept`, `demux`, `reject`.
+    public struct RTCPMux: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        /// Offer rtcp-mux to the recipient whether or not the offerer did.
+        public static let offer = RTCPMux(rawValue: 1)
+        /// Accept the offerer's rtcp-mux and offer it on to the recipient.
+        public static let accept = RTCPMux(rawValue: 2)
+        /// Accept the offerer's rtcp-mux but do not offer it to the recipient.
+        public static let demux = RTCPMux(rawValue: 4)
+        /// Decline the offerer's rtcp-mux (it is still offered to the recipient).
+        public static let reject = RTCPMux(rawValue: 8)
+    }
+
+    /// Rewrite the `o=` line's address (`replace: ["origin"]`).
+    public var replaceOrigin = false
+    /// Rewrite the session-level `c=` line (`replace: ["session-connection"]`).
+    public var replaceSessionConnection = false
+    /// Remove ICE attributes (`ICE: "remove"`).
+    public var removeICE = false
+    /// After latching, drop packets from other sources (`flags: ["strict-source"]`).
+    public var strictSource = false
+    public var rtcpMux: RTCPMux = []
+    /// The transport protocol to put in the m= lines sent to the recipient (`transport-protocol`).
+    public var transportProtocol: String?
+    /// Use this address instead of the SDP's (`flags: ["SIP-source-address"]` with `received-from`).
+    public var mediaSourceOverride: String?
+
+    public init() {}
+}

@@ -1,0 +1,194 @@
+import Bencode
+import MediaPlane
+
+/// An NG command, decoded and checked, as rtpengine clients (Kamailio, OpenSIPS) send it.
+public enum NGRequest: Sendable, Equatable {
+    case ping
+    case offer(Negotiation)
+    case answer(Negotiation)
+    case delete(CallSelector)
+    case query(CallSelector)
+    case list(limit: Int)
+    case statistics
+
+    /// The keys of `offer` and `answer`.
+    public struct Negotiation: Sendable, Equatable {
+        public var callID: String
+        public var fromTag: String
+        /// Required for `answer`.
+        public var toTag: String?
+        public var viaBranch: String?
+        public var sdp: String
+        public var options: NegotiationOptions
+        /// `supports` (e.g. `load limit`).
+        public var supports: Set<String>
+        /// Flags this node does not act on, echoed in the reply's `warning`.
+        public var ignoredFlags: [String]
+    }
+
+    /// The keys that name a call for `delete` and `query`.
+    public struct CallSelector: Sendable, Equatable {
+        public var callID: String
+        public var fromTag: String?
+        public var toTag: String?
+    }
+
+    /// Decodes a request body.
+    public init(_ body: BencodeValue) throws(NGError) {
+        guard let dictionary = body.dictionaryValue else { throw .notADictionary }
+        let keys = NGDictionary(dictionary)
+        let command = try keys.requiredString("command")
+        switch command {
+        case "ping":
+            self = .ping
+        case "offer":
+            self = .offer(try Negotiation(keys, requiresToTag: false))
+        case "answer":
+            self = .answer(try Negotiation(keys, requiresToTag: true))
+        case "delete":
+            self = .delete(try CallSelector(keys))
+        case "query":
+            self = .query(try CallSelector(keys))
+        case "list":
+            self = .list(limit: try keys.integer("limit").map(Int.init) ?? 32)
+        case "statistics":
+            self = .statistics
+        default:
+            throw .unknownCommand(command)
+        }
+    }
+
+    /// The call-id the request is about, if any.
+    public var callID: String? {
+        switch self {
+        case .offer(let negotiation), .answer(let negotiation): negotiation.callID
+        case .delete(let selector), .query(let selector): selector.callID
+        case .ping, .list, .statistics: nil
+        }
+    }
+}
+
+extension NGRequest.CallSelector {
+    init(_ keys: NGDictionary) throws(NGError) {
+        callID = try keys.requiredString("call-id")
+        fromTag = try keys.string("from-tag")
+        toTag = try keys.string("to-tag")
+    }
+}
+
+extension NGRequest.Negotiation {
+    init(_ keys: NGDictionary, requiresToTag: Bool) throws(NGError) {
+        callID = try keys.requiredString("call-id")
+        fromTag = try keys.requiredString("from-tag")
+        toTag = requiresToTag ? try keys.requiredString("to-tag") : try keys.string("to-tag")
+        viaBranch = try keys.string("via-branch")
+        sdp = try keys.requiredString("sdp")
+        supports = Set(try keys.stringList("supports"))
+        var ignored: [String] = []
+        options = try NegotiationOptions(keys, ignoredFlags: &ignored)
+        ignoredFlags = ignored
+    }
+}
+
+extension NegotiationOptions {
+    /// Reads `flags`, `replace`, `ICE`, `rtcp-mux`, `transport-protocol` and `received-from`.
+    init(_ keys: NGDictionary, ignoredFlags: inout [String]) throws(NGError) {
+        self.init()
+        var useSIPSource = false
+        for flag in try keys.stringList("flags") {
+            switch flag.lowercased() {
+            case "strict-source", "strict source": strictSource = true
+            case "sip-source-address", "sip source address": useSIPSource = true
+            case "trust-address", "trust address", "symmetric", "asymmetric", "port-latching", "port latching":
+                break  // the default behaviour here, or one this relay always has
+            default: ignoredFlags.append(flag)
+            }
+        }
+        for item in try keys.stringList("replace") {
+            switch item.lowercased() {
+            case "origin": replaceOrigin = true
+            case "session-connection", "session connection": replaceSessionConnection = true
+            default: ignoredFlags.append("replace-\(item)")
+            }
+        }
+        if let ice = try keys.string("ICE") {
+            switch ice.lowercased() {
+            case "remove": removeICE = true
+            case "default": break
+            default:
+                throw .unsupported(key: "ICE", value: ice, reason: "this relay does not act as an ICE agent; use 'remove'")
+            }
+        }
+        for item in try keys.stringList("rtcp-mux") {
+            switch item.lowercased() {
+            case "offer": rtcpMux.insert(.offer)
+            case "accept": rtcpMux.insert(.accept)
+            case "demux": rtcpMux.insert(.demux)
+            case "reject": rtcpMux.insert(.reject)
+            case "require": rtcpMux.formUnion([.offer, .accept])
+            default:
+                throw .invalidValue(key: "rtcp-mux", value: item, expected: "offer, accept, demux, reject or require")
+            }
+        }
+        if let proto = try keys.string("transport-protocol") {
+            switch proto {
+            case "RTP/AVP", "RTP/AVPF": transportProtocol = proto
+            case "accept": break
+            case "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
+                throw .unsupported(
+                    key: "transport-protocol", value: proto, reason: "SRTP bridging is not available on this node")
+            default:
+                throw .invalidValue(key: "transport-protocol", value: proto, expected: "RTP/AVP, RTP/AVPF or accept")
+            }
+        }
+        if useSIPSource {
+            let receivedFrom = try keys.stringList("received-from")
+            guard receivedFrom.count == 2 else { throw .missingKey("received-from") }
+            mediaSourceOverride = receivedFrom[1]
+        }
+    }
+}
+
+/// Typed look-ups in a request dictionary, with errors that name the key.
+struct NGDictionary {
+    let values: [String: BencodeValue]
+
+    init(_ values: [String: BencodeValue]) { self.values = values }
+
+    func string(_ key: String) throws(NGError) -> String? {
+        guard let value = values[key] else { return nil }
+        guard let text = value.stringValue else {
+            throw .invalidValue(key: key, value: "\(value)", expected: "a string")
+        }
+        return text
+    }
+
+    func requiredString(_ key: String) throws(NGError) -> String {
+        guard let text = try string(key), !text.isEmpty else { throw .missingKey(key) }
+        return text
+    }
+
+    func integer(_ key: String) throws(NGError) -> Int64? {
+        guard let value = values[key] else { return nil }
+        if let number = value.integerValue { return number }
+        if let text = value.stringValue, let number = Int64(text) { return number }
+        throw .invalidValue(key: key, value: "\(value)", expected: "an integer")
+    }
+
+    /// A list of strings; a single string is taken as a one-element list, as rtpengine does.
+    func stringList(_ key: String) throws(NGError) -> [String] {
+        guard let value = values[key] else { return [] }
+        if let text = value.stringValue { return [text] }
+        guard let list = value.listValue else {
+            throw .invalidValue(key: key, value: "\(value)", expected: "a list of strings")
+        }
+        var strings: [String] = []
+        for item in list {
+            guard let text = item.stringValue else {
+                throw .invalidValue(key: key, value: "\(item)", expected: "a list of strings")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+}

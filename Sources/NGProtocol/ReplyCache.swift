@@ -1,0 +1,46 @@
+/// Replies kept by cookie so that a retransmitted request (same client, same cookie) gets the
+/// same reply and is not executed twice, as rtpengine's clients expect.
+struct ReplyCache {
+    /// How long a reply is kept; clients retransmit for a few seconds at most.
+    let lifetimeNanos: UInt64
+    /// The most replies kept; the oldest go first.
+    let capacity: Int
+    private var replies: [Key: [UInt8]] = [:]
+    private var order: [(key: Key, storedAt: UInt64)] = []
+    private var orderStart = 0
+
+    struct Key: Hashable {
+        var client: String
+        var cookie: String
+    }
+
+    init(lifetimeNanos: UInt64 = 30_000_000_000, capacity: Int = 65536) {
+        self.lifetimeNanos = lifetimeNanos
+        self.capacity = capacity
+    }
+
+    func reply(client: String, cookie: String) -> [UInt8]? {
+        replies[Key(client: client, cookie: cookie)]
+    }
+
+    mutating func store(_ reply: [UInt8], client: String, cookie: String, now: UInt64) {
+        expire(now: now)
+        let key = Key(client: client, cookie: cookie)
+        if replies.updateValue(reply, forKey: key) == nil { order.append((key, now)) }
+        while replies.count > capacity { evictOldest() }
+    }
+
+    private mutating func expire(now: UInt64) {
+        while orderStart < order.count, now - order[orderStart].storedAt >= lifetimeNanos { evictOldest() }
+        if orderStart > 1024, orderStart * 2 > order.count {
+            order.removeFirst(orderStart)
+            orderStart = 0
+        }
+    }
+
+    private mutating func evictOldest() {
+        guard orderStart < order.count else { return }
+        replies[order[orderStart].key] = nil
+        orderStart += 1
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Spillway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spillway",
+        abstract: "A clustered RTP/SRTP media relay driven by the rtpengine NG protocol.",
+        subcommands: [Serve.self, Demo.self]
+    )
+}
