@@ -1,0 +1,266 @@
+import Bencode
+import MediaPlane
+import SpillwayClient
+import Testing
+
+@Suite struct MediaForwardingTests {
+    @Test func theRelayLatchesOntoTheCalleesRealSourceAddress() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let calleeAdvertised = try UDPPeer()  // what the callee's SDP says
+        let calleeReal = try UDPPeer()  // where its packets really come from (NAT)
+        let relay = try node.connect(
+            callID: "latch", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleeAdvertised.address.port))
+
+        caller.send(pcmu(1), to: relay.forCaller)
+        #expect(calleeAdvertised.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
+
+        calleeReal.send(pcmu(1, ssrc: 2), to: relay.forCallee)
+        #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1, ssrc: 2))
+
+        caller.send(pcmu(2), to: relay.forCaller)
+        #expect(calleeReal.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(2))
+        #expect(calleeAdvertised.receive(timeoutMilliseconds: 200) == nil)
+        let endpoint = try node.stream(callID: "latch", tag: "B")?["endpoint"]
+        #expect(endpoint?["port"] == .integer(Int64(calleeReal.address.port)))
+        await node.stop()
+    }
+
+    @Test(arguments: [true, false])
+    func strictSourceDropsPacketsFromOtherSourcesOnlyWhenAsked(strict: Bool) async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let callee = try UDPPeer()
+        let intruder = try UDPPeer()
+        let relay = try node.connect(
+            callID: "strict", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port),
+            extraOffer: strict ? ["flags": ["strict-source"]] : [:])
+
+        callee.send(pcmu(1), to: relay.forCallee)
+        #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
+        intruder.send(pcmu(2, ssrc: 666), to: relay.forCallee)
+        let leaked = caller.receive(timeoutMilliseconds: 300)
+        let stream = try node.stream(callID: "strict", tag: "B")
+        if strict {
+            #expect(leaked == nil)
+            #expect(stream?["drops"]?["strict-source"] == 1)
+            #expect(stream?["forwarded"] == 1)
+        } else {
+            #expect(leaked?.bytes == pcmu(2, ssrc: 666))
+            #expect(stream?["forwarded"] == 2)
+        }
+        await node.stop()
+    }
+
+    @Test func shortAndNonRTPPacketsAreDroppedAndCountedByReason() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let callee = try UDPPeer()
+        let relay = try node.connect(callID: "junk", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+        caller.send([1, 2, 3, 4, 5], to: relay.forCaller)
+        caller.send([0x40] + [UInt8](repeating: 0, count: 30), to: relay.forCaller)  // RTP version 1
+        caller.send([0x8F] + [UInt8](repeating: 0, count: 20), to: relay.forCaller)  // 15 CSRCs in 21 bytes
+        caller.send(pcmu(7), to: relay.forCaller)
+        #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(7))
+        #expect(callee.receive(timeoutMilliseconds: 200) == nil)
+        let stream = try #require(try node.stream(callID: "junk", tag: "A"))
+        #expect(stream["drops"] == ["too-short": 1, "not-rtp": 1, "malformed": 1])
+        #expect(stream["stats"]?["errors"] == 3)
+        #expect(stream["forwarded"] == 1)
+        await node.stop()
+    }
+
+    @Test func packetsBeforeTheAnswerAreCountedAsHavingNoDestination() async throws {
+        let node = try await TestNode.start()
+        let callee = try UDPPeer()
+        let offer = try node.request(["command": "offer", "call-id": "early", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        // The callee sends before the answer: the caller's address is known from the offer, so it goes through.
+        callee.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: offer))
+        let stream = try node.stream(callID: "early", tag: "")
+        #expect(stream?["stats"]?["packets"] == 1)
+        #expect(stream?["forwarded"] == 1)
+        await node.stop()
+    }
+
+    @Test func rtcpIsRelayedOnItsOwnPortAndFeedbackPassesThroughUnchanged() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let calleeRTP = try UDPPeer()
+        let calleeRTCP = try UDPPeer(port: calleeRTP.address.port + 1)
+        let relay = try node.connect(callID: "rtcp", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleeRTP.address.port))
+        var relayRTCP = relay.forCaller
+        relayRTCP.port += 1
+        let receiverReport: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1]
+        let pli: [UInt8] = [0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2]
+        let fir: [UInt8] = [0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 5, 0, 0, 0]
+        let nack: [UInt8] = [0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 10, 0, 3]
+        for packet in [receiverReport + pli, fir, nack] {
+            caller.send(packet, to: relayRTCP)
+            #expect(calleeRTCP.receive(timeoutMilliseconds: 1000)?.bytes == packet)
+        }
+        #expect(calleeRTP.receive(timeoutMilliseconds: 200) == nil)
+        let stream = try node.stream(callID: "rtcp", tag: "A")
+        #expect(stream?["RTCP"]?["packets"] == 3)
+        await node.stop()
+    }
+
+    @Test func rtcpMuxOfferedByTheCallerIsDemultiplexedForACalleeWithoutIt() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let calleeRTP = try UDPPeer()
+        let calleeRTCP = try UDPPeer(port: calleeRTP.address.port + 1)
+        let offer = try node.request([
+            "command": "offer", "call-id": "mux", "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port, ["rtcp-mux"])),
+        ])
+        #expect(offer["sdp"]?.stringValue?.contains("a=rtcp-mux\r\n") == true)  // passed on to the callee
+        let answer = try node.request([
+            "command": "answer", "call-id": "mux", "from-tag": "A", "to-tag": "B",
+            "sdp": .string(audioSDP(port: calleeRTP.address.port)),
+        ])
+        let answerSDP = try #require(answer["sdp"]?.stringValue)
+        let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
+        #expect(answerSDP.contains("a=rtcp-mux\r\n"))  // accepted towards the caller
+        #expect(answerSDP.contains("a=rtcp:\(relayForCaller.port)\r\n"))
+
+        let senderReport: [UInt8] = [0x80, 200, 0, 6] + [UInt8](repeating: 1, count: 24)
+        caller.send(senderReport, to: relayForCaller)  // muxed on the RTP port
+        #expect(calleeRTCP.receive(timeoutMilliseconds: 1000)?.bytes == senderReport)
+        caller.send(pcmu(1), to: relayForCaller)
+        #expect(calleeRTP.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
+
+        var relayRTCPForCallee = try ScriptedCall.mediaAddress(in: offer)
+        relayRTCPForCallee.port += 1
+        let receiverReport: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 9]
+        calleeRTCP.send(receiverReport, to: relayRTCPForCallee)
+        #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == receiverReport)  // on the caller's RTP port
+        await node.stop()
+    }
+
+    @Test func theDemuxFlagKeepsRTCPMuxFromTheRecipient() async throws {
+        let node = try await TestNode.start()
+        let offer = try node.request([
+            "command": "offer", "call-id": "demux", "from-tag": "A", "rtcp-mux": ["demux"],
+            "sdp": .string(audioSDP(port: 5000, ["rtcp-mux"])),
+        ])
+        let sdp = try #require(offer["sdp"]?.stringValue)
+        #expect(!sdp.contains("rtcp-mux"))
+        #expect(sdp.contains("a=rtcp:"))
+        await node.stop()
+    }
+
+    @Test func audioAndVideoGetTheirOwnStreamsAndVideoFramesAreCounted() async throws {
+        let node = try await TestNode.start()
+        let callerAudio = try UDPPeer()
+        let callerVideo = try UDPPeer()
+        let calleeAudio = try UDPPeer()
+        let calleeVideo = try UDPPeer()
+        func twoStreams(_ audio: UDPPeer, _ video: UDPPeer) -> String {
+            sdp([
+                ("audio", audio.address.port, "0", ["rtpmap:0 PCMU/8000"]),
+                ("video", video.address.port, "96", ["rtpmap:96 H264/90000"]),
+            ])
+        }
+        _ = try node.request(["command": "offer", "call-id": "av", "from-tag": "A", "sdp": .string(twoStreams(callerAudio, callerVideo))])
+        let answer = try node.request([
+            "command": "answer", "call-id": "av", "from-tag": "A", "to-tag": "B", "sdp": .string(twoStreams(calleeAudio, calleeVideo)),
+        ])
+        let ports = try #require(answer["sdp"]?.stringValue).split(whereSeparator: \.isNewline)
+            .filter { $0.hasPrefix("m=") }.map { UInt16($0.split(separator: " ")[1])! }
+        #expect(ports.count == 2 && ports[0] != ports[1])
+        let relayAudio = SocketAddress(ip: "127.0.0.1", port: ports[0])!
+        let relayVideo = SocketAddress(ip: "127.0.0.1", port: ports[1])!
+        for sequence in 0..<30 {
+            callerVideo.send(pcmu(sequence, ssrc: 9, marker: sequence % 3 == 2, payloadType: 96), to: relayVideo)
+        }
+        callerAudio.send(pcmu(0), to: relayAudio)
+        #expect(calleeVideo.drain(quietMilliseconds: 300).count == 30)
+        #expect(calleeAudio.drain(quietMilliseconds: 100).map(\.bytes) == [pcmu(0)])
+        let video = try node.stream(callID: "av", tag: "A", media: 1)
+        #expect(video?["frames"] == 10)
+        #expect(video?["stats"]?["packets"] == 30)
+        await node.stop()
+    }
+
+    @Test func aCallWithoutMediaTimesOutAndIsTornDown() async throws {
+        let node = try await TestNode.start(mediaTimeout: 1)
+        _ = try node.request(["command": "offer", "call-id": "quiet", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        #expect(try node.request(["command": "list"])["calls"] == ["quiet"])
+        try await Task.sleep(for: .milliseconds(2600))
+        #expect(try node.request(["command": "list"])["calls"] == [])
+        let statistics = try node.request(["command": "statistics"])
+        #expect(statistics["statistics"]?["totalstatistics"]?["timeoutsessions"] == 1)
+        #expect(statistics["statistics"]?["currentstatistics"]?["portpairsinuse"] == 0)
+        await node.stop()
+    }
+
+    @Test func exhaustedPortsAreRefusedCleanlyAndRecoverAfterADelete() async throws {
+        let node = try await TestNode.start(portPairs: 3)
+        let first = try node.request(["command": "offer", "call-id": "one", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        #expect(first["result"] == "ok")
+        let second = try node.request(["command": "offer", "call-id": "two", "from-tag": "A", "sdp": .string(audioSDP(port: 5002))])
+        #expect(second["result"] == "error")
+        #expect(second["error-reason"]?.stringValue?.contains("no free RTP/RTCP port pair") == true)
+        var statistics = try node.request(["command": "statistics"])["statistics"]
+        #expect(statistics?["totalstatistics"]?["portexhaustions"] == 1)
+        #expect(statistics?["currentstatistics"]?["portpairsinuse"] == 2)  // the half-built call released its pair
+        #expect(try node.request(["command": "list"])["calls"] == ["one"])
+
+        _ = try node.request(["command": "delete", "call-id": "one", "from-tag": "A"])
+        let retry = try node.request(["command": "offer", "call-id": "two", "from-tag": "A", "sdp": .string(audioSDP(port: 5002))])
+        #expect(retry["result"] == "ok")
+        statistics = try node.request(["command": "statistics"])["statistics"]
+        #expect(statistics?["currentstatistics"]?["portpairsinuse"] == 2)
+        await node.stop()
+    }
+
+    @Test func theSDPKeepsEveryLineItDoesNotHaveToChange() async throws {
+        let node = try await TestNode.start()
+        let original = """
+            v=0\r
+            o=alice 42 42 IN IP4 198.51.100.7\r
+            s=call\r
+            c=IN IP4 198.51.100.7\r
+            t=0 0\r
+            a=ice-ufrag:F7gI\r
+            m=audio 49170 RTP/AVP 0 101\r
+            a=rtpmap:0 PCMU/8000\r
+            a=rtpmap:101 telephone-event/8000\r
+            a=fmtp:101 0-15\r
+            a=candidate:1 1 UDP 2130706431 198.51.100.7 49170 typ host\r
+            a=ptime:20\r
+            a=sendrecv\r
+
+            """
+        let kept = try node.request(["command": "offer", "call-id": "keep", "from-tag": "A", "sdp": .string(original)])
+        let keptSDP = try #require(kept["sdp"]?.stringValue)
+        #expect(keptSDP.contains("o=alice 42 42 IN IP4 198.51.100.7\r\n"))
+        #expect(keptSDP.contains("a=candidate:1 1 UDP"))
+        #expect(keptSDP.contains("c=IN IP4 198.51.100.7\r\n"))  // session level untouched...
+        #expect(keptSDP.contains("RTP/AVP 0 101\r\nc=IN IP4 127.0.0.1\r\n"))  // ...media level points at the relay
+
+        let rewritten = try node.request([
+            "command": "offer", "call-id": "rewrite", "from-tag": "A", "sdp": .string(original),
+            "replace": ["origin", "session-connection"], "ICE": "remove",
+        ])
+        let sdp = try #require(rewritten["sdp"]?.stringValue)
+        let port = try ScriptedCall.mediaAddress(in: rewritten).port
+        #expect(sdp == """
+            v=0\r
+            o=alice 42 42 IN IP4 127.0.0.1\r
+            s=call\r
+            c=IN IP4 127.0.0.1\r
+            t=0 0\r
+            m=audio \(port) RTP/AVP 0 101\r
+            c=IN IP4 127.0.0.1\r
+            a=rtpmap:0 PCMU/8000\r
+            a=rtpmap:101 telephone-event/8000\r
+            a=fmtp:101 0-15\r
+            a=ptime:20\r
+            a=sendrecv\r
+            a=rtcp:\(port + 1)\r
+
+            """)
+        await node.stop()
+    }
+}

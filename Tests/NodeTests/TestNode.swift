@@ -1,0 +1,77 @@
+import Bencode
+import Logging
+import MediaPlane
+import SpillwayClient
+import SpillwayNode
+import Synchronization
+import Testing
+
+/// A relay node started in-process on loopback for one test, with its own media port range so
+/// tests can run in parallel, and an NG client pointed at it.
+struct TestNode {
+    let node: RelayNode
+    let client: NGClient
+
+    private static let nextRange = Atomic<Int>(0)
+
+    static func start(
+        mediaTimeout: Int = 60, portPairs: Int = 40, configure: (inout NodeConfiguration) -> Void = { _ in }
+    ) async throws -> TestNode {
+        let index = nextRange.wrappingAdd(1, ordering: .relaxed).oldValue
+        var configuration = NodeConfiguration()
+        configuration.nodeID = "test-\(index)"
+        configuration.ngAddress = "127.0.0.1:0"
+        let low = UInt16(20000 + index * 100)
+        configuration.portRange = low...(low + UInt16(portPairs * 2 - 1))
+        configuration.mediaTimeout = mediaTimeout
+        configure(&configuration)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let node = try await RelayNode.start(configuration, logger: logger)
+        return TestNode(node: node, client: try NGClient(server: node.ngAddress))
+    }
+
+    func stop() async { await node.shutdown() }
+
+    func request(_ body: BencodeValue) throws -> BencodeValue { try client.request(body) }
+
+    /// Offer from `caller` and answer from `callee`; returns the relay addresses each must send to.
+    func connect(
+        callID: String, caller: String, callee: String, extraOffer: [String: BencodeValue] = [:]
+    ) throws -> (forCaller: SocketAddress, forCallee: SocketAddress) {
+        var offer: [String: BencodeValue] = ["command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(caller)]
+        offer.merge(extraOffer) { _, new in new }
+        let offerReply = try request(.dictionary(offer))
+        let answerReply = try request([
+            "command": "answer", "call-id": .string(callID), "from-tag": "A", "to-tag": "B", "sdp": .string(callee),
+        ])
+        return (try ScriptedCall.mediaAddress(in: answerReply), try ScriptedCall.mediaAddress(in: offerReply))
+    }
+
+    /// The first stream of `tag`'s first m= line in a `query` reply.
+    func stream(callID: String, tag: String, media: Int = 0) throws -> BencodeValue? {
+        try request(["command": "query", "call-id": .string(callID)])["tags"]?[tag]?["medias"]?.listValue?[media]["streams"]?
+            .listValue?.first
+    }
+}
+
+/// A PCMU packet with the given sequence number.
+func pcmu(_ sequence: Int, ssrc: UInt32 = 0xABCD, marker: Bool = false, payloadType: UInt8 = 0) -> [UInt8] {
+    ScriptedCall.rtp(
+        sequence: sequence, timestamp: UInt32(sequence * 160), ssrc: ssrc, payloadType: payloadType, marker: marker,
+        payload: [UInt8](repeating: UInt8(truncatingIfNeeded: sequence), count: 160))
+}
+
+/// An SDP with one line per (media, port, proto, payload type, extra attributes) for a party on loopback.
+func sdp(_ sections: [(media: String, port: UInt16, formats: String, attributes: [String])], ip: String = "127.0.0.1") -> String {
+    var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=-\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
+    for section in sections {
+        text += "m=\(section.media) \(section.port) RTP/AVP \(section.formats)\r\n"
+        for attribute in section.attributes { text += "a=\(attribute)\r\n" }
+    }
+    return text
+}
+
+func audioSDP(port: UInt16, _ attributes: [String] = []) -> String {
+    sdp([("audio", port, "0", ["rtpmap:0 PCMU/8000"] + attributes)])
+}
