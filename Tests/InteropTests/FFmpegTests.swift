@@ -1,0 +1,124 @@
+import Bencode
+import Foundation
+import Logging
+import MediaPlane
+import SpillwayClient
+import SpillwayNode
+import Testing
+
+/// ffmpeg sends PCMU audio and H.264 video as two m= lines of one call through a Spillway node;
+/// ffmpeg on the far side decodes them. The decoded frames must equal a local decode of the source.
+@Suite(.serialized) struct FFmpegTests {
+    let receiverAudioPort: UInt16 = 37000
+    let receiverVideoPort: UInt16 = 37002
+    let senderAudioPort: UInt16 = 37100
+    let senderVideoPort: UInt16 = 37102
+    let seconds = 4
+    let frameRate = 25
+
+    @Test func ffmpegDecodesEveryAudioSampleAndEveryVideoFrameSentThroughTheRelay() async throws {
+        let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
+        let directory = try scratchDirectory("ffmpeg")
+        var children: [ChildProcess] = []
+        defer { for child in children { child.stop() } }
+
+        // A source with a 1 kHz tone in PCMU and a test pattern in H.264 (SPS/PPS on every keyframe).
+        let encode = try ChildProcess(
+            "encode", ffmpeg,
+            ["-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=\(seconds)",
+             "-f", "lavfi", "-i", "testsrc=size=320x240:rate=\(frameRate):duration=\(seconds)",
+             "-map", "0:a", "-map", "1:v", "-c:a", "pcm_mulaw", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0",
+             "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1", "source.mkv"],
+            directory: directory)
+        #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
+        let reference = try ChildProcess(
+            "reference", ffmpeg,
+            ["-hide_banner", "-y", "-i", "source.mkv", "-map", "0:v", "-f", "framemd5", "reference-video.md5",
+             "-map", "0:a", "-f", "s16le", "reference-audio.raw"],
+            directory: directory)
+        #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
+
+        var logger = Logger(label: "ffmpeg-test")
+        logger.logLevel = .warning
+        var configuration = NodeConfiguration()
+        configuration.ngAddress = "127.0.0.1:0"
+        configuration.portRange = 34000...34099
+        let node = try await RelayNode.start(configuration, logger: logger)
+        let ng = try NGClient(server: node.ngAddress)
+
+        _ = try ng.request([
+            "command": "offer", "call-id": "ffmpeg-av", "from-tag": "sender",
+            "sdp": .string(twoStreamSDP(audioPort: senderAudioPort, videoPort: senderVideoPort)),
+        ])
+        let receiverSDP = twoStreamSDP(audioPort: receiverAudioPort, videoPort: receiverVideoPort)
+        let answer = try ng.request([
+            "command": "answer", "call-id": "ffmpeg-av", "from-tag": "sender", "to-tag": "receiver", "sdp": .string(receiverSDP),
+        ])
+        let relayPorts = try #require(answer["sdp"]?.stringValue).split(whereSeparator: \.isNewline)
+            .filter { $0.hasPrefix("m=") }.compactMap { UInt16($0.split(separator: " ")[1]) }
+        #expect(relayPorts.count == 2)
+
+        try receiverSDP.write(toFile: "\(directory)/receiver.sdp", atomically: true, encoding: .utf8)
+        let receiver = try ChildProcess(
+            "receiver", ffmpeg,
+            ["-hide_banner", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp", "-rw_timeout", "2000000", "-i", "receiver.sdp",
+             // Each output ends once it holds as much as the source: all of it must cross the relay.
+             "-map", "0:v", "-frames:v", "\(seconds * frameRate)", "-f", "framemd5", "received-video.md5",
+             "-map", "0:a", "-t", "\(seconds)", "-f", "s16le", "received-audio.raw"],
+            directory: directory)
+        children.append(receiver)
+        #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverAudioPort) && udpPortIsBound(receiverVideoPort) })
+
+        let sender = try ChildProcess(
+            "sender", ffmpeg,
+            ["-hide_banner", "-re", "-i", "source.mkv",
+             "-map", "0:a", "-c", "copy", "-f", "rtp", "rtp://127.0.0.1:\(relayPorts[0])?localrtpport=\(senderAudioPort)",
+             "-map", "0:v", "-c", "copy", "-f", "rtp", "rtp://127.0.0.1:\(relayPorts[1])?localrtpport=\(senderVideoPort)"],
+            directory: directory)
+        children.append(sender)
+        #expect(await sender.wait(seconds: 30) == 0, "sender failed: \(sender.output.suffix(1500))")
+        // The receiver ends on its 2 s read timeout once the stream stops (ffmpeg reports that as an
+        // error exit); what counts is that it finished by itself and what it decoded, checked below.
+        #expect(await receiver.wait(seconds: 20) != nil, "receiver did not finish: \(receiver.output.suffix(1500))")
+
+        let query = try ng.request(["command": "query", "call-id": "ffmpeg-av"])
+        await node.shutdown()
+
+        let referenceFrames = try frameHashes("\(directory)/reference-video.md5")
+        let receivedFrames = try frameHashes("\(directory)/received-video.md5")
+        #expect(referenceFrames.count == seconds * frameRate)
+        #expect(receivedFrames == referenceFrames, "receiver log: \(receiver.output.suffix(1500))")
+        let referenceAudio = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/reference-audio.raw"))
+        let receivedAudio = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/received-audio.raw"))
+        #expect(referenceAudio.count == seconds * 8000 * 2)
+        #expect(receivedAudio == referenceAudio)
+
+        let senderMedia = try #require(query["tags"]?["sender"]?["medias"]?.listValue)
+        let video = senderMedia[1]["streams"]?.listValue?.first
+        #expect(video?["frames"] == .integer(Int64(seconds * frameRate)))
+        #expect(video?["lost"] == 0)
+        #expect(senderMedia[0]["streams"]?.listValue?.first?["lost"] == 0)
+    }
+
+    func twoStreamSDP(audioPort: UInt16, videoPort: UInt16) -> String {
+        """
+        v=0\r
+        o=- 0 0 IN IP4 127.0.0.1\r
+        s=ffmpeg\r
+        c=IN IP4 127.0.0.1\r
+        t=0 0\r
+        m=audio \(audioPort) RTP/AVP 0\r
+        a=rtpmap:0 PCMU/8000\r
+        m=video \(videoPort) RTP/AVP 96\r
+        a=rtpmap:96 H264/90000\r
+        a=fmtp:96 packetization-mode=1\r
+
+        """
+    }
+
+    /// The hash column of a framemd5 file (timestamps differ between a file and an RTP stream).
+    func frameHashes(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces) }
+    }
+}
