@@ -1,0 +1,98 @@
+// Load generator for relay benchmarks: sends RTP-shaped UDP packets from one socket to a relay port
+// as fast as it can (sendmmsg batches of 32) for a set time, while a second thread counts what the
+// relay delivers to the receiving socket (recvmmsg). Prints one JSON line.
+//
+//   blast SEND_PORT RECV_PORT RELAY_IP RELAY_PORT SECONDS [PAYLOAD_BYTES]
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 32
+
+static atomic_int running = 1;
+static atomic_ulong received = 0;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int bound_socket(int port) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int size = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
+    if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) { perror("bind"); exit(1); }
+    struct timeval timeout = {.tv_sec = 0, .tv_usec = 100000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    return fd;
+}
+
+static void *receive_loop(void *arg) {
+    int fd = *(int *)arg;
+    static char buffers[BATCH][2048];
+    struct mmsghdr messages[BATCH];
+    struct iovec vectors[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        vectors[i] = (struct iovec){buffers[i], sizeof buffers[i]};
+        messages[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &vectors[i], .msg_iovlen = 1}};
+    }
+    while (atomic_load(&running)) {
+        int n = recvmmsg(fd, messages, BATCH, 0, NULL);
+        if (n > 0) atomic_fetch_add(&received, n);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6) { fprintf(stderr, "usage: blast SEND_PORT RECV_PORT RELAY_IP RELAY_PORT SECONDS [PAYLOAD]\n"); return 2; }
+    int sender = bound_socket(atoi(argv[1]));
+    int receiver = bound_socket(atoi(argv[2]));
+    struct sockaddr_in relay = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[4]))};
+    inet_pton(AF_INET, argv[3], &relay.sin_addr);
+    double seconds = atof(argv[5]);
+    int payload = argc > 6 ? atoi(argv[6]) : 160;
+
+    static unsigned char packets[BATCH][2048];
+    struct mmsghdr messages[BATCH];
+    struct iovec vectors[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        memset(packets[i], 0xD5, sizeof packets[i]);
+        packets[i][0] = 0x80;
+        packets[i][1] = 0;
+        vectors[i] = (struct iovec){packets[i], 12 + payload};
+        messages[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &relay, .msg_namelen = sizeof relay, .msg_iov = &vectors[i], .msg_iovlen = 1}};
+    }
+    pthread_t thread;
+    pthread_create(&thread, NULL, receive_loop, &receiver);
+    unsigned long sent = 0;
+    uint16_t sequence = 0;
+    double start = now(), end = start + seconds;
+    while (now() < end) {
+        for (int i = 0; i < BATCH; i++, sequence++) {
+            packets[i][2] = sequence >> 8;
+            packets[i][3] = sequence & 0xFF;
+            uint32_t timestamp = (uint32_t)sequence * 160;
+            packets[i][4] = timestamp >> 24; packets[i][5] = timestamp >> 16; packets[i][6] = timestamp >> 8; packets[i][7] = timestamp;
+        }
+        int n = sendmmsg(sender, messages, BATCH, 0);
+        if (n > 0) sent += n;
+    }
+    double elapsed = now() - start;
+    usleep(300000);
+    atomic_store(&running, 0);
+    pthread_join(thread, NULL);
+    printf("{\"sent\": %lu, \"received\": %lu, \"seconds\": %.3f}\n", sent, atomic_load(&received), elapsed);
+    return 0;
+}
