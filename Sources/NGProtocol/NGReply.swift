@@ -72,19 +72,25 @@ public enum NGReply {
 
     static func totals(_ statistics: StreamStatistics) -> BencodeValue {
         [
-            "RTP": [
-                "packets": .integer(Int64(statistics.rtpPackets)),
-                "bytes": .integer(Int64(statistics.rtpBytes)),
-                "errors": .integer(Int64(statistics.droppedPackets)),
-            ],
-            "RTCP": [
-                "packets": .integer(Int64(statistics.rtcpPackets)),
-                "bytes": .integer(Int64(statistics.rtcpBytes)),
-            ],
+            "RTP": rtpCounts(statistics),
+            "RTCP": rtcpCounts(statistics),
             "forwarded": .integer(Int64(statistics.forwardedPackets)),
             "lost": .integer(Int64(statistics.lost)),
             "drops": drops(statistics.drops),
         ]
+    }
+
+    /// rtpengine's `stats` shape: RTP packets and bytes received, and packets dropped.
+    static func rtpCounts(_ statistics: StreamStatistics) -> BencodeValue {
+        [
+            "packets": .integer(Int64(statistics.rtpPackets)),
+            "bytes": .integer(Int64(statistics.rtpBytes)),
+            "errors": .integer(Int64(statistics.droppedPackets)),
+        ]
+    }
+
+    static func rtcpCounts(_ statistics: StreamStatistics) -> BencodeValue {
+        ["packets": .integer(Int64(statistics.rtcpPackets)), "bytes": .integer(Int64(statistics.rtcpBytes))]
     }
 
     static func media(of media: CallReport.MediaReport, clock: WallClock) -> BencodeValue {
@@ -92,15 +98,8 @@ public enum NGReply {
         var stream: [String: BencodeValue] = [
             "local port": .integer(Int64(media.localPort)),
             "advertised endpoint": endpoint(media.advertised),
-            "stats": [
-                "packets": .integer(Int64(statistics.rtpPackets)),
-                "bytes": .integer(Int64(statistics.rtpBytes)),
-                "errors": .integer(Int64(statistics.droppedPackets)),
-            ],
-            "RTCP": [
-                "packets": .integer(Int64(statistics.rtcpPackets)),
-                "bytes": .integer(Int64(statistics.rtcpBytes)),
-            ],
+            "stats": rtpCounts(statistics),
+            "RTCP": rtcpCounts(statistics),
             "forwarded": .integer(Int64(statistics.forwardedPackets)),
             "expected": .integer(Int64(statistics.expected)),
             "lost": .integer(Int64(statistics.lost)),

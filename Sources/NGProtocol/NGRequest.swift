@@ -17,7 +17,6 @@ public enum NGRequest: Sendable, Equatable {
         public var fromTag: String
         /// Required for `answer`.
         public var toTag: String?
-        public var viaBranch: String?
         public var sdp: String
         public var options: NegotiationOptions
         /// `supports` (e.g. `load limit`).
@@ -81,7 +80,6 @@ extension NGRequest.Negotiation {
         callID = try keys.requiredString("call-id")
         fromTag = try keys.requiredString("from-tag")
         toTag = requiresToTag ? try keys.requiredString("to-tag") : try keys.string("to-tag")
-        viaBranch = try keys.string("via-branch")
         sdp = try keys.requiredString("sdp")
         supports = Set(try keys.stringList("supports"))
         var ignored: [String] = []

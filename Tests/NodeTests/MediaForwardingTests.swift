@@ -70,15 +70,35 @@ import Testing
         await node.stop()
     }
 
-    @Test func packetsBeforeTheAnswerAreCountedAsHavingNoDestination() async throws {
+    @Test func earlyMediaFromTheCalleeReachesTheCallerBeforeTheAnswer() async throws {
         let node = try await TestNode.start()
+        let caller = try UDPPeer()
         let callee = try UDPPeer()
-        let offer = try node.request(["command": "offer", "call-id": "early", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
-        // The callee sends before the answer: the caller's address is known from the offer, so it goes through.
+        let offer = try node.request(["command": "offer", "call-id": "early", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port))])
+        // The caller's address is known from the offer, so the callee's early media goes through.
         callee.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: offer))
+        #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
         let stream = try node.stream(callID: "early", tag: "")
         #expect(stream?["stats"]?["packets"] == 1)
         #expect(stream?["forwarded"] == 1)
+        await node.stop()
+    }
+
+    @Test func callerMediaBeforeTheAnswerIsDroppedAsHavingNoDestination() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        _ = try node.request(["command": "offer", "call-id": "unanswered", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port))])
+        // The relay's caller-facing port is only in the answer; find it from the query instead.
+        let port = try #require(try node.stream(callID: "unanswered", tag: "A")?["local port"]?.integerValue)
+        caller.send(pcmu(1), to: SocketAddress(ip: "127.0.0.1", port: UInt16(port))!)
+        var stream = try node.stream(callID: "unanswered", tag: "A")
+        for _ in 0..<20 where stream?["drops"]?["no-destination"] == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            stream = try node.stream(callID: "unanswered", tag: "A")
+        }
+        #expect(stream?["drops"]?["no-destination"] == 1)
+        #expect(stream?["stats"]?["packets"] == 1)
+        #expect(stream?["forwarded"] == 0)
         await node.stop()
     }
 
@@ -190,6 +210,7 @@ import Testing
         #expect(try node.request(["command": "list"])["calls"] == [])
         let statistics = try node.request(["command": "statistics"])
         #expect(statistics["statistics"]?["totalstatistics"]?["timeoutsessions"] == 1)
+        #expect(statistics["statistics"]?["totalstatistics"]?["deletes"] == 0)
         #expect(statistics["statistics"]?["currentstatistics"]?["portpairsinuse"] == 0)
         await node.stop()
     }

@@ -6,6 +6,10 @@ import SpillwayNode
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A relay node started in-process on loopback for one test, with its own media port range so
 /// tests can run in parallel, and an NG client pointed at it.
 struct TestNode {
@@ -48,10 +52,21 @@ struct TestNode {
         return (try ScriptedCall.mediaAddress(in: answerReply), try ScriptedCall.mediaAddress(in: offerReply))
     }
 
-    /// The first stream of `tag`'s first m= line in a `query` reply.
+    /// The first stream of `tag`'s m= line `media` in a `query` reply, once its figures have settled:
+    /// a worker publishes after sending a batch, so a packet can arrive before it is counted.
     func stream(callID: String, tag: String, media: Int = 0) throws -> BencodeValue? {
-        try request(["command": "query", "call-id": .string(callID)])["tags"]?[tag]?["medias"]?.listValue?[media]["streams"]?
-            .listValue?.first
+        func current() throws -> BencodeValue? {
+            try request(["command": "query", "call-id": .string(callID)])["tags"]?[tag]?["medias"]?.listValue?[media]["streams"]?
+                .listValue?.first
+        }
+        var previous = try current()
+        for _ in 0..<40 {
+            usleep(50_000)
+            let next = try current()
+            if next == previous { return next }
+            previous = next
+        }
+        return previous
     }
 }
 

@@ -127,17 +127,8 @@ public final class CallRegistry {
     /// Tears a call down and returns its final figures.
     @discardableResult
     public func delete(callID: String) throws(CallError) -> CallReport {
-        guard let call = calls.removeValue(forKey: callID) else { throw .unknownCall(callID) }
-        let report = CallReport(call)
-        for media in call.allMedia {
-            workers.remove(media.slot)
-            ports.release(port: media.ports.port)
-        }
-        finishedCallTotals.accumulate(report.totals)
+        let report = try tearDown(callID: callID, reason: "deleted")
         events.deletes += 1
-        logger.info(
-            "call deleted",
-            metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)"])
         return report
     }
 
@@ -150,7 +141,7 @@ public final class CallRegistry {
     /// Calls with neither packets nor signalling for `timeoutNanos`.
     public func idleCallIDs(timeoutNanos: UInt64, now: UInt64 = spw_monotonic_nanos()) -> [String] {
         calls.values.filter { call in
-            let lastPacket = call.allMedia.map { $0.counters.snapshot().lastPacketNanos }.max() ?? 0
+            let lastPacket = call.allMedia.map { $0.counters.lastPacketNanos.load(ordering: .relaxed) }.max() ?? 0
             let lastActivity = max(lastPacket, call.lastSignalNanos)
             return now > lastActivity && now - lastActivity >= timeoutNanos
         }.map(\.id)
@@ -158,11 +149,22 @@ public final class CallRegistry {
 
     /// Tears down a call for having no media, counting it as a timeout.
     public func expire(callID: String) {
-        guard let report = try? delete(callID: callID) else { return }
+        guard (try? tearDown(callID: callID, reason: "timed out: no media received")) != nil else { return }
         events.mediaTimeouts += 1
-        logger.notice(
-            "call timed out: no media received",
-            metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)"])
+    }
+
+    private func tearDown(callID: String, reason: String) throws(CallError) -> CallReport {
+        guard let call = calls.removeValue(forKey: callID) else { throw .unknownCall(callID) }
+        let report = CallReport(call)
+        for media in call.allMedia {
+            workers.remove(media.slot)
+            ports.release(port: media.ports.port)
+        }
+        finishedCallTotals.accumulate(report.totals)
+        logger.info(
+            "call \(reason)",
+            metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)"])
+        return report
     }
 
     /// Node-wide figures: every call's, including those already deleted.
