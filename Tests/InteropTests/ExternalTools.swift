@@ -18,82 +18,92 @@ enum ExternalTool {
     struct ToolMissing: Error { var name: String }
 }
 
-/// A child process with its output in files, so a failing test can show what the peer said.
+/// A child process with its output in a file, so a failing test can show what the peer said.
+///
+/// Spawned with posix_spawn in its own process group, with default signal handling (a test runner
+/// may ignore SIGINT/SIGTERM, and children would inherit that), and reaped with waitpid here rather
+/// than by Foundation's Process, whose reaping is unreliable when tests spawn concurrently.
 final class ChildProcess {
-    let process = Process()
     let name: String
     let outputPath: String
+    let pid: pid_t
+    private var exitStatus: Int32?
 
-    init(_ name: String, _ executable: String, _ arguments: [String], directory: String, environment: [String: String] = [:]) throws {
+    init(_ name: String, _ executable: String, _ arguments: [String], directory: String) throws {
         self.name = name
         outputPath = "\(directory)/\(name).log"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        try process.run()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        // coreutils env changes directory for the child (posix_spawn has no portable chdir action).
+        let argv = (["/usr/bin/env", "-C", directory, executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child = pid_t()
+        let result = posix_spawn(&child, "/usr/bin/env", &actions, &attributes, argv, environ)
+        guard result == 0 else { throw SpawnFailed(executable: executable, errno: result) }
+        pid = child
+    }
+
+    struct SpawnFailed: Error, CustomStringConvertible {
+        var executable: String
+        var errno: Int32
+        var description: String { "posix_spawn \(executable) failed: \(String(cString: strerror(errno)))" }
     }
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// Whether the process is still running (reaps it when it has exited).
+    var isRunning: Bool {
+        guard exitStatus == nil else { return false }
+        var status: Int32 = 0
+        let reaped = waitpid(pid, &status, WNOHANG)
+        guard reaped == pid else { return reaped == 0 }
+        // WIFEXITED: the low 7 bits are 0; then the exit code is in bits 8-15. A signal gives 128+signal.
+        exitStatus = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return false
+    }
 
     /// Waits for the process to exit; returns its status, or nil on timeout (the process is stopped).
     @discardableResult
     func wait(seconds: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning {
+        while isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if isRunning {
             stop()
             return nil
         }
-        return process.terminationStatus
+        return exitStatus
     }
 
     /// Sends SIGINT (ffmpeg and tshark finish their files on it) and waits.
     func interrupt(waitSeconds: Double = 10) async {
-        if process.isRunning { process.interrupt() }
+        if isRunning { kill(pid, SIGINT) }
         await wait(seconds: waitSeconds)
     }
 
-    /// Ends the process and every process it started: SIGTERM, then SIGKILL after 3 seconds.
-    /// (Kamailio forks workers, and some peers ignore SIGTERM.) Never blocks longer than that.
+    /// Ends the process group: SIGTERM, then SIGKILL after 3 seconds. Never blocks longer than that.
     func stop() {
-        guard process.isRunning else { return }
-        let tree = [process.processIdentifier] + Self.descendants(of: process.processIdentifier)
-        for pid in tree { kill(pid, SIGTERM) }
+        guard isRunning else { return }
+        kill(-pid, SIGTERM)
         let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline, tree.contains(where: { kill($0, 0) == 0 && !Self.isZombie($0) }) { usleep(50_000) }
-        for pid in tree where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-    }
-
-    static func descendants(of root: Int32) -> [Int32] {
-        var parents: [Int32: Int32] = [:]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, let parent = Int32(fields[1]) { parents[pid] = parent }
-        }
-        var found: [Int32] = []
-        var frontier = [root]
-        while let next = frontier.popLast() {
-            let children = parents.filter { $0.value == next }.map(\.key)
-            found += children
-            frontier += children
-        }
-        return found
-    }
-
-    static func isZombie(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
-        return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
+        while isRunning, Date() < deadline { usleep(50_000) }
+        if isRunning { kill(-pid, SIGKILL) }
+        while isRunning { usleep(10_000) }
     }
 
     /// Polls `condition` until it holds or `seconds` pass.
@@ -136,15 +146,12 @@ func spillwayExecutable() throws -> String {
 }
 
 /// Runs tshark over a capture file and returns one line per packet with the requested fields.
-func tsharkFields(_ file: String, filter: String, fields: [String]) throws -> [[String]] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try ExternalTool.path("tshark", package: "tshark"))
-    process.arguments = ["-r", file, "-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+func tsharkFields(_ file: String, filter: String, fields: [String]) async throws -> [[String]] {
+    let directory = (file as NSString).deletingLastPathComponent
+    let tshark = try ChildProcess(
+        "tshark-read", try ExternalTool.path("tshark", package: "tshark"),
+        ["-r", file, "-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }, directory: directory)
+    #expect(await tshark.wait(seconds: 60) == 0, "tshark could not read \(file)")
+    return tshark.output.split(separator: "\n").filter { !$0.hasPrefix("Running as user") }
+        .map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
 }

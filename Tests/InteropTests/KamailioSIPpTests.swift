@@ -79,7 +79,7 @@ import Testing
         #expect(totals?["lost"] == 0)
 
         // An independent view: tshark's capture of the relay's ports.
-        let packets = try tsharkFields("\(directory)/relay.pcapng", filter: "udp", fields: ["udp.srcport", "udp.dstport", "udp.payload"])
+        let packets = try await tsharkFields("\(directory)/relay.pcapng", filter: "udp", fields: ["udp.srcport", "udp.dstport", "udp.payload"])
         let toRelay = packets.filter { relayPorts.contains(UInt16($0[1]) ?? 0) && !relayPorts.contains(UInt16($0[0]) ?? 0) }
         let fromRelay = packets.filter { relayPorts.contains(UInt16($0[0]) ?? 0) && !relayPorts.contains(UInt16($0[1]) ?? 0) }
         #expect(toRelay.count == 2 * playedPackets)
