@@ -53,7 +53,7 @@ let package = Package(
         ),
 
         // Client-side tools: an NG client and UDP media peers, for the demo, tests and benchmarks.
-        .target(name: "SpillwayClient", dependencies: ["Bencode", "NGProtocol", "MediaPlane", "RTP", "CSpillwayShims"]),
+        .target(name: "SpillwayClient", dependencies: ["Bencode", "NGProtocol", "MediaPlane", "RTP", "SDP", "CSpillwayShims"]),
 
         .executableTarget(
             name: "spillway",

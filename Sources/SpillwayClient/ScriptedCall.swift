@@ -2,6 +2,7 @@ import Bencode
 import CSpillwayShims
 import MediaPlane
 import RTP
+import SDP
 
 #if canImport(Glibc)
 import Glibc
@@ -85,18 +86,16 @@ public struct ScriptedCall {
             """
     }
 
-    /// The relay address the reply's SDP tells its receiver to send the first m= line to.
+    /// The relay address the reply's SDP tells its receiver to send the first m= line to: the
+    /// section's own `c=` address if it has one, else the session's.
     public static func mediaAddress(in reply: BencodeValue) throws(ScriptedCallError) -> SocketAddress {
         guard reply["result"]?.stringValue == "ok", let sdp = reply["sdp"]?.stringValue else {
             throw .refused(reply["error-reason"]?.stringValue ?? "\(reply)")
         }
-        var ip: String?
-        var port: UInt16?
-        for line in sdp.split(whereSeparator: \.isNewline) {
-            if line.hasPrefix("c=IN IP"), ip == nil || port == nil { ip = String(line.split(separator: " ").last ?? "") }
-            if line.hasPrefix("m="), port == nil { port = UInt16(line.split(separator: " ")[1]) }
-        }
-        guard let ip, let port, let address = SocketAddress(ip: ip, port: port) else { throw .refused("no media address in \(sdp)") }
+        guard let description = try? SessionDescription(parsing: sdp), let section = description.media.first,
+            let ip = description.connection(of: section)?.address,
+            let address = SocketAddress(ip: ip, port: UInt16(section.port))
+        else { throw .refused("no media address in \(sdp)") }
         return address
     }
 

@@ -102,6 +102,37 @@ import Testing
         await node.stop()
     }
 
+    @Test func sipSourceAddressSendsMediaToTheReceivedFromAddressInsteadOfTheSDPs() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let callee = try UDPPeer()
+        // The caller's SDP names an address nobody listens on (as behind NAT); Kamailio saw the INVITE
+        // come from 127.0.0.1.
+        let natted = sdp([("audio", caller.address.port, "0", ["rtpmap:0 PCMU/8000"])], ip: "127.0.0.99")
+        let offer = try node.request([
+            "command": "offer", "call-id": "nat", "from-tag": "A", "sdp": .string(natted),
+            "flags": ["SIP-source-address"], "received-from": ["IP4", "127.0.0.1"],
+        ])
+        _ = try node.request([
+            "command": "answer", "call-id": "nat", "from-tag": "A", "to-tag": "B", "sdp": .string(audioSDP(port: callee.address.port)),
+        ])
+        callee.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: offer))
+        #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
+        #expect(try node.stream(callID: "nat", tag: "A")?["advertised endpoint"]?["address"] == "127.0.0.1")
+        await node.stop()
+    }
+
+    @Test func transportProtocolRewritesTheProfileTowardsTheRecipient() async throws {
+        let node = try await TestNode.start()
+        let offer = try node.request([
+            "command": "offer", "call-id": "avpf", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+            "transport-protocol": "RTP/AVPF",
+        ])
+        let port = try ScriptedCall.mediaAddress(in: offer).port
+        #expect(offer["sdp"]?.stringValue?.contains("m=audio \(port) RTP/AVPF 0\r\n") == true)
+        await node.stop()
+    }
+
     @Test func rtcpIsRelayedOnItsOwnPortAndFeedbackPassesThroughUnchanged() async throws {
         let node = try await TestNode.start()
         let caller = try UDPPeer()
@@ -239,25 +270,25 @@ import Testing
         let node = try await TestNode.start()
         let original = """
             v=0\r
-            o=alice 42 42 IN IP4 198.51.100.7\r
+            o=alice 42 42 IN IP4 127.0.0.77\r
             s=call\r
-            c=IN IP4 198.51.100.7\r
+            c=IN IP4 127.0.0.77\r
             t=0 0\r
             a=ice-ufrag:F7gI\r
             m=audio 49170 RTP/AVP 0 101\r
             a=rtpmap:0 PCMU/8000\r
             a=rtpmap:101 telephone-event/8000\r
             a=fmtp:101 0-15\r
-            a=candidate:1 1 UDP 2130706431 198.51.100.7 49170 typ host\r
+            a=candidate:1 1 UDP 2130706431 127.0.0.77 49170 typ host\r
             a=ptime:20\r
             a=sendrecv\r
 
             """
         let kept = try node.request(["command": "offer", "call-id": "keep", "from-tag": "A", "sdp": .string(original)])
         let keptSDP = try #require(kept["sdp"]?.stringValue)
-        #expect(keptSDP.contains("o=alice 42 42 IN IP4 198.51.100.7\r\n"))
+        #expect(keptSDP.contains("o=alice 42 42 IN IP4 127.0.0.77\r\n"))
         #expect(keptSDP.contains("a=candidate:1 1 UDP"))
-        #expect(keptSDP.contains("c=IN IP4 198.51.100.7\r\n"))  // session level untouched...
+        #expect(keptSDP.contains("c=IN IP4 127.0.0.77\r\n"))  // session level untouched...
         #expect(keptSDP.contains("RTP/AVP 0 101\r\nc=IN IP4 127.0.0.1\r\n"))  // ...media level points at the relay
 
         let rewritten = try node.request([
