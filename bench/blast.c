@@ -1,8 +1,8 @@
-// Load generator for relay benchmarks: sends RTP-shaped UDP packets from one socket to a relay port
-// as fast as it can (sendmmsg batches of 32) for a set time, while a second thread counts what the
-// relay delivers to the receiving socket (recvmmsg). Prints one JSON line.
+// Load generator for relay benchmarks: sends RTP-shaped UDP packets from one socket, round-robin over
+// the relay ports of N calls, as fast as it can (sendmmsg batches of 32) for a set time, while a second
+// thread counts what the relays deliver to the receiving socket (recvmmsg). Prints one JSON line.
 //
-//   blast SEND_PORT RECV_PORT RELAY_IP RELAY_PORT SECONDS [PAYLOAD_BYTES]
+//   blast SEND_PORT RECV_PORT RELAY_IP RELAY_PORT[,RELAY_PORT...] SECONDS [PAYLOAD_BYTES]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -59,8 +59,13 @@ int main(int argc, char **argv) {
     if (argc < 6) { fprintf(stderr, "usage: blast SEND_PORT RECV_PORT RELAY_IP RELAY_PORT SECONDS [PAYLOAD]\n"); return 2; }
     int sender = bound_socket(atoi(argv[1]));
     int receiver = bound_socket(atoi(argv[2]));
-    struct sockaddr_in relay = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[4]))};
-    inet_pton(AF_INET, argv[3], &relay.sin_addr);
+    static struct sockaddr_in relays[1024];
+    int relay_count = 0;
+    for (char *port = strtok(argv[4], ","); port && relay_count < 1024; port = strtok(NULL, ",")) {
+        relays[relay_count] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(atoi(port))};
+        inet_pton(AF_INET, argv[3], &relays[relay_count].sin_addr);
+        relay_count++;
+    }
     double seconds = atof(argv[5]);
     int payload = argc > 6 ? atoi(argv[6]) : 160;
 
@@ -72,11 +77,12 @@ int main(int argc, char **argv) {
         packets[i][0] = 0x80;
         packets[i][1] = 0;
         vectors[i] = (struct iovec){packets[i], 12 + payload};
-        messages[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &relay, .msg_namelen = sizeof relay, .msg_iov = &vectors[i], .msg_iovlen = 1}};
+        messages[i] = (struct mmsghdr){.msg_hdr = {.msg_namelen = sizeof relays[0], .msg_iov = &vectors[i], .msg_iovlen = 1}};
     }
     pthread_t thread;
     pthread_create(&thread, NULL, receive_loop, &receiver);
     unsigned long sent = 0;
+    unsigned long next_relay = 0;
     uint16_t sequence = 0;
     double start = now(), end = start + seconds;
     while (now() < end) {
@@ -85,6 +91,7 @@ int main(int argc, char **argv) {
             packets[i][3] = sequence & 0xFF;
             uint32_t timestamp = (uint32_t)sequence * 160;
             packets[i][4] = timestamp >> 24; packets[i][5] = timestamp >> 16; packets[i][6] = timestamp >> 8; packets[i][7] = timestamp;
+            messages[i].msg_hdr.msg_name = &relays[next_relay++ % relay_count];
         }
         int n = sendmmsg(sender, messages, BATCH, 0);
         if (n > 0) sent += n;

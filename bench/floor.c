@@ -1,8 +1,8 @@
-// The floor: the least a userspace UDP relay can do. One epoll loop, one stream pair, recvmmsg a batch
-// from the caller-facing socket and sendmmsg it from the callee-facing socket to a fixed address.
+// The floor: the least a userspace UDP relay can do. One epoll loop over N caller-facing sockets;
+// recvmmsg a batch from a ready socket and sendmmsg it from one callee-facing socket to a fixed address.
 // No validation, no statistics, no latching: what the kernel's loopback path costs per packet.
 //
-//   floor LISTEN_PORT OUT_PORT DEST_IP DEST_PORT
+//   floor FIRST_LISTEN_PORT COUNT OUT_PORT DEST_IP DEST_PORT   (listens on every other port from the first)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -21,26 +21,29 @@ static int bound_socket(int port) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5) { fprintf(stderr, "usage: floor LISTEN_PORT OUT_PORT DEST_IP DEST_PORT\n"); return 2; }
-    int in = bound_socket(atoi(argv[1]));
-    int out = bound_socket(atoi(argv[2]));
-    struct sockaddr_in destination = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[4]))};
-    inet_pton(AF_INET, argv[3], &destination.sin_addr);
+    if (argc < 6) { fprintf(stderr, "usage: floor FIRST_LISTEN_PORT COUNT OUT_PORT DEST_IP DEST_PORT\n"); return 2; }
+    int first = atoi(argv[1]), count = atoi(argv[2]);
+    int out = bound_socket(atoi(argv[3]));
+    struct sockaddr_in destination = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[5]))};
+    inet_pton(AF_INET, argv[4], &destination.sin_addr);
     int epoll = epoll_create1(0);
-    struct epoll_event event = {.events = EPOLLIN, .data.fd = in};
-    epoll_ctl(epoll, EPOLL_CTL_ADD, in, &event);
+    for (int i = 0; i < count; i++) {
+        int in = bound_socket(first + 2 * i);
+        struct epoll_event event = {.events = EPOLLIN, .data.fd = in};
+        epoll_ctl(epoll, EPOLL_CTL_ADD, in, &event);
+    }
     static char buffers[BATCH][2048];
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
     for (;;) {
-        struct epoll_event ready[8];
-        int count = epoll_wait(epoll, ready, 8, -1);
-        for (int r = 0; r < count; r++) {
+        struct epoll_event ready[64];
+        int ready_count = epoll_wait(epoll, ready, 64, -1);
+        for (int r = 0; r < ready_count; r++) {
             for (int i = 0; i < BATCH; i++) {
                 vectors[i] = (struct iovec){buffers[i], sizeof buffers[i]};
                 messages[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &vectors[i], .msg_iovlen = 1}};
             }
-            int n = recvmmsg(in, messages, BATCH, MSG_DONTWAIT, NULL);
+            int n = recvmmsg(ready[r].data.fd, messages, BATCH, MSG_DONTWAIT, NULL);
             if (n <= 0) continue;
             for (int i = 0; i < n; i++) {
                 vectors[i].iov_len = messages[i].msg_len;

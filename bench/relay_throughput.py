@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Forwarding throughput and relay CPU per packet: Spillway against a minimal C forwarder (the floor).
+"""Forwarding throughput and relay CPU per packet: Spillway, rtpengine and a minimal C forwarder (the floor).
 
 Each run pins the relay to CPU 0 and the load generator (bench/blast.c) to CPU 1, blasts RTP-shaped
 packets at one stream of one call for a fixed time, and reads the relay's CPU time from /proc.
@@ -9,7 +9,7 @@ Runs of the two relays are interleaved and repeated; the table gives median and 
 
 Needs cc and a release build (`swift build -c release`); run by hand, never by the test suite.
 """
-import argparse, json, os, random, socket, statistics, subprocess, sys, time
+import argparse, json, os, random, shutil, socket, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bench", "bin")
@@ -60,16 +60,29 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def blast(send_port, recv_port, relay_port, seconds):
+def blast(send_port, recv_port, relay_ports, seconds):
+    """Sends round-robin over `relay_ports` (one per call) from CPU 1; returns sent/received counts."""
+    ports = ",".join(str(p) for p in relay_ports) if isinstance(relay_ports, list) else str(relay_ports)
     out = subprocess.run(["taskset", "-c", "1", os.path.join(BIN, "blast"), str(send_port), str(recv_port),
-                          "127.0.0.1", str(relay_port), str(seconds)], check=True, capture_output=True, text=True)
+                          "127.0.0.1", ports, str(seconds)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
-def run_spillway(binary, seconds, index):
-    ng_port = 42300 + index
-    relay = subprocess.Popen(["taskset", "-c", "0", binary, "serve", "--ng", "127.0.0.1:%d" % ng_port,
-                              "--port-range", "43000-43099", "--workers", "1", "--log-level", "error"])
+def spillway_command(binary, ng_port):
+    return [binary, "serve", "--ng", "127.0.0.1:%d" % ng_port, "--port-range", "43000-43299", "--workers", "1",
+            "--log-level", "error"]
+
+
+def rtpengine_command(ng_port):
+    """rtpengine from Debian's rtpengine-daemon, userspace only (no kernel forwarding table), one thread."""
+    return ["rtpengine", "--foreground", "--table=-1", "--interface=127.0.0.1", "--listen-ng=127.0.0.1:%d" % ng_port,
+            "--port-min=43600", "--port-max=43899", "--num-threads=1", "--delete-delay=0", "--log-stderr",
+            "--log-level=3"]
+
+
+def run_ng_relay(command, ng_port, seconds, streams, index):
+    """Runs one relay that speaks NG: `streams` calls set up with offer/answer, then one blast over them."""
+    relay = subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(50):
             try:
@@ -78,11 +91,14 @@ def run_spillway(binary, seconds, index):
             except OSError:
                 time.sleep(0.1)
         caller, callee = 44000, 44002
-        call = "bench-%d" % index
-        ng(ng_port, {"command": "offer", "call-id": call, "from-tag": "a", "sdp": sdp(caller)})
-        answer = ng(ng_port, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b", "sdp": sdp(callee)})
+        ports = []
+        for stream in range(streams):
+            call = "bench-%d-%d" % (index, stream)
+            ng(ng_port, {"command": "offer", "call-id": call, "from-tag": "a", "sdp": sdp(caller)})
+            answer = ng(ng_port, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b", "sdp": sdp(callee)})
+            ports.append(relay_port(answer))
         before = cpu_seconds(relay.pid)
-        result = blast(caller, callee, relay_port(answer), seconds)
+        result = blast(caller, callee, ports, seconds)
         result["cpu"] = cpu_seconds(relay.pid) - before
         return result
     finally:
@@ -90,12 +106,13 @@ def run_spillway(binary, seconds, index):
         relay.wait()
 
 
-def run_floor(seconds, index):
-    relay = subprocess.Popen(["taskset", "-c", "0", os.path.join(BIN, "floor"), "43200", "43202", "127.0.0.1", "44102"])
+def run_floor(seconds, streams, index):
+    relay = subprocess.Popen(["taskset", "-c", "0", os.path.join(BIN, "floor"), "45200", str(streams), "45198",
+                              "127.0.0.1", "44102"])
     try:
         time.sleep(0.3)
         before = cpu_seconds(relay.pid)
-        result = blast(44100, 44102, 43200, seconds)
+        result = blast(44100, 44102, [45200 + 2 * i for i in range(streams)], seconds)
         result["cpu"] = cpu_seconds(relay.pid) - before
         return result
     finally:
@@ -114,26 +131,37 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--streams", type=int, default=32, help="calls the load is spread over")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
     parser.add_argument("--json")
     args = parser.parse_args()
     if not os.access(args.binary, os.X_OK):
         sys.exit("no release build at %s: run `swift build -c release` first" % args.binary)
     build_tools()
-    runs = {"spillway": [], "floor": []}
+    runs = {"spillway": [], "rtpengine": [], "floor": []}
+    with_rtpengine = shutil.which("rtpengine") is not None
+    if not with_rtpengine:
+        print("rtpengine not installed (apt-get install rtpengine-daemon): comparing with the floor only")
+        del runs["rtpengine"]
     for index in range(args.runs):
-        runs["spillway"].append(run_spillway(args.binary, args.seconds, index))
-        runs["floor"].append(run_floor(args.seconds, index))
+        runs["spillway"].append(run_ng_relay(
+            spillway_command(args.binary, 42300 + index), 42300 + index, args.seconds, args.streams, index))
+        if with_rtpengine:
+            runs["rtpengine"].append(run_ng_relay(
+                rtpengine_command(42350 + index), 42350 + index, args.seconds, args.streams, index))
+        runs["floor"].append(run_floor(args.seconds, args.streams, index))
     table = {name: summarize(results) for name, results in runs.items()}
     print("%-10s %22s %26s" % ("relay", "forwarded pkt/s", "relay CPU us/packet"))
     for name, s in table.items():
         print("%-10s %10.0f (%6.0f-%6.0f) %10.2f (%5.2f-%5.2f)" % (
             name, s["pps_median"], min(s["pps"]), max(s["pps"]), s["us_median"], min(s["us_per_packet"]), max(s["us_per_packet"])))
-    ratio = table["spillway"]["us_median"] / table["floor"]["us_median"]
-    print("spillway / floor CPU per packet: %.2f" % ratio)
+    ratios = {"cpu_ratio_vs_" + name: table["spillway"]["us_median"] / table[name]["us_median"]
+              for name in table if name != "spillway"}
+    for key, value in ratios.items():
+        print("spillway CPU per packet / %s: %.2f" % (key[len("cpu_ratio_vs_"):], value))
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        json.dump({"runs": runs, "summary": table, "cpu_ratio_vs_floor": ratio}, open(args.json, "w"), indent=2)
+        json.dump(dict(runs=runs, summary=table, **ratios), open(args.json, "w"), indent=2)
 
 
 if __name__ == "__main__":
