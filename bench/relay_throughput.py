@@ -55,6 +55,23 @@ def sdp(port):
             "m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" % port)
 
 
+def measured_blast(relay_pid, send_port, recv_port, relay_ports, seconds):
+    """A blast with the relay's CPU time from /proc and, where `perf` works, its userspace instructions."""
+    perf = None
+    if shutil.which("perf"):
+        perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "instructions:u", "-p", str(relay_pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    before = cpu_seconds(relay_pid)
+    result = blast(send_port, recv_port, relay_ports, seconds)
+    result["cpu"] = cpu_seconds(relay_pid) - before
+    if perf:
+        perf.send_signal(2)
+        counts = [line.split(",")[0] for line in perf.communicate()[1].splitlines() if "instructions" in line]
+        if counts and counts[0].isdigit():
+            result["instructions"] = int(counts[0])
+    return result
+
+
 def cpu_seconds(pid):
     fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
@@ -97,10 +114,7 @@ def run_ng_relay(command, ng_port, seconds, streams, index):
             ng(ng_port, {"command": "offer", "call-id": call, "from-tag": "a", "sdp": sdp(caller)})
             answer = ng(ng_port, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b", "sdp": sdp(callee)})
             ports.append(relay_port(answer))
-        before = cpu_seconds(relay.pid)
-        result = blast(caller, callee, ports, seconds)
-        result["cpu"] = cpu_seconds(relay.pid) - before
-        return result
+        return measured_blast(relay.pid, caller, callee, ports, seconds)
     finally:
         relay.terminate()
         relay.wait()
@@ -111,10 +125,7 @@ def run_floor(seconds, streams, index):
                               "127.0.0.1", "44102"])
     try:
         time.sleep(0.3)
-        before = cpu_seconds(relay.pid)
-        result = blast(44100, 44102, [45200 + 2 * i for i in range(streams)], seconds)
-        result["cpu"] = cpu_seconds(relay.pid) - before
-        return result
+        return measured_blast(relay.pid, 44100, 44102, [45200 + 2 * i for i in range(streams)], seconds)
     finally:
         relay.terminate()
         relay.wait()
@@ -123,8 +134,12 @@ def run_floor(seconds, streams, index):
 def summarize(results):
     pps = [r["received"] / r["seconds"] for r in results]
     us = [r["cpu"] * 1e6 / max(r["received"], 1) for r in results]
-    return {"pps": pps, "us_per_packet": us,
-            "pps_median": statistics.median(pps), "us_median": statistics.median(us)}
+    summary = {"pps": pps, "us_per_packet": us,
+               "pps_median": statistics.median(pps), "us_median": statistics.median(us)}
+    if all("instructions" in r for r in results):
+        summary["instructions_per_packet"] = [r["instructions"] / max(r["received"], 1) for r in results]
+        summary["instructions_median"] = statistics.median(summary["instructions_per_packet"])
+    return summary
 
 
 def main():
@@ -151,10 +166,13 @@ def main():
                 rtpengine_command(42350 + index), 42350 + index, args.seconds, args.streams, index))
         runs["floor"].append(run_floor(args.seconds, args.streams, index))
     table = {name: summarize(results) for name, results in runs.items()}
-    print("%-10s %22s %26s" % ("relay", "forwarded pkt/s", "relay CPU us/packet"))
+    print("%-10s %22s %26s %28s" % ("relay", "forwarded pkt/s", "relay CPU us/packet", "user instructions/packet"))
     for name, s in table.items():
-        print("%-10s %10.0f (%6.0f-%6.0f) %10.2f (%5.2f-%5.2f)" % (
-            name, s["pps_median"], min(s["pps"]), max(s["pps"]), s["us_median"], min(s["us_per_packet"]), max(s["us_per_packet"])))
+        instructions = "%10.0f (%6.0f-%6.0f)" % (s["instructions_median"], min(s["instructions_per_packet"]),
+                                                max(s["instructions_per_packet"])) if "instructions_median" in s else "-"
+        print("%-10s %10.0f (%6.0f-%6.0f) %10.2f (%5.2f-%5.2f) %28s" % (
+            name, s["pps_median"], min(s["pps"]), max(s["pps"]), s["us_median"], min(s["us_per_packet"]),
+            max(s["us_per_packet"]), instructions))
     ratios = {"cpu_ratio_vs_" + name: table["spillway"]["us_median"] / table[name]["us_median"]
               for name in table if name != "spillway"}
     for key, value in ratios.items():
