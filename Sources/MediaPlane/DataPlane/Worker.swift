@@ -158,12 +158,15 @@ final class Worker: @unchecked Sendable {
             let descriptor = fromRTCPSocket ? sides[slot].rtcpDescriptor : sides[slot].rtpDescriptor
             let received = batch.receive(from: descriptor)
             guard received > 0 else { return }
+            // Every packet of a batch arrived at `now`: its RTP-clock arrival time is computed once.
+            let arrival = UInt32(truncatingIfNeeded: (now / 1000) &* UInt64(sides[slot].clockRate) / 1_000_000)
             var queued = 0
             var queuedDescriptor: Int32 = -1
             for packetIndex in 0..<received {
                 guard
                     let (outDescriptor, destination) = classifyAndLatch(
-                        packetIndex, sides: sides, slot: slot, fromRTCPSocket: fromRTCPSocket, now: now)
+                        packetIndex, sides: sides, slot: slot, fromRTCPSocket: fromRTCPSocket, now: now,
+                        arrival: arrival)
                 else { continue }
                 if outDescriptor != queuedDescriptor, queued > 0 {
                     flush(queued, on: queuedDescriptor, side: &sides[slot])
@@ -190,7 +193,7 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     private func classifyAndLatch(
         _ packetIndex: Int, sides: UnsafeMutableBufferPointer<MediaSideState>, slot: Int, fromRTCPSocket: Bool,
-        now: UInt64
+        now: UInt64, arrival: UInt32
     ) -> (Int32, SocketAddress)? {
         func drop(_ reason: PacketDropReason) -> (Int32, SocketAddress)? {
             sides[slot].tally.drops[reason.rawValue] &+= 1
@@ -209,20 +212,24 @@ final class Worker: @unchecked Sendable {
             }
         }
 
-        let source = batch.source(packetIndex)
-        if fromRTCPSocket {
-            if !sides[slot].latchedRTCP {
-                sides[slot].peerRTCP = source
-                sides[slot].latchedRTCP = true
-            } else if sides[slot].strictSource, source != sides[slot].peerRTCP {
+        // The source is only looked at while latching, or on every packet with strict-source.
+        let latched = fromRTCPSocket ? sides[slot].latchedRTCP : sides[slot].latchedRTP
+        if !latched || sides[slot].strictSource {
+            let source = batch.source(packetIndex)
+            if fromRTCPSocket {
+                if !latched {
+                    sides[slot].peerRTCP = source
+                    sides[slot].latchedRTCP = true
+                } else if source != sides[slot].peerRTCP {
+                    return drop(.strictSource)
+                }
+            } else if !latched {
+                sides[slot].peerRTP = source
+                sides[slot].latchedRTP = true
+                sides[slot].counters?._withUnsafeGuaranteedRef { $0.latchedSource.withLock { $0 = source } }
+            } else if source != sides[slot].peerRTP {
                 return drop(.strictSource)
             }
-        } else if !sides[slot].latchedRTP {
-            sides[slot].peerRTP = source
-            sides[slot].latchedRTP = true
-            sides[slot].counters?._withUnsafeGuaranteedRef { $0.latchedSource.withLock { $0 = source } }
-        } else if sides[slot].strictSource, source != sides[slot].peerRTP {
-            return drop(.strictSource)
         }
 
         sides[slot].tally.lastPacketNanos = now
@@ -230,7 +237,6 @@ final class Worker: @unchecked Sendable {
             sides[slot].tally.rtpPackets &+= 1
             sides[slot].tally.rtpBytes &+= UInt64(packet.count)
             if sides[slot].isVideo, header.marker { sides[slot].tally.frames &+= 1 }
-            let arrival = UInt32(truncatingIfNeeded: (now / 1000) &* UInt64(sides[slot].clockRate) / 1_000_000)
             sides[slot].reception.record(
                 ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, arrival: arrival)
         } else {
