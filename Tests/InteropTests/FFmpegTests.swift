@@ -8,11 +8,12 @@ import Testing
 
 /// ffmpeg sends PCMU audio and H.264 video as two m= lines of one call through a Spillway node;
 /// ffmpeg on the far side decodes them. The decoded frames must equal a local decode of the source.
+/// Fixed ports sit below Linux's ephemeral range (32768-60999), as in KamailioSIPpTests.
 @Suite(.serialized) struct FFmpegTests {
-    let receiverAudioPort: UInt16 = 37000
-    let receiverVideoPort: UInt16 = 37002
-    let senderAudioPort: UInt16 = 37100
-    let senderVideoPort: UInt16 = 37102
+    let receiverAudioPort: UInt16 = 17000
+    let receiverVideoPort: UInt16 = 17002
+    let senderAudioPort: UInt16 = 17100
+    let senderVideoPort: UInt16 = 17102
     let seconds = 4
     let frameRate = 25
 
@@ -42,7 +43,7 @@ import Testing
         logger.logLevel = .warning
         var configuration = NodeConfiguration()
         configuration.ngAddress = "127.0.0.1:0"
-        configuration.portRange = 34000...34099
+        configuration.portRange = 14000...14099
         let node = try await RelayNode.start(configuration, logger: logger)
         let ng = try NGClient(server: node.ngAddress)
 

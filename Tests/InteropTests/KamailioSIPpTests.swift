@@ -6,14 +6,16 @@ import Testing
 
 /// SIPp uac -> Kamailio (rtpengine module) -> SIPp uas, with Spillway anchoring the media.
 /// The uac plays sip-tester's G.711 capture; the uas echoes every RTP packet.
+/// Fixed ports sit below Linux's ephemeral range (32768-60999), so sockets that other tests bind to
+/// port 0 cannot take them.
 @Suite(.serialized) struct KamailioSIPpTests {
-    let ngPort: UInt16 = 32223
-    let kamailioPort: UInt16 = 35060
-    let uacPort: UInt16 = 35070
-    let uasPort: UInt16 = 35080
-    let uacMediaPort: UInt16 = 36000
-    let uasMediaPort: UInt16 = 36100
-    let relayPorts: ClosedRange<UInt16> = 33000...33099
+    let ngPort: UInt16 = 12223
+    let kamailioPort: UInt16 = 15060
+    let uacPort: UInt16 = 15070
+    let uasPort: UInt16 = 15080
+    let uacMediaPort: UInt16 = 16000
+    let uasMediaPort: UInt16 = 16100
+    let relayPorts: ClosedRange<UInt16> = 13000...13099
     /// g711a.pcap (236 packets) and dtmf_2833_1.pcap (10 packets), played by sipp's uac_pcap.
     let playedPackets = 246
 

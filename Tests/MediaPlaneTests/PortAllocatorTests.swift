@@ -6,22 +6,23 @@ import Testing
 import Glibc
 #endif
 
+/// Ports below Linux's ephemeral range (32768-60999), so no socket bound to port 0 can hold them.
 @Suite(.serialized) struct PortAllocatorTests {
     @Test func handsOutEvenRTPPortsWithRTCPOnTheNextPort() throws {
-        var allocator = PortAllocator(range: 41001...41010)
-        #expect(allocator.capacity == 4)  // 41002, 41004, 41006, 41008 (41010 has no odd partner)
+        var allocator = PortAllocator(range: 11001...11010)
+        #expect(allocator.capacity == 4)  // 11002, 11004, 11006, 11008 (11010 has no odd partner)
         let pair = try allocator.allocate(on: "127.0.0.1")
         defer { allocator.discard(pair) }
-        #expect(pair.port == 41002)
-        #expect(localPort(of: pair.rtpDescriptor) == 41002)
-        #expect(localPort(of: pair.rtcpDescriptor) == 41003)
+        #expect(pair.port == 11002)
+        #expect(localPort(of: pair.rtpDescriptor) == 11002)
+        #expect(localPort(of: pair.rtcpDescriptor) == 11003)
     }
 
     @Test func reportsExhaustionAndRecoversAfterRelease() throws {
-        var allocator = PortAllocator(range: 41020...41023)
+        var allocator = PortAllocator(range: 11020...11023)
         let first = try allocator.allocate(on: "127.0.0.1")
         let second = try allocator.allocate(on: "127.0.0.1")
-        #expect(throws: PortAllocationError.exhausted(range: 41020...41023)) { try allocator.allocate(on: "127.0.0.1") }
+        #expect(throws: PortAllocationError.exhausted(range: 11020...11023)) { try allocator.allocate(on: "127.0.0.1") }
         allocator.discard(first)
         let third = try allocator.allocate(on: "127.0.0.1")
         #expect(third.port == first.port)
@@ -30,17 +31,17 @@ import Glibc
     }
 
     @Test func skipsPortsAnotherProcessHolds() throws {
-        let address = try #require(SocketAddress(ip: "127.0.0.1", port: 41041))
+        let address = try #require(SocketAddress(ip: "127.0.0.1", port: 11041))
         let squatter = try UDPSocket.bind(address).get()
         defer { close(squatter) }
-        var allocator = PortAllocator(range: 41040...41043)
+        var allocator = PortAllocator(range: 11040...11043)
         let pair = try allocator.allocate(on: "127.0.0.1")
         defer { allocator.discard(pair) }
-        #expect(pair.port == 41042)
+        #expect(pair.port == 11042)
     }
 
     @Test func walksTheRangeRoundRobinSoFreedPortsAreReusedLast() throws {
-        var allocator = PortAllocator(range: 41060...41065)
+        var allocator = PortAllocator(range: 11060...11065)
         let first = try allocator.allocate(on: "127.0.0.1")
         allocator.discard(first)
         let second = try allocator.allocate(on: "127.0.0.1")
