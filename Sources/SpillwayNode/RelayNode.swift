@@ -16,8 +16,11 @@ public final class RelayNode: Sendable {
     /// Validates the configuration, starts the media workers and binds the NG port.
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> RelayNode {
         try configuration.validate()
-        var logger = logger
-        logger[metadataKey: "node"] = "\(configuration.nodeID)"
+        let logger = {
+            var logger = logger
+            logger[metadataKey: "node"] = "\(configuration.nodeID)"
+            return logger
+        }()
         let workers = try WorkerPool(workerCount: configuration.workers, pinning: configuration.pinCPUs, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let ng = MediaPlane.SocketAddress(hostAndPort: configuration.ngAddress)!
