@@ -19,8 +19,6 @@ public enum NGRequest: Sendable, Equatable {
         public var toTag: String?
         public var sdp: String
         public var options: NegotiationOptions
-        /// `supports` (e.g. `load limit`).
-        public var supports: Set<String>
         /// Flags this node does not act on, echoed in the reply's `warning`.
         public var ignoredFlags: [String]
     }
@@ -81,7 +79,6 @@ extension NGRequest.Negotiation {
         fromTag = try keys.requiredString("from-tag")
         toTag = requiresToTag ? try keys.requiredString("to-tag") : try keys.string("to-tag")
         sdp = try keys.requiredString("sdp")
-        supports = Set(try keys.stringList("supports"))
         var ignored: [String] = []
         options = try NegotiationOptions(keys, ignoredFlags: &ignored)
         ignoredFlags = ignored

@@ -64,11 +64,6 @@ public struct SessionDescription: Equatable, Sendable {
         section.connection ?? connection
     }
 
-    /// Whether the session level carries the attribute (e.g. `ice-lite`, `ice-ufrag`).
-    public func hasSessionAttribute(_ name: String) -> Bool {
-        sessionLines.contains { $0.attributeName == name[...] }
-    }
-
     /// Replaces the session-level `c=` address, if there is one.
     public mutating func replaceSessionConnection(with address: ConnectionAddress) {
         for index in sessionLines.indices where sessionLines[index].type == "c" {

@@ -6,13 +6,13 @@ import Synchronization
 /// packet never crosses threads.
 public final class WorkerPool: Sendable {
     private let workers: [Worker]
-    private let placement = Mutex(Placement())
-    private let logger: Logger
+    private let placement: Mutex<Placement>
 
+    /// Which worker takes the next call, and each worker's free slot indices.
     private struct Placement {
         var nextWorker = 0
-        var freeSlots: [[Int]] = []
-        var slotCounts: [Int] = []
+        var freeSlots: [[Int]]
+        var slotCounts: [Int]
     }
 
     /// - Parameters:
@@ -25,17 +25,12 @@ public final class WorkerPool: Sendable {
             workers.append(try Worker(index: index, logger: logger))
         }
         self.workers = workers
-        self.logger = logger
-        placement.withLock {
-            $0.freeSlots = Array(repeating: [], count: workerCount)
-            $0.slotCounts = Array(repeating: 0, count: workerCount)
-        }
+        placement = Mutex(
+            Placement(freeSlots: Array(repeating: [], count: workerCount), slotCounts: Array(repeating: 0, count: workerCount)))
         for (index, worker) in workers.enumerated() {
             worker.start(pinnedTo: index < pinning.count ? pinning[index] : nil)
         }
     }
-
-    public var workerCount: Int { workers.count }
 
     /// Stops every worker; their sockets are closed.
     public func shutdown() {
