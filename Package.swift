@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C shims for the Linux syscalls the data plane batches (recvmmsg, sendmmsg, epoll, eventfd).
@@ -40,11 +41,18 @@ let package = Package(
             ]
         ),
 
+        // Cluster steering without I/O: the workload model, signed workload messages, the peer table
+        // and the three steering policies (delegate, sequence, monitor). Clocks are passed in.
+        .target(
+            name: "Cluster",
+            dependencies: ["Bencode", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         // One relay node: the NG server, timers and configuration (the I/O edge around the cores).
         .target(
             name: "SpillwayNode",
             dependencies: [
-                "MediaPlane", "NGProtocol",
+                "MediaPlane", "NGProtocol", "Cluster", "Bencode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -67,6 +75,10 @@ let package = Package(
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["Cluster", "Bencode", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
         .testTarget(
             name: "NodeTests",

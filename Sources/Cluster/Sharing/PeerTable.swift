@@ -1,0 +1,105 @@
+/// What a node (or the monitor) knows of other nodes: their latest workload reports, how fresh
+/// those are, and which nodes are down. Pure state: times are passed in (monotonic nanoseconds).
+public struct PeerTable: Sendable {
+    /// One configured node.
+    public struct Peer: Sendable, Equatable {
+        public let id: String
+        /// Where its cluster messages go (HOST:PORT).
+        public let clusterAddress: String
+        /// Its latest report, if it ever sent one.
+        public internal(set) var report: WorkloadReport?
+        /// When that report was made, on this node's monotonic clock.
+        public internal(set) var reportedAt: UInt64 = 0
+        /// Set when it stopped reporting or did not answer; cleared by its next report.
+        public internal(set) var isDown = false
+        /// Calls steered its way since its latest report: an estimate its next report replaces.
+        public internal(set) var spillsSinceReport = 0
+    }
+
+    /// What became of a report offered to the table.
+    public enum ReportOutcome: Equatable, Sendable {
+        case recorded
+        /// Older than the age limit when it arrived: not trusted.
+        case stale
+        /// The table already holds a newer report from that node (reordered or replayed).
+        case superseded
+        /// From a node that is not configured.
+        case unknownNode
+    }
+
+    public private(set) var peers: [Peer]
+    private var positions: [String: Int]
+    /// A report older than this is not trusted, and a node whose latest report is older is down.
+    public let ageLimitNanos: UInt64
+
+    /// - Parameter peers: the configured nodes, in configuration order (the sequence order).
+    public init(peers: [(id: String, clusterAddress: String)], ageLimitNanos: UInt64) {
+        self.peers = peers.map { Peer(id: $0.id, clusterAddress: $0.clusterAddress) }
+        positions = Dictionary(peers.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        self.ageLimitNanos = ageLimitNanos
+    }
+
+    public func peer(_ id: String) -> Peer? {
+        positions[id].map { peers[$0] }
+    }
+
+    /// Offers a report that arrived at `now`, `ageAtArrivalNanos` after it was made.
+    public mutating func record(_ report: WorkloadReport, now: UInt64, ageAtArrivalNanos: UInt64) -> ReportOutcome {
+        guard let position = positions[report.node.id] else { return .unknownNode }
+        guard ageAtArrivalNanos < ageLimitNanos else { return .stale }
+        if let current = peers[position].report, !report.supersedes(current) { return .superseded }
+        peers[position].report = report
+        peers[position].reportedAt = now - min(now, ageAtArrivalNanos)
+        peers[position].isDown = false
+        peers[position].spillsSinceReport = 0
+        return .recorded
+    }
+
+    /// Marks a node down (it did not answer); it stays down until it reports again.
+    public mutating func markDown(_ id: String) {
+        guard let position = positions[id] else { return }
+        peers[position].isDown = true
+    }
+
+    /// Marks down every node whose latest report has passed the age limit; returns their ids.
+    public mutating func markSilentNodesDown(now: UInt64) -> [String] {
+        var newlyDown: [String] = []
+        for position in peers.indices where !peers[position].isDown && peers[position].report != nil {
+            if !isFresh(peers[position], now: now) {
+                peers[position].isDown = true
+                newlyDown.append(peers[position].id)
+            }
+        }
+        return newlyDown
+    }
+
+    /// Whether a node's latest report is younger than the age limit.
+    public func isFresh(_ peer: Peer, now: UInt64) -> Bool {
+        peer.report != nil && now >= peer.reportedAt && now - peer.reportedAt < ageLimitNanos
+    }
+
+    /// Whether a node can be chosen on its workload: up, with a fresh report.
+    public func isUsable(_ peer: Peer, now: UInt64) -> Bool {
+        !peer.isDown && isFresh(peer, now: now)
+    }
+
+    /// Counts a call steered to `id`, so later decisions made on the same report see it.
+    public mutating func noteSpill(to id: String) {
+        guard let position = positions[id] else { return }
+        peers[position].spillsSinceReport += 1
+    }
+
+    /// The node's load as last reported, raised by the calls steered to it since.
+    public func estimatedLoad(of peer: Peer) -> Double? {
+        guard let report = peer.report else { return nil }
+        guard report.capacity.sessions > 0 else { return report.load }
+        let sessions = Double(report.usage.sessions + peer.spillsSinceReport) / Double(report.capacity.sessions)
+        return max(report.load, sessions)
+    }
+
+    /// The node's free room under its threshold by the estimate (negative when over), or nil without a report.
+    public func headroom(of peer: Peer) -> Double? {
+        guard let report = peer.report, let load = estimatedLoad(of: peer) else { return nil }
+        return report.threshold - load
+    }
+}

@@ -1,0 +1,57 @@
+/// One node's workload as it tells its peers and the monitor: who it is, where to reach it, how
+/// loaded it is per resource, and when it said so.
+public struct WorkloadReport: Sendable, Equatable {
+    /// How the node is reached: its id and its NG, cluster and media addresses.
+    public var node: NodeIdentity
+    public var load: Double
+    public var threshold: Double
+    public var usage: ResourceUsage
+    public var capacity: ResourceCapacity
+    /// When the reporting node started (wall nanoseconds): a restarted node's sequence numbers start
+    /// again, and its reports still supersede the old ones.
+    public var boot: UInt64
+    /// Increases with every report the node sends.
+    public var sequence: UInt64
+    /// When the report was made (wall nanoseconds).
+    public var madeAtWallNanos: UInt64
+
+    public init(
+        node: NodeIdentity, load: Double, threshold: Double, usage: ResourceUsage, capacity: ResourceCapacity,
+        boot: UInt64, sequence: UInt64, madeAtWallNanos: UInt64
+    ) {
+        self.node = node
+        self.load = load
+        self.threshold = threshold
+        self.usage = usage
+        self.capacity = capacity
+        self.boot = boot
+        self.sequence = sequence
+        self.madeAtWallNanos = madeAtWallNanos
+    }
+
+    /// Whether the node said it takes new calls.
+    public var admitsNewCalls: Bool { AdmissionThreshold(threshold).admits(load: load) }
+
+    /// Whether this report was made after `other` by the same node.
+    public func supersedes(_ other: WorkloadReport) -> Bool {
+        (boot, sequence) > (other.boot, other.sequence)
+    }
+}
+
+/// The identity of a node that the cluster hands around: what a client or a peer needs to reach it.
+public struct NodeIdentity: Sendable, Equatable, Hashable {
+    public var id: String
+    /// Its NG control address (HOST:PORT).
+    public var ngAddress: String
+    /// Its cluster address (HOST:PORT), where peers send workload messages and forwarded requests.
+    public var clusterAddress: String
+    /// The address its media sockets bind to and its SDP advertises.
+    public var mediaIP: String
+
+    public init(id: String, ngAddress: String, clusterAddress: String, mediaIP: String) {
+        self.id = id
+        self.ngAddress = ngAddress
+        self.clusterAddress = clusterAddress
+        self.mediaIP = mediaIP
+    }
+}

@@ -1,0 +1,80 @@
+/// How a node over its threshold finds another node for a new call; chosen per deployment.
+public enum SteeringMode: String, CaseIterable, Sendable {
+    /// Peer to peer: forward to a peer the shared workload data shows below its threshold.
+    case delegate
+    /// Walk the configured priority order of peers.
+    case sequence
+    /// Ask the load monitor which node has the lowest workload.
+    case monitor
+}
+
+/// What a steering decision needs to know about the request being placed.
+public struct SteeringContext: Sendable {
+    /// Nodes the request has already been through (this node included): never chosen again.
+    public var visited: Set<String>
+    /// Monotonic now, nanoseconds.
+    public var now: UInt64
+
+    public init(visited: Set<String>, now: UInt64) {
+        self.visited = visited
+        self.now = now
+    }
+}
+
+/// The `delegate` choice: a peer whose fresh report (plus the calls steered to it since) puts it
+/// below its threshold, picked at random with probability proportional to its headroom.
+///
+/// Random weighting is what keeps many primaries holding the same stale view from all choosing the
+/// same "least loaded" peer and overloading it together; counting the calls each primary has steered
+/// since the last report shrinks a peer's weight as it fills. A peer below its own threshold while
+/// this node is at or over its own has, for equal thresholds, a lower workload by definition.
+public struct DelegatePolicy: Sendable {
+    public init() {}
+
+    public func choose(
+        from peers: PeerTable, context: SteeringContext, using generator: inout some RandomNumberGenerator
+    ) -> String? {
+        var candidates: [(id: String, weight: Double)] = []
+        var total = 0.0
+        for peer in peers.peers where !context.visited.contains(peer.id) && peers.isUsable(peer, now: context.now) {
+            guard let headroom = peers.headroom(of: peer), headroom > 0 else { continue }
+            candidates.append((peer.id, headroom))
+            total += headroom
+        }
+        guard !candidates.isEmpty else { return nil }
+        var point = Double.random(in: 0..<total, using: &generator)
+        for candidate in candidates {
+            if point < candidate.weight { return candidate.id }
+            point -= candidate.weight
+        }
+        return candidates[candidates.count - 1].id
+    }
+}
+
+/// The `sequence` choice: the first peer in the configured priority order that the request has not
+/// visited and that is not known to be down. Each node repeats its own admission test, so the
+/// request walks the order until a node is below its threshold; past the last node, all are busy.
+public struct SequencePolicy: Sendable {
+    public init() {}
+
+    public func next(in peers: PeerTable, context: SteeringContext) -> String? {
+        peers.peers.first { !context.visited.contains($0.id) && !$0.isDown }?.id
+    }
+}
+
+/// The monitor's choice: the node with the lowest estimated workload among those that are up,
+/// fresh and below their threshold; ties go to the earlier configured node.
+public struct LeastLoadedPolicy: Sendable {
+    public init() {}
+
+    public func choose(from peers: PeerTable, context: SteeringContext) -> String? {
+        var best: (id: String, load: Double)?
+        for peer in peers.peers where !context.visited.contains(peer.id) && peers.isUsable(peer, now: context.now) {
+            guard let headroom = peers.headroom(of: peer), headroom > 0, let load = peers.estimatedLoad(of: peer) else {
+                continue
+            }
+            if best == nil || load < best!.load { best = (peer.id, load) }
+        }
+        return best?.id
+    }
+}
