@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane"]
+            dependencies: ["SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster"]
         ),
         .testTarget(
             name: "InteropTests",

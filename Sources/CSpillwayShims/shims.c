@@ -70,6 +70,17 @@ uint64_t spw_wall_nanos(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int spw_current_thread_cpu_clock(void) {
+    clockid_t clock;
+    return pthread_getcpuclockid(pthread_self(), &clock) == 0 ? (int)clock : -1;
+}
+
+uint64_t spw_clock_nanos(int clock) {
+    struct timespec ts;
+    if (clock == -1 || clock_gettime((clockid_t)clock, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int spw_pin_current_thread(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);

@@ -1,15 +1,12 @@
 import Bencode
-import CSpillwayShims
 import Logging
 import MediaPlane
 
-/// The NG control protocol of one node, without I/O: a request datagram in, a reply datagram out.
-///
-/// It decodes the request, answers retransmissions from its cache, runs the command against the
-/// node's `CallRegistry`, and encodes the reply. The NG server feeds it datagrams from one thread.
+/// Runs NG commands against the node's `CallRegistry`, without I/O: a decoded request in, a reply
+/// dictionary out. Framing, retransmissions and deciding which node runs a command happen around it
+/// (in the node's request router); this is what runs once a command is this node's to run.
 public final class NGProcessor {
     public let registry: CallRegistry
-    private var cache = ReplyCache()
     private let logger: Logger
     public private(set) var counters = NGCounters()
 
@@ -18,32 +15,19 @@ public final class NGProcessor {
         self.logger = logger
     }
 
-    /// Handles one datagram from `client` (an address string, used to key retransmissions).
-    /// Returns nil when nothing can be replied (no cookie to echo).
-    public func handle(_ datagram: [UInt8], from client: String, now: UInt64 = spw_monotonic_nanos()) -> [UInt8]? {
-        guard let (cookie, body) = NGMessage.splitCookie(datagram) else {
-            counters.unframed += 1
-            logger.warning("NG datagram without a cookie dropped", metadata: ["client": "\(client)", "bytes": "\(datagram.count)"])
-            return nil
-        }
-        if let cached = cache.reply(client: client, cookie: cookie) {
-            counters.retransmissions += 1
-            return cached
-        }
-        let reply = NGMessage(cookie: cookie, body: execute(body, client: client)).encoded
-        cache.store(reply, client: client, cookie: cookie, now: now)
-        return reply
-    }
-
-    private func execute(_ body: ArraySlice<UInt8>, client: String) -> BencodeValue {
-        let request: NGRequest
-        do {
-            request = try NGRequest(try decode(body))
+    /// Decodes a request body, counting and logging what cannot be read.
+    public func decode(_ body: BencodeValue, client: String) -> Result<NGRequest, NGError> {
+        do throws(NGError) {
+            return .success(try NGRequest(body))
         } catch {
             counters.errors += 1
             logger.warning("NG request refused", metadata: ["client": "\(client)", "reason": "\(error)"])
-            return NGReply.error("\(error)")
+            return .failure(error)
         }
+    }
+
+    /// Runs a request here; failures become `result: error` replies naming the reason.
+    public func reply(to request: NGRequest, client: String) -> BencodeValue {
         do throws(CallError) {
             return try run(request)
         } catch {
@@ -52,14 +36,6 @@ public final class NGProcessor {
                 "NG command failed",
                 metadata: ["client": "\(client)", "call-id": "\(request.callID ?? "")", "reason": "\(error)"])
             return NGReply.error("\(error)")
-        }
-    }
-
-    private func decode(_ body: ArraySlice<UInt8>) throws(NGError) -> BencodeValue {
-        do {
-            return try BencodeDecoder().decode(body)
-        } catch {
-            throw .malformedBencode(error)
         }
     }
 
@@ -90,14 +66,10 @@ public final class NGProcessor {
     }
 }
 
-/// Counts of NG traffic since the node started.
+/// Counts of NG commands this node ran since it started.
 public struct NGCounters: Sendable, Equatable {
-    /// Requests decoded and run.
+    /// Requests run here.
     public var commands: UInt64 = 0
-    /// Requests answered with `result: error`.
+    /// Requests refused or answered with `result: error`.
     public var errors: UInt64 = 0
-    /// Retransmitted requests answered from the cache.
-    public var retransmissions: UInt64 = 0
-    /// Datagrams dropped for having no cookie.
-    public var unframed: UInt64 = 0
 }

@@ -12,6 +12,18 @@ public enum NGReply {
         ["result": "error", "error-reason": .string(reason)]
     }
 
+    /// rtpengine's answer when it takes no new calls, for clients that sent `supports: ["load limit"]`.
+    public static func loadLimit(_ message: String) -> BencodeValue {
+        ["result": "load limit", "message": .string(message)]
+    }
+
+    /// Whether the client's request said it understands the `load limit` result.
+    public static func clientSupportsLoadLimit(_ request: BencodeValue) -> Bool {
+        let supports = request["supports"]
+        let values = supports?.listValue ?? supports.map { [$0] } ?? []
+        return values.contains { $0.stringValue?.lowercased() == "load limit" }
+    }
+
     /// An offer/answer result: the rewritten SDP, plus a warning naming flags that were not acted on.
     public static func sdp(_ sdp: String, ignoredFlags: [String]) -> BencodeValue {
         var reply: [String: BencodeValue] = ["result": "ok", "sdp": .string(sdp)]

@@ -1,11 +1,12 @@
 /// Replies kept by cookie so that a retransmitted request (same client, same cookie) gets the
-/// same reply and is not executed twice, as rtpengine's clients expect.
-struct ReplyCache {
+/// same reply and is not executed twice, as rtpengine's clients expect. Nodes also keep the replies
+/// to requests forwarded to them, keyed by forwarding node and request id.
+public struct ReplyCache<Reply> {
     /// How long a reply is kept; clients retransmit for a few seconds at most.
     let lifetimeNanos: UInt64
     /// The most replies kept; the oldest go first.
     let capacity: Int
-    private var replies: [Key: [UInt8]] = [:]
+    private var replies: [Key: Reply] = [:]
     private var order: [(key: Key, storedAt: UInt64)] = []
     private var orderStart = 0
 
@@ -14,16 +15,16 @@ struct ReplyCache {
         var cookie: String
     }
 
-    init(lifetimeNanos: UInt64 = 30_000_000_000, capacity: Int = 65536) {
+    public init(lifetimeNanos: UInt64 = 30_000_000_000, capacity: Int = 65536) {
         self.lifetimeNanos = lifetimeNanos
         self.capacity = capacity
     }
 
-    func reply(client: String, cookie: String) -> [UInt8]? {
+    public func reply(client: String, cookie: String) -> Reply? {
         replies[Key(client: client, cookie: cookie)]
     }
 
-    mutating func store(_ reply: [UInt8], client: String, cookie: String, now: UInt64) {
+    public mutating func store(_ reply: Reply, client: String, cookie: String, now: UInt64) {
         expire(now: now)
         let key = Key(client: client, cookie: cookie)
         if replies.updateValue(reply, forKey: key) == nil { order.append((key, now)) }

@@ -5,7 +5,7 @@ import SpillwayNode
 /// `spillway serve`: run one relay node.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a relay node: the NG control protocol plus the media plane.")
+        abstract: "Run a relay node: the NG control protocol, the media plane, and cluster steering.")
 
     @Option(name: .customLong("node-id"), help: "This node's identity, reported to clients and peers.")
     var nodeID: String?
@@ -20,13 +20,61 @@ struct Serve: AsyncParsableCommand {
     var portRange: String?
 
     @Option(help: "Number of media worker threads.")
-    var workers: Int?
+    var workers: String?
 
     @Option(name: .customLong("media-timeout"), help: "Seconds without media before a call is torn down.")
-    var mediaTimeout: Int?
+    var mediaTimeout: String?
 
     @Option(name: .customLong("pin-cpus"), help: "Comma-separated CPUs to pin the media workers to.")
     var pinCPUs: String?
+
+    @Option(name: .customLong("max-sessions"), help: "Session capacity: calls the node may carry (0: no limit).")
+    var maxSessions: String?
+
+    @Option(name: .customLong("max-packet-rate"), help: "Media packets/s the node may receive (0: no limit).")
+    var maxPacketRate: String?
+
+    @Option(name: .customLong("max-bit-rate"), help: "Media bits/s the node may receive (0: no limit).")
+    var maxBitRate: String?
+
+    @Option(name: .customLong("max-cpu"), help: "Busy share of the media workers allowed, 0-1 (0: no limit).")
+    var maxCPU: String?
+
+    @Option(help: "Take new calls while load (highest usage/capacity ratio) is below this, 0-1; 0 drains.")
+    var threshold: String?
+
+    @Option(help: "Cluster address (HOST:PORT) for workload sharing and forwarded requests.")
+    var cluster: String?
+
+    @Option(help: "A peer node ID@HOST:PORT (its cluster address); repeat it; the order is the sequence priority.")
+    var peer: [String] = []
+
+    @Option(help: "Where calls spill over the threshold: delegate, sequence or monitor.")
+    var policy: String?
+
+    @Option(help: "How workload is shared with peers: push, poll or continuous.")
+    var share: String?
+
+    @Option(help: "The load monitor's address (HOST:PORT).")
+    var monitor: String?
+
+    @Option(name: .customLong("cluster-key-file"), help: "File holding the cluster's shared HMAC key (>= 16 bytes).")
+    var clusterKeyFile: String?
+
+    @Option(name: .customLong("share-interval"), help: "Seconds between workload reports. Default 1.")
+    var shareInterval: String?
+
+    @Option(name: .customLong("report-age-limit"), help: "Seconds after which a peer's report is not trusted and the peer is down. Default 3 intervals.")
+    var reportAgeLimit: String?
+
+    @Option(name: .customLong("max-hops"), help: "How many times a new call's request may be forwarded. Default 4.")
+    var maxHops: String?
+
+    @Option(name: .customLong("forward-timeout"), help: "Seconds to wait for a forwarded request's reply. Default 0.5.")
+    var forwardTimeout: String?
+
+    @Option(name: .customLong("poll-timeout"), help: "Seconds to wait for poll replies. Default 0.2.")
+    var pollTimeout: String?
 
     @Option(help: "A TOML file with the same settings (keys are the flag names); flags override it.")
     var config: String?
@@ -50,27 +98,19 @@ struct Serve: AsyncParsableCommand {
     func resolvedConfiguration() throws -> NodeConfiguration {
         var configuration = NodeConfiguration()
         if let config { try configuration.apply(tomlFile: config) }
-        if let nodeID { configuration.nodeID = nodeID }
-        if let ng { configuration.ngAddress = ng }
-        if let mediaIP { configuration.mediaIP = mediaIP }
-        if let portRange {
-            guard let range = NodeConfiguration.parsePortRange(portRange) else {
-                throw ValidationError("--port-range '\(portRange)' is not MIN-MAX, e.g. 30000-39999")
-            }
-            configuration.portRange = range
-        }
-        if let workers { configuration.workers = workers }
-        if let mediaTimeout { configuration.mediaTimeout = mediaTimeout }
-        if let pinCPUs {
-            let cpus = pinCPUs.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !cpus.contains(nil) else { throw ValidationError("--pin-cpus '\(pinCPUs)' is not a list like 0,1") }
-            configuration.pinCPUs = cpus.compactMap { $0 }
-        }
-        if let logLevel {
-            guard let level = Logger.Level(rawValue: logLevel) else {
-                throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
-            }
-            configuration.logLevel = level
+        let flags: [(String, String?)] = [
+            ("node-id", nodeID), ("ng", ng), ("media-ip", mediaIP), ("port-range", portRange), ("workers", workers),
+            ("media-timeout", mediaTimeout), ("pin-cpus", pinCPUs), ("max-sessions", maxSessions),
+            ("max-packet-rate", maxPacketRate), ("max-bit-rate", maxBitRate), ("max-cpu", maxCPU),
+            ("threshold", threshold), ("cluster", cluster), ("policy", policy), ("share", share), ("monitor", monitor),
+            ("cluster-key-file", clusterKeyFile), ("share-interval", shareInterval),
+            ("report-age-limit", reportAgeLimit), ("max-hops", maxHops), ("forward-timeout", forwardTimeout),
+            ("poll-timeout", pollTimeout), ("log-level", logLevel),
+        ]
+        for case (let name, let value?) in flags { try configuration.set(name, to: value) }
+        if !peer.isEmpty {
+            configuration.peers = []
+            for text in peer { try configuration.set("peer", to: text) }
         }
         try configuration.validate()
         return configuration

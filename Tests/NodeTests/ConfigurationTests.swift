@@ -1,3 +1,4 @@
+import Cluster
 import SpillwayNode
 import Testing
 
@@ -25,14 +26,58 @@ import Testing
     }
 
     @Test(arguments: [
-        ("workers = \"two\"", "config file spillway.toml: 'workers' must be an integer, not \"two\""),
-        ("port-range = \"9-1\"", "setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. \"30000-39999\""),
-        ("threads = 4", "config file spillway.toml: unknown setting 'threads'; known: node-id, ng, media-ip, port-range, workers, media-timeout, log-level"),
+        ("workers = \"two\"", "setting 'workers' has value 'two'; allowed: an integer from 1 to 64"),
+        ("port-range = \"9-1\"", "setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. 30000-39999"),
+        ("threshold = \"high\"", "setting 'threshold' has value 'high'; allowed: a number from 0 (drain) to 1"),
+        ("peer = [\"node-2\"]", "setting 'peer' has value 'node-2'; allowed: ID@HOST:PORT, e.g. node-2@127.0.0.12:2224"),
+        ("policy = \"random\"", "setting 'policy' has value 'random'; allowed: delegate, sequence or monitor"),
+        ("threads = 4", "config file spillway.toml: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
         ("log-level = \"loud\"", "setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),
     ])
     func badFileSettingsAreNamed(toml: String, message: String) {
         var configuration = NodeConfiguration()
         #expect { try configuration.apply(toml: toml, source: "spillway.toml") } throws: { "\($0)" == message }
+    }
+
+    @Test func aTOMLFileSetsTheClusterSettings() throws {
+        var configuration = NodeConfiguration()
+        try configuration.apply(
+            toml: """
+                node-id = "a"
+                max-sessions = 200
+                max-cpu = 0.8
+                threshold = 0.75
+                cluster = "127.0.0.11:2224"
+                peer = ["b@127.0.0.12:2224", "c@127.0.0.13:2224"]
+                policy = "sequence"
+                share = "continuous"
+                cluster-key-file = "/etc/spillway/cluster.key"
+                share-interval = 0.5
+                max-hops = 2
+                """, source: "spillway.toml")
+        try configuration.validate()
+        #expect(configuration.capacity == ResourceCapacity(sessions: 200, cpu: 0.8))
+        #expect(configuration.threshold == 0.75)
+        #expect(configuration.peers == [PeerAddress(id: "b", address: "127.0.0.12:2224"), PeerAddress(id: "c", address: "127.0.0.13:2224")])
+        #expect(configuration.policy == .sequence)
+        #expect(configuration.share == .continuous)
+        #expect(configuration.effectiveReportAgeLimit == 1.5)
+        #expect(configuration.maxHops == 2)
+    }
+
+    @Test(arguments: [
+        ("peer = [\"b@127.0.0.12:2224\"]", "setting 'cluster' has value '(not set)'; allowed: a HOST:PORT for cluster messages whenever peer or monitor is set"),
+        ("cluster = \"127.0.0.11:2224\"", "setting 'cluster-key-file' has value '(not set)'; allowed: a file holding the cluster's shared key (16 bytes or more) whenever cluster is set"),
+        ("policy = \"monitor\"", "setting 'monitor' has value '(not set)'; allowed: the load monitor's HOST:PORT when policy is monitor"),
+        ("cluster = \"127.0.0.11:2224\"\ncluster-key-file = \"k\"\npeer = [\"spillway-1@127.0.0.12:2224\"]", "setting 'peer' has value 'spillway-1@127.0.0.12:2224'; allowed: another node's id (this node is 'spillway-1')"),
+        ("cluster = \"127.0.0.11:2224\"\ncluster-key-file = \"k\"\npeer = [\"b@x:1\"]", "setting 'peer' has value 'x:1'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"),
+        ("threshold = 1.5", "setting 'threshold' has value '1.5'; allowed: 0 (drain) to 1"),
+        ("share-interval = 1\nreport-age-limit = 0.5", "setting 'report-age-limit' has value '0.5'; allowed: more than share-interval (1.0) and at most 3600 seconds"),
+    ])
+    func inconsistentClusterSettingsAreRejected(toml: String, message: String) throws {
+        var configuration = NodeConfiguration()
+        try configuration.apply(toml: toml, source: "spillway.toml")
+        #expect { try configuration.validate() } throws: { "\($0)" == message }
     }
 
     @Test func aTOMLSyntaxErrorNamesTheLine() {

@@ -44,6 +44,12 @@ uint64_t spw_monotonic_nanos(void);
 /// CLOCK_REALTIME in nanoseconds since the Unix epoch.
 uint64_t spw_wall_nanos(void);
 
+/// The CPU-time clock of the calling thread (for spw_clock_nanos from any thread), or -1.
+int spw_current_thread_cpu_clock(void);
+
+/// The reading of `clock` in nanoseconds, or 0 when it cannot be read (e.g. its thread ended).
+uint64_t spw_clock_nanos(int clock);
+
 /// Pins the calling thread to one CPU. Returns 0 or an errno value.
 int spw_pin_current_thread(int cpu);
 

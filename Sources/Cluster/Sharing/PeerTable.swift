@@ -17,7 +17,7 @@ public struct PeerTable: Sendable {
     }
 
     /// What became of a report offered to the table.
-    public enum ReportOutcome: Equatable, Sendable {
+    public enum ReportOutcome: Hashable, Sendable {
         case recorded
         /// Older than the age limit when it arrived: not trusted.
         case stale

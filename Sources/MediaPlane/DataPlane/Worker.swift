@@ -24,6 +24,8 @@ final class Worker: @unchecked Sendable {
     private let epollDescriptor: Int32
     private let wakeDescriptor: Int32
     private let pending = Mutex<[Command]>([])
+    /// Everything this worker has received, for the node's workload; published once per batch.
+    let traffic = WorkerTraffic()
     private var thread: pthread_t?
 
     // Owned by the worker thread alone (after start).
@@ -78,6 +80,7 @@ final class Worker: @unchecked Sendable {
 
     private func run(pinnedTo cpu: Int?) {
         spw_set_thread_name("spw-media-\(index)")
+        traffic.cpuClock.store(spw_current_thread_cpu_clock(), ordering: .relaxed)
         if let cpu {
             let result = spw_pin_current_thread(Int32(cpu))
             if result != 0 { logger.warning("could not pin media worker \(index) to CPU \(cpu): errno \(result)") }
@@ -162,7 +165,9 @@ final class Worker: @unchecked Sendable {
             let arrival = UInt32(truncatingIfNeeded: (now / 1000) &* UInt64(sides[slot].clockRate) / 1_000_000)
             var queued = 0
             var queuedDescriptor: Int32 = -1
+            var receivedBytes = 0
             for packetIndex in 0..<received {
+                receivedBytes &+= batch.packet(packetIndex).count
                 guard
                     let (outDescriptor, destination) = classifyAndLatch(
                         packetIndex, sides: sides, slot: slot, fromRTCPSocket: fromRTCPSocket, now: now,
@@ -178,6 +183,7 @@ final class Worker: @unchecked Sendable {
             }
             if queued > 0 { flush(queued, on: queuedDescriptor, side: &sides[slot]) }
             sides[slot].publish()
+            traffic.add(packets: received, bytes: receivedBytes)
         }
     }
 
@@ -252,6 +258,22 @@ final class Worker: @unchecked Sendable {
             : (sides[opposite].rtpDescriptor, sides[opposite].peerRTP)
         guard descriptor >= 0, destination.isSet, destination.port != 0 else { return drop(.noDestination) }
         return (descriptor, destination)
+    }
+}
+
+/// A worker's running totals, written by the worker alone (plain relaxed stores, no locked
+/// instructions) and read by the node's workload meter.
+final class WorkerTraffic: Sendable {
+    let packets = Atomic<UInt64>(0)
+    let bytes = Atomic<UInt64>(0)
+    /// The worker thread's CPU-time clock, once it runs.
+    let cpuClock = Atomic<Int32>(-1)
+
+    /// Called by the worker thread only.
+    @inline(__always)
+    func add(packets count: Int, bytes size: Int) {
+        packets.store(packets.load(ordering: .relaxed) &+ UInt64(count), ordering: .relaxed)
+        bytes.store(bytes.load(ordering: .relaxed) &+ UInt64(size), ordering: .relaxed)
     }
 }
 

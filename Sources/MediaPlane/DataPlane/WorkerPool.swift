@@ -1,3 +1,4 @@
+import CSpillwayShims
 import Logging
 import Synchronization
 
@@ -37,6 +38,18 @@ public final class WorkerPool: Sendable {
         for worker in workers { worker.stop() }
     }
 
+    /// Totals over every worker since start: packets and bytes received, and CPU time the worker
+    /// threads have run. Two samples apart give the node's media rates and data-plane CPU share.
+    public func trafficSample() -> DataPlaneSample {
+        var sample = DataPlaneSample(workers: workers.count)
+        for worker in workers {
+            sample.packets &+= worker.traffic.packets.load(ordering: .relaxed)
+            sample.bytes &+= worker.traffic.bytes.load(ordering: .relaxed)
+            sample.cpuNanos &+= spw_clock_nanos(worker.traffic.cpuClock.load(ordering: .relaxed))
+        }
+        return sample
+    }
+
     /// Picks the worker for a new call.
     public func workerForNewCall() -> Int {
         placement.withLock { placement in
@@ -71,4 +84,15 @@ public final class WorkerPool: Sendable {
         workers[slot.worker].send(.remove(slot: slot.index))
         placement.withLock { $0.freeSlots[slot.worker].append(slot.index) }
     }
+}
+
+/// Running totals of a node's data plane at one moment.
+public struct DataPlaneSample: Sendable, Equatable {
+    /// Number of worker threads the CPU time is spread over.
+    public var workers: Int
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var cpuNanos: UInt64 = 0
+
+    public init(workers: Int) { self.workers = workers }
 }

@@ -30,6 +30,8 @@ public final class CallRegistry {
 
     public var activeCallCount: Int { calls.count }
     public var callIDs: [String] { Array(calls.keys) }
+    /// Whether `callID` is anchored here.
+    public func hasCall(_ callID: String) -> Bool { calls[callID] != nil }
     public var portPairsInUse: Int { ports.pairsInUse }
     public var portPairCapacity: Int { ports.capacity }
 

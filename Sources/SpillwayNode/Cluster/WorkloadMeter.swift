@@ -1,0 +1,44 @@
+import CSpillwayShims
+import Cluster
+import MediaPlane
+
+/// Measures a node's workload: calls anchored now, and media rates and data-plane CPU share over
+/// the last sampling interval; and holds what it is measured against (capacity and threshold,
+/// both changeable at run time).
+final class WorkloadMeter {
+    private let workers: WorkerPool
+    private let registry: CallRegistry
+    var capacity: ResourceCapacity
+    var threshold: AdmissionThreshold
+    private var previous: (sample: DataPlaneSample, at: UInt64)
+    private var rates = ResourceUsage()
+
+    init(workers: WorkerPool, registry: CallRegistry, capacity: ResourceCapacity, threshold: Double) {
+        self.workers = workers
+        self.registry = registry
+        self.capacity = capacity
+        self.threshold = AdmissionThreshold(threshold)
+        previous = (workers.trafficSample(), spw_monotonic_nanos())
+    }
+
+    /// Takes a new data-plane sample; rates are over the time since the previous one.
+    func sample(now: UInt64 = spw_monotonic_nanos()) {
+        let current = workers.trafficSample()
+        let seconds = Double(now - previous.at) / 1e9
+        guard seconds > 0 else { return }
+        rates.packetsPerSecond = Double(current.packets &- previous.sample.packets) / seconds
+        rates.bitsPerSecond = Double(current.bytes &- previous.sample.bytes) * 8 / seconds
+        rates.cpu = Double(current.cpuNanos &- previous.sample.cpuNanos) / 1e9 / seconds / Double(current.workers)
+        previous = (current, now)
+    }
+
+    /// The workload now: the live session count with the latest sampled rates.
+    var workload: Workload {
+        var usage = rates
+        usage.sessions = registry.activeCallCount
+        return Workload(usage: usage, capacity: capacity)
+    }
+
+    /// Whether the node takes a new call now.
+    var admitsNewCall: Bool { threshold.admits(load: workload.load) }
+}

@@ -1,0 +1,36 @@
+import NIOCore
+import NIOPosix
+
+/// Hands each datagram a UDP channel receives to a function on the channel's event loop.
+final class DatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let deliver: ([UInt8], NIOCore.SocketAddress) -> Void
+
+    init(_ deliver: @escaping ([UInt8], NIOCore.SocketAddress) -> Void) {
+        self.deliver = deliver
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        deliver(Array(envelope.data.readableBytesView), envelope.remoteAddress)
+    }
+}
+
+extension DatagramBootstrap {
+    /// Binds a UDP channel on `address` whose datagrams go to `deliver` (called on the loop).
+    static func bind(
+        _ address: NIOCore.SocketAddress, on loop: any EventLoop,
+        deliver: @escaping @Sendable () -> (([UInt8], NIOCore.SocketAddress) -> Void)
+    ) async throws -> any Channel {
+        try await DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DatagramHandler(deliver()))
+                }
+            }
+            .bind(to: address)
+            .get()
+    }
+}

@@ -1,0 +1,246 @@
+import Cluster
+import Logging
+import MediaPlane
+
+/// The settings of one relay node, from `spillway serve` flags and/or a TOML file whose keys are the
+/// flag names. Every setting is read from text by `set(_:to:)`, so flags and the file accept the
+/// same values and fail with the same messages.
+public struct NodeConfiguration: Sendable, Equatable {
+    public var nodeID = "spillway-1"
+    /// Where the NG control protocol listens.
+    public var ngAddress = "127.0.0.1:2223"
+    /// The address media sockets bind to and SDP advertises.
+    public var mediaIP = "127.0.0.1"
+    public var portRange: ClosedRange<UInt16> = 30000...39999
+    public var workers = 1
+    /// Seconds without media before a call is torn down.
+    public var mediaTimeout = 60
+    public var logLevel = Logger.Level.info
+    /// CPUs to pin the media workers to, in order (empty: no pinning).
+    public var pinCPUs: [Int] = []
+
+    // Workload and steering.
+
+    /// What the node may carry; a resource with capacity 0 does not count towards the load.
+    public var capacity = ResourceCapacity()
+    /// The node takes a new call while its load is below this (0 drains it).
+    public var threshold = 1.0
+    /// Where this node's cluster messages are received (workload sharing, forwarded requests).
+    public var clusterAddress: String?
+    /// Other nodes, in priority order (the `sequence` order).
+    public var peers: [PeerAddress] = []
+    public var policy = SteeringMode.delegate
+    public var share = ShareMode.push
+    /// The load monitor's address, for `policy = monitor` and for pushing reports to it.
+    public var monitorAddress: String?
+    /// A file holding the cluster's shared HMAC key (at least 16 bytes).
+    public var clusterKeyFile: String?
+    /// Seconds between workload reports (pushed or streamed) and samples.
+    public var shareInterval = 1.0
+    /// Seconds after which a report is not trusted and its node counts as down (default 3 intervals).
+    public var reportAgeLimit: Double?
+    /// How many times a new call's request may be forwarded.
+    public var maxHops = 4
+    /// Seconds to wait for a node a request was forwarded to before marking it down.
+    public var forwardTimeout = 0.5
+    /// Seconds to wait for poll replies before deciding on what has arrived.
+    public var pollTimeout = 0.2
+
+    public init() {}
+
+    /// The age limit in force.
+    public var effectiveReportAgeLimit: Double { reportAgeLimit ?? 3 * shareInterval }
+
+    /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.
+    public static let settingNames = [
+        "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
+        "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
+        "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
+        "poll-timeout",
+    ]
+
+    /// Sets one setting from its text form. `peer` adds to the list; the others replace.
+    public mutating func set(_ setting: String, to text: String) throws(ConfigurationError) {
+        func number<Value: LosslessStringConvertible>(_ allowed: String) throws(ConfigurationError) -> Value {
+            guard let value = Value(text.trimmingSpaces) else { throw .invalid(setting: setting, value: text, allowed: allowed) }
+            return value
+        }
+        switch setting {
+        case "node-id": nodeID = text
+        case "ng": ngAddress = text
+        case "media-ip": mediaIP = text
+        case "port-range":
+            guard let range = Self.parsePortRange(text) else {
+                throw .invalid(setting: setting, value: text, allowed: "MIN-MAX, e.g. 30000-39999")
+            }
+            portRange = range
+        case "workers": workers = try number("an integer from 1 to 64")
+        case "media-timeout": mediaTimeout = try number("an integer from 1 to 86400 seconds")
+        case "log-level":
+            guard let level = Logger.Level(rawValue: text) else {
+                throw .invalid(setting: setting, value: text, allowed: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            logLevel = level
+        case "pin-cpus":
+            let cpus = text.split(separator: ",").map { Int($0.trimmingSpaces) }
+            guard !cpus.isEmpty, !cpus.contains(nil) else {
+                throw .invalid(setting: setting, value: text, allowed: "a comma-separated list of CPU numbers, e.g. 0,1")
+            }
+            pinCPUs = cpus.compactMap { $0 }
+        case "max-sessions": capacity.sessions = try number("a whole number of calls, 0 for no session limit")
+        case "max-packet-rate": capacity.packetsPerSecond = try number("packets per second, 0 for no limit")
+        case "max-bit-rate": capacity.bitsPerSecond = try number("bits per second, 0 for no limit")
+        case "max-cpu": capacity.cpu = try number("a share of the media workers' time from 0 to 1, 0 for no limit")
+        case "threshold": threshold = try number("a number from 0 (drain) to 1")
+        case "cluster": clusterAddress = text
+        case "peer":
+            guard let peer = PeerAddress(parsing: text) else {
+                throw .invalid(setting: setting, value: text, allowed: "ID@HOST:PORT, e.g. node-2@127.0.0.12:2224")
+            }
+            peers.append(peer)
+        case "policy":
+            guard let mode = SteeringMode(rawValue: text) else {
+                throw .invalid(setting: setting, value: text, allowed: "delegate, sequence or monitor")
+            }
+            policy = mode
+        case "share":
+            guard let mode = ShareMode(rawValue: text) else {
+                throw .invalid(setting: setting, value: text, allowed: "push, poll or continuous")
+            }
+            share = mode
+        case "monitor": monitorAddress = text
+        case "cluster-key-file": clusterKeyFile = text
+        case "share-interval": shareInterval = try number("seconds from 0.01 to 60")
+        case "report-age-limit": reportAgeLimit = try number("seconds, more than the share interval")
+        case "max-hops": maxHops = try number("an integer from 1 to 32")
+        case "forward-timeout": forwardTimeout = try number("seconds from 0.01 to 10")
+        case "poll-timeout": pollTimeout = try number("seconds from 0.01 to 10")
+        default:
+            throw .unknownSetting(setting, known: Self.settingNames)
+        }
+    }
+
+    /// Checks every setting; the error names the setting, its value and what is allowed.
+    public func validate() throws(ConfigurationError) {
+        guard !nodeID.isEmpty, nodeID.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw .invalid(setting: "node-id", value: nodeID, allowed: "letters, digits, '-', '_' and '.'")
+        }
+        try Self.requireAddress("ng", ngAddress)
+        guard SocketAddress(ip: mediaIP, port: 0) != nil else {
+            throw .invalid(setting: "media-ip", value: mediaIP, allowed: "a numeric IPv4 or IPv6 address")
+        }
+        guard PortAllocator(range: portRange).capacity >= 1, portRange.lowerBound >= 1024 else {
+            throw .invalid(
+                setting: "port-range", value: "\(portRange.lowerBound)-\(portRange.upperBound)",
+                allowed: "MIN-MAX within 1024-65535 holding at least one even/odd port pair")
+        }
+        try Self.require("workers", workers, in: 1...64, allowed: "1 to 64")
+        try Self.require("media-timeout", mediaTimeout, in: 1...86400, allowed: "1 to 86400 seconds")
+        try Self.require("max-sessions", capacity.sessions, in: 0...10_000_000, allowed: "0 to 10000000 calls")
+        try Self.require("max-packet-rate", capacity.packetsPerSecond, in: 0...1e9, allowed: "0 to 1e9 packets per second")
+        try Self.require("max-bit-rate", capacity.bitsPerSecond, in: 0...1e12, allowed: "0 to 1e12 bits per second")
+        try Self.require("max-cpu", capacity.cpu, in: 0...1, allowed: "0 to 1")
+        try Self.require("threshold", threshold, in: 0...1, allowed: "0 (drain) to 1")
+        try Self.require("share-interval", shareInterval, in: 0.01...60, allowed: "0.01 to 60 seconds")
+        if let reportAgeLimit, !(reportAgeLimit > shareInterval && reportAgeLimit <= 3600) {
+            throw .invalid(
+                setting: "report-age-limit", value: "\(reportAgeLimit)",
+                allowed: "more than share-interval (\(shareInterval)) and at most 3600 seconds")
+        }
+        try Self.require("max-hops", maxHops, in: 1...32, allowed: "1 to 32")
+        try Self.require("forward-timeout", forwardTimeout, in: 0.01...10, allowed: "0.01 to 10 seconds")
+        try Self.require("poll-timeout", pollTimeout, in: 0.01...10, allowed: "0.01 to 10 seconds")
+        try validateCluster()
+    }
+
+    private func validateCluster() throws(ConfigurationError) {
+        if let clusterAddress { try Self.requireAddress("cluster", clusterAddress) }
+        if let monitorAddress { try Self.requireAddress("monitor", monitorAddress) }
+        for peer in peers {
+            try Self.requireAddress("peer", peer.address)
+            guard peer.id != nodeID else {
+                throw .invalid(setting: "peer", value: peer.description, allowed: "another node's id (this node is '\(nodeID)')")
+            }
+        }
+        if let duplicate = Dictionary(grouping: peers, by: \.id).first(where: { $0.value.count > 1 })?.key {
+            throw .invalid(setting: "peer", value: duplicate, allowed: "each peer id once")
+        }
+        let needsCluster = !peers.isEmpty || monitorAddress != nil
+        if needsCluster, clusterAddress == nil {
+            throw .invalid(
+                setting: "cluster", value: "(not set)",
+                allowed: "a HOST:PORT for cluster messages whenever peer or monitor is set")
+        }
+        if clusterAddress != nil, clusterKeyFile == nil {
+            throw .invalid(
+                setting: "cluster-key-file", value: "(not set)",
+                allowed: "a file holding the cluster's shared key (16 bytes or more) whenever cluster is set")
+        }
+        if policy == .monitor, monitorAddress == nil {
+            throw .invalid(setting: "monitor", value: "(not set)", allowed: "the load monitor's HOST:PORT when policy is monitor")
+        }
+    }
+
+    private static func requireAddress(_ setting: String, _ text: String) throws(ConfigurationError) {
+        guard SocketAddress(hostAndPort: text) != nil else {
+            throw .invalid(setting: setting, value: text, allowed: "a numeric HOST:PORT such as 127.0.0.1:2223")
+        }
+    }
+
+    private static func require<Value: Comparable>(
+        _ setting: String, _ value: Value, in range: ClosedRange<Value>, allowed: String
+    ) throws(ConfigurationError) {
+        guard range.contains(value) else { throw .invalid(setting: setting, value: "\(value)", allowed: allowed) }
+    }
+
+    /// Parses `MIN-MAX`.
+    public static func parsePortRange(_ text: String) -> ClosedRange<UInt16>? {
+        let bounds = text.split(separator: "-")
+        guard bounds.count == 2, let low = UInt16(bounds[0]), let high = UInt16(bounds[1]), low <= high else { return nil }
+        return low...high
+    }
+}
+
+/// A peer node as configured: `ID@HOST:PORT`, the port being its cluster port.
+public struct PeerAddress: Sendable, Equatable, CustomStringConvertible {
+    public var id: String
+    public var address: String
+
+    public init(id: String, address: String) {
+        self.id = id
+        self.address = address
+    }
+
+    public init?(parsing text: String) {
+        guard let at = text.firstIndex(of: "@"), at != text.startIndex else { return nil }
+        id = String(text[..<at])
+        address = String(text[text.index(after: at)...])
+        guard !address.isEmpty else { return nil }
+    }
+
+    public var description: String { "\(id)@\(address)" }
+}
+
+/// A setting that cannot be used, in words an operator can act on.
+public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalid(setting: String, value: String, allowed: String)
+    case unknownSetting(String, known: [String])
+    case file(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let setting, let value, let allowed):
+            "setting '\(setting)' has value '\(value)'; allowed: \(allowed)"
+        case .unknownSetting(let setting, let known):
+            "unknown setting '\(setting)'; known: \(known.joined(separator: ", "))"
+        case .file(let path, let reason):
+            "config file \(path): \(reason)"
+        }
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

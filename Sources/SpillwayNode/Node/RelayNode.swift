@@ -1,0 +1,204 @@
+import CSpillwayShims
+import Cluster
+import Logging
+import MediaPlane
+import NGProtocol
+import NIOCore
+import NIOPosix
+
+/// One running Spillway relay node: the media plane, the call registry, the NG server and, in a
+/// cluster, the cluster port with workload sharing and steering.
+public final class RelayNode: Sendable {
+    public let configuration: NodeConfiguration
+    /// The address the NG server is bound to (the real port when the configuration asked for 0).
+    public let ngAddress: MediaPlane.SocketAddress
+    /// The cluster port's address, when the node is in a cluster.
+    public let clusterAddress: String?
+    private let group: MultiThreadedEventLoopGroup
+    private let channels: [any Channel]
+    private let workers: WorkerPool
+    private let state: NIOLoopBoundBox<NodeLoopState?>
+
+    /// Validates the configuration, starts the media workers and binds the NG and cluster ports.
+    public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> RelayNode {
+        try configuration.validate()
+        let logger = {
+            var logger = logger
+            logger[metadataKey: "node"] = "\(configuration.nodeID)"
+            return logger
+        }()
+        let seal = try configuration.clusterKeyFile.map { path throws(NodeStartError) in try ClusterKeyFile.load(path) }
+        let workers = try WorkerPool(workerCount: configuration.workers, pinning: configuration.pinCPUs, logger: logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let state = NIOLoopBoundBox<NodeLoopState?>.makeEmptyBox(valueType: NodeLoopState.self, eventLoop: loop)
+        var channels: [any Channel] = []
+        do {
+            let ng = try await Self.bind("ng", configuration.ngAddress, on: loop) {
+                { state.value?.router.receiveClientDatagram($0, from: $1) }
+            }
+            channels.append(ng)
+            var cluster: (any Channel)?
+            if let clusterAddress = configuration.clusterAddress {
+                cluster = try await Self.bind("cluster", clusterAddress, on: loop) {
+                    { state.value?.router.receiveClusterDatagram($0, from: $1) }
+                }
+                channels.append(cluster!)
+            }
+            let identity = NodeIdentity(
+                id: configuration.nodeID, ngAddress: ng.localAddress?.hostAndPort ?? configuration.ngAddress,
+                clusterAddress: cluster?.localAddress?.hostAndPort ?? "", mediaIP: configuration.mediaIP)
+            try await loop.submit { [cluster] in
+                state.value = try NodeLoopState(
+                    identity: identity, configuration: configuration, workers: workers, ngChannel: ng,
+                    clusterChannel: cluster, seal: seal, loop: loop, logger: logger)
+            }.get()
+            logger.info(
+                "node started",
+                metadata: [
+                    "ng": "\(identity.ngAddress)", "media-ip": "\(configuration.mediaIP)",
+                    "port-range": "\(configuration.portRange.lowerBound)-\(configuration.portRange.upperBound)",
+                    "workers": "\(configuration.workers)", "cluster": "\(identity.clusterAddress)",
+                    "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
+                    "peers": "\(configuration.peers.map(\.description))",
+                ])
+            return RelayNode(
+                configuration: configuration,
+                ngAddress: MediaPlane.SocketAddress(hostAndPort: identity.ngAddress) ?? MediaPlane.SocketAddress(hostAndPort: configuration.ngAddress)!,
+                clusterAddress: cluster == nil ? nil : identity.clusterAddress, group: group, channels: channels,
+                workers: workers, state: state)
+        } catch {
+            for channel in channels { try? await channel.close() }
+            workers.shutdown()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func bind(
+        _ setting: String, _ address: String, on loop: any EventLoop,
+        deliver: @escaping @Sendable () -> (([UInt8], NIOCore.SocketAddress) -> Void)
+    ) async throws(NodeStartError) -> any Channel {
+        do {
+            return try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: address), on: loop, deliver: deliver)
+        } catch {
+            throw .bindFailed(setting: setting, address: address, underlying: "\(error)")
+        }
+    }
+
+    private init(
+        configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?,
+        group: MultiThreadedEventLoopGroup, channels: [any Channel], workers: WorkerPool,
+        state: NIOLoopBoundBox<NodeLoopState?>
+    ) {
+        self.configuration = configuration
+        self.ngAddress = ngAddress
+        self.clusterAddress = clusterAddress
+        self.group = group
+        self.channels = channels
+        self.workers = workers
+        self.state = state
+    }
+
+    /// Resolves when the NG channel closes.
+    public func waitUntilClosed() async throws {
+        try await channels[0].closeFuture.get()
+    }
+
+    /// Stops the timers, closes the ports, stops the media workers and the event loop.
+    public func shutdown() async {
+        let state = self.state
+        try? await group.next().submit { state.value?.stop() }.get()
+        for channel in channels { try? await channel.close() }
+        workers.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Everything of a node that lives on its event loop: the router and the periodic work.
+final class NodeLoopState {
+    let router: RequestRouter
+    private let cluster: ClusterMembership?
+    private var timers: [LoopTimer] = []
+
+    init(
+        identity: NodeIdentity, configuration: NodeConfiguration, workers: WorkerPool, ngChannel: any Channel,
+        clusterChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop, logger: Logger
+    ) throws {
+        let registry = CallRegistry(
+            mediaAddress: configuration.mediaIP, portRange: configuration.portRange, workers: workers, logger: logger)
+        let meter = WorkloadMeter(
+            workers: workers, registry: registry, capacity: configuration.capacity, threshold: configuration.threshold)
+        cluster = try clusterChannel.map { channel in
+            try Self.membership(
+                identity: identity, configuration: configuration, meter: meter, channel: channel, seal: seal!, loop: loop,
+                logger: logger)
+        }
+        router = RequestRouter(
+            identity: identity, processor: NGProcessor(registry: registry, logger: logger), meter: meter, cluster: cluster,
+            configuration: configuration, ngChannel: ngChannel, loop: loop, logger: logger)
+
+        let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
+        timers.append(
+            LoopTimer(on: loop, initialDelay: interval, every: interval) { [cluster] in
+                meter.sample()
+                cluster?.collector.tick()
+                cluster?.reporter.tick()
+            })
+        let mediaTimeoutNanos = UInt64(configuration.mediaTimeout) * 1_000_000_000
+        timers.append(
+            LoopTimer(on: loop, initialDelay: .seconds(1), every: .seconds(1)) { [cluster] in
+                for callID in registry.idleCallIDs(timeoutNanos: mediaTimeoutNanos) { registry.expire(callID: callID) }
+                cluster?.reporter.workloadChanged()
+            })
+        // Peers and the monitor learn of a new node at once rather than one interval later.
+        cluster?.collector.tick()
+        cluster?.reporter.tick()
+    }
+
+    private static func membership(
+        identity: NodeIdentity, configuration: NodeConfiguration, meter: WorkloadMeter, channel: any Channel,
+        seal: ClusterSeal, loop: any EventLoop, logger: Logger
+    ) throws -> ClusterMembership {
+        let link = ClusterLink(sender: identity.id, seal: seal, channel: channel, logger: logger)
+        let peers = try configuration.peers.map { ($0.id, try NIOCore.SocketAddress(hostAndPort: $0.address)) }
+        let monitor = try configuration.monitorAddress.map { try NIOCore.SocketAddress(hostAndPort: $0) }
+        let strategy: WorkloadCollector.Strategy =
+            switch configuration.share {
+            case .push: .passive
+            case .poll: .onDemand
+            case .continuous: .subscribe
+            }
+        let collector = WorkloadCollector(
+            nodes: peers, strategy: strategy, intervalNanos: UInt64(configuration.shareInterval * 1e9),
+            ageLimitNanos: UInt64(configuration.effectiveReportAgeLimit * 1e9),
+            pollTimeoutNanos: UInt64(configuration.pollTimeout * 1e9), link: link, loop: loop, logger: logger)
+        let pushTargets = configuration.share == .push ? peers.map(\.1) + (monitor.map { [$0] } ?? []) : []
+        let reporter = WorkloadReporter(identity: identity, meter: meter, pushTargets: pushTargets, link: link, loop: loop)
+        let planner = SpillPlanner(
+            mode: configuration.policy, collector: collector, link: link, monitor: monitor,
+            monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), loop: loop, logger: logger)
+        return ClusterMembership(link: link, collector: collector, reporter: reporter, planner: planner)
+    }
+
+    func stop() {
+        for timer in timers { timer.cancel() }
+        timers = []
+        cluster?.reporter.stop()
+    }
+}
+
+/// Why a node could not start.
+public enum NodeStartError: Error, CustomStringConvertible {
+    case bindFailed(setting: String, address: String, underlying: String)
+    case clusterKey(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .bindFailed(let setting, let address, let underlying):
+            "cannot listen for \(setting) on \(address): \(underlying); is another process (another relay?) already bound there?"
+        case .clusterKey(let path, let reason):
+            "cluster key file \(path): \(reason)"
+        }
+    }
+}

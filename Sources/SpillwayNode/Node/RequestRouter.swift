@@ -1,0 +1,474 @@
+import Bencode
+import CSpillwayShims
+import Cluster
+import Logging
+import MediaPlane
+import NGProtocol
+import NIOCore
+
+/// The parts of a node that make it a cluster member: its cluster port, what it knows of its peers,
+/// what it tells them, and where it spills.
+struct ClusterMembership {
+    let link: ClusterLink
+    let collector: WorkloadCollector
+    let reporter: WorkloadReporter
+    let planner: SpillPlanner
+}
+
+/// Decides which node runs each NG command, and gets the reply back to whoever asked.
+///
+/// A new call (an `offer` for an unknown call-id) is run here when this node's load is below its
+/// threshold; otherwise the steering policy picks another node and the command is forwarded there
+/// with the hop count and the nodes visited, and the reply comes back along the same path. The node
+/// that first received the call remembers its owner and proxies the call's later commands to it.
+/// Everything runs on the node's event loop.
+final class RequestRouter {
+    let identity: NodeIdentity
+    private let processor: NGProcessor
+    private let meter: WorkloadMeter
+    private let cluster: ClusterMembership?
+    private let configuration: NodeConfiguration
+    private let logger: Logger
+    private let loop: any EventLoop
+    private let ngChannel: any Channel
+
+    private var replies = ReplyCache<[UInt8]>()
+    private var forwardedReplies = ReplyCache<ForwardedReply>()
+    private var inFlight: Set<RequestKey> = []
+    /// Calls first received here but anchored elsewhere: call-id -> the owning node.
+    private var owners: [String: NodeIdentity] = [:]
+    private var forwards: [UInt64: PendingForward] = [:]
+    private var nextForwardID = UInt64.random(in: 1...UInt64.max / 2)
+    private(set) var counters = RoutingCounters()
+
+    /// Who is waiting for a command's reply.
+    private enum Origin: CustomStringConvertible {
+        /// An NG client, answered on the NG port with its cookie.
+        case client(NIOCore.SocketAddress, cookie: String)
+        /// A node that forwarded the command here, answered on the cluster port.
+        case peer(NIOCore.SocketAddress, forwardID: UInt64)
+
+        var description: String {
+            switch self {
+            case .client(let address, _): "\(address)"
+            case .peer(let address, let id): "\(address) (forwarded request \(id))"
+            }
+        }
+
+        var key: RequestKey {
+            switch self {
+            case .client(let address, let cookie): RequestKey(source: "ng:\(address)", id: cookie)
+            case .peer(let address, let id): RequestKey(source: "cluster:\(address)", id: "\(id)")
+            }
+        }
+    }
+
+    private struct RequestKey: Hashable {
+        var source: String
+        var id: String
+    }
+
+    /// A command sent to another node, waiting for its reply.
+    private struct PendingForward {
+        enum Purpose {
+            /// Placing a new call; on success the target's owner is remembered.
+            case newCall(callID: String)
+            /// A later command for a call anchored on `owner`.
+            case proxy(callID: String, owner: NodeIdentity, isDelete: Bool)
+        }
+        var origin: Origin
+        var message: ForwardedRequest
+        var target: SpillPlanner.Target
+        var purpose: Purpose
+        /// Nodes not to try again for this request (they did not answer).
+        var avoided: Set<String>
+        var retransmissions: LoopTimer?
+    }
+
+    init(
+        identity: NodeIdentity, processor: NGProcessor, meter: WorkloadMeter, cluster: ClusterMembership?,
+        configuration: NodeConfiguration, ngChannel: any Channel, loop: any EventLoop, logger: Logger
+    ) {
+        self.identity = identity
+        self.processor = processor
+        self.meter = meter
+        self.cluster = cluster
+        self.configuration = configuration
+        self.ngChannel = ngChannel
+        self.loop = loop
+        self.logger = logger
+    }
+
+    // MARK: - Requests from NG clients
+
+    func receiveClientDatagram(_ datagram: [UInt8], from address: NIOCore.SocketAddress) {
+        guard let (cookie, body) = NGMessage.splitCookie(datagram) else {
+            counters.unframed += 1
+            logger.warning("NG datagram without a cookie dropped", metadata: ["client": "\(address)", "bytes": "\(datagram.count)"])
+            return
+        }
+        let origin = Origin.client(address, cookie: cookie)
+        if let cached = replies.reply(client: origin.key.source, cookie: cookie) {
+            counters.retransmissions += 1
+            return sendNG(cached, to: address)
+        }
+        guard inFlight.insert(origin.key).inserted else {
+            counters.retransmissions += 1
+            return
+        }
+        let command: BencodeValue
+        do {
+            command = try BencodeDecoder().decode(body)
+        } catch {
+            counters.malformed += 1
+            return complete(origin, reply: NGReply.error("\(NGError.malformedBencode(error))"), owner: nil)
+        }
+        route(command, origin: origin, hopsLeft: configuration.maxHops, visited: [])
+    }
+
+    // MARK: - Cluster messages
+
+    func receiveClusterDatagram(_ datagram: [UInt8], from address: NIOCore.SocketAddress) {
+        guard let cluster, let envelope = cluster.link.open(datagram, from: address) else { return }
+        switch envelope.message {
+        case .report(let report):
+            cluster.collector.receive(report, sender: envelope.sender, from: address)
+        case .poll:
+            cluster.reporter.answerPoll(from: address)
+        case .subscribe(let interval, let lease):
+            cluster.reporter.subscribe(address, intervalMillis: interval, leaseMillis: lease)
+        case .forward(let request):
+            receiveForward(request, from: address)
+        case .forwardReply(let reply):
+            receiveForwardReply(reply)
+        case .located(let id, let node):
+            cluster.planner.receiveLocated(id: id, node: node)
+        case .locate:
+            // Only the load monitor answers `locate`.
+            cluster.link.refuse(.malformed, from: address)
+        }
+    }
+
+    private func receiveForward(_ request: ForwardedRequest, from address: NIOCore.SocketAddress) {
+        let origin = Origin.peer(address, forwardID: request.id)
+        if let cached = forwardedReplies.reply(client: origin.key.source, cookie: origin.key.id) {
+            cluster?.link.send(.forwardReply(cached), to: address)
+            return
+        }
+        guard inFlight.insert(origin.key).inserted else { return }
+        counters.forwardsReceived += 1
+        route(request.command, origin: origin, hopsLeft: request.hopsLeft, visited: request.visited)
+    }
+
+    private func receiveForwardReply(_ reply: ForwardedReply) {
+        guard let pending = forwards.removeValue(forKey: reply.id) else {
+            counters.lateReplies += 1
+            return
+        }
+        pending.retransmissions?.cancel()
+        let succeeded = reply.reply["result"]?.stringValue == "ok"
+        switch pending.purpose {
+        case .newCall(let callID):
+            if succeeded, let owner = reply.owner, case .client = pending.origin { owners[callID] = owner }
+        case .proxy(let callID, _, let isDelete):
+            if isDelete { owners[callID] = nil }
+        }
+        complete(pending.origin, reply: reply.reply, owner: reply.owner)
+    }
+
+    // MARK: - Routing
+
+    private func route(_ command: BencodeValue, origin: Origin, hopsLeft: Int, visited: [String]) {
+        if command["command"]?.stringValue == "workload", case .client = origin {
+            return complete(origin, reply: workloadControl(command), owner: nil)
+        }
+        let request: NGRequest
+        switch processor.decode(command, client: origin.description) {
+        case .failure(let error): return complete(origin, reply: NGReply.error("\(error)"), owner: nil)
+        case .success(let decoded): request = decoded
+        }
+        if let callID = request.callID, !processor.registry.hasCall(callID) {
+            if case .client = origin, let owner = owners[callID] {
+                return proxy(command, request: request, callID: callID, to: owner, origin: origin)
+            }
+            if case .offer = request {
+                return placeNewCall(command, request: request, origin: origin, hopsLeft: hopsLeft, visited: visited)
+            }
+        }
+        complete(origin, reply: runHere(request, origin: origin, hops: visited.count), owner: identity)
+    }
+
+    private func placeNewCall(
+        _ command: BencodeValue, request: NGRequest, origin: Origin, hopsLeft: Int, visited: [String]
+    ) {
+        if meter.admitsNewCall {
+            let reply = runHere(request, origin: origin, hops: visited.count)
+            cluster?.reporter.workloadChanged()
+            return complete(origin, reply: reply, owner: identity)
+        }
+        steer(command, callID: request.callID ?? "", origin: origin, hopsLeft: hopsLeft, path: visited + [identity.id], avoided: [])
+    }
+
+    /// Sends a new call this node does not take to the node the policy picks, or answers all busy.
+    private func steer(
+        _ command: BencodeValue, callID: String, origin: Origin, hopsLeft: Int, path: [String], avoided: Set<String>
+    ) {
+        guard let cluster else {
+            return complete(origin, reply: allBusy(command, path: path, detail: "no peers are configured"), owner: nil)
+        }
+        guard hopsLeft > 0 else {
+            return complete(origin, reply: allBusy(command, path: path, detail: "hop limit reached"), owner: nil)
+        }
+        cluster.planner.chooseTarget(avoiding: Set(path).union(avoided)) { [self] target in
+            guard let target else {
+                return complete(origin, reply: allBusy(command, path: path, detail: "no other node is below its threshold"), owner: nil)
+            }
+            counters.spills[cluster.planner.mode, default: 0] += 1
+            let message = ForwardedRequest(id: 0, hopsLeft: hopsLeft - 1, visited: path, command: command)
+            forward(message, to: target, purpose: .newCall(callID: callID), origin: origin, avoided: avoided)
+        }
+    }
+
+    private func proxy(_ command: BencodeValue, request: NGRequest, callID: String, to owner: NodeIdentity, origin: Origin) {
+        guard cluster != nil, let address = try? NIOCore.SocketAddress(hostAndPort: owner.clusterAddress) else {
+            return complete(origin, reply: NGReply.error("call '\(callID)' is anchored on node '\(owner.id)', which this node cannot reach"), owner: nil)
+        }
+        counters.proxied += 1
+        var isDelete = false
+        if case .delete = request { isDelete = true }
+        let message = ForwardedRequest(id: 0, hopsLeft: 0, visited: [identity.id], command: command)
+        forward(
+            message, to: SpillPlanner.Target(id: owner.id, address: address),
+            purpose: .proxy(callID: callID, owner: owner, isDelete: isDelete), origin: origin, avoided: [])
+    }
+
+    /// Sends a request to another node, resends it once halfway to the timeout, and gives up at the
+    /// timeout: the target is marked down and a new call is steered elsewhere.
+    private func forward(
+        _ message: ForwardedRequest, to target: SpillPlanner.Target, purpose: PendingForward.Purpose, origin: Origin,
+        avoided: Set<String>
+    ) {
+        guard let cluster else { return }
+        var message = message
+        message.id = nextForwardID
+        nextForwardID &+= 1
+        let id = message.id
+        counters.forwardsSent += 1
+        cluster.link.send(.forward(message), to: target.address)
+        var attempts = 0
+        let halfTimeout = TimeAmount.nanoseconds(Int64(configuration.forwardTimeout * 5e8))
+        let retransmissions = LoopTimer(on: loop, initialDelay: halfTimeout, every: halfTimeout) { [unowned self] in
+            attempts += 1
+            guard attempts >= 2 else {
+                cluster.link.send(.forward(message), to: target.address)
+                return
+            }
+            forwardTimedOut(id)
+        }
+        forwards[id] = PendingForward(
+            origin: origin, message: message, target: target, purpose: purpose, avoided: avoided,
+            retransmissions: retransmissions)
+    }
+
+    private func forwardTimedOut(_ id: UInt64) {
+        guard let pending = forwards.removeValue(forKey: id), let cluster else { return }
+        pending.retransmissions?.cancel()
+        counters.forwardTimeouts += 1
+        cluster.planner.targetDidNotAnswer(pending.target)
+        logger.warning(
+            "node did not answer a forwarded request; marked down",
+            metadata: [
+                "peer": "\(pending.target.id)", "address": "\(pending.target.address)",
+                "timeout-ms": "\(Int(configuration.forwardTimeout * 1000))",
+            ])
+        switch pending.purpose {
+        case .newCall(let callID):
+            steer(
+                pending.message.command, callID: callID, origin: pending.origin, hopsLeft: pending.message.hopsLeft + 1,
+                path: pending.message.visited, avoided: pending.avoided.union([pending.target.id]))
+        case .proxy(let callID, let owner, _):
+            complete(
+                pending.origin,
+                reply: NGReply.error(
+                    "node '\(owner.id)' at \(owner.clusterAddress), which anchors call '\(callID)', did not answer within "
+                        + "\(Int(configuration.forwardTimeout * 1000)) ms; the call's media stays there"),
+                owner: nil)
+        }
+    }
+
+    // MARK: - Replies
+
+    /// Runs a command on this node and marks the reply with this node's identity.
+    private func runHere(_ request: NGRequest, origin: Origin, hops: Int) -> BencodeValue {
+        let reply = processor.reply(to: request, client: origin.description)
+        guard var fields = reply.dictionaryValue else { return reply }
+        switch request {
+        case .offer, .answer, .delete, .query:
+            guard fields["result"]?.stringValue == "ok" else { return reply }
+            fields["spillway-node"] = .string(identity.id)
+            fields["spillway-hops"] = .integer(Int64(hops))
+            if case .offer = request, hops > 0 {
+                logger.info("took a call spilled from another node", metadata: ["call-id": "\(request.callID ?? "")", "hops": "\(hops)"])
+            }
+        case .statistics:
+            fields = withClusterStatistics(fields)
+        case .ping, .list:
+            break
+        }
+        return .dictionary(fields)
+    }
+
+    private func complete(_ origin: Origin, reply: BencodeValue, owner: NodeIdentity?) {
+        inFlight.remove(origin.key)
+        switch origin {
+        case .client(let address, let cookie):
+            let datagram = NGMessage(cookie: cookie, body: reply).encoded
+            replies.store(datagram, client: origin.key.source, cookie: cookie, now: spw_monotonic_nanos())
+            sendNG(datagram, to: address)
+        case .peer(let address, let id):
+            let message = ForwardedReply(id: id, owner: owner, reply: reply)
+            forwardedReplies.store(message, client: origin.key.source, cookie: origin.key.id, now: spw_monotonic_nanos())
+            cluster?.link.send(.forwardReply(message), to: address)
+        }
+    }
+
+    /// "Every node is busy", as the client asked to hear it.
+    private func allBusy(_ command: BencodeValue, path: [String], detail: String) -> BencodeValue {
+        counters.allBusy += 1
+        let load = meter.workload.load
+        let reason =
+            "all nodes busy: every node tried is at or over its load threshold (tried \(path.joined(separator: ", ")); "
+            + "\(detail); this node's load \(Self.format(load)) vs threshold \(Self.format(meter.threshold.value))); "
+            + "add nodes or capacity, or raise the thresholds"
+        logger.notice("refused a new call: all nodes busy", metadata: ["tried": "\(path)", "detail": "\(detail)"])
+        return NGReply.clientSupportsLoadLimit(command) ? NGReply.loadLimit(reason) : NGReply.error(reason)
+    }
+
+    private func sendNG(_ datagram: [UInt8], to address: NIOCore.SocketAddress) {
+        let buffer = ngChannel.allocator.buffer(bytes: datagram)
+        ngChannel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+    }
+
+    // MARK: - Workload control and reporting
+
+    /// `workload`: reads, and optionally changes, the threshold and capacities at run time.
+    private func workloadControl(_ command: BencodeValue) -> BencodeValue {
+        var changed = configuration
+        changed.capacity = meter.capacity
+        changed.threshold = meter.threshold.value
+        do throws(ConfigurationError) {
+            for key in ["threshold", "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu"] {
+                guard let value = command[key] else { continue }
+                try changed.set(key, to: value.stringValue ?? value.integerValue.map { String($0) } ?? "\(value)")
+            }
+            try changed.validate()
+        } catch {
+            return NGReply.error("\(error)")
+        }
+        if changed.capacity != meter.capacity || changed.threshold != meter.threshold.value {
+            logger.notice(
+                "workload limits changed",
+                metadata: ["threshold": "\(changed.threshold)", "max-sessions": "\(changed.capacity.sessions)"])
+            meter.capacity = changed.capacity
+            meter.threshold = AdmissionThreshold(changed.threshold)
+            cluster?.reporter.workloadChanged()
+        }
+        var reply = workloadSummary()
+        reply["result"] = "ok"
+        return .dictionary(reply)
+    }
+
+    private func workloadSummary() -> [String: BencodeValue] {
+        let workload = meter.workload
+        return [
+            "node": .string(identity.id),
+            "load": .string(Self.format(workload.load)),
+            "threshold": .string(Self.format(meter.threshold.value)),
+            "admits": .string(meter.admitsNewCall ? "yes" : "no"),
+            "bottleneck": .string(workload.bottleneck?.rawValue ?? "none"),
+            "sessions": .integer(Int64(workload.usage.sessions)),
+            "max-sessions": .integer(Int64(workload.capacity.sessions)),
+            "packet-rate": .integer(Int64(workload.usage.packetsPerSecond.rounded())),
+            "bit-rate": .integer(Int64(workload.usage.bitsPerSecond.rounded())),
+            "cpu": .string(Self.format(workload.usage.cpu)),
+        ]
+    }
+
+    /// `statistics` gains this node's workload, its routing counters, and what it knows of its peers.
+    private func withClusterStatistics(_ fields: [String: BencodeValue]) -> [String: BencodeValue] {
+        var fields = fields
+        if var statistics = fields["statistics"]?.dictionaryValue, var current = statistics["currentstatistics"]?.dictionaryValue {
+            current["sessionsforeign"] = .integer(Int64(owners.count))
+            current["sessionstotal"] = .integer(Int64(processor.registry.activeCallCount + owners.count))
+            statistics["currentstatistics"] = .dictionary(current)
+            fields["statistics"] = .dictionary(statistics)
+        }
+        var cluster = workloadSummary()
+        cluster["policy"] = .string(configuration.policy.rawValue)
+        cluster["share"] = .string(configuration.share.rawValue)
+        cluster["counters"] = counters.bencoded
+        if let membership = self.cluster {
+            cluster["rejected"] = .dictionary(
+                Dictionary(uniqueKeysWithValues: ClusterRejection.allCases.map { ($0.rawValue, .integer(Int64(membership.link.rejected[$0] ?? 0))) }))
+            cluster["reports-sent"] = .integer(Int64(membership.reporter.reportsSent))
+            cluster["reports-received"] = .integer(Int64(membership.collector.outcomes[.recorded] ?? 0))
+            cluster["subscribers"] = .integer(Int64(membership.reporter.subscriberCount))
+            cluster["peers"] = Self.peers(membership.collector.table)
+        }
+        fields["spillway"] = .dictionary(cluster)
+        return fields
+    }
+
+    static func peers(_ table: PeerTable, now: UInt64 = spw_monotonic_nanos()) -> BencodeValue {
+        var peers: [String: BencodeValue] = [:]
+        for peer in table.peers {
+            var entry: [String: BencodeValue] = [
+                "address": .string(peer.clusterAddress),
+                "state": .string(peer.isDown ? "down" : table.isFresh(peer, now: now) ? "up" : "unknown"),
+            ]
+            if let report = peer.report {
+                entry["load"] = .string(format(report.load))
+                entry["threshold"] = .string(format(report.threshold))
+                entry["sessions"] = .integer(Int64(report.usage.sessions))
+                entry["report-age-ms"] = .integer(Int64((now - min(now, peer.reportedAt)) / 1_000_000))
+            }
+            peers[peer.id] = .dictionary(entry)
+        }
+        return .dictionary(peers)
+    }
+
+    /// A ratio with three decimals, as reply strings carry it (bencode has no fractions).
+    static func format(_ value: Double) -> String {
+        let thousandths = Int((value * 1000).rounded())
+        let fraction = String(abs(thousandths) % 1000)
+        return "\(thousandths < 0 ? "-" : "")\(abs(thousandths) / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    }
+}
+
+/// What the router has done since the node started.
+struct RoutingCounters {
+    var unframed: UInt64 = 0
+    var malformed: UInt64 = 0
+    var retransmissions: UInt64 = 0
+    /// New calls sent elsewhere, by policy.
+    var spills: [SteeringMode: UInt64] = [:]
+    var forwardsSent: UInt64 = 0
+    var forwardsReceived: UInt64 = 0
+    var forwardTimeouts: UInt64 = 0
+    /// Replies to forwards that had already timed out.
+    var lateReplies: UInt64 = 0
+    var proxied: UInt64 = 0
+    var allBusy: UInt64 = 0
+
+    var bencoded: BencodeValue {
+        var fields: [String: BencodeValue] = [
+            "unframed": .integer(Int64(unframed)), "malformed": .integer(Int64(malformed)),
+            "retransmissions": .integer(Int64(retransmissions)), "forwards-sent": .integer(Int64(forwardsSent)),
+            "forwards-received": .integer(Int64(forwardsReceived)), "forward-timeouts": .integer(Int64(forwardTimeouts)),
+            "late-replies": .integer(Int64(lateReplies)), "proxied": .integer(Int64(proxied)),
+            "all-busy": .integer(Int64(allBusy)),
+        ]
+        for mode in SteeringMode.allCases { fields["spills-\(mode.rawValue)"] = .integer(Int64(spills[mode] ?? 0)) }
+        return .dictionary(fields)
+    }
+}
