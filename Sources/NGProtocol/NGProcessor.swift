@@ -31,15 +31,20 @@ public final class NGProcessor {
         do throws(CallError) {
             return try run(request)
         } catch {
-            counters.errors += 1
-            logger.warning(
-                "NG command failed",
-                metadata: ["client": "\(client)", "call-id": "\(request.callID ?? "")", "reason": "\(error)"])
-            return NGReply.error("\(error)")
+            return reply(to: error, of: request, client: client)
         }
     }
 
-    private func run(_ request: NGRequest) throws(CallError) -> BencodeValue {
+    /// The `result: error` reply for a command that failed here (counted and logged).
+    public func reply(to error: CallError, of request: NGRequest, client: String) -> BencodeValue {
+        counters.errors += 1
+        logger.warning(
+            "NG command failed", metadata: ["client": "\(client)", "call-id": "\(request.callID ?? "")", "reason": "\(error)"])
+        return NGReply.error("\(error)")
+    }
+
+    /// Runs a request here, throwing what went wrong.
+    public func run(_ request: NGRequest) throws(CallError) -> BencodeValue {
         counters.commands += 1
         switch request {
         case .ping:

@@ -195,16 +195,27 @@ final class RequestRouter {
                 return placeNewCall(command, request: request, origin: origin, hopsLeft: hopsLeft, visited: visited)
             }
         }
-        complete(origin, reply: runHere(request, origin: origin, hops: visited.count), owner: identity)
+        do throws(CallError) {
+            complete(origin, reply: try runHere(request, hops: visited.count), owner: identity)
+        } catch {
+            complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
+        }
     }
 
     private func placeNewCall(
         _ command: BencodeValue, request: NGRequest, origin: Origin, hopsLeft: Int, visited: [String]
     ) {
         if meter.admitsNewCall {
-            let reply = runHere(request, origin: origin, hops: visited.count)
-            cluster?.reporter.workloadChanged()
-            return complete(origin, reply: reply, owner: identity)
+            do throws(CallError) {
+                let reply = try runHere(request, hops: visited.count)
+                cluster?.reporter.workloadChanged()
+                return complete(origin, reply: reply, owner: identity)
+            } catch .ports(let exhausted) where cluster != nil {
+                // Out of media ports is as full as a node gets: the call goes elsewhere.
+                logger.warning("no media ports left for a new call; steering it to another node", metadata: ["reason": "\(exhausted)"])
+            } catch {
+                return complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
+            }
         }
         steer(command, callID: request.callID ?? "", origin: origin, hopsLeft: hopsLeft, path: visited + [identity.id], avoided: [])
     }
@@ -299,12 +310,11 @@ final class RequestRouter {
     // MARK: - Replies
 
     /// Runs a command on this node and marks the reply with this node's identity.
-    private func runHere(_ request: NGRequest, origin: Origin, hops: Int) -> BencodeValue {
-        let reply = processor.reply(to: request, client: origin.description)
+    private func runHere(_ request: NGRequest, hops: Int) throws(CallError) -> BencodeValue {
+        let reply = try processor.run(request)
         guard var fields = reply.dictionaryValue else { return reply }
         switch request {
         case .offer, .answer, .delete, .query:
-            guard fields["result"]?.stringValue == "ok" else { return reply }
             fields["spillway-node"] = .string(identity.id)
             fields["spillway-hops"] = .integer(Int64(hops))
             if case .offer = request, hops > 0 {

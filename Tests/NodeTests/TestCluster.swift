@@ -1,0 +1,128 @@
+import Bencode
+import Cluster
+import Logging
+import MediaPlane
+import SDP
+import SpillwayClient
+import SpillwayNode
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Three (or more) relay nodes on 127.0.0.11, .12, .13..., each with its own media address, NG port
+/// and cluster port, sharing a cluster key: a real cluster on loopback for one test.
+final class TestCluster {
+    private(set) var nodes: [RelayNode?]
+    let clients: [NGClient]
+    let ids: [String]
+
+    private static let nextCluster = Atomic<Int>(0)
+
+    /// The cluster key file every test cluster uses.
+    static let keyFile: String = {
+        let path = "/tmp/spillway-test-\(getpid()).key"
+        let file = fopen(path, "w")!
+        fputs("test cluster key: 0123456789abcdef0123456789abcdef\n", file)
+        fclose(file)
+        return path
+    }()
+
+    static func ip(_ index: Int) -> String { "127.0.0.\(11 + index)" }
+
+    /// Starts `count` nodes named n1, n2...; node i's peers are the other nodes in index order unless
+    /// `peers` says otherwise. Share interval 0.2 s, report age limit 0.6 s, forward timeout 0.3 s.
+    static func start(
+        count: Int = 3, policy: SteeringMode, share: ShareMode = .push, maxSessions: Int,
+        peers: ((Int) -> [Int])? = nil, monitor: String? = nil,
+        configure: (Int, inout NodeConfiguration) -> Void = { _, _ in }
+    ) async throws -> TestCluster {
+        let index = nextCluster.wrappingAdd(1, ordering: .relaxed).oldValue
+        let clusterPort = { (node: Int) in 18000 + index * 10 + node }
+        var nodes: [RelayNode?] = []
+        for node in 0..<count {
+            var configuration = NodeConfiguration()
+            configuration.nodeID = "n\(node + 1)"
+            configuration.ngAddress = "\(ip(node)):0"
+            configuration.mediaIP = ip(node)
+            let low = UInt16(26000 + index * 100 + node * 20)
+            configuration.portRange = low...(low + 19)
+            configuration.capacity.sessions = maxSessions
+            configuration.clusterAddress = "\(ip(node)):\(clusterPort(node))"
+            configuration.clusterKeyFile = keyFile
+            configuration.policy = policy
+            configuration.share = share
+            configuration.monitorAddress = monitor
+            configuration.shareInterval = 0.2
+            configuration.reportAgeLimit = 0.6
+            configuration.forwardTimeout = 0.3
+            let peerIndices = peers?(node) ?? (0..<count).filter { $0 != node }
+            configuration.peers = peerIndices.map { PeerAddress(id: "n\($0 + 1)", address: "\(ip($0)):\(clusterPort($0))") }
+            configure(node, &configuration)
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            nodes.append(try await RelayNode.start(configuration, logger: logger))
+        }
+        return TestCluster(nodes: nodes)
+    }
+
+    private init(nodes: [RelayNode?]) {
+        self.nodes = nodes
+        clients = nodes.map { try! NGClient(server: $0!.ngAddress) }
+        ids = nodes.map { $0!.configuration.nodeID }
+    }
+
+    func stop() async {
+        for node in nodes { await node?.shutdown() }
+    }
+
+    /// Stops one node, as if it had died.
+    func kill(_ index: Int) async {
+        await nodes[index]?.shutdown()
+        nodes[index] = nil
+    }
+
+    func request(_ node: Int, _ body: BencodeValue) throws -> BencodeValue {
+        try clients[node].request(body)
+    }
+
+    /// An offer for a new call at `node`, from a caller whose media is at 127.0.0.1:`port`.
+    func offer(at node: Int, callID: String, port: UInt16 = 40000, supportsLoadLimit: Bool = false) throws -> BencodeValue {
+        var body: [String: BencodeValue] = [
+            "command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(audioSDP(port: port)),
+        ]
+        if supportsLoadLimit { body["supports"] = ["load limit"] }
+        return try request(node, .dictionary(body))
+    }
+
+    /// The `spillway` section of a node's `statistics` reply.
+    func clusterStatistics(_ node: Int) throws -> BencodeValue? {
+        try request(node, ["command": "statistics"])["spillway"]
+    }
+
+    /// Waits until `node` sees every peer in `state` ("up" or "down"); returns the seconds it took, or nil.
+    @discardableResult
+    func waitForPeers(of node: Int, _ peers: [String], state: String, timeout: Double = 3) throws -> Double? {
+        let start = spw_test_seconds()
+        while spw_test_seconds() - start < timeout {
+            let known = try clusterStatistics(node)?["peers"]
+            if peers.allSatisfy({ known?[$0]?["state"]?.stringValue == state }) { return spw_test_seconds() - start }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    /// The node id and media address a reply's SDP names.
+    static func landing(_ reply: BencodeValue) throws -> (node: String?, mediaIP: String, hops: Int64?) {
+        let address = try ScriptedCall.mediaAddress(in: reply)
+        return (reply["spillway-node"]?.stringValue, address.ip, reply["spillway-hops"]?.integerValue)
+    }
+}
+
+func spw_test_seconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
