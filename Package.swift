@@ -48,13 +48,15 @@ let package = Package(
             dependencies: ["Bencode", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
-        // One relay node: the NG server, timers and configuration (the I/O edge around the cores).
+        // The I/O edge around the cores: a relay node (NG server, cluster port, timers, configuration)
+        // and the load monitor (cluster port, NG and HTTP JSON queries).
         .target(
             name: "SpillwayNode",
             dependencies: [
                 "MediaPlane", "NGProtocol", "Cluster", "Bencode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -66,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "spillway",
             dependencies: [
-                "SpillwayNode", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane",
+                "SpillwayNode", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -112,7 +112,8 @@ import Glibc
     }
 
     @Test func aForwardToADeadNodeTimesOutAndTheCallGoesToTheNextOne() async throws {
-        let cluster = try await TestCluster.start(policy: .sequence, maxSessions: 5, configure: { index, configuration in
+        // Nobody pushes reports (poll sharing), so only the forward's timeout can reveal the dead node.
+        let cluster = try await TestCluster.start(policy: .sequence, share: .poll, maxSessions: 5, configure: { index, configuration in
             if index == 0 { configuration.threshold = 0 }
         })
         await cluster.kill(1)

@@ -1,0 +1,209 @@
+import Bencode
+import CSpillwayShims
+import Cluster
+import Logging
+import NGProtocol
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A running load monitor: collects the nodes' workload (polling, pushed reports, streams, or on
+/// each query) and answers "which node has the lowest workload" over NG, HTTP JSON, and to nodes
+/// in monitor mode over the cluster port.
+public final class LoadMonitor: Sendable {
+    public let configuration: MonitorConfiguration
+    /// Where cluster messages and NG queries are received.
+    public let listenAddress: String
+    /// Where HTTP queries are answered, if enabled.
+    public let httpAddress: String?
+    private let group: MultiThreadedEventLoopGroup
+    private let channels: [any Channel]
+    private let state: NIOLoopBoundBox<MonitorLoopState?>
+
+    public static func start(_ configuration: MonitorConfiguration, logger: Logger) async throws -> LoadMonitor {
+        try configuration.validate()
+        let seal = try ClusterKeyFile.load(configuration.clusterKeyFile)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let state = NIOLoopBoundBox<MonitorLoopState?>.makeEmptyBox(valueType: MonitorLoopState.self, eventLoop: loop)
+        var channels: [any Channel] = []
+        do {
+            let listen = try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: configuration.listenAddress), on: loop) {
+                { state.value?.receive($0, from: $1) }
+            }
+            channels.append(listen)
+            var httpChannel: (any Channel)?
+            if let httpAddress = configuration.httpAddress {
+                httpChannel = try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                            try channel.pipeline.syncOperations.addHandler(MonitorHTTPHandler(state: state))
+                        }
+                    }
+                    .bind(to: try NIOCore.SocketAddress(hostAndPort: httpAddress))
+                    .get()
+                channels.append(httpChannel!)
+            }
+            try await loop.submit {
+                state.value = try MonitorLoopState(configuration: configuration, channel: listen, seal: seal, loop: loop, logger: logger)
+            }.get()
+            let listenAddress = listen.localAddress?.hostAndPort ?? configuration.listenAddress
+            logger.info(
+                "load monitor started",
+                metadata: [
+                    "listen": "\(listenAddress)", "http": "\(httpChannel?.localAddress?.hostAndPort ?? "off")",
+                    "collect": "\(configuration.collect.rawValue)", "nodes": "\(configuration.nodes.map(\.description))",
+                ])
+            return LoadMonitor(
+                configuration: configuration, listenAddress: listenAddress, httpAddress: httpChannel?.localAddress?.hostAndPort,
+                group: group, channels: channels, state: state)
+        } catch {
+            for channel in channels { try? await channel.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(
+        configuration: MonitorConfiguration, listenAddress: String, httpAddress: String?, group: MultiThreadedEventLoopGroup,
+        channels: [any Channel], state: NIOLoopBoundBox<MonitorLoopState?>
+    ) {
+        self.configuration = configuration
+        self.listenAddress = listenAddress
+        self.httpAddress = httpAddress
+        self.group = group
+        self.channels = channels
+        self.state = state
+    }
+
+    public func waitUntilClosed() async throws {
+        try await channels[0].closeFuture.get()
+    }
+
+    public func shutdown() async {
+        let state = self.state
+        try? await group.next().submit { state.value?.stop() }.get()
+        for channel in channels { try? await channel.close() }
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// The monitor's state on its event loop: the collector and the answers it gives.
+final class MonitorLoopState {
+    private let configuration: MonitorConfiguration
+    private let channel: any Channel
+    private let link: ClusterLink
+    private let collector: WorkloadCollector
+    private let logger: Logger
+    private var timer: LoopTimer?
+    private var replies = ReplyCache<[UInt8]>()
+    private(set) var answered: UInt64 = 0
+    private(set) var allBusy: UInt64 = 0
+
+    init(configuration: MonitorConfiguration, channel: any Channel, seal: ClusterSeal, loop: any EventLoop, logger: Logger) throws {
+        self.configuration = configuration
+        self.channel = channel
+        self.logger = logger
+        link = ClusterLink(sender: configuration.id, seal: seal, channel: channel, logger: logger)
+        let strategy: WorkloadCollector.Strategy =
+            switch configuration.collect {
+            case .poll: .periodicPoll
+            case .push: .passive
+            case .continuous: .subscribe
+            case .onQuery: .onDemand
+            }
+        collector = WorkloadCollector(
+            nodes: try configuration.nodes.map { ($0.id, try NIOCore.SocketAddress(hostAndPort: $0.address)) },
+            strategy: strategy, intervalNanos: UInt64(configuration.interval * 1e9),
+            ageLimitNanos: UInt64(configuration.effectiveReportAgeLimit * 1e9),
+            pollTimeoutNanos: UInt64(configuration.pollTimeout * 1e9), link: link, loop: loop, logger: logger)
+        let interval = TimeAmount.nanoseconds(Int64(configuration.interval * 1e9))
+        timer = LoopTimer(on: loop, initialDelay: .zero, every: interval) { [collector] in collector.tick() }
+    }
+
+    func stop() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// The least-loaded node that admits calls, leaving out `excluding`; fresh data first when
+    /// collecting on query. The node named is counted as having one more call until it reports.
+    func leastLoaded(excluding: Set<String>, then body: @escaping (NodeIdentity?, Double?) -> Void) {
+        collector.withFreshView { [self] table in
+            let context = SteeringContext(visited: excluding, now: spw_monotonic_nanos())
+            guard let id = LeastLoadedPolicy().choose(from: table, context: context), let peer = table.peer(id),
+                let report = peer.report
+            else {
+                allBusy += 1
+                return body(nil, nil)
+            }
+            let load = table.estimatedLoad(of: peer)
+            collector.noteSpill(to: id)
+            answered += 1
+            body(report.node, load)
+        }
+    }
+
+    /// Every node as the monitor sees it.
+    var table: PeerTable { collector.table }
+
+    func receive(_ datagram: [UInt8], from address: NIOCore.SocketAddress) {
+        if ClusterSeal.looksSealed(datagram) {
+            receiveCluster(datagram, from: address)
+        } else {
+            receiveNG(datagram, from: address)
+        }
+    }
+
+    private func receiveCluster(_ datagram: [UInt8], from address: NIOCore.SocketAddress) {
+        guard let envelope = link.open(datagram, from: address) else { return }
+        switch envelope.message {
+        case .report(let report):
+            collector.receive(report, sender: envelope.sender, from: address)
+        case .locate(let id, let excluding):
+            leastLoaded(excluding: Set(excluding)) { [link] node, _ in link.send(.located(id: id, node: node), to: address) }
+        case .poll, .subscribe, .forward, .forwardReply, .located:
+            link.refuse(.malformed, from: address)
+        }
+    }
+
+    /// NG on the monitor: `ping`, `query` (the least-loaded node) and `statistics` (every node).
+    private func receiveNG(_ datagram: [UInt8], from address: NIOCore.SocketAddress) {
+        guard let (cookie, body) = NGMessage.splitCookie(datagram) else { return }
+        if let cached = replies.reply(client: "\(address)", cookie: cookie) { return send(cached, to: address) }
+        let reply = { [self] (body: BencodeValue) in
+            let datagram = NGMessage(cookie: cookie, body: body).encoded
+            replies.store(datagram, client: "\(address)", cookie: cookie, now: spw_monotonic_nanos())
+            send(datagram, to: address)
+        }
+        guard let request = try? BencodeDecoder().decode(body), let command = request["command"]?.stringValue else {
+            return reply(NGReply.error("not an NG request: expected a bencoded dictionary with a 'command'"))
+        }
+        switch command {
+        case "ping":
+            reply(NGReply.pong)
+        case "query":
+            leastLoaded(excluding: []) { node, load in
+                guard let node else {
+                    let reason = "all nodes busy: no node reports a load below its threshold"
+                    return reply(NGReply.clientSupportsLoadLimit(request) ? NGReply.loadLimit(reason) : NGReply.error(reason))
+                }
+                reply([
+                    "result": "ok", "node": .string(node.id), "ng": .string(node.ngAddress),
+                    "cluster": .string(node.clusterAddress), "media-ip": .string(node.mediaIP),
+                    "load": .string(RequestRouter.format(load ?? 0)),
+                ])
+            }
+        case "statistics":
+            reply(["result": "ok", "nodes": RequestRouter.peers(table), "answered": .integer(Int64(answered)), "all-busy": .integer(Int64(allBusy))])
+        default:
+            reply(NGReply.error("the load monitor answers ping, query and statistics, not '\(command)'"))
+        }
+    }
+
+    private func send(_ datagram: [UInt8], to address: NIOCore.SocketAddress) {
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: datagram)), promise: nil)
+    }
+}
