@@ -74,6 +74,9 @@ let package = Package(
             ]
         ),
 
+        // bench/: the steering simulator (run by hand, never by the test suite).
+        .executableTarget(name: "steering-simulator", dependencies: ["Cluster"], path: "bench/SteeringSimulator"),
+
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),

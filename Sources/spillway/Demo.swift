@@ -17,12 +17,7 @@ struct Demo: AsyncParsableCommand {
     var logLevel = "warning"
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .warning
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(Logger.Level(rawValue: logLevel) ?? .warning)
         var configuration = NodeConfiguration()
         configuration.nodeID = "demo-1"
         configuration.ngAddress = "127.0.0.1:0"

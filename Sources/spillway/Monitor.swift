@@ -62,11 +62,7 @@ struct Monitor: AsyncParsableCommand {
         }
         configuration.logLevel = level
         try configuration.validate()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(configuration.logLevel)
         let monitor = try await LoadMonitor.start(configuration, logger: Logger(label: "spillway-monitor"))
         try await monitor.waitUntilClosed()
     }

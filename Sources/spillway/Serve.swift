@@ -84,12 +84,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try resolvedConfiguration()
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(configuration.logLevel)
         let node = try await RelayNode.start(configuration, logger: Logger(label: "spillway"))
         try await node.waitUntilClosed()
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 
 @main
 struct Spillway: AsyncParsableCommand {
@@ -7,4 +8,13 @@ struct Spillway: AsyncParsableCommand {
         abstract: "A clustered RTP/SRTP media relay driven by the rtpengine NG protocol.",
         subcommands: [Serve.self, Monitor.self, WorkloadCommand.self, Demo.self]
     )
+}
+
+/// Sends log lines at `level` and above to standard error.
+func bootstrapLogging(_ level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
 }

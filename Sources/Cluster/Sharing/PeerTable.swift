@@ -14,6 +14,18 @@ public struct PeerTable: Sendable {
         public internal(set) var isDown = false
         /// Calls steered its way since its latest report: an estimate its next report replaces.
         public internal(set) var spillsSinceReport = 0
+        /// The latest report's figures the policies read, kept apart from the report so that a scan
+        /// over many peers touches plain numbers only.
+        var figures = Figures()
+    }
+
+    /// What a steering decision needs of a report.
+    struct Figures: Equatable {
+        var hasReport = false
+        var load = 0.0
+        var threshold = 0.0
+        var sessions = 0
+        var maxSessions = 0
     }
 
     /// What became of a report offered to the table.
@@ -49,6 +61,9 @@ public struct PeerTable: Sendable {
         guard ageAtArrivalNanos < ageLimitNanos else { return .stale }
         if let current = peers[position].report, !report.supersedes(current) { return .superseded }
         peers[position].report = report
+        peers[position].figures = Figures(
+            hasReport: true, load: report.load, threshold: report.threshold, sessions: report.usage.sessions,
+            maxSessions: report.capacity.sessions)
         peers[position].reportedAt = now - min(now, ageAtArrivalNanos)
         peers[position].isDown = false
         peers[position].spillsSinceReport = 0
@@ -91,15 +106,33 @@ public struct PeerTable: Sendable {
 
     /// The node's load as last reported, raised by the calls steered to it since.
     public func estimatedLoad(of peer: Peer) -> Double? {
-        guard let report = peer.report else { return nil }
-        guard report.capacity.sessions > 0 else { return report.load }
-        let sessions = Double(report.usage.sessions + peer.spillsSinceReport) / Double(report.capacity.sessions)
-        return max(report.load, sessions)
+        peer.figures.hasReport ? Self.estimatedLoad(peer.figures, spills: peer.spillsSinceReport) : nil
     }
 
     /// The node's free room under its threshold by the estimate (negative when over), or nil without a report.
     public func headroom(of peer: Peer) -> Double? {
-        guard let report = peer.report, let load = estimatedLoad(of: peer) else { return nil }
-        return report.threshold - load
+        estimatedLoad(of: peer).map { peer.figures.threshold - $0 }
+    }
+
+    private static func estimatedLoad(_ figures: Figures, spills: Int) -> Double {
+        guard figures.maxSessions > 0 else { return figures.load }
+        return max(figures.load, Double(figures.sessions + spills) / Double(figures.maxSessions))
+    }
+
+    /// Calls `body` with the position, estimated load and headroom of every node that is up, has a
+    /// fresh report and is not in `excluded`, in configuration order. Reads in place: a scan over a
+    /// thousand nodes copies no reports and hashes no strings.
+    func forEachUsable(now: UInt64, excluding excluded: [String], _ body: (Int, Double, Double) -> Void) {
+        peers.withUnsafeBufferPointer { peers in
+            for position in peers.indices {
+                let figures = peers[position].figures
+                guard figures.hasReport, !peers[position].isDown, now >= peers[position].reportedAt,
+                    now - peers[position].reportedAt < ageLimitNanos
+                else { continue }
+                if !excluded.isEmpty, excluded.contains(peers[position].id) { continue }
+                let load = Self.estimatedLoad(figures, spills: peers[position].spillsSinceReport)
+                body(position, load, figures.threshold - load)
+            }
+        }
     }
 }

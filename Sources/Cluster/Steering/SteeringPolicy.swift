@@ -10,12 +10,13 @@ public enum SteeringMode: String, CaseIterable, Sendable {
 
 /// What a steering decision needs to know about the request being placed.
 public struct SteeringContext: Sendable {
-    /// Nodes the request has already been through (this node included): never chosen again.
-    public var visited: Set<String>
+    /// Nodes the request has already been through (this node included), or that did not answer:
+    /// never chosen again. A handful at most (bounded by the hop limit), so a list.
+    public var visited: [String]
     /// Monotonic now, nanoseconds.
     public var now: UInt64
 
-    public init(visited: Set<String>, now: UInt64) {
+    public init(visited: [String], now: UInt64) {
         self.visited = visited
         self.now = now
     }
@@ -34,20 +35,24 @@ public struct DelegatePolicy: Sendable {
     public func choose(
         from peers: PeerTable, context: SteeringContext, using generator: inout some RandomNumberGenerator
     ) -> String? {
-        var candidates: [(id: String, weight: Double)] = []
+        // Two passes over plain numbers (the total headroom, then the peer where one random point
+        // falls), so no candidate list is built and one random number is drawn.
         var total = 0.0
-        for peer in peers.peers where !context.visited.contains(peer.id) && peers.isUsable(peer, now: context.now) {
-            guard let headroom = peers.headroom(of: peer), headroom > 0 else { continue }
-            candidates.append((peer.id, headroom))
+        var last: Int?
+        peers.forEachUsable(now: context.now, excluding: context.visited) { position, _, headroom in
+            guard headroom > 0 else { return }
             total += headroom
+            last = position
         }
-        guard !candidates.isEmpty else { return nil }
+        guard let last else { return nil }
         var point = Double.random(in: 0..<total, using: &generator)
-        for candidate in candidates {
-            if point < candidate.weight { return candidate.id }
-            point -= candidate.weight
+        var chosen = last
+        peers.forEachUsable(now: context.now, excluding: context.visited) { position, _, headroom in
+            guard headroom > 0, point >= 0 else { return }
+            if point < headroom { chosen = position }
+            point -= headroom
         }
-        return candidates[candidates.count - 1].id
+        return peers.peers[chosen].id
     }
 }
 
@@ -68,13 +73,10 @@ public struct LeastLoadedPolicy: Sendable {
     public init() {}
 
     public func choose(from peers: PeerTable, context: SteeringContext) -> String? {
-        var best: (id: String, load: Double)?
-        for peer in peers.peers where !context.visited.contains(peer.id) && peers.isUsable(peer, now: context.now) {
-            guard let headroom = peers.headroom(of: peer), headroom > 0, let load = peers.estimatedLoad(of: peer) else {
-                continue
-            }
-            if best == nil || load < best!.load { best = (peer.id, load) }
+        var best: (position: Int, load: Double)?
+        peers.forEachUsable(now: context.now, excluding: context.visited) { position, load, headroom in
+            if headroom > 0, best == nil || load < best!.load { best = (position, load) }
         }
-        return best?.id
+        return best.map { peers.peers[$0.position].id }
     }
 }

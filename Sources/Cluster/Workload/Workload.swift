@@ -6,15 +6,16 @@ public enum Resource: String, CaseIterable, Sendable {
     case cpu
 }
 
-/// What a node uses of each resource right now.
-public struct ResourceUsage: Sendable, Equatable {
+/// An amount of each resource a node is measured on: what it uses now (`ResourceUsage`) or what it
+/// may use (`ResourceCapacity`, where zero leaves a resource out of the load).
+public struct ResourceAmounts: Sendable, Equatable {
     /// Calls anchored on the node.
     public var sessions: Int
-    /// Media packets received per second, over the last sampling interval.
+    /// Media packets received per second.
     public var packetsPerSecond: Double
-    /// Media bits received per second, over the last sampling interval.
+    /// Media bits received per second.
     public var bitsPerSecond: Double
-    /// Busy share of the data-plane threads over the last sampling interval (0...1, averaged over workers).
+    /// Busy share of the data-plane threads (0...1, averaged over workers).
     public var cpu: Double
 
     public init(sessions: Int = 0, packetsPerSecond: Double = 0, bitsPerSecond: Double = 0, cpu: Double = 0) {
@@ -34,29 +35,11 @@ public struct ResourceUsage: Sendable, Equatable {
     }
 }
 
-/// How much of each resource a node may use. A capacity of zero leaves that resource out of the load.
-public struct ResourceCapacity: Sendable, Equatable {
-    public var sessions: Int
-    public var packetsPerSecond: Double
-    public var bitsPerSecond: Double
-    public var cpu: Double
+/// What a node uses now; rates are over the last sampling interval.
+public typealias ResourceUsage = ResourceAmounts
 
-    public init(sessions: Int = 0, packetsPerSecond: Double = 0, bitsPerSecond: Double = 0, cpu: Double = 0) {
-        self.sessions = sessions
-        self.packetsPerSecond = packetsPerSecond
-        self.bitsPerSecond = bitsPerSecond
-        self.cpu = cpu
-    }
-
-    func amount(of resource: Resource) -> Double {
-        switch resource {
-        case .sessions: Double(sessions)
-        case .packetRate: packetsPerSecond
-        case .bitRate: bitsPerSecond
-        case .cpu: cpu
-        }
-    }
-}
+/// How much of each resource a node may use; zero leaves that resource out of the load.
+public typealias ResourceCapacity = ResourceAmounts
 
 /// A node's usage against its capacity. The load is the highest usage-to-capacity ratio: the node
 /// is as loaded as its most loaded resource.

@@ -38,7 +38,7 @@ final class SpillPlanner {
     }
 
     /// Finds a node for a new call that has been through `visited`; nil when none is available.
-    func chooseTarget(avoiding visited: Set<String>, then body: @escaping (Target?) -> Void) {
+    func chooseTarget(avoiding visited: [String], then body: @escaping (Target?) -> Void) {
         switch mode {
         case .delegate:
             collector.withFreshView { [self] table in
@@ -74,7 +74,7 @@ final class SpillPlanner {
         return Target(id: id, address: address)
     }
 
-    private func askMonitor(excluding visited: Set<String>, then body: @escaping (Target?) -> Void) {
+    private func askMonitor(excluding visited: [String], then body: @escaping (Target?) -> Void) {
         guard let monitor else { return body(nil) }
         let id = nextLocateID
         nextLocateID &+= 1
@@ -86,6 +86,6 @@ final class SpillPlanner {
             body(nil)
         }
         locates[id] = (timeout, body)
-        link.send(.locate(id: id, excluding: visited.sorted()), to: monitor)
+        link.send(.locate(id: id, excluding: visited), to: monitor)
     }
 }

@@ -16,22 +16,18 @@ public final class LoadMonitor: Sendable {
     public let listenAddress: String
     /// Where HTTP queries are answered, if enabled.
     public let httpAddress: String?
-    private let group: MultiThreadedEventLoopGroup
-    private let channels: [any Channel]
-    private let state: NIOLoopBoundBox<MonitorLoopState?>
+    private let runtime: ServiceRuntime<MonitorLoopState>
 
     public static func start(_ configuration: MonitorConfiguration, logger: Logger) async throws -> LoadMonitor {
         try configuration.validate()
         let seal = try ClusterKeyFile.load(configuration.clusterKeyFile)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let state = NIOLoopBoundBox<MonitorLoopState?>.makeEmptyBox(valueType: MonitorLoopState.self, eventLoop: loop)
-        var channels: [any Channel] = []
+        var runtime = ServiceRuntime<MonitorLoopState>()
+        let (loop, state) = (runtime.loop, runtime.state)
         do {
             let listen = try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: configuration.listenAddress), on: loop) {
                 { state.value?.receive($0, from: $1) }
             }
-            channels.append(listen)
+            runtime.channels.append(listen)
             var httpChannel: (any Channel)?
             if let httpAddress = configuration.httpAddress {
                 httpChannel = try await ServerBootstrap(group: loop)
@@ -44,7 +40,7 @@ public final class LoadMonitor: Sendable {
                     }
                     .bind(to: try NIOCore.SocketAddress(hostAndPort: httpAddress))
                     .get()
-                channels.append(httpChannel!)
+                runtime.channels.append(httpChannel!)
             }
             try await loop.submit {
                 state.value = try MonitorLoopState(configuration: configuration, channel: listen, seal: seal, loop: loop, logger: logger)
@@ -58,40 +54,36 @@ public final class LoadMonitor: Sendable {
                 ])
             return LoadMonitor(
                 configuration: configuration, listenAddress: listenAddress, httpAddress: httpChannel?.localAddress?.hostAndPort,
-                group: group, channels: channels, state: state)
+                runtime: runtime)
         } catch {
-            for channel in channels { try? await channel.close() }
-            try? await group.shutdownGracefully()
+            await runtime.shutdown()
             throw error
         }
     }
 
     private init(
-        configuration: MonitorConfiguration, listenAddress: String, httpAddress: String?, group: MultiThreadedEventLoopGroup,
-        channels: [any Channel], state: NIOLoopBoundBox<MonitorLoopState?>
+        configuration: MonitorConfiguration, listenAddress: String, httpAddress: String?,
+        runtime: ServiceRuntime<MonitorLoopState>
     ) {
         self.configuration = configuration
         self.listenAddress = listenAddress
         self.httpAddress = httpAddress
-        self.group = group
-        self.channels = channels
-        self.state = state
+        self.runtime = runtime
     }
 
+    /// Resolves when the monitor's UDP port closes.
     public func waitUntilClosed() async throws {
-        try await channels[0].closeFuture.get()
+        try await runtime.waitUntilClosed()
     }
 
+    /// Stops collecting, closes the ports and ends the event loop.
     public func shutdown() async {
-        let state = self.state
-        try? await group.next().submit { state.value?.stop() }.get()
-        for channel in channels { try? await channel.close() }
-        try? await group.shutdownGracefully()
+        await runtime.shutdown()
     }
 }
 
 /// The monitor's state on its event loop: the collector and the answers it gives.
-final class MonitorLoopState {
+final class MonitorLoopState: LoopConfinedState {
     private let configuration: MonitorConfiguration
     private let channel: any Channel
     private let link: ClusterLink
@@ -130,7 +122,7 @@ final class MonitorLoopState {
 
     /// The least-loaded node that admits calls, leaving out `excluding`; fresh data first when
     /// collecting on query. The node named is counted as having one more call until it reports.
-    func leastLoaded(excluding: Set<String>, then body: @escaping (NodeIdentity?, Double?) -> Void) {
+    func leastLoaded(excluding: [String], then body: @escaping (NodeIdentity?, Double?) -> Void) {
         collector.withFreshView { [self] table in
             let context = SteeringContext(visited: excluding, now: spw_monotonic_nanos())
             guard let id = LeastLoadedPolicy().choose(from: table, context: context), let peer = table.peer(id),
@@ -163,7 +155,7 @@ final class MonitorLoopState {
         case .report(let report):
             collector.receive(report, sender: envelope.sender, from: address)
         case .locate(let id, let excluding):
-            leastLoaded(excluding: Set(excluding)) { [link] node, _ in link.send(.located(id: id, node: node), to: address) }
+            leastLoaded(excluding: excluding) { [link] node, _ in link.send(.located(id: id, node: node), to: address) }
         case .poll, .subscribe, .forward, .forwardReply, .located:
             link.refuse(.malformed, from: address)
         }

@@ -14,10 +14,8 @@ public final class RelayNode: Sendable {
     public let ngAddress: MediaPlane.SocketAddress
     /// The cluster port's address, when the node is in a cluster.
     public let clusterAddress: String?
-    private let group: MultiThreadedEventLoopGroup
-    private let channels: [any Channel]
+    private let runtime: ServiceRuntime<NodeLoopState>
     private let workers: WorkerPool
-    private let state: NIOLoopBoundBox<NodeLoopState?>
 
     /// Validates the configuration, starts the media workers and binds the NG and cluster ports.
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> RelayNode {
@@ -29,21 +27,19 @@ public final class RelayNode: Sendable {
         }()
         let seal = try configuration.clusterKeyFile.map { path throws(NodeStartError) in try ClusterKeyFile.load(path) }
         let workers = try WorkerPool(workerCount: configuration.workers, pinning: configuration.pinCPUs, logger: logger)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let state = NIOLoopBoundBox<NodeLoopState?>.makeEmptyBox(valueType: NodeLoopState.self, eventLoop: loop)
-        var channels: [any Channel] = []
+        var runtime = ServiceRuntime<NodeLoopState>()
+        let (loop, state) = (runtime.loop, runtime.state)
         do {
             let ng = try await Self.bind("ng", configuration.ngAddress, on: loop) {
                 { state.value?.router.receiveClientDatagram($0, from: $1) }
             }
-            channels.append(ng)
+            runtime.channels.append(ng)
             var cluster: (any Channel)?
             if let clusterAddress = configuration.clusterAddress {
                 cluster = try await Self.bind("cluster", clusterAddress, on: loop) {
                     { state.value?.router.receiveClusterDatagram($0, from: $1) }
                 }
-                channels.append(cluster!)
+                runtime.channels.append(cluster!)
             }
             let identity = NodeIdentity(
                 id: configuration.nodeID, ngAddress: ng.localAddress?.hostAndPort ?? configuration.ngAddress,
@@ -65,12 +61,9 @@ public final class RelayNode: Sendable {
             return RelayNode(
                 configuration: configuration,
                 ngAddress: MediaPlane.SocketAddress(hostAndPort: identity.ngAddress) ?? MediaPlane.SocketAddress(hostAndPort: configuration.ngAddress)!,
-                clusterAddress: cluster == nil ? nil : identity.clusterAddress, group: group, channels: channels,
-                workers: workers, state: state)
+                clusterAddress: cluster == nil ? nil : identity.clusterAddress, runtime: runtime, workers: workers)
         } catch {
-            for channel in channels { try? await channel.close() }
-            workers.shutdown()
-            try? await group.shutdownGracefully()
+            await runtime.shutdown(beforeLoopEnds: workers.shutdown)
             throw error
         }
     }
@@ -88,35 +81,28 @@ public final class RelayNode: Sendable {
 
     private init(
         configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?,
-        group: MultiThreadedEventLoopGroup, channels: [any Channel], workers: WorkerPool,
-        state: NIOLoopBoundBox<NodeLoopState?>
+        runtime: ServiceRuntime<NodeLoopState>, workers: WorkerPool
     ) {
         self.configuration = configuration
         self.ngAddress = ngAddress
         self.clusterAddress = clusterAddress
-        self.group = group
-        self.channels = channels
+        self.runtime = runtime
         self.workers = workers
-        self.state = state
     }
 
     /// Resolves when the NG channel closes.
     public func waitUntilClosed() async throws {
-        try await channels[0].closeFuture.get()
+        try await runtime.waitUntilClosed()
     }
 
     /// Stops the timers, closes the ports, stops the media workers and the event loop.
     public func shutdown() async {
-        let state = self.state
-        try? await group.next().submit { state.value?.stop() }.get()
-        for channel in channels { try? await channel.close() }
-        workers.shutdown()
-        try? await group.shutdownGracefully()
+        await runtime.shutdown(beforeLoopEnds: workers.shutdown)
     }
 }
 
 /// Everything of a node that lives on its event loop: the router and the periodic work.
-final class NodeLoopState {
+final class NodeLoopState: LoopConfinedState {
     let router: RequestRouter
     private let cluster: ClusterMembership?
     private var timers: [LoopTimer] = []

@@ -81,7 +81,7 @@ final class RequestRouter {
         var target: SpillPlanner.Target
         var purpose: Purpose
         /// Nodes not to try again for this request (they did not answer).
-        var avoided: Set<String>
+        var avoided: [String]
         var retransmissions: LoopTimer?
     }
 
@@ -222,7 +222,7 @@ final class RequestRouter {
 
     /// Sends a new call this node does not take to the node the policy picks, or answers all busy.
     private func steer(
-        _ command: BencodeValue, callID: String, origin: Origin, hopsLeft: Int, path: [String], avoided: Set<String>
+        _ command: BencodeValue, callID: String, origin: Origin, hopsLeft: Int, path: [String], avoided: [String]
     ) {
         guard let cluster else {
             return complete(origin, reply: allBusy(command, path: path, detail: "no peers are configured"), owner: nil)
@@ -230,7 +230,7 @@ final class RequestRouter {
         guard hopsLeft > 0 else {
             return complete(origin, reply: allBusy(command, path: path, detail: "hop limit reached"), owner: nil)
         }
-        cluster.planner.chooseTarget(avoiding: Set(path).union(avoided)) { [self] target in
+        cluster.planner.chooseTarget(avoiding: path + avoided) { [self] target in
             guard let target else {
                 return complete(origin, reply: allBusy(command, path: path, detail: "no other node is below its threshold"), owner: nil)
             }
@@ -257,7 +257,7 @@ final class RequestRouter {
     /// timeout: the target is marked down and a new call is steered elsewhere.
     private func forward(
         _ message: ForwardedRequest, to target: SpillPlanner.Target, purpose: PendingForward.Purpose, origin: Origin,
-        avoided: Set<String>
+        avoided: [String]
     ) {
         guard let cluster else { return }
         var message = message
@@ -296,7 +296,7 @@ final class RequestRouter {
         case .newCall(let callID):
             steer(
                 pending.message.command, callID: callID, origin: pending.origin, hopsLeft: pending.message.hopsLeft + 1,
-                path: pending.message.visited, avoided: pending.avoided.union([pending.target.id]))
+                path: pending.message.visited, avoided: pending.avoided + [pending.target.id])
         case .proxy(let callID, let owner, _):
             complete(
                 pending.origin,

@@ -1,0 +1,287 @@
+// Drives Spillway's real steering policies (Cluster module) with simulated nodes: Poisson call
+// arrivals at random primaries, exponential holding times, workload reports published every
+// `interval` seconds (so decisions see stale data), and compares the blocking probability with the
+// Erlang-B bound of the pooled capacity. Run by hand; see bench/README.md.
+
+import Cluster
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Options {
+    var nodeCounts = [3, 30, 1000]
+    var intervals = [0.1, 1, 10]
+    var policies: [SteeringMode] = [.delegate, .sequence, .monitor]
+    var capacity = 100
+    var offeredFraction = 0.9
+    var holdingSeconds = 60.0
+    var maxHops = 4
+    var arrivals = 200_000
+    var seed: UInt64 = 1
+    var jsonPath: String?
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.dropFirst().makeIterator()
+        while let flag = iterator.next() {
+            guard let value = iterator.next() else { fatalError("\(flag) needs a value") }
+            switch flag {
+            case "--nodes": nodeCounts = value.split(separator: ",").map { Int($0)! }
+            case "--intervals": intervals = value.split(separator: ",").map { Double($0)! }
+            case "--policies": policies = value.split(separator: ",").map { SteeringMode(rawValue: String($0))! }
+            case "--capacity": capacity = Int(value)!
+            case "--load": offeredFraction = Double(value)!
+            case "--holding": holdingSeconds = Double(value)!
+            case "--max-hops": maxHops = Int(value)!
+            case "--arrivals": arrivals = Int(value)!
+            case "--seed": seed = UInt64(value)!
+            case "--json": jsonPath = value
+            default: fatalError("unknown flag \(flag); see bench/README.md")
+            }
+        }
+    }
+}
+
+/// Erlang-B blocking probability for `erlangs` offered to `servers`.
+func erlangB(erlangs: Double, servers: Int) -> Double {
+    var blocking = 1.0
+    for k in 1...max(1, servers) { blocking = erlangs * blocking / (Double(k) + erlangs * blocking) }
+    return blocking
+}
+
+/// A binary min-heap of timed events.
+struct EventQueue {
+    enum Kind { case departure(node: Int), publish(node: Int) }
+    private var times: [Double] = []
+    private var kinds: [Kind] = []
+
+    var isEmpty: Bool { times.isEmpty }
+    var nextTime: Double { times[0] }
+
+    mutating func push(_ time: Double, _ kind: Kind) {
+        times.append(time)
+        kinds.append(kind)
+        var child = times.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard times[child] < times[parent] else { break }
+            times.swapAt(child, parent)
+            kinds.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> (Double, Kind) {
+        let top = (times[0], kinds[0])
+        let lastTime = times.removeLast()
+        let lastKind = kinds.removeLast()
+        if !times.isEmpty {
+            times[0] = lastTime
+            kinds[0] = lastKind
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < times.count, times[left] < times[smallest] { smallest = left }
+                if right < times.count, times[right] < times[smallest] { smallest = right }
+                guard smallest != parent else { break }
+                times.swapAt(parent, smallest)
+                kinds.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return top
+    }
+}
+
+struct Result {
+    var nodes: Int
+    var interval: Double
+    var policy: SteeringMode
+    var offered = 0
+    var blocked = 0
+    var totalHops = 0
+    var maxHops = 0
+    var decisionNanos: [UInt64] = []
+    var erlangB = 0.0
+
+    var blocking: Double { Double(blocked) / Double(max(1, offered)) }
+    var meanHops: Double { Double(totalHops) / Double(max(1, offered - blocked)) }
+    func decisionMicros(_ quantile: Double) -> Double {
+        guard !decisionNanos.isEmpty else { return 0 }
+        let sorted = decisionNanos.sorted()
+        return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * quantile))]) / 1000
+    }
+}
+
+func monotonicNanos() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// One simulated cluster under one policy and report interval.
+final class Simulation {
+    let options: Options
+    let nodeCount: Int
+    let interval: Double
+    let policy: SteeringMode
+    var generator: SeededGenerator
+    var sessions: [Int]
+    /// The latest report each node published.
+    var published: [WorkloadReport]
+    /// What each node (or, for `monitor`, the monitor at index 0) knows of the others, refreshed lazily.
+    var views: [PeerTable?]
+    var events = EventQueue()
+    var result: Result
+
+    static let nanos = 1e9
+
+    init(options: Options, nodes: Int, interval: Double, policy: SteeringMode) {
+        self.options = options
+        nodeCount = nodes
+        self.interval = interval
+        self.policy = policy
+        generator = SeededGenerator(seed: options.seed &+ UInt64(nodes) &* 31 &+ UInt64(interval * 1000))
+        sessions = Array(repeating: 0, count: nodes)
+        published = (0..<nodes).map { Self.report(node: $0, sessions: 0, capacity: options.capacity, sequence: 0, at: 0) }
+        views = Array(repeating: nil, count: policy == .monitor ? 1 : nodes)
+        result = Result(nodes: nodes, interval: interval, policy: policy)
+        result.erlangB = erlangB(erlangs: offeredErlangs, servers: nodes * options.capacity)
+    }
+
+    var offeredErlangs: Double { options.offeredFraction * Double(nodeCount * options.capacity) }
+
+    static func id(_ node: Int) -> String { "n\(node)" }
+
+    static func report(node: Int, sessions: Int, capacity: Int, sequence: UInt64, at time: Double) -> WorkloadReport {
+        let capacity = ResourceCapacity(sessions: capacity)
+        let usage = ResourceUsage(sessions: sessions)
+        return WorkloadReport(
+            node: NodeIdentity(id: id(node), ngAddress: "", clusterAddress: "", mediaIP: ""),
+            load: Workload(usage: usage, capacity: capacity).load, threshold: 1, usage: usage, capacity: capacity, boot: 1,
+            sequence: sequence, madeAtWallNanos: UInt64(time * nanos))
+    }
+
+    func run() -> Result {
+        let arrivalRate = offeredErlangs / options.holdingSeconds
+        // Warm up for five holding times before counting, so the cluster starts near steady state.
+        let warmUp = 5 * options.holdingSeconds
+        for node in 0..<nodeCount {
+            events.push(Double.random(in: 0..<interval, using: &generator), .publish(node: node))
+        }
+        var now = 0.0
+        var counted = 0
+        while counted < options.arrivals {
+            let nextArrival = now + exponential(mean: 1 / arrivalRate)
+            while !events.isEmpty, events.nextTime <= nextArrival {
+                let (time, kind) = events.pop()
+                switch kind {
+                case .departure(let node):
+                    sessions[node] -= 1
+                case .publish(let node):
+                    published[node] = Self.report(
+                        node: node, sessions: sessions[node], capacity: options.capacity,
+                        sequence: published[node].sequence + 1, at: time)
+                    events.push(time + interval, .publish(node: node))
+                }
+            }
+            now = nextArrival
+            let primary = Int.random(in: 0..<nodeCount, using: &generator)
+            let hops = place(at: primary, now: now)
+            if now >= warmUp {
+                counted += 1
+                result.offered += 1
+                if let hops {
+                    result.totalHops += hops
+                    result.maxHops = max(result.maxHops, hops)
+                } else {
+                    result.blocked += 1
+                }
+            }
+        }
+        return result
+    }
+
+    /// Places one call arriving at `primary`; returns the hops it took, or nil when blocked.
+    func place(at primary: Int, now: Double) -> Int? {
+        var node = primary
+        var path: [String] = []
+        while true {
+            if sessions[node] < options.capacity {
+                sessions[node] += 1
+                events.push(now + exponential(mean: options.holdingSeconds), .departure(node: node))
+                return path.count
+            }
+            path.append(Self.id(node))
+            guard path.count <= options.maxHops, let next = choose(from: node, visited: path, now: now) else { return nil }
+            node = next
+        }
+    }
+
+    /// The steering decision of `node` (timed), on its view refreshed with the reports published so far.
+    func choose(from node: Int, visited: [String], now: Double) -> Int? {
+        let viewIndex = policy == .monitor ? 0 : node
+        var view = views[viewIndex] ?? PeerTable(
+            peers: (0..<nodeCount).filter { policy == .monitor || $0 != node }.map { (Self.id($0), "") },
+            ageLimitNanos: UInt64(3 * interval * Self.nanos))
+        let nowNanos = UInt64(now * Self.nanos)
+        for peer in 0..<nodeCount where peer != node || policy == .monitor {
+            let report = published[peer]
+            if view.peer(Self.id(peer))?.report?.sequence ?? 0 < report.sequence {
+                _ = view.record(report, now: nowNanos, ageAtArrivalNanos: nowNanos - min(nowNanos, report.madeAtWallNanos))
+            }
+        }
+        let context = SteeringContext(visited: visited, now: nowNanos)
+        let start = monotonicNanos()
+        let choice: String? =
+            switch policy {
+            case .delegate: DelegatePolicy().choose(from: view, context: context, using: &generator)
+            case .sequence: SequencePolicy().next(in: view, context: context)
+            case .monitor: LeastLoadedPolicy().choose(from: view, context: context)
+            }
+        result.decisionNanos.append(monotonicNanos() - start)
+        if let choice { view.noteSpill(to: choice) }
+        views[viewIndex] = view
+        return choice.map { Int($0.dropFirst())! }
+    }
+
+    func exponential(mean: Double) -> Double {
+        -mean * log(1 - Double.random(in: 0..<1, using: &generator))
+    }
+}
+
+let options = Options(CommandLine.arguments)
+print("nodes  interval  policy    offered   blocked   blocking   erlang-B   ratio   mean-hops  max-hops  decision-us(mean/p99)")
+var json: [String] = []
+for nodes in options.nodeCounts {
+    for interval in options.intervals {
+        for policy in options.policies {
+            let result = Simulation(options: options, nodes: nodes, interval: interval, policy: policy).run()
+            let meanDecision = result.decisionNanos.isEmpty ? 0 : Double(result.decisionNanos.reduce(0, +)) / Double(result.decisionNanos.count) / 1000
+            let ratio = result.erlangB > 0 ? result.blocking / result.erlangB : .infinity
+            func fixed(_ value: Double, _ digits: Int) -> String {
+                let scale = pow(10, Double(digits))
+                return String((value * scale).rounded() / scale)
+            }
+            print(
+                [
+                    "\(nodes)", "\(interval)", policy.rawValue, "\(result.offered)", "\(result.blocked)",
+                    fixed(result.blocking * 100, 4) + "%", fixed(result.erlangB * 100, 4) + "%",
+                    result.blocked == 0 ? "-" : fixed(ratio, 2), fixed(result.meanHops, 3), "\(result.maxHops)",
+                    fixed(meanDecision, 2) + "/" + fixed(result.decisionMicros(0.99), 2),
+                ].map { $0 + String(repeating: " ", count: max(1, 10 - $0.count)) }.joined())
+            fflush(nil)
+            json.append(
+                "{\"nodes\":\(nodes),\"interval_s\":\(interval),\"policy\":\"\(policy.rawValue)\",\"offered\":\(result.offered),"
+                    + "\"blocked\":\(result.blocked),\"blocking\":\(result.blocking),\"erlang_b\":\(result.erlangB),"
+                    + "\"mean_hops\":\(result.meanHops),\"max_hops\":\(result.maxHops),\"decision_us_mean\":\(meanDecision),"
+                    + "\"decision_us_p99\":\(result.decisionMicros(0.99))}")
+        }
+    }
+}
+if let path = options.jsonPath, let file = fopen(path, "w") {
+    fputs("[\n" + json.joined(separator: ",\n") + "\n]\n", file)
+    fclose(file)
+}
