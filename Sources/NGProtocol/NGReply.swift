@@ -17,6 +17,11 @@ public enum NGReply {
         ["result": "load limit", "message": .string(message)]
     }
 
+    /// Whether a reply says the node does not know the call (rtpengine's "Unknown call-id" wording).
+    public static func isUnknownCall(_ reply: BencodeValue) -> Bool {
+        reply["result"]?.stringValue == "error" && reply["error-reason"]?.stringValue?.hasPrefix("Unknown call-id") == true
+    }
+
     /// Whether the client's request said it understands the `load limit` result.
     public static func clientSupportsLoadLimit(_ request: BencodeValue) -> Bool {
         let supports = request["supports"]

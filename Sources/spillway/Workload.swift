@@ -41,6 +41,9 @@ struct WorkloadCommand: ParsableCommand {
         ]
         for case (let key, let value?) in changes { request[key] = .string(value) }
         let reply = try NGClient(server: server).request(.dictionary(request))
+        guard reply["result"] == "ok" else {
+            throw ValidationError("node at \(ng) refused: \(reply["error-reason"]?.stringValue ?? "\(reply)")")
+        }
         for key in (reply.dictionaryValue ?? [:]).keys.sorted() where key != "result" {
             print("\(key): \(reply[key]!.stringValue ?? "\(reply[key]!)")")
         }

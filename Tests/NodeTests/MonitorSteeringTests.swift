@@ -54,9 +54,11 @@ import Testing
         if collect != .onQuery { usleep(300_000) }
 
         var landed: [String: Int] = [:]
+        var spilledCall: (id: String, node: String)?
         for call in 0..<6 {
             let reply = try cluster.offer(at: 0, callID: "m-\(collect)-\(call)")
             let landing = try TestCluster.landing(reply)
+            if landing.node != "n1" { spilledCall = ("m-\(collect)-\(call)", landing.node!) }
             #expect(landing.mediaIP == TestCluster.ip(cluster.ids.firstIndex(of: landing.node!)!))
             landed[landing.node!, default: 0] += 1
             // Give pushed or streamed reports a moment, as calls arrive over time in real use.
@@ -66,12 +68,19 @@ import Testing
         let busy = try cluster.offer(at: 0, callID: "m-\(collect)-busy", supportsLoadLimit: true)
         #expect(busy["result"] == "load limit")
 
+
         if collect == .onQuery || collect == .poll {
             // Fresh data says every node is full.
             usleep(300_000)
             let full = try httpGet(monitor.httpAddress!, "/least-loaded")
             #expect(full.status == 503)
         }
+        // Later commands for a spilled call go through the primary to its owner.
+        let spilled = try #require(spilledCall)
+        #expect(try cluster.request(0, ["command": "query", "call-id": .string(spilled.id)])["spillway-node"] == .string(spilled.node))
+        #expect(try cluster.request(0, ["command": "delete", "call-id": .string(spilled.id)])["result"] == "ok")
+        let ownerIndex = cluster.ids.firstIndex(of: spilled.node)!
+        #expect(try cluster.request(ownerIndex, ["command": "list"])["calls"]?.listValue?.count == 1)
         let nodes = try httpGet(monitor.httpAddress!, "/nodes")
         #expect(nodes.status == 200 && String(decoding: nodes.body, as: UTF8.self).contains("\"id\":\"n3\""))
         #expect(try httpGet(monitor.httpAddress!, "/nope").status == 404)

@@ -171,7 +171,8 @@ final class RequestRouter {
         case .newCall(let callID):
             if succeeded, let owner = reply.owner, case .client = pending.origin { owners[callID] = owner }
         case .proxy(let callID, _, let isDelete):
-            if isDelete { owners[callID] = nil }
+            // Deleted, or gone from its owner (media timeout there): forget where it was.
+            if isDelete || NGReply.isUnknownCall(reply.reply) { owners[callID] = nil }
         }
         complete(pending.origin, reply: reply.reply, owner: reply.owner)
     }

@@ -1,0 +1,52 @@
+import Bencode
+import SpillwayClient
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A node's load comes from what it measures: sessions, media packet and bit rates, worker CPU.
+@Suite struct WorkloadMeasurementTests {
+    @Test func mediaRatesAndWorkerCPUAreMeasuredAndSetTheLoad() async throws {
+        let node = try await TestNode.start { configuration in
+            configuration.shareInterval = 0.2
+            configuration.capacity.sessions = 10
+            configuration.capacity.packetsPerSecond = 300
+        }
+        let caller = try UDPPeer()
+        let callee = try UDPPeer()
+        let relay = try node.connect(callID: "rate", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+        let idle = try node.request(["command": "workload"])
+        #expect(idle["load"] == "0.100" && idle["bottleneck"] == "sessions" && idle["admits"] == "yes")
+
+        // About 1,000 packets/s for 0.6 s: three sampling intervals.
+        let start = spw_test_seconds()
+        var sent = 0
+        while spw_test_seconds() - start < 0.6 {
+            _ = caller.send(pcmu(sent), to: relay.forCaller)
+            sent += 1
+            usleep(1000)
+        }
+        let busy = try node.request(["command": "workload"])
+        let packetRate = busy["packet-rate"]?.integerValue ?? 0
+        let bitRate = busy["bit-rate"]?.integerValue ?? 0
+        #expect(packetRate > 300, "\(busy)")
+        // Each packet is 172 bytes of RTP (12 header + 160 payload).
+        let expectedBitRate = Double(packetRate) * 172 * 8
+        #expect(abs(Double(bitRate) - expectedBitRate) < expectedBitRate * 0.05, "\(busy)")
+        // The media worker's own CPU time: well above zero while it relays 1,000 packets/s.
+        let cpu = Double(busy["cpu"]?.stringValue ?? "") ?? 0
+        #expect(cpu > 0, "\(busy)")
+        #expect(busy["bottleneck"] == "packet-rate" && busy["admits"] == "no", "\(busy)")
+        let refused = try node.request(["command": "offer", "call-id": "more", "from-tag": "A", "sdp": .string(audioSDP(port: 40000))])
+        #expect(refused["error-reason"]?.stringValue?.contains("no peers are configured") == true, "\(refused)")
+
+        // Quiet again: the next samples bring the rate down and the node admits.
+        usleep(500_000)
+        let quiet = try node.request(["command": "workload"])
+        #expect(quiet["packet-rate"] == 0 && quiet["admits"] == "yes", "\(quiet)")
+        _ = callee.drain(quietMilliseconds: 50)
+        await node.stop()
+    }
+}
