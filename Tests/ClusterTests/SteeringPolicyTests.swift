@@ -13,7 +13,10 @@ import Testing
         for _ in 0..<200 {
             #expect(DelegatePolicy().choose(from: peers, context: context, using: &generator) == "f")
         }
-        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: ["f", "b"], now: now), using: &generator) == nil)
+        // Nobody shows headroom: the peer closest to its threshold (d, at it) is tried, since it
+        // repeats the test itself; one that is down (e) is not.
+        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: ["f", "b"], now: now), using: &generator) == "d")
+        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: ["f", "b", "c", "d"], now: now), using: &generator) == nil)
         // Past the age limit nothing is trusted.
         #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: [], now: 14 * second), using: &generator) == nil)
     }

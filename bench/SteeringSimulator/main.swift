@@ -269,7 +269,8 @@ for nodes in options.nodeCounts {
                 [
                     "\(nodes)", "\(interval)", policy.rawValue, "\(result.offered)", "\(result.blocked)",
                     fixed(result.blocking * 100, 4) + "%", fixed(result.erlangB * 100, 4) + "%",
-                    result.blocked == 0 ? "-" : fixed(ratio, 2), fixed(result.meanHops, 3), "\(result.maxHops)",
+                    result.blocked == 0 ? "-" : result.erlangB < 1e-9 ? "bound~0" : fixed(ratio, 2), fixed(result.meanHops, 3),
+                    "\(result.maxHops)",
                     fixed(meanDecision, 2) + "/" + fixed(result.decisionMicros(0.99), 2),
                 ].map { $0 + String(repeating: " ", count: max(1, 10 - $0.count)) }.joined())
             fflush(nil)

@@ -29,6 +29,10 @@ public struct SteeringContext: Sendable {
 /// same "least loaded" peer and overloading it together; counting the calls each primary has steered
 /// since the last report shrinks a peer's weight as it fills. A peer below its own threshold while
 /// this node is at or over its own has, for equal thresholds, a lower workload by definition.
+///
+/// When no peer shows headroom, the one closest to its threshold is tried anyway: reports are up
+/// to an interval old and calls may have ended since, and the peer repeats the admission test
+/// itself, so the worst case is one more hop (the hop limit bounds the walk), not a refused call.
 public struct DelegatePolicy: Sendable {
     public init() {}
 
@@ -39,12 +43,14 @@ public struct DelegatePolicy: Sendable {
         // falls), so no candidate list is built and one random number is drawn.
         var total = 0.0
         var last: Int?
+        var closest: (position: Int, headroom: Double)?
         peers.forEachUsable(now: context.now, excluding: context.visited) { position, _, headroom in
+            if closest == nil || headroom > closest!.headroom { closest = (position, headroom) }
             guard headroom > 0 else { return }
             total += headroom
             last = position
         }
-        guard let last else { return nil }
+        guard let last else { return closest.map { peers.peers[$0.position].id } }
         var point = Double.random(in: 0..<total, using: &generator)
         var chosen = last
         peers.forEachUsable(now: context.now, excluding: context.visited) { position, _, headroom in
