@@ -36,8 +36,9 @@ import Glibc
         await cluster.stop()
     }
 
-    @Test func sequenceWalksThePriorityOrderThenAnswersAllBusy() async throws {
-        let cluster = try await TestCluster.start(policy: .sequence, maxSessions: 1)
+    @Test(arguments: ShareMode.allCases)
+    func sequenceWalksThePriorityOrderThenAnswersAllBusy(share: ShareMode) async throws {
+        let cluster = try await TestCluster.start(policy: .sequence, share: share, maxSessions: 1)
         var landings: [(String?, Int64?)] = []
         for call in 0..<3 {
             let landing = try TestCluster.landing(try cluster.offer(at: 0, callID: "s-\(call)"))
@@ -93,21 +94,26 @@ import Glibc
         await cluster.stop()
     }
 
-    @Test func aKilledNodeStopsBeingChosenWithinTheDetectionTime() async throws {
-        let cluster = try await TestCluster.start(policy: .delegate, share: .push, maxSessions: 1, configure: { index, configuration in
+    @Test(arguments: ShareMode.allCases)
+    func aKilledNodeStopsBeingChosenWithinTheDetectionTime(share: ShareMode) async throws {
+        let cluster = try await TestCluster.start(policy: .delegate, share: share, maxSessions: 1, configure: { index, configuration in
             if index > 0 { configuration.capacity.sessions = 20 }
         })
-        try #require(try cluster.waitForPeers(of: 0, ["n2", "n3"], state: "up") != nil)
+        if share != .poll { try #require(try cluster.waitForPeers(of: 0, ["n2", "n3"], state: "up") != nil) }
         _ = try cluster.offer(at: 0, callID: "k-local")
         await cluster.kill(2)
-        // Age limit 0.6 s, reports every 0.2 s: n3 is marked down within about 0.8 s.
-        let detection = try cluster.waitForPeers(of: 0, ["n3"], state: "down", timeout: 3)
-        try #require(detection != nil)
-        #expect(detection! < 1.2, "detected after \(detection!) s")
+        if share != .poll {
+            // Age limit 0.6 s, reports every 0.2 s: n3 is marked down within about 0.8 s.
+            let detection = try cluster.waitForPeers(of: 0, ["n3"], state: "down", timeout: 3)
+            try #require(detection != nil)
+            #expect(detection! < 1.2, "detected after \(detection!) s")
+        }
+        // Polling: the first decision's poll goes unanswered by n3 within the poll timeout.
         for call in 0..<4 {
             let reply = try cluster.offer(at: 0, callID: "k-\(call)")
             #expect(try TestCluster.landing(reply).node == "n2")
         }
+        #expect(try cluster.clusterStatistics(0)?["peers"]?["n3"]?["state"] == "down")
         await cluster.stop()
     }
 
