@@ -62,9 +62,12 @@ import Testing
     @Test func theMonitorNamesTheLeastLoadedNodeThatStillAdmits() {
         var peers = table([("b", 40), ("c", 20), ("d", 20), ("e", 85)])
         let context = SteeringContext(visited: [], now: now)
-        #expect(LeastLoadedPolicy().choose(from: peers, context: context) == "c")
+        #expect(LeastLoadedPolicy().choose(from: peers, context: context)?.id == "c")
         peers.noteSpill(to: "c")
-        #expect(LeastLoadedPolicy().choose(from: peers, context: context) == "d")
-        #expect(LeastLoadedPolicy().choose(from: peers, context: SteeringContext(visited: ["c", "d", "b"], now: now)) == nil)
+        #expect(LeastLoadedPolicy().choose(from: peers, context: context) == .init(id: "d", estimatedLoad: 0.2, admits: true))
+        // Only e (over its threshold) is left: named, marked as not admitting.
+        let last = LeastLoadedPolicy().choose(from: peers, context: SteeringContext(visited: ["c", "d", "b"], now: now))
+        #expect(last == .init(id: "e", estimatedLoad: 0.85, admits: false))
+        #expect(LeastLoadedPolicy().choose(from: peers, context: SteeringContext(visited: ["b", "c", "d", "e"], now: now)) == nil)
     }
 }

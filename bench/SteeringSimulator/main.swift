@@ -239,7 +239,7 @@ final class Simulation {
             switch policy {
             case .delegate: DelegatePolicy().choose(from: view, context: context, using: &generator)
             case .sequence: SequencePolicy().next(in: view, context: context)
-            case .monitor: LeastLoadedPolicy().choose(from: view, context: context)
+            case .monitor: LeastLoadedPolicy().choose(from: view, context: context)?.id
             }
         result.decisionNanos.append(monotonicNanos() - start)
         if let choice { view.noteSpill(to: choice) }

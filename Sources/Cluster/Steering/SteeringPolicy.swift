@@ -73,16 +73,35 @@ public struct SequencePolicy: Sendable {
     }
 }
 
-/// The monitor's choice: the node with the lowest estimated workload among those that are up,
-/// fresh and below their threshold; ties go to the earlier configured node.
+/// The monitor's choice: the node with the lowest estimated workload among those that are up and
+/// fresh; ties go to the earlier configured node. Whether it admits is part of the answer: a client
+/// asking is told "all busy" when it does not, while a node asking where to spill is sent there
+/// anyway (the data may be stale, and that node repeats the admission test).
 public struct LeastLoadedPolicy: Sendable {
+    public struct Choice: Sendable, Equatable {
+        public var id: String
+        public var estimatedLoad: Double
+        /// Whether the node is below its threshold by the monitor's estimate.
+        public var admits: Bool
+
+        public init(id: String, estimatedLoad: Double, admits: Bool) {
+            self.id = id
+            self.estimatedLoad = estimatedLoad
+            self.admits = admits
+        }
+    }
+
     public init() {}
 
-    public func choose(from peers: PeerTable, context: SteeringContext) -> String? {
-        var best: (position: Int, load: Double)?
+    public func choose(from peers: PeerTable, context: SteeringContext) -> Choice? {
+        var best: (position: Int, load: Double, headroom: Double)?
         peers.forEachUsable(now: context.now, excluding: context.visited) { position, load, headroom in
-            if headroom > 0, best == nil || load < best!.load { best = (position, load) }
+            // Among nodes that admit, the lowest load; a node that admits beats one that does not.
+            if let current = best, (current.headroom > 0) == (headroom > 0) ? load >= current.load : current.headroom > 0 {
+                return
+            }
+            best = (position, load, headroom)
         }
-        return best.map { peers.peers[$0.position].id }
+        return best.map { Choice(id: peers.peers[$0.position].id, estimatedLoad: $0.load, admits: $0.headroom > 0) }
     }
 }

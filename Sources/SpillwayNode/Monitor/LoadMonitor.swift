@@ -120,21 +120,22 @@ final class MonitorLoopState: LoopConfinedState {
         timer = nil
     }
 
-    /// The least-loaded node that admits calls, leaving out `excluding`; fresh data first when
-    /// collecting on query. The node named is counted as having one more call until it reports.
-    func leastLoaded(excluding: [String], then body: @escaping (NodeIdentity?, Double?) -> Void) {
+    /// The least-loaded node, leaving out `excluding`; fresh data first when collecting on query.
+    /// A client is told nil (all busy) unless that node admits by the monitor's data; a node asking
+    /// where to spill (`forNode`) is named the closest anyway, since it will repeat the test. The node
+    /// named is counted as having one more call until it reports.
+    func leastLoaded(excluding: [String], forNode: Bool = false, then body: @escaping (NodeIdentity?, Double?) -> Void) {
         collector.withFreshView { [self] table in
             let context = SteeringContext(visited: excluding, now: spw_monotonic_nanos())
-            guard let id = LeastLoadedPolicy().choose(from: table, context: context), let peer = table.peer(id),
-                let report = peer.report
+            guard let choice = LeastLoadedPolicy().choose(from: table, context: context), choice.admits || forNode,
+                let report = table.peer(choice.id)?.report
             else {
                 allBusy += 1
                 return body(nil, nil)
             }
-            let load = table.estimatedLoad(of: peer)
-            collector.noteSpill(to: id)
+            collector.noteSpill(to: choice.id)
             answered += 1
-            body(report.node, load)
+            body(report.node, choice.estimatedLoad)
         }
     }
 
@@ -155,7 +156,7 @@ final class MonitorLoopState: LoopConfinedState {
         case .report(let report):
             collector.receive(report, sender: envelope.sender, from: address)
         case .locate(let id, let excluding):
-            leastLoaded(excluding: excluding) { [link] node, _ in link.send(.located(id: id, node: node), to: address) }
+            leastLoaded(excluding: excluding, forNode: true) { [link] node, _ in link.send(.located(id: id, node: node), to: address) }
         case .poll, .subscribe, .forward, .forwardReply, .located:
             link.refuse(.malformed, from: address)
         }
