@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C shims for the Linux syscalls the data plane batches (recvmmsg, sendmmsg, epoll, eventfd).
@@ -41,6 +42,10 @@ let package = Package(
             ]
         ),
 
+        // libpcap, and captures: pcap/pcapng reading, UDP decoding, RTP flow detection and pairing into calls.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "Capture", dependencies: ["CPcap", "RTP", "SDP"]),
+
         // Cluster steering without I/O: the workload model, signed workload messages, the peer table
         // and the three steering policies (delegate, sequence, monitor). Clocks are passed in.
         .target(
@@ -63,12 +68,18 @@ let package = Package(
         ),
 
         // Client-side tools: an NG client and UDP media peers, for the demo, tests and benchmarks.
-        .target(name: "SpillwayClient", dependencies: ["Bencode", "NGProtocol", "MediaPlane", "RTP", "SDP", "CSpillwayShims"]),
+        .target(
+            name: "SpillwayClient",
+            dependencies: [
+                "Bencode", "NGProtocol", "MediaPlane", "RTP", "SDP", "CSpillwayShims", "Capture",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
 
         .executableTarget(
             name: "spillway",
             dependencies: [
-                "SpillwayNode", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane", "Cluster",
+                "SpillwayNode", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane", "Cluster", "Capture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,6 +87,14 @@ let package = Package(
 
         // bench/: the steering simulator (run by hand, never by the test suite).
         .executableTarget(name: "steering-simulator", dependencies: ["Cluster"], path: "bench/SteeringSimulator"),
+
+        // Helpers the node and interop tests share: a loopback cluster, SDP and RTP builders.
+        .target(
+            name: "SpillwayTestSupport",
+            dependencies: ["SpillwayNode", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP",
+                .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Support"
+        ),
 
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
@@ -87,11 +106,17 @@ let package = Package(
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster"]
+            dependencies: [
+                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster",
+                "SpillwayTestSupport",
+            ]
         ),
         .testTarget(
             name: "InteropTests",
-            dependencies: ["SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane"]
+            dependencies: [
+                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane", "Capture", "Cluster",
+                "SpillwayTestSupport",
+            ]
         ),
     ]
 )

@@ -1,0 +1,172 @@
+import RTP
+import SDP
+
+/// One direction of captured RTP: every packet from one source to one destination carrying one
+/// SSRC, in capture order.
+public struct MediaFlow: Sendable, Equatable {
+    public var source: Endpoint
+    public var destination: Endpoint
+    public var ssrc: UInt32
+    public var payloadType: UInt8
+    public var packets: [CapturedDatagram]
+
+    /// RTP packets with the marker bit set (for video, one per frame).
+    public var markedPackets: Int {
+        packets.count { packet in
+            packet.payload.withUnsafeBytes { bytes in (try? RTPHeader.parse(bytes).get())?.marker ?? false }
+        }
+    }
+}
+
+/// The media of one captured call: the flow from the caller and, when captured, the flow back.
+public struct CapturedCall: Sendable, Equatable {
+    /// The SIP Call-ID when the capture has the call's signalling, else a name made from the flow.
+    public var name: String
+    public var forward: MediaFlow
+    public var backward: MediaFlow?
+    /// Encoding name and clock rate from the SDP, or RFC 3551's static table, or nil when unknown.
+    public var encoding: (name: String, clockRate: Int)?
+
+    public static func == (left: CapturedCall, right: CapturedCall) -> Bool {
+        left.name == right.name && left.forward == right.forward && left.backward == right.backward
+            && left.encoding?.name == right.encoding?.name && left.encoding?.clockRate == right.encoding?.clockRate
+    }
+
+    public var flows: [MediaFlow] { [forward] + (backward.map { [$0] } ?? []) }
+}
+
+/// The RTP flows of a capture, paired into calls: by the SDP of SIP messages when the capture has
+/// them (which also name the call and its codec), otherwise by address pairs (A->B with B->A).
+public struct FlowAnalysis: Sendable {
+    public let calls: [CapturedCall]
+    /// UDP datagrams that are neither RTP of a detected flow nor SIP (RTCP among them).
+    public let otherDatagrams: Int
+    /// SIP messages seen.
+    public let sipMessages: Int
+
+    /// A flow must have at least this many packets, nearly all valid RTP with one SSRC.
+    static let minimumPackets = 3
+
+    public init(_ capture: CaptureFile) {
+        var byDirection: [DirectionKey: [CapturedDatagram]] = [:]
+        var order: [DirectionKey] = []
+        var sdpMedia: [Endpoint: (callID: String, encoding: (String, Int)?)] = [:]
+        var sipMessages = 0
+        for datagram in capture.datagrams {
+            if let sip = SIPMessage(datagram.payload) {
+                sipMessages += 1
+                for (endpoint, encoding) in sip.mediaEndpoints { sdpMedia[endpoint] = (sip.callID, encoding) }
+                continue
+            }
+            let key = DirectionKey(source: datagram.source, destination: datagram.destination)
+            if byDirection[key] == nil { order.append(key) }
+            byDirection[key, default: []].append(datagram)
+        }
+        var flows: [DirectionKey: MediaFlow] = [:]
+        var other = 0
+        for key in order {
+            let datagrams = byDirection[key]!
+            if let flow = Self.rtpFlow(key, datagrams) {
+                flows[key] = flow
+                other += datagrams.count - flow.packets.count
+            } else {
+                other += datagrams.count
+            }
+        }
+        var calls: [CapturedCall] = []
+        var paired: Set<DirectionKey> = []
+        for key in order where flows[key] != nil && !paired.contains(key) {
+            let reverse = DirectionKey(source: key.destination, destination: key.source)
+            paired.insert(key)
+            let backward = flows[reverse]
+            if backward != nil { paired.insert(reverse) }
+            let forward = flows[key]!
+            let signalled = sdpMedia[forward.destination] ?? sdpMedia[forward.source]
+            let encoding = signalled?.encoding ?? Self.staticEncoding(forward.payloadType)
+            calls.append(
+                CapturedCall(
+                    name: signalled?.callID ?? "\(forward.source)-\(forward.destination)", forward: forward, backward: backward,
+                    encoding: encoding))
+        }
+        self.calls = calls
+        otherDatagrams = other
+        self.sipMessages = sipMessages
+    }
+
+    private struct DirectionKey: Hashable {
+        var source: Endpoint
+        var destination: Endpoint
+    }
+
+    /// The RTP flow in a direction's datagrams: the dominant SSRC's valid RTP packets, if they are
+    /// nearly all of the direction's datagrams.
+    private static func rtpFlow(_ key: DirectionKey, _ datagrams: [CapturedDatagram]) -> MediaFlow? {
+        var headers: [(CapturedDatagram, RTPHeader)] = []
+        for datagram in datagrams {
+            let header = datagram.payload.withUnsafeBytes { bytes -> RTPHeader? in
+                guard !RTCP.isMultiplexedRTCP(bytes) else { return nil }
+                return try? RTPHeader.parse(bytes).get()
+            }
+            if let header { headers.append((datagram, header)) }
+        }
+        let counts = Dictionary(grouping: headers, by: \.1.ssrc)
+        guard let (ssrc, packets) = counts.max(by: { $0.value.count < $1.value.count }), packets.count >= minimumPackets,
+            packets.count * 10 >= datagrams.count * 9
+        else { return nil }
+        return MediaFlow(
+            source: key.source, destination: key.destination, ssrc: ssrc, payloadType: packets[0].1.payloadType,
+            packets: packets.map(\.0))
+    }
+
+    private static func staticEncoding(_ payloadType: UInt8) -> (String, Int)? {
+        switch payloadType {
+        case 0: ("PCMU", 8000)
+        case 8: ("PCMA", 8000)
+        case 9: ("G722", 8000)
+        case 18: ("G729", 8000)
+        default: nil
+        }
+    }
+}
+
+/// The parts of a SIP message over UDP that pair media into calls: the Call-ID, and the media
+/// endpoints and first codec of its SDP body.
+struct SIPMessage {
+    var callID: String
+    var mediaEndpoints: [(Endpoint, (String, Int)?)]
+
+    init?(_ payload: [UInt8]) {
+        guard payload.count > 12, let text = String(validating: payload, as: UTF8.self),
+            text.hasPrefix("SIP/2.0 ") || text.split(separator: " ", maxSplits: 2).dropFirst().first?.hasPrefix("sip:") == true
+        else { return nil }
+        let blank = text.firstRange(of: "\r\n\r\n")
+        let head = blank.map { text[..<$0.lowerBound] } ?? text[...]
+        var callID: String?
+        for line in head.split(separator: "\r\n") {
+            let lowered = line.lowercased()
+            if lowered.hasPrefix("call-id:") || lowered.hasPrefix("i:") {
+                callID = String(line[line.index(after: line.firstIndex(of: ":")!)...]).trimmingCharacters(in: " ")
+            }
+        }
+        guard let callID else { return nil }
+        self.callID = callID
+        mediaEndpoints = []
+        guard let blank, let sdp = try? SessionDescription(parsing: String(text[blank.upperBound...])) else { return }
+        for section in sdp.media where section.isRTP && section.port > 0 {
+            guard let address = sdp.connection(of: section)?.address, let format = section.formats.first else { continue }
+            let encoding = section.attributes(named: "rtpmap").compactMap { $0 }.first { $0.hasPrefix("\(format) ") }
+                .flatMap { value -> (String, Int)? in
+                    let codec = value.split(separator: " ").dropFirst().first?.split(separator: "/")
+                    guard let codec, codec.count >= 2, let rate = Int(codec[1]) else { return nil }
+                    return (String(codec[0]), rate)
+                }
+            mediaEndpoints.append((Endpoint(ip: address, port: UInt16(clamping: section.port)), encoding))
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in character: Character) -> String {
+        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}

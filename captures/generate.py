@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Generates the sample captures in this folder (see README.md). Deterministic: same bytes every run.
+
+Usage: python3 captures/generate.py [OUTPUT_DIR]
+"""
+import math
+import struct
+import sys
+from pathlib import Path
+
+SAMPLE_RATE = 8000
+PTIME_SAMPLES = 160  # 20 ms at 8 kHz
+
+
+def linear_to_ulaw(sample: int) -> int:
+    """G.711 mu-law (ITU-T G.711, with the usual 0x84 bias and 32635 clip)."""
+    sign = 0x80 if sample < 0 else 0
+    magnitude = min(abs(sample), 32635) + 0x84
+    exponent = 7
+    mask = 0x4000
+    while exponent > 0 and not magnitude & mask:
+        exponent -= 1
+        mask >>= 1
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | exponent << 4 | mantissa) & 0xFF
+
+
+def linear_to_alaw(sample: int) -> int:
+    """G.711 A-law (ITU-T G.711), even bits inverted."""
+    sign = 0x80 if sample >= 0 else 0
+    magnitude = min(abs(sample), 32767) >> 3
+    if magnitude < 32:
+        code = magnitude >> 1
+    else:
+        exponent = 1
+        while magnitude >= 64 and exponent < 7:
+            magnitude >>= 1
+            exponent += 1
+        code = exponent << 4 | ((magnitude >> 1) & 0x0F)
+    return (sign | code) ^ 0x55
+
+
+def tone(frequency: float, packets: int, encode, amplitude: int = 8000):
+    for index in range(packets):
+        start = index * PTIME_SAMPLES
+        yield bytes(
+            encode(int(amplitude * math.sin(2 * math.pi * frequency * (start + n) / SAMPLE_RATE)))
+            for n in range(PTIME_SAMPLES)
+        )
+
+
+def rtp(sequence: int, timestamp: int, ssrc: int, payload_type: int, payload: bytes, marker: bool = False) -> bytes:
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | payload_type, sequence & 0xFFFF, timestamp, ssrc) + payload
+
+
+def udp_ipv4_ethernet(source: tuple, destination: tuple, payload: bytes) -> bytes:
+    udp = struct.pack("!HHHH", source[1], destination[1], 8 + len(payload), 0) + payload
+    ip_header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+        bytes(map(int, source[0].split("."))), bytes(map(int, destination[0].split("."))),
+    )
+    checksum = sum(struct.unpack("!10H", ip_header))
+    checksum = (checksum & 0xFFFF) + (checksum >> 16)
+    checksum = ~((checksum & 0xFFFF) + (checksum >> 16)) & 0xFFFF
+    ip_header = ip_header[:10] + struct.pack("!H", checksum) + ip_header[12:]
+    ethernet = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    return ethernet + ip_header + udp
+
+
+def write_pcap(path: Path, frames):
+    """Classic pcap, microsecond timestamps, Ethernet."""
+    with path.open("wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for time, frame in frames:
+            seconds = int(time)
+            micros = int(round((time - seconds) * 1e6))
+            out.write(struct.pack("<IIII", seconds, micros, len(frame), len(frame)) + frame)
+
+
+def write_pcapng(path: Path, frames):
+    """pcapng: one section, one Ethernet interface with nanosecond timestamps (if_tsresol 9)."""
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        length = 12 + len(body)
+        return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
+
+    with path.open("wb") as out:
+        out.write(block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+        options = struct.pack("<HHB", 9, 1, 9) + b"\x00" * 3 + struct.pack("<HH", 0, 0)
+        out.write(block(1, struct.pack("<HHI", 1, 0, 65535) + options))
+        for time, frame in frames:
+            nanos = int(round(time * 1e9))
+            out.write(block(6, struct.pack("<IIIII", 0, nanos >> 32, nanos & 0xFFFFFFFF, len(frame), len(frame)) + frame))
+
+
+def media(start: float, caller: tuple, callee: tuple, payload_type: int, encode, seconds: float, tones=(1000.0, 440.0)):
+    """Both directions of a call, 20 ms packets; the callee starts 5 ms after the caller."""
+    packets = int(seconds * 50)
+    frames = []
+    for direction, (source, destination, frequency, ssrc, offset) in enumerate(
+        [(caller, callee, tones[0], 0x11223344, 0.0), (callee, caller, tones[1], 0x55667788, 0.005)]
+    ):
+        for index, payload in enumerate(tone(frequency, packets, encode)):
+            packet = rtp(1000 * (direction + 1) + index, 160 * index, ssrc, payload_type, payload, marker=index == 0)
+            frames.append((start + offset + index * 0.02, udp_ipv4_ethernet(source, destination, packet)))
+    return frames
+
+
+def sip_call(start: float):
+    caller, callee = ("10.0.1.10", 5060), ("10.0.1.20", 5060)
+    caller_media, callee_media = ("10.0.1.10", 41000), ("10.0.1.20", 51000)
+    call_id = "sample-call-1@10.0.1.10"
+
+    def sdp(address, port, session):
+        return (
+            f"v=0\r\no=- {session} 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
+        )
+
+    def message(first_line, cseq, extra="", body=""):
+        headers = (
+            f"{first_line}\r\nVia: SIP/2.0/UDP 10.0.1.10:5060;branch=z9hG4bK-{cseq.split()[0]}-{cseq.split()[1]}\r\n"
+            f"From: <sip:alice@10.0.1.10>;tag=alice\r\nTo: <sip:bob@10.0.1.20>{extra}\r\nCall-ID: {call_id}\r\n"
+            f"CSeq: {cseq}\r\nContact: <sip:alice@10.0.1.10>\r\nMax-Forwards: 70\r\n"
+        )
+        if body:
+            headers += "Content-Type: application/sdp\r\n"
+        return (headers + f"Content-Length: {len(body)}\r\n\r\n" + body).encode()
+
+    frames = [
+        (start, udp_ipv4_ethernet(caller, callee, message("INVITE sip:bob@10.0.1.20 SIP/2.0", "1 INVITE", body=sdp(*caller_media, 1)))),
+        (start + 0.01, udp_ipv4_ethernet(callee, caller, message("SIP/2.0 100 Trying", "1 INVITE"))),
+        (start + 0.20, udp_ipv4_ethernet(callee, caller, message("SIP/2.0 200 OK", "1 INVITE", ";tag=bob", sdp(*callee_media, 2)))),
+        (start + 0.21, udp_ipv4_ethernet(caller, callee, message("ACK sip:bob@10.0.1.20 SIP/2.0", "1 ACK", ";tag=bob"))),
+    ]
+    frames += media(start + 0.25, caller_media, callee_media, 8, linear_to_alaw, 2.0, tones=(800.0, 1200.0))
+    frames += [
+        (start + 2.40, udp_ipv4_ethernet(caller, callee, message("BYE sip:bob@10.0.1.20 SIP/2.0", "2 BYE", ";tag=bob"))),
+        (start + 2.41, udp_ipv4_ethernet(callee, caller, message("SIP/2.0 200 OK", "2 BYE", ";tag=bob"))),
+    ]
+    return sorted(frames, key=lambda frame: frame[0])
+
+
+def main():
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+    out.mkdir(parents=True, exist_ok=True)
+    start = 1_700_000_000.0
+    write_pcap(out / "g711-tone.pcap", sorted(media(start, ("10.0.0.1", 40000), ("10.0.0.2", 50000), 0, linear_to_ulaw, 3.0)))
+    write_pcapng(out / "sip-call.pcapng", sip_call(start))
+
+
+if __name__ == "__main__":
+    main()
