@@ -1,66 +1,93 @@
 import ArgumentParser
 import Bencode
+import Cluster
 import Logging
 import MediaPlane
 import SpillwayClient
 import SpillwayNode
 
-/// `spillway demo`: start a node on loopback, run a scripted call through it, print the figures.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `spillway demo`: the whole product on loopback. A three-node cluster with a low threshold; a
+/// bundled capture replayed through the first node with enough copies to push it over; where each
+/// call landed and the media figures.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start a relay node on loopback, run a scripted call through it and print the media figures.")
+        abstract: "Start a three-node cluster on loopback and replay a bundled capture through it.")
 
-    @Option(help: "RTP packets each party sends (20 ms apart).")
-    var packets = 150
+    @Option(help: "The capture to replay.")
+    var capture = "captures/g711-tone.pcap"
 
-    @Option(name: .customLong("log-level"), help: "Log level of the embedded node.")
+    @Option(help: "Concurrent copies of the capture's calls (each node takes two before it spills).")
+    var copies = 5
+
+    @Option(help: "How the nodes steer calls over their threshold: delegate, sequence or monitor.")
+    var policy = "delegate"
+
+    @Option(name: .customLong("log-level"), help: "Log level of the embedded nodes.")
     var logLevel = "warning"
+
+    static let nodeIPs = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+    static let clusterPort = 42224
 
     func run() async throws {
         bootstrapLogging(Logger.Level(rawValue: logLevel) ?? .warning)
-        var configuration = NodeConfiguration()
-        configuration.nodeID = "demo-1"
-        configuration.ngAddress = "127.0.0.1:0"
-        configuration.portRange = 40000...40999
-        let node = try await RelayNode.start(configuration, logger: Logger(label: "spillway.demo"))
-        print("Spillway node \(configuration.nodeID): NG on \(node.ngAddress), media on \(configuration.mediaIP)")
-
-        let call = ScriptedCall(callID: "demo-call-1", packetsPerSide: packets)
-        let client = try NGClient(server: node.ngAddress)
-        let outcome = try call.run(through: client)
-        await node.shutdown()
-
-        print("Call \(call.callID): caller -> relay :\(outcome.relayPortForCaller) ... relay :\(outcome.relayPortForCallee) <- callee")
-        print(DemoReport(outcome: outcome).table)
-        let complete = outcome.receivedByCallee == outcome.sentByCaller && outcome.receivedByCaller == outcome.sentByCallee
-        print(complete ? "Every packet crossed the relay in both directions." : "Packets were lost; see the table.")
-        if !complete { throw ExitCode.failure }
-    }
-}
-
-/// The demo's table: per party, what it sent, what the relay saw and forwarded, what arrived.
-struct DemoReport {
-    var outcome: ScriptedCall.Outcome
-
-    var table: String {
-        var rows = [["party", "sent", "relay rx", "forwarded", "delivered", "lost", "jitter ms", "drops"]]
-        for (tag, sent, delivered) in [
-            ("caller", outcome.sentByCaller, outcome.receivedByCallee),
-            ("callee", outcome.sentByCallee, outcome.receivedByCaller),
-        ] {
-            let stream = outcome.query["tags"]?[tag]?["medias"]?.listValue?.first?["streams"]?.listValue?.first
-            func figure(_ key: String) -> String { stream?[key]?.integerValue.map(String.init) ?? "-" }
-            rows.append([
-                tag, "\(sent)", stream?["stats"]?["packets"]?.integerValue.map(String.init) ?? "-",
-                figure("forwarded"), "\(delivered)", figure("lost"),
-                stream?["jitter us"]?.integerValue.map { String(format: "%.2f", Double($0) / 1000) } ?? "-",
-                stream?["stats"]?["errors"]?.integerValue.map(String.init) ?? "-",
-            ])
+        guard let mode = SteeringMode(rawValue: policy), mode != .monitor else {
+            throw ValidationError("--policy '\(policy)' is not one the demo runs: delegate or sequence")
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 2, withPad: " ", startingAt: 0) }
-                .joined()
-        }.joined(separator: "\n")
+        let keyFile = try Self.writeClusterKey()
+        var nodes: [RelayNode] = []
+        for (index, ip) in Self.nodeIPs.enumerated() {
+            var configuration = NodeConfiguration()
+            configuration.nodeID = "node-\(index + 1)"
+            configuration.ngAddress = "\(ip):0"
+            configuration.mediaIP = ip
+            configuration.portRange = 40000...40999
+            configuration.capacity.sessions = 4
+            configuration.threshold = 0.5
+            configuration.clusterAddress = "\(ip):\(Self.clusterPort)"
+            configuration.clusterKeyFile = keyFile
+            configuration.policy = mode
+            configuration.shareInterval = 0.2
+            configuration.peers = Self.nodeIPs.enumerated().filter { $0.offset != index }.map {
+                PeerAddress(id: "node-\($0.offset + 1)", address: "\($0.element):\(Self.clusterPort)")
+            }
+            nodes.append(try await RelayNode.start(configuration, logger: Logger(label: "spillway.demo")))
+        }
+        defer { unlink(keyFile) }
+        print("Cluster: " + nodes.map { "\($0.configuration.nodeID) (NG \($0.ngAddress), media \($0.configuration.mediaIP))" }.joined(separator: ", "))
+        print("Each node takes new calls while its load is below 0.5 of 4 sessions, then spills them (\(mode.rawValue)).")
+        let primary = try NGClient(server: nodes[0].ngAddress)
+        // Let the first workload reports go round before the calls arrive.
+        try await Task.sleep(for: .milliseconds(500))
+        print("Replaying \(capture) x\(copies) through \(nodes[0].configuration.nodeID):")
+        let report: ReplayReport
+        do {
+            report = try ReplayRun.run(
+                captures: [capture], client: primary, options: ReplayRun.options(speed: 1, copies: copies, duration: nil, localIP: "127.0.0.1"))
+        } catch {
+            for node in nodes { await node.shutdown() }
+            throw error
+        }
+        ReplayRun.printSummary(report)
+        let landed = Dictionary(grouping: report.placements, by: { $0.node ?? "?" }).mapValues(\.count)
+        print("Calls per node: " + landed.keys.sorted().map { "\($0) \(landed[$0]!)" }.joined(separator: ", "))
+        for node in nodes { await node.shutdown() }
+        print(report.lost == 0 && report.corrupted == 0 ? "Every packet arrived intact." : "Some packets were lost or changed.")
+        if report.lost > 0 || report.corrupted > 0 { throw ExitCode(1) }
+    }
+
+    /// A fresh random cluster key in a private temporary file.
+    static func writeClusterKey() throws -> String {
+        var template = Array("/tmp/spillway-demo-key-XXXXXX".utf8CString)
+        let descriptor = mkstemp(&template)
+        guard descriptor >= 0 else { throw ValidationError("cannot create a temporary key file: \(String(cString: strerror(errno)))") }
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var key = (0..<32).map { _ in UInt8.random(in: 0x21...0x7E) }
+        _ = write(descriptor, &key, key.count)
+        close(descriptor)
+        return path
     }
 }

@@ -146,11 +146,12 @@ func spillwayExecutable() throws -> String {
 }
 
 /// Runs tshark over a capture file and returns one line per packet with the requested fields.
-func tsharkFields(_ file: String, filter: String, fields: [String]) async throws -> [[String]] {
-    let directory = (file as NSString).deletingLastPathComponent
+/// `options` are tshark preferences (`-o`), e.g. turning on heuristic RTP detection.
+func tsharkFields(_ file: String, filter: String, fields: [String], options: [String] = []) async throws -> [[String]] {
     let tshark = try ChildProcess(
         "tshark-read", try ExternalTool.path("tshark", package: "tshark"),
-        ["-r", file, "-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }, directory: directory)
+        ["-r", file, "-Y", filter, "-T", "fields"] + options.flatMap { ["-o", $0] } + fields.flatMap { ["-e", $0] },
+        directory: try scratchDirectory("tshark-read"))
     #expect(await tshark.wait(seconds: 60) == 0, "tshark could not read \(file)")
     return tshark.output.split(separator: "\n").filter { !$0.hasPrefix("Running as user") }
         .map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }

@@ -2,6 +2,7 @@ import Bencode
 import Cluster
 import MediaPlane
 import SpillwayClient
+import SpillwayTestSupport
 import SpillwayNode
 import Testing
 

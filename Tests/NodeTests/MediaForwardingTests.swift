@@ -1,6 +1,7 @@
 import Bencode
 import MediaPlane
 import SpillwayClient
+import SpillwayTestSupport
 import Testing
 
 @Suite struct MediaForwardingTests {

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MediaPlane
 import SpillwayClient
+import SpillwayTestSupport
 import SpillwayNode
 import Synchronization
 import Testing

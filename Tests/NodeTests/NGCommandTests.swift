@@ -1,6 +1,7 @@
 import Bencode
 import NGProtocol
 import SpillwayClient
+import SpillwayTestSupport
 import Testing
 
 @Suite struct NGCommandTests {

@@ -70,23 +70,3 @@ struct TestNode {
     }
 }
 
-/// A PCMU packet with the given sequence number.
-func pcmu(_ sequence: Int, ssrc: UInt32 = 0xABCD, marker: Bool = false, payloadType: UInt8 = 0) -> [UInt8] {
-    ScriptedCall.rtp(
-        sequence: sequence, timestamp: UInt32(sequence * 160), ssrc: ssrc, payloadType: payloadType, marker: marker,
-        payload: [UInt8](repeating: UInt8(truncatingIfNeeded: sequence), count: 160))
-}
-
-/// An SDP with one line per (media, port, proto, payload type, extra attributes) for a party on loopback.
-func sdp(_ sections: [(media: String, port: UInt16, formats: String, attributes: [String])], ip: String = "127.0.0.1") -> String {
-    var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=-\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
-    for section in sections {
-        text += "m=\(section.media) \(section.port) RTP/AVP \(section.formats)\r\n"
-        for attribute in section.attributes { text += "a=\(attribute)\r\n" }
-    }
-    return text
-}
-
-func audioSDP(port: UInt16, _ attributes: [String] = []) -> String {
-    sdp([("audio", port, "0", ["rtpmap:0 PCMU/8000"] + attributes)])
-}

@@ -1,5 +1,6 @@
 import Bencode
 import SpillwayClient
+import SpillwayTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -6,7 +6,6 @@ import SDP
 import SpillwayClient
 import SpillwayNode
 import Synchronization
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -14,15 +13,15 @@ import Glibc
 
 /// Three (or more) relay nodes on 127.0.0.11, .12, .13..., each with its own media address, NG port
 /// and cluster port, sharing a cluster key: a real cluster on loopback for one test.
-final class TestCluster {
-    private(set) var nodes: [RelayNode?]
-    let clients: [NGClient]
-    let ids: [String]
+public final class TestCluster {
+    public private(set) var nodes: [RelayNode?]
+    public let clients: [NGClient]
+    public let ids: [String]
 
     private static let nextCluster = Atomic<Int>(0)
 
     /// The cluster key file every test cluster uses.
-    static let keyFile: String = {
+    public static let keyFile: String = {
         let path = "/tmp/spillway-test-\(getpid()).key"
         let file = fopen(path, "w")!
         fputs("test cluster key: 0123456789abcdef0123456789abcdef\n", file)
@@ -30,11 +29,11 @@ final class TestCluster {
         return path
     }()
 
-    static func ip(_ index: Int) -> String { "127.0.0.\(11 + index)" }
+    public static func ip(_ index: Int) -> String { "127.0.0.\(11 + index)" }
 
     /// Starts `count` nodes named n1, n2...; node i's peers are the other nodes in index order unless
     /// `peers` says otherwise. Share interval 0.2 s, report age limit 0.6 s, forward timeout 0.3 s.
-    static func start(
+    public static func start(
         count: Int = 3, policy: SteeringMode, share: ShareMode = .push, maxSessions: Int,
         peers: ((Int) -> [Int])? = nil, monitor: String? = nil,
         configure: (Int, inout NodeConfiguration) -> Void = { _, _ in }
@@ -74,22 +73,22 @@ final class TestCluster {
         ids = nodes.map { $0!.configuration.nodeID }
     }
 
-    func stop() async {
+    public func stop() async {
         for node in nodes { await node?.shutdown() }
     }
 
     /// Stops one node, as if it had died.
-    func kill(_ index: Int) async {
+    public func kill(_ index: Int) async {
         await nodes[index]?.shutdown()
         nodes[index] = nil
     }
 
-    func request(_ node: Int, _ body: BencodeValue) throws -> BencodeValue {
+    public func request(_ node: Int, _ body: BencodeValue) throws -> BencodeValue {
         try clients[node].request(body)
     }
 
     /// An offer for a new call at `node`, from a caller whose media is at 127.0.0.1:`port`.
-    func offer(at node: Int, callID: String, port: UInt16 = 40000, supportsLoadLimit: Bool = false) throws -> BencodeValue {
+    public func offer(at node: Int, callID: String, port: UInt16 = 40000, supportsLoadLimit: Bool = false) throws -> BencodeValue {
         var body: [String: BencodeValue] = [
             "command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(audioSDP(port: port)),
         ]
@@ -98,13 +97,13 @@ final class TestCluster {
     }
 
     /// The `spillway` section of a node's `statistics` reply.
-    func clusterStatistics(_ node: Int) throws -> BencodeValue? {
+    public func clusterStatistics(_ node: Int) throws -> BencodeValue? {
         try request(node, ["command": "statistics"])["spillway"]
     }
 
     /// Waits until `node` sees every peer in `state` ("up" or "down"); returns the seconds it took, or nil.
     @discardableResult
-    func waitForPeers(of node: Int, _ peers: [String], state: String, timeout: Double = 3) throws -> Double? {
+    public func waitForPeers(of node: Int, _ peers: [String], state: String, timeout: Double = 3) throws -> Double? {
         let start = spw_test_seconds()
         while spw_test_seconds() - start < timeout {
             let known = try clusterStatistics(node)?["peers"]
@@ -115,14 +114,36 @@ final class TestCluster {
     }
 
     /// The node id and media address a reply's SDP names.
-    static func landing(_ reply: BencodeValue) throws -> (node: String?, mediaIP: String, hops: Int64?) {
+    public static func landing(_ reply: BencodeValue) throws -> (node: String?, mediaIP: String, hops: Int64?) {
         let address = try ScriptedCall.mediaAddress(in: reply)
         return (reply["spillway-node"]?.stringValue, address.ip, reply["spillway-hops"]?.integerValue)
     }
 }
 
-func spw_test_seconds() -> Double {
+/// Monotonic seconds, for timing in tests.
+public func spw_test_seconds() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// A PCMU packet with the given sequence number.
+public func pcmu(_ sequence: Int, ssrc: UInt32 = 0xABCD, marker: Bool = false, payloadType: UInt8 = 0) -> [UInt8] {
+    ScriptedCall.rtp(
+        sequence: sequence, timestamp: UInt32(sequence * 160), ssrc: ssrc, payloadType: payloadType, marker: marker,
+        payload: [UInt8](repeating: UInt8(truncatingIfNeeded: sequence), count: 160))
+}
+
+/// An SDP with one line per (media, port, proto, payload type, extra attributes) for a party on loopback.
+public func sdp(_ sections: [(media: String, port: UInt16, formats: String, attributes: [String])], ip: String = "127.0.0.1") -> String {
+    var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=-\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
+    for section in sections {
+        text += "m=\(section.media) \(section.port) RTP/AVP \(section.formats)\r\n"
+        for attribute in section.attributes { text += "a=\(attribute)\r\n" }
+    }
+    return text
+}
+
+public func audioSDP(port: UInt16, _ attributes: [String] = []) -> String {
+    sdp([("audio", port, "0", ["rtpmap:0 PCMU/8000"] + attributes)])
 }

@@ -1,0 +1,287 @@
+import Bencode
+import CSpillwayShims
+import Capture
+import Histogram
+import MediaPlane
+import RTP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a capture is replayed.
+public struct ReplayOptions: Sendable {
+    /// Playback speed: 2 plays twice as fast as captured.
+    public var speed = 1.0
+    /// Concurrent copies of every captured call, each a call of its own at the relay.
+    public var copies = 1
+    /// Stop sending after this many seconds of replay (nil: the whole capture).
+    public var duration: Double?
+    /// Where the replay's own media sockets bind (the relay's far side receives here too).
+    public var localIP = "127.0.0.1"
+    /// How long to keep receiving after the last packet was sent.
+    public var drainSeconds = 0.5
+
+    public init() {}
+}
+
+/// Replays captured calls through a relay: sets each one up over NG (offer from the caller's
+/// socket, answer from the callee's), sends every captured RTP packet at its captured time (scaled
+/// by the speed) from the side that sent it, receives on the far side, and checks each packet
+/// arrived intact. Single-threaded: one epoll loop over all the replay's sockets.
+public final class CaptureReplayer {
+    private let calls: [CapturedCall]
+    private let client: NGClient
+    private let options: ReplayOptions
+    private var legs: [ReplayLeg] = []
+    private var placements: [ReplayReport.Placement] = []
+
+    public init(calls: [CapturedCall], via client: NGClient, options: ReplayOptions) {
+        self.calls = calls
+        self.client = client
+        self.options = options
+    }
+
+    /// Sets every call up, replays, and reports. `progress` gets the share of packets sent so far.
+    public func run(progress: ((Double) -> Void)? = nil) throws -> ReplayReport {
+        try setUpCalls()
+        let schedule = makeSchedule()
+        try play(schedule, progress: progress)
+        for placement in placements {
+            _ = try? client.request(["command": "delete", "call-id": .string(placement.callID)])
+        }
+        return ReplayReport(flows: legs.flatMap(\.reports), placements: placements)
+    }
+
+    // MARK: - Set-up
+
+    private func setUpCalls() throws {
+        for copy in 0..<options.copies {
+            for call in calls {
+                let callID = options.copies == 1 ? call.name : "\(call.name)#\(copy + 1)"
+                let caller = try UDPPeer(bindingTo: options.localIP)
+                let callee = try UDPPeer(bindingTo: options.localIP)
+                let offer = try client.request([
+                    "command": "offer", "call-id": .string(callID), "from-tag": "replay-caller",
+                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: caller.address.port)),
+                    "supports": ["load limit"],
+                ])
+                guard offer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: offer) }
+                let answer = try client.request([
+                    "command": "answer", "call-id": .string(callID), "from-tag": "replay-caller", "to-tag": "replay-callee",
+                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: callee.address.port)),
+                ])
+                guard answer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: answer) }
+                let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
+                let relayForCallee = try ScriptedCall.mediaAddress(in: offer)
+                placements.append(
+                    ReplayReport.Placement(
+                        callID: callID, node: offer["spillway-node"]?.stringValue, hops: Int(offer["spillway-hops"]?.integerValue ?? 0),
+                        relayAddress: relayForCallee.ip))
+                let clockRate = call.encoding?.clockRate ?? 8000
+                legs.append(
+                    ReplayLeg(
+                        callID: callID, copy: copy, direction: "forward", flow: call.forward, sender: caller, receiver: callee,
+                        destination: relayForCaller, clockRate: clockRate, speed: options.speed))
+                if let backward = call.backward {
+                    legs.append(
+                        ReplayLeg(
+                            callID: callID, copy: copy, direction: "backward", flow: backward, sender: callee, receiver: caller,
+                            destination: relayForCallee, clockRate: clockRate, speed: options.speed))
+                }
+            }
+        }
+    }
+
+    static func sdp(for call: CapturedCall, ip: String, port: UInt16) -> String {
+        let payloadType = call.forward.payloadType
+        let video = ["H264", "H265", "VP8", "VP9", "AV1"].contains(call.encoding?.name.uppercased() ?? "")
+        var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=spillway replay\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
+        text += "m=\(video ? "video" : "audio") \(port) RTP/AVP \(payloadType)\r\n"
+        if let encoding = call.encoding { text += "a=rtpmap:\(payloadType) \(encoding.name)/\(encoding.clockRate)\r\n" }
+        return text
+    }
+
+    // MARK: - Playing
+
+    private struct Send {
+        var offsetNanos: UInt64
+        var leg: Int
+        var packet: Int
+    }
+
+    private func makeSchedule() -> [Send] {
+        let firstTime = legs.flatMap { $0.flow.packets.map(\.timeNanos) }.min() ?? 0
+        var sends: [Send] = []
+        for (legIndex, leg) in legs.enumerated() {
+            // Copies start staggered over one packet interval, so they do not all send at once.
+            let stagger = UInt64(20_000_000 / max(1, options.copies) * leg.copy)
+            for (packetIndex, packet) in leg.flow.packets.enumerated() {
+                let offset = UInt64(Double(packet.timeNanos - firstTime) / options.speed) + stagger
+                if let duration = options.duration, Double(offset) / 1e9 > duration { break }
+                sends.append(Send(offsetNanos: offset, leg: legIndex, packet: packetIndex))
+            }
+        }
+        return sends.sorted { ($0.offsetNanos, $0.leg, $0.packet) < ($1.offsetNanos, $1.leg, $1.packet) }
+    }
+
+    private func play(_ schedule: [Send], progress: ((Double) -> Void)?) throws {
+        let poller = spw_epoll_create()
+        defer { close(poller) }
+        for leg in legs { _ = spw_epoll_add(poller, leg.receiver.descriptor, UInt64(leg.receiver.descriptor)) }
+        let legsByReceiver = Dictionary(grouping: legs.indices, by: { legs[$0].receiver.descriptor })
+        var tokens = [UInt64](repeating: 0, count: 64)
+        var events = [UInt32](repeating: 0, count: 64)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let start = spw_monotonic_nanos() + 20_000_000
+        var next = 0
+        var lastProgress = 0
+        let drainNanos = UInt64(options.drainSeconds * 1e9)
+        var finishedAt: UInt64?
+        while true {
+            let now = spw_monotonic_nanos()
+            while next < schedule.count, start + schedule[next].offsetNanos <= now {
+                let send = schedule[next]
+                legs[send.leg].send(send.packet, now: spw_monotonic_nanos())
+                next += 1
+            }
+            if let progress, next * 100 / max(1, schedule.count) != lastProgress {
+                lastProgress = next * 100 / max(1, schedule.count)
+                progress(Double(next) / Double(max(1, schedule.count)))
+            }
+            if next == schedule.count, finishedAt == nil { finishedAt = now }
+            if let finishedAt, now - finishedAt >= drainNanos || legs.allSatisfy(\.isComplete) { break }
+            let wait: UInt64 = next < schedule.count ? (start + schedule[next].offsetNanos).subtractingClamped(now) : drainNanos
+            let ready = spw_epoll_wait(poller, &tokens, &events, 64, Int32(min(wait / 1_000_000, 100)))
+            for position in 0..<max(0, Int(ready)) {
+                let descriptor = Int32(tokens[position])
+                while true {
+                    let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                    guard count > 0 else { break }
+                    let arrival = spw_monotonic_nanos()
+                    let bytes = buffer[..<count]
+                    for legIndex in legsByReceiver[descriptor] ?? [] where legs[legIndex].accepts(bytes) {
+                        legs[legIndex].receive(bytes, arrival: arrival)
+                        break
+                    }
+                }
+            }
+        }
+        progress?(1)
+    }
+}
+
+/// One captured flow of one call copy: sent from one replay socket, received on the other.
+final class ReplayLeg {
+    let callID: String
+    let copy: Int
+    let direction: String
+    let flow: MediaFlow
+    let sender: UDPPeer
+    let receiver: UDPPeer
+    let destination: SocketAddress
+    let clockRate: Int
+    /// Arrival times are scaled back by the playback speed, so jitter is judged against the captured pacing.
+    let speed: Double
+    private var sentAt: [UInt64]
+    private var receivedCount: [Int]
+    private let indexBySequence: [UInt16: Int]
+    private var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    private var reception = ReceptionStatistics()
+    private var highestIndex = -1
+    private(set) var sent = 0
+    private var reordered = 0
+    private var corrupted = 0
+    private var framesDelivered = 0
+
+    init(callID: String, copy: Int, direction: String, flow: MediaFlow, sender: UDPPeer, receiver: UDPPeer, destination: SocketAddress, clockRate: Int, speed: Double) {
+        self.callID = callID
+        self.copy = copy
+        self.direction = direction
+        self.flow = flow
+        self.sender = sender
+        self.receiver = receiver
+        self.destination = destination
+        self.clockRate = clockRate
+        self.speed = speed
+        sentAt = Array(repeating: 0, count: flow.packets.count)
+        receivedCount = Array(repeating: 0, count: flow.packets.count)
+        var index: [UInt16: Int] = [:]
+        for (position, packet) in flow.packets.enumerated() {
+            let sequence = UInt16(packet.payload[2]) << 8 | UInt16(packet.payload[3])
+            if index[sequence] == nil { index[sequence] = position }
+        }
+        indexBySequence = index
+    }
+
+    func send(_ index: Int, now: UInt64) {
+        sentAt[index] = now
+        if sender.send(flow.packets[index].payload, to: destination) { sent += 1 }
+    }
+
+    /// Whether a received datagram belongs to this flow (by SSRC).
+    func accepts(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard bytes.count >= 12 else { return false }
+        let start = bytes.startIndex
+        let ssrc = UInt32(bytes[start + 8]) << 24 | UInt32(bytes[start + 9]) << 16 | UInt32(bytes[start + 10]) << 8 | UInt32(bytes[start + 11])
+        return ssrc == flow.ssrc
+    }
+
+    func receive(_ bytes: ArraySlice<UInt8>, arrival: UInt64) {
+        let start = bytes.startIndex
+        let sequence = UInt16(bytes[start + 2]) << 8 | UInt16(bytes[start + 3])
+        guard let index = indexBySequence[sequence], sentAt[index] > 0 else {
+            corrupted += 1
+            return
+        }
+        guard bytes.elementsEqual(flow.packets[index].payload) else {
+            corrupted += 1
+            return
+        }
+        receivedCount[index] += 1
+        guard receivedCount[index] == 1 else { return }
+        if index < highestIndex { reordered += 1 }
+        highestIndex = max(highestIndex, index)
+        _ = latency.record((arrival - sentAt[index]) / 1000)
+        if bytes[start + 1] & 0x80 != 0 { framesDelivered += 1 }
+        let timestamp = UInt32(bytes[start + 4]) << 24 | UInt32(bytes[start + 5]) << 16 | UInt32(bytes[start + 6]) << 8 | UInt32(bytes[start + 7])
+        reception.record(
+            ssrc: flow.ssrc, sequenceNumber: sequence, timestamp: timestamp,
+            arrival: UInt32(truncatingIfNeeded: UInt64(Double(arrival) * speed / 1000) * UInt64(clockRate) / 1_000_000))
+    }
+
+    var isComplete: Bool { sent > 0 && receivedCount.reduce(0) { $0 + min($1, 1) } == sent && sent == sentAt.count { $0 > 0 } }
+
+    var reports: [ReplayReport.Flow] {
+        let received = receivedCount.count { $0 > 0 }
+        let framesSent = zip(flow.packets, sentAt).count { packet, time in time > 0 && packet.payload[1] & 0x80 != 0 }
+        return [
+            ReplayReport.Flow(
+                callID: callID, direction: direction, ssrc: flow.ssrc, payloadType: flow.payloadType, packetsSent: sent,
+                packetsReceived: received, lost: sent - received, duplicated: receivedCount.reduce(0) { $0 + max(0, $1 - 1) },
+                reordered: reordered, corrupted: corrupted,
+                latencyMicros: .init(
+                    p50: latency.valueAtPercentile(50), p99: latency.valueAtPercentile(99), p999: latency.valueAtPercentile(99.9),
+                    max: latency.max),
+                jitterMilliseconds: Double(reception.jitter) * 1000 / Double(clockRate), framesSent: framesSent,
+                framesDelivered: framesDelivered)
+        ]
+    }
+}
+
+extension UInt64 {
+    fileprivate func subtractingClamped(_ other: UInt64) -> UInt64 { self > other ? self - other : 0 }
+}
+
+/// Why a replay could not run.
+public enum ReplayError: Error, CustomStringConvertible {
+    case refused(callID: String, reply: BencodeValue)
+
+    public var description: String {
+        switch self {
+        case .refused(let callID, let reply):
+            let reason = reply["error-reason"]?.stringValue ?? reply["message"]?.stringValue ?? "\(reply)"
+            return "the relay refused replayed call \(callID): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Capture
+import MediaPlane
+import SpillwayClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `spillway replay`: replay captured calls through a node or a cluster's primary.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay the RTP calls of pcap/pcapng captures through a relay and report what arrived.")
+
+    @Argument(help: "pcap or pcapng files.")
+    var captures: [String]
+
+    @Option(help: "The relay's NG address (a node, or a cluster's primary).")
+    var via: String
+
+    @Option(help: "Playback speed (2 = twice as fast as captured).")
+    var speed: Double = 1
+
+    @Option(help: "Concurrent copies of every captured call.")
+    var copies: Int = 1
+
+    @Option(help: "Stop sending after this many seconds.")
+    var duration: Double?
+
+    @Option(help: "Write the report as JSON to this file.")
+    var json: String?
+
+    @Option(name: .customLong("local-ip"), help: "Address the replay's media sockets bind to.")
+    var localIP: String = "127.0.0.1"
+
+    func run() throws {
+        guard let server = SocketAddress(hostAndPort: via) else {
+            throw ValidationError("--via '\(via)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
+        }
+        guard speed > 0, copies >= 1 else { throw ValidationError("--speed must be above 0 and --copies at least 1") }
+        let report = try ReplayRun.run(
+            captures: captures, client: try NGClient(server: server),
+            options: ReplayRun.options(speed: speed, copies: copies, duration: duration, localIP: localIP))
+        ReplayRun.printSummary(report)
+        if let json { try ReplayRun.write(report.json, to: json) }
+        if report.lost > 0 || report.corrupted > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The replay steps the `replay` and `demo` commands share.
+enum ReplayRun {
+    static func options(speed: Double, copies: Int, duration: Double?, localIP: String) -> ReplayOptions {
+        var options = ReplayOptions()
+        options.speed = speed
+        options.copies = copies
+        options.duration = duration
+        options.localIP = localIP
+        return options
+    }
+
+    /// Reads the captures, finds their calls, replays them with a progress bar on a terminal.
+    static func run(captures: [String], client: NGClient, options: ReplayOptions) throws -> ReplayReport {
+        var calls: [CapturedCall] = []
+        for path in captures {
+            let analysis = FlowAnalysis(try CaptureFile(path: path))
+            guard !analysis.calls.isEmpty else {
+                throw CaptureError(path: path, problem: "holds no RTP flow (at least \(3) RTP packets of one SSRC between two addresses)")
+            }
+            calls += analysis.calls
+        }
+        let showProgress = isatty(STDERR_FILENO) == 1
+        let report = try CaptureReplayer(calls: calls, via: client, options: options).run { share in
+            guard showProgress else { return }
+            let width = 40
+            let filled = Int(share * Double(width))
+            let bar = "\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(Int(share * 100))%"
+            writeToStandardError(share >= 1 ? bar + "\n" : bar)
+        }
+        return report
+    }
+
+    static func printSummary(_ report: ReplayReport) {
+        let columns = ["call", "node", "hops", "direction", "sent", "received", "lost", "p50 us", "p99 us", "p99.9 us", "jitter ms"]
+        var rows: [[String]] = [columns]
+        let placement = Dictionary(report.placements.map { ($0.callID, $0) }, uniquingKeysWith: { first, _ in first })
+        for flow in report.flows {
+            let landed = placement[flow.callID]
+            rows.append([
+                flow.callID, landed?.node ?? landed?.relayAddress ?? "-", "\(landed?.hops ?? 0)", flow.direction,
+                "\(flow.packetsSent)", "\(flow.packetsReceived)", "\(flow.lost)", "\(flow.latencyMicros.p50)",
+                "\(flow.latencyMicros.p99)", "\(flow.latencyMicros.p999)", "\((flow.jitterMilliseconds * 100).rounded() / 100)",
+            ])
+        }
+        let widths = columns.indices.map { column in rows.map { $0[column].count }.max()! }
+        for row in rows {
+            print(zip(row, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  "))
+        }
+        print(
+            "total: \(report.placements.count) calls, \(report.packetsSent) packets sent, \(report.packetsReceived) received, "
+                + "\(report.lost) lost, \(report.corrupted) corrupted")
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        guard let file = fopen(path, "w") else {
+            throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        fputs(text, file)
+        fclose(file)
+    }
+}
+
+/// Writes text to standard error without buffering (for a progress bar).
+func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = write(STDERR_FILENO, &bytes, bytes.count)
+}
