@@ -42,9 +42,10 @@ let package = Package(
             ]
         ),
 
-        // libpcap, and captures: pcap/pcapng reading, UDP decoding, RTP flow detection and pairing into calls.
+        // libpcap, and captures: pcap/pcapng reading, UDP decoding, RTP flow detection and pairing into
+        // calls, and call recording into pcap files.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
-        .target(name: "Capture", dependencies: ["CPcap", "RTP", "SDP"]),
+        .target(name: "Capture", dependencies: ["CPcap", "CSpillwayShims", "RTP", "SDP", "MediaPlane"]),
 
         // Cluster steering without I/O: the workload model, signed workload messages, the peer table
         // and the three steering policies (delegate, sequence, monitor). Clocks are passed in.
@@ -58,7 +59,7 @@ let package = Package(
         .target(
             name: "SpillwayNode",
             dependencies: [
-                "MediaPlane", "NGProtocol", "Cluster", "Bencode",
+                "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -51,11 +51,13 @@ public final class NGProcessor {
             return NGReply.pong
         case .offer(let offer):
             let sdp = try registry.offer(callID: offer.callID, fromTag: offer.fromTag, sdp: offer.sdp, options: offer.options)
+            if offer.recordCall { try registry.startRecording(callID: offer.callID) }
             return NGReply.sdp(sdp, ignoredFlags: offer.ignoredFlags)
         case .answer(let answer):
             let sdp = try registry.answer(
                 callID: answer.callID, fromTag: answer.fromTag, toTag: answer.toTag ?? "", sdp: answer.sdp,
                 options: answer.options)
+            if answer.recordCall { try registry.startRecording(callID: answer.callID) }
             return NGReply.sdp(sdp, ignoredFlags: answer.ignoredFlags)
         case .delete(let selector):
             return NGReply.call(try registry.delete(callID: selector.callID), clock: .now())
@@ -67,6 +69,12 @@ public final class NGProcessor {
             return NGReply.statistics(
                 activeCalls: registry.activeCallCount, totals: registry.nodeTotals(), events: registry.events,
                 portPairsInUse: registry.portPairsInUse, portPairCapacity: registry.portPairCapacity)
+        case .startRecording(let selector):
+            try registry.startRecording(callID: selector.callID)
+            return ["result": "ok"]
+        case .stopRecording(let selector):
+            try registry.stopRecording(callID: selector.callID)
+            return ["result": "ok"]
         }
     }
 }

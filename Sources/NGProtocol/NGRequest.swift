@@ -10,6 +10,8 @@ public enum NGRequest: Sendable, Equatable {
     case query(CallSelector)
     case list(limit: Int)
     case statistics
+    case startRecording(CallSelector)
+    case stopRecording(CallSelector)
 
     /// The keys of `offer` and `answer`.
     public struct Negotiation: Sendable, Equatable {
@@ -19,6 +21,8 @@ public enum NGRequest: Sendable, Equatable {
         public var toTag: String?
         public var sdp: String
         public var options: NegotiationOptions
+        /// `record call: yes`: start recording the call with this command.
+        public var recordCall: Bool
         /// Flags this node does not act on, echoed in the reply's `warning`.
         public var ignoredFlags: [String]
     }
@@ -50,6 +54,10 @@ public enum NGRequest: Sendable, Equatable {
             self = .list(limit: try keys.integer("limit").map(Int.init) ?? 32)
         case "statistics":
             self = .statistics
+        case "start recording":
+            self = .startRecording(try CallSelector(keys))
+        case "stop recording":
+            self = .stopRecording(try CallSelector(keys))
         default:
             throw .unknownCommand(command)
         }
@@ -59,7 +67,8 @@ public enum NGRequest: Sendable, Equatable {
     public var callID: String? {
         switch self {
         case .offer(let negotiation), .answer(let negotiation): negotiation.callID
-        case .delete(let selector), .query(let selector): selector.callID
+        case .delete(let selector), .query(let selector), .startRecording(let selector), .stopRecording(let selector):
+            selector.callID
         case .ping, .list, .statistics: nil
         }
     }
@@ -79,6 +88,7 @@ extension NGRequest.Negotiation {
         fromTag = try keys.requiredString("from-tag")
         toTag = requiresToTag ? try keys.requiredString("to-tag") : try keys.string("to-tag")
         sdp = try keys.requiredString("sdp")
+        recordCall = ["yes", "on", "true"].contains(try keys.string("record call")?.lowercased() ?? "")
         var ignored: [String] = []
         options = try NegotiationOptions(keys, ignoredFlags: &ignored)
         ignoredFlags = ignored

@@ -76,6 +76,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("poll-timeout"), help: "Seconds to wait for poll replies. Default 0.2.")
     var pollTimeout: String?
 
+    @Option(name: .customLong("recording-dir"), help: "Directory for call recordings (pcap); recording is off without it.")
+    var recordingDir: String?
+
     @Option(help: "A TOML file with the same settings (keys are the flag names); flags override it.")
     var config: String?
 
@@ -100,7 +103,7 @@ struct Serve: AsyncParsableCommand {
             ("threshold", threshold), ("cluster", cluster), ("policy", policy), ("share", share), ("monitor", monitor),
             ("cluster-key-file", clusterKeyFile), ("share-interval", shareInterval),
             ("report-age-limit", reportAgeLimit), ("max-hops", maxHops), ("forward-timeout", forwardTimeout),
-            ("poll-timeout", pollTimeout), ("log-level", logLevel),
+            ("poll-timeout", pollTimeout), ("recording-dir", recordingDir), ("log-level", logLevel),
         ]
         for case (let name, let value?) in flags { try configuration.set(name, to: value) }
         if !peer.isEmpty {

@@ -146,11 +146,11 @@ func spillwayExecutable() throws -> String {
 }
 
 /// Runs tshark over a capture file and returns one line per packet with the requested fields.
-/// `options` are tshark preferences (`-o`), e.g. turning on heuristic RTP detection.
-func tsharkFields(_ file: String, filter: String, fields: [String], options: [String] = []) async throws -> [[String]] {
+/// `arguments` go to tshark before the fields, e.g. `-o rtp.heuristic_rtp:TRUE` or `-d udp.port==N,rtp`.
+func tsharkFields(_ file: String, filter: String, fields: [String], arguments: [String] = []) async throws -> [[String]] {
     let tshark = try ChildProcess(
         "tshark-read", try ExternalTool.path("tshark", package: "tshark"),
-        ["-r", file, "-Y", filter, "-T", "fields"] + options.flatMap { ["-o", $0] } + fields.flatMap { ["-e", $0] },
+        ["-r", file, "-Y", filter, "-T", "fields"] + arguments + fields.flatMap { ["-e", $0] },
         directory: try scratchDirectory("tshark-read"))
     #expect(await tshark.wait(seconds: 60) == 0, "tshark could not read \(file)")
     return tshark.output.split(separator: "\n").filter { !$0.hasPrefix("Running as user") }

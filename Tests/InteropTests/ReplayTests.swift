@@ -15,7 +15,7 @@ import Testing
 
     /// RTP packets in a capture by tshark's count (heuristic RTP detection for captures without SIP).
     static func tsharkRTPCount(_ capture: String) async throws -> Int {
-        try await tsharkFields(capture, filter: "rtp", fields: ["rtp.ssrc"], options: ["rtp.heuristic_rtp:TRUE"]).count
+        try await tsharkFields(capture, filter: "rtp", fields: ["rtp.ssrc"], arguments: ["-o", "rtp.heuristic_rtp:TRUE"]).count
     }
 
     @Test(arguments: captures)

@@ -27,10 +27,16 @@ public struct MediaSideConfiguration: Sendable {
     /// The slot of the other side of this stream, on the same worker.
     public var opposite: Int
     public var counters: StreamCounters
+    /// The relay's own RTP and RTCP socket addresses for this side (recordings name them).
+    public var localRTP: SocketAddress
+    public var localRTCP: SocketAddress
+    /// Set while the call is being recorded.
+    public var recorder: (any PacketRecorder)?
 
     public init(
         rtpDescriptor: Int32, rtcpDescriptor: Int32, advertisedRTP: SocketAddress, advertisedRTCP: SocketAddress,
-        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, opposite: Int, counters: StreamCounters
+        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, opposite: Int, counters: StreamCounters,
+        localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset, recorder: (any PacketRecorder)? = nil
     ) {
         self.rtpDescriptor = rtpDescriptor
         self.rtcpDescriptor = rtcpDescriptor
@@ -41,6 +47,9 @@ public struct MediaSideConfiguration: Sendable {
         self.isVideo = isVideo
         self.opposite = opposite
         self.counters = counters
+        self.localRTP = localRTP
+        self.localRTCP = localRTCP
+        self.recorder = recorder
     }
 }
 
@@ -65,6 +74,9 @@ struct MediaSideState {
     var reception = ReceptionStatistics()
     var tally = Tally()
     var counters: Unmanaged<StreamCounters>?
+    var localRTP = SocketAddress.unset
+    var localRTCP = SocketAddress.unset
+    var recorder: (any PacketRecorder)?
 
     struct Tally {
         var rtpPackets: UInt64 = 0
@@ -100,6 +112,9 @@ struct MediaSideState {
         strictSource = configuration.strictSource
         isVideo = configuration.isVideo
         opposite = configuration.opposite
+        localRTP = configuration.localRTP
+        localRTCP = configuration.localRTCP
+        recorder = configuration.recorder
     }
 
     /// Writes the tallies to the shared counters. Single writer: relaxed stores suffice.

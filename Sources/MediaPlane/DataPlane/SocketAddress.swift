@@ -55,6 +55,15 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         set { storage.sin6_port = newValue.bigEndian }
     }
 
+    /// Calls `body` with the address in network byte order: 4 bytes for IPv4, 16 for IPv6.
+    public func withAddressBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeBytes(of: storage) { raw in
+            isIPv6
+                ? body(UnsafeRawBufferPointer(rebasing: raw[8..<24]))  // sin6_addr
+                : body(UnsafeRawBufferPointer(rebasing: raw[4..<8]))  // sin_addr
+        }
+    }
+
     /// The numeric address without the port.
     public var ip: String {
         guard isSet else { return "" }

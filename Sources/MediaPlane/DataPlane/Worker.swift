@@ -23,7 +23,9 @@ final class Worker: @unchecked Sendable {
     private let logger: Logger
     private let epollDescriptor: Int32
     private let wakeDescriptor: Int32
-    private let pending = Mutex<[Command]>([])
+    private let pending = Mutex<(commands: [Command], sent: UInt64)>(([], 0))
+    /// How many commands the worker has carried out; a command's ticket is done once this reaches it.
+    private let carriedOut = Atomic<UInt64>(0)
     /// Everything this worker has received, for the node's workload; published once per batch.
     let traffic = WorkerTraffic()
     private var thread: pthread_t?
@@ -51,10 +53,22 @@ final class Worker: @unchecked Sendable {
         close(wakeDescriptor)
     }
 
-    /// Queues a command and wakes the worker. Commands run in the order they were sent.
-    func send(_ command: Command) {
-        pending.withLock { $0.append(command) }
+    /// Queues a command and wakes the worker. Commands run in the order they were sent; the returned
+    /// ticket tells when this one has run (`hasCarriedOut`).
+    @discardableResult
+    func send(_ command: Command) -> UInt64 {
+        let ticket = pending.withLock { queue in
+            queue.commands.append(command)
+            queue.sent += 1
+            return queue.sent
+        }
         _ = spw_eventfd_signal(wakeDescriptor)
+        return ticket
+    }
+
+    /// Whether the command with `ticket` has run.
+    func hasCarriedOut(_ ticket: UInt64) -> Bool {
+        carriedOut.load(ordering: .acquiring) >= ticket
     }
 
     /// Starts the thread; `cpu`, when given, pins it.
@@ -110,9 +124,10 @@ final class Worker: @unchecked Sendable {
 
     private func applyPendingCommands() {
         let commands = pending.withLock { queue in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+            defer { queue.commands.removeAll(keepingCapacity: true) }
+            return queue.commands
         }
+        defer { carriedOut.add(UInt64(commands.count), ordering: .releasing) }
         for command in commands {
             switch command {
             case .configure(let slot, let configuration):
@@ -238,6 +253,10 @@ final class Worker: @unchecked Sendable {
             }
         }
 
+        if let recorder = sides[slot].recorder {
+            recorder.record(
+                packet, from: batch.source(packetIndex), to: fromRTCPSocket ? sides[slot].localRTCP : sides[slot].localRTP)
+        }
         sides[slot].tally.lastPacketNanos = now
         if let header {
             sides[slot].tally.rtpPackets &+= 1

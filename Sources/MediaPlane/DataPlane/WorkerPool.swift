@@ -80,9 +80,16 @@ public final class WorkerPool: Sendable {
     }
 
     /// Removes a side: the worker stops watching and closes its sockets; the slot is free again.
-    public func remove(_ slot: MediaSlot) {
-        workers[slot.worker].send(.remove(slot: slot.index))
+    /// The returned removal tells when the sockets are closed (their ports can be bound again).
+    public func remove(_ slot: MediaSlot) -> SideRemoval {
+        let ticket = workers[slot.worker].send(.remove(slot: slot.index))
         placement.withLock { $0.freeSlots[slot.worker].append(slot.index) }
+        return SideRemoval(worker: slot.worker, ticket: ticket)
+    }
+
+    /// Whether the worker has closed the sockets of a removed side.
+    public func isComplete(_ removal: SideRemoval) -> Bool {
+        workers[removal.worker].hasCarriedOut(removal.ticket)
     }
 }
 
@@ -95,4 +102,10 @@ public struct DataPlaneSample: Sendable, Equatable {
     public var cpuNanos: UInt64 = 0
 
     public init(workers: Int) { self.workers = workers }
+}
+
+/// A side removal sent to a worker, until the worker has closed the side's sockets.
+public struct SideRemoval: Sendable, Equatable {
+    let worker: Int
+    let ticket: UInt64
 }

@@ -9,6 +9,8 @@ final class Call {
     var legs: [Leg]
     let createdWallNanos: UInt64
     var lastSignalNanos: UInt64
+    /// Set while the call's media is being recorded.
+    var recorder: (any PacketRecorder)?
 
     init(id: String, worker: Int, offererTag: String) {
         self.id = id

@@ -2,6 +2,10 @@ import CSpillwayShims
 import Logging
 import SDP
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The calls a node anchors, and the offer/answer logic that sets up their media.
 ///
 /// An offer allocates a port pair per m= line on both legs, records where the offerer receives, and
@@ -18,9 +22,20 @@ public final class CallRegistry {
     private let logger: Logger
     private var calls: [String: Call] = [:]
     private var finishedCallTotals = StreamStatistics()
+    /// Ports of ended calls, returned to the allocator once their worker has closed the sockets:
+    /// releasing them earlier would let a new call fail to bind a port still held.
+    private var closingPorts: [(removal: SideRemoval, port: UInt16)] = []
     public private(set) var events = CallEventCounters()
 
-    public init(mediaAddress: String, portRange: ClosedRange<UInt16>, workers: WorkerPool, logger: Logger) {
+    /// Opens a recording for a call id; nil when this node does not record.
+    public typealias RecorderFactory = (_ callID: String) throws(CallError) -> any PacketRecorder
+    private let makeRecorder: RecorderFactory?
+
+    public init(
+        mediaAddress: String, portRange: ClosedRange<UInt16>, workers: WorkerPool, logger: Logger,
+        makeRecorder: RecorderFactory? = nil
+    ) {
+        self.makeRecorder = makeRecorder
         self.mediaAddress = mediaAddress
         self.advertised = ConnectionAddress(family: mediaAddress.contains(":") ? .ipv6 : .ipv4, address: mediaAddress)
         self.ports = PortAllocator(range: portRange)
@@ -32,7 +47,11 @@ public final class CallRegistry {
     public var callIDs: [String] { Array(calls.keys) }
     /// Whether `callID` is anchored here.
     public func hasCall(_ callID: String) -> Bool { calls[callID] != nil }
-    public var portPairsInUse: Int { ports.pairsInUse }
+    /// Port pairs bound, including those of ended calls whose sockets a worker has not closed yet.
+    public var portPairsInUse: Int {
+        releaseClosedPorts()
+        return ports.pairsInUse
+    }
     public var portPairCapacity: Int { ports.capacity }
 
     // MARK: - Offer and answer
@@ -66,8 +85,8 @@ public final class CallRegistry {
             call.legs[offerer].media[index] = offererMedia
             call.legs[recipient].media[index] = recipientMedia
             rewrite(&description.media[index], towards: recipientMedia, rtcpMux: offerMuxToRecipient, offering: true, options: options)
-            install(offererMedia, opposite: recipientMedia)
-            install(recipientMedia, opposite: offererMedia)
+            install(offererMedia, opposite: recipientMedia, recorder: call.recorder)
+            install(recipientMedia, opposite: offererMedia, recorder: call.recorder)
         }
         rewriteSessionLevel(&description, options: options)
         call.lastSignalNanos = spw_monotonic_nanos()
@@ -115,13 +134,44 @@ public final class CallRegistry {
             if options.strictSource { answererMedia.strictSource = true }
             call.legs[answerer].media[index] = answererMedia
             rewrite(&description.media[index], towards: offererMedia, rtcpMux: offererMedia.rtcpMux, offering: false, options: options)
-            install(answererMedia, opposite: offererMedia)
-            install(offererMedia, opposite: answererMedia)
+            install(answererMedia, opposite: offererMedia, recorder: call.recorder)
+            install(offererMedia, opposite: answererMedia, recorder: call.recorder)
         }
         rewriteSessionLevel(&description, options: options)
         call.lastSignalNanos = spw_monotonic_nanos()
         events.answers += 1
         return description.text
+    }
+
+    // MARK: - Recording
+
+    /// Starts writing the call's received media to a new recording (a no-op while one is open).
+    public func startRecording(callID: String) throws(CallError) {
+        guard let call = calls[callID] else { throw .unknownCall(callID) }
+        guard call.recorder == nil else { return }
+        guard let makeRecorder else { throw .recording("this node does not record calls; start it with --recording-dir") }
+        call.recorder = try makeRecorder(callID)
+        reinstall(call)
+        logger.info("recording started", metadata: ["call-id": "\(callID)"])
+    }
+
+    /// Stops recording a call; the workers release the recording, which closes its file.
+    public func stopRecording(callID: String) throws(CallError) {
+        guard let call = calls[callID] else { throw .unknownCall(callID) }
+        guard call.recorder != nil else { return }
+        call.recorder = nil
+        reinstall(call)
+        logger.info("recording stopped", metadata: ["call-id": "\(callID)"])
+    }
+
+    /// Sends every side of a call its current configuration again.
+    private func reinstall(_ call: Call) {
+        guard call.legs.count == 2 else { return }
+        for index in call.legs[0].media.indices where index < call.legs[1].media.count {
+            guard let first = call.legs[0].media[index], let second = call.legs[1].media[index] else { continue }
+            install(first, opposite: second, recorder: call.recorder)
+            install(second, opposite: first, recorder: call.recorder)
+        }
     }
 
     // MARK: - Teardown and reports
@@ -159,8 +209,7 @@ public final class CallRegistry {
         guard let call = calls.removeValue(forKey: callID) else { throw .unknownCall(callID) }
         let report = CallReport(call)
         for media in call.allMedia {
-            workers.remove(media.slot)
-            ports.release(port: media.ports.port)
+            closingPorts.append((workers.remove(media.slot), media.ports.port))
         }
         finishedCallTotals.accumulate(report.totals)
         logger.info(
@@ -231,6 +280,31 @@ public final class CallRegistry {
         }
     }
 
+    /// Returns to the allocator the ports whose sockets their workers have closed.
+    private func releaseClosedPorts() {
+        closingPorts.removeAll { closing in
+            guard workers.isComplete(closing.removal) else { return false }
+            ports.release(port: closing.port)
+            return true
+        }
+    }
+
+    /// Binds a pair; when none is free but ended calls' sockets are still closing, waits (at most
+    /// 50 ms) for their workers to finish.
+    private func allocatePair() throws(PortAllocationError) -> PortAllocator.Pair {
+        releaseClosedPorts()
+        let deadline = spw_monotonic_nanos() + 50_000_000
+        while true {
+            do throws(PortAllocationError) {
+                return try ports.allocate(on: mediaAddress)
+            } catch {
+                guard !closingPorts.isEmpty, spw_monotonic_nanos() < deadline else { throw error }
+                usleep(1000)
+                releaseClosedPorts()
+            }
+        }
+    }
+
     /// Makes sure both legs have a port pair and a slot for every relayed m= line. On failure,
     /// everything this call allocated here is released again.
     private func allocateMedia(for call: Call, sections: [MediaDescription], clockRates: [UInt32]) throws(CallError) {
@@ -240,7 +314,7 @@ public final class CallRegistry {
                 while call.legs[legIndex].media.count < sections.count { call.legs[legIndex].media.append(nil) }
                 for (index, section) in sections.enumerated()
                 where section.port != 0 && section.isRTP && call.legs[legIndex].media[index] == nil {
-                    let pair = try ports.allocate(on: mediaAddress)
+                    let pair = try allocatePair()
                     let media = LegMedia(
                         type: section.media, proto: section.proto, ports: pair,
                         slot: workers.reserveSlot(on: call.worker),
@@ -266,14 +340,16 @@ public final class CallRegistry {
         }
     }
 
-    private func install(_ media: LegMedia, opposite: LegMedia) {
+    private func install(_ media: LegMedia, opposite: LegMedia, recorder: (any PacketRecorder)?) {
         workers.configure(
             media.slot,
             MediaSideConfiguration(
                 rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
                 advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
                 rtcpMux: media.rtcpMux, strictSource: media.strictSource, isVideo: media.type == "video",
-                opposite: opposite.slot.index, counters: media.counters))
+                opposite: opposite.slot.index, counters: media.counters,
+                localRTP: SocketAddress(ip: mediaAddress, port: media.ports.port) ?? .unset,
+                localRTCP: SocketAddress(ip: mediaAddress, port: media.ports.port + 1) ?? .unset, recorder: recorder))
     }
 
     /// Points one m= section at the relay's sockets that face the party receiving this SDP.
@@ -322,6 +398,7 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
     case invalidAddress(String, mediaIndex: Int)
     case answerHasExtraMedia(answered: Int, offered: Int)
     case ports(PortAllocationError)
+    case recording(String)
 
     public var description: String {
         switch self {
@@ -339,6 +416,8 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
             "answer has \(answered) m= lines but the offer had \(offered)"
         case .ports(let error):
             "\(error)"
+        case .recording(let reason):
+            "recording: \(reason)"
         }
     }
 }

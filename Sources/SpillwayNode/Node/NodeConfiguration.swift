@@ -45,6 +45,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var forwardTimeout = 0.5
     /// Seconds to wait for poll replies before deciding on what has arrived.
     public var pollTimeout = 0.2
+    /// Where call recordings (pcap files) are written; nil: this node does not record.
+    public var recordingDirectory: String?
 
     public init() {}
 
@@ -56,7 +58,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
         "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
-        "poll-timeout",
+        "poll-timeout", "recording-dir",
     ]
 
     /// Sets one setting from its text form. `peer` adds to the list; the others replace.
@@ -115,6 +117,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "max-hops": maxHops = try number("an integer from 1 to 32")
         case "forward-timeout": forwardTimeout = try number("seconds from 0.01 to 10")
         case "poll-timeout": pollTimeout = try number("seconds from 0.01 to 10")
+        case "recording-dir": recordingDirectory = text
         default:
             throw .unknownSetting(setting, known: Self.settingNames)
         }

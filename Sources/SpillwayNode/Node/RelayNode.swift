@@ -6,6 +6,10 @@ import NGProtocol
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One running Spillway relay node: the media plane, the call registry, the NG server and, in a
 /// cluster, the cluster port with workload sharing and steering.
 public final class RelayNode: Sendable {
@@ -26,6 +30,9 @@ public final class RelayNode: Sendable {
             return logger
         }()
         let seal = try configuration.clusterKeyFile.map { path throws(NodeStartError) in try ClusterKeyFile.load(path) }
+        if let directory = configuration.recordingDirectory, access(directory, W_OK | X_OK) != 0 {
+            throw NodeStartError.recordingDirectory(path: directory, reason: String(cString: strerror(errno)))
+        }
         let workers = try WorkerPool(workerCount: configuration.workers, pinning: configuration.pinCPUs, logger: logger)
         var runtime = ServiceRuntime<NodeLoopState>()
         let (loop, state) = (runtime.loop, runtime.state)
@@ -112,7 +119,8 @@ final class NodeLoopState: LoopConfinedState {
         clusterChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop, logger: Logger
     ) throws {
         let registry = CallRegistry(
-            mediaAddress: configuration.mediaIP, portRange: configuration.portRange, workers: workers, logger: logger)
+            mediaAddress: configuration.mediaIP, portRange: configuration.portRange, workers: workers, logger: logger,
+            makeRecorder: configuration.recordingDirectory.map(CallRecordings.init)?.open)
         let meter = WorkloadMeter(
             workers: workers, registry: registry, capacity: configuration.capacity, threshold: configuration.threshold)
         cluster = try clusterChannel.map { channel in
@@ -178,6 +186,7 @@ final class NodeLoopState: LoopConfinedState {
 public enum NodeStartError: Error, CustomStringConvertible {
     case bindFailed(setting: String, address: String, underlying: String)
     case clusterKey(path: String, reason: String)
+    case recordingDirectory(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -185,6 +194,8 @@ public enum NodeStartError: Error, CustomStringConvertible {
             "cannot listen for \(setting) on \(address): \(underlying); is another process (another relay?) already bound there?"
         case .clusterKey(let path, let reason):
             "cluster key file \(path): \(reason)"
+        case .recordingDirectory(let path, let reason):
+            "recording directory \(path) cannot be written (\(reason)); create it or point --recording-dir elsewhere"
         }
     }
 }

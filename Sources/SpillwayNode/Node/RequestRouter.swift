@@ -315,7 +315,7 @@ final class RequestRouter {
         let reply = try processor.run(request)
         guard var fields = reply.dictionaryValue else { return reply }
         switch request {
-        case .offer, .answer, .delete, .query:
+        case .offer, .answer, .delete, .query, .startRecording, .stopRecording:
             fields["spillway-node"] = .string(identity.id)
             fields["spillway-hops"] = .integer(Int64(hops))
             if case .offer = request, hops > 0 {
