@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""Generates the sample captures in this folder (see README.md). Deterministic: same bytes every run.
+"""Generates the sample captures in this folder (see README.md).
 
-Usage: python3 captures/generate.py [OUTPUT_DIR]
+Usage: python3 captures/generate.py [--ffmpeg] [OUTPUT_DIR]
+
+Without --ffmpeg it writes the G.711 captures, deterministically (same bytes every run). With
+--ffmpeg it also records real ffmpeg senders (Opus, H.264, SRTP) with tshark on the loopback
+interface; those bytes differ from run to run (timing, encoder state, SRTP keys are fixed).
 """
 import math
+import signal
+import socket
 import struct
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 SAMPLE_RATE = 8000
@@ -141,12 +149,67 @@ def sip_call(start: float):
     return sorted(frames, key=lambda frame: frame[0])
 
 
+# A fixed SDES key (30 bytes: 16-byte key and 14-byte salt, base64) so the SRTP capture can be
+# decrypted by anyone who reads this file.
+SRTP_KEY = "d2hhdCBhIGxvdmVseSBzYW1wbGUga2V5IHNhbHQ2NzgK"[:40]
+
+
+def capture_ffmpeg(path: Path, port: int, ffmpeg_arguments: list):
+    """Runs one ffmpeg RTP sender to 127.0.0.1:port and records its UDP with tshark (as pcap)."""
+    sinks = []
+    for sink_port in (port, port + 1):  # something listening, so ffmpeg's sends are not refused
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("127.0.0.1", sink_port))
+        sinks.append(sink)
+    tshark = subprocess.Popen(
+        ["tshark", "-q", "-i", "lo", "-F", "pcap", "-f", f"udp dst portrange {port}-{port + 1}", "-w", str(path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    # Wait until tshark says it is capturing.
+    while "Capturing on" not in tshark.stderr.readline():
+        pass
+    try:
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re"] + ffmpeg_arguments,
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    finally:
+        time.sleep(0.5)
+        tshark.send_signal(signal.SIGINT)
+        tshark.wait(timeout=10)
+    path.chmod(0o644)
+    for sink in sinks:
+        sink.close()
+
+
+def ffmpeg_captures(out: Path):
+    capture_ffmpeg(out / "opus.pcap", 43000, [
+        "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=2",
+        "-c:a", "libopus", "-b:a", "32k", "-ac", "1", "-payload_type", "111", "-ssrc", "1242680833",
+        "-f", "rtp", "rtp://127.0.0.1:43000",
+    ])
+    capture_ffmpeg(out / "h264.pcap", 43010, [
+        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2",
+        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+        "-payload_type", "96", "-ssrc", "1242680834", "-f", "rtp", "rtp://127.0.0.1:43010",
+    ])
+    capture_ffmpeg(out / "srtp-pcmu.pcap", 43020, [
+        "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=2",
+        "-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-ssrc", "1242680835",
+        "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", SRTP_KEY,
+        "srtp://127.0.0.1:43020?pkt_size=182",
+    ])
+
+
 def main():
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+    arguments = [argument for argument in sys.argv[1:] if argument != "--ffmpeg"]
+    out = Path(arguments[0]) if arguments else Path(__file__).resolve().parent
     out.mkdir(parents=True, exist_ok=True)
     start = 1_700_000_000.0
     write_pcap(out / "g711-tone.pcap", sorted(media(start, ("10.0.0.1", 40000), ("10.0.0.2", 50000), 0, linear_to_ulaw, 3.0)))
     write_pcapng(out / "sip-call.pcapng", sip_call(start))
+    if "--ffmpeg" in sys.argv[1:]:
+        ffmpeg_captures(out)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,17 @@ public enum RTCP {
         return .success(firstType!)
     }
 
+    /// Checks an SRTCP packet relayed without decryption (RFC 3711 3.4): only its first header is in
+    /// the clear, so it must be version 2, a sender or receiver report, and fit the datagram with
+    /// room for the SRTCP index after it. Returns the first packet type.
+    public static func validateSecured(_ packet: UnsafeRawBufferPointer) -> Result<UInt8, PacketDropReason> {
+        guard packet.count >= minimumLength + 4 else { return .failure(.tooShort) }
+        guard packet[0] >> 6 == 2, packet[1] == 200 || packet[1] == 201 else { return .failure(.notRTP) }
+        let length = (Int(packet.loadBigEndianUInt16(at: 2)) + 1) * 4
+        guard length + 4 <= packet.count else { return .failure(.malformed) }
+        return .success(packet[1])
+    }
+
     /// The packet types of every sub-packet of a compound packet, for inspection and tests.
     /// Returns an empty array for a packet that does not validate.
     public static func packetTypes(_ packet: UnsafeRawBufferPointer) -> [UInt8] {

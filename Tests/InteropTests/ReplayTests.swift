@@ -11,7 +11,7 @@ import Testing
 @Suite struct ReplayTests {
     static let capturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("captures").path
-    static let captures = ["g711-tone.pcap", "sip-call.pcapng"]
+    static let captures = ["g711-tone.pcap", "sip-call.pcapng", "opus.pcap", "h264.pcap", "srtp-pcmu.pcap"]
 
     /// RTP packets in a capture by tshark's count (heuristic RTP detection for captures without SIP).
     static func tsharkRTPCount(_ capture: String) async throws -> Int {
@@ -32,6 +32,8 @@ import Testing
         #expect(report.packetsReceived == expected)
         #expect(report.lost == 0 && report.corrupted == 0)
         #expect(report.flows.allSatisfy { $0.duplicated == 0 && $0.latencyMicros.p50 > 0 })
+        // Every video frame (marker bit) of the H.264 capture arrives: 2 s at 25 frames/s.
+        if name == "h264.pcap" { #expect(report.flows.map(\.framesDelivered) == [50] && report.flows.map(\.framesSent) == [50]) }
         await node.stop()
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Bencode
 import MediaPlane
 import SpillwayClient
@@ -153,6 +154,34 @@ import Testing
         #expect(calleeRTP.receive(timeoutMilliseconds: 200) == nil)
         let stream = try node.stream(callID: "rtcp", tag: "A")
         #expect(stream?["RTCP"]?["packets"] == 3)
+        await node.stop()
+    }
+
+    @Test func srtpBetweenTwoSAVPPartiesPassesThroughWithItsKeysAndSRTCP() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let calleeRTP = try UDPPeer()
+        let calleeRTCP = try UDPPeer(port: calleeRTP.address.port + 1)
+        let crypto = "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:d2hhdCBhIGxvdmVseSBzYW1wbGUga2V5IHNhbHQ2"
+        let secured = { (port: UInt16) in
+            sdp([("audio", port, "0", ["rtpmap:0 PCMU/8000", crypto])]).replacingOccurrences(of: "RTP/AVP", with: "RTP/SAVP")
+        }
+        let offer = try node.request([
+            "command": "offer", "call-id": "srtp", "from-tag": "A", "sdp": .string(secured(caller.address.port)),
+        ])
+        #expect(offer["sdp"]?.stringValue?.contains("RTP/SAVP 0\r\n") == true)
+        #expect(offer["sdp"]?.stringValue?.contains("a=\(crypto)\r\n") == true)
+        let answer = try node.request([
+            "command": "answer", "call-id": "srtp", "from-tag": "A", "to-tag": "B", "sdp": .string(secured(calleeRTP.address.port)),
+        ])
+        var relayRTCP = try ScriptedCall.mediaAddress(in: answer)
+        relayRTCP.port += 1
+        // SRTCP: a receiver report header in the clear, then encrypted bytes, E|index and a tag.
+        let srtcp: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1, 0x3A, 0x99, 0x10, 0x07, 0x80, 0, 0, 1] + [UInt8](repeating: 0xAB, count: 10)
+        caller.send(srtcp, to: relayRTCP)
+        #expect(calleeRTCP.receive(timeoutMilliseconds: 1000)?.bytes == srtcp)
+        let stream = try node.stream(callID: "srtp", tag: "A")
+        #expect(stream?["RTCP"]?["packets"] == 1)
         await node.stop()
     }
 

@@ -93,4 +93,21 @@ import Testing
         let bad: [UInt8] = [0x80, 100, 0, 1, 0, 0, 0, 1]
         bad.withUnsafeBytes { #expect(RTCP.validate($0) == .failure(.notRTP)) }
     }
+
+    @Test func anSRTCPPacketIsCheckedOnlyUpToItsClearHeader() {
+        // RR header in the clear, the encrypted rest, then E|index and a 10-byte tag: not a valid
+        // compound packet, but valid SRTCP to relay without decrypting.
+        let srtcp: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1] + [0x3A, 0x99, 0x10, 0x07, 0xC4, 0x21] + [0x80, 0, 0, 1]
+            + [UInt8](repeating: 0xAB, count: 10)
+        srtcp.withUnsafeBytes { packet in
+            #expect(RTCP.validate(packet) != .success(201))
+            #expect(RTCP.validateSecured(packet) == .success(201))
+        }
+        let noIndex: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1]
+        noIndex.withUnsafeBytes { #expect(RTCP.validateSecured($0) == .failure(.tooShort)) }
+        let notReport: [UInt8] = [0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0x80, 0, 0, 1]
+        notReport.withUnsafeBytes { #expect(RTCP.validateSecured($0) == .failure(.notRTP)) }
+        let overrun: [UInt8] = [0x80, 200, 0, 9, 0, 0, 0, 1, 0x80, 0, 0, 1]
+        overrun.withUnsafeBytes { #expect(RTCP.validateSecured($0) == .failure(.malformed)) }
+    }
 }

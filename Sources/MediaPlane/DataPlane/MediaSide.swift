@@ -24,6 +24,9 @@ public struct MediaSideConfiguration: Sendable {
     public var strictSource: Bool
     /// Count frames by the marker bit (video).
     public var isVideo: Bool
+    /// The m= line is SRTP (RTP/SAVP, RTP/SAVPF) relayed without decryption: RTCP is SRTCP, only
+    /// its first header can be checked.
+    public var isSecured: Bool
     /// The slot of the other side of this stream, on the same worker.
     public var opposite: Int
     public var counters: StreamCounters
@@ -35,7 +38,7 @@ public struct MediaSideConfiguration: Sendable {
 
     public init(
         rtpDescriptor: Int32, rtcpDescriptor: Int32, advertisedRTP: SocketAddress, advertisedRTCP: SocketAddress,
-        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, opposite: Int, counters: StreamCounters,
+        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, isSecured: Bool = false, opposite: Int, counters: StreamCounters,
         localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset, recorder: (any PacketRecorder)? = nil
     ) {
         self.rtpDescriptor = rtpDescriptor
@@ -45,6 +48,7 @@ public struct MediaSideConfiguration: Sendable {
         self.rtcpMux = rtcpMux
         self.strictSource = strictSource
         self.isVideo = isVideo
+        self.isSecured = isSecured
         self.opposite = opposite
         self.counters = counters
         self.localRTP = localRTP
@@ -69,6 +73,7 @@ struct MediaSideState {
     var rtcpMux = false
     var strictSource = false
     var isVideo = false
+    var isSecured = false
     var opposite = -1
     var clockRate: UInt32 = 8000
     var reception = ReceptionStatistics()
@@ -111,6 +116,7 @@ struct MediaSideState {
         rtcpMux = configuration.rtcpMux
         strictSource = configuration.strictSource
         isVideo = configuration.isVideo
+        isSecured = configuration.isSecured
         opposite = configuration.opposite
         localRTP = configuration.localRTP
         localRTCP = configuration.localRTCP

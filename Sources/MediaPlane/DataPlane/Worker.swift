@@ -225,7 +225,8 @@ final class Worker: @unchecked Sendable {
         let isRTCP = fromRTCPSocket || (sides[slot].rtcpMux && RTCP.isMultiplexedRTCP(packet))
         var header: RTPHeader?
         if isRTCP {
-            if case .failure(let reason) = RTCP.validate(packet) { return drop(reason) }
+            let validity = sides[slot].isSecured ? RTCP.validateSecured(packet) : RTCP.validate(packet)
+            if case .failure(let reason) = validity { return drop(reason) }
         } else {
             switch RTPHeader.parse(packet) {
             case .failure(let reason): return drop(reason)

@@ -347,7 +347,7 @@ public final class CallRegistry {
                 rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
                 advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
                 rtcpMux: media.rtcpMux, strictSource: media.strictSource, isVideo: media.type == "video",
-                opposite: opposite.slot.index, counters: media.counters,
+                isSecured: media.proto.contains("SAVP"), opposite: opposite.slot.index, counters: media.counters,
                 localRTP: SocketAddress(ip: mediaAddress, port: media.ports.port) ?? .unset,
                 localRTCP: SocketAddress(ip: mediaAddress, port: media.ports.port + 1) ?? .unset, recorder: recorder))
     }
