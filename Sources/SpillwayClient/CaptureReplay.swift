@@ -35,6 +35,8 @@ public final class CaptureReplayer {
     private let options: ReplayOptions
     private var legs: [ReplayLeg] = []
     private var placements: [ReplayReport.Placement] = []
+    /// Monotonic times of the first and the last packet sent.
+    private var sendingSpan: (first: UInt64, last: UInt64) = (0, 0)
 
     public init(calls: [CapturedCall], via client: NGClient, options: ReplayOptions) {
         self.calls = calls
@@ -50,7 +52,9 @@ public final class CaptureReplayer {
         for placement in placements {
             _ = try? client.request(["command": "delete", "call-id": .string(placement.callID)])
         }
-        return ReplayReport(flows: legs.flatMap(\.reports), placements: placements)
+        return ReplayReport(
+            flows: legs.flatMap(\.reports), placements: placements,
+            sendingSeconds: Double(sendingSpan.last - sendingSpan.first) / 1e9)
     }
 
     // MARK: - Set-up
@@ -142,7 +146,10 @@ public final class CaptureReplayer {
             let now = spw_monotonic_nanos()
             while next < schedule.count, start + schedule[next].offsetNanos <= now {
                 let send = schedule[next]
-                legs[send.leg].send(send.packet, now: spw_monotonic_nanos())
+                let sentAt = spw_monotonic_nanos()
+                legs[send.leg].send(send.packet, now: sentAt)
+                if next == 0 { sendingSpan.first = sentAt }
+                sendingSpan.last = sentAt
                 next += 1
             }
             if let progress, next * 100 / max(1, schedule.count) != lastProgress {

@@ -41,6 +41,11 @@ public struct ReplayReport: Sendable {
 
     public var flows: [Flow]
     public var placements: [Placement]
+    /// From the first packet sent to the last.
+    public var sendingSeconds: Double
+
+    /// Packets sent per second over the sending span (the replay rate achieved).
+    public var sendRate: Double { sendingSeconds > 0 ? Double(packetsSent) / sendingSeconds : 0 }
 
     public var packetsSent: Int { flows.reduce(0) { $0 + $1.packetsSent } }
     public var packetsReceived: Int { flows.reduce(0) { $0 + $1.packetsReceived } }
@@ -84,6 +89,7 @@ public struct ReplayReport: Sendable {
             ("packets_sent", "\(packetsSent)"), ("packets_received", "\(packetsReceived)"), ("lost", "\(lost)"),
             ("duplicated", "\(flows.reduce(0) { $0 + $1.duplicated })"), ("reordered", "\(flows.reduce(0) { $0 + $1.reordered })"),
             ("corrupted", "\(corrupted)"), ("calls", "\(placements.count)"),
+            ("sending_seconds", "\(sendingSeconds)"), ("send_rate_pps", "\(Int(sendRate))"),
         ])
         return "{\n  \"flows\": [\n    " + flowObjects.joined(separator: ",\n    ") + "\n  ],\n  \"calls\": [\n    "
             + callObjects.joined(separator: ",\n    ") + "\n  ],\n  \"totals\": " + totals + "\n}\n"

@@ -96,8 +96,8 @@ enum ReplayRun {
             print(zip(row, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  "))
         }
         print(
-            "total: \(report.placements.count) calls, \(report.packetsSent) packets sent, \(report.packetsReceived) received, "
-                + "\(report.lost) lost, \(report.corrupted) corrupted")
+            "total: \(report.placements.count) calls, \(report.packetsSent) packets sent in \((report.sendingSeconds * 1000).rounded() / 1000) s "
+                + "(\(Int(report.sendRate)) packets/s), \(report.packetsReceived) received, \(report.lost) lost, \(report.corrupted) corrupted")
     }
 
     static func write(_ text: String, to path: String) throws {

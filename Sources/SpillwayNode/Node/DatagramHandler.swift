@@ -18,13 +18,14 @@ final class DatagramHandler: ChannelInboundHandler {
 }
 
 extension DatagramBootstrap {
-    /// Binds a UDP channel on `address` whose datagrams go to `deliver` (called on the loop).
+    /// Binds a UDP channel on `address` whose datagrams go to `deliver` (called on the loop). Without
+    /// SO_REUSEADDR: on UDP it would let a second relay bind the same port and silently take
+    /// requests meant for this one; a clash must fail at start instead.
     static func bind(
         _ address: NIOCore.SocketAddress, on loop: any EventLoop,
         deliver: @escaping @Sendable () -> (([UInt8], NIOCore.SocketAddress) -> Void)
     ) async throws -> any Channel {
         try await DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(DatagramHandler(deliver()))
