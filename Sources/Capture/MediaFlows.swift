@@ -26,9 +26,14 @@ public struct CapturedCall: Sendable, Equatable {
     public var backward: MediaFlow?
     /// Encoding name and clock rate from the SDP, or RFC 3551's static table, or nil when unknown.
     public var encoding: (name: String, clockRate: Int)?
+    /// The transport profile the SDP gave (`RTP/SAVP` for SRTP), or nil without signalling.
+    public var profile: String?
+    /// The SDP's `a=crypto` values, so an SRTP call can be set up again with its own keys.
+    public var cryptoAttributes: [String] = []
 
     public static func == (left: CapturedCall, right: CapturedCall) -> Bool {
         left.name == right.name && left.forward == right.forward && left.backward == right.backward
+            && left.profile == right.profile && left.cryptoAttributes == right.cryptoAttributes
             && left.encoding?.name == right.encoding?.name && left.encoding?.clockRate == right.encoding?.clockRate
     }
 
@@ -50,12 +55,12 @@ public struct FlowAnalysis: Sendable {
     public init(_ capture: CaptureFile) {
         var byDirection: [DirectionKey: [CapturedDatagram]] = [:]
         var order: [DirectionKey] = []
-        var sdpMedia: [Endpoint: (callID: String, encoding: (String, Int)?)] = [:]
+        var sdpMedia: [Endpoint: (callID: String, media: SIPMessage.Media)] = [:]
         var sipMessages = 0
         for datagram in capture.datagrams {
             if let sip = SIPMessage(datagram.payload) {
                 sipMessages += 1
-                for (endpoint, encoding) in sip.mediaEndpoints { sdpMedia[endpoint] = (sip.callID, encoding) }
+                for media in sip.media { sdpMedia[media.endpoint] = (sip.callID, media) }
                 continue
             }
             let key = DirectionKey(source: datagram.source, destination: datagram.destination)
@@ -82,11 +87,11 @@ public struct FlowAnalysis: Sendable {
             if backward != nil { paired.insert(reverse) }
             let forward = flows[key]!
             let signalled = sdpMedia[forward.destination] ?? sdpMedia[forward.source]
-            let encoding = signalled?.encoding ?? Self.staticEncoding(forward.payloadType)
+            let encoding = signalled?.media.encoding ?? Self.staticEncoding(forward.payloadType)
             calls.append(
                 CapturedCall(
                     name: signalled?.callID ?? "\(forward.source)-\(forward.destination)", forward: forward, backward: backward,
-                    encoding: encoding))
+                    encoding: encoding, profile: signalled?.media.profile, cryptoAttributes: signalled?.media.crypto ?? []))
         }
         self.calls = calls
         otherDatagrams = other
@@ -129,11 +134,18 @@ public struct FlowAnalysis: Sendable {
     }
 }
 
-/// The parts of a SIP message over UDP that pair media into calls: the Call-ID, and the media
-/// endpoints and first codec of its SDP body.
+/// The parts of a SIP message over UDP that pair media into calls: the Call-ID, and for each RTP
+/// m= line of its SDP body the media endpoint, first codec, profile and SDES keys.
 struct SIPMessage {
+    struct Media {
+        var endpoint: Endpoint
+        var encoding: (String, Int)?
+        var profile: String
+        var crypto: [String]
+    }
+
     var callID: String
-    var mediaEndpoints: [(Endpoint, (String, Int)?)]
+    var media: [Media]
 
     init?(_ payload: [UInt8]) {
         guard payload.count > 12, let text = String(validating: payload, as: UTF8.self),
@@ -150,7 +162,7 @@ struct SIPMessage {
         }
         guard let callID else { return nil }
         self.callID = callID
-        mediaEndpoints = []
+        media = []
         guard let blank, let sdp = try? SessionDescription(parsing: String(text[blank.upperBound...])) else { return }
         for section in sdp.media where section.isRTP && section.port > 0 {
             guard let address = sdp.connection(of: section)?.address, let format = section.formats.first else { continue }
@@ -160,7 +172,10 @@ struct SIPMessage {
                     guard let codec, codec.count >= 2, let rate = Int(codec[1]) else { return nil }
                     return (String(codec[0]), rate)
                 }
-            mediaEndpoints.append((Endpoint(ip: address, port: UInt16(clamping: section.port)), encoding))
+            media.append(
+                Media(
+                    endpoint: Endpoint(ip: address, port: UInt16(clamping: section.port)), encoding: encoding,
+                    profile: section.proto, crypto: section.attributes(named: "crypto").compactMap { $0.map(String.init) }))
         }
     }
 }

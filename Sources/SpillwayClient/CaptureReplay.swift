@@ -21,6 +21,9 @@ public struct ReplayOptions: Sendable {
     public var localIP = "127.0.0.1"
     /// How long to keep receiving after the last packet was sent.
     public var drainSeconds = 0.5
+    /// The transport profile to offer when the capture's SDP does not give one (e.g. `RTP/SAVP`
+    /// for an SRTP capture without signalling, so the relay passes it through as SRTP).
+    public var defaultProfile = "RTP/AVP"
 
     public init() {}
 }
@@ -67,13 +70,13 @@ public final class CaptureReplayer {
                 let callee = try UDPPeer(bindingTo: options.localIP)
                 let offer = try client.request([
                     "command": "offer", "call-id": .string(callID), "from-tag": "replay-caller",
-                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: caller.address.port)),
+                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: caller.address.port, profile: options.defaultProfile)),
                     "supports": ["load limit"],
                 ])
                 guard offer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: offer) }
                 let answer = try client.request([
                     "command": "answer", "call-id": .string(callID), "from-tag": "replay-caller", "to-tag": "replay-callee",
-                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: callee.address.port)),
+                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: callee.address.port, profile: options.defaultProfile)),
                 ])
                 guard answer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: answer) }
                 let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
@@ -97,12 +100,15 @@ public final class CaptureReplayer {
         }
     }
 
-    static func sdp(for call: CapturedCall, ip: String, port: UInt16) -> String {
+    /// The SDP a replayed party sends: the captured payload type, codec, profile and SDES keys (the
+    /// packets are replayed as captured, so an SRTP call keeps its keys and the relay passes it through).
+    static func sdp(for call: CapturedCall, ip: String, port: UInt16, profile defaultProfile: String) -> String {
         let payloadType = call.forward.payloadType
         let video = ["H264", "H265", "VP8", "VP9", "AV1"].contains(call.encoding?.name.uppercased() ?? "")
         var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=spillway replay\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
-        text += "m=\(video ? "video" : "audio") \(port) RTP/AVP \(payloadType)\r\n"
+        text += "m=\(video ? "video" : "audio") \(port) \(call.profile ?? defaultProfile) \(payloadType)\r\n"
         if let encoding = call.encoding { text += "a=rtpmap:\(payloadType) \(encoding.name)/\(encoding.clockRate)\r\n" }
+        for crypto in call.cryptoAttributes { text += "a=crypto:\(crypto)\r\n" }
         return text
     }
 

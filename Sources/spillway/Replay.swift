@@ -33,6 +33,9 @@ struct Replay: ParsableCommand {
     @Option(name: .customLong("local-ip"), help: "Address the replay's media sockets bind to.")
     var localIP: String = "127.0.0.1"
 
+    @Option(help: "Profile to offer for calls whose capture has no SDP, e.g. RTP/SAVP for SRTP captures.")
+    var profile: String = "RTP/AVP"
+
     func run() throws {
         guard let server = SocketAddress(hostAndPort: via) else {
             throw ValidationError("--via '\(via)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
@@ -40,7 +43,7 @@ struct Replay: ParsableCommand {
         guard speed > 0, copies >= 1 else { throw ValidationError("--speed must be above 0 and --copies at least 1") }
         let report = try ReplayRun.run(
             captures: captures, client: try NGClient(server: server),
-            options: ReplayRun.options(speed: speed, copies: copies, duration: duration, localIP: localIP))
+            options: ReplayRun.options(speed: speed, copies: copies, duration: duration, localIP: localIP, profile: profile))
         ReplayRun.printSummary(report)
         if let json { try ReplayRun.write(report.json, to: json) }
         if report.lost > 0 || report.corrupted > 0 { throw ExitCode(1) }
@@ -49,8 +52,11 @@ struct Replay: ParsableCommand {
 
 /// The replay steps the `replay` and `demo` commands share.
 enum ReplayRun {
-    static func options(speed: Double, copies: Int, duration: Double?, localIP: String) -> ReplayOptions {
+    static func options(
+        speed: Double, copies: Int, duration: Double?, localIP: String, profile: String = "RTP/AVP"
+    ) -> ReplayOptions {
         var options = ReplayOptions()
+        options.defaultProfile = profile
         options.speed = speed
         options.copies = copies
         options.duration = duration
