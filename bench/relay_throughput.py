@@ -85,15 +85,15 @@ def blast(send_port, recv_port, relay_ports, seconds):
     return json.loads(out.stdout)
 
 
-def spillway_command(binary, ng_port):
-    return [binary, "serve", "--ng", "127.0.0.1:%d" % ng_port, "--port-range", "43000-43299", "--workers", "1",
+def spillway_command(binary, ng_port, ports=(43000, 43299)):
+    return [binary, "serve", "--ng", "127.0.0.1:%d" % ng_port, "--port-range", "%d-%d" % ports, "--workers", "1",
             "--log-level", "error"]
 
 
-def rtpengine_command(ng_port):
+def rtpengine_command(ng_port, ports=(43600, 43899)):
     """rtpengine from Debian's rtpengine-daemon, userspace only (no kernel forwarding table), one thread."""
     return ["rtpengine", "--foreground", "--table=-1", "--interface=127.0.0.1", "--listen-ng=127.0.0.1:%d" % ng_port,
-            "--port-min=43600", "--port-max=43899", "--num-threads=1", "--delete-delay=0", "--log-stderr",
+            "--port-min=%d" % ports[0], "--port-max=%d" % ports[1], "--num-threads=1", "--delete-delay=0", "--log-stderr",
             "--log-level=3"]
 
 

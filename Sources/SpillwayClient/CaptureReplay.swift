@@ -40,6 +40,8 @@ public final class CaptureReplayer {
     private var placements: [ReplayReport.Placement] = []
     /// Monotonic times of the first and the last packet sent.
     private var sendingSpan: (first: UInt64, last: UInt64) = (0, 0)
+    /// Relay latency of every packet of every flow.
+    private let totalLatency = LatencyHistogram()
 
     public init(calls: [CapturedCall], via client: NGClient, options: ReplayOptions) {
         self.calls = calls
@@ -57,7 +59,7 @@ public final class CaptureReplayer {
         }
         return ReplayReport(
             flows: legs.flatMap(\.reports), placements: placements,
-            sendingSeconds: Double(sendingSpan.last - sendingSpan.first) / 1e9)
+            sendingSeconds: Double(sendingSpan.last - sendingSpan.first) / 1e9, latencyMicros: totalLatency.summary)
     }
 
     // MARK: - Set-up
@@ -89,12 +91,12 @@ public final class CaptureReplayer {
                 legs.append(
                     ReplayLeg(
                         callID: callID, copy: copy, direction: "forward", flow: call.forward, sender: caller, receiver: callee,
-                        destination: relayForCaller, clockRate: clockRate, speed: options.speed))
+                        destination: relayForCaller, clockRate: clockRate, speed: options.speed, total: totalLatency))
                 if let backward = call.backward {
                     legs.append(
                         ReplayLeg(
                             callID: callID, copy: copy, direction: "backward", flow: backward, sender: callee, receiver: caller,
-                            destination: relayForCallee, clockRate: clockRate, speed: options.speed))
+                            destination: relayForCallee, clockRate: clockRate, speed: options.speed, total: totalLatency))
                 }
             }
         }
@@ -199,7 +201,8 @@ final class ReplayLeg {
     private var sentAt: [UInt64]
     private var receivedCount: [Int]
     private let indexBySequence: [UInt16: Int]
-    private var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    private let latency = LatencyHistogram()
+    private let total: LatencyHistogram
     private var reception = ReceptionStatistics()
     private var highestIndex = -1
     private(set) var sent = 0
@@ -207,7 +210,7 @@ final class ReplayLeg {
     private var corrupted = 0
     private var framesDelivered = 0
 
-    init(callID: String, copy: Int, direction: String, flow: MediaFlow, sender: UDPPeer, receiver: UDPPeer, destination: SocketAddress, clockRate: Int, speed: Double) {
+    init(callID: String, copy: Int, direction: String, flow: MediaFlow, sender: UDPPeer, receiver: UDPPeer, destination: SocketAddress, clockRate: Int, speed: Double, total: LatencyHistogram) {
         self.callID = callID
         self.copy = copy
         self.direction = direction
@@ -217,6 +220,7 @@ final class ReplayLeg {
         self.destination = destination
         self.clockRate = clockRate
         self.speed = speed
+        self.total = total
         sentAt = Array(repeating: 0, count: flow.packets.count)
         receivedCount = Array(repeating: 0, count: flow.packets.count)
         var index: [UInt16: Int] = [:]
@@ -255,7 +259,8 @@ final class ReplayLeg {
         guard receivedCount[index] == 1 else { return }
         if index < highestIndex { reordered += 1 }
         highestIndex = max(highestIndex, index)
-        _ = latency.record((arrival - sentAt[index]) / 1000)
+        latency.record((arrival - sentAt[index]) / 1000)
+        total.record((arrival - sentAt[index]) / 1000)
         if bytes[start + 1] & 0x80 != 0 { framesDelivered += 1 }
         let timestamp = UInt32(bytes[start + 4]) << 24 | UInt32(bytes[start + 5]) << 16 | UInt32(bytes[start + 6]) << 8 | UInt32(bytes[start + 7])
         reception.record(
@@ -273,12 +278,23 @@ final class ReplayLeg {
                 callID: callID, direction: direction, ssrc: flow.ssrc, payloadType: flow.payloadType, packetsSent: sent,
                 packetsReceived: received, lost: sent - received, duplicated: receivedCount.reduce(0) { $0 + max(0, $1 - 1) },
                 reordered: reordered, corrupted: corrupted,
-                latencyMicros: .init(
-                    p50: latency.valueAtPercentile(50), p99: latency.valueAtPercentile(99), p999: latency.valueAtPercentile(99.9),
-                    max: latency.max),
+                latencyMicros: latency.summary,
                 jitterMilliseconds: Double(reception.jitter) * 1000 / Double(clockRate), framesSent: framesSent,
                 framesDelivered: framesDelivered)
         ]
+    }
+}
+
+/// Microsecond latencies in an HDR histogram (up to 60 s, three significant digits).
+final class LatencyHistogram {
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+
+    func record(_ micros: UInt64) { _ = histogram.record(micros) }
+
+    var summary: ReplayReport.Latency {
+        ReplayReport.Latency(
+            p50: histogram.valueAtPercentile(50), p99: histogram.valueAtPercentile(99), p999: histogram.valueAtPercentile(99.9),
+            max: histogram.max)
     }
 }
 

@@ -43,6 +43,8 @@ public struct ReplayReport: Sendable {
     public var placements: [Placement]
     /// From the first packet sent to the last.
     public var sendingSeconds: Double
+    /// Relay latency over every packet received.
+    public var latencyMicros: Latency
 
     /// Packets sent per second over the sending span (the replay rate achieved).
     public var sendRate: Double { sendingSeconds > 0 ? Double(packetsSent) / sendingSeconds : 0 }
@@ -90,6 +92,7 @@ public struct ReplayReport: Sendable {
             ("duplicated", "\(flows.reduce(0) { $0 + $1.duplicated })"), ("reordered", "\(flows.reduce(0) { $0 + $1.reordered })"),
             ("corrupted", "\(corrupted)"), ("calls", "\(placements.count)"),
             ("sending_seconds", "\(sendingSeconds)"), ("send_rate_pps", "\(Int(sendRate))"),
+            ("latency_us", object([("p50", "\(latencyMicros.p50)"), ("p99", "\(latencyMicros.p99)"), ("p999", "\(latencyMicros.p999)"), ("max", "\(latencyMicros.max)")])),
         ])
         return "{\n  \"flows\": [\n    " + flowObjects.joined(separator: ",\n    ") + "\n  ],\n  \"calls\": [\n    "
             + callObjects.joined(separator: ",\n    ") + "\n  ],\n  \"totals\": " + totals + "\n}\n"
