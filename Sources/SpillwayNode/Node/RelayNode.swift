@@ -33,6 +33,7 @@ public final class RelayNode: Sendable {
         if let directory = configuration.recordingDirectory, access(directory, W_OK | X_OK) != 0 {
             throw NodeStartError.recordingDirectory(path: directory, reason: String(cString: strerror(errno)))
         }
+        DescriptorLimit.raise(forPortRange: configuration.portRange, logger: logger)
         let workers = try WorkerPool(workerCount: configuration.workers, pinning: configuration.pinCPUs, logger: logger)
         var runtime = ServiceRuntime<NodeLoopState>()
         let (loop, state) = (runtime.loop, runtime.state)
