@@ -167,7 +167,11 @@ public final class CaptureReplayer {
             if next == schedule.count, finishedAt == nil { finishedAt = now }
             if let finishedAt, now - finishedAt >= drainNanos || legs.allSatisfy(\.isComplete) { break }
             let wait: UInt64 = next < schedule.count ? (start + schedule[next].offsetNanos).subtractingClamped(now) : drainNanos
-            let ready = spw_epoll_wait(poller, &tokens, &events, 64, Int32(min(wait / 1_000_000, 100)))
+            // Sleep in epoll (woken by any arrival) rather than spin: a spinning generator takes the
+            // core from the relay it measures. Sends may then go up to 1 ms late; latency is timed
+            // from the real send, so only the pacing feels it.
+            let timeout: Int32 = wait < 100_000 ? 0 : Int32(min((wait + 999_999) / 1_000_000, 100))
+            let ready = spw_epoll_wait(poller, &tokens, &events, 64, timeout)
             for position in 0..<max(0, Int(ready)) {
                 let descriptor = Int32(tokens[position])
                 while true {
