@@ -8,7 +8,7 @@ to receipt on loopback, over every packet) is under 5 ms. Capacity is the larges
 doubling from 100, then bisecting. Latency is also measured at `--latency-calls` (500) calls. Relays
 are interleaved and the whole search repeated `--runs` times; the table gives median and range.
 
-A run where the generator could not keep its schedule (it sent the last packet more than 2% later
+The generator spins (`--spin`) on its own core for exact pacing. A run where it could not keep its schedule (it sent the last packet more than 2% later
 than the capture's timing) is marked generator-bound: past that point the figure measures the
 generator, not the relay.
 
@@ -31,7 +31,7 @@ def replay(binary, ng_port, calls, seconds, relay_pid):
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         before, started = cpu_seconds(relay_pid), time.monotonic()
         subprocess.run(["taskset", "-c", "1", binary, "replay", CAPTURE, "--via", "127.0.0.1:%d" % ng_port,
-                        "--copies", str(calls), "--duration", str(seconds), "--json", out.name],
+                        "--copies", str(calls), "--duration", str(seconds), "--json", out.name, "--spin"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         elapsed = time.monotonic() - started
         cpu = cpu_seconds(relay_pid) - before

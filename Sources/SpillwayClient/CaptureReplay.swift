@@ -21,6 +21,9 @@ public struct ReplayOptions: Sendable {
     public var localIP = "127.0.0.1"
     /// How long to keep receiving after the last packet was sent.
     public var drainSeconds = 0.5
+    /// Spin until each send is due instead of sleeping in epoll: exact pacing, but the replay then
+    /// keeps a core busy, so use it only on a core of its own (benchmarks).
+    public var spinUntilDue = false
     /// The transport profile to offer when the capture's SDP does not give one (e.g. `RTP/SAVP`
     /// for an SRTP capture without signalling, so the relay passes it through as SRTP).
     public var defaultProfile = "RTP/AVP"
@@ -167,10 +170,12 @@ public final class CaptureReplayer {
             if next == schedule.count, finishedAt == nil { finishedAt = now }
             if let finishedAt, now - finishedAt >= drainNanos || legs.allSatisfy(\.isComplete) { break }
             let wait: UInt64 = next < schedule.count ? (start + schedule[next].offsetNanos).subtractingClamped(now) : drainNanos
-            // Sleep in epoll (woken by any arrival) rather than spin: a spinning generator takes the
-            // core from the relay it measures. Sends may then go up to 1 ms late; latency is timed
-            // from the real send, so only the pacing feels it.
-            let timeout: Int32 = wait < 100_000 ? 0 : Int32(min((wait + 999_999) / 1_000_000, 100))
+            // By default sleep in epoll (woken by any arrival) rather than spin: a spinning generator
+            // takes the core from a relay sharing it. Sends may then go up to 1 ms late; latency is
+            // timed from the real send, so only the pacing feels it.
+            let sleepThreshold: UInt64 = options.spinUntilDue ? 1_000_000 : 100_000
+            let timeout: Int32 =
+                wait < sleepThreshold ? 0 : Int32(min((options.spinUntilDue ? wait : wait + 999_999) / 1_000_000, 100))
             let ready = spw_epoll_wait(poller, &tokens, &events, 64, timeout)
             for position in 0..<max(0, Int(ready)) {
                 let descriptor = Int32(tokens[position])

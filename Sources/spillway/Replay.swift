@@ -36,14 +36,17 @@ struct Replay: ParsableCommand {
     @Option(help: "Profile to offer for calls whose capture has no SDP, e.g. RTP/SAVP for SRTP captures.")
     var profile: String = "RTP/AVP"
 
+    @Flag(name: .customLong("spin"), help: "Pace sends exactly by spinning; only on a core of its own (benchmarks).")
+    var spin = false
+
     func run() throws {
         guard let server = SocketAddress(hostAndPort: via) else {
             throw ValidationError("--via '\(via)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
         }
         guard speed > 0, copies >= 1 else { throw ValidationError("--speed must be above 0 and --copies at least 1") }
-        let report = try ReplayRun.run(
-            captures: captures, client: try NGClient(server: server),
-            options: ReplayRun.options(speed: speed, copies: copies, duration: duration, localIP: localIP, profile: profile))
+        var options = ReplayRun.options(speed: speed, copies: copies, duration: duration, localIP: localIP, profile: profile)
+        options.spinUntilDue = spin
+        let report = try ReplayRun.run(captures: captures, client: try NGClient(server: server), options: options)
         ReplayRun.printSummary(report)
         if let json { try ReplayRun.write(report.json, to: json) }
         if report.lost > 0 || report.corrupted > 0 { throw ExitCode(1) }
