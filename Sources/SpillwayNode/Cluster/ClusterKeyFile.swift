@@ -8,16 +8,8 @@ import Glibc
 /// `ClusterSeal.minimumKeyLength` of them. Every node and the monitor must read the same key.
 enum ClusterKeyFile {
     static func load(_ path: String) throws(NodeStartError) -> ClusterSeal {
-        guard let file = fopen(path, "r") else {
+        guard var bytes = readFileContents(path, limit: 65536) else {
             throw .clusterKey(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while bytes.count <= 65536 {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes.append(contentsOf: chunk[..<count])
         }
         while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
         guard let seal = ClusterSeal(keyBytes: bytes) else {

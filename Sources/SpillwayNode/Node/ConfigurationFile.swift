@@ -8,7 +8,7 @@ extension NodeConfiguration {
     /// Reads a TOML file over these settings. Unknown keys and wrongly typed values are errors that
     /// name the key; TOML syntax errors name the line.
     public mutating func apply(tomlFile path: String) throws(ConfigurationError) {
-        guard let text = Self.readFile(path) else {
+        guard let text = readFileContents(path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw .file(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
         }
         try apply(toml: text, source: path)
@@ -44,18 +44,5 @@ extension NodeConfiguration {
         if let number = value.double { return String(number) }
         if let flag = value.bool { return String(flag) }
         throw .invalid(setting: key, value: "\(value)", allowed: "a string or a number")
-    }
-
-    private static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count <= 0 { break }
-            bytes.append(contentsOf: chunk[..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
