@@ -34,7 +34,7 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
 public struct CaptureFile: Sendable {
     public let path: String
     public let datagrams: [CapturedDatagram]
-    /// Frames that were not whole UDP datagrams over IPv4 or IPv6.
+    /// Frames that were not whole UDP datagrams over IPv4 or IPv6, or had impossible timestamps.
     public let skippedFrames: Int
 
     /// Reads the whole file.
@@ -69,7 +69,10 @@ public struct CaptureFile: Sendable {
                 continue
             }
             let frame = UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen))
-            let time = UInt64(header.pointee.ts.tv_sec) * 1_000_000_000 + UInt64(header.pointee.ts.tv_usec)
+            guard let time = Self.plausibleTime(header.pointee.ts, after: datagrams.last?.timeNanos) else {
+                skipped += 1
+                continue
+            }
             if let datagram = PacketDecoder.udpDatagram(in: frame, link: link, timeNanos: time) {
                 datagrams.append(datagram)
             } else {
@@ -79,6 +82,23 @@ public struct CaptureFile: Sendable {
         self.datagrams = datagrams
         skippedFrames = skipped
     }
+
+    /// A frame's capture time in nanoseconds, or nil when it cannot be right: negative, a fraction
+    /// of a second out of range, or more than a day away from the previous datagram's. A corrupt
+    /// timestamp would otherwise make a replay wait for years.
+    private static func plausibleTime(_ stamp: timeval, after previous: UInt64?) -> UInt64? {
+        let seconds = Int64(stamp.tv_sec)
+        let fraction = Int64(stamp.tv_usec)  // nanoseconds: the file is opened with nanosecond precision
+        guard seconds >= 0, seconds < Int64(UInt64.max / 2_000_000_000), (0..<1_000_000_000).contains(fraction) else {
+            return nil
+        }
+        let time = UInt64(seconds) * 1_000_000_000 + UInt64(fraction)
+        if let previous, max(time, previous) - min(time, previous) > maximumGapNanos { return nil }
+        return time
+    }
+
+    /// The largest gap between two datagrams a capture may have.
+    static let maximumGapNanos: UInt64 = 24 * 3600 * 1_000_000_000
 
     private static func explain(_ message: String) -> String {
         if message.contains("No such file") { return "no such file" }
