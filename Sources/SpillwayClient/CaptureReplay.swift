@@ -215,6 +215,10 @@ final class ReplayLeg {
     private var reception = ReceptionStatistics()
     private var highestIndex = -1
     private(set) var sent = 0
+    /// Send attempts, and packets received at least once: kept as they happen, since the replay
+    /// loop asks `isComplete` on every wake while draining.
+    private var attempted = 0
+    private var distinctReceived = 0
     private var reordered = 0
     private var corrupted = 0
     private var framesDelivered = 0
@@ -242,6 +246,7 @@ final class ReplayLeg {
 
     func send(_ index: Int, now: UInt64) {
         sentAt[index] = now
+        attempted += 1
         if sender.send(flow.packets[index].payload, to: destination) { sent += 1 }
     }
 
@@ -266,6 +271,7 @@ final class ReplayLeg {
         }
         receivedCount[index] += 1
         guard receivedCount[index] == 1 else { return }
+        distinctReceived += 1
         if index < highestIndex { reordered += 1 }
         highestIndex = max(highestIndex, index)
         latency.record((arrival - sentAt[index]) / 1000)
@@ -277,10 +283,10 @@ final class ReplayLeg {
             arrival: UInt32(truncatingIfNeeded: UInt64(Double(arrival) * speed / 1000) * UInt64(clockRate) / 1_000_000))
     }
 
-    var isComplete: Bool { sent > 0 && receivedCount.reduce(0) { $0 + min($1, 1) } == sent && sent == sentAt.count { $0 > 0 } }
+    var isComplete: Bool { sent > 0 && distinctReceived == sent && sent == attempted }
 
     var reports: [ReplayReport.Flow] {
-        let received = receivedCount.count { $0 > 0 }
+        let received = distinctReceived
         let framesSent = zip(flow.packets, sentAt).count { packet, time in time > 0 && packet.payload[1] & 0x80 != 0 }
         return [
             ReplayReport.Flow(
