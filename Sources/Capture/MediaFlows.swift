@@ -50,7 +50,7 @@ public struct FlowAnalysis: Sendable {
     public let sipMessages: Int
 
     /// A flow must have at least this many packets, nearly all valid RTP with one SSRC.
-    static let minimumPackets = 3
+    public static let minimumPackets = 3
 
     public init(_ capture: CaptureFile) {
         var byDirection: [DirectionKey: [CapturedDatagram]] = [:]

@@ -73,7 +73,7 @@ enum ReplayRun {
         for path in captures {
             let analysis = FlowAnalysis(try CaptureFile(path: path))
             guard !analysis.calls.isEmpty else {
-                throw CaptureError(path: path, problem: "holds no RTP flow (at least \(3) RTP packets of one SSRC between two addresses)")
+                throw CaptureError(path: path, problem: "holds no RTP flow (at least \(FlowAnalysis.minimumPackets) RTP packets of one SSRC between two addresses)")
             }
             calls += analysis.calls
         }

@@ -93,6 +93,11 @@ public struct PeerTable: Sendable {
         peer.report != nil && now >= peer.reportedAt && now - peer.reportedAt < ageLimitNanos
     }
 
+    /// What is known of a node: `down` (marked down), `up` (a fresh report) or `unknown`.
+    public func state(of peer: Peer, now: UInt64) -> String {
+        peer.isDown ? "down" : isFresh(peer, now: now) ? "up" : "unknown"
+    }
+
     /// Whether a node can be chosen on its workload: up, with a fresh report.
     public func isUsable(_ peer: Peer, now: UInt64) -> Bool {
         !peer.isDown && isFresh(peer, now: now)

@@ -82,7 +82,7 @@ final class MonitorHTTPHandler: ChannelInboundHandler {
             let nodes = table.peers.map { peer in
                 NodeState(
                     id: peer.id, address: peer.clusterAddress,
-                    state: peer.isDown ? "down" : table.isFresh(peer, now: now) ? "up" : "unknown",
+                    state: table.state(of: peer, now: now),
                     load: peer.report?.load, threshold: peer.report?.threshold, sessions: peer.report?.usage.sessions,
                     reportAgeMilliseconds: peer.report.map { _ in (now - min(now, peer.reportedAt)) / 1_000_000 })
             }

@@ -435,7 +435,7 @@ final class RequestRouter {
         for peer in table.peers {
             var entry: [String: BencodeValue] = [
                 "address": .string(peer.clusterAddress),
-                "state": .string(peer.isDown ? "down" : table.isFresh(peer, now: now) ? "up" : "unknown"),
+                "state": .string(table.state(of: peer, now: now)),
             ]
             if let report = peer.report {
                 entry["load"] = .string(format(report.load))
