@@ -24,11 +24,16 @@ let package = Package(
         .target(name: "SDP"),
         .target(name: "Bencode"),
 
+        // libsrtp2, and SRTP: SDES a=crypto attributes, and sessions that protect and unprotect
+        // packets in place.
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .target(name: "SRTP", dependencies: ["CSRTP"]),
+
         // The data plane and the call model it carries.
         .target(
             name: "MediaPlane",
             dependencies: [
-                "CSpillwayShims", "RTP", "SDP",
+                "CSpillwayShims", "RTP", "SDP", "SRTP",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -100,6 +105,13 @@ let package = Package(
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
+        .testTarget(
+            name: "SRTPTests",
+            dependencies: [
+                "SRTP", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "ClusterTests",
             dependencies: ["Cluster", "Bencode", .product(name: "Crypto", package: "swift-crypto")]

@@ -1,0 +1,185 @@
+import CSRTP
+
+/// A master key as SDES carries it: key and salt, and the master key identifier (MKI) the peer
+/// puts in every packet, if it announced one.
+public struct SRTPMasterKey: Equatable, Sendable {
+    /// The master key followed by the master salt.
+    public var material: [UInt8]
+    /// The MKI bytes (RFC 3711 section 3.1), big-endian in the announced length; nil for none.
+    public var identifier: [UInt8]?
+
+    public init(material: [UInt8], identifier: [UInt8]? = nil) {
+        self.material = material
+        self.identifier = identifier
+    }
+
+    /// Fresh key material for `suite` from the system's cryptographic random source.
+    public static func random(for suite: SRTPSuite) -> SRTPMasterKey {
+        var generator = SystemRandomNumberGenerator()
+        return SRTPMasterKey(material: (0..<suite.keyMaterialLength).map { _ in generator.next() })
+    }
+}
+
+/// One libsrtp session: every stream (SSRC) one party sends, or everything the relay sends to one
+/// party, under one master key. It owns the libsrtp context; the data plane works through its
+/// `transform`, which is only valid while the session lives.
+public final class SRTPSession: @unchecked Sendable {
+    /// What the session does to packets.
+    public enum Role: Sendable {
+        /// Checks and decrypts what a party sent (libsrtp's "any inbound" SSRC template).
+        case decrypting
+        /// Encrypts and signs what the relay sends to a party ("any outbound").
+        case encrypting
+    }
+
+    public let suite: SRTPSuite
+    public let key: SRTPMasterKey
+    public let role: Role
+    private let context: OpaquePointer
+
+    /// Packets behind the newest one that are still accepted once (RFC 3711 section 3.3.2).
+    public static let replayWindow = 128
+
+    /// Creates the libsrtp context; fails when the key material does not fit the suite.
+    public init(suite: SRTPSuite, key: SRTPMasterKey, role: Role) throws(SRTPError) {
+        guard key.material.count == suite.keyMaterialLength else {
+            throw .keyLength(suite: suite, expected: suite.keyMaterialLength, actual: key.material.count)
+        }
+        try SRTPLibrary.initialize()
+        self.suite = suite
+        self.key = key
+        self.role = role
+
+        var policy = srtp_policy_t()
+        (policy.rtp, policy.rtcp) = suite.cryptoPolicies()
+        policy.ssrc.type = role == .decrypting ? ssrc_any_inbound : ssrc_any_outbound
+        policy.window_size = UInt(Self.replayWindow)
+        policy.allow_repeat_tx = 0
+        var material = key.material
+        var identifier = key.identifier ?? []
+        var created: srtp_t?
+        let status = material.withUnsafeMutableBufferPointer { materialBytes in
+            identifier.withUnsafeMutableBufferPointer { identifierBytes in
+                var masterKey = srtp_master_key_t(
+                    key: materialBytes.baseAddress, mki_id: identifierBytes.baseAddress,
+                    mki_size: UInt32(identifierBytes.count))
+                return withUnsafeMutablePointer(to: &masterKey) { masterKeyPointer in
+                    var keys: [UnsafeMutablePointer<srtp_master_key_t>?] = [masterKeyPointer]
+                    return keys.withUnsafeMutableBufferPointer { keyList in
+                        if key.identifier != nil {
+                            policy.keys = keyList.baseAddress
+                            policy.num_master_keys = 1
+                        } else {
+                            policy.key = materialBytes.baseAddress
+                        }
+                        return srtp_create(&created, &policy)
+                    }
+                }
+            }
+        }
+        guard status == srtp_err_status_ok, let created else { throw .library(operation: "srtp_create", status: status.rawValue) }
+        context = created
+    }
+
+    deinit {
+        srtp_dealloc(context)
+    }
+
+    /// A non-owning handle for the data plane's hot path (no reference counting per packet).
+    public var transform: SRTPTransform {
+        SRTPTransform(context: context, usesMKI: key.identifier != nil)
+    }
+}
+
+/// Protects or unprotects packets in place with a session's context. The buffer must have
+/// `SRTPTransform.trailerRoom` writable bytes past the packet for protection.
+public struct SRTPTransform: @unchecked Sendable {
+    let context: OpaquePointer
+    let usesMKI: Bool
+
+    /// Bytes protection may append: the longest tag and MKI, plus the SRTCP index.
+    public static let trailerRoom = Int(SRTP_MAX_TRAILER_LEN) + 4
+
+    /// Checks and decrypts an SRTP packet; `length` becomes the plaintext's.
+    @inline(__always)
+    public func unprotectRTP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
+        var size = Int32(length)
+        let status = srtp_unprotect_mki(context, packet, &size, usesMKI ? 1 : 0)
+        length = Int(size)
+        return SRTPOutcome(status)
+    }
+
+    /// Checks and decrypts an SRTCP packet; `length` becomes the plaintext's.
+    @inline(__always)
+    public func unprotectRTCP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
+        var size = Int32(length)
+        let status = srtp_unprotect_rtcp_mki(context, packet, &size, usesMKI ? 1 : 0)
+        length = Int(size)
+        return SRTPOutcome(status)
+    }
+
+    /// Encrypts and signs an RTP packet in place; `length` grows by the tag.
+    @inline(__always)
+    public func protectRTP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
+        var size = Int32(length)
+        let status = srtp_protect(context, packet, &size)
+        length = Int(size)
+        return SRTPOutcome(status)
+    }
+
+    /// Encrypts and signs an RTCP packet in place; `length` grows by the SRTCP index and tag.
+    @inline(__always)
+    public func protectRTCP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
+        var size = Int32(length)
+        let status = srtp_protect_rtcp(context, packet, &size)
+        length = Int(size)
+        return SRTPOutcome(status)
+    }
+}
+
+/// What became of one packet.
+public enum SRTPOutcome: Equatable, Sendable {
+    case ok
+    /// The authentication tag did not match: wrong key, or a forged or damaged packet.
+    case authenticationFailed
+    /// The packet index was seen before, or is behind the replay window.
+    case replayed
+    /// Any other libsrtp failure (a malformed header, an exhausted key); the libsrtp status.
+    case failed(status: UInt32)
+
+    @inline(__always)
+    init(_ status: srtp_err_status_t) {
+        switch status {
+        case srtp_err_status_ok: self = .ok
+        case srtp_err_status_auth_fail: self = .authenticationFailed
+        case srtp_err_status_replay_fail, srtp_err_status_replay_old: self = .replayed
+        default: self = .failed(status: status.rawValue)
+        }
+    }
+}
+
+/// Failures to set up SRTP (not of one packet).
+public enum SRTPError: Error, Sendable, Equatable, CustomStringConvertible {
+    case keyLength(suite: SRTPSuite, expected: Int, actual: Int)
+    case library(operation: String, status: UInt32)
+
+    public var description: String {
+        switch self {
+        case .keyLength(let suite, let expected, let actual):
+            "\(suite) needs \(expected) bytes of key and salt, got \(actual)"
+        case .library(let operation, let status):
+            "libsrtp2 \(operation) failed with status \(status); check that libsrtp2 is 2.3 or newer with AES-GCM support"
+        }
+    }
+}
+
+/// libsrtp's one-time global set-up.
+enum SRTPLibrary {
+    private static let initialization: srtp_err_status_t = srtp_init()
+
+    static func initialize() throws(SRTPError) {
+        guard initialization == srtp_err_status_ok else {
+            throw .library(operation: "srtp_init", status: initialization.rawValue)
+        }
+    }
+}
