@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "NGProtocol",
             dependencies: [
-                "Bencode", "SDP", "MediaPlane",
+                "Bencode", "SDP", "MediaPlane", "SRTP",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster",
+                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster", "SRTP",
                 "SpillwayTestSupport",
             ]
         ),

@@ -132,13 +132,15 @@ public enum NGReply {
         }
         var flags: [BencodeValue] = []
         if media.rtcpMux { flags.append("RTCP-mux") }
-        return [
+        var reply: [String: BencodeValue] = [
             "index": .integer(Int64(media.index)),
             "type": .string(media.type),
             "protocol": .string(media.proto),
             "streams": [.dictionary(stream)],
             "flags": .list(flags),
         ]
+        if let suite = media.cryptoSuite { reply["crypto suite"] = .string(suite) }
+        return .dictionary(reply)
     }
 
     static func endpoint(_ address: SocketAddress) -> BencodeValue {

@@ -1,5 +1,6 @@
 import Bencode
 import MediaPlane
+import SRTP
 
 /// An NG command, decoded and checked, as rtpengine clients (Kamailio, OpenSIPS) send it.
 public enum NGRequest: Sendable, Equatable {
@@ -106,6 +107,8 @@ extension NegotiationOptions {
             case "sip-source-address", "sip source address": useSIPSource = true
             case "trust-address", "trust address", "symmetric", "asymmetric", "port-latching", "port latching":
                 break  // the default behaviour here, or one this relay always has
+            case let lowered where lowered.hasPrefix("sdes-"):
+                try sdes.apply(String(flag.dropFirst(5)), ignoredFlags: &ignoredFlags)
             default: ignoredFlags.append(flag)
             }
         }
@@ -135,21 +138,53 @@ extension NegotiationOptions {
                 throw .invalidValue(key: "rtcp-mux", value: item, expected: "offer, accept, demux, reject or require")
             }
         }
+        for item in try keys.stringList("SDES") {
+            try sdes.apply(item, ignoredFlags: &ignoredFlags)
+        }
         if let proto = try keys.string("transport-protocol") {
             switch proto {
-            case "RTP/AVP", "RTP/AVPF": transportProtocol = proto
+            case "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF": transportProtocol = proto
             case "accept": break
-            case "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
+            case "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
                 throw .unsupported(
-                    key: "transport-protocol", value: proto, reason: "SRTP bridging is not available on this node")
+                    key: "transport-protocol", value: proto,
+                    reason: "DTLS-SRTP is not available on this node; use RTP/SAVP or RTP/SAVPF with SDES")
             default:
-                throw .invalidValue(key: "transport-protocol", value: proto, expected: "RTP/AVP, RTP/AVPF or accept")
+                throw .invalidValue(
+                    key: "transport-protocol", value: proto, expected: "RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF or accept")
             }
         }
         if useSIPSource {
             let receivedFrom = try keys.stringList("received-from")
             guard receivedFrom.count == 2 else { throw .missingKey("received-from") }
             mediaSourceOverride = receivedFrom[1]
+        }
+    }
+}
+
+extension SDESOptions {
+    /// Applies one item of the `SDES` list, or a `SDES-<item>` flag: `off`, `pad`, `no-<suite>`,
+    /// `only-<suite>`. Other rtpengine items are reported back as not acted on.
+    mutating func apply(_ item: String, ignoredFlags: inout [String]) throws(NGError) {
+        func suite(_ name: Substring) throws(NGError) -> SRTPSuite {
+            guard let suite = SRTPSuite(rawValue: name.uppercased()) else {
+                throw .invalidValue(
+                    key: "SDES", value: item,
+                    expected: "a suite of \(SRTPSuite.allCases.map(\.rawValue).joined(separator: ", ")) after no- or only-")
+            }
+            return suite
+        }
+        let lowered = item.lowercased()
+        if ["off", "no", "disable"].contains(lowered) {
+            passThrough = true
+        } else if lowered == "pad" {
+            padKeys = true
+        } else if lowered.hasPrefix("no-") {
+            excludedSuites.insert(try suite(item.dropFirst(3)))
+        } else if lowered.hasPrefix("only-") {
+            onlySuites = (onlySuites ?? []).union([try suite(item.dropFirst(5))])
+        } else {
+            ignoredFlags.append("SDES-\(item)")
         }
     }
 }

@@ -106,6 +106,14 @@ public enum PacketDropReason: Int, Error, CaseIterable, Sendable, CustomStringCo
     case noDestination
     /// The kernel refused to send it (socket buffer full, unreachable).
     case sendFailed
+    /// SRTP or SRTCP whose authentication tag does not match: a wrong key, or a forged or damaged packet.
+    case srtpAuthentication
+    /// SRTP or SRTCP whose packet index was already received or is behind the replay window.
+    case srtpReplay
+    /// SRTP protection or unprotection failed otherwise (a malformed header, an exhausted key).
+    case srtpFailed
+    /// SRTP must be terminated on this stream but its keys are not agreed yet (no answer).
+    case awaitingKeys
 
     public var description: String {
         switch self {
@@ -116,6 +124,10 @@ public enum PacketDropReason: Int, Error, CaseIterable, Sendable, CustomStringCo
         case .strictSource: "strict-source"
         case .noDestination: "no-destination"
         case .sendFailed: "send-failed"
+        case .srtpAuthentication: "srtp-auth-failed"
+        case .srtpReplay: "srtp-replayed"
+        case .srtpFailed: "srtp-failed"
+        case .awaitingKeys: "awaiting-keys"
         }
     }
 }

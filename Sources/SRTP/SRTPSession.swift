@@ -91,6 +91,33 @@ public final class SRTPSession: @unchecked Sendable {
     }
 }
 
+extension SRTPSession {
+    /// Protects a copy of `packet` (RTP, or RTCP when `rtcp`), for tools and tests; the data plane
+    /// works in place through `transform` instead.
+    public func protect(_ packet: [UInt8], rtcp: Bool = false) -> Result<[UInt8], SRTPOutcome> {
+        apply(to: packet) { transform, bytes, length in
+            rtcp ? transform.protectRTCP(bytes, length: &length) : transform.protectRTP(bytes, length: &length)
+        }
+    }
+
+    /// Checks and decrypts a copy of `packet` (SRTP, or SRTCP when `rtcp`).
+    public func unprotect(_ packet: [UInt8], rtcp: Bool = false) -> Result<[UInt8], SRTPOutcome> {
+        apply(to: packet) { transform, bytes, length in
+            rtcp ? transform.unprotectRTCP(bytes, length: &length) : transform.unprotectRTP(bytes, length: &length)
+        }
+    }
+
+    private func apply(
+        to packet: [UInt8], _ body: (SRTPTransform, UnsafeMutableRawPointer, inout Int) -> SRTPOutcome
+    ) -> Result<[UInt8], SRTPOutcome> {
+        var buffer = packet + [UInt8](repeating: 0, count: SRTPTransform.trailerRoom)
+        var length = packet.count
+        let outcome = buffer.withUnsafeMutableBytes { body(transform, $0.baseAddress!, &length) }
+        guard outcome == .ok else { return .failure(outcome) }
+        return .success(Array(buffer.prefix(length)))
+    }
+}
+
 /// Protects or unprotects packets in place with a session's context. The buffer must have
 /// `SRTPTransform.trailerRoom` writable bytes past the packet for protection.
 public struct SRTPTransform: @unchecked Sendable {
@@ -138,7 +165,7 @@ public struct SRTPTransform: @unchecked Sendable {
 }
 
 /// What became of one packet.
-public enum SRTPOutcome: Equatable, Sendable {
+public enum SRTPOutcome: Error, Equatable, Sendable {
     case ok
     /// The authentication tag did not match: wrong key, or a forged or damaged packet.
     case authenticationFailed

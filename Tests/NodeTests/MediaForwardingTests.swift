@@ -157,7 +157,7 @@ import Testing
         await node.stop()
     }
 
-    @Test func srtpBetweenTwoSAVPPartiesPassesThroughWithItsKeysAndSRTCP() async throws {
+    @Test func srtpBetweenTwoSAVPPartiesPassesThroughWithItsKeysAndSRTCPWhenSDESIsOff() async throws {
         let node = try await TestNode.start()
         let caller = try UDPPeer()
         let calleeRTP = try UDPPeer()
@@ -168,6 +168,7 @@ import Testing
         }
         let offer = try node.request([
             "command": "offer", "call-id": "srtp", "from-tag": "A", "sdp": .string(secured(caller.address.port)),
+            "SDES": ["off"],
         ])
         #expect(offer["sdp"]?.stringValue?.contains("RTP/SAVP 0\r\n") == true)
         #expect(offer["sdp"]?.stringValue?.contains("a=\(crypto)\r\n") == true)

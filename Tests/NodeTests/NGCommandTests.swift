@@ -74,8 +74,8 @@ import Testing
         (["command": "offer", "call-id": "y", "from-tag": "A", "sdp": "v=0\r\ngarbage"], "SDP line 2 'garbage' is invalid"),
         (["command": "offer", "call-id": "z", "from-tag": "A", "sdp": "v=0", "ICE": "force"], "'ICE' = 'force' is not supported"),
         (["command": "offer", "call-id": "w", "from-tag": "A", "sdp": "v=0", "rtcp-mux": ["bogus"]], "Invalid value 'bogus' for key 'rtcp-mux'"),
-        (["command": "offer", "call-id": "v", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)), "transport-protocol": "RTP/SAVP"],
-         "'transport-protocol' = 'RTP/SAVP' is not supported"),
+        (["command": "offer", "call-id": "v", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)), "transport-protocol": "UDP/TLS/RTP/SAVP"],
+         "'transport-protocol' = 'UDP/TLS/RTP/SAVP' is not supported"),
     ]
 
     @Test(arguments: malformedBencode)

@@ -1,4 +1,5 @@
 import RTP
+import SRTP
 
 /// Where one side of a stream lives: a worker and a slot in that worker's side table.
 public struct MediaSlot: Hashable, Sendable, CustomStringConvertible {
@@ -27,6 +28,8 @@ public struct MediaSideConfiguration: Sendable {
     /// The m= line is SRTP (RTP/SAVP, RTP/SAVPF) relayed without decryption: RTCP is SRTCP, only
     /// its first header can be checked.
     public var isSecured: Bool
+    /// Set when the relay terminates SRTP towards this side's peer.
+    public var srtp: SRTPTermination?
     /// The slot of the other side of this stream, on the same worker.
     public var opposite: Int
     public var counters: StreamCounters
@@ -38,8 +41,8 @@ public struct MediaSideConfiguration: Sendable {
 
     public init(
         rtpDescriptor: Int32, rtcpDescriptor: Int32, advertisedRTP: SocketAddress, advertisedRTCP: SocketAddress,
-        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, isSecured: Bool = false, opposite: Int, counters: StreamCounters,
-        localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset, recorder: (any PacketRecorder)? = nil
+        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, isSecured: Bool = false, srtp: SRTPTermination? = nil,
+        opposite: Int, counters: StreamCounters, localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset, recorder: (any PacketRecorder)? = nil
     ) {
         self.rtpDescriptor = rtpDescriptor
         self.rtcpDescriptor = rtcpDescriptor
@@ -49,11 +52,25 @@ public struct MediaSideConfiguration: Sendable {
         self.strictSource = strictSource
         self.isVideo = isVideo
         self.isSecured = isSecured
+        self.srtp = srtp
         self.opposite = opposite
         self.counters = counters
         self.localRTP = localRTP
         self.localRTCP = localRTCP
         self.recorder = recorder
+    }
+}
+
+/// The SRTP a relay terminates towards one peer: the session that checks and decrypts what the
+/// peer sends, and the one that encrypts what the relay sends it. Either is nil until its key is
+/// agreed; packets that need it meanwhile are dropped as `awaitingKeys`.
+public struct SRTPTermination: Sendable {
+    public var decryptor: SRTPSession?
+    public var encryptor: SRTPSession?
+
+    public init(decryptor: SRTPSession?, encryptor: SRTPSession?) {
+        self.decryptor = decryptor
+        self.encryptor = encryptor
     }
 }
 
@@ -74,6 +91,12 @@ struct MediaSideState {
     var strictSource = false
     var isVideo = false
     var isSecured = false
+    /// Whether SRTP is terminated towards this side's peer; the sessions are kept alive by
+    /// `srtpSessions`, the hot path only uses their transforms.
+    var terminatesSRTP = false
+    var decrypt: SRTPTransform?
+    var encrypt: SRTPTransform?
+    var srtpSessions: SRTPTermination?
     var opposite = -1
     var clockRate: UInt32 = 8000
     var reception = ReceptionStatistics()
@@ -91,7 +114,7 @@ struct MediaSideState {
         var forwarded: UInt64 = 0
         var frames: UInt64 = 0
         var lastPacketNanos: UInt64 = 0
-        var drops = InlineArray<7, UInt64>(repeating: 0)
+        var drops = InlineArray<11, UInt64>(repeating: 0)
     }
 
     mutating func apply(_ configuration: MediaSideConfiguration) {
@@ -117,6 +140,10 @@ struct MediaSideState {
         strictSource = configuration.strictSource
         isVideo = configuration.isVideo
         isSecured = configuration.isSecured
+        terminatesSRTP = configuration.srtp != nil
+        srtpSessions = configuration.srtp
+        decrypt = configuration.srtp?.decryptor?.transform
+        encrypt = configuration.srtp?.encryptor?.transform
         opposite = configuration.opposite
         localRTP = configuration.localRTP
         localRTCP = configuration.localRTCP

@@ -1,4 +1,5 @@
 import CSpillwayShims
+import SRTP
 
 #if canImport(Glibc)
 import Glibc
@@ -8,14 +9,16 @@ import Musl
 
 /// A worker's preallocated packet arena and the recvmmsg/sendmmsg headers that point into it.
 ///
-/// A packet is received into a slot, inspected in place, and sent from the same slot: the send
-/// headers only point their iovec at the received bytes and their name at a destination copied in.
-/// Nothing is allocated after `init`.
+/// A packet is received into a slot, inspected (and SRTP-transformed) in place, and sent from the
+/// same slot: the send headers only point their iovec at the packet's bytes and their name at a
+/// destination copied in. Nothing is allocated after `init`.
 struct PacketBatch: ~Copyable {
     /// Packets read per recvmmsg call.
     static let capacity = 32
-    /// Bytes per slot: a full Ethernet-MTU datagram plus room for an SRTP tag and MKI.
+    /// Bytes per slot.
     static let slotSize = 2048
+    /// The largest datagram received: a slot less the room SRTP protection may append in place.
+    static let receiveLimit = slotSize - SRTPTransform.trailerRoom
 
     let slots: UnsafeMutableRawPointer
     let receiveHeaders: UnsafeMutablePointer<spw_mmsghdr>
@@ -35,7 +38,7 @@ struct PacketBatch: ~Copyable {
         sendVectors = .allocate(capacity: count)
         sendNames = .allocate(capacity: count)
         for index in 0..<count {
-            receiveVectors[index] = iovec(iov_base: slots + index * Self.slotSize, iov_len: Self.slotSize)
+            receiveVectors[index] = iovec(iov_base: slots + index * Self.slotSize, iov_len: Self.receiveLimit)
             receiveNames[index] = sockaddr_in6()
             receiveHeaders[index] = spw_mmsghdr()
             receiveHeaders[index].msg_hdr.msg_iov = receiveVectors + index
@@ -74,6 +77,18 @@ struct PacketBatch: ~Copyable {
     @inline(__always)
     func packet(_ index: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: slots + index * Self.slotSize, count: Int(receiveHeaders[index].msg_len))
+    }
+
+    /// The writable start of packet `index`'s slot, for in-place SRTP transforms.
+    @inline(__always)
+    func mutableBytes(_ index: Int) -> UnsafeMutableRawPointer {
+        slots + index * Self.slotSize
+    }
+
+    /// Records that an in-place transform changed packet `index`'s length.
+    @inline(__always)
+    func setLength(_ index: Int, _ length: Int) {
+        receiveHeaders[index].msg_len = UInt32(length)
     }
 
     @inline(__always)

@@ -1,6 +1,7 @@
 import CSpillwayShims
 import Logging
 import RTP
+import SRTP
 import Synchronization
 
 #if canImport(Glibc)
@@ -209,8 +210,10 @@ final class Worker: @unchecked Sendable {
         side.tally.drops[PacketDropReason.sendFailed.rawValue] &+= UInt64(refused)
     }
 
-    /// Validates one received packet, updates the side's statistics and latching, and returns where
-    /// to send it, or nil when it is dropped (the reason is counted).
+    /// Validates one received packet (decrypting it first when the relay terminates SRTP from its
+    /// sender), updates the side's statistics and latching, encrypts it when the receiving side
+    /// needs SRTP, and returns where to send it; nil when it is dropped (the reason is counted).
+    /// Packets are authenticated before they can latch, so forged SRTP cannot steer a stream.
     @inline(__always)
     private func classifyAndLatch(
         _ packetIndex: Int, sides: UnsafeMutableBufferPointer<MediaSideState>, slot: Int, fromRTCPSocket: Bool,
@@ -221,8 +224,20 @@ final class Worker: @unchecked Sendable {
             return nil
         }
         if batch.wasTruncated(packetIndex) { return drop(.truncated) }
-        let packet = batch.packet(packetIndex)
+        var packet = batch.packet(packetIndex)
+        let wireLength = UInt64(packet.count)
         let isRTCP = fromRTCPSocket || (sides[slot].rtcpMux && RTCP.isMultiplexedRTCP(packet))
+        if sides[slot].terminatesSRTP {
+            guard let decrypt = sides[slot].decrypt else { return drop(.awaitingKeys) }
+            guard packet.count >= RTCP.minimumLength else { return drop(.tooShort) }
+            guard packet[0] >> 6 == 2 else { return drop(.notRTP) }
+            var length = packet.count
+            let bytes = batch.mutableBytes(packetIndex)
+            let outcome = isRTCP ? decrypt.unprotectRTCP(bytes, length: &length) : decrypt.unprotectRTP(bytes, length: &length)
+            if let reason = PacketDropReason(outcome) { return drop(reason) }
+            batch.setLength(packetIndex, length)
+            packet = batch.packet(packetIndex)
+        }
         var header: RTPHeader?
         if isRTCP {
             let validity = sides[slot].isSecured ? RTCP.validateSecured(packet) : RTCP.validate(packet)
@@ -261,13 +276,13 @@ final class Worker: @unchecked Sendable {
         sides[slot].tally.lastPacketNanos = now
         if let header {
             sides[slot].tally.rtpPackets &+= 1
-            sides[slot].tally.rtpBytes &+= UInt64(packet.count)
+            sides[slot].tally.rtpBytes &+= wireLength
             if sides[slot].isVideo, header.marker { sides[slot].tally.frames &+= 1 }
             sides[slot].reception.record(
                 ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, arrival: arrival)
         } else {
             sides[slot].tally.rtcpPackets &+= 1
-            sides[slot].tally.rtcpBytes &+= UInt64(packet.count)
+            sides[slot].tally.rtcpBytes &+= wireLength
         }
 
         let opposite = sides[slot].opposite
@@ -277,7 +292,28 @@ final class Worker: @unchecked Sendable {
             ? (sides[opposite].rtcpDescriptor, sides[opposite].peerRTCP)
             : (sides[opposite].rtpDescriptor, sides[opposite].peerRTP)
         guard descriptor >= 0, destination.isSet, destination.port != 0 else { return drop(.noDestination) }
+        if sides[opposite].terminatesSRTP {
+            guard let encrypt = sides[opposite].encrypt else { return drop(.awaitingKeys) }
+            var length = packet.count
+            let bytes = batch.mutableBytes(packetIndex)
+            let outcome = isRTCP ? encrypt.protectRTCP(bytes, length: &length) : encrypt.protectRTP(bytes, length: &length)
+            if let reason = PacketDropReason(outcome) { return drop(reason) }
+            batch.setLength(packetIndex, length)
+        }
         return (descriptor, destination)
+    }
+}
+
+extension PacketDropReason {
+    /// The drop an SRTP outcome means; nil for success.
+    @inline(__always)
+    init?(_ outcome: SRTPOutcome) {
+        switch outcome {
+        case .ok: return nil
+        case .authenticationFailed: self = .srtpAuthentication
+        case .replayed: self = .srtpReplay
+        case .failed: self = .srtpFailed
+        }
     }
 }
 

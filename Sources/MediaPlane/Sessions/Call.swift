@@ -37,12 +37,18 @@ struct Leg {
     var tag: String?
     /// Indexed by m= line; nil for a section that was rejected (port 0).
     var media: [LegMedia?] = []
+
+    /// The media of m= line `index` (0-based), if the leg has it.
+    func media(at index: Int) -> LegMedia? {
+        index < media.count ? media[index] : nil
+    }
 }
 
 /// The relay's side of one m= line towards one party: its port pair, the party's advertised
 /// addresses, what was negotiated, and the counters of what the party sends.
 struct LegMedia {
     var type: String
+    /// The transport protocol this party uses (the relay may bridge RTP/AVP and RTP/SAVP).
     var proto: String
     var ports: PortAllocator.Pair
     var slot: MediaSlot
@@ -52,4 +58,5 @@ struct LegMedia {
     /// The party sends and expects RTCP on the RTP port.
     var rtcpMux = false
     var strictSource = false
+    var security = MediaSecurity.plain
 }

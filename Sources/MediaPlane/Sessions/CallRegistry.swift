@@ -1,6 +1,7 @@
 import CSpillwayShims
 import Logging
 import SDP
+import SRTP
 
 #if canImport(Glibc)
 import Glibc
@@ -68,13 +69,30 @@ public final class CallRegistry {
         }
         let recipient = 1 - offerer
         let endpoints = try advertisedEndpoints(of: description, options: options)
+        // SDES is settled before anything is allocated: an offer SRTP cannot be agreed for changes nothing.
+        var securityPlans: [OfferSecurityPlan?] = []
+        for (index, section) in description.media.enumerated() {
+            guard endpoints[index] != nil else {
+                securityPlans.append(nil)
+                continue
+            }
+            securityPlans.append(
+                try OfferSecurityPlan(
+                    section: section, index: index + 1, options: options,
+                    offerer: call.legs[offerer].media(at: index)?.security,
+                    recipient: call.legs[recipient].media(at: index)?.security))
+        }
         try allocateMedia(for: call, sections: description.media, clockRates: Self.clockRates(of: description))
 
         for (index, endpoint) in endpoints.enumerated() {
-            guard let endpoint,
+            guard let endpoint, let security = securityPlans[index],
                 var offererMedia = call.legs[offerer].media[index],
                 var recipientMedia = call.legs[recipient].media[index]
             else { continue }
+            offererMedia.proto = description.media[index].proto
+            offererMedia.security = security.offerer
+            recipientMedia.proto = security.recipientProto
+            recipientMedia.security = security.recipient
             offererMedia.advertisedRTP = endpoint.rtp
             offererMedia.advertisedRTCP = endpoint.rtcp
             offererMedia.rtcpMux = endpoint.offersMux && !options.rtcpMux.contains(.reject)
@@ -85,6 +103,9 @@ public final class CallRegistry {
             call.legs[offerer].media[index] = offererMedia
             call.legs[recipient].media[index] = recipientMedia
             rewrite(&description.media[index], towards: recipientMedia, rtcpMux: offerMuxToRecipient, offering: true, options: options)
+            if let crypto = security.recipientCrypto {
+                description.media[index].setCryptoAttributes(crypto, padded: options.sdes.padKeys)
+            }
             install(offererMedia, opposite: recipientMedia, recorder: call.recorder)
             install(recipientMedia, opposite: offererMedia, recorder: call.recorder)
         }
@@ -118,11 +139,20 @@ public final class CallRegistry {
             throw .answerHasExtraMedia(answered: description.media.count, offered: call.legs[answerer].media.count)
         }
         let endpoints = try advertisedEndpoints(of: description, options: options)
+        // The answerer's SDES keys are agreed before anything changes: an answer that refuses SRTP
+        // leaves the call as the offer set it up.
+        var agreedSecurity: [Int: MediaSecurity] = [:]
+        for (index, section) in description.media.enumerated() where section.port != 0 {
+            guard case .sdes(var side) = call.legs[answerer].media(at: index)?.security else { continue }
+            try side.acceptAnswer(cryptoLines: section.attributes(named: "crypto").compactMap { $0 }, index: index + 1)
+            agreedSecurity[index] = .sdes(side)
+        }
 
         for (index, endpoint) in endpoints.enumerated() {
             guard var answererMedia = call.legs[answerer].media[index],
                 let offererMedia = call.legs[offerer].media[index]
             else { continue }
+            if let security = agreedSecurity[index] { answererMedia.security = security }
             if let endpoint {
                 answererMedia.advertisedRTP = endpoint.rtp
                 answererMedia.advertisedRTCP = endpoint.rtcp
@@ -134,6 +164,14 @@ public final class CallRegistry {
             if options.strictSource { answererMedia.strictSource = true }
             call.legs[answerer].media[index] = answererMedia
             rewrite(&description.media[index], towards: offererMedia, rtcpMux: offererMedia.rtcpMux, offering: false, options: options)
+            switch offererMedia.security {
+            case .sdes(let side):
+                description.media[index].setCryptoAttributes(side.relayKey.map { [$0] } ?? [], padded: options.sdes.padKeys)
+            case .plain:
+                description.media[index].setCryptoAttributes([], padded: false)
+            case .passThrough:
+                break
+            }
             install(answererMedia, opposite: offererMedia, recorder: call.recorder)
             install(offererMedia, opposite: answererMedia, recorder: call.recorder)
         }
@@ -347,7 +385,8 @@ public final class CallRegistry {
                 rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
                 advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
                 rtcpMux: media.rtcpMux, strictSource: media.strictSource, isVideo: media.type == "video",
-                isSecured: media.proto.contains("SAVP"), opposite: opposite.slot.index, counters: media.counters,
+                isSecured: media.security.isPassThrough, srtp: media.security.termination, opposite: opposite.slot.index,
+                counters: media.counters,
                 localRTP: SocketAddress(ip: mediaAddress, port: media.ports.port) ?? .unset,
                 localRTCP: SocketAddress(ip: mediaAddress, port: media.ports.port + 1) ?? .unset, recorder: recorder))
     }
@@ -368,7 +407,7 @@ public final class CallRegistry {
             section.removeAttributes { $0 == "rtcp-mux" }
         }
         if options.removeICE { section.removeAttributes { ICEAttributes.names.contains($0) } }
-        if let proto = options.transportProtocol { section.proto = proto }
+        section.proto = media.proto
     }
 
     private func rewriteSessionLevel(_ description: inout SessionDescription, options: NegotiationOptions) {
@@ -399,6 +438,11 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
     case answerHasExtraMedia(answered: Int, offered: Int)
     case ports(PortAllocationError)
     case recording(String)
+    case srtpWithoutSDES(mediaIndex: Int, proto: String)
+    case noUsableCrypto(mediaIndex: Int, refusals: [String])
+    case noSuiteToOffer(mediaIndex: Int)
+    case answerRefusedSRTP(mediaIndex: Int, offered: [String], refusals: [String])
+    case srtp(SRTPError)
 
     public var description: String {
         switch self {
@@ -418,6 +462,20 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
             "\(error)"
         case .recording(let reason):
             "recording: \(reason)"
+        case .srtpWithoutSDES(let index, let proto):
+            "SDP m= line \(index) is \(proto) without a=crypto: this relay keys SRTP through SDES only (not DTLS-SRTP); "
+                + "send a=crypto lines, or keep both sides SRTP so the media passes through"
+        case .noUsableCrypto(let index, let refusals):
+            "SDP m= line \(index) requires SRTP but none of its a=crypto lines can be used: \(refusals.joined(separator: "; "))"
+        case .noSuiteToOffer(let index):
+            "the SDES flags leave no crypto suite to offer on m= line \(index) "
+                + "(supported: \(SRTPSuite.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .answerRefusedSRTP(let index, let offered, let refusals):
+            "the answer's m= line \(index) accepts none of the offered SRTP keys (offered: \(offered.joined(separator: ", ")))"
+                + (refusals.isEmpty ? "; it has no a=crypto line" : ": \(refusals.joined(separator: "; "))")
+                + "; SRTP is required on that side"
+        case .srtp(let error):
+            "\(error)"
         }
     }
 }

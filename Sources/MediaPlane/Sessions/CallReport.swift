@@ -21,6 +21,8 @@ public struct CallReport: Sendable {
         public var localPort: UInt16
         public var advertised: SocketAddress
         public var rtcpMux: Bool
+        /// The SDES suite the relay agreed with this party when it terminates SRTP on this side.
+        public var cryptoSuite: String?
         public var statistics: StreamStatistics
     }
 
@@ -34,7 +36,8 @@ public struct CallReport: Sendable {
                     media.map {
                         MediaReport(
                             index: index + 1, type: $0.type, proto: $0.proto, localPort: $0.ports.port,
-                            advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux, statistics: $0.counters.snapshot())
+                            advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux,
+                            cryptoSuite: $0.security.sdes?.relayKey?.suite.rawValue, statistics: $0.counters.snapshot())
                     }
                 })
         }

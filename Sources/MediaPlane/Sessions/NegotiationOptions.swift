@@ -27,6 +27,8 @@ public struct NegotiationOptions: Sendable, Equatable {
     public var rtcpMux: RTCPMux = []
     /// The transport protocol to put in the m= lines sent to the recipient (`transport-protocol`).
     public var transportProtocol: String?
+    /// SDES: which suites to offer, whether to terminate SRTP at all (`SDES` list and `SDES-...` flags).
+    public var sdes = SDESOptions()
     /// Use this address instead of the SDP's (`flags: ["SIP-source-address"]` with `received-from`).
     public var mediaSourceOverride: String?
 
