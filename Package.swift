@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "InteropTests",
             dependencies: [
-                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane", "Capture", "Cluster",
+                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane", "Capture", "Cluster", "SRTP",
                 "SpillwayTestSupport",
             ]
         ),

@@ -1,0 +1,231 @@
+import Bencode
+import Foundation
+import Logging
+import SRTP
+import SpillwayClient
+import SpillwayNode
+import Testing
+
+/// ffmpeg as the real SRTP peer (its srtp protocol, libavformat's own SRTP code): the relay
+/// bridges SRTP to plain RTP and back, re-keys between suites, and drops what a wrong key sent.
+/// The decoded audio must equal a local decode of the source, sample for sample.
+/// Fixed ports sit below Linux's ephemeral range, apart from FFmpegTests' ones.
+@Suite(.serialized) struct FFmpegSRTPTests {
+    let receiverPort: UInt16 = 17200
+    let senderPort: UInt16 = 17300
+    let seconds = 2
+
+    /// What one call through the relay left behind.
+    struct CallResult {
+        var directory: String
+        var receivedAudio: Data
+        var referenceAudio: Data
+        var query: BencodeValue
+        var relayPortForSender: UInt16
+        var receiverLog: String
+    }
+
+    /// Encodes a 1 kHz PCMU source (a second longer than the receiver keeps, so the receiver's
+    /// `-t` is reached and it ends by itself), sets a call up with `offer` (the sender's SDP plus NG keys)
+    /// and `answer`, starts ffmpeg receiving with the SDP `receiverSDP` makes from the relay's
+    /// offer, sends the source with `senderOutput` (the ffmpeg output arguments towards a relay
+    /// port), and decodes what arrived. `duringCall` runs while the sender runs.
+    func relayCall(
+        _ name: String, offer: [String: BencodeValue], answerSDP: String, receiverSDP: (BencodeValue) throws -> String,
+        senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> ChildProcess)? = nil
+    ) async throws -> CallResult {
+        let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
+        let directory = try scratchDirectory("ffmpeg-\(name)")
+        var children: [ChildProcess] = []
+        defer { for child in children { child.stop() } }
+        let encode = try ChildProcess(
+            "encode", ffmpeg,
+            ["-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=\(seconds + 1)",
+             "-c:a", "pcm_mulaw", "source.mkv"],
+            directory: directory)
+        #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
+        let reference = try ChildProcess(
+            "reference", ffmpeg,
+            ["-hide_banner", "-y", "-i", "source.mkv", "-t", "\(seconds)", "-f", "s16le", "reference-audio.raw", "-c:a", "copy",
+             "-f", "mulaw", "reference.ulaw"],
+            directory: directory)
+        #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
+
+        var logger = Logger(label: "ffmpeg-srtp-test")
+        logger.logLevel = .warning
+        var configuration = NodeConfiguration()
+        configuration.ngAddress = "127.0.0.1:0"
+        configuration.portRange = 14100...14199
+        let node = try await RelayNode.start(configuration, logger: logger)
+        let ng = try NGClient(server: node.ngAddress)
+        var offerRequest: [String: BencodeValue] = ["command": "offer", "call-id": .string(name), "from-tag": "sender"]
+        offerRequest.merge(offer) { _, new in new }
+        let offerReply = try ng.request(.dictionary(offerRequest))
+        let answerReply = try ng.request([
+            "command": "answer", "call-id": .string(name), "from-tag": "sender", "to-tag": "receiver", "sdp": .string(answerSDP),
+        ])
+        let relayPort = try ScriptedCall.mediaAddress(in: answerReply).port
+
+        try receiverSDP(offerReply).write(toFile: "\(directory)/receiver.sdp", atomically: true, encoding: .utf8)
+        let receiver = try ChildProcess(
+            "receiver", ffmpeg,
+            ["-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp,srtp", "-i", "receiver.sdp",
+             "-t", "\(seconds)", "-f", "s16le", "received-audio.raw"],
+            directory: directory)
+        children.append(receiver)
+        #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverPort) })
+        let watcher = try await watch?(directory, relayPort)
+        if let watcher { children.append(watcher) }
+
+        let sender = try ChildProcess(
+            "sender", ffmpeg, ["-hide_banner", "-nostdin", "-re", "-i", "source.mkv", "-c", "copy"] + senderOutput(relayPort),
+            directory: directory)
+        children.append(sender)
+        #expect(await sender.wait(seconds: 30) == 0, "sender failed: \(sender.output.suffix(1500))")
+        if !(await ChildProcess.eventually(seconds: 2) { !receiver.isRunning }) { await receiver.interrupt() }
+        await watcher?.interrupt()
+
+        let query = try ng.request(["command": "query", "call-id": .string(name)])
+        await node.shutdown()
+        return CallResult(
+            directory: directory,
+            receivedAudio: (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/received-audio.raw"))) ?? Data(),
+            referenceAudio: try Data(contentsOf: URL(fileURLWithPath: "\(directory)/reference-audio.raw")),
+            query: query, relayPortForSender: relayPort, receiverLog: receiver.output)
+    }
+
+    /// A one-line PCMU SDP on loopback; `crypto` adds an a=crypto line and makes it RTP/SAVP.
+    func audioSDP(port: UInt16, crypto: CryptoAttribute? = nil) -> String {
+        var text = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ffmpeg\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        text += "m=audio \(port) \(crypto == nil ? "RTP/AVP" : "RTP/SAVP") 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        if let crypto { text += "a=crypto:\(crypto.attributeValue())\r\n" }
+        return text
+    }
+
+    /// ffmpeg's output arguments for SRTP with `key` towards a relay port.
+    func srtpOutput(_ key: CryptoAttribute) -> (UInt16) -> [String] {
+        { port in
+            ["-f", "rtp", "-srtp_out_suite", key.suite.rawValue, "-srtp_out_params", String(key.attributeValue().split(separator: ":")[1]),
+             "srtp://127.0.0.1:\(port)?localrtpport=\(senderPort)"]
+        }
+    }
+
+    func plainOutput(_ port: UInt16) -> [String] {
+        ["-f", "rtp", "rtp://127.0.0.1:\(port)?localrtpport=\(senderPort)"]
+    }
+
+    static func stream(_ query: BencodeValue, tag: String) -> BencodeValue? {
+        query["tags"]?[tag]?["medias"]?.listValue?.first?["streams"]?.listValue?.first
+    }
+
+    static func cryptoAttributes(in reply: BencodeValue) throws -> [CryptoAttribute] {
+        try #require(reply["sdp"]?.stringValue).split(whereSeparator: \.isNewline).filter { $0.hasPrefix("a=crypto:") }
+            .map { try CryptoAttribute(parsing: $0.dropFirst("a=crypto:".count)) }
+    }
+
+    @Test func ffmpegSRTPIsBridgedToPlainRTPAndDecodedInFull() async throws {
+        let senderKey = CryptoAttribute.generated(tag: 1, suite: .aesCM128HMACSHA1_80)
+        let result = try await relayCall(
+            "srtp-to-rtp",
+            offer: ["sdp": .string(audioSDP(port: senderPort, crypto: senderKey)), "transport-protocol": "RTP/AVP"],
+            answerSDP: audioSDP(port: receiverPort), receiverSDP: { _ in audioSDP(port: receiverPort) },
+            senderOutput: srtpOutput(senderKey))
+        #expect(result.referenceAudio.count == seconds * 8000 * 2)
+        #expect(result.receivedAudio == result.referenceAudio, "receiver log: \(result.receiverLog.suffix(1500))")
+        let sent = Self.stream(result.query, tag: "sender")
+        #expect(sent?["drops"] == .dictionary([:]))
+        #expect((sent?["stats"]?["packets"]?.integerValue ?? 0) > 0)
+    }
+
+    @Test func plainRTPIsBridgedToSRTPThatFFmpegDecryptsWithTheRelaysKey() async throws {
+        var relayKey: CryptoAttribute?
+        let receiverKey = CryptoAttribute.generated(tag: 1, suite: .aesCM128HMACSHA1_80)
+        let result = try await relayCall(
+            "rtp-to-srtp",
+            offer: [
+                "sdp": .string(audioSDP(port: senderPort)), "transport-protocol": "RTP/SAVP",
+                "SDES": ["only-AES_CM_128_HMAC_SHA1_80"],
+            ],
+            answerSDP: audioSDP(port: receiverPort, crypto: receiverKey),
+            receiverSDP: { offer in
+                let key = try #require(try Self.cryptoAttributes(in: offer).first)
+                relayKey = key
+                return audioSDP(port: receiverPort, crypto: key)
+            },
+            senderOutput: plainOutput)
+        #expect(relayKey?.suite == .aesCM128HMACSHA1_80 && relayKey?.tag == receiverKey.tag)
+        #expect(result.receivedAudio == result.referenceAudio, "receiver log: \(result.receiverLog.suffix(1500))")
+        #expect(Self.stream(result.query, tag: "sender")?["drops"] == .dictionary([:]))
+    }
+
+    @Test func srtpSentWithAnotherKeyThanTheSDPsDecodesNothingAndIsCountedAsAuthFailures() async throws {
+        let announcedKey = CryptoAttribute.generated(tag: 1, suite: .aesCM128HMACSHA1_80)
+        let actualKey = CryptoAttribute.generated(tag: 1, suite: .aesCM128HMACSHA1_80)
+        let result = try await relayCall(
+            "wrong-key",
+            offer: ["sdp": .string(audioSDP(port: senderPort, crypto: announcedKey)), "transport-protocol": "RTP/AVP"],
+            answerSDP: audioSDP(port: receiverPort), receiverSDP: { _ in audioSDP(port: receiverPort) },
+            senderOutput: srtpOutput(actualKey))
+        #expect(result.receivedAudio.isEmpty)
+        let sent = Self.stream(result.query, tag: "sender")
+        let failures = sent?["drops"]?["srtp-auth-failed"]?.integerValue ?? 0
+        // 2 s of PCMU from ffmpeg's RTP muxer is tens of packets; every one must fail.
+        #expect(failures >= 10, "drops: \(String(describing: sent?["drops"]))")
+        #expect(sent?["stats"]?["packets"] == 0)
+    }
+
+    @Test func srtpIsReKeyedBetweenSuitesAndTsharkSeesNoPlaintextOnEitherLeg() async throws {
+        let senderKey = CryptoAttribute.generated(tag: 1, suite: .aesCM128HMACSHA1_80)
+        var relayKey: CryptoAttribute?
+        let receiverKey = CryptoAttribute.generated(tag: 1, suite: .aesCM128HMACSHA1_32)
+        let result = try await relayCall(
+            "rekey",
+            offer: [
+                "sdp": .string(audioSDP(port: senderPort, crypto: senderKey)), "SDES": ["only-AES_CM_128_HMAC_SHA1_32"],
+            ],
+            answerSDP: audioSDP(port: receiverPort, crypto: receiverKey),
+            receiverSDP: { offer in
+                let key = try #require(try Self.cryptoAttributes(in: offer).first)
+                relayKey = key
+                return audioSDP(port: receiverPort, crypto: key)
+            },
+            senderOutput: srtpOutput(senderKey),
+            watch: { directory, relayPort in
+                let capture = try ChildProcess(
+                    "capture", try ExternalTool.path("tshark", package: "tshark"),
+                    ["-i", "lo", "-f", "udp and (dst port \(relayPort) or dst port \(receiverPort))", "-w", "wire.pcap"],
+                    directory: directory)
+                #expect(await ChildProcess.eventually(seconds: 10) { capture.output.contains("Capturing on") })
+                return capture
+            })
+        #expect(relayKey?.suite == .aesCM128HMACSHA1_32)
+        #expect(result.receivedAudio == result.referenceAudio, "receiver log: \(result.receiverLog.suffix(1500))")
+
+        let plaintext = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(result.directory)/reference.ulaw")))
+        let packets = try await tsharkFields(
+            "\(result.directory)/wire.pcap", filter: "rtp", fields: ["udp.dstport", "rtp.payload"],
+            arguments: ["-d", "udp.port==\(result.relayPortForSender),rtp", "-d", "udp.port==\(receiverPort),rtp"])
+        for (port, tagLength) in [(result.relayPortForSender, 10), (receiverPort, 4)] {
+            let payloads = packets.filter { $0.first == "\(port)" }.map { [UInt8](hex: $0[1].replacingOccurrences(of: ":", with: "")) }
+            #expect(payloads.count >= 10, "tshark saw \(payloads.count) RTP packets to port \(port)")
+            // Each packet carries the encrypted samples and the suite's tag; in stream order the
+            // samples line up with the source, and almost no byte may match it.
+            let encrypted = payloads.flatMap { $0.dropLast(tagLength) }
+            #expect(encrypted.count == plaintext.count, "port \(port): \(encrypted.count) payload bytes for \(plaintext.count) samples")
+            let matching = zip(encrypted, plaintext).filter { $0 == $1 }.count
+            #expect(matching * 20 < encrypted.count, "port \(port): \(matching) of \(encrypted.count) bytes are plaintext")
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    init(hex: String) {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), index < hex.endIndex {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        self = bytes
+    }
+}
