@@ -130,35 +130,34 @@ public struct SRTPTransform: @unchecked Sendable {
     /// Checks and decrypts an SRTP packet; `length` becomes the plaintext's.
     @inline(__always)
     public func unprotectRTP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
-        var size = Int32(length)
-        let status = srtp_unprotect_mki(context, packet, &size, usesMKI ? 1 : 0)
-        length = Int(size)
-        return SRTPOutcome(status)
+        run(packet, &length) { srtp_unprotect_mki($0, $1, $2, usesMKI ? 1 : 0) }
     }
 
     /// Checks and decrypts an SRTCP packet; `length` becomes the plaintext's.
     @inline(__always)
     public func unprotectRTCP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
-        var size = Int32(length)
-        let status = srtp_unprotect_rtcp_mki(context, packet, &size, usesMKI ? 1 : 0)
-        length = Int(size)
-        return SRTPOutcome(status)
+        run(packet, &length) { srtp_unprotect_rtcp_mki($0, $1, $2, usesMKI ? 1 : 0) }
     }
 
     /// Encrypts and signs an RTP packet in place; `length` grows by the tag.
     @inline(__always)
     public func protectRTP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
-        var size = Int32(length)
-        let status = srtp_protect(context, packet, &size)
-        length = Int(size)
-        return SRTPOutcome(status)
+        run(packet, &length) { srtp_protect($0, $1, $2) }
     }
 
     /// Encrypts and signs an RTCP packet in place; `length` grows by the SRTCP index and tag.
     @inline(__always)
     public func protectRTCP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
+        run(packet, &length) { srtp_protect_rtcp($0, $1, $2) }
+    }
+
+    @inline(__always)
+    private func run(
+        _ packet: UnsafeMutableRawPointer, _ length: inout Int,
+        _ operation: (OpaquePointer, UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>) -> srtp_err_status_t
+    ) -> SRTPOutcome {
         var size = Int32(length)
-        let status = srtp_protect_rtcp(context, packet, &size)
+        let status = operation(context, packet, &size)
         length = Int(size)
         return SRTPOutcome(status)
     }

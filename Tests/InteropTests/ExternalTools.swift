@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import MediaPlane
 import SpillwayClient
+import SpillwayNode
 import Testing
 
 /// Real peers from Debian packages (kamailio, sipp, ffmpeg, tshark), run as child processes.
@@ -155,4 +157,15 @@ func tsharkFields(_ file: String, filter: String, fields: [String], arguments: [
     #expect(await tshark.wait(seconds: 60) == 0, "tshark could not read \(file)")
     return tshark.output.split(separator: "\n").filter { !$0.hasPrefix("Running as user") }
         .map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+}
+
+/// A relay node on 127.0.0.1 with an ephemeral NG port and the given media ports, and an NG client for it.
+func startLoopbackNode(mediaPorts: ClosedRange<UInt16>, label: String) async throws -> (RelayNode, NGClient) {
+    var logger = Logger(label: label)
+    logger.logLevel = .warning
+    var configuration = NodeConfiguration()
+    configuration.ngAddress = "127.0.0.1:0"
+    configuration.portRange = mediaPorts
+    let node = try await RelayNode.start(configuration, logger: logger)
+    return (node, try NGClient(server: node.ngAddress))
 }

@@ -51,13 +51,7 @@ import Testing
             directory: directory)
         #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
 
-        var logger = Logger(label: "ffmpeg-srtp-test")
-        logger.logLevel = .warning
-        var configuration = NodeConfiguration()
-        configuration.ngAddress = "127.0.0.1:0"
-        configuration.portRange = 14100...14199
-        let node = try await RelayNode.start(configuration, logger: logger)
-        let ng = try NGClient(server: node.ngAddress)
+        let (node, ng) = try await startLoopbackNode(mediaPorts: 14100...14199, label: "ffmpeg-srtp-test")
         var offerRequest: [String: BencodeValue] = ["command": "offer", "call-id": .string(name), "from-tag": "sender"]
         offerRequest.merge(offer) { _, new in new }
         let offerReply = try ng.request(.dictionary(offerRequest))

@@ -39,13 +39,7 @@ import Testing
             directory: directory)
         #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
 
-        var logger = Logger(label: "ffmpeg-test")
-        logger.logLevel = .warning
-        var configuration = NodeConfiguration()
-        configuration.ngAddress = "127.0.0.1:0"
-        configuration.portRange = 14000...14099
-        let node = try await RelayNode.start(configuration, logger: logger)
-        let ng = try NGClient(server: node.ngAddress)
+        let (node, ng) = try await startLoopbackNode(mediaPorts: 14000...14099, label: "ffmpeg-test")
 
         _ = try ng.request([
             "command": "offer", "call-id": "ffmpeg-av", "from-tag": "sender",
