@@ -27,7 +27,9 @@ let package = Package(
         // libsrtp2, and SRTP: SDES a=crypto attributes, and sessions that protect and unprotect
         // packets in place.
         .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
-        .target(name: "SRTP", dependencies: ["CSRTP"]),
+        // OpenSSL libcrypto's AES-CTR and SHA-1 put into libsrtp2 in place of Debian's NSS backend.
+        .target(name: "CSRTPCrypto", dependencies: ["CSRTP"], linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "SRTP", dependencies: ["CSRTP", "CSRTPCrypto"]),
 
         // The data plane and the call model it carries.
         .target(

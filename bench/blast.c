@@ -1,8 +1,11 @@
 // Load generator for relay benchmarks: sends RTP-shaped UDP packets from one socket, round-robin over
 // the relay ports of N calls, as fast as it can (sendmmsg batches of 32) for a set time, while a second
 // thread counts what the relays deliver to the receiving socket (recvmmsg). Prints one JSON line.
+// With SRTP_KEY (60 hex digits: an AES_CM_128_HMAC_SHA1_80 master key and salt) every packet is
+// protected with libsrtp2 first, each call with its own SSRC, so a relay has to authenticate and
+// decrypt it ("-" for plain RTP). With RATE (packets/s) the batches are paced instead of flooded.
 //
-//   blast SEND_PORT RECV_PORT RELAY_IP RELAY_PORT[,RELAY_PORT...] SECONDS [PAYLOAD_BYTES]
+//   blast SEND_PORT RECV_PORT RELAY_IP RELAY_PORT[,RELAY_PORT...] SECONDS [PAYLOAD_BYTES [SRTP_KEY [RATE]]]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -14,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <srtp2/srtp.h>
 
 #define BATCH 32
 
@@ -68,6 +72,23 @@ int main(int argc, char **argv) {
     }
     double seconds = atof(argv[5]);
     int payload = argc > 6 ? atoi(argv[6]) : 160;
+    srtp_t srtp = NULL;
+    double rate = argc > 8 ? atof(argv[8]) : 0;
+    if (argc > 7 && strcmp(argv[7], "-") != 0) {
+        unsigned char key[30];
+        for (int i = 0; i < 30; i++) sscanf(argv[7] + 2 * i, "%2hhx", &key[i]);
+        srtp_policy_t policy;
+        memset(&policy, 0, sizeof policy);
+        srtp_crypto_policy_set_rtp_default(&policy.rtp);
+        srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+        policy.ssrc.type = ssrc_any_outbound;
+        policy.key = key;
+        policy.window_size = 128;
+        if (srtp_init() != srtp_err_status_ok || srtp_create(&srtp, &policy) != srtp_err_status_ok) {
+            fprintf(stderr, "libsrtp2 set-up failed\n");
+            return 1;
+        }
+    }
 
     static unsigned char packets[BATCH][2048];
     struct mmsghdr messages[BATCH];
@@ -85,13 +106,26 @@ int main(int argc, char **argv) {
     unsigned long next_relay = 0;
     uint16_t sequence = 0;
     double start = now(), end = start + seconds;
+    double due = start;
     while (now() < end) {
+        if (rate > 0) {
+            due += BATCH / rate;
+            while (now() < due) {}
+        }
         for (int i = 0; i < BATCH; i++, sequence++) {
             packets[i][2] = sequence >> 8;
             packets[i][3] = sequence & 0xFF;
             uint32_t timestamp = (uint32_t)sequence * 160;
             packets[i][4] = timestamp >> 24; packets[i][5] = timestamp >> 16; packets[i][6] = timestamp >> 8; packets[i][7] = timestamp;
-            messages[i].msg_hdr.msg_name = &relays[next_relay++ % relay_count];
+            unsigned long relay = next_relay++ % relay_count;
+            messages[i].msg_hdr.msg_name = &relays[relay];
+            if (srtp) {
+                packets[i][8] = 0x10; packets[i][9] = relay >> 16; packets[i][10] = relay >> 8; packets[i][11] = relay;
+                memset(packets[i] + 12, 0xD5, payload);
+                int length = 12 + payload;
+                srtp_protect(srtp, packets[i], &length);
+                vectors[i].iov_len = length;
+            }
         }
         int n = sendmmsg(sender, messages, BATCH, 0);
         if (n > 0) sent += n;

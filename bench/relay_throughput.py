@@ -19,7 +19,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def build_tools():
     os.makedirs(BIN, exist_ok=True)
     for tool in ("blast", "floor"):
-        subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(BIN, tool), os.path.join(ROOT, "bench", tool + ".c")], check=True)
+        subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(BIN, tool), os.path.join(ROOT, "bench", tool + ".c"),
+                        "-lsrtp2"], check=True)
 
 
 def bencode(value):
@@ -50,19 +51,21 @@ def relay_port(reply):
     return int([l for l in sdp.splitlines() if l.startswith("m=")][0].split()[1])
 
 
-def sdp(port):
-    return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            "m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" % port)
+def sdp(port, crypto=None):
+    """A PCMU SDP on loopback; `crypto` (an a=crypto value) makes it RTP/SAVP."""
+    text = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio %d %s 0\r\na=rtpmap:0 PCMU/8000\r\n" % (port, "RTP/SAVP" if crypto else "RTP/AVP"))
+    return text + ("a=crypto:%s\r\n" % crypto if crypto else "")
 
 
-def measured_blast(relay_pid, send_port, recv_port, relay_ports, seconds):
+def measured_blast(relay_pid, send_port, recv_port, relay_ports, seconds, srtp_key=None, rate=0):
     """A blast with the relay's CPU time from /proc and, where `perf` works, its userspace instructions."""
     perf = None
     if shutil.which("perf"):
         perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "instructions:u", "-p", str(relay_pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     before = cpu_seconds(relay_pid)
-    result = blast(send_port, recv_port, relay_ports, seconds)
+    result = blast(send_port, recv_port, relay_ports, seconds, srtp_key, rate)
     result["cpu"] = cpu_seconds(relay_pid) - before
     if perf:
         perf.send_signal(2)
@@ -77,11 +80,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def blast(send_port, recv_port, relay_ports, seconds):
-    """Sends round-robin over `relay_ports` (one per call) from CPU 1; returns sent/received counts."""
+def blast(send_port, recv_port, relay_ports, seconds, srtp_key=None, rate=0):
+    """Sends round-robin over `relay_ports` (one per call) from CPU 1, as SRTP when `srtp_key` (hex) is
+    given, paced at `rate` packets/s when not 0; returns sent/received counts."""
     ports = ",".join(str(p) for p in relay_ports) if isinstance(relay_ports, list) else str(relay_ports)
+    extra = ["160", srtp_key or "-", str(rate)]
     out = subprocess.run(["taskset", "-c", "1", os.path.join(BIN, "blast"), str(send_port), str(recv_port),
-                          "127.0.0.1", ports, str(seconds)], check=True, capture_output=True, text=True)
+                          "127.0.0.1", ports, str(seconds)] + extra, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
@@ -97,8 +102,12 @@ def rtpengine_command(ng_port, ports=(43600, 43899)):
             "--log-level=3"]
 
 
-def run_ng_relay(command, ng_port, seconds, streams, index):
-    """Runs one relay that speaks NG: `streams` calls set up with offer/answer, then one blast over them."""
+def run_ng_relay(command, ng_port, seconds, streams, index, caller_crypto=None, callee_crypto=None, offer_keys=None,
+                 srtp_key=None, rate=0):
+    """Runs one relay that speaks NG: `streams` calls set up with offer/answer, then one blast over them.
+    `caller_crypto`/`callee_crypto` make that party's SDP RTP/SAVP with the a=crypto value given,
+    `offer_keys` go into each offer (e.g. transport-protocol), `srtp_key` (hex) makes the blast SRTP, and
+    `rate` paces it (packets/s; 0 floods)."""
     relay = subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(50):
@@ -111,10 +120,13 @@ def run_ng_relay(command, ng_port, seconds, streams, index):
         ports = []
         for stream in range(streams):
             call = "bench-%d-%d" % (index, stream)
-            ng(ng_port, {"command": "offer", "call-id": call, "from-tag": "a", "sdp": sdp(caller)})
-            answer = ng(ng_port, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b", "sdp": sdp(callee)})
+            offer = {"command": "offer", "call-id": call, "from-tag": "a", "sdp": sdp(caller, caller_crypto)}
+            offer.update(offer_keys or {})
+            ng(ng_port, offer)
+            answer = ng(ng_port, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b",
+                                  "sdp": sdp(callee, callee_crypto)})
             ports.append(relay_port(answer))
-        return measured_blast(relay.pid, caller, callee, ports, seconds)
+        return measured_blast(relay.pid, caller, callee, ports, seconds, srtp_key, rate)
     finally:
         relay.terminate()
         relay.wait()

@@ -1,4 +1,5 @@
 import CSRTP
+import CSRTPCrypto
 
 /// A master key as SDES carries it: key and salt, and the master key identifier (MKI) the peer
 /// puts in every packet, if it announced one.
@@ -199,13 +200,18 @@ public enum SRTPError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// libsrtp's one-time global set-up.
+/// libsrtp's one-time global set-up: `srtp_init`, then OpenSSL's AES-CTR and HMAC-SHA1 in place
+/// of the NSS ones Debian's libsrtp2 is built with (see CSRTPCrypto.h).
 enum SRTPLibrary {
-    private static let initialization: srtp_err_status_t = srtp_init()
+    private static let initialization: SRTPError? = {
+        let status = srtp_init()
+        guard status == srtp_err_status_ok else { return .library(operation: "srtp_init", status: status.rawValue) }
+        let replaced = spw_srtp_use_openssl()
+        guard replaced == 0 else { return .library(operation: "installing the OpenSSL ciphers", status: UInt32(replaced)) }
+        return nil
+    }()
 
     static func initialize() throws(SRTPError) {
-        guard initialization == srtp_err_status_ok else {
-            throw .library(operation: "srtp_init", status: initialization.rawValue)
-        }
+        if let failure = initialization { throw failure }
     }
 }
