@@ -105,7 +105,8 @@ def rtpengine_command(ng_port, ports=(43600, 43899)):
 def run_ng_relay(command, ng_port, seconds, streams, index, caller_crypto=None, callee_crypto=None, offer_keys=None,
                  srtp_key=None, rate=0):
     """Runs one relay that speaks NG: `streams` calls set up with offer/answer, then one blast over them.
-    `caller_crypto`/`callee_crypto` make that party's SDP RTP/SAVP with the a=crypto value given,
+    `caller_crypto`/`callee_crypto` make that party's SDP RTP/SAVP with the a=crypto value given (for the
+    callee, a function of the relay's offer reply, so it can accept one of the relay's tags),
     `offer_keys` go into each offer (e.g. transport-protocol), `srtp_key` (hex) makes the blast SRTP, and
     `rate` paces it (packets/s; 0 floods)."""
     relay = subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -122,9 +123,9 @@ def run_ng_relay(command, ng_port, seconds, streams, index, caller_crypto=None, 
             call = "bench-%d-%d" % (index, stream)
             offer = {"command": "offer", "call-id": call, "from-tag": "a", "sdp": sdp(caller, caller_crypto)}
             offer.update(offer_keys or {})
-            ng(ng_port, offer)
+            offered = ng(ng_port, offer)
             answer = ng(ng_port, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b",
-                                  "sdp": sdp(callee, callee_crypto)})
+                                  "sdp": sdp(callee, callee_crypto(offered) if callee_crypto else None)})
             ports.append(relay_port(answer))
         return measured_blast(relay.pid, caller, callee, ports, seconds, srtp_key, rate)
     finally:

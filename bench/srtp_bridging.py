@@ -22,8 +22,19 @@ from relay_throughput import ROOT, build_tools, rtpengine_command, run_ng_relay,
 SUITE = "AES_CM_128_HMAC_SHA1_80"
 
 
-def crypto(material):
-    return "1 %s inline:%s" % (SUITE, base64.b64encode(material).decode())
+def crypto(material, tag=1):
+    return "%d %s inline:%s" % (tag, SUITE, base64.b64encode(material).decode())
+
+
+def accepting(material):
+    """The callee's a=crypto: its own key, under the tag the relay's offer gave SUITE (rtpengine 10.5
+    ignores SDES-only- and offers all its suites, AEAD first)."""
+    def answer(offer_reply):
+        for line in offer_reply.decode(errors="replace").splitlines():
+            if line.startswith("a=crypto:") and line.split()[1] == SUITE:
+                return crypto(material, int(line.split()[0].split(":")[1]))
+        sys.exit("the relay offered no %s: %s" % (SUITE, offer_reply[:400]))
+    return answer
 
 
 def directions():
@@ -32,8 +43,8 @@ def directions():
         "rtp": {},
         "srtp-to-rtp": {"caller_crypto": crypto(caller_key), "offer_keys": {"transport-protocol": "RTP/AVP"},
                         "srtp_key": caller_key.hex()},
-        "rtp-to-srtp": {"callee_crypto": crypto(callee_key),
-                        "offer_keys": {"transport-protocol": "RTP/SAVP", "SDES": ["only-" + SUITE]}},
+        "rtp-to-srtp": {"callee_crypto": accepting(callee_key),
+                        "offer_keys": {"transport-protocol": "RTP/SAVP", "flags": ["SDES-only-" + SUITE]}},
     }
 
 

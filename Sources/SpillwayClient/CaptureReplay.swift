@@ -77,6 +77,9 @@ public final class CaptureReplayer {
                     "command": "offer", "call-id": .string(callID), "from-tag": "replay-caller",
                     "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: caller.address.port, profile: options.defaultProfile)),
                     "supports": ["load limit"],
+                    // Packets are replayed as captured and checked byte for byte: captured SRTP must
+                    // pass through with its own keys rather than be re-keyed.
+                    "SDES": ["off"],
                 ])
                 guard offer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: offer) }
                 let answer = try client.request([
@@ -106,7 +109,8 @@ public final class CaptureReplayer {
     }
 
     /// The SDP a replayed party sends: the captured payload type, codec, profile and SDES keys (the
-    /// packets are replayed as captured, so an SRTP call keeps its keys and the relay passes it through).
+    /// packets are replayed as captured, so an SRTP call keeps its keys and, with `SDES: off`, the
+    /// relay passes it through).
     static func sdp(for call: CapturedCall, ip: String, port: UInt16, profile defaultProfile: String) -> String {
         let payloadType = call.forward.payloadType
         let video = ["H264", "H265", "VP8", "VP9", "AV1"].contains(call.encoding?.name.uppercased() ?? "")
