@@ -113,6 +113,149 @@ static const srtp_cipher_type_t icm_256_type = {
     icm_alloc, icm_dealloc, icm_init, NULL, icm_encrypt, icm_encrypt, icm_set_iv, NULL,
     "AES-256 counter mode (OpenSSL)", &icm_256_test, SRTP_AES_ICM_256};
 
+// MARK: AES-GCM (RFC 7714): libsrtp2 computes the 96-bit IV and passes the header (and SRTCP
+// index) as AAD; the tag follows the ciphertext. One context per session key; a packet resets the IV.
+
+typedef struct {
+    EVP_CIPHER_CTX *context;
+    const EVP_CIPHER *cipher;
+    int tag_length;
+    int encrypting;
+} gcm_state;
+
+static const srtp_cipher_type_t gcm_128_type;
+static const srtp_cipher_type_t gcm_256_type;
+
+static srtp_err_status_t gcm_alloc(srtp_cipher_t **cipher, int key_length, int tag_length) {
+    const srtp_cipher_type_t *type;
+    if (key_length == SRTP_AES_GCM_128_KEY_LEN_WSALT) {
+        type = &gcm_128_type;
+    } else if (key_length == SRTP_AES_GCM_256_KEY_LEN_WSALT) {
+        type = &gcm_256_type;
+    } else {
+        return srtp_err_status_bad_param;
+    }
+    if (tag_length != 16 && tag_length != 8) return srtp_err_status_bad_param;
+    srtp_cipher_t *allocated = calloc(1, sizeof(srtp_cipher_t));
+    gcm_state *state = calloc(1, sizeof(gcm_state));
+    if (allocated == NULL || state == NULL || (state->context = EVP_CIPHER_CTX_new()) == NULL) {
+        free(allocated);
+        free(state);
+        return srtp_err_status_alloc_fail;
+    }
+    state->tag_length = tag_length;
+    state->cipher = type == &gcm_128_type ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+    allocated->type = type;
+    allocated->state = state;
+    allocated->key_len = key_length;
+    allocated->algorithm = type->id;
+    *cipher = allocated;
+    return srtp_err_status_ok;
+}
+
+static srtp_err_status_t gcm_dealloc(srtp_cipher_t *cipher) {
+    gcm_state *state = cipher->state;
+    EVP_CIPHER_CTX_free(state->context);
+    free(state);
+    free(cipher);
+    return srtp_err_status_ok;
+}
+
+// The salt after the key is libsrtp2's to fold into the IV; the cipher takes the key alone.
+static srtp_err_status_t gcm_init(void *opaque, const uint8_t *key) {
+    gcm_state *state = opaque;
+    return EVP_CipherInit_ex(state->context, state->cipher, NULL, key, NULL, 1) == 1 ? srtp_err_status_ok
+                                                                                    : srtp_err_status_init_fail;
+}
+
+static srtp_err_status_t gcm_set_iv(void *opaque, uint8_t *iv, srtp_cipher_direction_t direction) {
+    gcm_state *state = opaque;
+    state->encrypting = direction == srtp_direction_encrypt;
+    return EVP_CipherInit_ex(state->context, NULL, NULL, NULL, iv, state->encrypting) == 1 ? srtp_err_status_ok
+                                                                                          : srtp_err_status_cipher_fail;
+}
+
+static srtp_err_status_t gcm_set_aad(void *opaque, const uint8_t *aad, uint32_t length) {
+    gcm_state *state = opaque;
+    int written = 0;
+    return EVP_CipherUpdate(state->context, NULL, &written, aad, (int)length) == 1 ? srtp_err_status_ok
+                                                                                   : srtp_err_status_cipher_fail;
+}
+
+static srtp_err_status_t gcm_encrypt(void *opaque, uint8_t *buffer, unsigned int *length) {
+    gcm_state *state = opaque;
+    int written = 0;
+    if (!state->encrypting) return srtp_err_status_bad_param;
+    return EVP_EncryptUpdate(state->context, buffer, &written, buffer, (int)*length) == 1 ? srtp_err_status_ok
+                                                                                          : srtp_err_status_cipher_fail;
+}
+
+static srtp_err_status_t gcm_get_tag(void *opaque, uint8_t *tag, uint32_t *length) {
+    gcm_state *state = opaque;
+    uint8_t unused[16];
+    int written = 0;
+    if (EVP_EncryptFinal_ex(state->context, unused, &written) != 1 ||
+        EVP_CIPHER_CTX_ctrl(state->context, EVP_CTRL_GCM_GET_TAG, state->tag_length, tag) != 1) {
+        return srtp_err_status_cipher_fail;
+    }
+    *length = (uint32_t)state->tag_length;
+    return srtp_err_status_ok;
+}
+
+// The buffer holds the ciphertext followed by the tag; on success `length` drops the tag.
+static srtp_err_status_t gcm_decrypt(void *opaque, uint8_t *buffer, unsigned int *length) {
+    gcm_state *state = opaque;
+    if (state->encrypting || *length < (unsigned int)state->tag_length) return srtp_err_status_bad_param;
+    unsigned int ciphertext = *length - (unsigned int)state->tag_length;
+    int written = 0;
+    uint8_t unused[16];
+    if (EVP_CIPHER_CTX_ctrl(state->context, EVP_CTRL_GCM_SET_TAG, state->tag_length, buffer + ciphertext) != 1 ||
+        EVP_DecryptUpdate(state->context, buffer, &written, buffer, (int)ciphertext) != 1) {
+        return srtp_err_status_cipher_fail;
+    }
+    if (EVP_DecryptFinal_ex(state->context, unused, &written) != 1) return srtp_err_status_auth_fail;
+    *length = ciphertext;
+    return srtp_err_status_ok;
+}
+
+// RFC 7714 section 16.1.1 (AEAD_AES_128_GCM): key and salt, the IV it derives, the RTP header as AAD,
+// and the ciphertext with its 16-byte tag. The AES-256 case keeps the IV, AAD and plaintext under a
+// 32-byte key; its ciphertext is AES-256-GCM's (checked with Python's cryptography package).
+static const uint8_t gcm_128_test_key[SRTP_AES_GCM_128_KEY_LEN_WSALT] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x51, 0x75, 0x69, 0x64, 0x20, 0x70, 0x72, 0x6f, 0x20, 0x71, 0x75, 0x6f};
+static const uint8_t gcm_256_test_key[SRTP_AES_GCM_256_KEY_LEN_WSALT] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+    0x51, 0x75, 0x69, 0x64, 0x20, 0x70, 0x72, 0x6f, 0x20, 0x71, 0x75, 0x6f};
+static uint8_t gcm_test_iv[12] = {0x51, 0x75, 0x3c, 0x65, 0x80, 0xc2, 0x72, 0x6f, 0x20, 0x71, 0x84, 0x14};
+static const uint8_t gcm_test_aad[12] = {0x80, 0x40, 0xf1, 0x7b, 0x80, 0x41, 0xf8, 0xd3, 0x55, 0x01, 0xa0, 0xb2};
+static const uint8_t gcm_test_plaintext[38] = {
+    0x47, 0x61, 0x6c, 0x6c, 0x69, 0x61, 0x20, 0x65, 0x73, 0x74, 0x20, 0x6f, 0x6d, 0x6e, 0x69, 0x73, 0x20, 0x64, 0x69,
+    0x76, 0x69, 0x73, 0x61, 0x20, 0x69, 0x6e, 0x20, 0x70, 0x61, 0x72, 0x74, 0x65, 0x73, 0x20, 0x74, 0x72, 0x65, 0x73};
+static const uint8_t gcm_128_test_ciphertext[54] = {
+    0xf2, 0x4d, 0xe3, 0xa3, 0xfb, 0x34, 0xde, 0x6c, 0xac, 0xba, 0x86, 0x1c, 0x9d, 0x7e, 0x4b, 0xca, 0xbe, 0x63,
+    0x3b, 0xd5, 0x0d, 0x29, 0x4e, 0x6f, 0x42, 0xa5, 0xf4, 0x7a, 0x51, 0xc7, 0xd1, 0x9b, 0x36, 0xde, 0x3a, 0xdf,
+    0x88, 0x33, 0x89, 0x9d, 0x7f, 0x27, 0xbe, 0xb1, 0x6a, 0x91, 0x52, 0xcf, 0x76, 0x5e, 0xe4, 0x39, 0x0c, 0xce};
+static const uint8_t gcm_256_test_ciphertext[54] = {
+    0x32, 0xb1, 0xde, 0x78, 0xa8, 0x22, 0xfe, 0x12, 0xef, 0x9f, 0x78, 0xfa, 0x33, 0x2e, 0x33, 0xaa, 0xb1, 0x80,
+    0x12, 0x38, 0x9a, 0x58, 0xe2, 0xf3, 0xb5, 0x0b, 0x2a, 0x02, 0x76, 0xff, 0xae, 0x0f, 0x1b, 0xa6, 0x37, 0x99,
+    0xb8, 0x7b, 0x7a, 0xa3, 0xdb, 0x36, 0xdf, 0xff, 0xd6, 0xb0, 0xf9, 0xbb, 0x78, 0x78, 0xd7, 0xa7, 0x6c, 0x13};
+
+static const srtp_cipher_test_case_t gcm_128_test = {
+    SRTP_AES_GCM_128_KEY_LEN_WSALT, gcm_128_test_key, gcm_test_iv, 38, gcm_test_plaintext, 54,
+    gcm_128_test_ciphertext, 12, gcm_test_aad, 16, NULL};
+static const srtp_cipher_test_case_t gcm_256_test = {
+    SRTP_AES_GCM_256_KEY_LEN_WSALT, gcm_256_test_key, gcm_test_iv, 38, gcm_test_plaintext, 54,
+    gcm_256_test_ciphertext, 12, gcm_test_aad, 16, NULL};
+
+static const srtp_cipher_type_t gcm_128_type = {
+    gcm_alloc, gcm_dealloc, gcm_init, gcm_set_aad, gcm_encrypt, gcm_decrypt, gcm_set_iv, gcm_get_tag,
+    "AES-128 GCM (OpenSSL)", &gcm_128_test, SRTP_AES_GCM_128};
+static const srtp_cipher_type_t gcm_256_type = {
+    gcm_alloc, gcm_dealloc, gcm_init, gcm_set_aad, gcm_encrypt, gcm_decrypt, gcm_set_iv, gcm_get_tag,
+    "AES-256 GCM (OpenSSL)", &gcm_256_test, SRTP_AES_GCM_256};
+
 // MARK: HMAC-SHA1 (RFC 2104) from SHA-1 states that have absorbed the padded key once, so a packet
 // costs two state copies and the hashing itself: no allocation, no per-packet key schedule.
 
@@ -206,6 +349,8 @@ static const srtp_auth_type_t hmac_type = {
 int spw_srtp_use_openssl(void) {
     srtp_err_status_t status = srtp_replace_cipher_type(&icm_128_type, SRTP_AES_ICM_128);
     if (status == srtp_err_status_ok) status = srtp_replace_cipher_type(&icm_256_type, SRTP_AES_ICM_256);
+    if (status == srtp_err_status_ok) status = srtp_replace_cipher_type(&gcm_128_type, SRTP_AES_GCM_128);
+    if (status == srtp_err_status_ok) status = srtp_replace_cipher_type(&gcm_256_type, SRTP_AES_GCM_256);
     if (status == srtp_err_status_ok) status = srtp_replace_auth_type(&hmac_type, SRTP_HMAC_SHA1);
     return (int)status;
 }
