@@ -2,11 +2,13 @@
 """Heap allocations per forwarded packet on the media worker threads (target: zero).
 
 Starts `spillway serve` with bench/malloc_count.c preloaded, sets up a call, forwards a warm-up burst,
-reads the media threads' allocation count, forwards a measured burst, reads it again.
+reads the media threads' allocation count, forwards a measured burst, reads it again. With --srtp the
+caller sends AES_CM_128_HMAC_SHA1_80 SRTP that the relay decrypts (libsrtp2 allocates a stream per new
+SSRC, during the warm-up).
 
-    python3 bench/allocations.py [--seconds 3]
+    python3 bench/allocations.py [--seconds 3] [--srtp]
 """
-import argparse, os, re, signal, subprocess, sys, time
+import argparse, base64, os, re, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from relay_throughput import BIN, ROOT, blast, build_tools, ng, relay_port, sdp  # noqa: E402
@@ -22,6 +24,7 @@ def read_count(relay, log_path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--srtp", action="store_true", help="the caller sends SRTP, the relay decrypts it")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
     args = parser.parse_args()
     build_tools()
@@ -34,12 +37,18 @@ def main():
                                  env=dict(os.environ, LD_PRELOAD=shim), stderr=log)
     try:
         time.sleep(1)
-        ng(42400, {"command": "offer", "call-id": "alloc", "from-tag": "a", "sdp": sdp(44400)})
+        key = os.urandom(30)
+        crypto = "1 AES_CM_128_HMAC_SHA1_80 inline:" + base64.b64encode(key).decode() if args.srtp else None
+        offer = {"command": "offer", "call-id": "alloc", "from-tag": "a", "sdp": sdp(44400, crypto)}
+        if args.srtp:
+            offer["transport-protocol"] = "RTP/AVP"
+        ng(42400, offer)
         answer = ng(42400, {"command": "answer", "call-id": "alloc", "from-tag": "a", "to-tag": "b", "sdp": sdp(44402)})
         port = relay_port(answer)
-        blast(44400, 44402, port, 0.5)
+        srtp_key = key.hex() if args.srtp else None
+        blast(44400, 44402, port, 0.5, srtp_key)
         before = read_count(relay, log_path)
-        result = blast(44400, 44402, port, args.seconds)
+        result = blast(44400, 44402, port, args.seconds, srtp_key)
         after = read_count(relay, log_path)
     finally:
         relay.terminate()

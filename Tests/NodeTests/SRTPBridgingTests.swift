@@ -32,8 +32,8 @@ import Testing
             throw UDPPeerError.system("bind of an RTP/RTCP port pair (20 tries)", EADDRINUSE)
         }
 
-        func sdp(extraCrypto: [String] = [], proto: String = "RTP/SAVP") -> String {
-            audioSDP(port: rtp.address.port, ["crypto:\(key.attributeValue())"] + extraCrypto.map { "crypto:\($0)" })
+        func sdp(attributes: [String] = [], proto: String = "RTP/SAVP") -> String {
+            audioSDP(port: rtp.address.port, ["crypto:\(key.attributeValue())"] + attributes)
                 .replacingOccurrences(of: "RTP/AVP", with: proto)
         }
     }
@@ -219,6 +219,54 @@ import Testing
         let received = try #require(agreed.rtp.receive(timeoutMilliseconds: 1000)?.bytes)
         let decrypt = try SRTPSession(suite: chosen.suite, key: chosen.masterKey, role: .decrypting)
         #expect(decrypt.unprotect(received) == .success(pcmu(1)))
+        await node.stop()
+    }
+
+    @Test func sdesFlagsInTheFlagsListNarrowAndPadTheOffer() async throws {
+        let node = try await TestNode.start()
+        let offer = try node.request([
+            "command": "offer", "call-id": "flags", "from-tag": "A", "sdp": .string(audioSDP(port: 4000)),
+            "transport-protocol": "RTP/SAVPF",
+            "flags": ["SDES-no-AES_CM_128_HMAC_SHA1_32", "SDES-no-AEAD_AES_128_GCM", "SDES-pad"],
+        ])
+        #expect(try Self.proto(in: offer) == "RTP/SAVPF")
+        #expect(try Self.cryptoLines(in: offer).map(\.suite) == [.aesCM128HMACSHA1_80, .aes256CMHMACSHA1_80, .aeadAES256GCM])
+        // 46 bytes of AES-256 key and salt need two '=' of padding, which SDES-pad keeps.
+        let lines = try #require(offer["sdp"]?.stringValue).split(separator: "\r\n")
+        #expect(lines.contains { $0.hasPrefix("a=crypto:2 AES_256_CM_HMAC_SHA1_80 inline:") && $0.hasSuffix("==") })
+        let unknown = try node.request([
+            "command": "offer", "call-id": "flags-2", "from-tag": "A", "sdp": .string(audioSDP(port: 4000)),
+            "transport-protocol": "RTP/SAVP", "flags": ["SDES-only-AES_CM_129"],
+        ])
+        #expect(unknown["error-reason"]?.stringValue?.contains("Invalid value 'only-AES_CM_129' for key 'SDES'") == true)
+        #expect(unknown["error-reason"]?.stringValue?.contains("AES_CM_128_HMAC_SHA1_80") == true)
+        await node.stop()
+    }
+
+    @Test func srtcpMultiplexedOnTheRTPPortIsDecryptedForACalleeWithoutMuxAndBack() async throws {
+        let node = try await TestNode.start()
+        let caller = try SecureParty()
+        let (callee, calleeRTCP) = try SecureParty.bindPair()
+        let (forCaller, forCallee) = try node.connect(
+            callID: "mux", caller: caller.sdp(attributes: ["rtcp-mux"]), callee: audioSDP(port: callee.address.port),
+            extraOffer: ["transport-protocol": "RTP/AVP", "rtcp-mux": ["demux"]])
+        let report: [UInt8] = [0x81, 201, 0, 7] + [UInt8](repeating: 5, count: 28)
+        #expect(caller.rtp.send(try caller.encryptor.protect(report, rtcp: true).get(), to: forCaller))
+        #expect(calleeRTCP.receive(timeoutMilliseconds: 1000)?.bytes == report)
+
+        let answer = try node.request(["command": "query", "call-id": "mux"])
+        #expect(answer["tags"]?["A"]?["medias"]?.listValue?.first?["flags"] == ["RTCP-mux"])
+        var relayRTCPForCallee = forCallee
+        relayRTCPForCallee.port += 1
+        #expect(calleeRTCP.send(report, to: relayRTCPForCallee))
+        let muxed = try #require(caller.rtp.receive(timeoutMilliseconds: 1000)?.bytes)
+        #expect(muxed[1] == 201, "SRTCP keeps its header in the clear")
+        #expect(callee.receive(timeoutMilliseconds: 200) == nil)
+        let relayKey = try #require(try Self.cryptoLines(in: try node.request([
+            "command": "answer", "call-id": "mux", "from-tag": "A", "to-tag": "B", "sdp": .string(audioSDP(port: callee.address.port)),
+        ])).first)
+        let decrypt = try SRTPSession(suite: relayKey.suite, key: relayKey.masterKey, role: .decrypting)
+        #expect(decrypt.unprotect(muxed, rtcp: true) == .success(report))
         await node.stop()
     }
 }
