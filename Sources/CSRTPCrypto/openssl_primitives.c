@@ -11,6 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+// A libsrtp2 cipher or auth object and its state, allocated together; both freed on failure.
+static int allocate_with_state(size_t object_size, void **object, size_t state_size, void **state) {
+    *object = calloc(1, object_size);
+    *state = calloc(1, state_size);
+    if (*object != NULL && *state != NULL) return 1;
+    free(*object);
+    free(*state);
+    return 0;
+}
+
 // MARK: AES-ICM (RFC 3711 section 4.1.1): AES-CTR whose counter block is the session salt XOR the
 // IV libsrtp2 passes (SSRC and packet index), over a context keyed once.
 
@@ -33,9 +43,12 @@ static srtp_err_status_t icm_alloc(srtp_cipher_t **cipher, int key_length, int t
     } else {
         return srtp_err_status_bad_param;
     }
-    srtp_cipher_t *allocated = calloc(1, sizeof(srtp_cipher_t));
-    icm_state *state = calloc(1, sizeof(icm_state));
-    if (allocated == NULL || state == NULL || (state->context = EVP_CIPHER_CTX_new()) == NULL) {
+    srtp_cipher_t *allocated;
+    icm_state *state;
+    if (!allocate_with_state(sizeof *allocated, (void **)&allocated, sizeof *state, (void **)&state)) {
+        return srtp_err_status_alloc_fail;
+    }
+    if ((state->context = EVP_CIPHER_CTX_new()) == NULL) {
         free(allocated);
         free(state);
         return srtp_err_status_alloc_fail;
@@ -136,9 +149,12 @@ static srtp_err_status_t gcm_alloc(srtp_cipher_t **cipher, int key_length, int t
         return srtp_err_status_bad_param;
     }
     if (tag_length != 16 && tag_length != 8) return srtp_err_status_bad_param;
-    srtp_cipher_t *allocated = calloc(1, sizeof(srtp_cipher_t));
-    gcm_state *state = calloc(1, sizeof(gcm_state));
-    if (allocated == NULL || state == NULL || (state->context = EVP_CIPHER_CTX_new()) == NULL) {
+    srtp_cipher_t *allocated;
+    gcm_state *state;
+    if (!allocate_with_state(sizeof *allocated, (void **)&allocated, sizeof *state, (void **)&state)) {
+        return srtp_err_status_alloc_fail;
+    }
+    if ((state->context = EVP_CIPHER_CTX_new()) == NULL) {
         free(allocated);
         free(state);
         return srtp_err_status_alloc_fail;
@@ -269,11 +285,9 @@ static const srtp_auth_type_t hmac_type;
 
 static srtp_err_status_t hmac_alloc(srtp_auth_t **auth, int key_length, int output_length) {
     if (key_length > SHA_CBLOCK || output_length > SHA_DIGEST_LENGTH) return srtp_err_status_bad_param;
-    srtp_auth_t *allocated = calloc(1, sizeof(srtp_auth_t));
-    hmac_state *state = calloc(1, sizeof(hmac_state));
-    if (allocated == NULL || state == NULL) {
-        free(allocated);
-        free(state);
+    srtp_auth_t *allocated;
+    hmac_state *state;
+    if (!allocate_with_state(sizeof *allocated, (void **)&allocated, sizeof *state, (void **)&state)) {
         return srtp_err_status_alloc_fail;
     }
     allocated->type = &hmac_type;
