@@ -64,11 +64,13 @@ def main():
     build_tools()
     relays = {"spillway": lambda port: spillway_command(args.binary, port),
               "rtpengine": lambda port: rtpengine_command(port)}
-    runs = {(relay, direction): [] for relay in relays for direction in directions()}
+    names = list(directions())
+    runs = {(relay, direction): [] for relay in relays for direction in names}
     for index in range(args.runs):
-        for direction, call in directions().items():
+        # Fresh keys for every run; each relay and direction gets its own NG port.
+        for position, (direction, call) in enumerate(directions().items()):
             for offset, (relay, command) in enumerate(relays.items()):
-                port = 42400 + index * 8 + offset * 4 + list(directions()).index(direction)
+                port = 42400 + index * 8 + offset * 4 + position
                 result = run_ng_relay(command(port), port, args.seconds, args.streams, index, rate=args.rate, **call)
                 if result["received"] < result["sent"] * 0.99:
                     print("warning: %s %s forwarded %d of %d packets (set-up failed, or the rate is above saturation)" % (
@@ -81,7 +83,7 @@ def main():
             relay, direction, s["pps_median"], min(s["pps"]), max(s["pps"]), s["us_median"], min(s["us_per_packet"]),
             max(s["us_per_packet"])))
     ratios = {direction: table[("spillway", direction)]["us_median"] / table[("rtpengine", direction)]["us_median"]
-              for direction in directions()}
+              for direction in names}
     for direction, ratio in ratios.items():
         print("spillway / rtpengine CPU per packet, %s: %.2f" % (direction, ratio))
     if args.json:

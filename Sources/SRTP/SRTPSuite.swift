@@ -40,7 +40,8 @@ public enum SRTPSuite: String, CaseIterable, Sendable, CustomStringConvertible {
         }
     }
 
-    var isAEAD: Bool { self == .aeadAES128GCM || self == .aeadAES256GCM }
+    /// The AES-GCM suites (RFC 7714): an AEAD cipher, a 96-bit salt and no separate authentication key.
+    public var isAEAD: Bool { self == .aeadAES128GCM || self == .aeadAES256GCM }
 
     /// The libsrtp policies for RTP and RTCP. SRTCP keeps the 80-bit tag even for the `_32` suite
     /// (RFC 4568 section 6.2.1).

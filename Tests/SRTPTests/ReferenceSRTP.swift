@@ -35,7 +35,7 @@ enum ReferenceSRTP {
         return SessionKeys(
             cipherKey: try derive(masterKey: masterKey, masterSalt: masterSalt, label: 0, count: suite.keyLength),
             salt: try derive(masterKey: masterKey, masterSalt: masterSalt, label: 2, count: suite.saltLength),
-            authenticationKey: suite.isGCM ? [] : try derive(masterKey: masterKey, masterSalt: masterSalt, label: 1, count: 20))
+            authenticationKey: suite.isAEAD ? [] : try derive(masterKey: masterKey, masterSalt: masterSalt, label: 1, count: 20))
     }
 
     /// Protects `packet` (a 12-byte header, no CSRC or extension) with session keys; `mki` goes
@@ -48,7 +48,7 @@ enum ReferenceSRTP {
         let ssrc = header[8..<12]
         let sequence = header[2..<4]
         let roc = withUnsafeBytes(of: rolloverCounter.bigEndian, Array.init)
-        if suite.isGCM {
+        if suite.isAEAD {
             // RFC 7714 section 8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt; the header is the AAD.
             let iv = zip([0, 0] + ssrc + roc + sequence, keys.salt).map { $0 ^ $1 }
             let sealed = try AES.GCM.seal(
@@ -65,10 +65,6 @@ enum ReferenceSRTP {
         let tag = Array(authenticator.finalize()).prefix(suite.rtpTagLength)
         return header + encrypted + mki + tag
     }
-}
-
-extension SRTPSuite {
-    var isGCM: Bool { rawValue.hasPrefix("AEAD_") }
 }
 
 extension Array where Element == UInt8 {

@@ -231,11 +231,10 @@ final class Worker: @unchecked Sendable {
             guard let decrypt = sides[slot].decrypt else { return drop(.awaitingKeys) }
             guard packet.count >= RTCP.minimumLength else { return drop(.tooShort) }
             guard packet[0] >> 6 == 2 else { return drop(.notRTP) }
-            var length = packet.count
-            let bytes = batch.mutableBytes(packetIndex)
-            let outcome = isRTCP ? decrypt.unprotectRTCP(bytes, length: &length) : decrypt.unprotectRTP(bytes, length: &length)
-            if let reason = PacketDropReason(outcome) { return drop(reason) }
-            batch.setLength(packetIndex, length)
+            let failure = transformInPlace(packetIndex) { bytes, length in
+                isRTCP ? decrypt.unprotectRTCP(bytes, length: &length) : decrypt.unprotectRTP(bytes, length: &length)
+            }
+            if let failure { return drop(failure) }
             packet = batch.packet(packetIndex)
         }
         var header: RTPHeader?
@@ -294,13 +293,24 @@ final class Worker: @unchecked Sendable {
         guard descriptor >= 0, destination.isSet, destination.port != 0 else { return drop(.noDestination) }
         if sides[opposite].terminatesSRTP {
             guard let encrypt = sides[opposite].encrypt else { return drop(.awaitingKeys) }
-            var length = packet.count
-            let bytes = batch.mutableBytes(packetIndex)
-            let outcome = isRTCP ? encrypt.protectRTCP(bytes, length: &length) : encrypt.protectRTP(bytes, length: &length)
-            if let reason = PacketDropReason(outcome) { return drop(reason) }
-            batch.setLength(packetIndex, length)
+            let failure = transformInPlace(packetIndex) { bytes, length in
+                isRTCP ? encrypt.protectRTCP(bytes, length: &length) : encrypt.protectRTP(bytes, length: &length)
+            }
+            if let failure { return drop(failure) }
         }
         return (descriptor, destination)
+    }
+
+    /// Runs an SRTP transform over packet `packetIndex` in its slot and records its new length;
+    /// returns the drop reason when the transform refused the packet.
+    @inline(__always)
+    private func transformInPlace(
+        _ packetIndex: Int, _ transform: (UnsafeMutableRawPointer, inout Int) -> SRTPOutcome
+    ) -> PacketDropReason? {
+        var length = batch.packet(packetIndex).count
+        if let reason = PacketDropReason(transform(batch.mutableBytes(packetIndex), &length)) { return reason }
+        batch.setLength(packetIndex, length)
+        return nil
     }
 }
 
