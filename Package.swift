@@ -31,11 +31,15 @@ let package = Package(
         .target(name: "CSRTPCrypto", dependencies: ["CSRTP"], linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SRTP", dependencies: ["CSRTP", "CSRTPCrypto"]),
 
+        // libopus, and Codecs: G.711, Opus, resampling and the payload transcoder a leg runs.
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .target(name: "Codecs", dependencies: ["COpus"]),
+
         // The data plane and the call model it carries.
         .target(
             name: "MediaPlane",
             dependencies: [
-                "CSpillwayShims", "RTP", "SDP", "SRTP",
+                "CSpillwayShims", "RTP", "SDP", "SRTP", "Codecs",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -118,6 +122,7 @@ let package = Package(
             name: "ClusterTests",
             dependencies: ["Cluster", "Bencode", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "SpillwayTestSupport"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
         .testTarget(
             name: "NodeTests",
