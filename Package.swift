@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "NGProtocol",
             dependencies: [
-                "Bencode", "SDP", "MediaPlane", "SRTP",
+                "Bencode", "SDP", "MediaPlane", "SRTP", "Codecs",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -62,7 +62,7 @@ public final class OpusEncoder: @unchecked Sendable {
             ("setting the bit rate \(settings.bitRate)", spw_opus_set_bitrate(state, Int32(settings.bitRate))),
             ("setting complexity \(settings.complexity)", spw_opus_set_complexity(state, Int32(settings.complexity))),
             ("setting in-band FEC", spw_opus_set_inband_fec(state, settings.inbandFEC ? 1 : 0)),
-            ("setting the expected loss", spw_opus_set_packet_loss_percent(state, settings.inbandFEC ? 10 : 0)),
+            ("setting the expected loss", spw_opus_set_packet_loss_percent(state, settings.inbandFEC ? Self.expectedLossPercent : 0)),
             ("setting the voice signal hint", spw_opus_set_signal_voice(state)),
         ] where result != OPUS_OK {
             opus_encoder_destroy(state)
@@ -71,6 +71,10 @@ public final class OpusEncoder: @unchecked Sendable {
     }
 
     deinit { opus_encoder_destroy(state) }
+
+    /// The loss libopus is told to expect when in-band FEC is on: FEC is only coded for an expected
+    /// loss, and its bits come out of the audio's.
+    static let expectedLossPercent: Int32 = 5
 
     /// Encodes one frame (2.5 to 60 ms; `samples` interleaved if stereo) into `packet` and returns
     /// the packet's length.

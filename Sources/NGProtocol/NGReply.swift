@@ -140,6 +140,8 @@ public enum NGReply {
             "flags": .list(flags),
         ]
         if let suite = media.cryptoSuite { reply["crypto suite"] = .string(suite) }
+        if let codec = media.codec { reply["codec"] = .string(codec) }
+        if let target = media.transcodedTo { reply["transcoded to"] = .string(target) }
         return .dictionary(reply)
     }
 

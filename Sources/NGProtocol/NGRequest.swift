@@ -1,4 +1,5 @@
 import Bencode
+import Codecs
 import MediaPlane
 import SRTP
 
@@ -109,6 +110,14 @@ extension NegotiationOptions {
                 break  // the default behaviour here, or one this relay always has
             case let lowered where lowered.hasPrefix("sdes-"):
                 try sdes.apply(String(flag.dropFirst(5)), ignoredFlags: &ignoredFlags)
+            case let lowered where lowered.hasPrefix("codec-"):
+                // rtpengine's flag form of the codec dictionary: codec-<operation>-<codec>.
+                let rest = flag.dropFirst(6)
+                guard let dash = rest.firstIndex(of: "-") else {
+                    ignoredFlags.append(flag)
+                    continue
+                }
+                try codecs.add(String(rest[..<dash]), String(rest[rest.index(after: dash)...]), ignoredFlags: &ignoredFlags)
             default: ignoredFlags.append(flag)
             }
         }
@@ -138,6 +147,17 @@ extension NegotiationOptions {
                 throw .invalidValue(key: "rtcp-mux", value: item, expected: "offer, accept, demux, reject or require")
             }
         }
+        if let codec = keys.values["codec"] {
+            guard let operations = codec.dictionaryValue else {
+                throw .invalidValue(key: "codec", value: "\(codec)", expected: "a dictionary of codec lists (transcode, strip, mask, accept, set)")
+            }
+            let codecKeys = NGDictionary(operations)
+            for operation in operations.keys.sorted() {
+                for item in try codecKeys.stringList(operation) {
+                    try codecs.add(operation, item, ignoredFlags: &ignoredFlags)
+                }
+            }
+        }
         for item in try keys.stringList("SDES") {
             try sdes.apply(item, ignoredFlags: &ignoredFlags)
         }
@@ -158,6 +178,31 @@ extension NegotiationOptions {
             let receivedFrom = try keys.stringList("received-from")
             guard receivedFrom.count == 2 else { throw .missingKey("received-from") }
             mediaSourceOverride = receivedFrom[1]
+        }
+    }
+}
+
+extension CodecOptions {
+    /// Adds one codec to the list of `operation` (a key of the `codec` dictionary). Operations this
+    /// relay does not act on (`offer`, `except`, `consume`...) are reported back as not acted on.
+    mutating func add(_ operation: String, _ item: String, ignoredFlags: inout [String]) throws(NGError) {
+        guard let request = CodecRequest(parsing: item) else {
+            throw .invalidValue(
+                key: "codec \(operation)", value: item, expected: "name[/clock rate[/channels[/bit rate[/format parameters]]]]")
+        }
+        switch operation.lowercased() {
+        case "transcode":
+            guard request.audioCodec != nil else {
+                throw .unsupported(
+                    key: "codec transcode", value: item,
+                    reason: "this relay transcodes \(AudioCodec.allCases.map(\.rtpmapEncoding).joined(separator: ", ")) only")
+            }
+            transcode.append(request)
+        case "strip": strip.append(request)
+        case "mask": mask.append(request)
+        case "accept": accept.append(request)
+        case "set": set.append(request)
+        default: ignoredFlags.append("codec-\(operation)-\(item)")
         }
     }
 }

@@ -114,6 +114,12 @@ public enum PacketDropReason: Int, Error, CaseIterable, Sendable, CustomStringCo
     case srtpFailed
     /// SRTP must be terminated on this stream but its keys are not agreed yet (no answer).
     case awaitingKeys
+    /// A payload type the stream's negotiation does not cover: on a transcoded stream, one that is
+    /// neither an input codec nor the negotiated telephone-event.
+    case unsupportedPayloadType
+    /// A transcoded stream's payload that would not decode, or arrived after the audio it belongs
+    /// to was already re-encoded (reordered or duplicated).
+    case transcodingFailed
 
     public var description: String {
         switch self {
@@ -128,18 +134,22 @@ public enum PacketDropReason: Int, Error, CaseIterable, Sendable, CustomStringCo
         case .srtpReplay: "srtp-replayed"
         case .srtpFailed: "srtp-failed"
         case .awaitingKeys: "awaiting-keys"
+        case .unsupportedPayloadType: "payload-type-not-negotiated"
+        case .transcodingFailed: "transcoding-failed"
         }
     }
 }
 
 extension UnsafeRawBufferPointer {
+    /// The big-endian 16-bit value at `offset`.
     @inline(__always)
-    func loadBigEndianUInt16(at offset: Int) -> UInt16 {
+    public func loadBigEndianUInt16(at offset: Int) -> UInt16 {
         UInt16(self[offset]) << 8 | UInt16(self[offset + 1])
     }
 
+    /// The big-endian 32-bit value at `offset`.
     @inline(__always)
-    func loadBigEndianUInt32(at offset: Int) -> UInt32 {
+    public func loadBigEndianUInt32(at offset: Int) -> UInt32 {
         UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8
             | UInt32(self[offset + 3])
     }

@@ -224,3 +224,4 @@ import Glibc
         #expect(frames == 2)
     }
 }
+

@@ -54,9 +54,9 @@ import Testing
     }
 
     @Test func everyDropReasonHasACounterSlot() {
-        // StreamCounters keeps one atomic per reason in an InlineArray of 11.
-        #expect(PacketDropReason.allCases.count == 11)
-        #expect(PacketDropReason.allCases.map(\.rawValue) == Array(0..<11))
+        // StreamCounters keeps one atomic per reason in an InlineArray of 13.
+        #expect(PacketDropReason.allCases.count == 13)
+        #expect(PacketDropReason.allCases.map(\.rawValue) == Array(0..<13))
     }
 }
 

@@ -30,6 +30,8 @@ public struct MediaSideConfiguration: Sendable {
     public var isSecured: Bool
     /// Set when the relay terminates SRTP towards this side's peer.
     public var srtp: SRTPTermination?
+    /// Set when what this side's peer sends is transcoded before it goes across.
+    public var transcoding: TranscodingStage?
     /// The slot of the other side of this stream, on the same worker.
     public var opposite: Int
     public var counters: StreamCounters
@@ -42,6 +44,7 @@ public struct MediaSideConfiguration: Sendable {
     public init(
         rtpDescriptor: Int32, rtcpDescriptor: Int32, advertisedRTP: SocketAddress, advertisedRTCP: SocketAddress,
         rtcpMux: Bool, strictSource: Bool, isVideo: Bool, isSecured: Bool = false, srtp: SRTPTermination? = nil,
+        transcoding: TranscodingStage? = nil,
         opposite: Int, counters: StreamCounters, localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset, recorder: (any PacketRecorder)? = nil
     ) {
         self.rtpDescriptor = rtpDescriptor
@@ -53,6 +56,7 @@ public struct MediaSideConfiguration: Sendable {
         self.isVideo = isVideo
         self.isSecured = isSecured
         self.srtp = srtp
+        self.transcoding = transcoding
         self.opposite = opposite
         self.counters = counters
         self.localRTP = localRTP
@@ -97,6 +101,7 @@ struct MediaSideState {
     var decrypt: SRTPTransform?
     var encrypt: SRTPTransform?
     var srtpSessions: SRTPTermination?
+    var transcoding: TranscodingStage?
     var opposite = -1
     var clockRate: UInt32 = 8000
     var reception = ReceptionStatistics()
@@ -114,7 +119,7 @@ struct MediaSideState {
         var forwarded: UInt64 = 0
         var frames: UInt64 = 0
         var lastPacketNanos: UInt64 = 0
-        var drops = InlineArray<11, UInt64>(repeating: 0)
+        var drops = InlineArray<13, UInt64>(repeating: 0)
     }
 
     mutating func apply(_ configuration: MediaSideConfiguration) {
@@ -144,6 +149,7 @@ struct MediaSideState {
         srtpSessions = configuration.srtp
         decrypt = configuration.srtp?.decryptor?.transform
         encrypt = configuration.srtp?.encryptor?.transform
+        transcoding = configuration.transcoding
         opposite = configuration.opposite
         localRTP = configuration.localRTP
         localRTCP = configuration.localRTCP

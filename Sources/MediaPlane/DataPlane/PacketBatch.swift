@@ -112,18 +112,6 @@ struct PacketBatch: ~Copyable {
 
     /// Sends entries `0..<count` on `descriptor`. Returns how many the kernel refused.
     func send(_ count: Int, on descriptor: Int32) -> Int {
-        var start = 0
-        var refused = 0
-        while start < count {
-            let sent = spw_sendmmsg(descriptor, sendHeaders + start, UInt32(count - start), Int32(MSG_DONTWAIT))
-            if sent > 0 {
-                start += Int(sent)
-            } else {
-                // The entry at `start` failed (EAGAIN, ECONNREFUSED...): drop it and go on.
-                refused += 1
-                start += 1
-            }
-        }
-        return refused
+        sendEach(sendHeaders, count: count, on: descriptor)
     }
 }

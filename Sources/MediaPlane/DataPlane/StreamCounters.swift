@@ -19,7 +19,7 @@ public final class StreamCounters: Sendable {
     let ssrc = Atomic<UInt32>(0)
     /// CLOCK_MONOTONIC nanoseconds of the last packet received; 0 before the first.
     let lastPacketNanos = Atomic<UInt64>(0)
-    let drops: InlineArray<11, Atomic<UInt64>>
+    let drops: InlineArray<13, Atomic<UInt64>>
     let latchedSource = Mutex<SocketAddress>(.unset)
     /// RTP clock rate, to turn jitter into milliseconds.
     public let clockRate: UInt32

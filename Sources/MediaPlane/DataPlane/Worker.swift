@@ -34,6 +34,7 @@ final class Worker: @unchecked Sendable {
     // Owned by the worker thread alone (after start).
     private var sides: [MediaSideState] = []
     private let batch = PacketBatch()
+    private var generated = GeneratedPackets()
     private var running = true
 
     private static let wakeToken = UInt64.max
@@ -205,7 +206,11 @@ final class Worker: @unchecked Sendable {
 
     @inline(__always)
     private func flush(_ count: Int, on descriptor: Int32, side: inout MediaSideState) {
-        let refused = batch.send(count, on: descriptor)
+        countSent(count, refused: batch.send(count, on: descriptor), side: &side)
+    }
+
+    @inline(__always)
+    private func countSent(_ count: Int, refused: Int, side: inout MediaSideState) {
         side.tally.forwarded &+= UInt64(count - refused)
         side.tally.drops[PacketDropReason.sendFailed.rawValue] &+= UInt64(refused)
     }
@@ -291,6 +296,17 @@ final class Worker: @unchecked Sendable {
             ? (sides[opposite].rtcpDescriptor, sides[opposite].peerRTCP)
             : (sides[opposite].rtpDescriptor, sides[opposite].peerRTP)
         guard descriptor >= 0, destination.isSet, destination.port != 0 else { return drop(.noDestination) }
+        if let stage = sides[slot].transcoding {
+            // RTCP from the sender describes a stream the receiver never sees: it ends here, and
+            // the stage writes the reports for the transcoded stream.
+            guard let header else { return nil }
+            generated.reset()
+            if case .dropped(let reason) = stage.process(packet, header: header, now: now, into: &generated) {
+                sides[slot].tally.drops[reason.rawValue] &+= 1
+            }
+            sendGenerated(sides: sides, slot: slot, opposite: opposite)
+            return nil
+        }
         if sides[opposite].terminatesSRTP {
             guard let encrypt = sides[opposite].encrypt else { return drop(.awaitingKeys) }
             let failure = transformInPlace(packetIndex) { bytes, length in
@@ -299,6 +315,42 @@ final class Worker: @unchecked Sendable {
             if let failure { return drop(failure) }
         }
         return (descriptor, destination)
+    }
+
+    /// Sends what a transcoding stage wrote, encrypted when the receiving side needs SRTP, and
+    /// counts it on the sending side like relayed packets.
+    private func sendGenerated(sides: UnsafeMutableBufferPointer<MediaSideState>, slot: Int, opposite: Int) {
+        var queued = 0
+        var queuedDescriptor: Int32 = -1
+        for index in 0..<generated.count {
+            let isRTCP = generated.isRTCP(index)
+            let (descriptor, destination) =
+                isRTCP && !sides[opposite].rtcpMux
+                ? (sides[opposite].rtcpDescriptor, sides[opposite].peerRTCP)
+                : (sides[opposite].rtpDescriptor, sides[opposite].peerRTP)
+            if isRTCP, descriptor < 0 || !destination.isSet { continue }
+            if sides[opposite].terminatesSRTP {
+                guard let encrypt = sides[opposite].encrypt else {
+                    sides[slot].tally.drops[PacketDropReason.awaitingKeys.rawValue] &+= 1
+                    continue
+                }
+                let protected = generated.transform(index) { bytes, length in
+                    (isRTCP ? encrypt.protectRTCP(bytes, length: &length) : encrypt.protectRTP(bytes, length: &length)) == .ok
+                }
+                guard protected else {
+                    sides[slot].tally.drops[PacketDropReason.srtpFailed.rawValue] &+= 1
+                    continue
+                }
+            }
+            if descriptor != queuedDescriptor, queued > 0 {
+                countSent(queued, refused: generated.send(queued, on: queuedDescriptor), side: &sides[slot])
+                queued = 0
+            }
+            queuedDescriptor = descriptor
+            generated.queue(queued, packet: index, to: destination)
+            queued += 1
+        }
+        if queued > 0 { countSent(queued, refused: generated.send(queued, on: queuedDescriptor), side: &sides[slot]) }
     }
 
     /// Runs an SRTP transform over packet `packetIndex` in its slot and records its new length;

@@ -11,6 +11,8 @@ final class Call {
     var lastSignalNanos: UInt64
     /// Set while the call's media is being recorded.
     var recorder: (any PacketRecorder)?
+    /// The codec options' result per m= line (0-based) of the last offer that had any.
+    var codecOffers: [Int: CodecOffer] = [:]
 
     init(id: String, worker: Int, offererTag: String) {
         self.id = id
@@ -59,4 +61,6 @@ struct LegMedia {
     var rtcpMux = false
     var strictSource = false
     var security = MediaSecurity.plain
+    /// Set when what this party sends is transcoded for the other.
+    var transcoding: TranscodingStage?
 }

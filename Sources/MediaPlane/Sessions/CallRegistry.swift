@@ -82,7 +82,15 @@ public final class CallRegistry {
                     offerer: call.legs[offerer].media(at: index)?.security,
                     recipient: call.legs[recipient].media(at: index)?.security))
         }
+        // So are the codec options: an offer that leaves no codec, or asks for one that cannot be made, changes nothing.
+        var codecOffers: [Int: CodecOffer] = [:]
+        if !options.codecs.isEmpty {
+            for (index, section) in description.media.enumerated() where endpoints[index] != nil {
+                codecOffers[index] = try CodecOffer(section: section, index: index + 1, options: options.codecs)
+            }
+        }
         try allocateMedia(for: call, sections: description.media, clockRates: Self.clockRates(of: description))
+        call.codecOffers = codecOffers
 
         for (index, endpoint) in endpoints.enumerated() {
             guard let endpoint, let security = securityPlans[index],
@@ -105,6 +113,9 @@ public final class CallRegistry {
             rewrite(&description.media[index], towards: recipientMedia, rtcpMux: offerMuxToRecipient, offering: true, options: options)
             if let crypto = security.recipientCrypto {
                 description.media[index].setCryptoAttributes(crypto, padded: options.sdes.padKeys)
+            }
+            if let codecOffer = codecOffers[index] {
+                description.media[index].setPayloadFormats(codecOffer.recipientFormats)
             }
             install(offererMedia, opposite: recipientMedia, recorder: call.recorder)
             install(recipientMedia, opposite: offererMedia, recorder: call.recorder)
@@ -147,12 +158,22 @@ public final class CallRegistry {
             try side.acceptAnswer(cryptoLines: section.attributes(named: "crypto").compactMap { $0 }, index: index + 1)
             agreedSecurity[index] = .sdes(side)
         }
+        // Transcoding is decided (and its codecs set up) before anything changes too.
+        var transcodings: [Int: (plan: StreamTranscoding, offerer: TranscodingStage, answerer: TranscodingStage)] = [:]
+        for (index, section) in description.media.enumerated() where section.port != 0 {
+            guard let plan = call.codecOffers[index]?.transcoding(answer: section.payloadFormats) else { continue }
+            transcodings[index] = (plan, try plan.offererStage(), try plan.answererStage())
+        }
 
         for (index, endpoint) in endpoints.enumerated() {
             guard var answererMedia = call.legs[answerer].media[index],
-                let offererMedia = call.legs[offerer].media[index]
+                var offererMedia = call.legs[offerer].media[index]
             else { continue }
             if let security = agreedSecurity[index] { answererMedia.security = security }
+            let transcoding = transcodings[index]
+            answererMedia.transcoding = transcoding?.answerer
+            offererMedia.transcoding = transcoding?.offerer
+            call.legs[offerer].media[index] = offererMedia
             if let endpoint {
                 answererMedia.advertisedRTP = endpoint.rtp
                 answererMedia.advertisedRTCP = endpoint.rtcp
@@ -164,6 +185,12 @@ public final class CallRegistry {
             if options.strictSource { answererMedia.strictSource = true }
             call.legs[answerer].media[index] = answererMedia
             rewrite(&description.media[index], towards: offererMedia, rtcpMux: offererMedia.rtcpMux, offering: false, options: options)
+            if let transcoding {
+                // The offerer hears its own codec: the answer names it, at the 20 ms the relay packetises.
+                description.media[index].setPayloadFormats(transcoding.plan.answerFormatsForOfferer)
+                description.media[index].removeAttributes { $0 == "maxptime" }
+                description.media[index].setAttribute("ptime", value: "20")
+            }
             switch offererMedia.security {
             case .sdes(let side):
                 description.media[index].setCryptoAttributes(side.relayKey.map { [$0] } ?? [], padded: options.sdes.padKeys)
@@ -385,7 +412,8 @@ public final class CallRegistry {
                 rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
                 advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
                 rtcpMux: media.rtcpMux, strictSource: media.strictSource, isVideo: media.type == "video",
-                isSecured: media.security.isPassThrough, srtp: media.security.termination, opposite: opposite.slot.index,
+                isSecured: media.security.isPassThrough, srtp: media.security.termination, transcoding: media.transcoding,
+                opposite: opposite.slot.index,
                 counters: media.counters,
                 localRTP: SocketAddress(ip: mediaAddress, port: media.ports.port) ?? .unset,
                 localRTCP: SocketAddress(ip: mediaAddress, port: media.ports.port + 1) ?? .unset, recorder: recorder))
@@ -443,6 +471,10 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
     case noSuiteToOffer(mediaIndex: Int)
     case answerRefusedSRTP(mediaIndex: Int, offered: [String], refusals: [String])
     case srtp(SRTPError)
+    case cannotTranscode(String, mediaIndex: Int, reason: String)
+    case noCodecLeft(mediaIndex: Int, offered: [String])
+    case noFreePayloadType(mediaIndex: Int)
+    case transcoderSetup(String)
 
     public var description: String {
         switch self {
@@ -476,6 +508,15 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
                 + "; SRTP is required on that side"
         case .srtp(let error):
             "\(error)"
+        case .cannotTranscode(let codec, let index, let reason):
+            "cannot transcode m= line \(index) to \(codec): \(reason)"
+        case .noCodecLeft(let index, let offered):
+            "the codec options leave m= line \(index) no codec to offer (offered: \(offered.joined(separator: ", "))); "
+                + "strip or mask fewer codecs, or add one with transcode"
+        case .noFreePayloadType(let index):
+            "m= line \(index) uses every dynamic payload type (96-127): no room for a transcoded codec"
+        case .transcoderSetup(let reason):
+            "could not set up transcoding \(reason)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import Codecs
 import SDP
 
 /// The figures of one call, per leg and per m= line, as NG `query` and `delete` report them.
@@ -23,6 +24,9 @@ public struct CallReport: Sendable {
         public var rtcpMux: Bool
         /// The SDES suite the relay agreed with this party when it terminates SRTP on this side.
         public var cryptoSuite: String?
+        /// On a transcoded stream: the codec this party sends, and the one the relay turns it into.
+        public var codec: String?
+        public var transcodedTo: String?
         public var statistics: StreamStatistics
     }
 
@@ -37,7 +41,9 @@ public struct CallReport: Sendable {
                         MediaReport(
                             index: index + 1, type: $0.type, proto: $0.proto, localPort: $0.ports.port,
                             advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux,
-                            cryptoSuite: $0.security.sdes?.relayKey?.suite.rawValue, statistics: $0.counters.snapshot())
+                            cryptoSuite: $0.security.sdes?.relayKey?.suite.rawValue,
+                            codec: $0.transcoding?.inputs.first?.transcoder.source.rtpmapEncoding,
+                            transcodedTo: $0.transcoding?.output.rtpmapEncoding, statistics: $0.counters.snapshot())
                     }
                 })
         }

@@ -29,6 +29,8 @@ public struct NegotiationOptions: Sendable, Equatable {
     public var transportProtocol: String?
     /// SDES: which suites to offer, whether to terminate SRTP at all (`SDES` list and `SDES-...` flags).
     public var sdes = SDESOptions()
+    /// The `codec` dictionary: transcode, strip, mask, accept, set.
+    public var codecs = CodecOptions()
     /// Use this address instead of the SDP's (`flags: ["SIP-source-address"]` with `received-from`).
     public var mediaSourceOverride: String?
 
