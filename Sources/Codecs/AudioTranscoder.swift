@@ -1,13 +1,14 @@
 /// Why a payload could not be transcoded.
 public enum TranscodingError: Error, Sendable, CustomStringConvertible {
     case opus(OpusError)
-    /// A G.711 payload longer than one `maximumInput` (120 ms).
+    /// A G.711 payload longer than `AudioTranscoder.maximumInputMilliseconds`.
     case payloadTooLong(bytes: Int)
 
     public var description: String {
         switch self {
         case .opus(let error): "\(error)"
-        case .payloadTooLong(let bytes): "G.711 payload of \(bytes) bytes is longer than 120 ms"
+        case .payloadTooLong(let bytes):
+            "G.711 payload of \(bytes) bytes is longer than \(AudioTranscoder.maximumInputMilliseconds) ms"
         }
     }
 }
@@ -36,9 +37,11 @@ public final class AudioTranscoder {
     private let frame: UnsafeMutableBufferPointer<Float>
     private let encoded: UnsafeMutableRawBufferPointer
 
-    /// The longest payload duration handled at once, in milliseconds.
-    public static let maximumInputMilliseconds = 120
-    /// Room for one encoded frame: enough for G.711 at 120 ms and any Opus packet (RFC 6716 3.4).
+    /// The longest payload duration handled at once, in milliseconds: more than any datagram the
+    /// relay receives holds in G.711 (ffmpeg's RTP muxer, for one, sends 128 ms), and more than
+    /// Opus's 120 ms.
+    public static let maximumInputMilliseconds = 240
+    /// Room for one encoded frame: enough for G.711 at 120 ms and any Opus frame (RFC 6716 3.4).
     static let encodedCapacity = 1500
 
     public init(

@@ -15,77 +15,14 @@ import Testing
     let senderPort: UInt16 = 17300
     let seconds = 2
 
-    /// What one call through the relay left behind.
-    struct CallResult {
-        var directory: String
-        var receivedAudio: Data
-        var referenceAudio: Data
-        var query: BencodeValue
-        var relayPortForSender: UInt16
-        var receiverLog: String
-    }
+    let calls = FFmpegRelayCall(receiverPort: 17200, senderPort: 17300, mediaPorts: 14100...14199, label: "ffmpeg-srtp-test")
 
-    /// Encodes a 1 kHz PCMU source (a second longer than the receiver keeps, so the receiver's
-    /// `-t` is reached and it ends by itself), sets a call up with `offer` (the sender's SDP plus NG keys)
-    /// and `answer`, starts ffmpeg receiving with the SDP `receiverSDP` makes from the relay's
-    /// offer, sends the source with `senderOutput` (the ffmpeg output arguments towards a relay
-    /// port), and decodes what arrived. `duringCall` runs while the sender runs.
     func relayCall(
         _ name: String, offer: [String: BencodeValue], answerSDP: String, receiverSDP: (BencodeValue) throws -> String,
         senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> ChildProcess)? = nil
-    ) async throws -> CallResult {
-        let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
-        let directory = try scratchDirectory("ffmpeg-\(name)")
-        var children: [ChildProcess] = []
-        defer { for child in children { child.stop() } }
-        let encode = try ChildProcess(
-            "encode", ffmpeg,
-            ["-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=\(seconds + 1)",
-             "-c:a", "pcm_mulaw", "source.mkv"],
-            directory: directory)
-        #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
-        let reference = try ChildProcess(
-            "reference", ffmpeg,
-            ["-hide_banner", "-y", "-i", "source.mkv", "-t", "\(seconds)", "-f", "s16le", "reference-audio.raw", "-c:a", "copy",
-             "-f", "mulaw", "reference.ulaw"],
-            directory: directory)
-        #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
-
-        let (node, ng) = try await startLoopbackNode(mediaPorts: 14100...14199, label: "ffmpeg-srtp-test")
-        var offerRequest: [String: BencodeValue] = ["command": "offer", "call-id": .string(name), "from-tag": "sender"]
-        offerRequest.merge(offer) { _, new in new }
-        let offerReply = try ng.request(.dictionary(offerRequest))
-        let answerReply = try ng.request([
-            "command": "answer", "call-id": .string(name), "from-tag": "sender", "to-tag": "receiver", "sdp": .string(answerSDP),
-        ])
-        let relayPort = try ScriptedCall.mediaAddress(in: answerReply).port
-
-        try receiverSDP(offerReply).write(toFile: "\(directory)/receiver.sdp", atomically: true, encoding: .utf8)
-        let receiver = try ChildProcess(
-            "receiver", ffmpeg,
-            ["-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp,srtp", "-i", "receiver.sdp",
-             "-t", "\(seconds)", "-f", "s16le", "received-audio.raw"],
-            directory: directory)
-        children.append(receiver)
-        #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverPort) })
-        let watcher = try await watch?(directory, relayPort)
-        if let watcher { children.append(watcher) }
-
-        let sender = try ChildProcess(
-            "sender", ffmpeg, ["-hide_banner", "-nostdin", "-re", "-i", "source.mkv", "-c", "copy"] + senderOutput(relayPort),
-            directory: directory)
-        children.append(sender)
-        #expect(await sender.wait(seconds: 30) == 0, "sender failed: \(sender.output.suffix(1500))")
-        if !(await ChildProcess.eventually(seconds: 2) { !receiver.isRunning }) { await receiver.interrupt() }
-        await watcher?.interrupt()
-
-        let query = try ng.request(["command": "query", "call-id": .string(name)])
-        await node.shutdown()
-        return CallResult(
-            directory: directory,
-            receivedAudio: (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/received-audio.raw"))) ?? Data(),
-            referenceAudio: try Data(contentsOf: URL(fileURLWithPath: "\(directory)/reference-audio.raw")),
-            query: query, relayPortForSender: relayPort, receiverLog: receiver.output)
+    ) async throws -> FFmpegRelayCall.Result {
+        try await calls.run(
+            name, offer: offer, answerSDP: answerSDP, receiverSDP: receiverSDP, senderOutput: senderOutput, watch: watch)
     }
 
     /// A one-line PCMU SDP on loopback; `crypto` adds an a=crypto line and makes it RTP/SAVP.

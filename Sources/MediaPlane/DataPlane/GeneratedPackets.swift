@@ -12,7 +12,9 @@ import Musl
 /// Opus packet becomes three 20 ms G.711 packets), so they cannot always reuse the input's slot.
 /// Nothing is allocated after `init`.
 struct GeneratedPackets: ~Copyable {
-    static let capacity = 16
+    /// Enough for the most one packet can produce: 240 ms of G.711 (12 frames of 20 ms) after a
+    /// concealed 100 ms gap (5 frames), and a sender report.
+    static let capacity = 24
     private let slots: UnsafeMutableRawPointer
     private let lengths: UnsafeMutablePointer<Int>
     private let isRTCP: UnsafeMutablePointer<Bool>

@@ -1,0 +1,70 @@
+import Bencode
+import Foundation
+import SpillwayTestSupport
+import Testing
+
+/// ffmpeg as both real peers of a transcoded call (libavcodec's G.711, libopus through
+/// libavcodec, its RTP muxer and demuxer): a PCMU sender heard by an Opus-only receiver, and an
+/// Opus sender heard by a PCMU-only receiver. The decoded audio is measured against the source
+/// tone: its frequency within 1% and its signal-to-noise ratio of at least 20 dB.
+/// Fixed ports below Linux's ephemeral range, apart from the other ffmpeg suites' ones.
+@Suite(.serialized) struct FFmpegTranscodingTests {
+    let calls = FFmpegRelayCall(receiverPort: 17400, senderPort: 17500, mediaPorts: 14200...14299, label: "ffmpeg-transcoding-test")
+
+    func sdp(port: UInt16, format: String) -> String {
+        let (payloadType, rtpmap) = format == "opus" ? ("96", "opus/48000/2") : ("0", "PCMU/8000")
+        return "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ffmpeg\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            + "m=audio \(port) RTP/AVP \(payloadType)\r\na=rtpmap:\(payloadType) \(rtpmap)\r\n"
+    }
+
+    /// Mono 16-bit samples of what the receiver decoded, without the first 200 ms (codec and
+    /// resampler start-up).
+    func samples(_ result: FFmpegRelayCall.Result, rate: Int) -> [Double] {
+        let count = result.receivedAudio.count / 2
+        let values = result.receivedAudio.withUnsafeBytes { raw in
+            (0..<count).map { Double(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) / 32768 }
+        }
+        return Array(values.dropFirst(rate / 5))
+    }
+
+    @Test func ffmpegsPCMUIsHeardByAnOpusOnlyFFmpeg() async throws {
+        let result = try await calls.run(
+            "pcmu-to-opus",
+            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "PCMU")), "codec": ["transcode": ["opus"]]],
+            answerSDP: sdp(port: calls.receiverPort, format: "opus"),
+            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "opus") },
+            receiverOutput: ["-ac", "1", "-ar", "48000", "-f", "s16le"],
+            senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
+        let received = samples(result, rate: 48000)
+        #expect(received.count > 48000, "receiver log: \(result.receiverLog.suffix(1500))")
+        let tone = ToneMeasurement(samples: received, sampleRate: 48000, expectedFrequency: 1000)
+        print("ffmpeg PCMU -> relay -> ffmpeg Opus: \(tone)")
+        #expect(abs(tone.frequency - 1000) <= 10, "\(tone)")
+        #expect(tone.signalToNoiseDecibels >= 20, "\(tone)")
+        let sender = result.query["tags"]?["sender"]?["medias"]?.listValue?.first
+        #expect(sender?["transcoded to"] == "opus/48000/2")
+        #expect(sender?["streams"]?.listValue?.first?["drops"] == .dictionary([:]))
+    }
+
+    @Test func ffmpegsOpusIsHeardByAPCMUOnlyFFmpeg() async throws {
+        let opus = FFmpegRelayCall.Source(
+            filter: "sine=frequency=440:sample_rate=48000",
+            codec: ["-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20", "-application", "voip"])
+        let result = try await calls.run(
+            "opus-to-pcmu", source: opus,
+            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "opus")), "codec": ["transcode": ["PCMU"]]],
+            answerSDP: sdp(port: calls.receiverPort, format: "PCMU"),
+            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "PCMU") },
+            receiverOutput: ["-f", "s16le"],
+            senderOutput: { ["-f", "rtp", "-payload_type", "96", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
+        let received = samples(result, rate: 8000)
+        #expect(received.count > 8000, "receiver log: \(result.receiverLog.suffix(1500))")
+        let tone = ToneMeasurement(samples: received, sampleRate: 8000, expectedFrequency: 440)
+        print("ffmpeg Opus -> relay -> ffmpeg PCMU: \(tone)")
+        #expect(abs(tone.frequency - 440) <= 4.4, "\(tone)")
+        #expect(tone.signalToNoiseDecibels >= 20, "\(tone)")
+        let sender = result.query["tags"]?["sender"]?["medias"]?.listValue?.first
+        #expect(sender?["transcoded to"] == "PCMU/8000")
+        #expect(sender?["streams"]?.listValue?.first?["drops"] == .dictionary([:]))
+    }
+}
