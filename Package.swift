@@ -99,6 +99,9 @@ let package = Package(
 
         // bench/: the steering simulator (run by hand, never by the test suite).
         .executableTarget(name: "steering-simulator", dependencies: ["Cluster"], path: "bench/SteeringSimulator"),
+        // bench/: the load of transcoding.py, PCMU and Opus calls paced in both directions.
+        .executableTarget(
+            name: "transcoding-load", dependencies: ["Codecs", "MediaPlane", "SpillwayClient"], path: "bench/TranscodingLoad"),
 
         // Helpers the node and interop tests share: a loopback cluster, SDP and RTP builders.
         .target(

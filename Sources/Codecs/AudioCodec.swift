@@ -32,9 +32,6 @@ public enum AudioCodec: String, Sendable, Hashable, CaseIterable, CustomStringCo
         }
     }
 
-    /// The rate the relay decodes to and encodes from: the codec's own sampling rate.
-    public var sampleRate: Int { clockRate }
-
     public var description: String { rtpmapEncoding }
 
     var g711Law: G711Law? {

@@ -13,17 +13,29 @@ public enum TranscodingError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Turns one codec's payloads into another's: decode, resample to the target's rate, and encode
+/// Turns one codec's payloads into another's: decode, resample to the encoder's rate, and encode
 /// fixed frames (20 ms by default) from a sample FIFO, so a sender's packetisation (10, 30, 60 ms...)
 /// does not have to match the receiver's.
+///
+/// Opus is decoded at 48 kHz, its RTP clock, whatever band it carries; towards G.711 the resampler
+/// (an 80 dB anti-alias filter) takes it to 8 kHz. Towards Opus, libopus is given the source's own
+/// rate when it accepts it (8, 12, 16, 24 or 48 kHz): from G.711 that is 8 kHz, libopus's native
+/// narrowband input, which costs less than half the encoder time of upsampled 48 kHz input and
+/// codes the same 4 kHz band; other rates are resampled to 48 kHz first.
 ///
 /// Works on payloads only; RTP headers, timestamps and sequence numbers are the caller's. One
 /// instance per direction of a stream; not thread-safe. Nothing is allocated after `init`.
 public final class AudioTranscoder {
     public let source: AudioCodec
     public let target: AudioCodec
-    /// Samples per encoded frame, at the target's rate.
+    /// The rate samples are decoded at (the source's RTP clock).
+    public let decodeRate: Int
+    /// The rate frames are encoded from.
+    public let encodeRate: Int
+    /// Samples per encoded frame, at `encodeRate`.
     public let frameSamples: Int
+    /// One frame's duration in the target's RTP clock.
+    public let frameClockTicks: Int
     private let decoder: OpusDecoder?
     private let encoder: OpusEncoder?
     private var resampler: Resampler?
@@ -50,18 +62,25 @@ public final class AudioTranscoder {
     ) throws(TranscodingError) {
         self.source = source
         self.target = target
-        frameSamples = target.sampleRate * frameMilliseconds / 1000
+        decodeRate = source.clockRate
+        if target == .opus {
+            encodeRate = OpusEncoder.inputRates.contains(decodeRate) ? decodeRate : target.clockRate
+        } else {
+            encodeRate = target.clockRate
+        }
+        frameSamples = encodeRate * frameMilliseconds / 1000
+        frameClockTicks = target.clockRate * frameMilliseconds / 1000
         do throws(OpusError) {
-            decoder = source == .opus ? try OpusDecoder(sampleRate: source.sampleRate) : nil
-            encoder = target == .opus ? try OpusEncoder(sampleRate: target.sampleRate, settings: opusSettings) : nil
+            decoder = source == .opus ? try OpusDecoder(sampleRate: decodeRate) : nil
+            encoder = target == .opus ? try OpusEncoder(sampleRate: encodeRate, settings: opusSettings) : nil
         } catch {
             throw .opus(error)
         }
-        if source.sampleRate != target.sampleRate {
-            resampler = Resampler(from: source.sampleRate, to: target.sampleRate)
+        if decodeRate != encodeRate {
+            resampler = Resampler(from: decodeRate, to: encodeRate)
         }
-        let maximumDecoded = source.sampleRate * Self.maximumInputMilliseconds / 1000
-        let maximumResampled = target.sampleRate * Self.maximumInputMilliseconds / 1000 + 1
+        let maximumDecoded = decodeRate * Self.maximumInputMilliseconds / 1000
+        let maximumResampled = encodeRate * Self.maximumInputMilliseconds / 1000 + 1
         decoded = .allocate(capacity: maximumDecoded)
         g711Scratch = .allocate(capacity: max(maximumDecoded, frameSamples))
         pending = .allocate(capacity: maximumResampled + 2 * frameSamples)
@@ -77,12 +96,14 @@ public final class AudioTranscoder {
         encoded.deallocate()
     }
 
-    /// Samples waiting for a full frame, at the target rate.
+    /// Samples waiting for a full frame, at `encodeRate`.
     public var pendingSamples: Int { pendingCount }
 
+    /// How long the samples waiting for a full frame last, in the target's RTP clock.
+    public var pendingClockTicks: Int { pendingCount * target.clockRate / encodeRate }
+
     /// Decodes `payload`, and calls `emit` with each frame it completes, encoded. Returns how many
-    /// samples the payload decoded to, at the source rate (the RTP duration of a G.711 payload, or
-    /// of an Opus packet at 48 kHz).
+    /// samples the payload decoded to at `decodeRate`, which is its duration in the source's RTP clock.
     @discardableResult
     public func transcode(
         _ payload: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void
@@ -104,7 +125,7 @@ public final class AudioTranscoder {
         return count
     }
 
-    /// Fills `samples` lost source samples (at the source rate): Opus conceals them, G.711 with silence.
+    /// Fills `samples` lost source samples (at `decodeRate`): Opus conceals them, G.711 with silence.
     public func conceal(_ samples: Int, emit: (UnsafeRawBufferPointer) -> Void) throws(TranscodingError) {
         var remaining = min(samples, decoded.count)
         while remaining > 0 {

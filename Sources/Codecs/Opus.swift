@@ -72,6 +72,9 @@ public final class OpusEncoder: @unchecked Sendable {
 
     deinit { opus_encoder_destroy(state) }
 
+    /// The input rates libopus encodes from (RFC 6716 2).
+    public static let inputRates: Set<Int> = [8000, 12000, 16000, 24000, 48000]
+
     /// The loss libopus is told to expect when in-band FEC is on: FEC is only coded for an expected
     /// loss, and its bits come out of the audio's.
     static let expectedLossPercent: Int32 = 5

@@ -104,7 +104,9 @@ public struct Resampler: ~Copyable {
         while index < tapsPerPhase {
             let c = UnsafeRawPointer(coefficients + index).loadUnaligned(as: SIMD8<Float>.self)
             let s = UnsafeRawPointer(samples + index).loadUnaligned(as: SIMD8<Float>.self)
-            sum.addProduct(c, s)
+            // Multiply then add: `addProduct` is a fused multiply-add, which without FMA in the
+            // x86-64 baseline becomes a libm call per lane.
+            sum += c * s
             index += 8
         }
         return sum.sum()

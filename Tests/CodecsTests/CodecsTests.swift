@@ -151,10 +151,10 @@ import Glibc
         let transcoder = try AudioTranscoder(from: .pcmu, to: .opus)
         let payloads = pcmuPayloads(sineWave(frequency: 1000, sampleRate: 8000, count: 8000), packetSamples: 240)
         let frames = try run(transcoder, payloads)
-        // 33 packets of 30 ms = 990 ms: 49 whole 20 ms frames, 10 ms waiting.
+        // 33 packets of 30 ms = 990 ms: 49 whole 20 ms frames, 10 ms waiting (libopus takes the 8 kHz as is).
         #expect(payloads.count == 33)
         #expect(frames.count == 49)
-        #expect(transcoder.pendingSamples == 480)
+        #expect(transcoder.pendingSamples == 80 && transcoder.pendingClockTicks == 480)
         // Every frame is a 20 ms Opus packet (TOC configuration 1, 9, 13, 15, 17... all signal 20 ms).
         let decoder = try OpusDecoder(sampleRate: 48000)
         var pcm = [Float](repeating: 0, count: 5760)

@@ -42,7 +42,7 @@ struct FFmpegRelayCall {
     /// port), and decodes what arrived. `duringCall` runs while the sender runs.
     func run(
         _ name: String, source: Source = .pcmuTone, offer: [String: BencodeValue], answerSDP: String,
-        receiverSDP: (BencodeValue) throws -> String, receiverOutput: [String] = ["-f", "s16le"],
+        receiverSDP: (BencodeValue) throws -> String, receiverDecoder: [String] = [], receiverOutput: [String] = ["-f", "s16le"],
         senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> ChildProcess)? = nil
     ) async throws -> Result {
         let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
@@ -73,7 +73,7 @@ struct FFmpegRelayCall {
         try receiverSDP(offerReply).write(toFile: "\(directory)/receiver.sdp", atomically: true, encoding: .utf8)
         let receiver = try ChildProcess(
             "receiver", ffmpeg,
-            ["-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp,srtp", "-i", "receiver.sdp",
+            ["-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp,srtp"] + receiverDecoder + ["-i", "receiver.sdp",
              "-t", "\(seconds)"] + receiverOutput + ["received-audio.raw"],
             directory: directory)
         children.append(receiver)

@@ -122,7 +122,7 @@ public final class TranscodingStage: @unchecked Sendable {
             }
         }
         anchorInputTimestamp = header.timestamp
-        anchorOutputTimestamp = outputTimestamp &+ UInt32(transcoder.pendingSamples)
+        anchorOutputTimestamp = outputTimestamp &+ UInt32(transcoder.pendingClockTicks)
         let decoded: Int
         do throws(TranscodingError) {
             decoded = try transcoder.transcode(payload) { frame in emitFrame(frame, into: &generated) }
@@ -153,8 +153,7 @@ public final class TranscodingStage: @unchecked Sendable {
             (bytes + RTPHeader.fixedLength).copyMemory(from: frame.baseAddress!, byteCount: frame.count)
             return RTPHeader.fixedLength + frame.count
         }
-        // The codecs here sample at their RTP clock rate, so one frame advances the clock by its samples.
-        outputTimestamp &+= UInt32(inputs[0].transcoder.frameSamples)
+        outputTimestamp &+= UInt32(inputs[0].transcoder.frameClockTicks)
         if appended { account(payloadBytes: frame.count) }
     }
 
