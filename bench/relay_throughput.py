@@ -103,6 +103,18 @@ def rtpengine_command(ng_port, ports=(43600, 43899)):
             "--log-level=3"]
 
 
+def start_ng_relay(command, ng_port):
+    """Starts a relay that speaks NG on CPU 0 and waits until it answers ping (5 s at most)."""
+    relay = subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        try:
+            ng(ng_port, {"command": "ping"})
+            break
+        except OSError:
+            time.sleep(0.1)
+    return relay
+
+
 def run_ng_relay(command, ng_port, seconds, streams, index, caller_crypto=None, callee_crypto=None, offer_keys=None,
                  srtp_key=None, rate=0):
     """Runs one relay that speaks NG: `streams` calls set up with offer/answer, then one blast over them.
@@ -110,14 +122,8 @@ def run_ng_relay(command, ng_port, seconds, streams, index, caller_crypto=None, 
     callee, a function of the relay's offer reply, so it can accept one of the relay's tags),
     `offer_keys` go into each offer (e.g. transport-protocol), `srtp_key` (hex) makes the blast SRTP, and
     `rate` paces it (packets/s; 0 floods)."""
-    relay = subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    relay = start_ng_relay(command, ng_port)
     try:
-        for _ in range(50):
-            try:
-                ng(ng_port, {"command": "ping"})
-                break
-            except OSError:
-                time.sleep(0.1)
         caller, callee = 44000, 44002
         ports = []
         for stream in range(streams):

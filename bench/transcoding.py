@@ -17,9 +17,9 @@ callee, PCMU at the caller). Relays are interleaved and repeated; median and spr
 Needs rtpengine-daemon (built with transcoding, as Debian's is) and a release build
 (`swift build -c release`).
 """
-import argparse, json, os, statistics, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys
 
-from relay_throughput import ROOT, cpu_seconds, ng, relay_port, rtpengine_command, spillway_command
+from relay_throughput import ROOT, cpu_seconds, ng, relay_port, rtpengine_command, spillway_command, start_ng_relay
 
 CALLER, CALLEE = 44000, 44002
 
@@ -37,14 +37,8 @@ def callee_sdp():
 
 
 def run(command, ng_port, calls, seconds, index, load):
-    relay = subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    relay = start_ng_relay(command, ng_port)
     try:
-        for _ in range(50):
-            try:
-                ng(ng_port, {"command": "ping"})
-                break
-            except OSError:
-                time.sleep(0.1)
         pairs = []
         for call in range(calls):
             call_id = "transcode-%d-%d" % (index, call)

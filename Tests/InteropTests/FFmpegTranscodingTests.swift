@@ -20,14 +20,24 @@ import Testing
             + "m=audio \(port) RTP/AVP \(payloadType)\r\na=rtpmap:\(payloadType) \(rtpmap)\r\n"
     }
 
-    /// Mono 16-bit samples of what the receiver decoded, without the first 200 ms (codec and
-    /// resampler start-up).
-    func samples(_ result: FFmpegRelayCall.Result, rate: Int) -> [Double] {
+    /// Checks what the receiver decoded (mono 16-bit at `rate`, without the first 200 ms of codec
+    /// and resampler start-up) against the source tone, and that the relay transcoded the sender's
+    /// stream into `codec` without a drop.
+    func expectTone(_ result: FFmpegRelayCall.Result, rate: Int, frequency: Double, transcodedTo codec: String, label: String) {
         let count = result.receivedAudio.count / 2
-        let values = result.receivedAudio.withUnsafeBytes { raw in
-            (0..<count).map { Double(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) / 32768 }
+        let received = result.receivedAudio.withUnsafeBytes { raw in
+            (0..<count).dropFirst(rate / 5).map {
+                Double(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) / 32768
+            }
         }
-        return Array(values.dropFirst(rate / 5))
+        #expect(received.count > rate, "receiver log: \(result.receiverLog.suffix(1500))")
+        let tone = ToneMeasurement(samples: received, sampleRate: Double(rate), expectedFrequency: frequency)
+        print("\(label): \(tone)")
+        #expect(abs(tone.frequency - frequency) <= frequency / 100, "\(tone)")
+        #expect(tone.signalToNoiseDecibels >= 20, "\(tone)")
+        let sender = result.query["tags"]?["sender"]?["medias"]?.listValue?.first
+        #expect(sender?["transcoded to"] == .string(codec))
+        #expect(sender?["streams"]?.listValue?.first?["drops"] == .dictionary([:]))
     }
 
     @Test func ffmpegsPCMUIsHeardByAnOpusOnlyFFmpeg() async throws {
@@ -38,15 +48,7 @@ import Testing
             receiverSDP: { _ in sdp(port: calls.receiverPort, format: "opus") },
             receiverDecoder: ["-c:a", "libopus"], receiverOutput: ["-ac", "1", "-ar", "48000", "-f", "s16le"],
             senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
-        let received = samples(result, rate: 48000)
-        #expect(received.count > 48000, "receiver log: \(result.receiverLog.suffix(1500))")
-        let tone = ToneMeasurement(samples: received, sampleRate: 48000, expectedFrequency: 1000)
-        print("ffmpeg PCMU -> relay -> ffmpeg Opus: \(tone)")
-        #expect(abs(tone.frequency - 1000) <= 10, "\(tone)")
-        #expect(tone.signalToNoiseDecibels >= 20, "\(tone)")
-        let sender = result.query["tags"]?["sender"]?["medias"]?.listValue?.first
-        #expect(sender?["transcoded to"] == "opus/48000/2")
-        #expect(sender?["streams"]?.listValue?.first?["drops"] == .dictionary([:]))
+        expectTone(result, rate: 48000, frequency: 1000, transcodedTo: "opus/48000/2", label: "ffmpeg PCMU -> relay -> ffmpeg Opus")
     }
 
     @Test func ffmpegsOpusIsHeardByAPCMUOnlyFFmpeg() async throws {
@@ -60,14 +62,6 @@ import Testing
             receiverSDP: { _ in sdp(port: calls.receiverPort, format: "PCMU") },
             receiverOutput: ["-f", "s16le"],
             senderOutput: { ["-f", "rtp", "-payload_type", "96", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
-        let received = samples(result, rate: 8000)
-        #expect(received.count > 8000, "receiver log: \(result.receiverLog.suffix(1500))")
-        let tone = ToneMeasurement(samples: received, sampleRate: 8000, expectedFrequency: 440)
-        print("ffmpeg Opus -> relay -> ffmpeg PCMU: \(tone)")
-        #expect(abs(tone.frequency - 440) <= 4.4, "\(tone)")
-        #expect(tone.signalToNoiseDecibels >= 20, "\(tone)")
-        let sender = result.query["tags"]?["sender"]?["medias"]?.listValue?.first
-        #expect(sender?["transcoded to"] == "PCMU/8000")
-        #expect(sender?["streams"]?.listValue?.first?["drops"] == .dictionary([:]))
+        expectTone(result, rate: 8000, frequency: 440, transcodedTo: "PCMU/8000", label: "ffmpeg Opus -> relay -> ffmpeg PCMU")
     }
 }

@@ -1,6 +1,7 @@
 import Bencode
 import Codecs
 import Foundation
+import MediaPlane
 import RTP
 import SDP
 import SpillwayClient
@@ -58,6 +59,15 @@ import Testing
         return Array(packet[header.headerLength..<(header.headerLength + header.payloadLength)])
     }
 
+    /// Sends `packets` 2 ms apart, then receives what `receiver` gets of them.
+    static func relay(_ packets: [[UInt8]], from sender: UDPPeer, to relay: SocketAddress, receiver: UDPPeer) -> [[UInt8]] {
+        for packet in packets {
+            #expect(sender.send(packet, to: relay))
+            usleep(2000)
+        }
+        return receiveRTP(receiver, count: packets.count)
+    }
+
     /// Receives RTP (skipping RTCP) until `count` packets or a second of silence.
     static func receiveRTP(_ peer: UDPPeer, count: Int) -> [[UInt8]] {
         var packets: [[UInt8]] = []
@@ -91,11 +101,7 @@ import Testing
         let relayForCallee = try ScriptedCall.mediaAddress(in: offer)
 
         // Caller -> callee: 1 s of a 1 kHz tone in PCMU arrives as 20 ms Opus frames.
-        for packet in Self.pcmuTone(frequency: 1000, packets: 50) {
-            #expect(caller.send(packet, to: relayForCaller))
-            usleep(2000)
-        }
-        let opusPackets = Self.receiveRTP(callee, count: 50)
+        let opusPackets = Self.relay(Self.pcmuTone(frequency: 1000, packets: 50), from: caller, to: relayForCaller, receiver: callee)
         #expect(opusPackets.count == 50)
         let opusHeaders = try opusPackets.map(Self.header)
         #expect(opusHeaders.allSatisfy { $0.payloadType == 96 && $0.ssrc == opusHeaders[0].ssrc && $0.ssrc != 0x1111 })
@@ -119,11 +125,7 @@ import Testing
         print("PCMU -> Opus through the relay: \(heardByCallee)")
 
         // Callee -> caller: Opus at 440 Hz arrives as PCMU.
-        for packet in try Self.opusTone(frequency: 440, packets: 50) {
-            #expect(callee.send(packet, to: relayForCallee))
-            usleep(2000)
-        }
-        let pcmuPackets = Self.receiveRTP(caller, count: 50)
+        let pcmuPackets = Self.relay(try Self.opusTone(frequency: 440, packets: 50), from: callee, to: relayForCallee, receiver: caller)
         #expect(pcmuPackets.count == 50)
         let pcmuHeaders = try pcmuPackets.map(Self.header)
         #expect(pcmuHeaders.allSatisfy { $0.payloadType == 0 && $0.payloadLength == 160 })
@@ -201,11 +203,7 @@ import Testing
         #expect(try Self.formats(in: answer).map(\.encodingName) == ["PCMU", "telephone-event"])
         // set: 12 kbit/s, so 20 ms frames average about 30 bytes.
         let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
-        for packet in Self.pcmuTone(frequency: 700, packets: 50) {
-            #expect(caller.send(packet, to: relayForCaller))
-            usleep(2000)
-        }
-        let frames = Self.receiveRTP(callee, count: 50)
+        let frames = Self.relay(Self.pcmuTone(frequency: 700, packets: 50), from: caller, to: relayForCaller, receiver: callee)
         #expect(frames.count == 50)
         let averagePayload = Double(try frames.map { try Self.payload($0).count }.reduce(0, +)) / Double(max(frames.count, 1))
         #expect(averagePayload < 12000 / 8 / 50 * 1.4, "average Opus payload \(averagePayload) bytes")

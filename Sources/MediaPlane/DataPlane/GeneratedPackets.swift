@@ -18,9 +18,7 @@ struct GeneratedPackets: ~Copyable {
     private let slots: UnsafeMutableRawPointer
     private let lengths: UnsafeMutablePointer<Int>
     private let isRTCP: UnsafeMutablePointer<Bool>
-    private let headers: UnsafeMutablePointer<spw_mmsghdr>
-    private let vectors: UnsafeMutablePointer<iovec>
-    private let names: UnsafeMutablePointer<sockaddr_in6>
+    private let sends = SendQueue(capacity: capacity)
     /// Packets written since the last `reset`.
     private(set) var count = 0
 
@@ -28,26 +26,12 @@ struct GeneratedPackets: ~Copyable {
         slots = .allocate(byteCount: Self.capacity * PacketBatch.slotSize, alignment: 64)
         lengths = .allocate(capacity: Self.capacity)
         isRTCP = .allocate(capacity: Self.capacity)
-        headers = .allocate(capacity: Self.capacity)
-        vectors = .allocate(capacity: Self.capacity)
-        names = .allocate(capacity: Self.capacity)
-        for index in 0..<Self.capacity {
-            vectors[index] = iovec()
-            names[index] = sockaddr_in6()
-            headers[index] = spw_mmsghdr()
-            headers[index].msg_hdr.msg_iov = vectors + index
-            headers[index].msg_hdr.msg_iovlen = 1
-            headers[index].msg_hdr.msg_name = UnsafeMutableRawPointer(names + index)
-        }
     }
 
     deinit {
         slots.deallocate()
         lengths.deallocate()
         isRTCP.deallocate()
-        headers.deallocate()
-        vectors.deallocate()
-        names.deallocate()
     }
 
     var isFull: Bool { count == Self.capacity }
@@ -73,34 +57,14 @@ struct GeneratedPackets: ~Copyable {
         body(slots + index * PacketBatch.slotSize, &lengths[index])
     }
 
-    /// Sends packet `index` to `destination` on `descriptor` with the next ones queued for the same
-    /// place: call `queue` for each, then `send`.
+    /// Queues packet `index` as send entry `position`, addressed to `destination`.
     @inline(__always)
     func queue(_ position: Int, packet index: Int, to destination: SocketAddress) {
-        vectors[position] = iovec(iov_base: slots + index * PacketBatch.slotSize, iov_len: lengths[index])
-        names[position] = destination.storage
-        headers[position].msg_hdr.msg_namelen = destination.length
+        sends.set(position, bytes: slots + index * PacketBatch.slotSize, length: lengths[index], to: destination)
     }
 
     /// Sends queue entries `0..<count` on `descriptor`; returns how many the kernel refused.
     func send(_ count: Int, on descriptor: Int32) -> Int {
-        sendEach(headers, count: count, on: descriptor)
+        sends.send(count, on: descriptor)
     }
-}
-
-/// sendmmsg over `count` prepared headers, skipping any entry the kernel refuses (EAGAIN,
-/// ECONNREFUSED...). Returns how many were refused.
-func sendEach(_ headers: UnsafeMutablePointer<spw_mmsghdr>, count: Int, on descriptor: Int32) -> Int {
-    var start = 0
-    var refused = 0
-    while start < count {
-        let sent = spw_sendmmsg(descriptor, headers + start, UInt32(count - start), Int32(MSG_DONTWAIT))
-        if sent > 0 {
-            start += Int(sent)
-        } else {
-            refused += 1
-            start += 1
-        }
-    }
-    return refused
 }

@@ -7,7 +7,7 @@ import Glibc
 import Musl
 #endif
 
-/// A worker's preallocated packet arena and the recvmmsg/sendmmsg headers that point into it.
+/// A worker's preallocated packet arena, and the recvmmsg and sendmmsg headers that point into it.
 ///
 /// A packet is received into a slot, inspected (and SRTP-transformed) in place, and sent from the
 /// same slot: the send headers only point their iovec at the packet's bytes and their name at a
@@ -24,9 +24,7 @@ struct PacketBatch: ~Copyable {
     let receiveHeaders: UnsafeMutablePointer<spw_mmsghdr>
     let receiveVectors: UnsafeMutablePointer<iovec>
     let receiveNames: UnsafeMutablePointer<sockaddr_in6>
-    let sendHeaders: UnsafeMutablePointer<spw_mmsghdr>
-    let sendVectors: UnsafeMutablePointer<iovec>
-    let sendNames: UnsafeMutablePointer<sockaddr_in6>
+    let sends = SendQueue(capacity: capacity)
 
     init() {
         let count = Self.capacity
@@ -34,9 +32,6 @@ struct PacketBatch: ~Copyable {
         receiveHeaders = .allocate(capacity: count)
         receiveVectors = .allocate(capacity: count)
         receiveNames = .allocate(capacity: count)
-        sendHeaders = .allocate(capacity: count)
-        sendVectors = .allocate(capacity: count)
-        sendNames = .allocate(capacity: count)
         for index in 0..<count {
             receiveVectors[index] = iovec(iov_base: slots + index * Self.slotSize, iov_len: Self.receiveLimit)
             receiveNames[index] = sockaddr_in6()
@@ -44,12 +39,6 @@ struct PacketBatch: ~Copyable {
             receiveHeaders[index].msg_hdr.msg_iov = receiveVectors + index
             receiveHeaders[index].msg_hdr.msg_iovlen = 1
             receiveHeaders[index].msg_hdr.msg_name = UnsafeMutableRawPointer(receiveNames + index)
-            sendVectors[index] = iovec()
-            sendNames[index] = sockaddr_in6()
-            sendHeaders[index] = spw_mmsghdr()
-            sendHeaders[index].msg_hdr.msg_iov = sendVectors + index
-            sendHeaders[index].msg_hdr.msg_iovlen = 1
-            sendHeaders[index].msg_hdr.msg_name = UnsafeMutableRawPointer(sendNames + index)
         }
     }
 
@@ -58,9 +47,6 @@ struct PacketBatch: ~Copyable {
         receiveHeaders.deallocate()
         receiveVectors.deallocate()
         receiveNames.deallocate()
-        sendHeaders.deallocate()
-        sendVectors.deallocate()
-        sendNames.deallocate()
     }
 
     /// Reads up to `capacity` datagrams from `descriptor`. Returns how many arrived (0 on EAGAIN).
@@ -105,13 +91,64 @@ struct PacketBatch: ~Copyable {
     /// Queues received packet `index` as send entry `position`, addressed to `destination`.
     @inline(__always)
     func prepareSend(_ position: Int, packet index: Int, to destination: SocketAddress) {
-        sendVectors[position] = iovec(iov_base: slots + index * Self.slotSize, iov_len: Int(receiveHeaders[index].msg_len))
-        sendNames[position] = destination.storage
-        sendHeaders[position].msg_hdr.msg_namelen = destination.length
+        sends.set(position, bytes: slots + index * Self.slotSize, length: Int(receiveHeaders[index].msg_len), to: destination)
     }
 
     /// Sends entries `0..<count` on `descriptor`. Returns how many the kernel refused.
     func send(_ count: Int, on descriptor: Int32) -> Int {
-        sendEach(sendHeaders, count: count, on: descriptor)
+        sends.send(count, on: descriptor)
+    }
+}
+
+/// sendmmsg headers for up to `capacity` packets: each entry points at bytes that live elsewhere
+/// (a batch slot, a generated packet) and carries a copy of its destination.
+struct SendQueue: ~Copyable {
+    private let headers: UnsafeMutablePointer<spw_mmsghdr>
+    private let vectors: UnsafeMutablePointer<iovec>
+    private let names: UnsafeMutablePointer<sockaddr_in6>
+
+    init(capacity: Int) {
+        headers = .allocate(capacity: capacity)
+        vectors = .allocate(capacity: capacity)
+        names = .allocate(capacity: capacity)
+        for index in 0..<capacity {
+            vectors[index] = iovec()
+            names[index] = sockaddr_in6()
+            headers[index] = spw_mmsghdr()
+            headers[index].msg_hdr.msg_iov = vectors + index
+            headers[index].msg_hdr.msg_iovlen = 1
+            headers[index].msg_hdr.msg_name = UnsafeMutableRawPointer(names + index)
+        }
+    }
+
+    deinit {
+        headers.deallocate()
+        vectors.deallocate()
+        names.deallocate()
+    }
+
+    /// Points entry `position` at `length` bytes from `bytes`, addressed to `destination`.
+    @inline(__always)
+    func set(_ position: Int, bytes: UnsafeMutableRawPointer, length: Int, to destination: SocketAddress) {
+        vectors[position] = iovec(iov_base: bytes, iov_len: length)
+        names[position] = destination.storage
+        headers[position].msg_hdr.msg_namelen = destination.length
+    }
+
+    /// Sends entries `0..<count` on `descriptor`, skipping any entry the kernel refuses (EAGAIN,
+    /// ECONNREFUSED...). Returns how many were refused.
+    func send(_ count: Int, on descriptor: Int32) -> Int {
+        var start = 0
+        var refused = 0
+        while start < count {
+            let sent = spw_sendmmsg(descriptor, headers + start, UInt32(count - start), Int32(MSG_DONTWAIT))
+            if sent > 0 {
+                start += Int(sent)
+            } else {
+                refused += 1
+                start += 1
+            }
+        }
+        return refused
     }
 }
