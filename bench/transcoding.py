@@ -72,7 +72,8 @@ def main():
     for path in (binary, load):
         if not os.access(path, os.X_OK):
             sys.exit("%s is missing: run `swift build -c release` first" % path)
-    relays = {"spillway": (spillway_command(binary, 2300), 2300), "rtpengine": (rtpengine_command(2301), 2301)}
+    relays = {"spillway": (spillway_command(binary, 2300, ports=(46000, 46999)), 2300),
+              "rtpengine": (rtpengine_command(2301, ports=(47000, 47999)), 2301)}
     results = {name: [] for name in relays}
     for index in range(args.runs):
         for name, (command, port) in relays.items():

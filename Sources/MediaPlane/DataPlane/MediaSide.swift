@@ -125,7 +125,6 @@ struct MediaSideState {
     mutating func apply(_ configuration: MediaSideConfiguration) {
         if !active {
             counters = Unmanaged.passRetained(configuration.counters)
-            clockRate = configuration.counters.clockRate
             rtpDescriptor = configuration.rtpDescriptor
             rtcpDescriptor = configuration.rtcpDescriptor
             active = true
@@ -141,6 +140,7 @@ struct MediaSideState {
             peerRTCP = advertisedRTCP
             latchedRTCP = false
         }
+        clockRate = configuration.counters.clockRate
         rtcpMux = configuration.rtcpMux
         strictSource = configuration.strictSource
         isVideo = configuration.isVideo

@@ -21,12 +21,18 @@ public final class StreamCounters: Sendable {
     let lastPacketNanos = Atomic<UInt64>(0)
     let drops: InlineArray<13, Atomic<UInt64>>
     let latchedSource = Mutex<SocketAddress>(.unset)
-    /// RTP clock rate, to turn jitter into milliseconds.
-    public let clockRate: UInt32
+    private let currentClockRate: Atomic<UInt32>
 
     public init(clockRate: UInt32) {
-        self.clockRate = clockRate
+        currentClockRate = Atomic(clockRate)
         self.drops = InlineArray { _ in Atomic<UInt64>(0) }
+    }
+
+    /// The RTP clock rate of what the party sends, to measure jitter in and turn it into
+    /// milliseconds: the offer's first codec's until the answer settles the codec.
+    public var clockRate: UInt32 {
+        get { currentClockRate.load(ordering: .relaxed) }
+        set { currentClockRate.store(newValue, ordering: .relaxed) }
     }
 
     /// A consistent-enough copy for reporting.

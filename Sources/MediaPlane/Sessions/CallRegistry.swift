@@ -170,6 +170,11 @@ public final class CallRegistry {
                 var offererMedia = call.legs[offerer].media[index]
             else { continue }
             if let security = agreedSecurity[index] { answererMedia.security = security }
+            // The answerer sends its answer's first codec: measure its jitter in that codec's clock.
+            let section = description.media[index]
+            if let rate = section.formats.first.flatMap({ section.clockRate(ofPayloadType: $0) }) {
+                answererMedia.counters.clockRate = UInt32(rate)
+            }
             let transcoding = transcodings[index]
             answererMedia.transcoding = transcoding?.answerer
             offererMedia.transcoding = transcoding?.offerer
