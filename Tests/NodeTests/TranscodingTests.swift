@@ -210,6 +210,35 @@ import Testing
         await node.stop()
     }
 
+    @Test func acceptKeepsMoreOfTheCallersCodecsAndTheyAreTranscodedToo() async throws {
+        let node = try await TestNode.start()
+        let caller = try UDPPeer()
+        let callee = try UDPPeer()
+        let offer = try node.request([
+            "command": "offer", "call-id": "accept", "from-tag": "A",
+            "sdp": .string(sdp([("audio", caller.address.port, "0 8", ["rtpmap:0 PCMU/8000", "rtpmap:8 PCMA/8000"])])),
+            "codec": ["transcode": ["opus"], "accept": ["PCMA"]],
+        ])
+        let answer = try node.request([
+            "command": "answer", "call-id": "accept", "from-tag": "A", "to-tag": "B",
+            "sdp": .string(Self.opusCalleeSDP(port: callee.address.port)),
+        ])
+        #expect(try Self.formats(in: answer).map(\.encodingName) == ["PCMU", "PCMA"])
+        // The caller switches to PCMA (A-law samples of a tone): the callee still hears Opus of it.
+        let samples = sineWave(frequency: 1000, sampleRate: 8000, count: 50 * 160, amplitude: 0.4)
+        let pcma = (0..<50).map { index in
+            ScriptedCall.rtp(
+                sequence: index + 1, timestamp: UInt32(index * 160), ssrc: 0x3333, payloadType: 8,
+                payload: samples[(index * 160)..<((index + 1) * 160)].map { G711Law.aLaw.encode(Int16($0 * 32767)) })
+        }
+        let opus = Self.relay(pcma, from: caller, to: try ScriptedCall.mediaAddress(in: answer), receiver: callee)
+        #expect(opus.count == 50)
+        #expect(try opus.map(Self.header).allSatisfy { $0.payloadType == 96 })
+        #expect(try Self.formats(in: offer).map(\.encodingName) == ["PCMU", "PCMA", "opus"])
+        #expect(try node.stream(callID: "accept", tag: "A")?["drops"] == .dictionary([:]))
+        await node.stop()
+    }
+
     @Test func codecOptionsThatCannotBeMetAreRefusedWithTheReason() async throws {
         let node = try await TestNode.start()
         let g729 = sdp([("audio", 4000, "18", ["rtpmap:18 G729/8000"])])
