@@ -76,24 +76,13 @@ public struct MediaDescription: Equatable, Sendable {
         return (port, address)
     }
 
-    /// The RTP clock rate of a payload type: from `a=rtpmap`, else from RFC 3551's static table.
+    /// The RTP clock rate of one of the m= line's payload types: from `a=rtpmap`, else from RFC 3551's
+    /// static table.
     public func clockRate(ofPayloadType payloadType: String) -> Int? {
-        for value in attributes(named: "rtpmap").compactMap({ $0 }) {
-            let parts = value.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0] == payloadType else { continue }
-            let encoding = parts[1].split(separator: "/")
-            if encoding.count >= 2, let rate = Int(encoding[1]), rate > 0 { return rate }
-        }
-        return Self.staticClockRates[payloadType]
+        guard let format = payloadFormats.first(where: { String($0.payloadType) == payloadType }), format.clockRate > 0
+        else { return nil }
+        return format.clockRate
     }
-
-    /// RFC 3551 table 4 and 5 static payload types.
-    static let staticClockRates: [String: Int] = [
-        "0": 8000, "3": 8000, "4": 8000, "5": 8000, "6": 16000, "7": 8000, "8": 8000, "9": 8000,
-        "10": 44100, "11": 44100, "12": 8000, "13": 8000, "14": 90000, "15": 8000, "16": 11025,
-        "17": 22050, "18": 8000, "25": 90000, "26": 90000, "28": 90000, "31": 90000, "32": 90000,
-        "33": 90000, "34": 90000,
-    ]
 
     /// Removes every `a=` line whose attribute name satisfies `predicate`.
     public mutating func removeAttributes(where predicate: (Substring) -> Bool) {

@@ -33,12 +33,13 @@ public struct PayloadFormat: Equatable, Sendable {
         encodingName.lowercased() == other.encodingName.lowercased() && clockRate == other.clockRate
     }
 
-    /// RFC 3551 table 4's static audio assignments, by payload type.
-    static let staticAudio: [UInt8: (String, Int)] = [
+    /// RFC 3551 tables 4 and 5: the static audio and video assignments, by payload type.
+    static let staticTypes: [UInt8: (String, Int)] = [
         0: ("PCMU", 8000), 3: ("GSM", 8000), 4: ("G723", 8000), 5: ("DVI4", 8000), 6: ("DVI4", 16000),
         7: ("LPC", 8000), 8: ("PCMA", 8000), 9: ("G722", 8000), 10: ("L16", 44100), 11: ("L16", 44100),
         12: ("QCELP", 8000), 13: ("CN", 8000), 14: ("MPA", 90000), 15: ("G728", 8000), 16: ("DVI4", 11025),
-        17: ("DVI4", 22050), 18: ("G729", 8000),
+        17: ("DVI4", 22050), 18: ("G729", 8000), 25: ("CelB", 90000), 26: ("JPEG", 90000), 28: ("nv", 90000),
+        31: ("H261", 90000), 32: ("MPV", 90000), 33: ("MP2T", 90000), 34: ("H263", 90000),
     ]
 }
 
@@ -52,7 +53,7 @@ extension MediaDescription {
             let parts = value.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, let type = UInt8(parts[0]) else { continue }
             let encoding = parts[1].split(separator: "/")
-            guard encoding.count >= 2, let rate = Int(encoding[1]) else { continue }
+            guard encoding.count >= 2, let rate = Int(encoding[1]), rate > 0 else { continue }
             maps[type] = (String(encoding[0]), rate, encoding.count >= 3 ? Int(encoding[2]) : nil)
         }
         for value in attributes(named: "fmtp").compactMap({ $0 }) {
@@ -67,7 +68,7 @@ extension MediaDescription {
                     payloadType: type, encodingName: map.name, clockRate: map.rate, channels: map.channels,
                     parameters: parameters[type])
             }
-            let known = PayloadFormat.staticAudio[type]
+            let known = PayloadFormat.staticTypes[type]
             return PayloadFormat(
                 payloadType: type, encodingName: known?.0 ?? "", clockRate: known?.1 ?? 0, parameters: parameters[type])
         }

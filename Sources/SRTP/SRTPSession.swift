@@ -96,16 +96,12 @@ extension SRTPSession {
     /// Protects a copy of `packet` (RTP, or RTCP when `rtcp`), for tools and tests; the data plane
     /// works in place through `transform` instead.
     public func protect(_ packet: [UInt8], rtcp: Bool = false) -> Result<[UInt8], SRTPOutcome> {
-        apply(to: packet) { transform, bytes, length in
-            rtcp ? transform.protectRTCP(bytes, length: &length) : transform.protectRTP(bytes, length: &length)
-        }
+        apply(to: packet) { transform, bytes, length in transform.protect(bytes, length: &length, rtcp: rtcp) }
     }
 
     /// Checks and decrypts a copy of `packet` (SRTP, or SRTCP when `rtcp`).
     public func unprotect(_ packet: [UInt8], rtcp: Bool = false) -> Result<[UInt8], SRTPOutcome> {
-        apply(to: packet) { transform, bytes, length in
-            rtcp ? transform.unprotectRTCP(bytes, length: &length) : transform.unprotectRTP(bytes, length: &length)
-        }
+        apply(to: packet) { transform, bytes, length in transform.unprotect(bytes, length: &length, rtcp: rtcp) }
     }
 
     private func apply(
@@ -150,6 +146,18 @@ public struct SRTPTransform: @unchecked Sendable {
     @inline(__always)
     public func protectRTCP(_ packet: UnsafeMutableRawPointer, length: inout Int) -> SRTPOutcome {
         run(packet, &length) { srtp_protect_rtcp($0, $1, $2) }
+    }
+
+    /// Protects an RTP packet, or an RTCP packet when `rtcp`.
+    @inline(__always)
+    public func protect(_ packet: UnsafeMutableRawPointer, length: inout Int, rtcp: Bool) -> SRTPOutcome {
+        rtcp ? protectRTCP(packet, length: &length) : protectRTP(packet, length: &length)
+    }
+
+    /// Checks and decrypts an SRTP packet, or an SRTCP packet when `rtcp`.
+    @inline(__always)
+    public func unprotect(_ packet: UnsafeMutableRawPointer, length: inout Int, rtcp: Bool) -> SRTPOutcome {
+        rtcp ? unprotectRTCP(packet, length: &length) : unprotectRTP(packet, length: &length)
     }
 
     @inline(__always)

@@ -51,9 +51,10 @@ struct GeneratedPackets: ~Copyable {
 
     func isRTCP(_ index: Int) -> Bool { isRTCP[index] }
 
-    /// Runs an in-place transform (SRTP protection) over packet `index`; returns false when it failed.
+    /// Runs an in-place transform (SRTP protection) over packet `index`, which may change its length,
+    /// and returns the transform's result.
     @inline(__always)
-    func transform(_ index: Int, _ body: (UnsafeMutableRawPointer, inout Int) -> Bool) -> Bool {
+    func transform<Result>(_ index: Int, _ body: (UnsafeMutableRawPointer, inout Int) -> Result) -> Result {
         body(slots + index * PacketBatch.slotSize, &lengths[index])
     }
 

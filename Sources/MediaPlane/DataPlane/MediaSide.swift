@@ -156,6 +156,13 @@ struct MediaSideState {
         recorder = configuration.recorder
     }
 
+    /// The socket and address a packet for this side's peer leaves by: RTCP goes to the RTCP port
+    /// unless the peer multiplexes it with RTP.
+    @inline(__always)
+    func sendTarget(rtcp: Bool) -> (descriptor: Int32, destination: SocketAddress) {
+        rtcp && !rtcpMux ? (rtcpDescriptor, peerRTCP) : (rtpDescriptor, peerRTP)
+    }
+
     /// Writes the tallies to the shared counters. Single writer: relaxed stores suffice.
     func publish() {
         guard let counters else { return }

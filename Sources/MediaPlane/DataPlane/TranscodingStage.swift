@@ -55,7 +55,7 @@ public final class TranscodingStage: @unchecked Sendable {
     // The input stream as last seen.
     private var inputSSRC: UInt32 = 0
     private var expectedInputTimestamp: UInt32 = 0
-    private var hasInput = false
+    /// The index in `inputs` of the codec last received; -1 before the first packet.
     private var currentInput = -1
     // Which output timestamp an input timestamp maps to (for DTMF).
     private var anchorInputTimestamp: UInt32 = 0
@@ -103,7 +103,7 @@ public final class TranscodingStage: @unchecked Sendable {
         }
         let transcoder = inputs[index].transcoder
         let inputRate = transcoder.source.clockRate
-        if !hasInput || header.ssrc != inputSSRC || index != currentInput {
+        if index != currentInput || header.ssrc != inputSSRC {
             restart(ssrc: header.ssrc, timestamp: header.timestamp, input: index)
         } else if header.timestamp != expectedInputTimestamp {
             let gap = Int32(bitPattern: header.timestamp &- expectedInputTimestamp)
@@ -138,7 +138,6 @@ public final class TranscodingStage: @unchecked Sendable {
 
     private func restart(ssrc: UInt32, timestamp: UInt32, input index: Int) {
         for input in inputs { input.transcoder.discardPending() }
-        hasInput = true
         inputSSRC = ssrc
         currentInput = index
         expectedInputTimestamp = timestamp

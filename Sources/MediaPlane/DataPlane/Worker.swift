@@ -236,9 +236,7 @@ final class Worker: @unchecked Sendable {
             guard let decrypt = sides[slot].decrypt else { return drop(.awaitingKeys) }
             guard packet.count >= RTCP.minimumLength else { return drop(.tooShort) }
             guard packet[0] >> 6 == 2 else { return drop(.notRTP) }
-            let failure = transformInPlace(packetIndex) { bytes, length in
-                isRTCP ? decrypt.unprotectRTCP(bytes, length: &length) : decrypt.unprotectRTP(bytes, length: &length)
-            }
+            let failure = transformInPlace(packetIndex) { bytes, length in decrypt.unprotect(bytes, length: &length, rtcp: isRTCP) }
             if let failure { return drop(failure) }
             packet = batch.packet(packetIndex)
         }
@@ -291,10 +289,7 @@ final class Worker: @unchecked Sendable {
 
         let opposite = sides[slot].opposite
         guard opposite >= 0, opposite < sides.count, sides[opposite].active else { return drop(.noDestination) }
-        let (descriptor, destination) =
-            isRTCP && !sides[opposite].rtcpMux
-            ? (sides[opposite].rtcpDescriptor, sides[opposite].peerRTCP)
-            : (sides[opposite].rtpDescriptor, sides[opposite].peerRTP)
+        let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP)
         guard descriptor >= 0, destination.isSet, destination.port != 0 else { return drop(.noDestination) }
         if let stage = sides[slot].transcoding {
             // RTCP from the sender describes a stream the receiver never sees: it ends here, and
@@ -309,9 +304,7 @@ final class Worker: @unchecked Sendable {
         }
         if sides[opposite].terminatesSRTP {
             guard let encrypt = sides[opposite].encrypt else { return drop(.awaitingKeys) }
-            let failure = transformInPlace(packetIndex) { bytes, length in
-                isRTCP ? encrypt.protectRTCP(bytes, length: &length) : encrypt.protectRTP(bytes, length: &length)
-            }
+            let failure = transformInPlace(packetIndex) { bytes, length in encrypt.protect(bytes, length: &length, rtcp: isRTCP) }
             if let failure { return drop(failure) }
         }
         return (descriptor, destination)
@@ -324,21 +317,16 @@ final class Worker: @unchecked Sendable {
         var queuedDescriptor: Int32 = -1
         for index in 0..<generated.count {
             let isRTCP = generated.isRTCP(index)
-            let (descriptor, destination) =
-                isRTCP && !sides[opposite].rtcpMux
-                ? (sides[opposite].rtcpDescriptor, sides[opposite].peerRTCP)
-                : (sides[opposite].rtpDescriptor, sides[opposite].peerRTP)
+            let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP)
             if isRTCP, descriptor < 0 || !destination.isSet { continue }
             if sides[opposite].terminatesSRTP {
                 guard let encrypt = sides[opposite].encrypt else {
                     sides[slot].tally.drops[PacketDropReason.awaitingKeys.rawValue] &+= 1
                     continue
                 }
-                let protected = generated.transform(index) { bytes, length in
-                    (isRTCP ? encrypt.protectRTCP(bytes, length: &length) : encrypt.protectRTP(bytes, length: &length)) == .ok
-                }
-                guard protected else {
-                    sides[slot].tally.drops[PacketDropReason.srtpFailed.rawValue] &+= 1
+                let outcome = generated.transform(index) { bytes, length in encrypt.protect(bytes, length: &length, rtcp: isRTCP) }
+                if let reason = PacketDropReason(outcome) {
+                    sides[slot].tally.drops[reason.rawValue] &+= 1
                     continue
                 }
             }

@@ -171,10 +171,7 @@ public final class CallRegistry {
             else { continue }
             if let security = agreedSecurity[index] { answererMedia.security = security }
             // The answerer sends its answer's first codec: measure its jitter in that codec's clock.
-            let section = description.media[index]
-            if let rate = section.formats.first.flatMap({ section.clockRate(ofPayloadType: $0) }) {
-                answererMedia.counters.clockRate = UInt32(rate)
-            }
+            if let rate = Self.firstClockRate(of: description.media[index]) { answererMedia.counters.clockRate = rate }
             let transcoding = transcodings[index]
             answererMedia.transcoding = transcoding?.answerer
             offererMedia.transcoding = transcoding?.offerer
@@ -345,9 +342,12 @@ public final class CallRegistry {
     }
 
     private static func clockRates(of description: SessionDescription) -> [UInt32] {
-        description.media.map { section in
-            UInt32(section.formats.first.flatMap { section.clockRate(ofPayloadType: $0) } ?? 8000)
-        }
+        description.media.map { firstClockRate(of: $0) ?? 8000 }
+    }
+
+    /// The clock rate of a section's first (preferred) format: what its author will send.
+    private static func firstClockRate(of section: MediaDescription) -> UInt32? {
+        section.formats.first.flatMap { section.clockRate(ofPayloadType: $0) }.map(UInt32.init)
     }
 
     /// Returns to the allocator the ports whose sockets their workers have closed.

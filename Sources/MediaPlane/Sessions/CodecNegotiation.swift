@@ -36,7 +36,7 @@ public struct CodecRequest: Sendable, Equatable, CustomStringConvertible {
 
     /// The codec this relay transcodes with, if it is one.
     public var audioCodec: AudioCodec? {
-        AudioCodec.allCases.first { $0.encodingName.lowercased() == name.lowercased() && (clockRate ?? $0.clockRate) == $0.clockRate }
+        AudioCodec.allCases.first { AudioCodec(encodingName: name, clockRate: clockRate ?? $0.clockRate) == $0 }
     }
 
     public var description: String {
@@ -92,7 +92,7 @@ struct CodecOffer {
         let masked = { (format: PayloadFormat) in options.mask.contains { $0.matches(format) } }
         var recipient = offererFormats.filter { !stripped($0) && !masked($0) }
         transcodableOffererFormats = offererFormats.filter {
-            !stripped($0) && AudioCodec(encodingName: $0.encodingName, clockRate: $0.clockRate) != nil
+            !stripped($0) && AudioCodec($0) != nil
         }
         var used = Set(offererFormats.map(\.payloadType))
         var added: Set<UInt8> = []
@@ -149,13 +149,13 @@ struct CodecOffer {
         guard let chosen = answerFormats.first(where: { !$0.isTelephoneEvent && !$0.isComfortNoise }),
             let offered = recipientFormats.first(where: { $0.isSameCodec(as: chosen) }),
             addedPayloadTypes.contains(offered.payloadType),
-            let answererCodec = AudioCodec(encodingName: chosen.encodingName, clockRate: chosen.clockRate),
-            let offererFormat = transcodableOffererFormats.first
+            let answererCodec = AudioCodec(chosen),
+            let offererFormat = transcodableOffererFormats.first, let offererCodec = AudioCodec(offererFormat)
         else { return nil }
         let answererEvents = answerFormats.first(where: \.isTelephoneEvent)
         return StreamTranscoding(
             offererFormat: offererFormat,
-            offererCodec: AudioCodec(encodingName: offererFormat.encodingName, clockRate: offererFormat.clockRate)!,
+            offererCodec: offererCodec,
             acceptedOffererFormats: transcodableOffererFormats.dropFirst().filter { format in
                 options.accept.contains { $0.matches(format) }
             },
@@ -195,40 +195,42 @@ struct StreamTranscoding {
 
     /// The stage for what the offerer sends: its codec(s) into the answerer's.
     func offererStage() throws(CallError) -> TranscodingStage {
-        let settings = options.opusSettings(receiverParameters: answererFormat.parameters)
-        var inputs: [TranscodingStage.Input] = []
-        for format in [offererFormat] + acceptedOffererFormats {
-            let codec = AudioCodec(encodingName: format.encodingName, clockRate: format.clockRate)!
-            inputs.append(.init(payloadType: format.payloadType, transcoder: try Self.transcoder(codec, answererCodec, settings)))
-        }
-        var events: TranscodingStage.EventMapping?
-        if let offererEvents, let answererEvents {
-            events = .init(
-                inputPayloadType: offererEvents.payloadType, inputClockRate: offererEvents.clockRate,
-                outputPayloadType: answererEvents.payloadType, outputClockRate: answererEvents.clockRate)
-        }
-        return TranscodingStage(inputs: inputs, output: answererCodec, outputPayloadType: answererFormat.payloadType, events: events)
+        // Every accepted format is one `transcodableOffererFormats` kept, so it has a codec.
+        try Self.stage(
+            decoding: ([offererFormat] + acceptedOffererFormats).map { ($0.payloadType, AudioCodec($0)!) },
+            into: answererFormat, codec: answererCodec, receiving: offererEvents.map { ($0.payloadType, $0.clockRate) },
+            sending: answererEvents, options: options)
     }
 
-    /// The stage for what the answerer sends: its codec into the offerer's.
+    /// The stage for what the answerer sends: its codec into the offerer's, under the payload type
+    /// the relay's offer gave it or the one its answer used.
     func answererStage() throws(CallError) -> TranscodingStage {
-        let settings = options.opusSettings(receiverParameters: offererFormat.parameters)
-        var inputs = [
-            TranscodingStage.Input(
-                payloadType: answererSendPayloadType, transcoder: try Self.transcoder(answererCodec, offererCodec, settings))
-        ]
-        if answererFormat.payloadType != answererSendPayloadType {
-            inputs.append(
-                .init(payloadType: answererFormat.payloadType, transcoder: try Self.transcoder(answererCodec, offererCodec, settings)))
+        let payloadTypes = Set([answererSendPayloadType, answererFormat.payloadType]).sorted()
+        return try Self.stage(
+            decoding: payloadTypes.map { ($0, answererCodec) }, into: offererFormat, codec: offererCodec,
+            receiving: answererEvents.map { (answererEventsSendPayloadType ?? $0.payloadType, $0.clockRate) },
+            sending: offererEvents, options: options)
+    }
+
+    /// A stage decoding `inputs` (payload type and codec) into `output`, with the receiver's fmtp for
+    /// the encoder; DTMF is translated when both `receivedEvents` (payload type, clock) and
+    /// `sentEvents` are known.
+    private static func stage(
+        decoding inputs: [(UInt8, AudioCodec)], into output: PayloadFormat, codec: AudioCodec,
+        receiving receivedEvents: (UInt8, Int)?, sending sentEvents: PayloadFormat?, options: CodecOptions
+    ) throws(CallError) -> TranscodingStage {
+        let settings = options.opusSettings(receiverParameters: output.parameters)
+        var stageInputs: [TranscodingStage.Input] = []
+        for (payloadType, source) in inputs {
+            stageInputs.append(.init(payloadType: payloadType, transcoder: try transcoder(source, codec, settings)))
         }
         var events: TranscodingStage.EventMapping?
-        if let offererEvents, let answererEvents {
+        if let (payloadType, clockRate) = receivedEvents, let sentEvents {
             events = .init(
-                inputPayloadType: answererEventsSendPayloadType ?? answererEvents.payloadType,
-                inputClockRate: answererEvents.clockRate,
-                outputPayloadType: offererEvents.payloadType, outputClockRate: offererEvents.clockRate)
+                inputPayloadType: payloadType, inputClockRate: clockRate,
+                outputPayloadType: sentEvents.payloadType, outputClockRate: sentEvents.clockRate)
         }
-        return TranscodingStage(inputs: inputs, output: offererCodec, outputPayloadType: offererFormat.payloadType, events: events)
+        return TranscodingStage(inputs: stageInputs, output: codec, outputPayloadType: output.payloadType, events: events)
     }
 
     private static func transcoder(
@@ -239,5 +241,12 @@ struct StreamTranscoding {
         } catch {
             throw .transcoderSetup("\(source) to \(target): \(error)")
         }
+    }
+}
+
+extension AudioCodec {
+    /// The codec of an SDP payload format, if the relay transcodes it.
+    init?(_ format: PayloadFormat) {
+        self.init(encodingName: format.encodingName, clockRate: format.clockRate)
     }
 }
