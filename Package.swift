@@ -53,6 +53,9 @@ let package = Package(
             ]
         ),
 
+        // H.323: the ALIGNED PER codec (X.691) and the H.225.0 RAS messages, without I/O.
+        .target(name: "H323"),
+
         // libpcap, and captures: pcap/pcapng reading, UDP decoding, RTP flow detection and pairing into
         // calls, and call recording into pcap files.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
@@ -106,7 +109,7 @@ let package = Package(
         // Helpers the node and interop tests share: a loopback cluster, SDP and RTP builders.
         .target(
             name: "SpillwayTestSupport",
-            dependencies: ["SpillwayNode", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP",
+            dependencies: ["SpillwayNode", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP", "H323",
                 .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
@@ -114,6 +117,7 @@ let package = Package(
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
+        .testTarget(name: "H323Tests", dependencies: ["H323", "Cluster", "SpillwayTestSupport"]),
         .testTarget(
             name: "SRTPTests",
             dependencies: [
