@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "SpillwayNode",
             dependencies: [
-                "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture",
+                "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

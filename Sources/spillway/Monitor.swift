@@ -33,6 +33,9 @@ struct Monitor: AsyncParsableCommand {
     @Option(name: .customLong("report-age-limit"), help: "Seconds after which a report is not trusted. Default 3 intervals.")
     var reportAgeLimit: Double?
 
+    @Option(help: "H.225.0 RAS address (HOST:PORT): nodes register and send RAI here; LRQ/ARQ get the least-loaded node.")
+    var ras: String?
+
     @Option(name: .customLong("monitor-id"), help: "The monitor's id in cluster messages.")
     var monitorID: String = "monitor"
 
@@ -44,6 +47,7 @@ struct Monitor: AsyncParsableCommand {
         configuration.id = monitorID
         configuration.listenAddress = listen
         configuration.httpAddress = http
+        configuration.rasAddress = ras
         configuration.nodes = try node.map { text in
             guard let peer = PeerAddress(parsing: text) else {
                 throw ValidationError("--node '\(text)' is not ID@HOST:PORT, e.g. node-2@127.0.0.12:2224")

@@ -79,6 +79,18 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("recording-dir"), help: "Directory for call recordings (pcap); recording is off without it.")
     var recordingDir: String?
 
+    @Option(help: "H.225.0 RAS address (HOST:PORT) where the node answers LRQ/ARQ/RRQ; off when not given.")
+    var ras: String?
+
+    @Option(name: .customLong("ras-reply"), help: "Where the LCF of a forwarded LRQ goes: direct (to the requester) or reverse (back through the forwarders). Default direct.")
+    var rasReply: String?
+
+    @Option(name: .customLong("call-signal"), help: "The call signalling address (HOST:PORT) LCF/ACF name for this node. Default the RAS host, port 1720.")
+    var callSignal: String?
+
+    @Option(name: .customLong("monitor-ras"), help: "The load monitor's RAS address: register there and report workload in RAI.")
+    var monitorRAS: String?
+
     @Option(help: "A TOML file with the same settings (keys are the flag names); flags override it.")
     var config: String?
 
@@ -103,7 +115,8 @@ struct Serve: AsyncParsableCommand {
             ("threshold", threshold), ("cluster", cluster), ("policy", policy), ("share", share), ("monitor", monitor),
             ("cluster-key-file", clusterKeyFile), ("share-interval", shareInterval),
             ("report-age-limit", reportAgeLimit), ("max-hops", maxHops), ("forward-timeout", forwardTimeout),
-            ("poll-timeout", pollTimeout), ("recording-dir", recordingDir), ("log-level", logLevel),
+            ("poll-timeout", pollTimeout), ("recording-dir", recordingDir), ("log-level", logLevel), ("ras", ras),
+            ("ras-reply", rasReply), ("call-signal", callSignal), ("monitor-ras", monitorRAS),
         ]
         for case (let name, let value?) in flags { try configuration.set(name, to: value) }
         if !peer.isEmpty {

@@ -152,14 +152,20 @@ extension ClusterEnvelope {
 
 extension NodeIdentity {
     var bencoded: BencodeValue {
-        ["id": .string(id), "ng": .string(ngAddress), "cluster": .string(clusterAddress), "media-ip": .string(mediaIP)]
+        var fields: [String: BencodeValue] = [
+            "id": .string(id), "ng": .string(ngAddress), "cluster": .string(clusterAddress), "media-ip": .string(mediaIP),
+        ]
+        if let rasAddress { fields["ras"] = .string(rasAddress) }
+        if let callSignalAddress { fields["call-signal"] = .string(callSignalAddress) }
+        return .dictionary(fields)
     }
 
     init(bencoded value: BencodeValue) throws(ClusterMessageError) {
         let fields = try Fields(value, what: "node identity")
         self.init(
             id: try fields.string("id"), ngAddress: try fields.string("ng"), clusterAddress: try fields.string("cluster"),
-            mediaIP: try fields.string("media-ip"))
+            mediaIP: try fields.string("media-ip"), rasAddress: try fields.optionalString("ras"),
+            callSignalAddress: try fields.optionalString("call-signal"))
     }
 }
 
@@ -224,6 +230,10 @@ private struct Fields {
     }
 
     func optional(_ key: String) -> BencodeValue? { values[key] }
+
+    func optionalString(_ key: String) throws(ClusterMessageError) -> String? {
+        values[key] == nil ? nil : try string(key)
+    }
 
     func string(_ key: String) throws(ClusterMessageError) -> String {
         guard let text = try value(key).stringValue else { throw ClusterMessageError("\(what) field '\(key)' is not a string") }

@@ -47,11 +47,20 @@ public struct NodeIdentity: Sendable, Equatable, Hashable {
     public var clusterAddress: String
     /// The address its media sockets bind to and its SDP advertises.
     public var mediaIP: String
+    /// Its H.225.0 RAS address (HOST:PORT), when it answers RAS: where LRQs are forwarded to it.
+    public var rasAddress: String?
+    /// The H.225.0 call signalling address (HOST:PORT) that LCF and ACF name for it.
+    public var callSignalAddress: String?
 
-    public init(id: String, ngAddress: String, clusterAddress: String, mediaIP: String) {
+    public init(
+        id: String, ngAddress: String, clusterAddress: String, mediaIP: String, rasAddress: String? = nil,
+        callSignalAddress: String? = nil
+    ) {
         self.id = id
         self.ngAddress = ngAddress
         self.clusterAddress = clusterAddress
         self.mediaIP = mediaIP
+        self.rasAddress = rasAddress
+        self.callSignalAddress = callSignalAddress
     }
 }

@@ -10,7 +10,10 @@ final class SpillPlanner {
     /// A node to forward a request to.
     struct Target {
         var id: String
+        /// Its cluster address.
         var address: NIOCore.SocketAddress
+        /// Its RAS address (HOST:PORT) as its reports give it, when it answers RAS.
+        var rasAddress: String?
     }
 
     let mode: SteeringMode
@@ -60,7 +63,7 @@ final class SpillPlanner {
         guard let node, let address = try? NIOCore.SocketAddress(hostAndPort: node.clusterAddress) else {
             return pending.then(nil)
         }
-        pending.then(Target(id: node.id, address: address))
+        pending.then(Target(id: node.id, address: address, rasAddress: node.rasAddress))
     }
 
     /// Marks a target that did not answer as down, so it is not chosen again until it reports.
@@ -71,7 +74,7 @@ final class SpillPlanner {
     private func target(_ id: String?) -> Target? {
         guard let id, let address = collector.address(of: id) else { return nil }
         collector.noteSpill(to: id)
-        return Target(id: id, address: address)
+        return Target(id: id, address: address, rasAddress: collector.table.peer(id)?.report?.node.rasAddress)
     }
 
     private func askMonitor(excluding visited: [String], then body: @escaping (Target?) -> Void) {

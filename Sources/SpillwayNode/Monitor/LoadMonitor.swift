@@ -16,6 +16,8 @@ public final class LoadMonitor: Sendable {
     public let listenAddress: String
     /// Where HTTP queries are answered, if enabled.
     public let httpAddress: String?
+    /// Where H.225.0 RAS is answered, if enabled.
+    public let rasAddress: String?
     private let runtime: ServiceRuntime<MonitorLoopState>
 
     public static func start(_ configuration: MonitorConfiguration, logger: Logger) async throws -> LoadMonitor {
@@ -42,19 +44,28 @@ public final class LoadMonitor: Sendable {
                     .get()
                 runtime.channels.append(httpChannel!)
             }
-            try await loop.submit {
-                state.value = try MonitorLoopState(configuration: configuration, channel: listen, seal: seal, loop: loop, logger: logger)
+            var rasChannel: (any Channel)?
+            if let rasAddress = configuration.rasAddress {
+                rasChannel = try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: rasAddress), on: loop) {
+                    { state.value?.gatekeeper?.receive($0, from: $1) }
+                }
+                runtime.channels.append(rasChannel!)
+            }
+            try await loop.submit { [rasChannel] in
+                state.value = try MonitorLoopState(
+                    configuration: configuration, channel: listen, rasChannel: rasChannel, seal: seal, loop: loop, logger: logger)
             }.get()
             let listenAddress = listen.localAddress?.hostAndPort ?? configuration.listenAddress
             logger.info(
                 "load monitor started",
                 metadata: [
                     "listen": "\(listenAddress)", "http": "\(httpChannel?.localAddress?.hostAndPort ?? "off")",
+                    "ras": "\(rasChannel?.localAddress?.hostAndPort ?? "off")",
                     "collect": "\(configuration.collect.rawValue)", "nodes": "\(configuration.nodes.map(\.description))",
                 ])
             return LoadMonitor(
                 configuration: configuration, listenAddress: listenAddress, httpAddress: httpChannel?.localAddress?.hostAndPort,
-                runtime: runtime)
+                rasAddress: rasChannel?.localAddress?.hostAndPort, runtime: runtime)
         } catch {
             await runtime.shutdown()
             throw error
@@ -62,12 +73,13 @@ public final class LoadMonitor: Sendable {
     }
 
     private init(
-        configuration: MonitorConfiguration, listenAddress: String, httpAddress: String?,
+        configuration: MonitorConfiguration, listenAddress: String, httpAddress: String?, rasAddress: String?,
         runtime: ServiceRuntime<MonitorLoopState>
     ) {
         self.configuration = configuration
         self.listenAddress = listenAddress
         self.httpAddress = httpAddress
+        self.rasAddress = rasAddress
         self.runtime = runtime
     }
 
@@ -88,14 +100,24 @@ final class MonitorLoopState: LoopConfinedState {
     private let channel: any Channel
     private let link: ClusterLink
     private let collector: WorkloadCollector
+    let gatekeeper: MonitorGatekeeper?
     private let logger: Logger
     private var timer: LoopTimer?
     private var replies = ReplyCache<[UInt8]>()
     private(set) var answered: UInt64 = 0
     private(set) var allBusy: UInt64 = 0
 
-    init(configuration: MonitorConfiguration, channel: any Channel, seal: ClusterSeal, loop: any EventLoop, logger: Logger) throws {
+    init(
+        configuration: MonitorConfiguration, channel: any Channel, rasChannel: (any Channel)?, seal: ClusterSeal, loop: any EventLoop,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
+        gatekeeper = try rasChannel.map { rasChannel in
+            guard let address = rasChannel.localAddress.flatMap({ RASTransport.transportAddress($0.hostAndPort) }) else {
+                throw NodeStartError.bindFailed(setting: "ras", address: configuration.rasAddress ?? "", underlying: "not an IP address")
+            }
+            return MonitorGatekeeper(configuration: configuration, rasAddress: address, channel: rasChannel, logger: logger)
+        }
         self.channel = channel
         self.logger = logger
         link = ClusterLink(sender: configuration.id, seal: seal, channel: channel, logger: logger)

@@ -11,6 +11,8 @@ public struct MonitorConfiguration: Sendable, Equatable {
     public var listenAddress = "127.0.0.1:2230"
     /// HTTP address for JSON queries (nil: no HTTP).
     public var httpAddress: String?
+    /// H.225.0 RAS address where nodes register and report (RRQ, RAI) and clients ask (LRQ, ARQ); nil: no RAS.
+    public var rasAddress: String?
     /// The nodes, by their cluster addresses.
     public var nodes: [PeerAddress] = []
     public var collect = CollectMode.poll
@@ -33,6 +35,9 @@ public struct MonitorConfiguration: Sendable, Equatable {
         }
         if let httpAddress, SocketAddress(hostAndPort: httpAddress) == nil {
             throw .invalid(setting: "http", value: httpAddress, allowed: "a numeric HOST:PORT such as 127.0.0.1:8080")
+        }
+        if let rasAddress, SocketAddress(hostAndPort: rasAddress) == nil {
+            throw .invalid(setting: "ras", value: rasAddress, allowed: "a numeric HOST:PORT such as 127.0.0.1:1719")
         }
         guard !nodes.isEmpty else {
             throw .invalid(setting: "node", value: "(none)", allowed: "one --node ID@HOST:PORT per node (its cluster address)")

@@ -48,7 +48,26 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Where call recordings (pcap files) are written; nil: this node does not record.
     public var recordingDirectory: String?
 
+    // H.323 RAS.
+
+    /// Where this node answers H.225.0 RAS (LRQ, ARQ, RRQ, ...); nil: no RAS.
+    public var rasAddress: String?
+    /// Whether an LCF for a forwarded LRQ goes straight to the requester or back through the forwarders.
+    public var rasReply = RASReplyMode.direct
+    /// The call signalling address LCF and ACF name for this node (default: the RAS host, port 1720).
+    public var callSignalAddress: String?
+    /// The load monitor's RAS address: the node registers there and reports its workload in RAI.
+    public var monitorRASAddress: String?
+
     public init() {}
+
+    /// The call signalling address in force, when RAS is on.
+    public var effectiveCallSignalAddress: String? {
+        guard let rasAddress else { return nil }
+        if let callSignalAddress { return callSignalAddress }
+        guard let colon = rasAddress.lastIndex(of: ":") else { return nil }
+        return "\(rasAddress[..<colon]):1720"
+    }
 
     /// The age limit in force.
     public var effectiveReportAgeLimit: Double { reportAgeLimit ?? 3 * shareInterval }
@@ -58,7 +77,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
         "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
-        "poll-timeout", "recording-dir",
+        "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "monitor-ras",
     ]
 
     /// Sets one setting from its text form. `peer` adds to the list; the others replace.
@@ -118,6 +137,14 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "forward-timeout": forwardTimeout = try number("seconds from 0.01 to 10")
         case "poll-timeout": pollTimeout = try number("seconds from 0.01 to 10")
         case "recording-dir": recordingDirectory = text
+        case "ras": rasAddress = text
+        case "ras-reply":
+            guard let mode = RASReplyMode(rawValue: text) else {
+                throw .invalid(setting: setting, value: text, allowed: "direct or reverse")
+            }
+            rasReply = mode
+        case "call-signal": callSignalAddress = text
+        case "monitor-ras": monitorRASAddress = text
         default:
             throw .unknownSetting(setting, known: Self.settingNames)
         }
@@ -154,6 +181,16 @@ public struct NodeConfiguration: Sendable, Equatable {
         try Self.require("forward-timeout", forwardTimeout, in: 0.01...10, allowed: "0.01 to 10 seconds")
         try Self.require("poll-timeout", pollTimeout, in: 0.01...10, allowed: "0.01 to 10 seconds")
         try validateCluster()
+        try validateRAS()
+    }
+
+    private func validateRAS() throws(ConfigurationError) {
+        if let rasAddress { try Self.requireAddress("ras", rasAddress) }
+        if let callSignalAddress { try Self.requireAddress("call-signal", callSignalAddress) }
+        if let monitorRASAddress { try Self.requireAddress("monitor-ras", monitorRASAddress) }
+        if rasAddress == nil, let set = callSignalAddress.map({ ("call-signal", $0) }) ?? monitorRASAddress.map({ ("monitor-ras", $0) }) {
+            throw .invalid(setting: set.0, value: set.1, allowed: "only together with ras HOST:PORT, the node's RAS port")
+        }
     }
 
     private func validateCluster() throws(ConfigurationError) {

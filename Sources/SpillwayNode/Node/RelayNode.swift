@@ -18,6 +18,8 @@ public final class RelayNode: Sendable {
     public let ngAddress: MediaPlane.SocketAddress
     /// The cluster port's address, when the node is in a cluster.
     public let clusterAddress: String?
+    /// The RAS port's address, when the node answers H.225.0 RAS.
+    public let rasAddress: String?
     private let runtime: ServiceRuntime<NodeLoopState>
     private let workers: WorkerPool
 
@@ -49,13 +51,22 @@ public final class RelayNode: Sendable {
                 }
                 runtime.channels.append(cluster!)
             }
+            var ras: (any Channel)?
+            if let rasAddress = configuration.rasAddress {
+                ras = try await Self.bind("ras", rasAddress, on: loop) {
+                    { state.value?.ras?.receive($0, from: $1) }
+                }
+                runtime.channels.append(ras!)
+            }
+            let rasAddress = ras?.localAddress?.hostAndPort
             let identity = NodeIdentity(
                 id: configuration.nodeID, ngAddress: ng.localAddress?.hostAndPort ?? configuration.ngAddress,
-                clusterAddress: cluster?.localAddress?.hostAndPort ?? "", mediaIP: configuration.mediaIP)
-            try await loop.submit { [cluster] in
+                clusterAddress: cluster?.localAddress?.hostAndPort ?? "", mediaIP: configuration.mediaIP, rasAddress: rasAddress,
+                callSignalAddress: configuration.effectiveCallSignalAddress)
+            try await loop.submit { [cluster, ras] in
                 state.value = try NodeLoopState(
                     identity: identity, configuration: configuration, workers: workers, ngChannel: ng,
-                    clusterChannel: cluster, seal: seal, loop: loop, logger: logger)
+                    clusterChannel: cluster, rasChannel: ras, seal: seal, loop: loop, logger: logger)
             }.get()
             logger.info(
                 "node started",
@@ -64,12 +75,12 @@ public final class RelayNode: Sendable {
                     "port-range": "\(configuration.portRange.lowerBound)-\(configuration.portRange.upperBound)",
                     "workers": "\(configuration.workers)", "cluster": "\(identity.clusterAddress)",
                     "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
-                    "peers": "\(configuration.peers.map(\.description))",
+                    "peers": "\(configuration.peers.map(\.description))", "ras": "\(rasAddress ?? "off")",
                 ])
             return RelayNode(
                 configuration: configuration,
                 ngAddress: MediaPlane.SocketAddress(hostAndPort: identity.ngAddress) ?? MediaPlane.SocketAddress(hostAndPort: configuration.ngAddress)!,
-                clusterAddress: cluster == nil ? nil : identity.clusterAddress, runtime: runtime, workers: workers)
+                clusterAddress: cluster == nil ? nil : identity.clusterAddress, rasAddress: rasAddress, runtime: runtime, workers: workers)
         } catch {
             await runtime.shutdown(beforeLoopEnds: workers.shutdown)
             throw error
@@ -88,12 +99,13 @@ public final class RelayNode: Sendable {
     }
 
     private init(
-        configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?,
+        configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?, rasAddress: String?,
         runtime: ServiceRuntime<NodeLoopState>, workers: WorkerPool
     ) {
         self.configuration = configuration
         self.ngAddress = ngAddress
         self.clusterAddress = clusterAddress
+        self.rasAddress = rasAddress
         self.runtime = runtime
         self.workers = workers
     }
@@ -112,12 +124,13 @@ public final class RelayNode: Sendable {
 /// Everything of a node that lives on its event loop: the router and the periodic work.
 final class NodeLoopState: LoopConfinedState {
     let router: RequestRouter
+    let ras: RASEndpoint?
     private let cluster: ClusterMembership?
     private var timers: [LoopTimer] = []
 
     init(
         identity: NodeIdentity, configuration: NodeConfiguration, workers: WorkerPool, ngChannel: any Channel,
-        clusterChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop, logger: Logger
+        clusterChannel: (any Channel)?, rasChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop, logger: Logger
     ) throws {
         let registry = CallRegistry(
             mediaAddress: configuration.mediaIP, portRange: configuration.portRange, workers: workers, logger: logger,
@@ -132,13 +145,23 @@ final class NodeLoopState: LoopConfinedState {
         router = RequestRouter(
             identity: identity, processor: NGProcessor(registry: registry, logger: logger), meter: meter, cluster: cluster,
             configuration: configuration, ngChannel: ngChannel, loop: loop, logger: logger)
+        ras = try rasChannel.map { [cluster] channel in
+            guard let rasAddress = identity.rasAddress.flatMap(RASTransport.transportAddress),
+                let callSignal = identity.callSignalAddress.flatMap(RASTransport.transportAddress)
+            else { throw NodeStartError.bindFailed(setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address") }
+            return try RASEndpoint(
+                identity: identity, rasAddress: rasAddress, callSignalAddress: callSignal, meter: meter, cluster: cluster,
+                configuration: configuration, channel: channel, loop: loop, logger: logger)
+        }
+        if let ras { router.rasStatistics = { ras.counters.bencoded } }
 
         let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
         timers.append(
-            LoopTimer(on: loop, initialDelay: interval, every: interval) { [cluster] in
+            LoopTimer(on: loop, initialDelay: interval, every: interval) { [cluster, ras] in
                 meter.sample()
                 cluster?.collector.tick()
                 cluster?.reporter.tick()
+                ras?.tick()
             })
         let mediaTimeoutNanos = UInt64(configuration.mediaTimeout) * 1_000_000_000
         timers.append(
@@ -149,6 +172,7 @@ final class NodeLoopState: LoopConfinedState {
         // Peers and the monitor learn of a new node at once rather than one interval later.
         cluster?.collector.tick()
         cluster?.reporter.tick()
+        ras?.tick()
     }
 
     private static func membership(

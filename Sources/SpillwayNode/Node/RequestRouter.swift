@@ -40,6 +40,8 @@ final class RequestRouter {
     private var forwards: [UInt64: PendingForward] = [:]
     private var nextForwardID = UInt64.random(in: 1...UInt64.max / 2)
     private(set) var counters = RoutingCounters()
+    /// The RAS port's counters for `statistics`, when the node answers RAS.
+    var rasStatistics: (() -> BencodeValue)?
 
     /// Who is waiting for a command's reply.
     private enum Origin: CustomStringConvertible {
@@ -250,7 +252,7 @@ final class RequestRouter {
         if case .delete = request { isDelete = true }
         let message = ForwardedRequest(id: 0, hopsLeft: 0, visited: [identity.id], command: command)
         forward(
-            message, to: SpillPlanner.Target(id: owner.id, address: address),
+            message, to: SpillPlanner.Target(id: owner.id, address: address, rasAddress: owner.rasAddress),
             purpose: .proxy(callID: callID, owner: owner, isDelete: isDelete), origin: origin, avoided: [])
     }
 
@@ -426,6 +428,7 @@ final class RequestRouter {
             cluster["subscribers"] = .integer(Int64(membership.reporter.subscriberCount))
             cluster["peers"] = Self.peers(membership.collector.table)
         }
+        if let rasStatistics { cluster["ras"] = rasStatistics() }
         fields["spillway"] = .dictionary(cluster)
         return fields
     }

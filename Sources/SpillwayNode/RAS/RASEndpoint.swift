@@ -1,0 +1,332 @@
+import CSpillwayShims
+import Cluster
+import H323
+import Logging
+import NGProtocol
+import NIOCore
+
+/// Where an LCF for a forwarded LRQ goes (`--ras-reply`).
+public enum RASReplyMode: String, CaseIterable, Sendable {
+    /// The node that takes the call answers the original requester's replyAddress itself.
+    case direct
+    /// Each forwarder waits for the answer and passes it back: the reverse path of the forwarders.
+    case reverse
+}
+
+/// A node's H.225.0 RAS port: a gatekeeper that admits calls onto this node.
+///
+/// LRQ and ARQ are call connection requests. Below its threshold the node answers LCF/ACF naming
+/// its own call signalling and RAS addresses. Over it, the deployment's steering policy picks
+/// another node and the node sends it an LRQ with hopCount decremented and RIP to the requester;
+/// the answer reaches the requester directly or back along the forwarders (`RASReplyMode`).
+/// Nobody below threshold: LRJ/ARJ `resourceUnavailable`. Endpoints register (RRQ) before they
+/// send ARQ; retransmitted requests are answered from a cache. Runs on the node's event loop.
+final class RASEndpoint {
+    /// This node's H.225.0 addresses.
+    let rasAddress: TransportAddress
+    let callSignalAddress: TransportAddress
+    private let identity: NodeIdentity
+    private let meter: WorkloadMeter
+    private let cluster: ClusterMembership?
+    private let configuration: NodeConfiguration
+    private let server: RASServer
+    private let loop: any EventLoop
+    private let logger: Logger
+    /// Forwarded LRQs waiting for their answer, by the sequence number this node gave them.
+    private var pending: [UInt16: PendingLocation] = [:]
+    private var sequenceNumbers = RequestSequence()
+    let monitorRegistration: MonitorRegistration?
+    var counters: RASCounters { server.counters }
+
+    /// Who asked for a call this node forwards, and how to answer them.
+    private enum Requester {
+        case location(LocationRequest, source: NIOCore.SocketAddress)
+        case admission(AdmissionRequest, source: NIOCore.SocketAddress)
+
+        var source: NIOCore.SocketAddress {
+            switch self {
+            case .location(_, let source), .admission(_, let source): source
+            }
+        }
+
+        var key: String {
+            switch self {
+            case .location(let request, let source): "\(source)/locationRequest:\(request.requestSeqNum)"
+            case .admission(let request, let source): "\(source)/admissionRequest:\(request.requestSeqNum)"
+            }
+        }
+
+        /// Where RIP and the answer go.
+        var replyDestination: NIOCore.SocketAddress {
+            switch self {
+            case .location(let request, let source): RASTransport.socketAddress(request.replyAddress, otherwise: source)
+            case .admission(_, let source): source
+            }
+        }
+
+        var requestSeqNum: UInt16 {
+            switch self {
+            case .location(let request, _): request.requestSeqNum
+            case .admission(let request, _): request.requestSeqNum
+            }
+        }
+    }
+
+    private struct PendingLocation {
+        var requester: Requester
+        var request: LocationRequest
+        var target: SpillPlanner.Target
+        var targetAddress: NIOCore.SocketAddress
+        var avoided: [String]
+        var timer: LoopTimer
+    }
+
+    init(
+        identity: NodeIdentity, rasAddress: TransportAddress, callSignalAddress: TransportAddress, meter: WorkloadMeter,
+        cluster: ClusterMembership?, configuration: NodeConfiguration, channel: any Channel, loop: any EventLoop, logger: Logger
+    ) throws {
+        self.identity = identity
+        self.rasAddress = rasAddress
+        self.callSignalAddress = callSignalAddress
+        self.meter = meter
+        self.cluster = cluster
+        self.configuration = configuration
+        server = RASServer(
+            gatekeeperIdentifier: identity.id, rasAddress: rasAddress, callSignalAddresses: [callSignalAddress],
+            transport: RASTransport(channel: channel), logger: logger)
+        self.loop = loop
+        self.logger = logger
+        monitorRegistration = try configuration.monitorRASAddress.map { monitor in
+            MonitorRegistration(
+                identity: identity, rasAddress: rasAddress, callSignalAddress: callSignalAddress, meter: meter,
+                monitor: try NIOCore.SocketAddress(hostAndPort: monitor), transport: RASTransport(channel: channel), logger: logger)
+        }
+    }
+
+    // MARK: - Receiving
+
+    func receive(_ datagram: [UInt8], from source: NIOCore.SocketAddress) {
+        server.receive(datagram, from: source) { message, key, source in
+            switch message {
+            case .infoRequest(let request):
+                server.answer(key, .infoRequestResponse(describe(request)), to: RASTransport.socketAddress(request.replyAddress, otherwise: source))
+            case .locationRequest(let request):
+                place(.location(request, source: source), key: key)
+            case .admissionRequest(let request):
+                guard server.isRegistered(request.endpointIdentifier) else {
+                    server.count { $0.notRegistered += 1 }
+                    return server.answer(
+                        key, .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .callerNotRegistered)), to: source)
+                }
+                place(.admission(request, source: source), key: key)
+            case .locationConfirm(let confirm):
+                receiveAnswer(confirm.requestSeqNum, .located(confirm))
+            case .locationReject(let reject):
+                receiveAnswer(reject.requestSeqNum, .rejected(reject.rejectReason))
+            case .requestInProgress(let progress):
+                receiveAnswer(progress.requestSeqNum, .inProgress)
+            case .registrationConfirm, .registrationReject, .resourcesAvailableConfirm:
+                monitorRegistration?.receive(message)
+            default:
+                server.count { $0.unsupported += 1 }
+                logger.debug("RAS message not handled by a relay node", metadata: ["message": "\(message.name)", "from": "\(source)"])
+            }
+        }
+    }
+
+    /// Runs once per share interval: reports to the monitor in monitor mode.
+    func tick() {
+        monitorRegistration?.tick()
+    }
+
+    // MARK: - Information
+
+    /// IRR: this node and its call capacity.
+    private func describe(_ request: InfoRequest) -> InfoRequestResponse {
+        InfoRequestResponse(
+            requestSeqNum: request.requestSeqNum, endpointType: .spillwayNode, endpointIdentifier: identity.id, rasAddress: rasAddress,
+            callSignalAddress: [callSignalAddress], endpointAlias: [.h323ID(identity.id)],
+            capacity: RASCapacity(meter: meter).callCapacity)
+    }
+
+    // MARK: - Placing calls
+
+    private func place(_ requester: Requester, key: String) {
+        if meter.admitsNewCall {
+            server.count { $0.admitted += 1 }
+            return server.answer(key, confirmation(for: requester, callSignalAddress: callSignalAddress, rasAddress: rasAddress), to: requester.replyDestination)
+        }
+        let hopBudget: Int
+        switch requester {
+        case .location(let request, _): hopBudget = Int(request.hopCount ?? UInt8(min(configuration.maxHops, 255)))
+        case .admission: hopBudget = min(configuration.maxHops, 255) + 1
+        }
+        guard hopBudget > 1 else {
+            server.count { $0.hopLimit += 1 }
+            return refuse(requester, key: key, reason: .hopCountExceeded, detail: "hop count exhausted")
+        }
+        server.beginWork(on: key)
+        steer(requester, key: key, hopsLeft: hopBudget - 1, avoided: previousNodes(before: requester.source))
+    }
+
+    private func steer(_ requester: Requester, key: String, hopsLeft: Int, avoided: [String]) {
+        guard let cluster else { return refuse(requester, key: key, reason: .resourceUnavailable, detail: "no peers are configured") }
+        cluster.planner.chooseTarget(avoiding: [identity.id] + avoided) { [self] target in
+            guard let target else {
+                return refuse(requester, key: key, reason: .resourceUnavailable, detail: "no other node is below its threshold")
+            }
+            guard let rasText = target.rasAddress, let targetAddress = try? NIOCore.SocketAddress(hostAndPort: rasText) else {
+                logger.warning(
+                    "cannot forward a RAS request to a node whose reports carry no RAS address; start it with --ras",
+                    metadata: ["peer": "\(target.id)"])
+                return steer(requester, key: key, hopsLeft: hopsLeft, avoided: avoided + [target.id])
+            }
+            forward(requester, key: key, to: target, at: targetAddress, hopsLeft: hopsLeft, avoided: avoided)
+        }
+    }
+
+    /// Sends the request on as an LRQ. A location request in direct mode keeps its sequence number
+    /// and replyAddress and is forgotten; otherwise this node waits for the answer.
+    private func forward(
+        _ requester: Requester, key: String, to target: SpillPlanner.Target, at address: NIOCore.SocketAddress, hopsLeft: Int,
+        avoided: [String]
+    ) {
+        server.count { $0.forwarded += 1 }
+        let delay = UInt16(min(65_535, Int(configuration.forwardTimeout * 1000) * (hopsLeft + 1)))
+        server.send(.requestInProgress(RequestInProgress(requestSeqNum: requester.requestSeqNum, delay: delay)), to: requester.replyDestination)
+        var request: LocationRequest
+        switch requester {
+        case .location(let original, _):
+            request = original
+            if configuration.rasReply == .direct {
+                request.hopCount = UInt8(hopsLeft)
+                server.send(.locationRequest(request), to: address)
+                // The answer goes straight to the requester: nothing is left to wait for here.
+                server.endWork(on: key)
+                return
+            }
+        case .admission(let admission, _):
+            request = LocationRequest(
+                requestSeqNum: 0, destinationInfo: admission.destinationInfo ?? [], replyAddress: rasAddress,
+                sourceInfo: admission.srcInfo, callIdentifier: admission.callIdentifier)
+        }
+        request.requestSeqNum = sequenceNumbers.next()
+        request.replyAddress = rasAddress
+        request.hopCount = UInt8(hopsLeft)
+        request.gatekeeperIdentifier = identity.id
+        server.send(.locationRequest(request), to: address)
+        pending[request.requestSeqNum] = PendingLocation(
+            requester: requester, request: request, target: target, targetAddress: address, avoided: avoided,
+            timer: watch(request, sentTo: address, key: key))
+    }
+
+    /// Resends a forwarded LRQ once halfway to the forward timeout, and gives up on its target at the timeout.
+    private func watch(_ request: LocationRequest, sentTo address: NIOCore.SocketAddress, key: String) -> LoopTimer {
+        let half = TimeAmount.nanoseconds(Int64(configuration.forwardTimeout * 5e8))
+        var attempts = 0
+        return LoopTimer(on: loop, initialDelay: half, every: half) { [unowned self] in
+            attempts += 1
+            guard attempts >= 2 else { return server.send(.locationRequest(request), to: address) }
+            forwardTimedOut(request.requestSeqNum, key: key)
+        }
+    }
+
+    private func forwardTimedOut(_ sequenceNumber: UInt16, key: String) {
+        guard let forwarded = pending.removeValue(forKey: sequenceNumber) else { return }
+        forwarded.timer.cancel()
+        server.count { $0.forwardTimeouts += 1 }
+        cluster?.planner.targetDidNotAnswer(forwarded.target)
+        logger.warning(
+            "node did not answer a forwarded LRQ; marked down",
+            metadata: ["peer": "\(forwarded.target.id)", "address": "\(forwarded.targetAddress)"])
+        steer(forwarded.requester, key: key, hopsLeft: Int(forwarded.request.hopCount ?? 1), avoided: forwarded.avoided + [forwarded.target.id])
+    }
+
+    private enum Answer {
+        case located(LocationConfirm)
+        case rejected(LocationRejectReason)
+        case inProgress
+    }
+
+    private func receiveAnswer(_ sequenceNumber: UInt16, _ answer: Answer) {
+        guard var forwarded = pending[sequenceNumber] else {
+            server.count { $0.lateAnswers += 1 }
+            return
+        }
+        let requester = forwarded.requester
+        switch answer {
+        case .inProgress:
+            // The target is forwarding in turn: wait longer, and tell the requester to.
+            forwarded.timer.cancel()
+            forwarded.timer = watch(forwarded.request, sentTo: forwarded.targetAddress, key: requester.key)
+            pending[sequenceNumber] = forwarded
+            let delay = UInt16(min(65_535, Int(configuration.forwardTimeout * 1000) * Int((forwarded.request.hopCount ?? 1) + 1)))
+            server.send(.requestInProgress(RequestInProgress(requestSeqNum: requester.requestSeqNum, delay: delay)), to: requester.replyDestination)
+            return
+        case .located(let confirm):
+            finish(sequenceNumber)
+            server.answer(requester.key, confirmation(for: requester, callSignalAddress: confirm.callSignalAddress, rasAddress: confirm.rasAddress), to: requester.replyDestination)
+        case .rejected(let reason):
+            finish(sequenceNumber)
+            refuse(requester, key: requester.key, reason: reason, detail: "node '\(forwarded.target.id)' answered \(reason)")
+        }
+    }
+
+    private func finish(_ sequenceNumber: UInt16) {
+        pending.removeValue(forKey: sequenceNumber)?.timer.cancel()
+    }
+
+    private func confirmation(for requester: Requester, callSignalAddress: TransportAddress, rasAddress: TransportAddress) -> RASMessage {
+        switch requester {
+        case .location(let request, _):
+            .locationConfirm(LocationConfirm(requestSeqNum: request.requestSeqNum, callSignalAddress: callSignalAddress, rasAddress: rasAddress))
+        case .admission(let request, _):
+            .admissionConfirm(
+                AdmissionConfirm(
+                    requestSeqNum: request.requestSeqNum, bandWidth: request.bandWidth, callModel: .direct,
+                    destCallSignalAddress: callSignalAddress))
+        }
+    }
+
+    /// LRJ with `reason`, or ARJ (`resourceUnavailable` whatever stopped the walk).
+    private func refuse(_ requester: Requester, key: String, reason: LocationRejectReason, detail: String) {
+        server.count { $0.allBusy += 1 }
+        logger.notice(
+            "refused a RAS call request: all nodes busy",
+            metadata: ["request": "\(key)", "reason": "\(reason)", "detail": "\(detail)", "load": "\(RequestRouter.format(meter.workload.load))"])
+        let message: RASMessage =
+            switch requester {
+            case .location(let request, _): .locationReject(LocationReject(requestSeqNum: request.requestSeqNum, rejectReason: reason))
+            case .admission(let request, _): .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
+            }
+        server.answer(key, message, to: requester.replyDestination)
+    }
+
+    /// The nodes a request arriving from `source` has been through, as far as this node can tell:
+    /// the peer that forwarded it (known by its RAS address), and in sequence mode every node
+    /// before that one in the priority order, since the walk goes in that order.
+    private func previousNodes(before source: NIOCore.SocketAddress) -> [String] {
+        guard let table = cluster?.collector.table,
+            let position = table.peers.firstIndex(where: { $0.report?.node.rasAddress == source.hostAndPort })
+        else { return [] }
+        if configuration.policy == .sequence { return table.peers[...position].map(\.id) }
+        return [table.peers[position].id]
+    }
+}
+
+/// RAS requestSeqNum values for the requests a node originates: 1...65535, wrapping.
+struct RequestSequence {
+    private var last = UInt16.random(in: 1...UInt16.max)
+
+    mutating func next() -> UInt16 {
+        last = last == UInt16.max ? 1 : last + 1
+        return last
+    }
+}
+
+extension EndpointType {
+    /// How a Spillway node describes itself: a gateway for H.323.
+    static let spillwayNode = EndpointType(
+        vendor: VendorIdentifier(vendor: H221NonStandard(t35CountryCode: 0, t35Extension: 0, manufacturerCode: 0), productID: Array("Spillway".utf8)),
+        gatewayProtocols: [.h323])
+}
