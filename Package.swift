@@ -142,8 +142,9 @@ let package = Package(
             name: "InteropTests",
             dependencies: [
                 "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane", "Capture", "Cluster", "SRTP",
-                "SpillwayTestSupport",
-            ]
+                "SpillwayTestSupport", "H323",
+            ],
+            exclude: ["Scripts"]
         ),
     ]
 )

@@ -47,6 +47,19 @@ import Testing
         #expect(request.requestSeqNum == 99 && request.hopCount == 7 && request.destinationInfo == [.h323ID("b")])
     }
 
+    /// An ARJ whose reason carries a value (routeCallToSCN and its party numbers): the value is
+    /// skipped, and the message re-encodes with undefinedReason rather than an invented value.
+    @Test func aReasonCarryingAValueDecodesAndReencodesAsUndefined() throws {
+        var writer = PERWriter()
+        writer.writeChoiceIndex(.root(11), rootCount: 25, extensible: true)
+        writer.writeSequenceHeader(extensible: true, optionals: [false])
+        writer.writeConstrainedWholeNumber(5, in: 1...65_535)
+        writer.writeExtensionAlternative(index: 4) { $0.writeOctets([0x01, 0x00, 0x03, 0x31, 0x32, 0x33]) }
+        let message = try RASMessage(perEncoded: writer.encoded)
+        #expect(message == .admissionReject(AdmissionReject(requestSeqNum: 5, rejectReason: .routeCallToSCN)))
+        #expect(try RASMessage(perEncoded: message.perEncoded) == .admissionReject(AdmissionReject(requestSeqNum: 5, rejectReason: .undefinedReason)))
+    }
+
     @Test func everyTruncationOfEveryMessageIsAnErrorNotACrash() {
         for message in RASSamples.all {
             let bytes = message.perEncoded

@@ -21,17 +21,9 @@ import Testing
         let cluster = try await TestCluster.start(
             policy: .monitor, share: collect == .push ? .push : .poll, maxSessions: 2, peers: { _ in [] },
             monitor: monitorAddress)
-        var configuration = MonitorConfiguration()
-        configuration.listenAddress = monitorAddress
-        configuration.httpAddress = "127.0.0.10:\(18950 + index)"
-        configuration.nodes = (0..<3).map { PeerAddress(id: cluster.ids[$0], address: cluster.nodes[$0]!.clusterAddress!) }
-        configuration.collect = collect
-        configuration.clusterKeyFile = TestCluster.keyFile
-        configuration.interval = 0.2
-        configuration.reportAgeLimit = 0.6
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let monitor = try await LoadMonitor.start(configuration, logger: logger)
+        let monitor = try await cluster.startMonitor(listen: monitorAddress, collect: collect) {
+            $0.httpAddress = "127.0.0.10:\(18950 + index)"
+        }
         let monitorClient = try NGClient(server: SocketAddress(hostAndPort: monitor.listenAddress)!)
         if collect != .onQuery {
             let start = spw_test_seconds()

@@ -180,17 +180,7 @@ import Glibc
             configuration.monitorRASAddress = monitorRAS
             if node == 0 { configuration.threshold = 0 }
         })
-        var configuration = MonitorConfiguration()
-        configuration.listenAddress = monitorCluster
-        configuration.rasAddress = monitorRAS
-        configuration.nodes = (0..<3).map { PeerAddress(id: cluster.ids[$0], address: cluster.nodes[$0]!.clusterAddress!) }
-        configuration.collect = .push
-        configuration.clusterKeyFile = TestCluster.keyFile
-        configuration.interval = 0.2
-        configuration.reportAgeLimit = 0.6
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let monitor = try await LoadMonitor.start(configuration, logger: logger)
+        let monitor = try await cluster.startMonitor(listen: monitorCluster, collect: .push) { $0.rasAddress = monitorRAS }
         let gatekeeper = SocketAddress(hostAndPort: monitor.rasAddress!)!
 
         // n2 carries a call, so with 4 sessions at most it reports 3 calls available, n3 reports 4,

@@ -113,6 +113,24 @@ public final class TestCluster {
         return nil
     }
 
+    /// Starts a load monitor for this cluster's nodes at `listen` (cluster messages and NG), with
+    /// the cluster's interval and age limit; `configure` sets the rest (HTTP, RAS).
+    public func startMonitor(
+        listen: String, collect: CollectMode, configure: (inout MonitorConfiguration) -> Void = { _ in }
+    ) async throws -> LoadMonitor {
+        var configuration = MonitorConfiguration()
+        configuration.listenAddress = listen
+        configuration.nodes = nodes.indices.map { PeerAddress(id: ids[$0], address: nodes[$0]!.clusterAddress!) }
+        configuration.collect = collect
+        configuration.clusterKeyFile = Self.keyFile
+        configuration.interval = 0.2
+        configuration.reportAgeLimit = 0.6
+        configure(&configuration)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try await LoadMonitor.start(configuration, logger: logger)
+    }
+
     /// The node id and media address a reply's SDP names.
     public static func landing(_ reply: BencodeValue) throws -> (node: String?, mediaIP: String, hops: Int64?) {
         let address = try ScriptedCall.mediaAddress(in: reply)

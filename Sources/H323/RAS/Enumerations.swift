@@ -8,9 +8,11 @@
 public protocol NullChoice: CaseIterable, Equatable, Sendable, PERCodable where AllCases == [Self] {
     /// How many of `allCases` are root alternatives.
     static var rootCount: Int { get }
-    /// Read when an alternative a peer sent is past the ones this implementation knows.
+    /// Read when an alternative a peer sent is past the ones this implementation knows, and written
+    /// in place of a valued alternative.
     static var unknownExtension: Self { get }
-    /// The alternatives that carry a value: decoded (the value read and not kept), never encoded.
+    /// The alternatives that carry a value. Decoding reads the value and does not keep it, so one
+    /// re-encodes as `unknownExtension` (the type's undefined reason): still a valid encoding.
     static var valuedAlternatives: [Self] { get }
     /// Reads the value of a non-NULL root alternative (nothing for NULL ones).
     static func readRootValue(of alternative: Self, from reader: inout PERReader) throws(PERError)
@@ -34,8 +36,8 @@ extension NullChoice {
     }
 
     public func encode(to writer: inout PERWriter) {
-        precondition(!Self.valuedAlternatives.contains(self), "\(self) carries a value Spillway does not send")
-        let position = Self.allCases.firstIndex(of: self)!
+        let alternative = Self.valuedAlternatives.contains(self) ? Self.unknownExtension : self
+        let position = Self.allCases.firstIndex(of: alternative)!
         if position < Self.rootCount {
             writer.writeChoiceIndex(.root(position), rootCount: Self.rootCount, extensible: true)
         } else {
