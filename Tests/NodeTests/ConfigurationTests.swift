@@ -80,6 +80,28 @@ import Testing
         #expect { try configuration.validate() } throws: { "\($0)" == message }
     }
 
+    @Test func theRASSettingsAreReadAndTheCallSignalAddressDefaultsToPort1720() throws {
+        var configuration = NodeConfiguration()
+        try configuration.apply(
+            toml: "ras = \"127.0.0.11:1719\"\nras-reply = \"reverse\"\nmonitor-ras = \"127.0.0.10:1719\"\n", source: "spillway.toml")
+        try configuration.validate()
+        #expect(configuration.rasReply == .reverse && configuration.monitorRASAddress == "127.0.0.10:1719")
+        #expect(configuration.effectiveCallSignalAddress == "127.0.0.11:1720")
+    }
+
+    @Test(arguments: [
+        ("ras-reply = \"sideways\"", "setting 'ras-reply' has value 'sideways'; allowed: direct or reverse"),
+        ("ras = \"localhost\"", "setting 'ras' has value 'localhost'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"),
+        ("monitor-ras = \"127.0.0.10:1719\"", "setting 'monitor-ras' has value '127.0.0.10:1719'; allowed: only together with ras HOST:PORT, the node's RAS port"),
+    ])
+    func invalidRASSettingsAreRejected(toml: String, message: String) throws {
+        var configuration = NodeConfiguration()
+        #expect {
+            try configuration.apply(toml: toml, source: "spillway.toml")
+            try configuration.validate()
+        } throws: { "\($0)" == message }
+    }
+
     @Test func aTOMLSyntaxErrorNamesTheLine() {
         var configuration = NodeConfiguration()
         #expect {
