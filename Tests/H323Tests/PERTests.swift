@@ -27,6 +27,14 @@ import Testing
         #expect(encoded { $0.writeLengthDeterminant(300) } == [0x81, 0x2C])
         // Normally small 5: 0 then 000101.
         #expect(encoded { $0.writeNormallySmallNumber(5) } == [0b0000_1010])
+        // Normally small 300: 1, then semi-constrained from 0: length 2, aligned 0x012C.
+        #expect(encoded { $0.writeNormallySmallNumber(300) } == [0x80, 0x02, 0x01, 0x2C])
+        var small = PERReader([0x80, 0x02, 0x01, 0x2C])
+        #expect(try small.readNormallySmallNumber() == 300)
+        // INTEGER (1..MAX) holding 256: length 1, then 255.
+        #expect(encoded { $0.writeSemiConstrainedWholeNumber(256, from: 1) } == [0x01, 0xFF])
+        var semi = PERReader([0x01, 0xFF])
+        #expect(try semi.readSemiConstrainedWholeNumber(from: 1) == 256)
         var reader = PERReader([0x81, 0x2C])
         #expect(try reader.readLengthDeterminant() == 300)
         var fragmented = PERReader([0xC1, 0, 0])

@@ -114,13 +114,23 @@ public struct PERReader: Sendable {
         return length
     }
 
+    /// A semi-constrained whole number (§11.7, INTEGER (lb..MAX)): a length in octets, then the
+    /// offset from `lowerBound` in that many aligned octets. Offsets wider than 62 bits are refused.
+    public mutating func readSemiConstrainedWholeNumber(from lowerBound: Int) throws(PERError) -> Int {
+        let octets = try readLengthDeterminant()
+        guard (1...7).contains(octets) else { throw error(.badLength(octets)) }
+        align()
+        let offset = try readBits(octets * 8)
+        guard offset <= UInt64(Int.max - max(lowerBound, 0)) else {
+            throw error(.outOfRange(value: Int.max, allowed: lowerBound...Int.max))
+        }
+        return lowerBound + Int(offset)
+    }
+
     /// A normally small non-negative whole number (§11.6): extension choice indices.
     public mutating func readNormallySmallNumber() throws(PERError) -> Int {
         if try !readBit() { return Int(try readBits(6)) }
-        let octets = try readLengthDeterminant()
-        guard octets >= 1, octets <= 4 else { throw error(.badLength(octets)) }
-        align()
-        return Int(try readBits(octets * 8))
+        return try readSemiConstrainedWholeNumber(from: 0)
     }
 
     /// An open type (§11.2): a length, then that many octets holding a complete encoding.

@@ -88,6 +88,16 @@ public struct PERWriter: Sendable {
         }
     }
 
+    /// A semi-constrained whole number (§11.7, INTEGER (lb..MAX)); `value` must not be below `lowerBound`.
+    public mutating func writeSemiConstrainedWholeNumber(_ value: Int, from lowerBound: Int) {
+        precondition(value >= lowerBound, "\(value) below \(lowerBound)")
+        let offset = UInt64(value - lowerBound)
+        let octets = max(1, PERReader.octetWidth(offset))
+        writeLengthDeterminant(octets)
+        align()
+        writeBits(offset, count: octets * 8)
+    }
+
     /// A normally small non-negative whole number (§11.6).
     public mutating func writeNormallySmallNumber(_ value: Int) {
         if value < 64 {
@@ -95,10 +105,7 @@ public struct PERWriter: Sendable {
             writeBits(UInt64(value), count: 6)
         } else {
             writeBit(true)
-            let octets = max(1, PERReader.octetWidth(UInt64(value)))
-            writeLengthDeterminant(octets)
-            align()
-            writeBits(UInt64(value), count: octets * 8)
+            writeSemiConstrainedWholeNumber(value, from: 0)
         }
     }
 
