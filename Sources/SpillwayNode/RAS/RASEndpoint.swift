@@ -35,7 +35,7 @@ final class RASEndpoint {
     /// Forwarded LRQs waiting for their answer, by the sequence number this node gave them.
     private var pending: [UInt16: PendingLocation] = [:]
     private var sequenceNumbers = RequestSequence()
-    let monitorRegistration: MonitorRegistration?
+    private let monitorRegistration: MonitorRegistration?
     var counters: RASCounters { server.counters }
 
     /// Who asked for a call this node forwards, and how to answer them.
@@ -46,13 +46,6 @@ final class RASEndpoint {
         var source: NIOCore.SocketAddress {
             switch self {
             case .location(_, let source), .admission(_, let source): source
-            }
-        }
-
-        var key: String {
-            switch self {
-            case .location(let request, let source): "\(source)/locationRequest:\(request.requestSeqNum)"
-            case .admission(let request, let source): "\(source)/admissionRequest:\(request.requestSeqNum)"
             }
         }
 
@@ -74,6 +67,8 @@ final class RASEndpoint {
 
     private struct PendingLocation {
         var requester: Requester
+        /// The requester's request, as the server keys it (for the answer and its retransmissions).
+        var key: String
         var request: LocationRequest
         var target: SpillPlanner.Target
         var targetAddress: NIOCore.SocketAddress
@@ -91,15 +86,16 @@ final class RASEndpoint {
         self.meter = meter
         self.cluster = cluster
         self.configuration = configuration
+        let transport = RASTransport(channel: channel)
         server = RASServer(
-            gatekeeperIdentifier: identity.id, rasAddress: rasAddress, callSignalAddresses: [callSignalAddress],
-            transport: RASTransport(channel: channel), logger: logger)
+            gatekeeperIdentifier: identity.id, rasAddress: rasAddress, callSignalAddresses: [callSignalAddress], transport: transport,
+            logger: logger)
         self.loop = loop
         self.logger = logger
         monitorRegistration = try configuration.monitorRASAddress.map { monitor in
             MonitorRegistration(
                 identity: identity, rasAddress: rasAddress, callSignalAddress: callSignalAddress, meter: meter,
-                monitor: try NIOCore.SocketAddress(hostAndPort: monitor), transport: RASTransport(channel: channel), logger: logger)
+                monitor: try NIOCore.SocketAddress(hostAndPort: monitor), transport: transport, logger: logger)
         }
     }
 
@@ -192,8 +188,7 @@ final class RASEndpoint {
         avoided: [String]
     ) {
         server.count { $0.forwarded += 1 }
-        let delay = UInt16(min(65_535, Int(configuration.forwardTimeout * 1000) * (hopsLeft + 1)))
-        server.send(.requestInProgress(RequestInProgress(requestSeqNum: requester.requestSeqNum, delay: delay)), to: requester.replyDestination)
+        tellToWait(requester, hopsLeft: hopsLeft)
         var request: LocationRequest
         switch requester {
         case .location(let original, _):
@@ -216,22 +211,28 @@ final class RASEndpoint {
         request.gatekeeperIdentifier = identity.id
         server.send(.locationRequest(request), to: address)
         pending[request.requestSeqNum] = PendingLocation(
-            requester: requester, request: request, target: target, targetAddress: address, avoided: avoided,
-            timer: watch(request, sentTo: address, key: key))
+            requester: requester, key: key, request: request, target: target, targetAddress: address, avoided: avoided,
+            timer: watch(request, sentTo: address))
+    }
+
+    /// RIP to the requester: wait for as many forward timeouts as the request may still travel hops.
+    private func tellToWait(_ requester: Requester, hopsLeft: Int) {
+        let delay = UInt16(min(65_535, Int(configuration.forwardTimeout * 1000) * (hopsLeft + 1)))
+        server.send(.requestInProgress(RequestInProgress(requestSeqNum: requester.requestSeqNum, delay: delay)), to: requester.replyDestination)
     }
 
     /// Resends a forwarded LRQ once halfway to the forward timeout, and gives up on its target at the timeout.
-    private func watch(_ request: LocationRequest, sentTo address: NIOCore.SocketAddress, key: String) -> LoopTimer {
+    private func watch(_ request: LocationRequest, sentTo address: NIOCore.SocketAddress) -> LoopTimer {
         let half = TimeAmount.nanoseconds(Int64(configuration.forwardTimeout * 5e8))
         var attempts = 0
         return LoopTimer(on: loop, initialDelay: half, every: half) { [unowned self] in
             attempts += 1
             guard attempts >= 2 else { return server.send(.locationRequest(request), to: address) }
-            forwardTimedOut(request.requestSeqNum, key: key)
+            forwardTimedOut(request.requestSeqNum)
         }
     }
 
-    private func forwardTimedOut(_ sequenceNumber: UInt16, key: String) {
+    private func forwardTimedOut(_ sequenceNumber: UInt16) {
         guard let forwarded = pending.removeValue(forKey: sequenceNumber) else { return }
         forwarded.timer.cancel()
         server.count { $0.forwardTimeouts += 1 }
@@ -239,7 +240,7 @@ final class RASEndpoint {
         logger.warning(
             "node did not answer a forwarded LRQ; marked down",
             metadata: ["peer": "\(forwarded.target.id)", "address": "\(forwarded.targetAddress)"])
-        steer(forwarded.requester, key: key, hopsLeft: Int(forwarded.request.hopCount ?? 1), avoided: forwarded.avoided + [forwarded.target.id])
+        steer(forwarded.requester, key: forwarded.key, hopsLeft: Int(forwarded.request.hopCount ?? 1), avoided: forwarded.avoided + [forwarded.target.id])
     }
 
     private enum Answer {
@@ -258,17 +259,16 @@ final class RASEndpoint {
         case .inProgress:
             // The target is forwarding in turn: wait longer, and tell the requester to.
             forwarded.timer.cancel()
-            forwarded.timer = watch(forwarded.request, sentTo: forwarded.targetAddress, key: requester.key)
+            forwarded.timer = watch(forwarded.request, sentTo: forwarded.targetAddress)
             pending[sequenceNumber] = forwarded
-            let delay = UInt16(min(65_535, Int(configuration.forwardTimeout * 1000) * Int((forwarded.request.hopCount ?? 1) + 1)))
-            server.send(.requestInProgress(RequestInProgress(requestSeqNum: requester.requestSeqNum, delay: delay)), to: requester.replyDestination)
+            tellToWait(requester, hopsLeft: Int(forwarded.request.hopCount ?? 1))
             return
         case .located(let confirm):
             finish(sequenceNumber)
-            server.answer(requester.key, confirmation(for: requester, callSignalAddress: confirm.callSignalAddress, rasAddress: confirm.rasAddress), to: requester.replyDestination)
+            server.answer(forwarded.key, confirmation(for: requester, callSignalAddress: confirm.callSignalAddress, rasAddress: confirm.rasAddress), to: requester.replyDestination)
         case .rejected(let reason):
             finish(sequenceNumber)
-            refuse(requester, key: requester.key, reason: reason, detail: "node '\(forwarded.target.id)' answered \(reason)")
+            refuse(requester, key: forwarded.key, reason: reason, detail: "node '\(forwarded.target.id)' answered \(reason)")
         }
     }
 

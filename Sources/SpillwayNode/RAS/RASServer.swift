@@ -17,7 +17,7 @@ final class RASServer {
     private let callSignalAddresses: [TransportAddress]
     private let transport: RASTransport
     private let logger: Logger
-    private(set) var registrations = RegistrationTable()
+    private var registrations = RegistrationTable()
     private var replies = ReplyCache<(datagram: [UInt8], destination: NIOCore.SocketAddress)>()
     /// Requests whose answer is being worked out: their retransmissions are not acted on twice.
     private var inProgress: Set<String> = []
@@ -81,7 +81,7 @@ final class RASServer {
 
     /// Whether `endpointIdentifier` is registered now.
     func isRegistered(_ endpointIdentifier: String) -> Bool {
-        registrations.registration(endpointIdentifier, now: spw_monotonic_nanos()) != nil
+        registration(endpointIdentifier) != nil
     }
 
     /// The registration of `endpointIdentifier`, if live.
