@@ -106,6 +106,13 @@ let package = Package(
         .executableTarget(
             name: "transcoding-load", dependencies: ["Codecs", "MediaPlane", "SpillwayClient"], path: "bench/TranscodingLoad"),
 
+        // The parsers' fuzz targets: replays inputs, or fuzzes them when built by bench/fuzz.sh with
+        // -sanitize=fuzzer -D FUZZING (CFuzzerDriver declares libFuzzer's driver entry).
+        .target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"),
+        .executableTarget(
+            name: "spillway-fuzz", dependencies: ["Bencode", "SDP", "RTP", "H323", "Capture", "CFuzzerDriver"],
+            path: "Tests/Fuzz/FuzzTargets"),
+
         // Helpers the node and interop tests share: a loopback cluster, SDP and RTP builders.
         .target(
             name: "SpillwayTestSupport",

@@ -27,7 +27,7 @@ public struct MediaDescription: Equatable, Sendable {
         guard fields.count >= 3 else {
             throw .invalidLine(number: lineNumber, line: "m=\(value)", reason: "an m= line needs media, port, proto")
         }
-        let portField = fields[1].split(separator: "/", maxSplits: 1)
+        let portField = fields[1].split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let port = Int(portField[0]), (0...65535).contains(port) else {
             throw .invalidLine(number: lineNumber, line: "m=\(value)", reason: "the port is not a number in 0...65535")
         }

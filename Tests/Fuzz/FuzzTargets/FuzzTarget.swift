@@ -1,0 +1,102 @@
+import Bencode
+import Capture
+import H323
+import RTP
+import SDP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One parser under fuzzing, with the properties every input must keep: it is read or refused with
+/// the parser's error, never a crash; whatever is read survives writing and reading back.
+enum FuzzTarget: String, CaseIterable {
+    case bencode, sdp, rtp, ras, pcap
+
+    /// The target libFuzzer's callback runs, which cannot capture it: set once before fuzzing starts.
+    nonisolated(unsafe) static var selected = FuzzTarget.bencode
+
+    func run(_ input: UnsafeRawBufferPointer) {
+        switch self {
+        case .bencode: Self.bencode(input)
+        case .sdp: Self.sdp(input)
+        case .rtp: Self.rtp(input)
+        case .ras: Self.ras(input)
+        case .pcap: Self.pcap(input)
+        }
+    }
+
+    /// The NG control protocol's decoder: what decodes re-encodes to a value that decodes equal.
+    private static func bencode(_ input: UnsafeRawBufferPointer) {
+        guard let value = try? BencodeDecoder().decode(input) else { return }
+        let again = try? BencodeDecoder().decode(value.encoded)
+        require(again == value, "bencode \(value) does not survive re-encoding")
+    }
+
+    /// Session descriptions: what parses writes back to text that parses to the same description.
+    private static func sdp(_ input: UnsafeRawBufferPointer) {
+        let text = String(decoding: input, as: UTF8.self)
+        guard let description = try? SessionDescription(parsing: text) else { return }
+        _ = description.connection
+        for section in description.media {
+            _ = section.connection
+            _ = section.rtcpAttribute
+            for format in section.payloadFormats { _ = section.clockRate(ofPayloadType: String(format.payloadType)) }
+        }
+        let again = try? SessionDescription(parsing: description.text)
+        require(again == description, "SDP does not survive writing back:\n\(description.text)")
+    }
+
+    /// The media plane's packet checks: RTP headers, plain and secured RTCP, reception statistics.
+    private static func rtp(_ input: UnsafeRawBufferPointer) {
+        if case .success(let header) = RTPHeader.parse(input) {
+            require(
+                header.headerLength + header.payloadLength <= input.count,
+                "RTP header \(header) claims more than the \(input.count) bytes there are")
+            var statistics = ReceptionStatistics()
+            statistics.record(ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, arrival: 0)
+            _ = statistics.lost
+        }
+        let types = RTCP.packetTypes(input)
+        if case .success(let first) = RTCP.validate(input) { require(types.first == first, "RTCP types \(types) start not with \(first)") }
+        _ = RTCP.validateSecured(input)
+        _ = RTCP.isMultiplexedRTCP(input)
+    }
+
+    /// H.225.0 RAS in ALIGNED PER: what decodes re-encodes into something that decodes.
+    private static func ras(_ input: UnsafeRawBufferPointer) {
+        guard let message = try? RASMessage(perEncoded: Array(input)) else { return }
+        if case .unsupported = message { return }
+        do {
+            _ = try RASMessage(perEncoded: message.perEncoded)
+        } catch {
+            fail("re-encoded \(message.name) does not decode: \(error)")
+        }
+    }
+
+    /// Capture files through libpcap and the UDP and flow analysis on top: read or refused.
+    private static func pcap(_ input: UnsafeRawBufferPointer) {
+        let written = input.withMemoryRebound(to: UInt8.self) { bytes in
+            scratchCapture.withCString { path in
+                let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                defer { close(descriptor) }
+                return descriptor >= 0 && write(descriptor, bytes.baseAddress, bytes.count) == bytes.count
+            }
+        }
+        require(written || input.isEmpty, "cannot write \(scratchCapture): \(String(cString: strerror(errno)))")
+        guard let capture = try? CaptureFile(path: scratchCapture) else { return }
+        let analysis = FlowAnalysis(capture)
+        require(analysis.calls.allSatisfy { !$0.forward.packets.isEmpty }, "a call without packets from \(capture.datagrams.count) datagrams")
+    }
+
+    /// Where the pcap target writes each input for libpcap to open: in memory, one file per process.
+    private static let scratchCapture = "/dev/shm/spillway-fuzz-\(getpid()).pcap"
+
+    private static func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fail(message()) }
+    }
+
+    private static func fail(_ message: String) -> Never {
+        fatalError("property broken: \(message)")
+    }
+}

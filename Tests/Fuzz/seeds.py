@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Writes a fuzz target's seed inputs: small, valid examples of what the parser reads in service,
+most cut from the bundled captures. Usage: seeds.py TARGET DIRECTORY"""
+import pathlib
+import struct
+import sys
+
+CAPTURES = pathlib.Path(__file__).resolve().parents[2] / "captures"
+
+
+def pcap_records(path, count):
+    """The first `count` records of a classic pcap file, as (header, frame) pairs, and its file header."""
+    data = path.read_bytes()
+    header, offset, records = data[:24], 24, []
+    while offset + 16 <= len(data) and len(records) < count:
+        caplen = struct.unpack_from("<I", data, offset + 8)[0]
+        records.append((data[offset:offset + 16], data[offset + 16:offset + 16 + caplen]))
+        offset += 16 + caplen
+    return header, records
+
+
+def udp_payloads(path, count):
+    """UDP payloads of the first frames of a capture (Ethernet or raw IPv4 with no IP options)."""
+    header, records = pcap_records(path, count)
+    link = struct.unpack_from("<I", header, 20)[0]
+    skip = {1: 14, 101: 0, 113: 16}.get(link, 0)
+    return [frame[skip + 28:] for _, frame in records]
+
+
+def pcapng_blocks(path, count):
+    data, offset, blocks = path.read_bytes(), 0, []
+    while offset + 12 <= len(data) and len(blocks) < count:
+        length = struct.unpack_from("<I", data, offset + 4)[0]
+        blocks.append(data[offset:offset + length])
+        offset += length
+    return b"".join(blocks)
+
+
+SDP_AUDIO = (
+    "v=0\r\no=- 1545997027 1 IN IP4 198.51.100.1\r\ns=tester\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\n"
+    "m=audio 2000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-16\r\na=rtcp:2001 IN IP4 198.51.100.1\r\na=sendrecv\r\n"
+)
+SDP_SRTP_VIDEO = (
+    "v=0\r\no=- 2 2 IN IP6 ::1\r\ns=-\r\nt=0 0\r\nm=audio 3000/2 RTP/SAVP 111\r\nc=IN IP6 ::1\r\n"
+    "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1; maxaveragebitrate=24000\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:32\r\n"
+    "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=rtcp-mux\r\n"
+)
+
+
+def seeds(target):
+    if target == "bencode":
+        return {
+            "ping": b"d7:command4:pinge",
+            "offer": b"d7:command5:offer7:call-id3:abc8:from-tag2:t13:sdp%d:%se" % (len(SDP_AUDIO), SDP_AUDIO.encode()),
+            "list": b"d7:command4:list5:limiti-32ee",
+            "nested": b"d1:ald1:xi0eee1:b0:e",
+        }
+    if target == "sdp":
+        return {"audio": SDP_AUDIO.encode(), "srtp-video": SDP_SRTP_VIDEO.encode()}
+    if target == "rtp":
+        found = {f"g711-{i}": p for i, p in enumerate(udp_payloads(CAPTURES / "g711-tone.pcap", 3))}
+        found.update({f"srtp-{i}": p for i, p in enumerate(udp_payloads(CAPTURES / "srtp-pcmu.pcap", 2))})
+        # A compound RTCP: sender report (no blocks) and SDES with one CNAME.
+        found["rtcp"] = bytes.fromhex("80c8000600000001" + "00" * 20 + "81ca000300000001010474657374")
+        return found
+    if target == "ras":
+        # An LRQ carrying extension additions Spillway does not model (built with pycrate).
+        return {"lrq": bytes.fromhex(
+            "4a001233010300888456707f00000106b72180df0b01400300670077002d00310180040100001101041100000102030405"
+            "060708090a0b0c0d0e0f03400280180180150012683332333a6777406578616d706c652e6e65740180040108656e")}
+    if target == "pcap":
+        header, records = pcap_records(CAPTURES / "g711-tone.pcap", 6)
+        return {
+            "g711.pcap": header + b"".join(h + f for h, f in records),
+            "sip.pcapng": pcapng_blocks(CAPTURES / "sip-call.pcapng", 8),
+        }
+    raise SystemExit(f"seeds.py: unknown target {target!r}")
+
+
+if __name__ == "__main__":
+    directory = pathlib.Path(sys.argv[2])
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds(sys.argv[1]).items():
+        (directory / name).write_bytes(data)
