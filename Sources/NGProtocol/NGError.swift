@@ -20,7 +20,7 @@ public enum NGError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidValue(let key, let value, let expected):
             "Invalid value '\(value)' for key '\(key)': expected \(expected)"
         case .unknownCommand(let command):
-            "Unrecognized command '\(command)'; supported: ping, offer, answer, delete, query, list, statistics"
+            "Unrecognized command '\(command)'; supported: ping, offer, answer, delete, query, list, statistics, start recording, stop recording, workload"
         case .unsupported(let key, let value, let reason):
             "'\(key)' = '\(value)' is not supported: \(reason)"
         }

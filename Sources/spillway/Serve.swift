@@ -91,7 +91,16 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("monitor-ras"), help: "The load monitor's RAS address: register there and report workload in RAI.")
     var monitorRAS: String?
 
-    @Option(help: "A TOML file with the same settings (keys are the flag names); flags override it.")
+    @Option(name: .customLong("ng-clients"), help: "Networks NG commands are taken from, e.g. 127.0.0.0/8,10.20.0.0/16; others are dropped and counted. Default loopback.")
+    var ngClients: String?
+
+    @Option(help: "HTTP address (HOST:PORT) serving /metrics (Prometheus) and /status (JSON); off when not given.")
+    var metrics: String?
+
+    @Option(name: .customLong("drain-grace"), help: "Seconds SIGTERM waits for calls to end while refusing new ones. Default 30.")
+    var drainGrace: String?
+
+    @Option(help: "A TOML file with the same settings (keys are the flag names); flags override it. SIGHUP reloads it.")
     var config: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -100,8 +109,11 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try resolvedConfiguration()
         bootstrapLogging(configuration.logLevel)
-        let node = try await RelayNode.start(configuration, logger: Logger(label: "spillway"))
+        let logger = Logger(label: "spillway")
+        let node = try await RelayNode.start(configuration, logger: logger)
+        let signals = NodeSignals(node: node, configuration: configuration, logger: logger, reload: resolvedConfiguration)
         try await node.waitUntilClosed()
+        withExtendedLifetime(signals) {}
     }
 
     /// The file's settings, overridden by flags, validated.
@@ -116,14 +128,15 @@ struct Serve: AsyncParsableCommand {
             ("cluster-key-file", clusterKeyFile), ("share-interval", shareInterval),
             ("report-age-limit", reportAgeLimit), ("max-hops", maxHops), ("forward-timeout", forwardTimeout),
             ("poll-timeout", pollTimeout), ("recording-dir", recordingDir), ("log-level", logLevel), ("ras", ras),
-            ("ras-reply", rasReply), ("call-signal", callSignal), ("monitor-ras", monitorRAS),
+            ("ras-reply", rasReply), ("call-signal", callSignal), ("monitor-ras", monitorRAS), ("ng-clients", ngClients),
+            ("metrics", metrics), ("drain-grace", drainGrace),
         ]
         for case (let name, let value?) in flags { try configuration.set(name, to: value) }
         if !peer.isEmpty {
             configuration.peers = []
             for text in peer { try configuration.set("peer", to: text) }
         }
-        try configuration.validate()
+        try configuration.validate(settingsFrom: config)
         return configuration
     }
 }

@@ -6,7 +6,7 @@ struct Spillway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spillway",
         abstract: "A clustered RTP/SRTP media relay driven by the rtpengine NG protocol.",
-        subcommands: [Serve.self, Monitor.self, WorkloadCommand.self, Replay.self, Demo.self]
+        subcommands: [Serve.self, Monitor.self, WorkloadCommand.self, StatusCommand.self, Replay.self, Demo.self]
     )
 }
 

@@ -22,7 +22,8 @@ public final class CallRegistry {
     private let workers: WorkerPool
     private let logger: Logger
     private var calls: [String: Call] = [:]
-    private var finishedCallTotals = StreamStatistics()
+    /// What deleted and expired calls carried, by direction (index: the sending leg).
+    private var finishedTotalsByDirection = [StreamStatistics(), StreamStatistics()]
     /// Ports of ended calls, returned to the allocator once their worker has closed the sockets:
     /// releasing them earlier would let a new call fail to bind a port still held.
     private var closingPorts: [(removal: SideRemoval, port: UInt16)] = []
@@ -278,7 +279,7 @@ public final class CallRegistry {
         for media in call.allMedia {
             closingPorts.append((workers.remove(media.slot), media.ports.port))
         }
-        finishedCallTotals.accumulate(report.totals)
+        for (leg, totals) in report.totalsByLeg.enumerated() { finishedTotalsByDirection[leg].accumulate(totals) }
         logger.info(
             "call \(reason)",
             metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)"])
@@ -287,9 +288,26 @@ public final class CallRegistry {
 
     /// Node-wide figures: every call's, including those already deleted.
     public func nodeTotals() -> StreamStatistics {
-        var totals = finishedCallTotals
-        for call in calls.values { totals.accumulate(CallReport(call).totals) }
+        var totals = StreamStatistics()
+        for direction in nodeTotalsByDirection() { totals.accumulate(direction) }
         return totals
+    }
+
+    /// Node-wide figures by direction: [0] what callers sent (the offering legs), [1] what callees
+    /// sent; every call's, including those already deleted.
+    public func nodeTotalsByDirection() -> [StreamStatistics] {
+        var totals = finishedTotalsByDirection
+        for call in calls.values {
+            for (leg, legTotals) in CallReport(call).totalsByLeg.enumerated() { totals[leg].accumulate(legTotals) }
+        }
+        return totals
+    }
+
+    /// Media streams that run through a transcoder now.
+    public var transcodingStreamCount: Int {
+        calls.values.reduce(0) { count, call in
+            count + call.legs.reduce(0) { $0 + $1.media.count { $0?.transcoding != nil } }
+        }
     }
 
     // MARK: - Internals

@@ -52,9 +52,16 @@ public struct CallReport: Sendable {
     /// Every stream of the call added up.
     public var totals: StreamStatistics {
         var totals = StreamStatistics()
-        for leg in legs {
-            for media in leg.media { totals.accumulate(media.statistics) }
-        }
+        for leg in totalsByLeg { totals.accumulate(leg) }
         return totals
+    }
+
+    /// What each party sent, added up over its streams: [0] the caller (offerer), [1] the callee.
+    public var totalsByLeg: [StreamStatistics] {
+        legs.prefix(2).map { leg in
+            var totals = StreamStatistics()
+            for media in leg.media { totals.accumulate(media.statistics) }
+            return totals
+        }
     }
 }

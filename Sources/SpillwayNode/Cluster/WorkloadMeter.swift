@@ -9,7 +9,14 @@ final class WorkloadMeter {
     private let workers: WorkerPool
     private let registry: CallRegistry
     var capacity: ResourceCapacity
-    var threshold: AdmissionThreshold
+    /// The threshold in force: the configured one, or `.drain` once the node drains for shutdown.
+    var threshold: AdmissionThreshold {
+        get { isDraining ? .drain : configuredThreshold }
+        set { configuredThreshold = newValue }
+    }
+    private var configuredThreshold: AdmissionThreshold
+    /// Set for good when the node starts to drain: it takes no new call from then on.
+    private(set) var isDraining = false
     private var previous: (sample: DataPlaneSample, at: UInt64)
     private var rates = ResourceUsage()
 
@@ -17,7 +24,7 @@ final class WorkloadMeter {
         self.workers = workers
         self.registry = registry
         self.capacity = capacity
-        self.threshold = AdmissionThreshold(threshold)
+        self.configuredThreshold = AdmissionThreshold(threshold)
         previous = (workers.trafficSample(), spw_monotonic_nanos())
     }
 
@@ -38,6 +45,9 @@ final class WorkloadMeter {
         usage.sessions = registry.activeCallCount
         return Workload(usage: usage, capacity: capacity)
     }
+
+    /// Refuses new calls from now on, whatever the threshold is set to later.
+    func drain() { isDraining = true }
 
     /// Whether the node takes a new call now.
     var admitsNewCall: Bool { threshold.admits(load: workload.load) }

@@ -4,7 +4,6 @@ import Cluster
 import Logging
 import NGProtocol
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// A running load monitor: collects the nodes' workload (polling, pushed reports, streams, or on
@@ -32,16 +31,9 @@ public final class LoadMonitor: Sendable {
             runtime.channels.append(listen)
             var httpChannel: (any Channel)?
             if let httpAddress = configuration.httpAddress {
-                httpChannel = try await ServerBootstrap(group: loop)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                            try channel.pipeline.syncOperations.addHandler(MonitorHTTPHandler(state: state))
-                        }
-                    }
-                    .bind(to: try NIOCore.SocketAddress(hostAndPort: httpAddress))
-                    .get()
+                httpChannel = try await HTTPGetHandler.listen(on: httpAddress, loop: loop) {
+                    { path, respond in MonitorHTTPQueries.answer(path, monitor: state.value, then: respond) }
+                }
                 runtime.channels.append(httpChannel!)
             }
             var rasChannel: (any Channel)?

@@ -31,10 +31,35 @@ extension NodeConfiguration {
                 } else {
                     try set(key, to: try Self.text(of: value, key: key))
                 }
-            } catch .unknownSetting(let name, let known) {
-                throw .file(path: source, reason: ConfigurationError.unknownSetting(name, known: known).description)
+            } catch {
+                throw Self.located(error, in: text, source: source) ?? error
             }
         }
+    }
+
+    /// Validates the settings; an error about a setting the file at `path` sets names that line.
+    public func validate(settingsFrom path: String?) throws(ConfigurationError) {
+        do {
+            try validate()
+        } catch {
+            guard let path, let bytes = readFileContents(path) else { throw error }
+            throw Self.located(error, in: String(decoding: bytes, as: UTF8.self), source: path) ?? error
+        }
+    }
+
+    /// `error` told as about line N of the file, when the setting it names is set there.
+    private static func located(_ error: ConfigurationError, in text: String, source: String) -> ConfigurationError? {
+        let setting: String
+        switch error {
+        case .invalid(let name, _, _), .unknownSetting(let name, _): setting = name
+        case .file: return nil
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let index = lines.firstIndex(where: { line in
+            let key = line.split(separator: "=", maxSplits: 1).first.map { String($0.filter { !" \t\"".contains($0) }) }
+            return line.contains("=") && key == setting
+        }) else { return nil }
+        return .file(path: source, reason: "line \(index + 1): \(error)")
     }
 
     /// A TOML string, integer, float or boolean as the text `set(_:to:)` reads.

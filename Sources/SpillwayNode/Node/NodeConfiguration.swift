@@ -48,6 +48,15 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Where call recordings (pcap files) are written; nil: this node does not record.
     public var recordingDirectory: String?
 
+    // Operations.
+
+    /// The networks NG commands are taken from; datagrams from elsewhere are dropped and counted.
+    public var ngClients = ClientNetworks.loopback
+    /// Where `/metrics` (Prometheus) and `/status` (JSON) are served over HTTP; nil: not served.
+    public var metricsAddress: String?
+    /// Seconds a draining node (SIGTERM) waits for its calls to end before it exits.
+    public var drainGrace = 30.0
+
     // H.323 RAS.
 
     /// Where this node answers H.225.0 RAS (LRQ, ARQ, RRQ, ...); nil: no RAS.
@@ -77,7 +86,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
         "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
-        "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "monitor-ras",
+        "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "monitor-ras", "ng-clients", "metrics",
+        "drain-grace",
     ]
 
     /// Sets one setting from its text form. `peer` adds to the list; the others replace.
@@ -145,9 +155,40 @@ public struct NodeConfiguration: Sendable, Equatable {
             rasReply = mode
         case "call-signal": callSignalAddress = text
         case "monitor-ras": monitorRASAddress = text
+        case "ng-clients":
+            guard let networks = ClientNetworks(parsing: text) else {
+                throw .invalid(
+                    setting: setting, value: text,
+                    allowed: "comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32")
+            }
+            ngClients = networks
+        case "metrics": metricsAddress = text
+        case "drain-grace": drainGrace = try number("seconds from 0 to 86400")
         default:
             throw .unknownSetting(setting, known: Self.settingNames)
         }
+    }
+
+    /// The settings a running node takes from a reloaded config file (SIGHUP); the others need a restart.
+    public static let reloadableSettings = [
+        "threshold", "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "ng-clients", "drain-grace",
+    ]
+
+    /// The settings that differ in `reloaded` and cannot change while the node runs.
+    public func settingsNeedingRestart(toBecome reloaded: NodeConfiguration) -> [String] {
+        let fixed: [(String, (NodeConfiguration) -> String)] = [
+            ("node-id", \.nodeID), ("ng", \.ngAddress), ("media-ip", \.mediaIP), ("port-range", { "\($0.portRange)" }),
+            ("workers", { "\($0.workers)" }), ("media-timeout", { "\($0.mediaTimeout)" }), ("log-level", { "\($0.logLevel)" }),
+            ("pin-cpus", { "\($0.pinCPUs)" }), ("cluster", { "\($0.clusterAddress ?? "")" }), ("peer", { "\($0.peers)" }),
+            ("policy", \.policy.rawValue), ("share", \.share.rawValue), ("monitor", { "\($0.monitorAddress ?? "")" }),
+            ("cluster-key-file", { "\($0.clusterKeyFile ?? "")" }), ("share-interval", { "\($0.shareInterval)" }),
+            ("report-age-limit", { "\($0.effectiveReportAgeLimit)" }), ("max-hops", { "\($0.maxHops)" }),
+            ("forward-timeout", { "\($0.forwardTimeout)" }), ("poll-timeout", { "\($0.pollTimeout)" }),
+            ("recording-dir", { "\($0.recordingDirectory ?? "")" }), ("ras", { "\($0.rasAddress ?? "")" }),
+            ("ras-reply", \.rasReply.rawValue), ("call-signal", { "\($0.callSignalAddress ?? "")" }),
+            ("monitor-ras", { "\($0.monitorRASAddress ?? "")" }), ("metrics", { "\($0.metricsAddress ?? "")" }),
+        ]
+        return fixed.filter { $0.1(self) != $0.1(reloaded) }.map(\.0)
     }
 
     /// Checks every setting; the error names the setting, its value and what is allowed.
@@ -180,6 +221,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         try Self.require("max-hops", maxHops, in: 1...32, allowed: "1 to 32")
         try Self.require("forward-timeout", forwardTimeout, in: 0.01...10, allowed: "0.01 to 10 seconds")
         try Self.require("poll-timeout", pollTimeout, in: 0.01...10, allowed: "0.01 to 10 seconds")
+        try Self.require("drain-grace", drainGrace, in: 0...86400, allowed: "0 to 86400 seconds")
+        if let metricsAddress { try Self.requireAddress("metrics", metricsAddress) }
         try validateCluster()
         try validateRAS()
     }

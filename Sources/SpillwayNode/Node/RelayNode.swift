@@ -20,8 +20,11 @@ public final class RelayNode: Sendable {
     public let clusterAddress: String?
     /// The RAS port's address, when the node answers H.225.0 RAS.
     public let rasAddress: String?
+    /// Where `/metrics` and `/status` are served, when enabled.
+    public let metricsAddress: String?
     private let runtime: ServiceRuntime<NodeLoopState>
     private let workers: WorkerPool
+    private let logger: Logger
 
     /// Validates the configuration, starts the media workers and binds the NG and cluster ports.
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> RelayNode {
@@ -58,6 +61,17 @@ public final class RelayNode: Sendable {
                 }
                 runtime.channels.append(ras!)
             }
+            var metrics: (any Channel)?
+            if let metricsAddress = configuration.metricsAddress {
+                do {
+                    metrics = try await HTTPGetHandler.listen(on: metricsAddress, loop: loop) {
+                        { path, respond in respond(NodeHTTPPages.answer(path, node: state.value)) }
+                    }
+                } catch {
+                    throw NodeStartError.bindFailed(setting: "metrics", address: metricsAddress, underlying: "\(error)")
+                }
+                runtime.channels.append(metrics!)
+            }
             let rasAddress = ras?.localAddress?.hostAndPort
             let identity = NodeIdentity(
                 id: configuration.nodeID, ngAddress: ng.localAddress?.hostAndPort ?? configuration.ngAddress,
@@ -76,11 +90,13 @@ public final class RelayNode: Sendable {
                     "workers": "\(configuration.workers)", "cluster": "\(identity.clusterAddress)",
                     "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
                     "peers": "\(configuration.peers.map(\.description))", "ras": "\(rasAddress ?? "off")",
+                    "metrics": "\(metrics?.localAddress?.hostAndPort ?? "off")", "ng-clients": "\(configuration.ngClients)",
                 ])
             return RelayNode(
                 configuration: configuration,
                 ngAddress: MediaPlane.SocketAddress(hostAndPort: identity.ngAddress) ?? MediaPlane.SocketAddress(hostAndPort: configuration.ngAddress)!,
-                clusterAddress: cluster == nil ? nil : identity.clusterAddress, rasAddress: rasAddress, runtime: runtime, workers: workers)
+                clusterAddress: cluster == nil ? nil : identity.clusterAddress, rasAddress: rasAddress,
+                metricsAddress: metrics?.localAddress?.hostAndPort, runtime: runtime, workers: workers, logger: logger)
         } catch {
             await runtime.shutdown(beforeLoopEnds: workers.shutdown)
             throw error
@@ -100,19 +116,48 @@ public final class RelayNode: Sendable {
 
     private init(
         configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?, rasAddress: String?,
-        runtime: ServiceRuntime<NodeLoopState>, workers: WorkerPool
+        metricsAddress: String?, runtime: ServiceRuntime<NodeLoopState>, workers: WorkerPool, logger: Logger
     ) {
         self.configuration = configuration
         self.ngAddress = ngAddress
         self.clusterAddress = clusterAddress
         self.rasAddress = rasAddress
+        self.metricsAddress = metricsAddress
         self.runtime = runtime
         self.workers = workers
+        self.logger = logger
     }
 
     /// Resolves when the NG channel closes.
     public func waitUntilClosed() async throws {
         try await runtime.waitUntilClosed()
+    }
+
+    /// Drains the node for shutdown: from now on it takes no new call (in a cluster, new calls spill
+    /// to its peers, which hear its threshold is 0) while its own calls go on. Returns when the last
+    /// call has ended, or when `grace` seconds have passed, with the number of calls still up.
+    public func drain(grace: Double) async -> Int {
+        let state = runtime.state
+        let callsAtStart = (try? await runtime.loop.submit { state.value?.startDraining() ?? 0 }.get()) ?? 0
+        logger.notice("draining: refusing new calls, keeping existing ones", metadata: ["calls": "\(callsAtStart)", "grace-s": "\(grace)"])
+        let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
+        while true {
+            let calls = (try? await runtime.loop.submit { state.value?.router.registry.activeCallCount ?? 0 }.get()) ?? 0
+            if calls == 0 || ContinuousClock.now >= deadline {
+                logger.notice("drained", metadata: ["calls-left": "\(calls)"])
+                return calls
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Applies what a reloaded configuration changes that can change while running (threshold,
+    /// capacities, ng-clients, log level is the caller's); returns the settings that differ but
+    /// need a restart, which keep their running values.
+    public func reload(_ reloaded: NodeConfiguration) async -> [String] {
+        let state = runtime.state
+        try? await runtime.loop.submit { state.value?.apply(reloaded) }.get()
+        return configuration.settingsNeedingRestart(toBecome: reloaded)
     }
 
     /// Stops the timers, closes the ports, stops the media workers and the event loop.
@@ -125,6 +170,7 @@ public final class RelayNode: Sendable {
 final class NodeLoopState: LoopConfinedState {
     let router: RequestRouter
     let ras: RASEndpoint?
+    let metrics = NodeMetrics()
     private let cluster: ClusterMembership?
     private var timers: [LoopTimer] = []
 
@@ -154,6 +200,7 @@ final class NodeLoopState: LoopConfinedState {
                 configuration: configuration, channel: channel, loop: loop, logger: logger)
         }
         if let ras { router.rasStatistics = { ras.counters.bencoded } }
+        router.metrics = metrics
 
         let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
         timers.append(
@@ -198,6 +245,21 @@ final class NodeLoopState: LoopConfinedState {
             mode: configuration.policy, collector: collector, link: link, monitor: monitor,
             monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), loop: loop, logger: logger)
         return ClusterMembership(link: link, collector: collector, reporter: reporter, planner: planner)
+    }
+
+    /// Refuses new calls from now on and tells the peers at once; returns the calls still up.
+    func startDraining() -> Int {
+        router.meter.drain()
+        cluster?.reporter.workloadChanged()
+        return router.registry.activeCallCount
+    }
+
+    /// Takes the run-time settings of a reloaded configuration.
+    func apply(_ reloaded: NodeConfiguration) {
+        router.meter.capacity = reloaded.capacity
+        router.meter.threshold = AdmissionThreshold(reloaded.threshold)
+        router.ngClients = reloaded.ngClients
+        cluster?.reporter.workloadChanged()
     }
 
     func stop() {

@@ -25,9 +25,11 @@ struct ClusterMembership {
 final class RequestRouter {
     let identity: NodeIdentity
     private let processor: NGProcessor
-    private let meter: WorkloadMeter
-    private let cluster: ClusterMembership?
+    let meter: WorkloadMeter
+    let cluster: ClusterMembership?
     private let configuration: NodeConfiguration
+    /// Where NG commands are taken from; a reloaded config file may change it.
+    var ngClients: ClientNetworks
     private let logger: Logger
     private let loop: any EventLoop
     private let ngChannel: any Channel
@@ -42,6 +44,8 @@ final class RequestRouter {
     private(set) var counters = RoutingCounters()
     /// The RAS port's counters for `statistics`, when the node answers RAS.
     var rasStatistics: (() -> BencodeValue)?
+    /// Where steering decision times and call hops are recorded, when metrics are served.
+    var metrics: NodeMetrics?
 
     /// Who is waiting for a command's reply.
     private enum Origin: CustomStringConvertible {
@@ -96,6 +100,7 @@ final class RequestRouter {
         self.meter = meter
         self.cluster = cluster
         self.configuration = configuration
+        self.ngClients = configuration.ngClients
         self.ngChannel = ngChannel
         self.loop = loop
         self.logger = logger
@@ -104,6 +109,15 @@ final class RequestRouter {
     // MARK: - Requests from NG clients
 
     func receiveClientDatagram(_ datagram: [UInt8], from address: NIOCore.SocketAddress) {
+        guard ngClients.allows(address) else {
+            counters.refusedClients += 1
+            if counters.refusedClients % 1000 == 1 {
+                logger.warning(
+                    "NG datagram from outside ng-clients dropped; add the client's network to ng-clients if it should be served",
+                    metadata: ["client": "\(address)", "ng-clients": "\(ngClients)", "dropped": "\(counters.refusedClients)"])
+            }
+            return
+        }
         guard let (cookie, body) = NGMessage.splitCookie(datagram) else {
             counters.unframed += 1
             logger.warning("NG datagram without a cookie dropped", metadata: ["client": "\(address)", "bytes": "\(datagram.count)"])
@@ -211,6 +225,7 @@ final class RequestRouter {
         if meter.admitsNewCall {
             do throws(CallError) {
                 let reply = try runHere(request, hops: visited.count)
+                metrics?.callHops.record(Int64(visited.count))
                 cluster?.reporter.workloadChanged()
                 return complete(origin, reply: reply, owner: identity)
             } catch .ports(let exhausted) where cluster != nil {
@@ -233,7 +248,9 @@ final class RequestRouter {
         guard hopsLeft > 0 else {
             return complete(origin, reply: allBusy(command, path: path, detail: "hop limit reached"), owner: nil)
         }
+        let decisionStarted = ContinuousClock.now
         cluster.planner.chooseTarget(avoiding: path + avoided) { [self] target in
+            metrics?.steeringDecision.record(ContinuousClock.now - decisionStarted)
             guard let target else {
                 return complete(origin, reply: allBusy(command, path: path, detail: "no other node is below its threshold"), owner: nil)
             }
@@ -351,7 +368,8 @@ final class RequestRouter {
         let load = meter.workload.load
         let reason =
             "all nodes busy: every node tried is at or over its load threshold (tried \(path.joined(separator: ", ")); "
-            + "\(detail); this node's load \(Self.format(load)) vs threshold \(Self.format(meter.threshold.value))); "
+            + "\(detail); this node's load \(Self.format(load)) vs threshold \(Self.format(meter.threshold.value))"
+            + (meter.isDraining ? ", draining for shutdown" : "") + "); "
             + "add nodes or capacity, or raise the thresholds"
         logger.notice("refused a new call: all nodes busy", metadata: ["tried": "\(path)", "detail": "\(detail)"])
         return NGReply.clientSupportsLoadLimit(command) ? NGReply.loadLimit(reason) : NGReply.error(reason)
@@ -378,6 +396,9 @@ final class RequestRouter {
         } catch {
             return NGReply.error("\(error)")
         }
+        if meter.isDraining, command["threshold"] != nil {
+            return NGReply.error("node '\(identity.id)' is draining for shutdown and takes no new calls; its threshold stays 0")
+        }
         if changed.capacity != meter.capacity || changed.threshold != meter.threshold.value {
             logger.notice(
                 "workload limits changed",
@@ -394,6 +415,7 @@ final class RequestRouter {
     private func workloadSummary() -> [String: BencodeValue] {
         let workload = meter.workload
         return [
+            "draining": .string(meter.isDraining ? "yes" : "no"),
             "node": .string(identity.id),
             "load": .string(Self.format(workload.load)),
             "threshold": .string(Self.format(meter.threshold.value)),
@@ -433,6 +455,10 @@ final class RequestRouter {
         return fields
     }
 
+    /// Calls first received here and anchored on other nodes.
+    var foreignCallCount: Int { owners.count }
+    var registry: CallRegistry { processor.registry }
+
     static func peers(_ table: PeerTable, now: UInt64 = spw_monotonic_nanos()) -> BencodeValue {
         var peers: [String: BencodeValue] = [:]
         for peer in table.peers {
@@ -461,6 +487,8 @@ final class RequestRouter {
 
 /// What the router has done since the node started.
 struct RoutingCounters {
+    /// NG datagrams from outside `ng-clients`.
+    var refusedClients: UInt64 = 0
     var unframed: UInt64 = 0
     var malformed: UInt64 = 0
     var retransmissions: UInt64 = 0
@@ -480,7 +508,7 @@ struct RoutingCounters {
             "retransmissions": .integer(Int64(retransmissions)), "forwards-sent": .integer(Int64(forwardsSent)),
             "forwards-received": .integer(Int64(forwardsReceived)), "forward-timeouts": .integer(Int64(forwardTimeouts)),
             "late-replies": .integer(Int64(lateReplies)), "proxied": .integer(Int64(proxied)),
-            "all-busy": .integer(Int64(allBusy)),
+            "all-busy": .integer(Int64(allBusy)), "refused-clients": .integer(Int64(refusedClients)),
         ]
         for mode in SteeringMode.allCases { fields["spills-\(mode.rawValue)"] = .integer(Int64(spills[mode] ?? 0)) }
         return .dictionary(fields)

@@ -1,0 +1,146 @@
+import Cluster
+import MediaPlane
+import Prometheus
+import RTP
+
+/// A node's Prometheus metrics (`/metrics`), one registry per node.
+///
+/// Steering decision time and the hops of taken calls are recorded as they happen. Everything the
+/// node already counts (media totals, call events, routing and RAS counters, workload, peers) is read
+/// at each scrape: the hot path pays nothing for metrics, and counters follow the node's own totals,
+/// each scrape adding what a total grew by.
+final class NodeMetrics {
+    let registry = PrometheusCollectorRegistry()
+    /// From asking the steering policy for a node to its answer (a poll or the monitor's `locate`
+    /// may be in between).
+    let steeringDecision: DurationHistogram
+    /// How many times each call taken here had been forwarded before (0: received here first).
+    let callHops: ValueHistogram
+    private var exported: [String: UInt64] = [:]
+
+    init() {
+        steeringDecision = registry.makeDurationHistogram(
+            descriptor: Self.descriptor("spillway_steering_decision_seconds", "Time to pick the node a new call spills to"),
+            buckets: [.microseconds(50), .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100), .milliseconds(500)])
+        callHops = registry.makeValueHistogram(
+            descriptor: Self.descriptor("spillway_call_hops", "Forwards a call went through before this node took it"),
+            buckets: [0, 1, 2, 3, 4, 8])
+    }
+
+    /// The exposition text of the node as it is now.
+    func exposition(of snapshot: NodeSnapshot) -> [UInt8] {
+        exportMedia(snapshot.totalsByDirection)
+        exportCalls(snapshot)
+        exportRouting(snapshot.routing)
+        if let ras = snapshot.ras { exportRAS(ras) }
+        exportWorkload(snapshot)
+        return registry.emitToBuffer()
+    }
+
+    private func exportMedia(_ totalsByDirection: [StreamStatistics]) {
+        for (direction, totals) in zip(["from-caller", "from-callee"], totalsByDirection) {
+            let labels = [("direction", direction)]
+            total("spillway_rtp_packets_total", "RTP packets received", labels, totals.rtpPackets)
+            total("spillway_rtp_bytes_total", "RTP bytes received", labels, totals.rtpBytes)
+            total("spillway_rtcp_packets_total", "RTCP packets received", labels, totals.rtcpPackets)
+            total("spillway_rtcp_bytes_total", "RTCP bytes received", labels, totals.rtcpBytes)
+            total("spillway_forwarded_packets_total", "RTP and RTCP packets sent on to the other party", labels, totals.forwardedPackets)
+            total("spillway_lost_packets_total", "RTP packets lost on the way to the relay (RFC 3550 A.3)", labels, totals.lost)
+            for reason in PacketDropReason.allCases {
+                total(
+                    "spillway_dropped_packets_total", "Packets received and not forwarded, by reason",
+                    labels + [("reason", reason.description)], totals.drops[reason] ?? 0)
+            }
+            total(
+                "spillway_srtp_auth_failures_total", "SRTP/SRTCP packets that failed authentication", labels,
+                totals.drops[.srtpAuthentication] ?? 0)
+        }
+    }
+
+    private func exportCalls(_ snapshot: NodeSnapshot) {
+        let calls = snapshot.status.calls
+        gauge("spillway_sessions", "Calls anchored on this node", [("anchored", "here")], calls.own)
+        gauge("spillway_sessions", "Calls anchored on this node", [("anchored", "elsewhere")], calls.foreign)
+        gauge("spillway_transcoding_sessions", "Media streams running through a transcoder", [], calls.transcodingStreams)
+        gauge("spillway_port_pairs_in_use", "Media port pairs allocated", [], calls.portPairsInUse)
+        gauge("spillway_port_pairs_capacity", "Media port pairs in the port range", [], calls.portPairCapacity)
+        let events = snapshot.events
+        total("spillway_offers_total", "NG offers carried out here", [], events.offers)
+        total("spillway_answers_total", "NG answers carried out here", [], events.answers)
+        total("spillway_deletes_total", "NG deletes carried out here", [], events.deletes)
+        total("spillway_media_timeouts_total", "Calls ended for lack of media", [], events.mediaTimeouts)
+        total("spillway_port_exhaustions_total", "Offers refused for want of media ports", [], events.portExhaustions)
+    }
+
+    private func exportRouting(_ routing: RoutingCounters) {
+        for mode in SteeringMode.allCases {
+            total("spillway_spills_total", "New calls sent to another node, by policy", [("policy", mode.rawValue)], routing.spills[mode] ?? 0)
+        }
+        total("spillway_refusals_total", "New calls refused because every node tried was busy", [("reason", "all-busy")], routing.allBusy)
+        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "sent")], routing.forwardsSent)
+        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "received")], routing.forwardsReceived)
+        total("spillway_forward_timeouts_total", "Forwarded requests the target did not answer in time", [], routing.forwardTimeouts)
+        total("spillway_proxied_commands_total", "Commands for calls anchored elsewhere, passed to their node", [], routing.proxied)
+        let ng = "NG datagrams not carried out, by reason"
+        total("spillway_ng_dropped_total", ng, [("reason", "client-not-allowed")], routing.refusedClients)
+        total("spillway_ng_dropped_total", ng, [("reason", "no-cookie")], routing.unframed)
+        total("spillway_ng_dropped_total", ng, [("reason", "malformed-bencode")], routing.malformed)
+        total("spillway_ng_retransmissions_total", "NG requests received again, answered from the reply cache", [], routing.retransmissions)
+    }
+
+    private func exportRAS(_ ras: RASCounters) {
+        for (message, count) in ras.received {
+            total("spillway_ras_received_total", "H.225.0 RAS messages decoded, by message", [("message", message)], count)
+        }
+        let outcomes: [(String, UInt64)] = [
+            ("admitted", ras.admitted), ("forwarded", ras.forwarded), ("forward-timeout", ras.forwardTimeouts),
+            ("all-busy", ras.allBusy), ("hop-limit", ras.hopLimit), ("not-registered", ras.notRegistered),
+            ("malformed", ras.malformed), ("unsupported", ras.unsupported), ("retransmission", ras.retransmissions),
+            ("late-answer", ras.lateAnswers), ("workload-report", ras.reportsReceived),
+        ]
+        for (outcome, count) in outcomes {
+            total("spillway_ras_outcomes_total", "What became of RAS messages, by outcome", [("outcome", outcome)], count)
+        }
+    }
+
+    private func exportWorkload(_ snapshot: NodeSnapshot) {
+        let status = snapshot.status
+        gauge("spillway_load", "Highest usage/capacity ratio over the limited resources", [], status.load)
+        gauge("spillway_threshold", "Load below which new calls are taken (0 drains)", [], status.threshold)
+        gauge("spillway_admits_new_calls", "1 when a new call would be taken here now", [], status.admits ? 1 : 0)
+        gauge("spillway_draining", "1 while the node drains for shutdown", [], status.draining ? 1 : 0)
+        gauge("spillway_packet_rate", "Media packets per second received over the last interval", [], snapshot.packetRate)
+        gauge("spillway_bit_rate", "Media bits per second received over the last interval", [], snapshot.bitRate)
+        gauge("spillway_worker_cpu", "Busy share of the media workers over the last interval", [], snapshot.cpu)
+        for peer in status.peers {
+            let labels = [("peer", peer.id)]
+            gauge("spillway_peer_up", "1 while the peer's latest report is fresh and it is not marked down", labels, peer.state == "up" ? 1 : 0)
+            if let load = peer.load { gauge("spillway_peer_load", "The peer's load in its latest report", labels, load) }
+            if let threshold = peer.threshold { gauge("spillway_peer_threshold", "The peer's threshold in its latest report", labels, threshold) }
+            if let age = peer.reportAgeMilliseconds {
+                gauge("spillway_peer_report_age_seconds", "Age of the peer's latest report", labels, Double(age) / 1000)
+            }
+        }
+    }
+
+    /// Brings a Prometheus counter up to a total the node keeps.
+    private func total(_ name: String, _ help: String, _ labels: [(String, String)], _ value: UInt64) {
+        let key = "\(name)\(labels)"
+        let previous = exported[key] ?? 0
+        let counter = registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+        if value > previous { counter.increment(by: Int64(value - previous)) }
+        exported[key] = max(previous, value)
+    }
+
+    private func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ value: some BinaryInteger) {
+        gauge(name, help, labels, Double(value))
+    }
+
+    private func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
+        registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels).set(to: value)
+    }
+
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+}

@@ -1,0 +1,89 @@
+import Cluster
+import MediaPlane
+
+/// What a node is doing now, as `/status` serves it in JSON: its load against its threshold,
+/// its calls, and the peers it knows with their load and how fresh their reports are.
+struct NodeStatus: Codable, Equatable {
+    var node: String
+    var load: Double
+    var threshold: Double
+    /// Whether a new call would be taken here now.
+    var admits: Bool
+    /// Set while the node drains for shutdown: it refuses new calls and keeps its own.
+    var draining: Bool
+    var bottleneck: String?
+    var calls: Calls
+    var capacity: Capacity
+    var peers: [PeerStatus]
+
+    struct Calls: Codable, Equatable {
+        /// Calls anchored on this node.
+        var own: Int
+        /// Calls first received here and anchored on another node.
+        var foreign: Int
+        var transcodingStreams: Int
+        var portPairsInUse: Int
+        var portPairCapacity: Int
+
+        enum CodingKeys: String, CodingKey {
+            case own, foreign
+            case transcodingStreams = "transcoding_streams"
+            case portPairsInUse = "port_pairs_in_use"
+            case portPairCapacity = "port_pair_capacity"
+        }
+    }
+
+    /// The configured limits; 0 is no limit.
+    struct Capacity: Codable, Equatable {
+        var sessions: Int
+        var packetsPerSecond: Double
+        var bitsPerSecond: Double
+        var cpu: Double
+
+        enum CodingKeys: String, CodingKey {
+            case sessions, cpu
+            case packetsPerSecond = "packets_per_second"
+            case bitsPerSecond = "bits_per_second"
+        }
+    }
+}
+
+/// A peer as this node (or the monitor) sees it, for `/status` and the monitor's `/nodes`.
+struct PeerStatus: Codable, Equatable {
+    var id: String
+    var address: String
+    /// `up` (a fresh report), `unknown` (no fresh report) or `down` (marked down).
+    var state: String
+    var load: Double?
+    var threshold: Double?
+    var sessions: Int?
+    var reportAgeMilliseconds: UInt64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, address, state, load, threshold, sessions
+        case reportAgeMilliseconds = "report_age_ms"
+    }
+
+    /// Every node of `table`, judged at `now`.
+    static func all(in table: PeerTable, now: UInt64) -> [PeerStatus] {
+        table.peers.map { peer in
+            PeerStatus(
+                id: peer.id, address: peer.clusterAddress, state: table.state(of: peer, now: now),
+                load: peer.report?.load, threshold: peer.report?.threshold, sessions: peer.report?.usage.sessions,
+                reportAgeMilliseconds: peer.report.map { _ in (now - min(now, peer.reportedAt)) / 1_000_000 })
+        }
+    }
+}
+
+/// Everything `/metrics` exports, read on the node's event loop at each scrape.
+struct NodeSnapshot {
+    var status: NodeStatus
+    /// What callers [0] and callees [1] sent, over the node's lifetime.
+    var totalsByDirection: [StreamStatistics]
+    var events: CallEventCounters
+    var routing: RoutingCounters
+    var ras: RASCounters?
+    var packetRate: Double
+    var bitRate: Double
+    var cpu: Double
+}

@@ -1,0 +1,27 @@
+import CSpillwayShims
+import MediaPlane
+
+extension RequestRouter {
+    /// What the node is doing now, for `/status`.
+    func status(now: UInt64 = spw_monotonic_nanos()) -> NodeStatus {
+        let workload = meter.workload
+        return NodeStatus(
+            node: identity.id, load: workload.load, threshold: meter.threshold.value, admits: meter.admitsNewCall,
+            draining: meter.isDraining, bottleneck: workload.bottleneck?.rawValue,
+            calls: NodeStatus.Calls(
+                own: registry.activeCallCount, foreign: foreignCallCount, transcodingStreams: registry.transcodingStreamCount,
+                portPairsInUse: registry.portPairsInUse, portPairCapacity: registry.portPairCapacity),
+            capacity: NodeStatus.Capacity(
+                sessions: meter.capacity.sessions, packetsPerSecond: meter.capacity.packetsPerSecond,
+                bitsPerSecond: meter.capacity.bitsPerSecond, cpu: meter.capacity.cpu),
+            peers: cluster.map { PeerStatus.all(in: $0.collector.table, now: now) } ?? [])
+    }
+
+    /// Everything `/metrics` exports.
+    func snapshot(ras: RASCounters?) -> NodeSnapshot {
+        let usage = meter.workload.usage
+        return NodeSnapshot(
+            status: status(), totalsByDirection: registry.nodeTotalsByDirection(), events: registry.events, routing: counters,
+            ras: ras, packetRate: usage.packetsPerSecond, bitRate: usage.bitsPerSecond, cpu: usage.cpu)
+    }
+}
