@@ -144,7 +144,7 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster", "SRTP",
-                "SpillwayTestSupport",
+                "SpillwayTestSupport", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Cluster
+import NIOCore
 import SpillwayNode
 import Testing
 
@@ -26,13 +27,15 @@ import Testing
     }
 
     @Test(arguments: [
-        ("workers = \"two\"", "setting 'workers' has value 'two'; allowed: an integer from 1 to 64"),
-        ("port-range = \"9-1\"", "setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. 30000-39999"),
-        ("threshold = \"high\"", "setting 'threshold' has value 'high'; allowed: a number from 0 (drain) to 1"),
-        ("peer = [\"node-2\"]", "setting 'peer' has value 'node-2'; allowed: ID@HOST:PORT, e.g. node-2@127.0.0.12:2224"),
-        ("policy = \"random\"", "setting 'policy' has value 'random'; allowed: delegate, sequence or monitor"),
-        ("threads = 4", "config file spillway.toml: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
-        ("log-level = \"loud\"", "setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),
+        ("workers = \"two\"", "config file spillway.toml: line 1: setting 'workers' has value 'two'; allowed: an integer from 1 to 64"),
+        ("port-range = \"9-1\"", "config file spillway.toml: line 1: setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. 30000-39999"),
+        ("threshold = \"high\"", "config file spillway.toml: line 1: setting 'threshold' has value 'high'; allowed: a number from 0 (drain) to 1"),
+        ("peer = [\"node-2\"]", "config file spillway.toml: line 1: setting 'peer' has value 'node-2'; allowed: ID@HOST:PORT, e.g. node-2@127.0.0.12:2224"),
+        ("policy = \"random\"", "config file spillway.toml: line 1: setting 'policy' has value 'random'; allowed: delegate, sequence or monitor"),
+        ("threads = 4", "config file spillway.toml: line 1: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
+        ("ng-clients = \"10.0.0.0/33\"", "config file spillway.toml: line 1: setting 'ng-clients' has value '10.0.0.0/33'; allowed: comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32"),
+        ("drain-grace = \"soon\"", "config file spillway.toml: line 1: setting 'drain-grace' has value 'soon'; allowed: seconds from 0 to 86400"),
+        ("log-level = \"loud\"", "config file spillway.toml: line 1: setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),
     ])
     func badFileSettingsAreNamed(toml: String, message: String) {
         var configuration = NodeConfiguration()
@@ -90,7 +93,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("ras-reply = \"sideways\"", "setting 'ras-reply' has value 'sideways'; allowed: direct or reverse"),
+        ("ras-reply = \"sideways\"", "config file spillway.toml: line 1: setting 'ras-reply' has value 'sideways'; allowed: direct or reverse"),
         ("ras = \"localhost\"", "setting 'ras' has value 'localhost'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"),
         ("monitor-ras = \"127.0.0.10:1719\"", "setting 'monitor-ras' has value '127.0.0.10:1719'; allowed: only together with ras HOST:PORT, the node's RAS port"),
     ])
@@ -121,5 +124,46 @@ import Testing
         var configuration = NodeConfiguration()
         try configuration.apply(toml: toml, source: "spillway.toml")
         #expect { try configuration.validate() } throws: { "\($0)" == message }
+    }
+
+    @Test func aSettingFoundWrongOnValidationIsNamedWithItsLineInTheFile() throws {
+        let path = "/tmp/spillway-config-test-\(UInt32.random(in: 0...UInt32.max)).toml"
+        let text = "node-id = \"a\"\n# limits\nmax-sessions = 10\nthreshold = 1.5\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var configuration = NodeConfiguration()
+        try configuration.apply(tomlFile: path)
+        #expect { try configuration.validate(settingsFrom: path) } throws: {
+            "\($0)" == "config file \(path): line 4: setting 'threshold' has value '1.5'; allowed: 0 (drain) to 1"
+        }
+        // Not in the file (a flag's value): the error names the setting alone.
+        configuration.threshold = 1
+        configuration.metricsAddress = "localhost:9"
+        #expect { try configuration.validate(settingsFrom: path) } throws: {
+            "\($0)" == "setting 'metrics' has value 'localhost:9'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"
+        }
+    }
+
+    @Test func aReloadTellsWhichChangedSettingsWaitForARestart() {
+        let running = NodeConfiguration()
+        var reloaded = running
+        reloaded.threshold = 0.5
+        reloaded.capacity.sessions = 100
+        reloaded.ngClients = ClientNetworks(parsing: "10.0.0.0/8")!
+        #expect(running.settingsNeedingRestart(toBecome: reloaded).isEmpty)
+        reloaded.portRange = 40000...40999
+        reloaded.ngAddress = "127.0.0.1:9999"
+        #expect(running.settingsNeedingRestart(toBecome: reloaded) == ["ng", "port-range"])
+    }
+
+    @Test(arguments: [
+        ("127.0.0.0/8,::1", "127.0.0.200", true), ("127.0.0.0/8,::1", "10.0.0.1", false), ("127.0.0.0/8,::1", "::1", true),
+        ("10.20.0.0/16", "10.20.255.1", true), ("10.20.0.0/16", "10.21.0.1", false), ("10.20.0.0/16", "::ffff:10.20.0.9", true),
+        ("2001:db8::/32", "2001:db8:1::5", true), ("2001:db8::/32", "2001:db9::5", false), ("0.0.0.0/0", "192.0.2.1", true),
+        ("192.0.2.7", "192.0.2.7", true), ("192.0.2.7", "192.0.2.8", false), ("10.0.0.0/9", "10.127.0.1", true),
+        ("10.0.0.0/9", "10.128.0.1", false),
+    ])
+    func clientNetworksMatchByPrefix(networks: String, client: String, allowed: Bool) throws {
+        let parsed = try #require(ClientNetworks(parsing: networks))
+        #expect(parsed.allows(try NIOCore.SocketAddress(ipAddress: client, port: 5060)) == allowed)
     }
 }

@@ -137,14 +137,27 @@ public final class RelayNode: Sendable {
     /// to its peers, which hear its threshold is 0) while its own calls go on. Returns when the last
     /// call has ended, or when `grace` seconds have passed, with the number of calls still up.
     public func drain(grace: Double) async -> Int {
+        await startDraining()
+        return await waitForCallsToEnd(grace: grace)
+    }
+
+    /// Refuses new calls from now on; returns the number of calls up, once that is in force.
+    @discardableResult
+    public func startDraining() async -> Int {
         let state = runtime.state
-        let callsAtStart = (try? await runtime.loop.submit { state.value?.startDraining() ?? 0 }.get()) ?? 0
-        logger.notice("draining: refusing new calls, keeping existing ones", metadata: ["calls": "\(callsAtStart)", "grace-s": "\(grace)"])
+        let calls = (try? await runtime.loop.submit { state.value?.startDraining() ?? 0 }.get()) ?? 0
+        logger.notice("draining: refusing new calls, keeping existing ones", metadata: ["calls": "\(calls)"])
+        return calls
+    }
+
+    /// Returns when the node carries no call, or after `grace` seconds, with the calls still up.
+    public func waitForCallsToEnd(grace: Double) async -> Int {
+        let state = runtime.state
         let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
         while true {
             let calls = (try? await runtime.loop.submit { state.value?.router.registry.activeCallCount ?? 0 }.get()) ?? 0
             if calls == 0 || ContinuousClock.now >= deadline {
-                logger.notice("drained", metadata: ["calls-left": "\(calls)"])
+                logger.notice("drained", metadata: ["calls-left": "\(calls)", "grace-s": "\(grace)"])
                 return calls
             }
             try? await Task.sleep(for: .milliseconds(100))

@@ -48,7 +48,7 @@ public struct ClientNetworks: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether a datagram from `address` may be served.
-    func allows(_ address: NIOCore.SocketAddress) -> Bool {
+    public func allows(_ address: NIOCore.SocketAddress) -> Bool {
         guard let bytes = Self.addressBytes(address) else { return false }
         let isMappedIPv4 = bytes.count == 16 && bytes.prefix(12).elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF])
         let forms = isMappedIPv4 ? [bytes, Array(bytes.suffix(4))] : [bytes]

@@ -1,0 +1,83 @@
+import Bencode
+import Foundation
+import MediaPlane
+import SpillwayClient
+import SpillwayTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `spillway serve` as a process under an operator's signals: SIGHUP reloads its config file (and
+/// keeps the running settings when the file is wrong, naming the line), SIGTERM drains it (no new
+/// calls, existing calls relayed until they end) and it exits 0; `spillway status` reads it.
+@Suite struct NodeLifecycleTests {
+    let ng = "127.0.0.31:12400"
+
+    @Test func sighupReloadsTheConfigAndSigtermDrainsThenExits() async throws {
+        let spillway = try spillwayExecutable()
+        let directory = try scratchDirectory("lifecycle")
+        let config = "\(directory)/spillway.toml"
+        let settings = { (threshold: String) in
+            "node-id = \"life-1\"\nng = \"\(ng)\"\nmedia-ip = \"127.0.0.31\"\nthreshold = \(threshold)\nmax-sessions = 10\n"
+                + "port-range = \"13300-13339\"\ndrain-grace = 20\n"
+        }
+        try settings("1.0").write(toFile: config, atomically: true, encoding: .utf8)
+        let node = try ChildProcess("node", spillway, ["serve", "--config", config], directory: directory)
+        defer { node.stop() }
+        let client = try NGClient(server: SocketAddress(hostAndPort: ng)!)
+        #expect(
+            await ChildProcess.eventually(seconds: 10) {
+                (try? client.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong"
+            }, "the node did not answer ping: \(node.output)")
+        let threshold = { try client.request(["command": "workload"])["threshold"]?.stringValue }
+
+        // A valid change: taken on SIGHUP.
+        try settings("0.4").write(toFile: config, atomically: true, encoding: .utf8)
+        kill(node.pid, SIGHUP)
+        #expect(await ChildProcess.eventually(seconds: 5) { (try? threshold()) == "0.400" }, "\(node.output)")
+        // An invalid one: rejected naming the line; the running threshold stays.
+        try settings("7").write(toFile: config, atomically: true, encoding: .utf8)
+        kill(node.pid, SIGHUP)
+        #expect(
+            await ChildProcess.eventually(seconds: 5) {
+                node.output.contains("config reload rejected; the running settings stay: config file \(config): line 4: setting 'threshold' has value '7.0'")
+            }, "\(node.output)")
+        #expect(try threshold() == "0.400")
+
+        // `spillway status` lays the node out for a person.
+        let status = try ChildProcess("status", spillway, ["status", "--ng", ng], directory: directory)
+        #expect(await status.wait(seconds: 10) == 0)
+        #expect(status.output.contains("node life-1: load 0.000 of threshold 0.400"), "\(status.output)")
+        #expect(status.output.contains("draining: no"), "\(status.output)")
+
+        // A call up, then SIGTERM: new calls are refused, the call is still relayed, and the node
+        // exits once it is deleted.
+        let caller = try UDPPeer()
+        let callee = try UDPPeer()
+        _ = try client.request([
+            "command": "offer", "call-id": "life", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port)),
+        ])
+        let answer = try client.request([
+            "command": "answer", "call-id": "life", "from-tag": "A", "to-tag": "B",
+            "sdp": .string(audioSDP(port: callee.address.port)),
+        ])
+        let forCaller = try ScriptedCall.mediaAddress(in: answer)
+        kill(node.pid, SIGTERM)
+        #expect(
+            await ChildProcess.eventually(seconds: 5) {
+                (try? client.request(["command": "workload"]))?["draining"] == "yes"
+            }, "\(node.output)")
+        let refused = try client.request(["command": "offer", "call-id": "late", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        #expect(refused["error-reason"]?.stringValue?.contains("draining for shutdown") == true, "\(refused)")
+        for sequence in 1...10 {
+            caller.send(pcmu(sequence), to: forCaller)
+            #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence))
+        }
+        #expect(node.isRunning, "the node must wait for its call")
+        _ = try client.request(["command": "delete", "call-id": "life", "from-tag": "A"])
+        #expect(await node.wait(seconds: 5) == 0, "\(node.output)")
+        #expect(node.output.contains("drained"), "\(node.output)")
+    }
+}
