@@ -62,6 +62,33 @@ import Testing
         await node.stop()
     }
 
+    @Test func aSpillShowsInBothNodesMetricsWithThePeersWorkload() async throws {
+        let cluster = try await TestCluster.start(count: 2, policy: .delegate, share: .push, maxSessions: 10, configure: { index, configuration in
+            configuration.metricsAddress = "\(TestCluster.ip(index)):0"
+            if index == 0 { configuration.threshold = 0 }
+        })
+        try #require(try cluster.waitForPeers(of: 0, ["n2"], state: "up") != nil)
+        #expect(try TestCluster.landing(try cluster.offer(at: 0, callID: "spilled")).node == "n2")
+
+        let first = String(decoding: try httpGet(cluster.nodes[0]!.metricsAddress!, "/metrics").body, as: UTF8.self)
+        #expect(Self.value(first, #"spillway_spills_total{policy="delegate"}"#) == 1)
+        #expect(Self.value(first, #"spillway_spills_total{policy="sequence"}"#) == 0)
+        #expect(Self.value(first, "spillway_steering_decision_seconds_count") == 1)
+        #expect(Self.value(first, #"spillway_forwards_total{direction="sent"}"#) == 1)
+        #expect(Self.value(first, #"spillway_peer_up{peer="n2"}"#) == 1)
+        #expect(Self.value(first, #"spillway_peer_threshold{peer="n2"}"#) == 1)
+        #expect(Self.value(first, #"spillway_peer_load{peer="n2"}"#) != nil)
+        #expect(Self.value(first, #"spillway_sessions{anchored="elsewhere"}"#) == 1)
+        #expect(Self.value(first, "spillway_admits_new_calls") == 0)
+
+        let second = String(decoding: try httpGet(cluster.nodes[1]!.metricsAddress!, "/metrics").body, as: UTF8.self)
+        #expect(Self.value(second, #"spillway_call_hops_bucket{le="0.0"}"#) == 0)
+        #expect(Self.value(second, #"spillway_call_hops_bucket{le="1.0"}"#) == 1)
+        #expect(Self.value(second, #"spillway_forwards_total{direction="received"}"#) == 1)
+        #expect(Self.value(second, #"spillway_sessions{anchored="here"}"#) == 1)
+        await cluster.stop()
+    }
+
     @Test func ngCommandsFromOutsideTheClientNetworksAreDroppedAndCounted() async throws {
         let node = try await TestNode.start {
             $0.metricsAddress = "127.0.0.1:0"
