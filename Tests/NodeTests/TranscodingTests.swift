@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func aPCMUCallerAndAnOpusOnlyCalleeHearEachOtherThroughTheRelay() async throws {
-        let node = try await TestNode.start()
+        let node = try await TestNode.start { $0.metricsAddress = "127.0.0.1:0" }
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let offer = try node.request([
@@ -157,6 +157,9 @@ import Testing
         #expect(callerMedia?["codec"] == "PCMU/8000")
         #expect(callerMedia?["transcoded to"] == "opus/48000/2")
         #expect(try node.stream(callID: "transcode", tag: "A")?["drops"] == .dictionary([:]))
+        // Both directions run through a transcoder, and /metrics says so.
+        let metrics = String(decoding: try httpGet(node.node.metricsAddress!, "/metrics").body, as: UTF8.self)
+        #expect(OperationsTests.value(metrics, "spillway_transcoding_sessions") == 2)
         await node.stop()
     }
 
