@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import MediaPlane
 
 @main
 struct Spillway: AsyncParsableCommand {
@@ -17,4 +18,12 @@ func bootstrapLogging(_ level: Logger.Level) {
         handler.logLevel = level
         return handler
     }
+}
+
+/// The node a client command talks to, from its `--ng HOST:PORT`.
+func ngServer(_ text: String) throws -> SocketAddress {
+    guard let server = SocketAddress(hostAndPort: text) else {
+        throw ValidationError("--ng '\(text)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
+    }
+    return server
 }

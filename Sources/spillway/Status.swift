@@ -13,9 +13,7 @@ struct StatusCommand: ParsableCommand {
     var ng: String = "127.0.0.1:2223"
 
     func run() throws {
-        guard let server = SocketAddress(hostAndPort: ng) else {
-            throw ValidationError("--ng '\(ng)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
-        }
+        let server = try ngServer(ng)
         let reply = try NGClient(server: server).request(["command": "statistics"])
         guard reply["result"] == "ok", let node = reply["spillway"] else {
             throw ValidationError("node at \(ng) did not answer statistics: \(reply["error-reason"]?.stringValue ?? "\(reply)")")

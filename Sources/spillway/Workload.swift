@@ -31,9 +31,7 @@ struct WorkloadCommand: ParsableCommand {
     var maxCPU: String?
 
     func run() throws {
-        guard let server = SocketAddress(hostAndPort: ng) else {
-            throw ValidationError("--ng '\(ng)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
-        }
+        let server = try ngServer(ng)
         var request: [String: BencodeValue] = ["command": "workload"]
         let changes = [
             ("threshold", drain ? "0" : threshold), ("max-sessions", maxSessions), ("max-packet-rate", maxPacketRate),
