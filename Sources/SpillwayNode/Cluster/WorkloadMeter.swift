@@ -14,7 +14,8 @@ final class WorkloadMeter {
         get { isDraining ? .drain : configuredThreshold }
         set { configuredThreshold = newValue }
     }
-    private var configuredThreshold: AdmissionThreshold
+    /// The threshold set by configuration or at run time, which a drain overrides.
+    private(set) var configuredThreshold: AdmissionThreshold
     /// Set for good when the node starts to drain: it takes no new call from then on.
     private(set) var isDraining = false
     private var previous: (sample: DataPlaneSample, at: UInt64)

@@ -164,9 +164,9 @@ public final class RelayNode: Sendable {
         }
     }
 
-    /// Applies what a reloaded configuration changes that can change while running (threshold,
-    /// capacities, ng-clients, log level is the caller's); returns the settings that differ but
-    /// need a restart, which keep their running values.
+    /// Applies the settings of a reloaded configuration that can change while running
+    /// (`reloadableSettings`); returns the settings that differ but need a restart, which keep
+    /// their running values.
     public func reload(_ reloaded: NodeConfiguration) async -> [String] {
         let state = runtime.state
         try? await runtime.loop.submit { state.value?.apply(reloaded) }.get()
@@ -183,7 +183,7 @@ public final class RelayNode: Sendable {
 final class NodeLoopState: LoopConfinedState {
     let router: RequestRouter
     let ras: RASEndpoint?
-    let metrics = NodeMetrics()
+    let metrics: NodeMetrics
     private let cluster: ClusterMembership?
     private var timers: [LoopTimer] = []
 
@@ -201,9 +201,10 @@ final class NodeLoopState: LoopConfinedState {
                 identity: identity, configuration: configuration, meter: meter, channel: channel, seal: seal!, loop: loop,
                 logger: logger)
         }
+        metrics = NodeMetrics()
         router = RequestRouter(
             identity: identity, processor: NGProcessor(registry: registry, logger: logger), meter: meter, cluster: cluster,
-            configuration: configuration, ngChannel: ngChannel, loop: loop, logger: logger)
+            configuration: configuration, metrics: metrics, ngChannel: ngChannel, loop: loop, logger: logger)
         ras = try rasChannel.map { [cluster] channel in
             guard let rasAddress = identity.rasAddress.flatMap(RASTransport.transportAddress),
                 let callSignal = identity.callSignalAddress.flatMap(RASTransport.transportAddress)
@@ -213,7 +214,6 @@ final class NodeLoopState: LoopConfinedState {
                 configuration: configuration, channel: channel, loop: loop, logger: logger)
         }
         if let ras { router.rasStatistics = { ras.counters.bencoded } }
-        router.metrics = metrics
 
         let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
         timers.append(
@@ -269,10 +269,8 @@ final class NodeLoopState: LoopConfinedState {
 
     /// Takes the run-time settings of a reloaded configuration.
     func apply(_ reloaded: NodeConfiguration) {
-        router.meter.capacity = reloaded.capacity
-        router.meter.threshold = AdmissionThreshold(reloaded.threshold)
+        router.setLimits(capacity: reloaded.capacity, threshold: reloaded.threshold)
         router.ngClients = reloaded.ngClients
-        cluster?.reporter.workloadChanged()
     }
 
     func stop() {

@@ -44,8 +44,8 @@ final class RequestRouter {
     private(set) var counters = RoutingCounters()
     /// The RAS port's counters for `statistics`, when the node answers RAS.
     var rasStatistics: (() -> BencodeValue)?
-    /// Where steering decision times and call hops are recorded, when metrics are served.
-    var metrics: NodeMetrics?
+    /// Where steering decision times and call hops are recorded.
+    private let metrics: NodeMetrics
 
     /// Who is waiting for a command's reply.
     private enum Origin: CustomStringConvertible {
@@ -93,7 +93,7 @@ final class RequestRouter {
 
     init(
         identity: NodeIdentity, processor: NGProcessor, meter: WorkloadMeter, cluster: ClusterMembership?,
-        configuration: NodeConfiguration, ngChannel: any Channel, loop: any EventLoop, logger: Logger
+        configuration: NodeConfiguration, metrics: NodeMetrics, ngChannel: any Channel, loop: any EventLoop, logger: Logger
     ) {
         self.identity = identity
         self.processor = processor
@@ -101,6 +101,7 @@ final class RequestRouter {
         self.cluster = cluster
         self.configuration = configuration
         self.ngClients = configuration.ngClients
+        self.metrics = metrics
         self.ngChannel = ngChannel
         self.loop = loop
         self.logger = logger
@@ -225,7 +226,7 @@ final class RequestRouter {
         if meter.admitsNewCall {
             do throws(CallError) {
                 let reply = try runHere(request, hops: visited.count)
-                metrics?.callHops.record(Int64(visited.count))
+                metrics.callHops.record(Int64(visited.count))
                 cluster?.reporter.workloadChanged()
                 return complete(origin, reply: reply, owner: identity)
             } catch .ports(let exhausted) where cluster != nil {
@@ -250,7 +251,7 @@ final class RequestRouter {
         }
         let decisionStarted = ContinuousClock.now
         cluster.planner.chooseTarget(avoiding: path + avoided) { [self] target in
-            metrics?.steeringDecision.record(ContinuousClock.now - decisionStarted)
+            metrics.steeringDecision.record(ContinuousClock.now - decisionStarted)
             guard let target else {
                 return complete(origin, reply: allBusy(command, path: path, detail: "no other node is below its threshold"), owner: nil)
             }
@@ -386,7 +387,7 @@ final class RequestRouter {
     private func workloadControl(_ command: BencodeValue) -> BencodeValue {
         var changed = configuration
         changed.capacity = meter.capacity
-        changed.threshold = meter.threshold.value
+        changed.threshold = meter.configuredThreshold.value
         do throws(ConfigurationError) {
             for key in ["threshold", "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu"] {
                 guard let value = command[key] else { continue }
@@ -399,17 +400,20 @@ final class RequestRouter {
         if meter.isDraining, command["threshold"] != nil {
             return NGReply.error("node '\(identity.id)' is draining for shutdown and takes no new calls; its threshold stays 0")
         }
-        if changed.capacity != meter.capacity || changed.threshold != meter.threshold.value {
-            logger.notice(
-                "workload limits changed",
-                metadata: ["threshold": "\(changed.threshold)", "max-sessions": "\(changed.capacity.sessions)"])
-            meter.capacity = changed.capacity
-            meter.threshold = AdmissionThreshold(changed.threshold)
-            cluster?.reporter.workloadChanged()
-        }
+        setLimits(capacity: changed.capacity, threshold: changed.threshold)
         var reply = workloadSummary()
         reply["result"] = "ok"
         return .dictionary(reply)
+    }
+
+    /// Sets the workload limits (from NG `workload` or a reloaded config file) and, when they
+    /// change, tells the peers at once.
+    func setLimits(capacity: ResourceCapacity, threshold: Double) {
+        guard capacity != meter.capacity || threshold != meter.configuredThreshold.value else { return }
+        logger.notice("workload limits changed", metadata: ["threshold": "\(threshold)", "max-sessions": "\(capacity.sessions)"])
+        meter.capacity = capacity
+        meter.threshold = AdmissionThreshold(threshold)
+        cluster?.reporter.workloadChanged()
     }
 
     private func workloadSummary() -> [String: BencodeValue] {
