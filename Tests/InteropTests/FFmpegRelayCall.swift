@@ -87,7 +87,12 @@ struct FFmpegRelayCall {
         children.append(sender)
         #expect(await sender.wait(seconds: 30) == 0, "sender failed: \(sender.output.suffix(1500))")
         if !(await ChildProcess.eventually(seconds: 2) { !receiver.isRunning }) { await receiver.interrupt() }
-        await watcher?.interrupt()
+        if let watcher {
+            // A capture (dumpcap) takes packets from its ring in batches, and a busy machine can stop
+            // it before the sender's last ones are written: wait for its file to stop growing first.
+            await Self.waitUntilFilesStopGrowing(in: directory)
+            await watcher.interrupt()
+        }
 
         let query = try ng.request(["command": "query", "call-id": .string(name)])
         await node.shutdown()
@@ -96,5 +101,22 @@ struct FFmpegRelayCall {
             receivedAudio: (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/received-audio.raw"))) ?? Data(),
             referenceAudio: try Data(contentsOf: URL(fileURLWithPath: "\(directory)/reference-audio.raw")),
             query: query, relayPortForSender: relayPort, receiverLog: receiver.output)
+    }
+
+    /// Returns once no file in `directory` has grown for 300 ms, or after 3 s.
+    private static func waitUntilFilesStopGrowing(in directory: String) async {
+        func totalSize() -> Int {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return names.reduce(0) { total, name in
+                total + (((try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"))?[.size] as? Int) ?? 0)
+            }
+        }
+        var size = totalSize()
+        for _ in 0..<10 {
+            try? await Task.sleep(for: .milliseconds(300))
+            let now = totalSize()
+            if now == size { return }
+            size = now
+        }
     }
 }
