@@ -80,4 +80,44 @@ import Glibc
         #expect(await node.wait(seconds: 5) == 0, "\(node.output)")
         #expect(node.output.contains("drained"), "\(node.output)")
     }
+
+    /// A node out of file descriptors says so (not "no free port pair"), stops searching the range at
+    /// once, and takes calls again when some end.
+    @Test func runningOutOfDescriptorsIsReportedAsSuchAndRecovers() async throws {
+        let spillway = try spillwayExecutable()
+        let directory = try scratchDirectory("descriptors")
+        let ng = "127.0.0.32:12410"
+        let node = try ChildProcess(
+            "node", "/bin/sh",
+            ["-c", "ulimit -n 64 && exec \(spillway) serve --ng \(ng) --media-ip 127.0.0.32 --port-range 13400-13999"],
+            directory: directory)
+        defer { node.stop() }
+        let client = try NGClient(server: SocketAddress(hostAndPort: ng)!)
+        #expect(
+            await ChildProcess.eventually(seconds: 10) {
+                (try? client.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong"
+            }, "the node did not answer ping: \(node.output)")
+        func offer(_ call: Int) throws -> BencodeValue {
+            try client.request([
+                "command": "offer", "call-id": .string("fd-\(call)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+            ])
+        }
+        var taken = 0
+        var refusal: BencodeValue?
+        while taken < 40 {
+            let reply = try offer(taken)
+            guard reply["result"] == "ok" else {
+                refusal = reply
+                break
+            }
+            taken += 1
+        }
+        let reason = try #require(refusal?["error-reason"]?.stringValue, "64 descriptors held \(taken) calls")
+        #expect(reason.contains("no file descriptor left") && reason.contains("the limit is 64"), "\(reason)")
+        #expect(taken >= 5, "\(taken) calls before the refusal")
+        _ = try client.request(["command": "delete", "call-id": "fd-0", "from-tag": "A"])
+        #expect(
+            await ChildProcess.eventually(seconds: 5) { (try? offer(100))?["result"] == "ok" },
+            "a call must be taken once descriptors are free again: \(node.output)")
+    }
 }

@@ -50,15 +50,32 @@ public struct PortAllocator: Sendable {
             guard let rtpAddress = SocketAddress(ip: ip, port: port),
                 let rtcpAddress = SocketAddress(ip: ip, port: port + 1)
             else { throw .invalidAddress(ip) }
-            guard case .success(let rtp) = UDPSocket.bind(rtpAddress) else { continue }
-            guard case .success(let rtcp) = UDPSocket.bind(rtcpAddress) else {
-                close(rtp)
+            let rtp: Int32
+            switch UDPSocket.bind(rtpAddress) {
+            case .success(let descriptor): rtp = descriptor
+            case .failure(let error):
+                try Self.stopIfOutOfDescriptors(error)
                 continue
             }
-            inUse.insert(port)
-            return Pair(port: port, rtpDescriptor: rtp, rtcpDescriptor: rtcp)
+            switch UDPSocket.bind(rtcpAddress) {
+            case .success(let rtcp):
+                inUse.insert(port)
+                return Pair(port: port, rtpDescriptor: rtp, rtcpDescriptor: rtcp)
+            case .failure(let error):
+                close(rtp)
+                try Self.stopIfOutOfDescriptors(error)
+            }
         }
         throw .exhausted(range: range)
+    }
+
+    /// A port taken by another process is skipped; running out of descriptors ends the search,
+    /// since no other port would do better.
+    private static func stopIfOutOfDescriptors(_ error: SocketError) throws(PortAllocationError) {
+        guard error.errno == EMFILE || error.errno == ENFILE else { return }
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        throw .outOfDescriptors(limit: error.errno == EMFILE ? Int(limit.rlim_cur) : nil)
     }
 
     /// Returns a pair's port to the pool once the worker that owned its sockets has closed them.
@@ -82,12 +99,18 @@ public struct PortAllocator: Sendable {
 /// Why no port pair could be had.
 public enum PortAllocationError: Error, Equatable, Sendable, CustomStringConvertible {
     case exhausted(range: ClosedRange<UInt16>)
+    /// The process (`limit`, its descriptor limit) or the system (nil) has no descriptor left.
+    case outOfDescriptors(limit: Int?)
     case invalidAddress(String)
 
     public var description: String {
         switch self {
         case .exhausted(let range):
             "no free RTP/RTCP port pair in \(range.lowerBound)-\(range.upperBound); widen --port-range or wait for calls to end"
+        case .outOfDescriptors(let limit?):
+            "no file descriptor left for a media socket (the limit is \(limit), four per call): raise the node's hard limit (ulimit -Hn, LimitNOFILE=) or wait for calls to end"
+        case .outOfDescriptors(nil):
+            "the system has no file descriptor left for a media socket (fs.file-max): raise it or wait for calls to end"
         case .invalidAddress(let ip):
             "media address '\(ip)' is not a numeric IPv4 or IPv6 address"
         }
