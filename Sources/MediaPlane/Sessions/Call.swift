@@ -31,6 +31,19 @@ final class Call {
     var allMedia: [LegMedia] {
         legs.flatMap { $0.media.compactMap { $0 } }
     }
+
+    /// When any side of the call last received a packet (0: never). Reads the counters in place:
+    /// the idle sweep asks every call each second, so this builds no arrays.
+    var lastPacketNanos: UInt64 {
+        var latest: UInt64 = 0
+        for leg in legs.indices {
+            for index in legs[leg].media.indices {
+                guard let counters = legs[leg].media[index]?.counters else { continue }
+                latest = max(latest, counters.lastPacketNanos.load(ordering: .relaxed))
+            }
+        }
+        return latest
+    }
 }
 
 /// One party of a call (rtpengine's "monologue"): the SIP tag and one `LegMedia` per m= line.

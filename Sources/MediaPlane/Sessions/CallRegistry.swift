@@ -260,11 +260,12 @@ public final class CallRegistry {
 
     /// Calls with neither packets nor signalling for `timeoutNanos`.
     public func idleCallIDs(timeoutNanos: UInt64, now: UInt64 = spw_monotonic_nanos()) -> [String] {
-        calls.values.filter { call in
-            let lastPacket = call.allMedia.map { $0.counters.lastPacketNanos.load(ordering: .relaxed) }.max() ?? 0
-            let lastActivity = max(lastPacket, call.lastSignalNanos)
-            return now > lastActivity && now - lastActivity >= timeoutNanos
-        }.map(\.id)
+        var idle: [String] = []
+        for call in calls.values {
+            let lastActivity = max(call.lastPacketNanos, call.lastSignalNanos)
+            if now > lastActivity, now - lastActivity >= timeoutNanos { idle.append(call.id) }
+        }
+        return idle
     }
 
     /// Tears down a call for having no media, counting it as a timeout.
