@@ -11,7 +11,7 @@ SSRC, during the warm-up).
 import argparse, base64, os, re, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from relay_throughput import BIN, ROOT, blast, build_tools, ng, relay_port, sdp  # noqa: E402
+from relays import BIN, ROOT, blast, build_tools, ng, relay_port, sdp  # noqa: E402
 
 
 def read_count(relay, log_path):

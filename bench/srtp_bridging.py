@@ -17,7 +17,7 @@ Needs cc, libsrtp2-dev, rtpengine-daemon and a release build (`swift build -c re
 """
 import argparse, base64, json, os, shutil, statistics, sys
 
-from relay_throughput import ROOT, build_tools, rtpengine_command, run_ng_relay, spillway_command, summarize
+from relays import ROOT, build_tools, rtpengine_command, run_ng_relay, spillway_command, summarize
 
 SUITE = "AES_CM_128_HMAC_SHA1_80"
 

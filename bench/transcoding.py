@@ -19,7 +19,7 @@ Needs rtpengine-daemon (built with transcoding, as Debian's is) and a release bu
 """
 import argparse, json, os, statistics, subprocess, sys
 
-from relay_throughput import ROOT, cpu_seconds, ng, relay_port, rtpengine_command, spillway_command, start_ng_relay
+from relays import ROOT, cpu_seconds, ng, relay_port, rtpengine_command, spillway_command, start_ng_relay
 
 CALLER, CALLEE = 44000, 44002
 

@@ -1,15 +1,11 @@
 #!/usr/bin/env python3
-"""Forwarding throughput and relay CPU per packet: Spillway, rtpengine and a minimal C forwarder (the floor).
+"""What the relay benchmarks share: building the C tools, starting the relays pinned to CPU 0 (Spillway,
+rtpengine userspace-only with one thread), talking NG to them, reading their CPU time, and `blast`,
+the flood/paced single-socket sender the SRTP and allocation benchmarks use.
 
-Each run pins the relay to CPU 0 and the load generator (bench/blast.c) to CPU 1, blasts RTP-shaped
-packets at one stream of one call for a fixed time, and reads the relay's CPU time from /proc.
-Runs of the two relays are interleaved and repeated; the table gives median and spread (min-max).
-
-    python3 bench/relay_throughput.py [--runs 5] [--seconds 5] [--json bench/out/throughput.json]
-
-Needs cc and a release build (`swift build -c release`); run by hand, never by the test suite.
+Not a benchmark itself: see performance.py, srtp_bridging.py, transcoding.py and allocations.py.
 """
-import argparse, json, os, random, shutil, socket, statistics, subprocess, sys, time
+import json, os, random, resource, shutil, socket, statistics, subprocess, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bench", "bin")
@@ -17,9 +13,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def build_tools():
-    """blast links libsrtp2 (it can send SRTP); the floor forwarder needs nothing but libc."""
+    """blast links libsrtp2 (it can send SRTP); the call generator and the floor forwarder need nothing but libc."""
     os.makedirs(BIN, exist_ok=True)
-    for tool, libraries in (("blast", ["-lsrtp2"]), ("floor", [])):
+    for tool, libraries in (("blast", ["-lsrtp2"]), ("callgen", []), ("floor", [])):
         subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(BIN, tool), os.path.join(ROOT, "bench", tool + ".c")]
                        + libraries, check=True)
 
@@ -93,26 +89,42 @@ def blast(send_port, recv_port, relay_ports, seconds, srtp_key=None, rate=0):
 
 def spillway_command(binary, ng_port, ports=(43000, 43299)):
     return [binary, "serve", "--ng", "127.0.0.1:%d" % ng_port, "--port-range", "%d-%d" % ports, "--workers", "1",
-            "--log-level", "error"]
+            "--media-timeout", "3600", "--log-level", "error"]
 
 
 def rtpengine_command(ng_port, ports=(43600, 43899)):
     """rtpengine from Debian's rtpengine-daemon, userspace only (no kernel forwarding table), one thread."""
     return ["rtpengine", "--foreground", "--table=-1", "--interface=127.0.0.1", "--listen-ng=127.0.0.1:%d" % ng_port,
             "--port-min=%d" % ports[0], "--port-max=%d" % ports[1], "--num-threads=1", "--delete-delay=0", "--log-stderr",
-            "--log-level=3"]
+            "--log-level=3", "--timeout=3600"]
+
+
+def raise_descriptor_limit():
+    """Lets a child open thousands of sockets (four per call): 65536 where allowed (root), else the hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, 65536), max(hard, 65536)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start_pinned(command):
+    """Starts a relay (or the floor) on CPU 0 with the descriptor limit raised."""
+    return subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=raise_descriptor_limit)
 
 
 def start_ng_relay(command, ng_port):
-    """Starts a relay that speaks NG on CPU 0 and waits until it answers ping (5 s at most)."""
-    relay = subprocess.Popen(["taskset", "-c", "0"] + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
+    """Starts a relay that speaks NG on CPU 0 and waits until it answers ping (10 s at most)."""
+    relay = start_pinned(command)
+    for _ in range(100):
         try:
             ng(ng_port, {"command": "ping"})
-            break
+            return relay
         except OSError:
             time.sleep(0.1)
-    return relay
+    relay.kill()
+    raise SystemExit("relay did not answer NG ping on port %d: %s" % (ng_port, " ".join(command)))
 
 
 def run_ng_relay(command, ng_port, seconds, streams, index, caller_crypto=None, callee_crypto=None, offer_keys=None,
@@ -140,17 +152,6 @@ def run_ng_relay(command, ng_port, seconds, streams, index, caller_crypto=None, 
         relay.wait()
 
 
-def run_floor(seconds, streams, index):
-    relay = subprocess.Popen(["taskset", "-c", "0", os.path.join(BIN, "floor"), "45200", str(streams), "45198",
-                              "127.0.0.1", "44102"])
-    try:
-        time.sleep(0.3)
-        return measured_blast(relay.pid, 44100, 44102, [45200 + 2 * i for i in range(streams)], seconds)
-    finally:
-        relay.terminate()
-        relay.wait()
-
-
 def summarize(results):
     pps = [r["received"] / r["seconds"] for r in results]
     us = [r["cpu"] * 1e6 / max(r["received"], 1) for r in results]
@@ -160,47 +161,3 @@ def summarize(results):
         summary["instructions_per_packet"] = [r["instructions"] / max(r["received"], 1) for r in results]
         summary["instructions_median"] = statistics.median(summary["instructions_per_packet"])
     return summary
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--streams", type=int, default=32, help="calls the load is spread over")
-    parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    if not os.access(args.binary, os.X_OK):
-        sys.exit("no release build at %s: run `swift build -c release` first" % args.binary)
-    build_tools()
-    runs = {"spillway": [], "rtpengine": [], "floor": []}
-    with_rtpengine = shutil.which("rtpengine") is not None
-    if not with_rtpengine:
-        print("rtpengine not installed (apt-get install rtpengine-daemon): comparing with the floor only")
-        del runs["rtpengine"]
-    for index in range(args.runs):
-        runs["spillway"].append(run_ng_relay(
-            spillway_command(args.binary, 42300 + index), 42300 + index, args.seconds, args.streams, index))
-        if with_rtpengine:
-            runs["rtpengine"].append(run_ng_relay(
-                rtpengine_command(42350 + index), 42350 + index, args.seconds, args.streams, index))
-        runs["floor"].append(run_floor(args.seconds, args.streams, index))
-    table = {name: summarize(results) for name, results in runs.items()}
-    print("%-10s %22s %26s %28s" % ("relay", "forwarded pkt/s", "relay CPU us/packet", "user instructions/packet"))
-    for name, s in table.items():
-        instructions = "%10.0f (%6.0f-%6.0f)" % (s["instructions_median"], min(s["instructions_per_packet"]),
-                                                max(s["instructions_per_packet"])) if "instructions_median" in s else "-"
-        print("%-10s %10.0f (%6.0f-%6.0f) %10.2f (%5.2f-%5.2f) %28s" % (
-            name, s["pps_median"], min(s["pps"]), max(s["pps"]), s["us_median"], min(s["us_per_packet"]),
-            max(s["us_per_packet"]), instructions))
-    ratios = {"cpu_ratio_vs_" + name: table["spillway"]["us_median"] / table[name]["us_median"]
-              for name in table if name != "spillway"}
-    for key, value in ratios.items():
-        print("spillway CPU per packet / %s: %.2f" % (key[len("cpu_ratio_vs_"):], value))
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        json.dump(dict(runs=runs, summary=table, **ratios), open(args.json, "w"), indent=2)
-
-
-if __name__ == "__main__":
-    main()

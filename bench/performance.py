@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Performance: Spillway against rtpengine and a C floor forwarder, one table.
+
+Each relay runs pinned to CPU 0 with one media thread: Spillway (`--workers 1`), rtpengine from
+Debian's rtpengine-daemon userspace only (`--table=-1 --num-threads=1`), and `floor.c` (epoll,
+recvmmsg/sendmmsg, no parsing: the kernel's loopback cost). The load is `callgen.c` on CPU 1: N calls
+set up over NG offer/answer (the floor has fixed ports), RTP both ways in every call, paced evenly,
+with the relay's latency timed by the kernel's receive timestamps. For each relay and run:
+
+  1. 500 calls at 50 packets/s each way (G.711, 50,000 packets/s): latency p50/p99/p99.9, loss,
+     relay CPU per forwarded packet (/proc), userspace instructions per packet and the kernel's share
+     of the relay's cycles (perf stat).
+  2. Lossless throughput at 500 calls (RFC 2544's throughput, with loss < 0.1%): the per-call rate
+     is doubled from 100 packets/s, then bisected; CPU per forwarded packet at the best rate.
+  3. Paced capacity: the most calls at 50 packets/s each way with loss < 0.1% and p99 < 5 ms,
+     doubling from 250, then bisecting to 25 calls.
+  4. Memory: RSS per idle call with 4,900 calls set up (NG relays only; four sockets a call, and the
+     descriptor limit here is 20,000).
+
+Every step runs against a freshly started relay. Runs rotate the relays' order and repeat; the table
+gives median (min-max). A figure where the
+generator fell behind its schedule (more than 1% of packets sent over 1 ms late) at the first
+failing step is marked `*`: there, the generator's core, not the relay's, ran out.
+
+    apt-get install -y rtpengine-daemon linux-perf   # optional: without rtpengine, Spillway and the floor
+    swift build -c release
+    python3 bench/performance.py --runs 3 --json bench/out/performance.json
+
+Run by hand on an otherwise idle machine; never part of the test suite.
+"""
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from relays import BIN, ROOT, build_tools, cpu_seconds, ng, relay_port, rtpengine_command, sdp, spillway_command, \
+    start_ng_relay, start_pinned  # noqa: E402
+
+CALLER_PORT, CALLEE_PORT = 29990, 29992
+LOSS_LIMIT, P99_LIMIT_US = 0.001, 5000
+
+
+class NGRelay:
+    """A relay driven over NG; calls are added as the steps need them and kept for the relay's life."""
+
+    def __init__(self, name, command, ng_port):
+        self.name, self.ng_port = name, ng_port
+        self.process = start_ng_relay(command, ng_port)
+        self.pid = self.process.pid
+        self.ports = []
+
+    def calls(self, count):
+        while len(self.ports) < count:
+            call = "perf-%d" % len(self.ports)
+            offer = ng(self.ng_port, {"command": "offer", "call-id": call, "from-tag": "a", "sdp": sdp(CALLER_PORT)})
+            answer = ng(self.ng_port, {"command": "answer", "call-id": call, "from-tag": "a", "to-tag": "b",
+                                       "sdp": sdp(CALLEE_PORT)})
+            if b"3:sdp" not in offer or b"3:sdp" not in answer:
+                raise SystemExit("%s refused call %d: %r" % (self.name, len(self.ports), (answer if b"3:sdp" in offer else offer)[:300]))
+            # The caller sends to the port in the answer it gets; the callee to the one in the offer.
+            self.ports.append((relay_port(answer), relay_port(offer)))
+        return self.ports[:count]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+class FloorRelay:
+    """floor.c with a fixed port pair per call."""
+    FIRST_PORT = 50000
+
+    def __init__(self, most_calls):
+        self.name = "floor"
+        self.process = start_pinned([os.path.join(BIN, "floor"), str(self.FIRST_PORT), str(most_calls),
+                                     str(CALLER_PORT), str(CALLEE_PORT)])
+        self.pid = self.process.pid
+        time.sleep(0.5)
+
+    def calls(self, count):
+        return [(self.FIRST_PORT + 4 * call, self.FIRST_PORT + 4 * call + 2) for call in range(count)]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+def load(start_relay, calls, rate, seconds, count_instructions=False):
+    """One paced load through a relay started for it (`start_relay()`, stopped after): `calls` calls at
+    `rate` packets/s each way. A fresh relay per load keeps one step's overload from spoiling the next
+    (rtpengine forwarded nothing for the rest of a run after its lossless-rate search).
+    Returns callgen's figures with the relay's CPU time and, with `count_instructions`, its
+    userspace instructions and its user and kernel cycles over the load."""
+    relay = start_relay()
+    try:
+        return paced_load(relay, calls, rate, seconds, count_instructions)
+    finally:
+        relay.stop()
+
+
+def paced_load(relay, calls, rate, seconds, count_instructions):
+    with tempfile.NamedTemporaryFile("w", suffix=".ports") as ports:
+        ports.write("".join("%d %d\n" % pair for pair in relay.calls(calls)))
+        ports.flush()
+        perf = None
+        if count_instructions and shutil.which("perf"):
+            perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "instructions:u,cycles:u,cycles:k", "-p", str(relay.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.1)
+        before = cpu_seconds(relay.pid)
+        out = subprocess.run(["taskset", "-c", "1", os.path.join(BIN, "callgen"), str(CALLER_PORT), str(CALLEE_PORT),
+                              "127.0.0.1", ports.name, str(calls), str(seconds), str(rate)],
+                             check=True, capture_output=True, text=True)
+        result = json.loads(out.stdout)
+        result["cpu_seconds"] = cpu_seconds(relay.pid) - before
+        if perf:
+            perf.send_signal(2)
+            counts = {}
+            for line in perf.communicate()[1].splitlines():
+                fields = line.split(",")
+                if len(fields) > 2 and fields[0].isdigit():
+                    counts[fields[2]] = int(fields[0])
+            if "instructions:u" in counts:
+                result["instructions_per_packet"] = counts["instructions:u"] / max(result["received"], 1)
+            if counts.get("cycles:u") is not None and counts.get("cycles:k"):
+                result["kernel_cycle_share"] = counts["cycles:k"] / (counts["cycles:u"] + counts["cycles:k"])
+    sent = max(result["sent"], 1)
+    result["loss"] = (result["sent"] - result["received"]) / sent
+    result["forwarded_pps"] = result["received"] / result["seconds"]
+    result["cpu_us_per_packet"] = result["cpu_seconds"] * 1e6 / max(result["received"], 1)
+    result["generator_late"] = result["late_sends"] / sent > 0.01
+    return result
+
+
+def lossless(result):
+    return result["loss"] < LOSS_LIMIT and result["misrouted"] == 0
+
+
+def within_limits(result):
+    return lossless(result) and result["p99_us"] < P99_LIMIT_US
+
+
+def search(measure, passes, start, limit, resolution):
+    """Largest passing value: doubling from `start` (up to `limit`), then bisecting to `resolution`.
+    Returns (best value, its result, whether the generator fell behind at the first failure, trace)."""
+    good, good_result, bad, bad_result, trace, value = 0, None, None, None, [], start
+    while value <= limit:
+        result = measure(value)
+        trace.append(result)
+        if not passes(result):
+            bad, bad_result = value, result
+            break
+        good, good_result, value = value, result, value * 2
+    while bad is not None and bad - good > resolution:
+        middle = (good + bad) // 2
+        result = measure(middle)
+        trace.append(result)
+        if passes(result):
+            good, good_result = middle, result
+        else:
+            bad, bad_result = middle, result
+    generator_bound = bad is None or (bad_result is not None and bad_result["generator_late"])
+    return good, good_result, generator_bound, trace
+
+
+def measure_relay(start_relay, options):
+    fixed = load(start_relay, options.latency_calls, 50, options.seconds, count_instructions=True)
+    rate, best, rate_bound, rate_trace = search(
+        lambda r: load(start_relay, options.latency_calls, r, options.step_seconds), lossless, 100, 1600, 10)
+    calls, _, calls_bound, calls_trace = search(
+        lambda n: load(start_relay, n, 50, options.step_seconds), within_limits, 250, options.most_calls, 25)
+    return {"at_latency_calls": fixed,
+            "lossless": {"rate_per_direction": rate, "forwarded_pps": best["forwarded_pps"] if best else 0,
+                         "cpu_us_per_packet": best["cpu_us_per_packet"] if best else None,
+                         "generator_bound": rate_bound, "search": rate_trace},
+            "capacity": {"calls": calls, "generator_bound": calls_bound, "search": calls_trace}}
+
+
+def rss_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def memory_per_call(name, command, ng_port, calls):
+    """KiB of RSS per idle call: `calls` calls set up, RSS before and after."""
+    relay = NGRelay(name, command, ng_port)
+    try:
+        time.sleep(0.5)
+        before = rss_kib(relay.pid)
+        relay.calls(calls)
+        time.sleep(1)
+        return (rss_kib(relay.pid) - before) / calls
+    finally:
+        relay.stop()
+
+
+def median_range(values, form="%.0f"):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    return (form + " (" + form + "-" + form + ")") % (statistics.median(values), min(values), max(values))
+
+
+def table(results, options):
+    def column(name, path):
+        values = []
+        for run in results[name]:
+            value = run
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            values.append(value)
+        return values
+
+    def star(name, key):
+        return " *" if any(run[key]["generator_bound"] for run in results[name]) else ""
+
+    rows = [("lossless pkt/s at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["lossless", "forwarded_pps"])) + star(n, "lossless")),
+            ("CPU µs/pkt at that rate", lambda n: median_range(column(n, ["lossless", "cpu_us_per_packet"]), "%.2f")),
+            ("CPU µs/pkt at %d calls x 50 pkt/s" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "cpu_us_per_packet"]), "%.2f")),
+            ("user instructions/pkt at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "instructions_per_packet"]))),
+            ("kernel share of relay cycles (%%) at %d calls" % options.latency_calls, lambda n: median_range([r * 100 for r in column(n, ["at_latency_calls", "kernel_cycle_share"]) if r is not None])),
+            ("paced capacity (calls)", lambda n: median_range(column(n, ["capacity", "calls"])) + star(n, "capacity")),
+            ("latency p50 µs at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "p50_us"]))),
+            ("latency p99 µs", lambda n: median_range(column(n, ["at_latency_calls", "p99_us"]))),
+            ("latency p99.9 µs", lambda n: median_range(column(n, ["at_latency_calls", "p999_us"]))),
+            ("loss at %d calls (%%)" % options.latency_calls, lambda n: median_range([r * 100 for r in column(n, ["at_latency_calls", "loss"])], "%.3f")),
+            ("RSS KiB per idle call (%d calls)" % options.memory_calls, lambda n: median_range(column(n, ["memory_kib_per_call"]), "%.2f"))]
+    names = list(results)
+    lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for label, cell in rows:
+        lines.append("| %s | %s |" % (label, " | ".join(cell(name) for name in names)))
+    return "\n".join(lines)
+
+
+def ratios(results):
+    def median(name, path):
+        values = []
+        for run in results.get(name, []):
+            value = run
+            for key in path:
+                value = value[key]
+            if value is not None:
+                values.append(value)
+        return statistics.median(values) if values else None
+
+    figures = {}
+    for other in ("rtpengine", "floor"):
+        if other not in results:
+            continue
+        for label, path in (("cpu_at_lossless_rate", ["lossless", "cpu_us_per_packet"]),
+                            ("cpu_at_fixed_rate", ["at_latency_calls", "cpu_us_per_packet"]),
+                            ("lossless_pps", ["lossless", "forwarded_pps"]),
+                            ("capacity", ["capacity", "calls"]),
+                            ("p99", ["at_latency_calls", "p99_us"])):
+            ours, theirs = median("spillway", path), median(other, path)
+            if ours is not None and theirs:
+                figures["%s_vs_%s" % (label, other)] = ours / theirs
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5, help="length of the 500-call latency load")
+    parser.add_argument("--step-seconds", type=float, default=3, help="length of each search step")
+    parser.add_argument("--latency-calls", type=int, default=500)
+    parser.add_argument("--most-calls", type=int, default=2400, help="largest call count the capacity search tries")
+    parser.add_argument("--memory-calls", type=int, default=4900,
+                        help="idle calls for RSS per call, four sockets each (0: skip); 5,000 needs a descriptor limit over 20,000")
+    parser.add_argument("--relays", default="spillway,rtpengine,floor")
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
+    parser.add_argument("--json")
+    options = parser.parse_args()
+    if not os.access(options.binary, os.X_OK):
+        sys.exit("no release build at %s: run `swift build -c release` first" % options.binary)
+    build_tools()
+    names = options.relays.split(",")
+    if "rtpengine" in names and not shutil.which("rtpengine"):
+        print("rtpengine is not installed (apt-get install rtpengine-daemon): comparing Spillway with the floor only")
+        names.remove("rtpengine")
+    ranges = {"spillway": (30000, 39999), "rtpengine": (40000, 49999)}
+    commands = {"spillway": lambda port, ports: spillway_command(options.binary, port, ports),
+                "rtpengine": lambda port, ports: rtpengine_command(port, ports)}
+    results = {name: [] for name in names}
+    for run in range(options.runs):
+        order = names[run % len(names):] + names[:run % len(names)]
+        for index, name in enumerate(order):
+            ng_port = 22600 + 10 * run + index
+            if name == "floor":
+                figures = measure_relay(lambda: FloorRelay(options.most_calls), options)
+            else:
+                figures = measure_relay(lambda: NGRelay(name, commands[name](ng_port, ranges[name]), ng_port), options)
+            if name != "floor" and options.memory_calls:
+                figures["memory_kib_per_call"] = memory_per_call(
+                    name, commands[name](ng_port + 5, (10000, 10000 + 4 * options.memory_calls + 999)), ng_port + 5,
+                    options.memory_calls)
+            results[name].append(figures)
+            fixed = figures["at_latency_calls"]
+            print("run %d %-9s lossless %6.0f pkt/s (%.2f µs/pkt)%s; capacity %4d calls%s; at %d calls: %.2f µs/pkt, "
+                  "p50/p99/p99.9 %d/%d/%d µs, loss %.3f%%%s" % (
+                      run + 1, name, figures["lossless"]["forwarded_pps"], figures["lossless"]["cpu_us_per_packet"] or 0,
+                      " *" if figures["lossless"]["generator_bound"] else "", figures["capacity"]["calls"],
+                      " *" if figures["capacity"]["generator_bound"] else "", options.latency_calls,
+                      fixed["cpu_us_per_packet"], fixed["p50_us"], fixed["p99_us"], fixed["p999_us"], fixed["loss"] * 100,
+                      "; %.2f KiB/call" % figures["memory_kib_per_call"] if "memory_kib_per_call" in figures else ""),
+                  flush=True)
+    print()
+    print(table(results, options))
+    print("* the generator fell behind its schedule at the first failing step (or the search hit its limit):"
+          " the relay's own limit is at least this")
+    figures = ratios(results)
+    for key, value in figures.items():
+        print("spillway/%s: %.2f" % (key, value))
+    if options.json:
+        os.makedirs(os.path.dirname(os.path.abspath(options.json)), exist_ok=True)
+        with open(options.json, "w") as out:
+            json.dump({"options": vars(options), "results": results, "ratios": figures}, out, indent=1)
+
+
+if __name__ == "__main__":
+    main()
