@@ -17,7 +17,7 @@ with the relay's latency timed by the kernel's receive timestamps. For each rela
   4. Memory: RSS per idle call with 4,900 calls set up (NG relays only; four sockets a call, and the
      descriptor limit here is 20,000).
 
-Every step runs against a freshly started relay. Runs rotate the relays' order and repeat; the table
+Every step runs against a freshly started relay, after a second of the same load to warm it up. Runs rotate the relays' order and repeat; the table
 gives median (min-max). A figure where the
 generator fell behind its schedule (more than 1% of packets sent over 1 ms late) at the first
 failing step is marked `*`: there, the generator's core, not the relay's, ran out.
@@ -36,6 +36,7 @@ from relays import BIN, ROOT, build_tools, cpu_seconds, ng, relay_port, rtpengin
 
 CALLER_PORT, CALLEE_PORT = 29990, 29992
 LOSS_LIMIT, P99_LIMIT_US = 0.001, 5000
+WARM_UP_SECONDS = 1
 
 
 class NGRelay:
@@ -96,20 +97,26 @@ def load(start_relay, calls, rate, seconds, count_instructions=False):
         relay.stop()
 
 
+def callgen(ports, calls, seconds, rate):
+    out = subprocess.run(["taskset", "-c", "1", os.path.join(BIN, "callgen"), str(CALLER_PORT), str(CALLEE_PORT),
+                          "127.0.0.1", ports, str(calls), str(seconds), str(rate)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
 def paced_load(relay, calls, rate, seconds, count_instructions):
+    """A warm-up second (every stream latched, the relay's first-packet work done), then the measured load."""
     with tempfile.NamedTemporaryFile("w", suffix=".ports") as ports:
         ports.write("".join("%d %d\n" % pair for pair in relay.calls(calls)))
         ports.flush()
+        callgen(ports.name, calls, WARM_UP_SECONDS, rate)
         perf = None
         if count_instructions and shutil.which("perf"):
             perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "instructions:u,cycles:u,cycles:k", "-p", str(relay.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(0.1)
         before = cpu_seconds(relay.pid)
-        out = subprocess.run(["taskset", "-c", "1", os.path.join(BIN, "callgen"), str(CALLER_PORT), str(CALLEE_PORT),
-                              "127.0.0.1", ports.name, str(calls), str(seconds), str(rate)],
-                             check=True, capture_output=True, text=True)
-        result = json.loads(out.stdout)
+        result = callgen(ports.name, calls, seconds, rate)
         result["cpu_seconds"] = cpu_seconds(relay.pid) - before
         if perf:
             perf.send_signal(2)
@@ -264,7 +271,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=5, help="length of the 500-call latency load")
     parser.add_argument("--step-seconds", type=float, default=3, help="length of each search step")
     parser.add_argument("--latency-calls", type=int, default=500)
-    parser.add_argument("--most-calls", type=int, default=2400, help="largest call count the capacity search tries")
+    parser.add_argument("--most-calls", type=int, default=2000, help="largest call count the capacity search tries")
     parser.add_argument("--memory-calls", type=int, default=4900,
                         help="idle calls for RSS per call, four sockets each (0: skip); 5,000 needs a descriptor limit over 20,000")
     parser.add_argument("--relays", default="spillway,rtpengine,floor")

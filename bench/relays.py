@@ -32,10 +32,10 @@ def bencode(value):
     return b"d" + b"".join(bencode(k) + bencode(value[k]) for k in sorted(value)) + b"e"
 
 
-def ng(port, body):
+def ng(port, body, timeout=2):
     """One NG request; returns the reply's raw bencode (parsed just enough for what we need)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(2)
+        sock.settimeout(timeout)
         cookie = b"%08x" % random.getrandbits(32)
         sock.sendto(cookie + b" " + bencode(body), ("127.0.0.1", port))
         data, _ = sock.recvfrom(65536)
@@ -89,7 +89,7 @@ def blast(send_port, recv_port, relay_ports, seconds, srtp_key=None, rate=0):
 
 def spillway_command(binary, ng_port, ports=(43000, 43299)):
     return [binary, "serve", "--ng", "127.0.0.1:%d" % ng_port, "--port-range", "%d-%d" % ports, "--workers", "1",
-            "--media-timeout", "3600", "--log-level", "error"]
+            "--media-timeout", "3600", "--drain-grace", "0", "--log-level", "error"]
 
 
 def rtpengine_command(ng_port, ports=(43600, 43899)):
@@ -115,11 +115,11 @@ def start_pinned(command):
 
 
 def start_ng_relay(command, ng_port):
-    """Starts a relay that speaks NG on CPU 0 and waits until it answers ping (10 s at most)."""
+    """Starts a relay that speaks NG on CPU 0 and waits until it answers ping (20 s at most)."""
     relay = start_pinned(command)
     for _ in range(100):
         try:
-            ng(ng_port, {"command": "ping"})
+            ng(ng_port, {"command": "ping"}, timeout=0.1)
             return relay
         except OSError:
             time.sleep(0.1)

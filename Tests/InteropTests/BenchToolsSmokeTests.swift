@@ -1,0 +1,90 @@
+import Bencode
+import Foundation
+import MediaPlane
+import SpillwayClient
+import SpillwayNode
+import SpillwayTestSupport
+import Testing
+
+/// A short run of the performance benchmark's own tools (`bench/callgen.c`, `bench/floor.c`), so
+/// they keep building and measuring what they claim: every packet of a paced many-call load comes
+/// back on the right side, through the floor forwarder and through a node set up over NG. Serialized:
+/// both tests use the generator's two ports.
+@Suite(.serialized) struct BenchToolsSmokeTests {
+    static let callerPort: UInt16 = 51_190
+    static let calleePort: UInt16 = 51_192
+    static let calls = 4
+
+    @Test func callgenThroughTheFloorGetsEveryPacketBack() async throws {
+        let directory = try scratchDirectory("bench-floor")
+        let floor = try ChildProcess(
+            "floor", try compile("floor", into: directory),
+            ["51100", "\(Self.calls)", "\(Self.callerPort)", "\(Self.calleePort)"], directory: directory)
+        defer { floor.stop() }
+        let callerFacing = (0..<Self.calls).map { UInt16(51_100 + 4 * $0) }
+        let pairs = callerFacing.map { ($0, $0 + 2) }
+        let lastPort = pairs[pairs.count - 1].1
+        #expect(await ChildProcess.eventually(seconds: 5) { udpPortIsBound(lastPort) }, "\(floor.output)")
+        try await expectEveryPacketBack(through: pairs, directory: directory)
+    }
+
+    @Test func callgenThroughANodeGetsEveryPacketBackAndTheNodeCountsIt() async throws {
+        let directory = try scratchDirectory("bench-node")
+        let (node, client) = try await startLoopbackNode(mediaPorts: 51_200...51_299, label: "bench-smoke")
+        var pairs: [(UInt16, UInt16)] = []
+        for call in 0..<Self.calls {
+            let offer = try client.request([
+                "command": "offer", "call-id": .string("smoke-\(call)"), "from-tag": "a",
+                "sdp": .string(audioSDP(port: Self.callerPort)),
+            ])
+            let answer = try client.request([
+                "command": "answer", "call-id": .string("smoke-\(call)"), "from-tag": "a", "to-tag": "b",
+                "sdp": .string(audioSDP(port: Self.calleePort)),
+            ])
+            pairs.append((try ScriptedCall.mediaAddress(in: answer).port, try ScriptedCall.mediaAddress(in: offer).port))
+        }
+        let received = try await expectEveryPacketBack(through: pairs, directory: directory)
+        let statistics = try client.request(["command": "statistics"])
+        let forwarded = statistics["totals"]?["forwarded"]?.integerValue
+        #expect(forwarded == Int64(received), "the node must count the \(received) packets it forwarded: \(statistics)")
+        await node.shutdown()
+    }
+
+    /// Runs callgen for half a second over `pairs` (the relay port each call's caller and callee
+    /// send to) and checks its report; returns how many packets came back.
+    @discardableResult
+    func expectEveryPacketBack(through pairs: [(UInt16, UInt16)], directory: String) async throws -> Int {
+        let ports = "\(directory)/ports"
+        try pairs.map { "\($0.0) \($0.1)\n" }.joined().write(toFile: ports, atomically: true, encoding: .utf8)
+        let callgen = try ChildProcess(
+            "callgen", try compile("callgen", into: directory),
+            ["\(Self.callerPort)", "\(Self.calleePort)", "127.0.0.1", ports, "\(pairs.count)", "0.5", "50"],
+            directory: directory)
+        #expect(await callgen.wait(seconds: 10) == 0, "\(callgen.output)")
+        let report = try #require(
+            JSONSerialization.jsonObject(with: Data(callgen.output.utf8)) as? [String: Any], "\(callgen.output)")
+        let sent = try #require(report["sent"] as? Int)
+        let received = try #require(report["received"] as? Int)
+        // 4 calls x 2 directions x 50 packets/s x 0.5 s.
+        #expect((190...210).contains(sent), "\(report)")
+        #expect(received == sent, "\(report)")
+        #expect(report["misrouted"] as? Int == 0 && report["untimed"] as? Int == 0, "\(report)")
+        #expect((report["p50_us"] as? Double ?? 0) > 0, "latency must come from kernel timestamps: \(report)")
+        return received
+    }
+
+    /// Builds a bench tool from `bench/NAME.c` into `directory`.
+    func compile(_ name: String, into directory: String) throws -> String {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("bench/\(name).c").path
+        let binary = "\(directory)/\(name)"
+        let compiler = try ChildProcess(
+            "cc-\(name)", try ExternalTool.path("cc", package: "gcc"), ["-O2", "-o", binary, source], directory: directory)
+        while compiler.isRunning { usleep(20_000) }
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("bench/\(name).c did not compile: \(compiler.output)")
+            throw ExternalTool.ToolMissing(name: name)
+        }
+        return binary
+    }
+}
