@@ -26,11 +26,7 @@ import Glibc
         try settings("1.0").write(toFile: config, atomically: true, encoding: .utf8)
         let node = try ChildProcess("node", spillway, ["serve", "--config", config], directory: directory)
         defer { node.stop() }
-        let client = try NGClient(server: SocketAddress(hostAndPort: ng)!)
-        #expect(
-            await ChildProcess.eventually(seconds: 10) {
-                (try? client.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong"
-            }, "the node did not answer ping: \(node.output)")
+        let client = try await answeringClient(ng, of: node)
         let threshold = { try client.request(["command": "workload"])["threshold"]?.stringValue }
 
         // A valid change: taken on SIGHUP.
@@ -92,11 +88,7 @@ import Glibc
             ["-c", "ulimit -n 64 && exec \(spillway) serve --ng \(ng) --media-ip 127.0.0.32 --port-range 13400-13999"],
             directory: directory)
         defer { node.stop() }
-        let client = try NGClient(server: SocketAddress(hostAndPort: ng)!)
-        #expect(
-            await ChildProcess.eventually(seconds: 10) {
-                (try? client.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong"
-            }, "the node did not answer ping: \(node.output)")
+        let client = try await answeringClient(ng, of: node)
         func offer(_ call: Int) throws -> BencodeValue {
             try client.request([
                 "command": "offer", "call-id": .string("fd-\(call)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
@@ -119,5 +111,15 @@ import Glibc
         #expect(
             await ChildProcess.eventually(seconds: 5) { (try? offer(100))?["result"] == "ok" },
             "a call must be taken once descriptors are free again: \(node.output)")
+    }
+
+    /// An NG client for the node at `address`, once the node answers ping (10 s at most).
+    func answeringClient(_ address: String, of node: ChildProcess) async throws -> NGClient {
+        let client = try NGClient(server: SocketAddress(hostAndPort: address)!)
+        #expect(
+            await ChildProcess.eventually(seconds: 10) {
+                (try? client.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong"
+            }, "the node did not answer ping: \(node.output)")
+        return client
     }
 }
