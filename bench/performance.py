@@ -66,12 +66,12 @@ class NGRelay:
 
 
 class FloorRelay:
-    """floor.c with a fixed port pair per call."""
+    """floor.c (or floor_uring.c, its io_uring twin) with a fixed port pair per call."""
     FIRST_PORT = 50000
 
-    def __init__(self, most_calls):
-        self.name = "floor"
-        self.process = start_pinned([os.path.join(BIN, "floor"), str(self.FIRST_PORT), str(most_calls),
+    def __init__(self, name, most_calls):
+        self.name = name
+        self.process = start_pinned([os.path.join(BIN, name.replace("-", "_")), str(self.FIRST_PORT), str(most_calls),
                                      str(CALLER_PORT), str(CALLEE_PORT)])
         self.pid = self.process.pid
         time.sleep(0.5)
@@ -251,7 +251,7 @@ def ratios(results):
         return statistics.median(values) if values else None
 
     figures = {}
-    for other in ("rtpengine", "floor"):
+    for other in ("rtpengine", "floor", "floor-uring"):
         if other not in results:
             continue
         for label, path in (("cpu_at_lossless_rate", ["lossless", "cpu_us_per_packet"]),
@@ -274,7 +274,8 @@ def main():
     parser.add_argument("--most-calls", type=int, default=2000, help="largest call count the capacity search tries")
     parser.add_argument("--memory-calls", type=int, default=4900,
                         help="idle calls for RSS per call, four sockets each (0: skip); 5,000 needs a descriptor limit over 20,000")
-    parser.add_argument("--relays", default="spillway,rtpengine,floor")
+    parser.add_argument("--relays", default="spillway,rtpengine,floor",
+                        help="comma-separated: spillway, rtpengine, floor, floor-uring (the floor on io_uring)")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
     parser.add_argument("--json")
     options = parser.parse_args()
@@ -293,11 +294,11 @@ def main():
         order = names[run % len(names):] + names[:run % len(names)]
         for index, name in enumerate(order):
             ng_port = 22600 + 10 * run + index
-            if name == "floor":
-                figures = measure_relay(lambda: FloorRelay(options.most_calls), options)
+            if name.startswith("floor"):
+                figures = measure_relay(lambda: FloorRelay(name, options.most_calls), options)
             else:
                 figures = measure_relay(lambda: NGRelay(name, commands[name](ng_port, ranges[name]), ng_port), options)
-            if name != "floor" and options.memory_calls:
+            if not name.startswith("floor") and options.memory_calls:
                 figures["memory_kib_per_call"] = memory_per_call(
                     name, commands[name](ng_port + 5, (10000, 10000 + 4 * options.memory_calls + 999)), ng_port + 5,
                     options.memory_calls)

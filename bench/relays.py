@@ -13,9 +13,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def build_tools():
-    """blast links libsrtp2 (it can send SRTP); the call generator and the floor forwarder need nothing but libc."""
+    """blast links libsrtp2 (it can send SRTP); the call generator and the floor forwarders need nothing but libc."""
     os.makedirs(BIN, exist_ok=True)
-    for tool, libraries in (("blast", ["-lsrtp2"]), ("callgen", []), ("floor", [])):
+    for tool, libraries in (("blast", ["-lsrtp2"]), ("callgen", []), ("floor", []), ("floor_uring", [])):
         subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(BIN, tool), os.path.join(ROOT, "bench", tool + ".c")]
                        + libraries, check=True)
 
