@@ -4,19 +4,18 @@
 // What batching across ready sockets could save a relay: the per-socket syscalls of floor.c's loop
 // (epoll_wait, then recvmmsg and sendmmsg per ready socket) become one system call per pass.
 //
-//   floor_uring FIRST_PORT CALLS CALLER_PORT CALLEE_PORT     (the same arguments as floor.c)
+//   floor_uring FIRST_PORT CALLS CALLER_PORT CALLEE_PORT     (the same arguments as floor.c, see floor_setup.h)
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <linux/io_uring.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "floor_setup.h"
 
 #define SEND_FLAG (1ull << 32)
 
@@ -38,15 +37,7 @@ struct slot {
 
 static struct ring ring;
 static struct slot *slots;
-static struct sockaddr_in peers[2];
-
-static int bound_socket(int port) {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof local) != 0) { perror("floor_uring: bind"); exit(1); }
-    return fd;
-}
+static struct floor_setup setup;
 
 static void setup_ring(unsigned entries) {
     struct io_uring_params params;
@@ -106,28 +97,18 @@ static void send_from_pair(unsigned index, int length) {
     struct slot *s = &slots[index];
     unsigned out = index ^ 1;
     s->vector.iov_len = length;
-    s->message = (struct msghdr){.msg_name = &peers[out & 1], .msg_namelen = sizeof peers[0],
+    s->message = (struct msghdr){.msg_name = &setup.peers[out & 1], .msg_namelen = sizeof setup.peers[0],
                                  .msg_iov = &s->vector, .msg_iovlen = 1};
     queue(IORING_OP_SENDMSG, slots[out].fd, index, index | SEND_FLAG);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) { fprintf(stderr, "usage: floor_uring FIRST_PORT CALLS CALLER_PORT CALLEE_PORT\n"); return 2; }
-    int first = atoi(argv[1]), calls = atoi(argv[2]);
-    struct rlimit limit;
-    getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-    for (int side = 0; side < 2; side++) {
-        peers[side] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(atoi(argv[3 + side]))};
-        inet_pton(AF_INET, "127.0.0.1", &peers[side].sin_addr);
-    }
-    unsigned sockets = 2 * calls, entries = 1;
+    setup = floor_setup(argc, argv, 0);
+    unsigned sockets = 2 * setup.calls, entries = 1;
     while (entries < sockets * 2) entries <<= 1;
     setup_ring(entries > 32768 ? 32768 : entries);
     slots = calloc(sockets, sizeof *slots);
-    // slots[2i] faces call i's caller, slots[2i + 1] its callee; a packet read on one leaves by the other.
-    for (unsigned i = 0; i < sockets; i++) slots[i].fd = bound_socket(first + 2 * i);
+    for (unsigned i = 0; i < sockets; i++) slots[i].fd = setup.sockets[i];
     for (unsigned i = 0; i < sockets; i++) receive(i);
     for (;;) {
         submit_all(1);
