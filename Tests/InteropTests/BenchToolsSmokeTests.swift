@@ -9,28 +9,31 @@ import Testing
 /// A short run of the performance benchmark's own tools (`bench/callgen.c`, `bench/floor.c`), so
 /// they keep building and measuring what they claim: every packet of a paced many-call load comes
 /// back on the right side, through the floor forwarder and through a node set up over NG. Serialized:
-/// both tests use the generator's two ports.
+/// both tests use the generator's two ports. Every port is below Linux's ephemeral range
+/// (32768-60999), so no other test's client socket can take one first.
 @Suite(.serialized) struct BenchToolsSmokeTests {
-    static let callerPort: UInt16 = 51_190
-    static let calleePort: UInt16 = 51_192
+    static let callerPort: UInt16 = 12_590
+    static let calleePort: UInt16 = 12_592
+    static let floorPorts: UInt16 = 12_500
     static let calls = 4
 
     @Test func callgenThroughTheFloorGetsEveryPacketBack() async throws {
         let directory = try scratchDirectory("bench-floor")
         let floor = try ChildProcess(
             "floor", try compile("floor", into: directory),
-            ["51100", "\(Self.calls)", "\(Self.callerPort)", "\(Self.calleePort)"], directory: directory)
+            ["\(Self.floorPorts)", "\(Self.calls)", "\(Self.callerPort)", "\(Self.calleePort)"], directory: directory)
         defer { floor.stop() }
-        let callerFacing = (0..<Self.calls).map { UInt16(51_100 + 4 * $0) }
+        let callerFacing = (0..<Self.calls).map { Self.floorPorts + UInt16(4 * $0) }
         let pairs = callerFacing.map { ($0, $0 + 2) }
         let lastPort = pairs[pairs.count - 1].1
         #expect(await ChildProcess.eventually(seconds: 5) { udpPortIsBound(lastPort) }, "\(floor.output)")
+        try #require(floor.isRunning, "the floor must hold its ports: \(floor.output)")
         try await expectEveryPacketBack(through: pairs, directory: directory)
     }
 
     @Test func callgenThroughANodeGetsEveryPacketBackAndTheNodeCountsIt() async throws {
         let directory = try scratchDirectory("bench-node")
-        let (node, client) = try await startLoopbackNode(mediaPorts: 51_200...51_299, label: "bench-smoke")
+        let (node, client) = try await startLoopbackNode(mediaPorts: 12_600...12_699, label: "bench-smoke")
         var pairs: [(UInt16, UInt16)] = []
         for call in 0..<Self.calls {
             let offer = try client.request([
