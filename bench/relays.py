@@ -100,7 +100,7 @@ def rtpengine_command(ng_port, ports=(43600, 43899)):
 
 
 def raise_descriptor_limit():
-    """Lets a child open thousands of sockets (four per call): 65536 where allowed (root), else the hard limit."""
+    """Lets a child open thousands of sockets (four per call, six once both peers send): 65536 where allowed (root), else the hard limit."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, 65536), max(hard, 65536)))

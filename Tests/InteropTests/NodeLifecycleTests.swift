@@ -78,7 +78,8 @@ import Glibc
     }
 
     /// A node out of file descriptors says so (not "no free port pair"), stops searching the range at
-    /// once, and takes calls again when some end.
+    /// once, still relays the calls it holds (without connected sockets for their peers), and takes
+    /// calls again when some end.
     @Test func runningOutOfDescriptorsIsReportedAsSuchAndRecovers() async throws {
         let spillway = try spillwayExecutable()
         let directory = try scratchDirectory("descriptors")
@@ -94,19 +95,38 @@ import Glibc
                 "command": "offer", "call-id": .string("fd-\(call)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
             ])
         }
-        var taken = 0
+        var offers: [BencodeValue] = []
         var refusal: BencodeValue?
-        while taken < 40 {
-            let reply = try offer(taken)
+        while offers.count < 40 {
+            let reply = try offer(offers.count)
             guard reply["result"] == "ok" else {
                 refusal = reply
                 break
             }
-            taken += 1
+            offers.append(reply)
         }
-        let reason = try #require(refusal?["error-reason"]?.stringValue, "64 descriptors held \(taken) calls")
+        let reason = try #require(refusal?["error-reason"]?.stringValue, "64 descriptors held \(offers.count) calls")
         #expect(reason.contains("no file descriptor left") && reason.contains("the limit is 64"), "\(reason)")
-        #expect(taken >= 5, "\(taken) calls before the refusal")
+        #expect(offers.count >= 5, "\(offers.count) calls before the refusal")
+
+        // Media on three calls latches six peers, more than the descriptors the refused offer left.
+        for call in 1...3 {
+            let caller = try UDPPeer()
+            let callee = try UDPPeer()
+            let answer = try client.request([
+                "command": "answer", "call-id": .string("fd-\(call)"), "from-tag": "A", "to-tag": "B",
+                "sdp": .string(audioSDP(port: callee.address.port)),
+            ])
+            caller.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: answer))
+            #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
+            callee.send(pcmu(2), to: try ScriptedCall.mediaAddress(in: offers[call]))
+            #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(2))
+            caller.send(pcmu(3), to: try ScriptedCall.mediaAddress(in: answer))
+            #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(3))
+        }
+        #expect(
+            await ChildProcess.eventually(seconds: 2) { node.output.contains("could not open a connected socket") },
+            "the node must say once that peers go without connected sockets: \(node.output)")
         _ = try client.request(["command": "delete", "call-id": "fd-0", "from-tag": "A"])
         #expect(
             await ChildProcess.eventually(seconds: 5) { (try? offer(100))?["result"] == "ok" },

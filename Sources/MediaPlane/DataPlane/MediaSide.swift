@@ -91,6 +91,10 @@ struct MediaSideState {
     var peerRTCP = SocketAddress.unset
     var latchedRTP = false
     var latchedRTCP = false
+    /// The RTP socket's connected sibling (see `UDPSocket`), once a peer has latched; -1 before.
+    var connectedRTPDescriptor: Int32 = -1
+    /// Whether the sibling is connected to `peerRTP`, so RTP goes out through it.
+    var sendsConnected = false
     var rtcpMux = false
     var strictSource = false
     var isVideo = false
@@ -134,6 +138,7 @@ struct MediaSideState {
             advertisedRTP = configuration.advertisedRTP
             peerRTP = advertisedRTP
             latchedRTP = false
+            sendsConnected = false
         }
         if configuration.advertisedRTCP != advertisedRTCP {
             advertisedRTCP = configuration.advertisedRTCP
@@ -156,11 +161,18 @@ struct MediaSideState {
         recorder = configuration.recorder
     }
 
-    /// The socket and address a packet for this side's peer leaves by: RTCP goes to the RTCP port
-    /// unless the peer multiplexes it with RTP.
+    /// The socket and address a packet for this side's peer leaves by, nil while there is none: RTCP
+    /// goes to the RTCP port unless the peer multiplexes it with RTP, and RTP through the connected
+    /// sibling once there is one, with no address (the kernel then reuses the route it cached).
     @inline(__always)
-    func sendTarget(rtcp: Bool) -> (descriptor: Int32, destination: SocketAddress) {
-        rtcp && !rtcpMux ? (rtcpDescriptor, peerRTCP) : (rtpDescriptor, peerRTP)
+    func sendTarget(rtcp: Bool) -> (descriptor: Int32, destination: SocketAddress)? {
+        if rtcp && !rtcpMux {
+            guard rtcpDescriptor >= 0, peerRTCP.isSet, peerRTCP.port != 0 else { return nil }
+            return (rtcpDescriptor, peerRTCP)
+        }
+        if sendsConnected { return (connectedRTPDescriptor, .unset) }
+        guard rtpDescriptor >= 0, peerRTP.isSet, peerRTP.port != 0 else { return nil }
+        return (rtpDescriptor, peerRTP)
     }
 
     /// Writes the tallies to the shared counters. Single writer: relaxed stores suffice.

@@ -136,7 +136,12 @@ struct SendQueue: ~Copyable {
     }
 
     /// Sends entries `0..<count` on `descriptor`, skipping any entry the kernel refuses (EAGAIN,
-    /// ECONNREFUSED...). Returns how many were refused.
+    /// EMSGSIZE...). Returns how many were refused.
+    ///
+    /// A connected socket reports the ICMP error an earlier packet drew (its peer's port was closed)
+    /// on the next send, as ECONNREFUSED, and sends nothing: that entry is tried again, as an
+    /// unconnected socket would have sent it. Every such report is spent by the failing call and
+    /// each sent packet draws at most one, so this ends.
     func send(_ count: Int, on descriptor: Int32) -> Int {
         var start = 0
         var refused = 0
@@ -144,7 +149,7 @@ struct SendQueue: ~Copyable {
             let sent = spw_sendmmsg(descriptor, headers + start, UInt32(count - start), Int32(MSG_DONTWAIT))
             if sent > 0 {
                 start += Int(sent)
-            } else {
+            } else if errno != ECONNREFUSED {
                 refused += 1
                 start += 1
             }

@@ -108,7 +108,7 @@ public enum PortAllocationError: Error, Equatable, Sendable, CustomStringConvert
         case .exhausted(let range):
             "no free RTP/RTCP port pair in \(range.lowerBound)-\(range.upperBound); widen --port-range or wait for calls to end"
         case .outOfDescriptors(let limit?):
-            "no file descriptor left for a media socket (the limit is \(limit), four per call): raise the node's hard limit (ulimit -Hn, LimitNOFILE=) or wait for calls to end"
+            "no file descriptor left for a media socket (the limit is \(limit); a call takes four, and one more for each peer whose media has arrived): raise the node's hard limit (ulimit -Hn, LimitNOFILE=) or wait for calls to end"
         case .outOfDescriptors(nil):
             "the system has no file descriptor left for a media socket (fs.file-max): raise it or wait for calls to end"
         case .invalidAddress(let ip):

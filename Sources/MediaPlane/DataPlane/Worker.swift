@@ -36,9 +36,20 @@ final class Worker: @unchecked Sendable {
     private let batch = PacketBatch()
     private var generated = GeneratedPackets()
     private var running = true
+    /// Whether the worker already said that it could not open a connected sibling.
+    private var reportedSiblingFailure = false
 
     private static let wakeToken = UInt64.max
     private static let readyCapacity = 64
+
+    /// Which of a side's sockets an epoll token names; the token is `slot << 2 | role`.
+    enum SocketRole: UInt64 {
+        case rtp = 0
+        case rtcp = 1
+        case connectedRTP = 2
+
+        static func token(slot: Int, _ role: SocketRole) -> UInt64 { UInt64(slot) << 2 | role.rawValue }
+    }
 
     init(index: Int, logger: Logger) throws(MediaPlaneError) {
         self.index = index
@@ -117,7 +128,7 @@ final class Worker: @unchecked Sendable {
                     spw_eventfd_drain(wakeDescriptor)
                     applyPendingCommands()
                 } else {
-                    forward(slot: Int(token >> 1), fromRTCPSocket: token & 1 == 1, now: now)
+                    forward(slot: Int(token >> 2), from: SocketRole(rawValue: token & 3) ?? .rtp, now: now)
                 }
             }
         }
@@ -149,12 +160,11 @@ final class Worker: @unchecked Sendable {
         let isNew = !sides[slot].active
         sides[slot].apply(configuration)
         guard isNew else { return }
-        let token = UInt64(slot) << 1
-        if spw_epoll_add(epollDescriptor, configuration.rtpDescriptor, token) != 0 {
+        if spw_epoll_add(epollDescriptor, configuration.rtpDescriptor, SocketRole.token(slot: slot, .rtp)) != 0 {
             logger.error("media worker \(index) could not watch RTP socket of slot \(slot): errno \(errno)")
         }
         if configuration.rtcpDescriptor >= 0,
-            spw_epoll_add(epollDescriptor, configuration.rtcpDescriptor, token | 1) != 0
+            spw_epoll_add(epollDescriptor, configuration.rtcpDescriptor, SocketRole.token(slot: slot, .rtcp)) != 0
         {
             logger.error("media worker \(index) could not watch RTCP socket of slot \(slot): errno \(errno)")
         }
@@ -162,7 +172,8 @@ final class Worker: @unchecked Sendable {
 
     private func removeSide(_ slot: Int) {
         guard slot < sides.count, sides[slot].active else { return }
-        for descriptor in [sides[slot].rtpDescriptor, sides[slot].rtcpDescriptor] where descriptor >= 0 {
+        let descriptors = [sides[slot].rtpDescriptor, sides[slot].rtcpDescriptor, sides[slot].connectedRTPDescriptor]
+        for descriptor in descriptors where descriptor >= 0 {
             _ = spw_epoll_remove(epollDescriptor, descriptor)
             close(descriptor)
         }
@@ -172,10 +183,16 @@ final class Worker: @unchecked Sendable {
     }
 
     /// Reads one batch from a side's socket and forwards what is valid to the opposite side.
-    private func forward(slot: Int, fromRTCPSocket: Bool, now: UInt64) {
+    private func forward(slot: Int, from role: SocketRole, now: UInt64) {
         sides.withUnsafeMutableBufferPointer { sides in
             guard slot < sides.count, sides[slot].active else { return }
-            let descriptor = fromRTCPSocket ? sides[slot].rtcpDescriptor : sides[slot].rtpDescriptor
+            let fromRTCPSocket = role == .rtcp
+            let descriptor =
+                switch role {
+                case .rtp: sides[slot].rtpDescriptor
+                case .rtcp: sides[slot].rtcpDescriptor
+                case .connectedRTP: sides[slot].connectedRTPDescriptor
+                }
             let received = batch.receive(from: descriptor)
             guard received > 0 else { return }
             // Every packet of a batch arrived at `now`: its RTP-clock arrival time is computed once.
@@ -266,6 +283,7 @@ final class Worker: @unchecked Sendable {
                 sides[slot].peerRTP = source
                 sides[slot].latchedRTP = true
                 sides[slot].counters?._withUnsafeGuaranteedRef { $0.latchedSource.withLock { $0 = source } }
+                connectRTP(of: &sides[slot], slot: slot, to: source)
             } else if source != sides[slot].peerRTP {
                 return drop(.strictSource)
             }
@@ -289,8 +307,7 @@ final class Worker: @unchecked Sendable {
 
         let opposite = sides[slot].opposite
         guard opposite >= 0, opposite < sides.count, sides[opposite].active else { return drop(.noDestination) }
-        let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP)
-        guard descriptor >= 0, destination.isSet, destination.port != 0 else { return drop(.noDestination) }
+        guard let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP) else { return drop(.noDestination) }
         if let stage = sides[slot].transcoding {
             // RTCP from the sender describes a stream the receiver never sees: it ends here, and
             // the stage writes the reports for the transcoded stream.
@@ -317,8 +334,11 @@ final class Worker: @unchecked Sendable {
         var queuedDescriptor: Int32 = -1
         for index in 0..<generated.count {
             let isRTCP = generated.isRTCP(index)
-            let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP)
-            if isRTCP, descriptor < 0 || !destination.isSet { continue }
+            guard let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP) else {
+                // Reports for a receiver without an RTCP address are not sent; RTP without one is a drop.
+                if !isRTCP { sides[slot].tally.drops[PacketDropReason.noDestination.rawValue] &+= 1 }
+                continue
+            }
             if sides[opposite].terminatesSRTP {
                 guard let encrypt = sides[opposite].encrypt else {
                     sides[slot].tally.drops[PacketDropReason.awaitingKeys.rawValue] &+= 1
@@ -339,6 +359,35 @@ final class Worker: @unchecked Sendable {
             queued += 1
         }
         if queued > 0 { countSent(queued, refused: generated.send(queued, on: queuedDescriptor), side: &sides[slot]) }
+    }
+
+    /// Points the side's connected sibling at its newly latched RTP peer, opening the sibling first
+    /// if it has none. When that fails (say, no descriptor left), RTP keeps going out through the
+    /// bound socket with the peer's address, which only costs the kernel a route lookup per packet.
+    private func connectRTP(of side: inout MediaSideState, slot: Int, to peer: SocketAddress) {
+        let failure: SocketError?
+        if side.connectedRTPDescriptor >= 0 {
+            failure = UDPSocket.connect(side.connectedRTPDescriptor, to: peer)
+        } else {
+            switch UDPSocket.connectedSibling(of: side.rtpDescriptor, to: peer) {
+            case .success(let sibling):
+                if spw_epoll_add(epollDescriptor, sibling, SocketRole.token(slot: slot, .connectedRTP)) == 0 {
+                    side.connectedRTPDescriptor = sibling
+                    failure = nil
+                } else {
+                    failure = SocketError(operation: "epoll_ctl", address: peer, errno: errno)
+                    close(sibling)
+                }
+            case .failure(let error):
+                failure = error
+            }
+        }
+        side.sendsConnected = failure == nil
+        if let failure, !reportedSiblingFailure {
+            reportedSiblingFailure = true
+            logger.warning(
+                "media worker \(index) could not open a connected socket for a latched peer (\(failure)); its RTP is sent from the bound socket instead, at a route lookup per packet. Reported once; raise the descriptor limit (LimitNOFILE=) if it says so")
+        }
     }
 
     /// Runs an SRTP transform over packet `packetIndex` in its slot and records its new length;
