@@ -1,7 +1,7 @@
 // The floor: the least a userspace UDP relay can do. Each call has a caller-facing and a
 // callee-facing socket; one epoll loop reads a batch from a ready socket (recvmmsg) and sends it from
-// the call's other socket (sendmmsg) to that side's fixed peer. No parsing, no statistics, no
-// latching: what the kernel's loopback path costs per packet.
+// the call's other socket (sendmmsg), connected to that side's fixed peer. No parsing, no statistics,
+// no latching: what the kernel's loopback path costs per packet.
 //
 //   floor FIRST_PORT CALLS CALLER_PORT CALLEE_PORT   (see floor_setup.h)
 #define _GNU_SOURCE
@@ -33,8 +33,8 @@ int main(int argc, char **argv) {
             if (n <= 0) continue;
             for (int i = 0; i < n; i++) {
                 vectors[i].iov_len = messages[i].msg_len;
-                messages[i].msg_hdr.msg_name = &setup.peers[out & 1];
-                messages[i].msg_hdr.msg_namelen = sizeof setup.peers[0];
+                messages[i].msg_hdr.msg_name = NULL;
+                messages[i].msg_hdr.msg_namelen = 0;
             }
             sendmmsg(setup.sockets[out], messages, n, 0);
         }

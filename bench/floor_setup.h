@@ -5,6 +5,8 @@
 //
 // Call i has two sockets: 2i on FIRST_PORT + 4i faces its caller (127.0.0.1:CALLER_PORT), 2i + 1 on
 // FIRST_PORT + 4i + 2 its callee (127.0.0.1:CALLEE_PORT); a packet read on one leaves by the other.
+// Each socket is connected to its peer, so a send needs no address and the kernel reuses the route
+// it cached at connect (as Spillway does for a latched peer).
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,8 @@ struct floor_setup {
 };
 
 /// Reads the arguments (exits with the usage on a wrong count), raises the descriptor limit to the
-/// hard limit and binds every socket on 127.0.0.1 with `socket_flags` (e.g. SOCK_NONBLOCK).
+/// hard limit, binds every socket on 127.0.0.1 with `socket_flags` (e.g. SOCK_NONBLOCK) and
+/// connects it to its peer.
 static struct floor_setup floor_setup(int argc, char **argv, int socket_flags) {
     if (argc != 5) {
         fprintf(stderr, "usage: %s FIRST_PORT CALLS CALLER_PORT CALLEE_PORT\n", argv[0]);
@@ -41,8 +44,9 @@ static struct floor_setup floor_setup(int argc, char **argv, int socket_flags) {
         int fd = socket(AF_INET, SOCK_DGRAM | socket_flags, 0);
         struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(first + 2 * i)};
         inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
-            fprintf(stderr, "%s: cannot bind 127.0.0.1:%d: ", argv[0], first + 2 * i);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof local) != 0
+            || connect(fd, (struct sockaddr *)&setup.peers[i & 1], sizeof setup.peers[0]) != 0) {
+            fprintf(stderr, "%s: cannot bind 127.0.0.1:%d or connect it: ", argv[0], first + 2 * i);
             perror(NULL);
             exit(1);
         }

@@ -97,8 +97,7 @@ static void send_from_pair(unsigned index, int length) {
     struct slot *s = &slots[index];
     unsigned out = index ^ 1;
     s->vector.iov_len = length;
-    s->message = (struct msghdr){.msg_name = &setup.peers[out & 1], .msg_namelen = sizeof setup.peers[0],
-                                 .msg_iov = &s->vector, .msg_iovlen = 1};
+    s->message = (struct msghdr){.msg_iov = &s->vector, .msg_iovlen = 1};
     queue(IORING_OP_SENDMSG, slots[out].fd, index, index | SEND_FLAG);
 }
 

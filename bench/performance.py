@@ -26,6 +26,9 @@ failing step is marked `*`: there, the generator's core, not the relay's, ran ou
     swift build -c release
     python3 bench/performance.py --runs 3 --json bench/out/performance.json
 
+To measure a change, keep a copy of the release build from before it and pass it as `--baseline`:
+both builds then run side by side in the same invocation, and the ratios include spillway/baseline.
+
 Run by hand on an otherwise idle machine; never part of the test suite.
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
@@ -251,7 +254,7 @@ def ratios(results):
         return statistics.median(values) if values else None
 
     figures = {}
-    for other in ("rtpengine", "floor", "floor-uring"):
+    for other in ("rtpengine", "floor", "floor-uring", "baseline"):
         if other not in results:
             continue
         for label, path in (("cpu_at_lossless_rate", ["lossless", "cpu_us_per_packet"]),
@@ -275,20 +278,28 @@ def main():
     parser.add_argument("--memory-calls", type=int, default=4900,
                         help="idle calls for RSS per call, four sockets each (0: skip); 5,000 needs a descriptor limit over 20,000")
     parser.add_argument("--relays", default="spillway,rtpengine,floor",
-                        help="comma-separated: spillway, rtpengine, floor, floor-uring (the floor on io_uring)")
+                        help="comma-separated: spillway, rtpengine, floor, floor-uring (the floor on io_uring), "
+                             "baseline (another Spillway build, see --baseline)")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
+    parser.add_argument("--baseline", help="a copy of an earlier Spillway build, to measure a change against it "
+                                           "side by side (adds 'baseline' to --relays)")
     parser.add_argument("--json")
     options = parser.parse_args()
     if not os.access(options.binary, os.X_OK):
         sys.exit("no release build at %s: run `swift build -c release` first" % options.binary)
     build_tools()
     names = options.relays.split(",")
+    if options.baseline and "baseline" not in names:
+        names.append("baseline")
+    if "baseline" in names and not (options.baseline and os.access(options.baseline, os.X_OK)):
+        sys.exit("the baseline relay needs --baseline PATH, an executable Spillway build")
     if "rtpengine" in names and not shutil.which("rtpengine"):
         print("rtpengine is not installed (apt-get install rtpengine-daemon): comparing Spillway with the floor only")
         names.remove("rtpengine")
-    ranges = {"spillway": (30000, 39999), "rtpengine": (40000, 49999)}
+    ranges = {"spillway": (30000, 39999), "rtpengine": (40000, 49999), "baseline": (30000, 39999)}
     commands = {"spillway": lambda port, ports: spillway_command(options.binary, port, ports),
-                "rtpengine": lambda port, ports: rtpengine_command(port, ports)}
+                "rtpengine": lambda port, ports: rtpengine_command(port, ports),
+                "baseline": lambda port, ports: spillway_command(options.baseline, port, ports)}
     results = {name: [] for name in names}
     for run in range(options.runs):
         order = names[run % len(names):] + names[:run % len(names)]
