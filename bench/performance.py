@@ -8,8 +8,9 @@ set up over NG offer/answer (the floor has fixed ports), RTP both ways in every 
 with the relay's latency timed by the kernel's receive timestamps. For each relay and run:
 
   1. 500 calls at 50 packets/s each way (G.711, 50,000 packets/s): latency p50/p99/p99.9, loss,
-     relay CPU per forwarded packet (/proc), userspace instructions per packet and the kernel's share
-     of the relay's cycles (perf stat).
+     relay CPU per forwarded packet (/proc), userspace and kernel instructions per packet and the
+     kernel's share of the relay's cycles (perf stat). Instruction counts hold within about 1% from
+     run to run where time per packet swings by 10%: they show a change's effect on a noisy host.
   2. Lossless throughput at 500 calls (RFC 2544's throughput, with loss < 0.1%): the per-call rate
      is doubled from 100 packets/s, then bisected; CPU per forwarded packet at the best rate.
   3. Paced capacity: the most calls at 50 packets/s each way with loss < 0.1% and p99 < 5 ms,
@@ -28,6 +29,7 @@ failing step is marked `*`: there, the generator's core, not the relay's, ran ou
 
 To measure a change, keep a copy of the release build from before it and pass it as `--baseline`:
 both builds then run side by side in the same invocation, and the ratios include spillway/baseline.
+`--quick` runs step 1 only (about 8 s per relay and run), e.g. `--quick --runs 8 --baseline OLD`.
 
 Run by hand on an otherwise idle machine; never part of the test suite.
 """
@@ -115,7 +117,8 @@ def paced_load(relay, calls, rate, seconds, count_instructions):
         callgen(ports.name, calls, WARM_UP_SECONDS, rate)
         perf = None
         if count_instructions and shutil.which("perf"):
-            perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "instructions:u,cycles:u,cycles:k", "-p", str(relay.pid)],
+            perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "instructions:u,instructions:k,cycles:u,cycles:k",
+                                     "-p", str(relay.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(0.1)
         before = cpu_seconds(relay.pid)
@@ -130,6 +133,8 @@ def paced_load(relay, calls, rate, seconds, count_instructions):
                     counts[fields[2]] = int(fields[0])
             if "instructions:u" in counts:
                 result["instructions_per_packet"] = counts["instructions:u"] / max(result["received"], 1)
+            if "instructions:k" in counts:
+                result["kernel_instructions_per_packet"] = counts["instructions:k"] / max(result["received"], 1)
             if counts.get("cycles:u") is not None and counts.get("cycles:k"):
                 result["kernel_cycle_share"] = counts["cycles:k"] / (counts["cycles:u"] + counts["cycles:k"])
     sent = max(result["sent"], 1)
@@ -173,6 +178,8 @@ def search(measure, passes, start, limit, resolution):
 
 def measure_relay(start_relay, options):
     fixed = load(start_relay, options.latency_calls, 50, options.seconds, count_instructions=True)
+    if options.quick:
+        return {"at_latency_calls": fixed}
     rate, best, rate_bound, rate_trace = search(
         lambda r: load(start_relay, options.latency_calls, r, options.step_seconds), lossless, 100, 1600, 10)
     calls, _, calls_bound, calls_trace = search(
@@ -222,12 +229,13 @@ def table(results, options):
         return values
 
     def star(name, key):
-        return " *" if any(run[key]["generator_bound"] for run in results[name]) else ""
+        return " *" if any(run.get(key, {}).get("generator_bound") for run in results[name]) else ""
 
     rows = [("lossless pkt/s at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["lossless", "forwarded_pps"])) + star(n, "lossless")),
             ("CPU µs/pkt at that rate", lambda n: median_range(column(n, ["lossless", "cpu_us_per_packet"]), "%.2f")),
             ("CPU µs/pkt at %d calls x 50 pkt/s" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "cpu_us_per_packet"]), "%.2f")),
             ("user instructions/pkt at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "instructions_per_packet"]))),
+            ("kernel instructions/pkt at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "kernel_instructions_per_packet"]))),
             ("kernel share of relay cycles (%%) at %d calls" % options.latency_calls, lambda n: median_range([r * 100 for r in column(n, ["at_latency_calls", "kernel_cycle_share"]) if r is not None])),
             ("paced capacity (calls)", lambda n: median_range(column(n, ["capacity", "calls"])) + star(n, "capacity")),
             ("latency p50 µs at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "p50_us"]))),
@@ -238,7 +246,9 @@ def table(results, options):
     names = list(results)
     lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for label, cell in rows:
-        lines.append("| %s | %s |" % (label, " | ".join(cell(name) for name in names)))
+        cells = [cell(name) for name in names]
+        if any(value != "-" for value in cells):  # --quick leaves out the search and memory steps
+            lines.append("| %s | %s |" % (label, " | ".join(cells)))
     return "\n".join(lines)
 
 
@@ -248,7 +258,7 @@ def ratios(results):
         for run in results.get(name, []):
             value = run
             for key in path:
-                value = value[key]
+                value = value.get(key) if isinstance(value, dict) else None
             if value is not None:
                 values.append(value)
         return statistics.median(values) if values else None
@@ -259,6 +269,7 @@ def ratios(results):
             continue
         for label, path in (("cpu_at_lossless_rate", ["lossless", "cpu_us_per_packet"]),
                             ("cpu_at_fixed_rate", ["at_latency_calls", "cpu_us_per_packet"]),
+                            ("kernel_instructions_at_fixed_rate", ["at_latency_calls", "kernel_instructions_per_packet"]),
                             ("lossless_pps", ["lossless", "forwarded_pps"]),
                             ("capacity", ["capacity", "calls"]),
                             ("p99", ["at_latency_calls", "p99_us"])):
@@ -266,6 +277,24 @@ def ratios(results):
             if ours is not None and theirs:
                 figures["%s_vs_%s" % (label, other)] = ours / theirs
     return figures
+
+
+def run_line(run, name, figures, options):
+    """One relay's figures of one run, as the run goes."""
+    fixed = figures["at_latency_calls"]
+    parts = ["run %d %-9s" % (run + 1, name)]
+    if "lossless" in figures:
+        lossless_figures, capacity = figures["lossless"], figures["capacity"]
+        parts.append("lossless %6.0f pkt/s (%.2f µs/pkt)%s; capacity %4d calls%s;" % (
+            lossless_figures["forwarded_pps"], lossless_figures["cpu_us_per_packet"] or 0,
+            " *" if lossless_figures["generator_bound"] else "", capacity["calls"],
+            " *" if capacity["generator_bound"] else ""))
+    parts.append("at %d calls: %.2f µs/pkt, %.0f kernel instructions/pkt, p50/p99/p99.9 %d/%d/%d µs, loss %.3f%%" % (
+        options.latency_calls, fixed["cpu_us_per_packet"], fixed.get("kernel_instructions_per_packet") or 0,
+        fixed["p50_us"], fixed["p99_us"], fixed["p999_us"], fixed["loss"] * 100))
+    if "memory_kib_per_call" in figures:
+        parts.append("%.2f KiB/call" % figures["memory_kib_per_call"])
+    return " ".join(parts)
 
 
 def main():
@@ -283,6 +312,8 @@ def main():
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
     parser.add_argument("--baseline", help="a copy of an earlier Spillway build, to measure a change against it "
                                            "side by side (adds 'baseline' to --relays)")
+    parser.add_argument("--quick", action="store_true",
+                        help="only step 1 (the 500-call load, with instruction counts): for A/B runs against --baseline")
     parser.add_argument("--json")
     options = parser.parse_args()
     if not os.access(options.binary, os.X_OK):
@@ -309,20 +340,12 @@ def main():
                 figures = measure_relay(lambda: FloorRelay(name, options.most_calls), options)
             else:
                 figures = measure_relay(lambda: NGRelay(name, commands[name](ng_port, ranges[name]), ng_port), options)
-            if not name.startswith("floor") and options.memory_calls:
+            if not name.startswith("floor") and options.memory_calls and not options.quick:
                 figures["memory_kib_per_call"] = memory_per_call(
                     name, commands[name](ng_port + 5, (10000, 10000 + 4 * options.memory_calls + 999)), ng_port + 5,
                     options.memory_calls)
             results[name].append(figures)
-            fixed = figures["at_latency_calls"]
-            print("run %d %-9s lossless %6.0f pkt/s (%.2f µs/pkt)%s; capacity %4d calls%s; at %d calls: %.2f µs/pkt, "
-                  "p50/p99/p99.9 %d/%d/%d µs, loss %.3f%%%s" % (
-                      run + 1, name, figures["lossless"]["forwarded_pps"], figures["lossless"]["cpu_us_per_packet"] or 0,
-                      " *" if figures["lossless"]["generator_bound"] else "", figures["capacity"]["calls"],
-                      " *" if figures["capacity"]["generator_bound"] else "", options.latency_calls,
-                      fixed["cpu_us_per_packet"], fixed["p50_us"], fixed["p99_us"], fixed["p999_us"], fixed["loss"] * 100,
-                      "; %.2f KiB/call" % figures["memory_kib_per_call"] if "memory_kib_per_call" in figures else ""),
-                  flush=True)
+            print(run_line(run, name, figures, options), flush=True)
     print()
     print(table(results, options))
     print("* the generator fell behind its schedule at the first failing step (or the search hit its limit):"
