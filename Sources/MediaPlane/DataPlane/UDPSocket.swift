@@ -19,10 +19,7 @@ enum UDPSocket {
     /// another process holds, and afterwards only a socket that asks to share the port (a connected
     /// sibling of this process's user) can join it.
     static func bind(_ address: SocketAddress) -> Result<Int32, SocketError> {
-        socket(boundTo: address, sharingFirst: false).flatMap { fd in
-            guard enablePortSharing(fd) else { return closing(fd, SocketError(operation: "setsockopt(SO_REUSEPORT)", address: address, errno: errno)) }
-            return .success(fd)
-        }
+        socket(boundTo: address, sharingPort: .afterBind)
     }
 
     /// Opens a sibling of `original` (a socket from `bind`) on the same local address, connected
@@ -33,9 +30,9 @@ enum UDPSocket {
         let named = withUnsafeMutablePointer(to: &local) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(original, $0, &length) }
         }
-        guard named == 0 else { return .failure(SocketError(operation: "getsockname", address: peer, errno: errno)) }
+        guard named == 0 else { return .failure(SocketError(operation: "getsockname", address: .unset, errno: errno)) }
         let address = SocketAddress(copying: &local, length: length)
-        return socket(boundTo: address, sharingFirst: true).flatMap { fd in
+        return socket(boundTo: address, sharingPort: .beforeBind).flatMap { fd in
             if let error = connect(fd, to: peer) { return closing(fd, error) }
             return .success(fd)
         }
@@ -50,24 +47,30 @@ enum UDPSocket {
         return result == 0 ? nil : SocketError(operation: "connect", address: peer, errno: errno)
     }
 
-    private static func socket(boundTo address: SocketAddress, sharingFirst: Bool) -> Result<Int32, SocketError> {
+    /// When a socket sets SO_REUSEPORT: before its bind to join a port, after it to let others join.
+    private enum PortSharing {
+        case beforeBind
+        case afterBind
+    }
+
+    private static func socket(boundTo address: SocketAddress, sharingPort sharing: PortSharing) -> Result<Int32, SocketError> {
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         let fd = Glibc.socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(SocketError(operation: "socket", address: address, errno: errno)) }
-        if sharingFirst, !enablePortSharing(fd) {
-            return closing(fd, SocketError(operation: "setsockopt(SO_REUSEPORT)", address: address, errno: errno))
-        }
+        if sharing == .beforeBind, let error = sharePort(fd, address) { return closing(fd, error) }
         var storage = address.storage
         let result = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, address.length) }
         }
         guard result == 0 else { return closing(fd, SocketError(operation: "bind", address: address, errno: errno)) }
+        if sharing == .afterBind, let error = sharePort(fd, address) { return closing(fd, error) }
         return .success(fd)
     }
 
-    private static func enablePortSharing(_ fd: Int32) -> Bool {
+    private static func sharePort(_ fd: Int32, _ address: SocketAddress) -> SocketError? {
         var on: Int32 = 1
-        return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) == 0
+        let result = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
+        return result == 0 ? nil : SocketError(operation: "setsockopt(SO_REUSEPORT)", address: address, errno: errno)
     }
 
     /// Closes `fd` after a failed step, keeping that step's error.
