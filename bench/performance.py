@@ -76,10 +76,18 @@ class FloorRelay:
 
     def __init__(self, name, most_calls):
         self.name = name
-        self.process = start_pinned([os.path.join(BIN, name.replace("-", "_")), str(self.FIRST_PORT), str(most_calls),
-                                     str(CALLER_PORT), str(CALLEE_PORT)])
+        command = [os.path.join(BIN, name.replace("-", "_")), str(self.FIRST_PORT), str(most_calls),
+                   str(CALLER_PORT), str(CALLEE_PORT)]
+        # A floor exits at once when one of its ports is still held: after an io_uring relay the
+        # kernel frees the sockets its ring held some time after the process is gone.
+        for _ in range(40):
+            self.process = start_pinned(command)
+            time.sleep(0.5)
+            if self.process.poll() is None:
+                break
+        else:
+            raise SystemExit("%s could not bind its ports %d-%d for 20 s" % (name, self.FIRST_PORT, self.FIRST_PORT + 4 * most_calls))
         self.pid = self.process.pid
-        time.sleep(0.5)
 
     def calls(self, count):
         return [(self.FIRST_PORT + 4 * call, self.FIRST_PORT + 4 * call + 2) for call in range(count)]
