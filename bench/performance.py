@@ -226,15 +226,18 @@ def median_range(values, form="%.0f"):
     return (form + " (" + form + "-" + form + ")") % (statistics.median(values), min(values), max(values))
 
 
+def figure(run, path):
+    """The figure at `path` (keys into nested dicts) of one run's results; None where the run has none
+    (a --quick run has no search steps)."""
+    value = run
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 def table(results, options):
     def column(name, path):
-        values = []
-        for run in results[name]:
-            value = run
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            values.append(value)
-        return values
+        return [figure(run, path) for run in results[name]]
 
     def star(name, key):
         return " *" if any(run.get(key, {}).get("generator_bound") for run in results[name]) else ""
@@ -262,13 +265,7 @@ def table(results, options):
 
 def ratios(results):
     def median(name, path):
-        values = []
-        for run in results.get(name, []):
-            value = run
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if value is not None:
-                values.append(value)
+        values = [value for value in (figure(run, path) for run in results.get(name, [])) if value is not None]
         return statistics.median(values) if values else None
 
     figures = {}
