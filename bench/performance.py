@@ -269,7 +269,7 @@ def ratios(results):
         return statistics.median(values) if values else None
 
     figures = {}
-    for other in ("rtpengine", "floor", "floor-uring", "baseline"):
+    for other in ("rtpengine", "floor", "floor-uring", "baseline", "spillway-epoll"):
         if other not in results:
             continue
         for label, path in (("cpu_at_lossless_rate", ["lossless", "cpu_us_per_packet"]),
@@ -313,6 +313,7 @@ def main():
                         help="idle calls for RSS per call, four sockets each (0: skip); 5,000 needs a descriptor limit over 20,000")
     parser.add_argument("--relays", default="spillway,rtpengine,floor",
                         help="comma-separated: spillway, rtpengine, floor, floor-uring (the floor on io_uring), "
+                             "spillway-epoll (the same build with --data-plane epoll), "
                              "baseline (another Spillway build, see --baseline)")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
     parser.add_argument("--baseline", help="a copy of an earlier Spillway build, to measure a change against it "
@@ -332,8 +333,10 @@ def main():
     if "rtpengine" in names and not shutil.which("rtpengine"):
         print("rtpengine is not installed (apt-get install rtpengine-daemon): comparing Spillway with the floor only")
         names.remove("rtpengine")
-    ranges = {"spillway": (30000, 39999), "rtpengine": (40000, 49999), "baseline": (30000, 39999)}
+    ranges = {"spillway": (30000, 39999), "spillway-epoll": (30000, 39999), "rtpengine": (40000, 49999),
+              "baseline": (30000, 39999)}
     commands = {"spillway": lambda port, ports: spillway_command(options.binary, port, ports),
+                "spillway-epoll": lambda port, ports: spillway_command(options.binary, port, ports) + ["--data-plane", "epoll"],
                 "rtpengine": lambda port, ports: rtpengine_command(port, ports),
                 "baseline": lambda port, ports: spillway_command(options.baseline, port, ports)}
     results = {name: [] for name in names}

@@ -28,6 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("pin-cpus"), help: "Comma-separated CPUs to pin the media workers to.")
     var pinCPUs: String?
 
+    @Option(name: .customLong("data-plane"), help: "What the media workers run on: io_uring (default; epoll where it is unavailable) or epoll.")
+    var dataPlane: String?
+
     @Option(name: .customLong("max-sessions"), help: "Session capacity: calls the node may carry (0: no limit).")
     var maxSessions: String?
 
@@ -122,7 +125,7 @@ struct Serve: AsyncParsableCommand {
         if let config { try configuration.apply(tomlFile: config) }
         let flags: [(String, String?)] = [
             ("node-id", nodeID), ("ng", ng), ("media-ip", mediaIP), ("port-range", portRange), ("workers", workers),
-            ("media-timeout", mediaTimeout), ("pin-cpus", pinCPUs), ("max-sessions", maxSessions),
+            ("media-timeout", mediaTimeout), ("pin-cpus", pinCPUs), ("data-plane", dataPlane), ("max-sessions", maxSessions),
             ("max-packet-rate", maxPacketRate), ("max-bit-rate", maxBitRate), ("max-cpu", maxCPU),
             ("threshold", threshold), ("cluster", cluster), ("policy", policy), ("share", share), ("monitor", monitor),
             ("cluster-key-file", clusterKeyFile), ("share-interval", shareInterval),

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include "spw_ring.h"
 
 /// Same layout as glibc's `struct mmsghdr`, which is only declared under _GNU_SOURCE.
 typedef struct {

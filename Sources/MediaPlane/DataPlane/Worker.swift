@@ -10,9 +10,10 @@ import Glibc
 import Musl
 #endif
 
-/// One data-plane thread: an epoll loop over the sockets of the sides it owns, forwarding packets in
-/// batches from its own arena. It shares nothing with other workers; the control plane reaches it
-/// only through its command queue and an eventfd wake-up.
+/// One data-plane thread: a loop over the sockets of the sides it owns, forwarding packets in
+/// batches, driven by io_uring (multishot receives into provided buffers, queued sends) or, where
+/// that is unavailable, by epoll with recvmmsg and sendmmsg. It shares nothing with other workers;
+/// the control plane reaches it only through its command queue and an eventfd wake-up.
 final class Worker: @unchecked Sendable {
     enum Command {
         case configure(slot: Int, MediaSideConfiguration)
@@ -22,6 +23,9 @@ final class Worker: @unchecked Sendable {
 
     let index: Int
     private let logger: Logger
+    /// The io_uring the worker runs on, nil when it runs on epoll.
+    private let ring: CompletionRing?
+    /// The epoll set the worker runs on, -1 when it runs on io_uring.
     private let epollDescriptor: Int32
     private let wakeDescriptor: Int32
     private let pending = Mutex<(commands: [Command], sent: UInt64)>(([], 0))
@@ -33,36 +37,54 @@ final class Worker: @unchecked Sendable {
 
     // Owned by the worker thread alone (after start).
     private var sides: [MediaSideState] = []
+    /// Per slot, how many sides have been removed from it: tokens carry it, so that completions
+    /// for a removed side are not taken for its successor's.
+    private var generations: [UInt16] = []
     private let batch = PacketBatch()
     private var generated = GeneratedPackets()
     private var running = true
     /// Whether the worker already said that it could not open a connected sibling.
     private var reportedSiblingFailure = false
 
-    private static let wakeToken = UInt64.max
-    private static let readyCapacity = 64
+    /// Events or completions handled per pass of the loop.
+    private static let readyCapacity = 256
 
-    /// Which of a side's sockets an epoll token names; the token is `slot << 2 | role`.
-    enum SocketRole: UInt64 {
-        case rtp = 0
-        case rtcp = 1
-        case connectedRTP = 2
-
-        static func token(slot: Int, _ role: SocketRole) -> UInt64 { UInt64(slot) << 2 | role.rawValue }
-    }
-
-    init(index: Int, logger: Logger) throws(MediaPlaneError) {
+    /// Sets the worker up on `engine`; when io_uring cannot be opened, the worker runs on epoll and
+    /// says why.
+    init(index: Int, engine: DataPlaneEngine, logger: Logger) throws(MediaPlaneError) {
         self.index = index
         self.logger = logger
-        epollDescriptor = spw_epoll_create()
         wakeDescriptor = spw_eventfd_create()
-        guard epollDescriptor >= 0, wakeDescriptor >= 0,
-            spw_epoll_add(epollDescriptor, wakeDescriptor, Self.wakeToken) == 0
-        else { throw .workerSetupFailed(worker: index, errno: errno) }
+        guard wakeDescriptor >= 0 else { throw .workerSetupFailed(worker: index, errno: errno) }
+        var ring: CompletionRing?
+        if engine == .ioUring {
+            switch CompletionRing.open() {
+            case .success(let opened): ring = opened
+            case .failure(let error):
+                logger.warning(
+                    "media worker \(index) could not open an io_uring (\(error)) and runs on epoll instead, at about a fifth more CPU per packet. Check kernel.io_uring_disabled and the container's seccomp profile, or set data-plane = \"epoll\" to choose it")
+            }
+        }
+        self.ring = ring
+        if let ring {
+            epollDescriptor = -1
+            ring.poll(wakeDescriptor, token: .wake)
+        } else {
+            epollDescriptor = spw_epoll_create()
+            guard epollDescriptor >= 0, spw_epoll_add(epollDescriptor, wakeDescriptor, WorkerToken.wake.rawValue) == 0 else {
+                let code = errno
+                close(wakeDescriptor)
+                throw .workerSetupFailed(worker: index, errno: code)
+            }
+        }
     }
 
+    /// The engine the worker runs on.
+    var engine: DataPlaneEngine { ring == nil ? .epoll : .ioUring }
+
     deinit {
-        close(epollDescriptor)
+        ring?.close()
+        if epollDescriptor >= 0 { close(epollDescriptor) }
         close(wakeDescriptor)
     }
 
@@ -112,27 +134,148 @@ final class Worker: @unchecked Sendable {
             let result = spw_pin_current_thread(Int32(cpu))
             if result != 0 { logger.warning("could not pin media worker \(index) to CPU \(cpu): errno \(result)") }
         }
+        if let ring { runOnRing(ring) } else { runOnEpoll() }
+        for slot in sides.indices where sides[slot].active { removeSide(slot) }
+    }
+
+    private func runOnEpoll() {
         var tokens = [UInt64](repeating: 0, count: Self.readyCapacity)
         var events = [UInt32](repeating: 0, count: Self.readyCapacity)
         while running {
             let ready = spw_epoll_wait(epollDescriptor, &tokens, &events, Int32(Self.readyCapacity), -1)
             if ready < 0 {
                 if errno == EINTR { continue }
-                logger.critical("epoll_wait failed in media worker \(index): errno \(errno)")
+                logger.critical("epoll_wait failed in media worker \(index): \(SystemError(errno: errno))")
                 break
             }
             let now = spw_monotonic_nanos()
             for position in 0..<Int(ready) {
-                let token = tokens[position]
-                if token == Self.wakeToken {
+                let token = WorkerToken(rawValue: tokens[position])
+                if token == .wake {
                     spw_eventfd_drain(wakeDescriptor)
                     applyPendingCommands()
-                } else {
-                    forward(slot: Int(token >> 2), from: SocketRole(rawValue: token & 3) ?? .rtp, now: now)
+                } else if isCurrent(token), let descriptor = descriptor(of: token) {
+                    forward(slot: token.slot, from: token.kind, received: batch.receive(from: descriptor), now: now)
                 }
             }
         }
-        for slot in sides.indices where sides[slot].active { removeSide(slot) }
+    }
+
+    private func runOnRing(_ ring: CompletionRing) {
+        let enabled = ring.enable()
+        guard enabled == 0 else {
+            logger.critical("media worker \(index) could not enable its io_uring: \(SystemError(errno: enabled)). Set data-plane = \"epoll\" to run without it")
+            return
+        }
+        let completions = UnsafeMutablePointer<spw_completion>.allocate(capacity: Self.readyCapacity)
+        defer { completions.deallocate() }
+        while running {
+            let failure = ring.submit(wait: true)
+            // EBUSY: the completion queue is backed up; reaping below makes room.
+            if failure != 0, failure != EBUSY, failure != EINTR {
+                logger.critical("io_uring_enter failed in media worker \(index): \(SystemError(errno: failure))")
+                break
+            }
+            let now = spw_monotonic_nanos()
+            var reaped = ring.reap(into: completions, capacity: Self.readyCapacity)
+            while reaped > 0 {
+                handle(completions, count: reaped, on: ring, now: now)
+                reaped = running ? ring.reap(into: completions, capacity: Self.readyCapacity) : 0
+            }
+            ring.publishBuffers()
+        }
+    }
+
+    /// Handles one reaped run of completions: consecutive receives on one socket are forwarded as
+    /// one batch.
+    private func handle(_ completions: UnsafeMutablePointer<spw_completion>, count: Int, on ring: CompletionRing, now: UInt64) {
+        var position = 0
+        while position < count {
+            let token = WorkerToken(rawValue: completions[position].token)
+            if token == .wake {
+                spw_eventfd_drain(wakeDescriptor)
+                if !completions[position].staysArmed { ring.poll(wakeDescriptor, token: .wake) }
+                applyPendingCommands()
+                position += 1
+            } else if token == .cancellation {
+                position += 1
+            } else if token.kind == .send {
+                finishSend(completions[position], token: token, on: ring)
+                position += 1
+            } else {
+                var received = 0
+                while position < count, completions[position].token == token.rawValue, received < PacketBatch.capacity {
+                    if take(completions[position], token: token, on: ring, into: received) { received += 1 }
+                    position += 1
+                }
+                if received > 0 { forward(slot: token.slot, from: token.kind, received: received, now: now) }
+            }
+        }
+    }
+
+    /// Puts a receive's datagram into batch entry `position` when it is for a current side (its
+    /// buffer goes back otherwise), and re-arms the receive when the kernel ended it. Returns whether
+    /// the batch took a datagram.
+    private func take(_ completion: spw_completion, token: WorkerToken, on ring: CompletionRing, into position: Int) -> Bool {
+        let current = isCurrent(token)
+        var taken = false
+        if let buffer = completion.buffer {
+            if current, let datagram = ring.datagram(in: buffer, result: completion.result) {
+                batch.set(position, to: datagram, buffer: buffer)
+                taken = true
+            } else {
+                ring.giveBack(buffer)
+            }
+        }
+        guard !completion.staysArmed, current, let descriptor = descriptor(of: token) else { return taken }
+        switch -completion.result {
+        case ECANCELED:
+            break
+        case EBADF, EINVAL, ENOTSOCK, EOPNOTSUPP, EFAULT:
+            logger.error(
+                "media worker \(index) stopped receiving on socket \(descriptor) of slot \(token.slot): \(SystemError(errno: -completion.result)). The side's media is no longer relayed; delete and offer the call again")
+        default:
+            // Out of buffers (ENOBUFS), a pending ICMP error (ECONNREFUSED), a full completion queue:
+            // the receive goes on.
+            ring.receive(on: descriptor, token: token)
+        }
+        return taken
+    }
+
+    /// A queued send completed: its buffer goes back, and a failure moves the packet from forwarded
+    /// to dropped. A connected socket refuses a send with ECONNREFUSED when an earlier packet drew an
+    /// ICMP port unreachable, and sends nothing: that send is queued again, as an unconnected socket
+    /// would have sent it. Each such refusal spends the error of one packet that did leave, so the
+    /// resends end.
+    private func finishSend(_ completion: spw_completion, token: WorkerToken, on ring: CompletionRing) {
+        if completion.result == -ECONNREFUSED {
+            ring.resend(token.buffer, token: token)
+            return
+        }
+        ring.giveBack(token.buffer)
+        guard completion.result < 0, isCurrent(token) else { return }
+        sides[token.slot].tally.forwarded &-= 1
+        sides[token.slot].tally.drops[PacketDropReason.sendFailed.rawValue] &+= 1
+        sides[token.slot].publish()
+    }
+
+    /// Whether `token` is for the side that holds its slot now.
+    @inline(__always)
+    private func isCurrent(_ token: WorkerToken) -> Bool {
+        token.slot < sides.count && sides[token.slot].active && generations[token.slot] == token.generation
+    }
+
+    /// The socket a receive token names, if the side has it.
+    @inline(__always)
+    private func descriptor(of token: WorkerToken) -> Int32? {
+        let descriptor =
+            switch token.kind {
+            case .rtp: sides[token.slot].rtpDescriptor
+            case .rtcp: sides[token.slot].rtcpDescriptor
+            case .connectedRTP: sides[token.slot].connectedRTPDescriptor
+            case .send: Int32(-1)
+            }
+        return descriptor >= 0 ? descriptor : nil
     }
 
     private func applyPendingCommands() {
@@ -154,47 +297,64 @@ final class Worker: @unchecked Sendable {
     }
 
     private func configureSide(_ slot: Int, _ configuration: MediaSideConfiguration) {
+        precondition(slot < WorkerToken.slotLimit, "media worker \(index) has no token room for slot \(slot)")
         if slot >= sides.count {
             sides.append(contentsOf: repeatElement(MediaSideState(), count: slot - sides.count + 1))
+            generations.append(contentsOf: repeatElement(0, count: slot - generations.count + 1))
         }
         let isNew = !sides[slot].active
         sides[slot].apply(configuration)
         guard isNew else { return }
-        if spw_epoll_add(epollDescriptor, configuration.rtpDescriptor, SocketRole.token(slot: slot, .rtp)) != 0 {
-            logger.error("media worker \(index) could not watch RTP socket of slot \(slot): errno \(errno)")
+        if let failure = watch(configuration.rtpDescriptor, token: token(slot, .rtp)) {
+            logger.error("media worker \(index) could not watch the RTP socket of slot \(slot): \(failure)")
         }
-        if configuration.rtcpDescriptor >= 0,
-            spw_epoll_add(epollDescriptor, configuration.rtcpDescriptor, SocketRole.token(slot: slot, .rtcp)) != 0
-        {
-            logger.error("media worker \(index) could not watch RTCP socket of slot \(slot): errno \(errno)")
+        if configuration.rtcpDescriptor >= 0, let failure = watch(configuration.rtcpDescriptor, token: token(slot, .rtcp)) {
+            logger.error("media worker \(index) could not watch the RTCP socket of slot \(slot): \(failure)")
         }
     }
 
+    private func token(_ slot: Int, _ kind: WorkerToken.Kind) -> WorkerToken {
+        WorkerToken(kind, slot: slot, generation: generations[slot])
+    }
+
+    /// Starts receiving on `descriptor`: a multishot receive on the ring, or a place in the epoll set.
+    private func watch(_ descriptor: Int32, token: WorkerToken) -> SystemError? {
+        if let ring {
+            ring.receive(on: descriptor, token: token)
+            return nil
+        }
+        return spw_epoll_add(epollDescriptor, descriptor, token.rawValue) == 0 ? nil : SystemError(errno: errno)
+    }
+
+    /// Stops receiving on a removed side's sockets and closes them. On the ring, the receives are
+    /// cancelled and the cancellation submitted first: a socket a request still holds would keep
+    /// its port bound after close.
     private func removeSide(_ slot: Int) {
         guard slot < sides.count, sides[slot].active else { return }
-        let descriptors = [sides[slot].rtpDescriptor, sides[slot].rtcpDescriptor, sides[slot].connectedRTPDescriptor]
-        for descriptor in descriptors where descriptor >= 0 {
-            _ = spw_epoll_remove(epollDescriptor, descriptor)
-            close(descriptor)
+        let sockets: [(Int32, WorkerToken.Kind)] = [
+            (sides[slot].rtpDescriptor, .rtp), (sides[slot].rtcpDescriptor, .rtcp),
+            (sides[slot].connectedRTPDescriptor, .connectedRTP),
+        ]
+        for (descriptor, kind) in sockets where descriptor >= 0 {
+            if let ring { ring.cancel(token(slot, kind)) } else { _ = spw_epoll_remove(epollDescriptor, descriptor) }
         }
+        if let ring, case let failure = ring.submit(wait: false), failure != 0 {
+            logger.error("media worker \(index) could not submit the cancellation of slot \(slot)'s receives: \(SystemError(errno: failure))")
+        }
+        for (descriptor, _) in sockets where descriptor >= 0 { close(descriptor) }
         sides[slot].publish()
         sides[slot].counters?.release()
         sides[slot] = MediaSideState()
+        generations[slot] &+= 1
     }
 
-    /// Reads one batch from a side's socket and forwards what is valid to the opposite side.
-    private func forward(slot: Int, from role: SocketRole, now: UInt64) {
+    /// Forwards what is valid of batch entries `0..<received`, which arrived on a side's socket, to
+    /// the opposite side: through the ring's queued sends when the worker has one, else with sendmmsg
+    /// per run of packets for one socket.
+    private func forward(slot: Int, from kind: WorkerToken.Kind, received: Int, now: UInt64) {
+        guard received > 0 else { return }
         sides.withUnsafeMutableBufferPointer { sides in
-            guard slot < sides.count, sides[slot].active else { return }
-            let fromRTCPSocket = role == .rtcp
-            let descriptor =
-                switch role {
-                case .rtp: sides[slot].rtpDescriptor
-                case .rtcp: sides[slot].rtcpDescriptor
-                case .connectedRTP: sides[slot].connectedRTPDescriptor
-                }
-            let received = batch.receive(from: descriptor)
-            guard received > 0 else { return }
+            let fromRTCPSocket = kind == .rtcp
             // Every packet of a batch arrived at `now`: its RTP-clock arrival time is computed once.
             let arrival = UInt32(truncatingIfNeeded: (now / 1000) &* UInt64(sides[slot].clockRate) / 1_000_000)
             var queued = 0
@@ -206,7 +366,17 @@ final class Worker: @unchecked Sendable {
                     let (outDescriptor, destination) = classifyAndLatch(
                         packetIndex, sides: sides, slot: slot, fromRTCPSocket: fromRTCPSocket, now: now,
                         arrival: arrival)
-                else { continue }
+                else {
+                    ring?.giveBack(batch.entry(packetIndex).buffer)
+                    continue
+                }
+                if let ring {
+                    let entry = batch.entry(packetIndex)
+                    let token = WorkerToken(.send, slot: slot, generation: generations[slot], buffer: entry.buffer)
+                    ring.send(entry, from: outDescriptor, to: destination, token: token)
+                    sides[slot].tally.forwarded &+= 1
+                    continue
+                }
                 if outDescriptor != queuedDescriptor, queued > 0 {
                     flush(queued, on: queuedDescriptor, side: &sides[slot])
                     queued = 0
@@ -371,12 +541,12 @@ final class Worker: @unchecked Sendable {
         } else {
             switch UDPSocket.connectedSibling(of: side.rtpDescriptor, to: peer) {
             case .success(let sibling):
-                if spw_epoll_add(epollDescriptor, sibling, SocketRole.token(slot: slot, .connectedRTP)) == 0 {
+                if let watchFailure = watch(sibling, token: token(slot, .connectedRTP)) {
+                    failure = SocketError(operation: "epoll_ctl", address: peer, errno: watchFailure.errno)
+                    close(sibling)
+                } else {
                     side.connectedRTPDescriptor = sibling
                     failure = nil
-                } else {
-                    failure = SocketError(operation: "epoll_ctl", address: peer, errno: errno)
-                    close(sibling)
                 }
             case .failure(let error):
                 failure = error
@@ -450,7 +620,7 @@ public enum MediaPlaneError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .workerSetupFailed(let worker, let code):
-            "media worker \(worker) could not create its epoll/eventfd descriptors: \(String(cString: strerror(code)))"
+            "media worker \(worker) could not create its eventfd or epoll descriptor: \(String(cString: strerror(code))). Raise the descriptor limit (LimitNOFILE=) if it says too many open files"
         }
     }
 }

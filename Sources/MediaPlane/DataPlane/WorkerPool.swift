@@ -19,11 +19,12 @@ public final class WorkerPool: Sendable {
     /// - Parameters:
     ///   - workerCount: number of data-plane threads (at least 1).
     ///   - pinning: CPUs to pin the workers to, in order; workers beyond the list are not pinned.
-    public init(workerCount: Int, pinning: [Int] = [], logger: Logger) throws(MediaPlaneError) {
+    ///   - engine: what the workers run on; a worker that cannot open an io_uring runs on epoll.
+    public init(workerCount: Int, pinning: [Int] = [], engine: DataPlaneEngine = .ioUring, logger: Logger) throws(MediaPlaneError) {
         precondition(workerCount >= 1, "a worker pool needs at least one worker")
         var workers: [Worker] = []
         for index in 0..<workerCount {
-            workers.append(try Worker(index: index, logger: logger))
+            workers.append(try Worker(index: index, engine: engine, logger: logger))
         }
         self.workers = workers
         placement = Mutex(
@@ -31,6 +32,11 @@ public final class WorkerPool: Sendable {
         for (index, worker) in workers.enumerated() {
             worker.start(pinnedTo: index < pinning.count ? pinning[index] : nil)
         }
+    }
+
+    /// What the workers run on: io_uring only when every one of them does.
+    public var engine: DataPlaneEngine {
+        workers.allSatisfy { $0.engine == .ioUring } ? .ioUring : .epoll
     }
 
     /// Stops every worker; their sockets are closed.

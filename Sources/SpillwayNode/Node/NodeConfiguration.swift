@@ -18,6 +18,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var logLevel = Logger.Level.info
     /// CPUs to pin the media workers to, in order (empty: no pinning).
     public var pinCPUs: [Int] = []
+    /// What the media workers run on (io_uring, falling back to epoll where it is unavailable).
+    public var dataPlane = DataPlaneEngine.ioUring
 
     // Workload and steering.
 
@@ -84,7 +86,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.
     public static let settingNames = [
         "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
-        "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
+        "data-plane",        "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
         "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "monitor-ras", "ng-clients", "metrics",
         "drain-grace",
@@ -118,6 +120,11 @@ public struct NodeConfiguration: Sendable, Equatable {
                 throw .invalid(setting: setting, value: text, allowed: "a comma-separated list of CPU numbers, e.g. 0,1")
             }
             pinCPUs = cpus.compactMap { $0 }
+        case "data-plane":
+            guard let engine = DataPlaneEngine(rawValue: text) else {
+                throw .invalid(setting: setting, value: text, allowed: "io_uring or epoll")
+            }
+            dataPlane = engine
         case "max-sessions": capacity.sessions = try number("a whole number of calls, 0 for no session limit")
         case "max-packet-rate": capacity.packetsPerSecond = try number("packets per second, 0 for no limit")
         case "max-bit-rate": capacity.bitsPerSecond = try number("bits per second, 0 for no limit")
@@ -179,7 +186,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         let fixed: [(String, (NodeConfiguration) -> String)] = [
             ("node-id", \.nodeID), ("ng", \.ngAddress), ("media-ip", \.mediaIP), ("port-range", { "\($0.portRange)" }),
             ("workers", { "\($0.workers)" }), ("media-timeout", { "\($0.mediaTimeout)" }), ("log-level", { "\($0.logLevel)" }),
-            ("pin-cpus", { "\($0.pinCPUs)" }), ("cluster", { "\($0.clusterAddress ?? "")" }), ("peer", { "\($0.peers)" }),
+            ("pin-cpus", { "\($0.pinCPUs)" }), ("data-plane", \.dataPlane.rawValue), ("cluster", { "\($0.clusterAddress ?? "")" }), ("peer", { "\($0.peers)" }),
             ("policy", \.policy.rawValue), ("share", \.share.rawValue), ("monitor", { "\($0.monitorAddress ?? "")" }),
             ("cluster-key-file", { "\($0.clusterKeyFile ?? "")" }), ("share-interval", { "\($0.shareInterval)" }),
             ("report-age-limit", { "\($0.effectiveReportAgeLimit)" }), ("max-hops", { "\($0.maxHops)" }),

@@ -39,7 +39,8 @@ public final class RelayNode: Sendable {
             throw NodeStartError.recordingDirectory(path: directory, reason: String(cString: strerror(errno)))
         }
         DescriptorLimit.raise(forPortRange: configuration.portRange, logger: logger)
-        let workers = try WorkerPool(workerCount: configuration.workers, pinning: configuration.pinCPUs, logger: logger)
+        let workers = try WorkerPool(
+            workerCount: configuration.workers, pinning: configuration.pinCPUs, engine: configuration.dataPlane, logger: logger)
         var runtime = ServiceRuntime<NodeLoopState>()
         let (loop, state) = (runtime.loop, runtime.state)
         do {
@@ -87,7 +88,7 @@ public final class RelayNode: Sendable {
                 metadata: [
                     "ng": "\(identity.ngAddress)", "media-ip": "\(configuration.mediaIP)",
                     "port-range": "\(configuration.portRange.lowerBound)-\(configuration.portRange.upperBound)",
-                    "workers": "\(configuration.workers)", "cluster": "\(identity.clusterAddress)",
+                    "workers": "\(configuration.workers)", "data-plane": "\(workers.engine)", "cluster": "\(identity.clusterAddress)",
                     "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
                     "peers": "\(configuration.peers.map(\.description))", "ras": "\(rasAddress ?? "off")",
                     "metrics": "\(metrics?.localAddress?.hostAndPort ?? "off")", "ng-clients": "\(configuration.ngClients)",
