@@ -15,6 +15,8 @@
 #define BUFFER_GROUP 1
 
 _Static_assert(SPW_COMPLETION_MORE == IORING_CQE_F_MORE, "SPW_COMPLETION_MORE must be IORING_CQE_F_MORE");
+_Static_assert(SPW_COMPLETION_BUFFER == IORING_CQE_F_BUFFER, "SPW_COMPLETION_BUFFER must be IORING_CQE_F_BUFFER");
+_Static_assert(SPW_COMPLETION_BUFFER_SHIFT == IORING_CQE_BUFFER_SHIFT, "SPW_COMPLETION_BUFFER_SHIFT must be IORING_CQE_BUFFER_SHIFT");
 
 /// Where a queued send of one provided buffer goes, kept until the kernel has read it (and for a
 /// resend).
@@ -105,10 +107,12 @@ spw_ring *spw_ring_open(unsigned entries, unsigned buffer_count, unsigned buffer
     ring->buffer_memory = MAP_FAILED;
     struct io_uring_params params;
     memset(&params, 0, sizeof params);
+    // Submit-all: an entry the kernel refuses gets an error completion and the rest still go in.
     // Single issuer with deferred task work: completions are only run when the worker asks for them, not
     // by interrupting it. The ring starts disabled so that the worker thread, which enables it, becomes
     // its issuer.
-    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED |
+                   IORING_SETUP_SUBMIT_ALL;
     params.cq_entries = entries * 4;
     ring->fd = (int)syscall(__NR_io_uring_setup, entries, &params);
     if (ring->fd < 0 || map_queues(ring, &params) != 0 || register_buffers(ring) != 0) {
@@ -202,17 +206,14 @@ void spw_ring_cancel(spw_ring *ring, uint64_t token, uint64_t cancel_token) {
 }
 
 int spw_ring_submit(spw_ring *ring, int wait) {
-    for (;;) {
-        int result = enter(ring, ring->queued, wait ? 1 : 0, IORING_ENTER_GETEVENTS);
-        if (result >= 0) {
-            ring->queued -= (unsigned)result < ring->queued ? (unsigned)result : ring->queued;
-            if (ring->queued == 0) return 0;
-            continue;
-        }
-        if (errno == EINTR) continue;
-        // EBUSY/EAGAIN: the completion queue is backed up; reaping it lets the rest go in.
-        return -errno;
-    }
+    int submitted;
+    do {
+        submitted = enter(ring, ring->queued, wait ? 1 : 0, IORING_ENTER_GETEVENTS);
+    } while (submitted < 0 && errno == EINTR);
+    if (submitted < 0) return -errno;
+    // What the kernel did not take stays queued for the next call.
+    ring->queued -= (unsigned)submitted < ring->queued ? (unsigned)submitted : ring->queued;
+    return 0;
 }
 
 int spw_ring_reap(spw_ring *ring, spw_completion *completions, int max) {
@@ -227,10 +228,6 @@ int spw_ring_reap(spw_ring *ring, spw_completion *completions, int max) {
     }
     __atomic_store_n(ring->cq_head, head, __ATOMIC_RELEASE);
     return count;
-}
-
-int spw_ring_completion_buffer(const spw_completion *completion) {
-    return (completion->flags & IORING_CQE_F_BUFFER) ? (int)(completion->flags >> IORING_CQE_BUFFER_SHIFT) : -1;
 }
 
 int spw_ring_datagram(spw_ring *ring, unsigned buffer, int32_t result, spw_datagram *datagram) {

@@ -60,14 +60,16 @@ void spw_ring_resend(spw_ring *ring, unsigned buffer, uint64_t token);
 void spw_ring_cancel(spw_ring *ring, uint64_t token, uint64_t cancel_token);
 
 /// Submits what is queued and, with `wait`, blocks until at least one completion is there.
-/// Returns 0 or a negative errno.
+/// Returns 0 or a negative errno (EBUSY: the completion queue must be reaped first).
 int spw_ring_submit(spw_ring *ring, int wait);
 
 /// Copies up to `max` completions out and consumes them. Returns how many.
 int spw_ring_reap(spw_ring *ring, spw_completion *completions, int max);
 
-/// The provided buffer a completion used, or -1 when it used none.
-int spw_ring_completion_buffer(const spw_completion *completion);
+/// Set in a completion's flags when it used a provided buffer, whose id is then `flags >> 16`
+/// (IORING_CQE_F_BUFFER, IORING_CQE_BUFFER_SHIFT).
+#define SPW_COMPLETION_BUFFER (1U << 0)
+#define SPW_COMPLETION_BUFFER_SHIFT 16
 
 /// Reads the datagram a RECVMSG completion of `result` bytes left in `buffer`; returns 0 when the
 /// buffer does not hold a well-formed one.

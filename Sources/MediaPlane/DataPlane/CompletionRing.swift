@@ -102,9 +102,7 @@ extension spw_completion {
     /// The provided buffer the completion used, if any.
     @inline(__always)
     var buffer: UInt16? {
-        var completion = self
-        let buffer = spw_ring_completion_buffer(&completion)
-        return buffer >= 0 ? UInt16(buffer) : nil
+        flags & UInt32(SPW_COMPLETION_BUFFER) != 0 ? UInt16(truncatingIfNeeded: flags >> SPW_COMPLETION_BUFFER_SHIFT) : nil
     }
 
     /// Whether the request stays armed (multishot) after this completion.

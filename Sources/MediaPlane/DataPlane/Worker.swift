@@ -62,7 +62,7 @@ final class Worker: @unchecked Sendable {
             case .success(let opened): ring = opened
             case .failure(let error):
                 logger.warning(
-                    "media worker \(index) could not open an io_uring (\(error)) and runs on epoll instead, at about a fifth more CPU per packet. Check kernel.io_uring_disabled and the container's seccomp profile, or set data-plane = \"epoll\" to choose it")
+                    "media worker \(index) could not open an io_uring (\(error)) and runs on epoll instead, at about a fifth more CPU per packet. It needs Linux 6.1 or later; check kernel.io_uring_disabled and the container's seccomp profile, or set data-plane = \"epoll\" to choose it")
             }
         }
         self.ring = ring

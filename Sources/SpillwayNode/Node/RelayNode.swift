@@ -26,6 +26,9 @@ public final class RelayNode: Sendable {
     private let workers: WorkerPool
     private let logger: Logger
 
+    /// What the media workers run on: the configured engine, or epoll where io_uring could not be opened.
+    public var dataPlane: DataPlaneEngine { workers.engine }
+
     /// Validates the configuration, starts the media workers and binds the NG and cluster ports.
     public static func start(_ configuration: NodeConfiguration, logger: Logger) async throws -> RelayNode {
         try configuration.validate()
