@@ -15,6 +15,7 @@ import Testing
                 workers = 2
                 media-timeout = 30
                 log-level = "debug"
+                data-plane = "epoll"
                 """, source: "spillway.toml")
         try configuration.validate()
         #expect(configuration.nodeID == "edge-7")
@@ -24,6 +25,7 @@ import Testing
         #expect(configuration.workers == 2)
         #expect(configuration.mediaTimeout == 30)
         #expect(configuration.logLevel == .debug)
+        #expect(configuration.dataPlane == .epoll)
     }
 
     @Test(arguments: [
@@ -35,6 +37,7 @@ import Testing
         ("threads = 4", "config file spillway.toml: line 1: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
         ("ng-clients = \"10.0.0.0/33\"", "config file spillway.toml: line 1: setting 'ng-clients' has value '10.0.0.0/33'; allowed: comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32"),
         ("drain-grace = \"soon\"", "config file spillway.toml: line 1: setting 'drain-grace' has value 'soon'; allowed: seconds from 0 to 86400"),
+        ("data-plane = \"uring\"", "config file spillway.toml: line 1: setting 'data-plane' has value 'uring'; allowed: io_uring or epoll"),
         ("log-level = \"loud\"", "config file spillway.toml: line 1: setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),
     ])
     func badFileSettingsAreNamed(toml: String, message: String) {

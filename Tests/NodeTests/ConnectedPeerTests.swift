@@ -8,8 +8,9 @@ import Testing
 /// A latched RTP peer is served by a sibling socket connected to it (the kernel then keeps the
 /// route instead of looking it up per packet); these check what a peer sees does not change.
 @Suite struct ConnectedPeerTests {
-    @Test func aLatchedPeerIsServedByASocketConnectedToItAndStraySourcesStillArrive() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func aLatchedPeerIsServedByASocketConnectedToItAndStraySourcesStillArrive(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let stranger = try UDPPeer()
@@ -38,8 +39,9 @@ import Testing
         await node.stop()
     }
 
-    @Test func aPeerThatMovesIsLatchedAfreshAndTheConnectedSocketFollowsIt() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func aPeerThatMovesIsLatchedAfreshAndTheConnectedSocketFollowsIt(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         let before = try UDPPeer()
         let after = try UDPPeer()
@@ -65,8 +67,9 @@ import Testing
         await node.stop()
     }
 
-    @Test func aPeerWhosePortWasClosedForAWhileLosesNothingOnceItListensAgain() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func aPeerWhosePortWasClosedForAWhileLosesNothingOnceItListensAgain(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         var callee: UDPPeer? = try UDPPeer()
         let calleePort = try #require(callee?.address.port)

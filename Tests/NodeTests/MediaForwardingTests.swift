@@ -6,8 +6,9 @@ import SpillwayTestSupport
 import Testing
 
 @Suite struct MediaForwardingTests {
-    @Test func theRelayLatchesOntoTheCalleesRealSourceAddress() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func theRelayLatchesOntoTheCalleesRealSourceAddress(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         let calleeAdvertised = try UDPPeer()  // what the callee's SDP says
         let calleeReal = try UDPPeer()  // where its packets really come from (NAT)
@@ -28,9 +29,9 @@ import Testing
         await node.stop()
     }
 
-    @Test(arguments: [true, false])
-    func strictSourceDropsPacketsFromOtherSourcesOnlyWhenAsked(strict: Bool) async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: [true, false], DataPlaneEngine.allCases)
+    func strictSourceDropsPacketsFromOtherSourcesOnlyWhenAsked(strict: Bool, engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let intruder = try UDPPeer()
@@ -54,8 +55,9 @@ import Testing
         await node.stop()
     }
 
-    @Test func shortAndNonRTPPacketsAreDroppedAndCountedByReason() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func shortAndNonRTPPacketsAreDroppedAndCountedByReason(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let relay = try node.connect(callID: "junk", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
@@ -135,8 +137,9 @@ import Testing
         await node.stop()
     }
 
-    @Test func rtcpIsRelayedOnItsOwnPortAndFeedbackPassesThroughUnchanged() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func rtcpIsRelayedOnItsOwnPortAndFeedbackPassesThroughUnchanged(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         let calleeRTP = try UDPPeer()
         let calleeRTCP = try UDPPeer(port: calleeRTP.address.port + 1)
@@ -277,8 +280,9 @@ import Testing
         await node.stop()
     }
 
-    @Test func exhaustedPortsAreRefusedCleanlyAndRecoverAfterADelete() async throws {
-        let node = try await TestNode.start(portPairs: 3)
+    @Test(arguments: DataPlaneEngine.allCases)
+    func exhaustedPortsAreRefusedCleanlyAndRecoverAfterADelete(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start(portPairs: 3) { $0.dataPlane = engine }
         let first = try node.request(["command": "offer", "call-id": "one", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
         #expect(first["result"] == "ok")
         let second = try node.request(["command": "offer", "call-id": "two", "from-tag": "A", "sdp": .string(audioSDP(port: 5002))])

@@ -15,8 +15,12 @@ import Glibc
 /// Hostile input and failures: floods of random datagrams on the media and NG ports, and a node
 /// of three killed under load. Each is bounded in time; the figures are asserted after it.
 @Suite struct RobustnessTests {
-    @Test func floodsOfRandomDatagramsLeaveCallsWholeAndTheNodeAnswering() async throws {
-        let node = try await TestNode.start(portPairs: 20) { $0.metricsAddress = "127.0.0.1:0" }
+    @Test(arguments: DataPlaneEngine.allCases)
+    func floodsOfRandomDatagramsLeaveCallsWholeAndTheNodeAnswering(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start(portPairs: 20) {
+            $0.metricsAddress = "127.0.0.1:0"
+            $0.dataPlane = engine
+        }
         let call = try PacedCall(callID: "under-flood", request: node.request)
         let range = node.node.configuration.portRange
         let ng = node.node.ngAddress

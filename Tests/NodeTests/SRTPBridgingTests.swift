@@ -48,8 +48,9 @@ import Testing
         try SessionDescription(parsing: try #require(reply["sdp"]?.stringValue)).media[0].proto
     }
 
-    @Test func anSRTPCallerIsBridgedToAPlainCalleeInBothDirections() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func anSRTPCallerIsBridgedToAPlainCalleeInBothDirections(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try SecureParty()
         let callee = try UDPPeer()
         let calleeRTCP = try UDPPeer(port: callee.address.port + 1)
@@ -103,8 +104,9 @@ import Testing
         await node.stop()
     }
 
-    @Test func aWrongKeyAndReplaysAreDroppedAndCountedPerStream() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func aWrongKeyAndReplaysAreDroppedAndCountedPerStream(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try SecureParty()
         let impostor = try SRTPSession(suite: .aesCM128HMACSHA1_80, key: .random(for: .aesCM128HMACSHA1_80), role: .encrypting)
         let callee = try UDPPeer()
@@ -243,8 +245,9 @@ import Testing
         await node.stop()
     }
 
-    @Test func srtcpMultiplexedOnTheRTPPortIsDecryptedForACalleeWithoutMuxAndBack() async throws {
-        let node = try await TestNode.start()
+    @Test(arguments: DataPlaneEngine.allCases)
+    func srtcpMultiplexedOnTheRTPPortIsDecryptedForACalleeWithoutMuxAndBack(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try SecureParty()
         let (callee, calleeRTCP) = try SecureParty.bindPair()
         let (forCaller, forCallee) = try node.connect(

@@ -78,8 +78,12 @@ import Testing
         return packets
     }
 
-    @Test func aPCMUCallerAndAnOpusOnlyCalleeHearEachOtherThroughTheRelay() async throws {
-        let node = try await TestNode.start { $0.metricsAddress = "127.0.0.1:0" }
+    @Test(arguments: DataPlaneEngine.allCases)
+    func aPCMUCallerAndAnOpusOnlyCalleeHearEachOtherThroughTheRelay(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start {
+            $0.metricsAddress = "127.0.0.1:0"
+            $0.dataPlane = engine
+        }
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let offer = try node.request([
