@@ -37,9 +37,6 @@ final class Worker: @unchecked Sendable {
 
     // Owned by the worker thread alone (after start).
     private var sides: [MediaSideState] = []
-    /// Per slot, how many sides have been removed from it: tokens carry it, so that completions
-    /// for a removed side are not taken for its successor's.
-    private var generations: [UInt16] = []
     private let batch = PacketBatch()
     private var generated = GeneratedPackets()
     private var running = true
@@ -154,7 +151,7 @@ final class Worker: @unchecked Sendable {
                 if token == .wake {
                     spw_eventfd_drain(wakeDescriptor)
                     applyPendingCommands()
-                } else if isCurrent(token), let descriptor = descriptor(of: token) {
+                } else if let descriptor = currentSocket(of: token) {
                     forward(slot: token.slot, from: token.kind, received: batch.receive(from: descriptor), now: now)
                 }
             }
@@ -217,7 +214,8 @@ final class Worker: @unchecked Sendable {
     /// buffer goes back otherwise), and re-arms the receive when the kernel ended it. Returns whether
     /// the batch took a datagram.
     private func take(_ completion: spw_completion, token: WorkerToken, on ring: CompletionRing, into position: Int) -> Bool {
-        let current = isCurrent(token)
+        let socket = currentSocket(of: token)
+        let current = socket != nil
         var taken = false
         if let buffer = completion.buffer {
             if current, let datagram = ring.datagram(in: buffer, result: completion.result) {
@@ -227,7 +225,7 @@ final class Worker: @unchecked Sendable {
                 ring.giveBack(buffer)
             }
         }
-        guard !completion.staysArmed, current, let descriptor = descriptor(of: token) else { return taken }
+        guard !completion.staysArmed, let descriptor = socket else { return taken }
         switch -completion.result {
         case ECANCELED:
             break
@@ -253,29 +251,25 @@ final class Worker: @unchecked Sendable {
             return
         }
         ring.giveBack(token.buffer)
-        guard completion.result < 0, isCurrent(token) else { return }
-        sides[token.slot].tally.forwarded &-= 1
-        sides[token.slot].tally.drops[PacketDropReason.sendFailed.rawValue] &+= 1
-        sides[token.slot].publish()
+        guard completion.result < 0 else { return }
+        sides.withUnsafeMutableBufferPointer { sides in
+            guard sides.holds(token) else { return }
+            sides[token.slot].tally.forwarded &-= 1
+            sides[token.slot].tally.drops[PacketDropReason.sendFailed.rawValue] &+= 1
+            sides[token.slot].publish()
+        }
     }
 
-    /// Whether `token` is for the side that holds its slot now.
+    /// The socket a receive token names, when the token is for the side that holds its slot now
+    /// and that side has the socket. (Read through a buffer pointer: a subscript read of the array
+    /// would copy the whole side.)
     @inline(__always)
-    private func isCurrent(_ token: WorkerToken) -> Bool {
-        token.slot < sides.count && sides[token.slot].active && generations[token.slot] == token.generation
-    }
-
-    /// The socket a receive token names, if the side has it.
-    @inline(__always)
-    private func descriptor(of token: WorkerToken) -> Int32? {
-        let descriptor =
-            switch token.kind {
-            case .rtp: sides[token.slot].rtpDescriptor
-            case .rtcp: sides[token.slot].rtcpDescriptor
-            case .connectedRTP: sides[token.slot].connectedRTPDescriptor
-            case .send: Int32(-1)
-            }
-        return descriptor >= 0 ? descriptor : nil
+    private func currentSocket(of token: WorkerToken) -> Int32? {
+        sides.withUnsafeBufferPointer { sides in
+            guard sides.holds(token) else { return nil }
+            let descriptor = sides[token.slot].socket(token.kind)
+            return descriptor >= 0 ? descriptor : nil
+        }
     }
 
     private func applyPendingCommands() {
@@ -300,7 +294,6 @@ final class Worker: @unchecked Sendable {
         precondition(slot < WorkerToken.slotLimit, "media worker \(index) has no token room for slot \(slot)")
         if slot >= sides.count {
             sides.append(contentsOf: repeatElement(MediaSideState(), count: slot - sides.count + 1))
-            generations.append(contentsOf: repeatElement(0, count: slot - generations.count + 1))
         }
         let isNew = !sides[slot].active
         sides[slot].apply(configuration)
@@ -314,7 +307,7 @@ final class Worker: @unchecked Sendable {
     }
 
     private func token(_ slot: Int, _ kind: WorkerToken.Kind) -> WorkerToken {
-        WorkerToken(kind, slot: slot, generation: generations[slot])
+        WorkerToken(kind, slot: slot, generation: sides[slot].generation)
     }
 
     /// Starts receiving on `descriptor`: a multishot receive on the ring, or a place in the epoll set.
@@ -344,8 +337,7 @@ final class Worker: @unchecked Sendable {
         for (descriptor, _) in sockets where descriptor >= 0 { close(descriptor) }
         sides[slot].publish()
         sides[slot].counters?.release()
-        sides[slot] = MediaSideState()
-        generations[slot] &+= 1
+        sides[slot] = MediaSideState(generation: sides[slot].generation &+ 1)
     }
 
     /// Forwards what is valid of batch entries `0..<received`, which arrived on a side's socket, to
@@ -372,7 +364,7 @@ final class Worker: @unchecked Sendable {
                 }
                 if let ring {
                     let entry = batch.entry(packetIndex)
-                    let token = WorkerToken(.send, slot: slot, generation: generations[slot], buffer: entry.buffer)
+                    let token = WorkerToken(.send, slot: slot, generation: sides[slot].generation, buffer: entry.buffer)
                     ring.send(entry, from: outDescriptor, to: destination, token: token)
                     sides[slot].tally.forwarded &+= 1
                     continue
@@ -541,7 +533,7 @@ final class Worker: @unchecked Sendable {
         } else {
             switch UDPSocket.connectedSibling(of: side.rtpDescriptor, to: peer) {
             case .success(let sibling):
-                if let watchFailure = watch(sibling, token: token(slot, .connectedRTP)) {
+                if let watchFailure = watch(sibling, token: WorkerToken(.connectedRTP, slot: slot, generation: side.generation)) {
                     failure = SocketError(operation: "epoll_ctl", address: peer, errno: watchFailure.errno)
                     close(sibling)
                 } else {
@@ -571,6 +563,19 @@ final class Worker: @unchecked Sendable {
         batch.setLength(packetIndex, length)
         return nil
     }
+}
+
+extension UnsafeBufferPointer<MediaSideState> {
+    /// Whether `token` is for the side that holds its slot now, not for one removed from it.
+    @inline(__always)
+    func holds(_ token: WorkerToken) -> Bool {
+        token.slot < count && self[token.slot].active && self[token.slot].generation == token.generation
+    }
+}
+
+extension UnsafeMutableBufferPointer<MediaSideState> {
+    @inline(__always)
+    func holds(_ token: WorkerToken) -> Bool { UnsafeBufferPointer(self).holds(token) }
 }
 
 extension PacketDropReason {
