@@ -123,8 +123,10 @@ import Testing
 
         let started = Date()
         _ = try node.request(["command": "delete", "call-id": "kept", "from-tag": "A"])
-        #expect(await node.node.waitForCallsToEnd(grace: 10) == 0)
-        #expect(Date().timeIntervalSince(started) < 8, "the drain ends when the last call does, not at the 10 s grace")
+        // A long grace, so that a drain that waited it out stands apart from one slowed down by a
+        // busy test pool (blocking tests in parallel have held this one up for over 10 s).
+        #expect(await node.node.waitForCallsToEnd(grace: 60) == 0)
+        #expect(Date().timeIntervalSince(started) < 30, "the drain ends when the last call does, not at the 60 s grace")
         await node.stop()
     }
 
