@@ -107,6 +107,12 @@ let package = Package(
         // bench/: the load of transcoding.py, PCMU and Opus calls paced in both directions.
         .executableTarget(
             name: "transcoding-load", dependencies: ["Codecs", "MediaPlane", "SpillwayClient"], path: "bench/TranscodingLoad"),
+        // bench/: the load of instructions.py, which callgrind counts: one media worker forwarding
+        // lock-step rounds of RTP.
+        .executableTarget(
+            name: "forwarding-cost",
+            dependencies: ["MediaPlane", "SpillwayClient", .product(name: "Logging", package: "swift-log")],
+            path: "bench/ForwardingCost"),
 
         // The parsers' fuzz targets: replays inputs, or fuzzes them when built by bench/fuzz.sh with
         // -sanitize=fuzzer -D FUZZING (CFuzzerDriver declares libFuzzer's driver entry).

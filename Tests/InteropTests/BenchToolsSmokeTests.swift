@@ -6,16 +6,19 @@ import SpillwayNode
 import SpillwayTestSupport
 import Testing
 
-/// A short run of the performance benchmark's own tools (`bench/callgen.c`, `bench/floor.c`), so
-/// they keep building and measuring what they claim: every packet of a paced many-call load comes
-/// back on the right side, through the floor forwarder and through a node set up over NG. Serialized:
-/// both tests use the generator's two ports. Every port is below Linux's ephemeral range
+/// A short run of the benchmarks' own tools (`bench/callgen.c`, `bench/floor.c`, `forwarding-cost`),
+/// so they keep building and measuring what they claim: every packet of a paced many-call load comes
+/// back on the right side, through the floor forwarder and through a node set up over NG, and every
+/// packet of forwarding-cost's rounds comes through its worker. Serialized: the callgen tests use
+/// the generator's two ports. Every port is below Linux's ephemeral range
 /// (32768-60999), so no other test's client socket can take one first.
 @Suite(.serialized) struct BenchToolsSmokeTests {
     static let callerPort: UInt16 = 12_590
     static let calleePort: UInt16 = 12_592
     static let floorPorts: UInt16 = 12_500
     static let calls = 4
+    /// forwarding-cost's relay sockets: 4 calls x 2 sides x an RTP/RTCP pair.
+    static let forwardingCostPorts: UInt16 = 12_540
 
     @Test func callgenThroughTheFloorGetsEveryPacketBack() async throws {
         let directory = try scratchDirectory("bench-floor")
@@ -51,6 +54,20 @@ import Testing
         let forwarded = statistics["totals"]?["forwarded"]?.integerValue
         #expect(forwarded == Int64(received), "the node must count the \(received) packets it forwarded: \(statistics)")
         await node.shutdown()
+    }
+
+    /// forwarding-cost, the load `bench/instructions.py` counts under callgrind, run natively on
+    /// each engine: 4 calls x 50 rounds, every packet both ways.
+    @Test(arguments: DataPlaneEngine.allCases)
+    func forwardingCostGetsEveryPacketThroughTheWorker(engine: DataPlaneEngine) async throws {
+        let run = try ChildProcess(
+            "forwarding-cost-\(engine)", try builtExecutable("forwarding-cost"),
+            [engine.rawValue, "4", "50", "\(Self.forwardingCostPorts)"], directory: try scratchDirectory("bench-forwarding-cost"))
+        #expect(await run.wait(seconds: 30) == 0, "\(run.output)")
+        let lastLine = run.output.split(separator: "\n").last.map(String.init) ?? ""
+        let report = try #require(JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any], "\(run.output)")
+        #expect(report["engine"] as? String == engine.rawValue, "\(report)")
+        #expect(report["forwarded"] as? Int == 400 && report["expected"] as? Int == 400, "\(report)")
     }
 
     /// Runs callgen for half a second over `pairs` (the relay port each call's caller and callee

@@ -132,17 +132,21 @@ func scratchDirectory(_ name: String) throws -> String {
 }
 
 /// The `spillway` executable built beside the test bundle.
-func spillwayExecutable() throws -> String {
+func spillwayExecutable() throws -> String { try builtExecutable("spillway") }
+
+/// An executable product of this package (`swift build` builds them all), found beside the test
+/// bundle.
+func builtExecutable(_ name: String) throws -> String {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [directory, directory.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("spillway").path
+        let path = candidate.appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
     let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/spillway").path
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/\(name)").path
     guard FileManager.default.isExecutableFile(atPath: fallback) else {
-        Issue.record("the spillway executable was not found beside \(directory.path); run `swift build` first")
-        throw ExternalTool.ToolMissing(name: "spillway")
+        Issue.record("the \(name) executable was not found beside \(directory.path); run `swift build` first")
+        throw ExternalTool.ToolMissing(name: name)
     }
     return fallback
 }
