@@ -35,11 +35,13 @@ final class Worker: @unchecked Sendable {
     let traffic = WorkerTraffic()
     private var thread: pthread_t?
 
-    // Owned by the worker thread alone (after start).
-    private var sides: [MediaSideState] = []
+    // Owned by the worker thread alone (after start), which never overlaps two accesses to one of
+    // them: the runtime's exclusivity checks are left out, a tenth of the worker's userspace
+    // instructions (bench/instructions.py). The compiler's static checks still apply.
+    @exclusivity(unchecked) private var sides: [MediaSideState] = []
     private let batch = PacketBatch()
-    private var generated = GeneratedPackets()
-    private var running = true
+    @exclusivity(unchecked) private var generated = GeneratedPackets()
+    @exclusivity(unchecked) private var running = true
     /// Whether the worker already said that it could not open a connected sibling.
     private var reportedSiblingFailure = false
 
