@@ -141,8 +141,7 @@ import Testing
     func rtcpIsRelayedOnItsOwnPortAndFeedbackPassesThroughUnchanged(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
-        let calleeRTP = try UDPPeer()
-        let calleeRTCP = try UDPPeer(port: calleeRTP.address.port + 1)
+        let (calleeRTP, calleeRTCP) = try UDPPeer.bindPair()
         let relay = try node.connect(callID: "rtcp", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleeRTP.address.port))
         var relayRTCP = relay.forCaller
         relayRTCP.port += 1
@@ -163,8 +162,7 @@ import Testing
     @Test func srtpBetweenTwoSAVPPartiesPassesThroughWithItsKeysAndSRTCPWhenSDESIsOff() async throws {
         let node = try await TestNode.start()
         let caller = try UDPPeer()
-        let calleeRTP = try UDPPeer()
-        let calleeRTCP = try UDPPeer(port: calleeRTP.address.port + 1)
+        let (calleeRTP, calleeRTCP) = try UDPPeer.bindPair()
         let crypto = "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:d2hhdCBhIGxvdmVseSBzYW1wbGUga2V5IHNhbHQ2"
         let secured = { (port: UInt16) in
             sdp([("audio", port, "0", ["rtpmap:0 PCMU/8000", crypto])]).replacingOccurrences(of: "RTP/AVP", with: "RTP/SAVP")
@@ -192,8 +190,7 @@ import Testing
     @Test func rtcpMuxOfferedByTheCallerIsDemultiplexedForACalleeWithoutIt() async throws {
         let node = try await TestNode.start()
         let caller = try UDPPeer()
-        let calleeRTP = try UDPPeer()
-        let calleeRTCP = try UDPPeer(port: calleeRTP.address.port + 1)
+        let (calleeRTP, calleeRTCP) = try UDPPeer.bindPair()
         let offer = try node.request([
             "command": "offer", "call-id": "mux", "from-tag": "A",
             "sdp": .string(audioSDP(port: caller.address.port, ["rtcp-mux"])),
@@ -228,7 +225,7 @@ import Testing
             "command": "offer", "call-id": "demux", "from-tag": "A", "rtcp-mux": ["demux"],
             "sdp": .string(audioSDP(port: 5000, ["rtcp-mux"])),
         ])
-        let sdp = try #require(offer["sdp"]?.stringValue)
+        let sdp = try #require(offer["sdp"]?.stringValue, "\(offer)")
         #expect(!sdp.contains("rtcp-mux"))
         #expect(sdp.contains("a=rtcp:"))
         await node.stop()

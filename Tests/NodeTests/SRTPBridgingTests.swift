@@ -18,18 +18,9 @@ import Testing
         let encryptor: SRTPSession
 
         init(suite: SRTPSuite = .aesCM128HMACSHA1_80, tag: Int = 1) throws {
-            (rtp, rtcp) = try Self.bindPair()
+            (rtp, rtcp) = try UDPPeer.bindPair()
             key = .generated(tag: tag, suite: suite)
             encryptor = try SRTPSession(suite: suite, key: key.masterKey, role: .encrypting)
-        }
-
-        /// An RTP socket and an RTCP socket on the next port; retried when that port is taken.
-        static func bindPair() throws -> (UDPPeer, UDPPeer) {
-            for _ in 0..<20 {
-                let rtp = try UDPPeer()
-                if let rtcp = try? UDPPeer(port: rtp.address.port + 1) { return (rtp, rtcp) }
-            }
-            throw UDPPeerError.system("bind of an RTP/RTCP port pair (20 tries)", EADDRINUSE)
         }
 
         func sdp(attributes: [String] = [], proto: String = "RTP/SAVP") -> String {
@@ -52,8 +43,7 @@ import Testing
     func anSRTPCallerIsBridgedToAPlainCalleeInBothDirections(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try SecureParty()
-        let callee = try UDPPeer()
-        let calleeRTCP = try UDPPeer(port: callee.address.port + 1)
+        let (callee, calleeRTCP) = try UDPPeer.bindPair()
         let offer = try node.request([
             "command": "offer", "call-id": "bridge", "from-tag": "A", "sdp": .string(caller.sdp()),
             "transport-protocol": "RTP/AVP",
@@ -249,7 +239,7 @@ import Testing
     func srtcpMultiplexedOnTheRTPPortIsDecryptedForACalleeWithoutMuxAndBack(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try SecureParty()
-        let (callee, calleeRTCP) = try SecureParty.bindPair()
+        let (callee, calleeRTCP) = try UDPPeer.bindPair()
         let (forCaller, forCallee) = try node.connect(
             callID: "mux", caller: caller.sdp(attributes: ["rtcp-mux"]), callee: audioSDP(port: callee.address.port),
             extraOffer: ["transport-protocol": "RTP/AVP", "rtcp-mux": ["demux"]])
