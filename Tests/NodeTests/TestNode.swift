@@ -46,10 +46,12 @@ struct TestNode {
         var offer: [String: BencodeValue] = ["command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(caller)]
         offer.merge(extraOffer) { _, new in new }
         let offerReply = try request(.dictionary(offer))
+        // The offer's own refusal, not the answer's "Unknown call-id" that would follow it.
+        let forCallee = try ScriptedCall.mediaAddress(in: offerReply)
         let answerReply = try request([
             "command": "answer", "call-id": .string(callID), "from-tag": "A", "to-tag": "B", "sdp": .string(callee),
         ])
-        return (try ScriptedCall.mediaAddress(in: answerReply), try ScriptedCall.mediaAddress(in: offerReply))
+        return (try ScriptedCall.mediaAddress(in: answerReply), forCallee)
     }
 
     /// The first stream of `tag`'s m= line `media` in a `query` reply, once its figures have settled:
