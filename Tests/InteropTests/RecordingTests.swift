@@ -35,7 +35,7 @@ import Testing
         #expect(callee.receive(timeoutMilliseconds: 1000) != nil)
         if !recordOnOffer {
             #expect(try node.request(0, ["command": "start recording", "call-id": .string(callID)])["result"] == "ok")
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
         var sent: [[UInt8]] = []
         for sequence in 1...20 {
@@ -48,12 +48,12 @@ import Testing
             sent += [fromCaller, fromCallee]
         }
         #expect(try node.request(0, ["command": "stop recording", "call-id": .string(callID)])["result"] == "ok")
-        usleep(100_000)
+        try await Task.sleep(for: .milliseconds(100))
         // After stopping, nothing more is written.
         caller.send(pcmu(99, ssrc: 1), to: relayForCaller)
         #expect(callee.receive(timeoutMilliseconds: 1000) != nil)
         _ = try node.request(0, ["command": "delete", "call-id": .string(callID)])
-        usleep(200_000)
+        try await Task.sleep(for: .milliseconds(200))
 
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix(callID) && $0.hasSuffix(".pcap") }
         try #require(files.count == 1, "\(files)")

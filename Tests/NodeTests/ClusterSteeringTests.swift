@@ -78,7 +78,7 @@ import Glibc
             #expect(callee.send(pcmu(sequence, ssrc: 9), to: relayForCallee))
             #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence, ssrc: 9))
         }
-        usleep(100_000)
+        try await Task.sleep(for: .milliseconds(100))
         // The owner counted the media; the primary carried none of it.
         let query = try cluster.request(0, ["command": "query", "call-id": "spilled"])
         #expect(query["spillway-node"] == "n2")
@@ -186,7 +186,7 @@ import Glibc
         ClusterEnvelope(sender: "n2", sentAtWallNanos: wallNanos(), message: .report(lie)).bencoded.encode(into: &unsigned)
         #expect(intruder.send(unsigned, to: target))
         #expect(intruder.send(Array("d4:type4:polle".utf8), to: target))
-        usleep(200_000)
+        try await Task.sleep(for: .milliseconds(200))
 
         let statistics = try cluster.clusterStatistics(0)
         #expect(statistics?["rejected"]?["forged"] == 3)

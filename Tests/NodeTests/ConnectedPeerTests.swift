@@ -34,8 +34,8 @@ import Testing
         // Not the latched peer: the kernel hands it to the bound socket, and it is relayed as before.
         stranger.send(pcmu(22, ssrc: 3), to: relay.forCallee)
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(22, ssrc: 3))
-        #expect(try node.stream(callID: "connected", tag: "A")?["forwarded"] == 21)
-        #expect(try node.stream(callID: "connected", tag: "B")?["forwarded"] == 22)
+        #expect(try await node.stream(callID: "connected", tag: "A")?["forwarded"] == 21)
+        #expect(try await node.stream(callID: "connected", tag: "B")?["forwarded"] == 22)
         await node.stop()
     }
 
@@ -81,13 +81,13 @@ import Testing
         // unreachable, which a connected socket reports on its next send.
         callee = nil
         for sequence in 1...5 { caller.send(pcmu(sequence), to: relay.forCaller) }
-        usleep(100_000)
+        try await Task.sleep(for: .milliseconds(100))
         let reopened = try UDPPeer(port: calleePort)
         for sequence in 6...10 { caller.send(pcmu(sequence), to: relay.forCaller) }
         for sequence in 6...10 {
             #expect(reopened.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence))
         }
-        let stream = try node.stream(callID: "icmp", tag: "A")
+        let stream = try await node.stream(callID: "icmp", tag: "A")
         #expect(stream?["forwarded"] == 10, "every packet leaves the relay, as from an unconnected socket: \(String(describing: stream))")
         #expect(stream?["drops"]?["send-failed"] == nil, "\(String(describing: stream))")
         await node.stop()

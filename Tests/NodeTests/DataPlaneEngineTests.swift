@@ -66,8 +66,8 @@ import Testing
             #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1, ssrc: UInt32(round)))
             callee.send(pcmu(1, ssrc: UInt32(100 + round)), to: relay.forCallee)
             #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1, ssrc: UInt32(100 + round)))
-            #expect(try node.stream(callID: callID, tag: "A")?["forwarded"] == 1, "round \(round)")
-            #expect(try node.stream(callID: callID, tag: "B")?["forwarded"] == 1, "round \(round)")
+            #expect(try await node.stream(callID: callID, tag: "A")?["forwarded"] == 1, "round \(round)")
+            #expect(try await node.stream(callID: callID, tag: "B")?["forwarded"] == 1, "round \(round)")
             // A burst the relay is still working through when the delete arrives.
             for sequence in 2...40 {
                 caller.send(pcmu(sequence, ssrc: UInt32(round)), to: relay.forCaller)

@@ -24,7 +24,7 @@ import Testing
         caller.send(pcmu(2), to: relay.forCaller)
         #expect(calleeReal.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(2))
         #expect(calleeAdvertised.receive(timeoutMilliseconds: 200) == nil)
-        let endpoint = try node.stream(callID: "latch", tag: "B")?["endpoint"]
+        let endpoint = try await node.stream(callID: "latch", tag: "B")?["endpoint"]
         #expect(endpoint?["port"] == .integer(Int64(calleeReal.address.port)))
         await node.stop()
     }
@@ -43,7 +43,7 @@ import Testing
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
         intruder.send(pcmu(2, ssrc: 666), to: relay.forCallee)
         let leaked = caller.receive(timeoutMilliseconds: 300)
-        let stream = try node.stream(callID: "strict", tag: "B")
+        let stream = try await node.stream(callID: "strict", tag: "B")
         if strict {
             #expect(leaked == nil)
             #expect(stream?["drops"]?["strict-source"] == 1)
@@ -67,7 +67,7 @@ import Testing
         caller.send(pcmu(7), to: relay.forCaller)
         #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(7))
         #expect(callee.receive(timeoutMilliseconds: 200) == nil)
-        let stream = try #require(try node.stream(callID: "junk", tag: "A"))
+        let stream = try #require(try await node.stream(callID: "junk", tag: "A"))
         #expect(stream["drops"] == ["too-short": 1, "not-rtp": 1, "malformed": 1])
         #expect(stream["stats"]?["errors"] == 3)
         #expect(stream["forwarded"] == 1)
@@ -82,7 +82,7 @@ import Testing
         // The caller's address is known from the offer, so the callee's early media goes through.
         callee.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: offer))
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
-        let stream = try node.stream(callID: "early", tag: "")
+        let stream = try await node.stream(callID: "early", tag: "")
         #expect(stream?["stats"]?["packets"] == 1)
         #expect(stream?["forwarded"] == 1)
         await node.stop()
@@ -93,12 +93,12 @@ import Testing
         let caller = try UDPPeer()
         _ = try node.request(["command": "offer", "call-id": "unanswered", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port))])
         // The relay's caller-facing port is only in the answer; find it from the query instead.
-        let port = try #require(try node.stream(callID: "unanswered", tag: "A")?["local port"]?.integerValue)
+        let port = try #require(try await node.stream(callID: "unanswered", tag: "A")?["local port"]?.integerValue)
         caller.send(pcmu(1), to: SocketAddress(ip: "127.0.0.1", port: UInt16(port))!)
-        var stream = try node.stream(callID: "unanswered", tag: "A")
+        var stream = try await node.stream(callID: "unanswered", tag: "A")
         for _ in 0..<20 where stream?["drops"]?["no-destination"] == nil {
             try await Task.sleep(for: .milliseconds(50))
-            stream = try node.stream(callID: "unanswered", tag: "A")
+            stream = try await node.stream(callID: "unanswered", tag: "A")
         }
         #expect(stream?["drops"]?["no-destination"] == 1)
         #expect(stream?["stats"]?["packets"] == 1)
@@ -122,7 +122,7 @@ import Testing
         ])
         callee.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: offer))
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
-        #expect(try node.stream(callID: "nat", tag: "A")?["advertised endpoint"]?["address"] == "127.0.0.1")
+        #expect(try await node.stream(callID: "nat", tag: "A")?["advertised endpoint"]?["address"] == "127.0.0.1")
         await node.stop()
     }
 
@@ -154,7 +154,7 @@ import Testing
             #expect(calleeRTCP.receive(timeoutMilliseconds: 1000)?.bytes == packet)
         }
         #expect(calleeRTP.receive(timeoutMilliseconds: 200) == nil)
-        let stream = try node.stream(callID: "rtcp", tag: "A")
+        let stream = try await node.stream(callID: "rtcp", tag: "A")
         #expect(stream?["RTCP"]?["packets"] == 3)
         await node.stop()
     }
@@ -182,7 +182,7 @@ import Testing
         let srtcp: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1, 0x3A, 0x99, 0x10, 0x07, 0x80, 0, 0, 1] + [UInt8](repeating: 0xAB, count: 10)
         caller.send(srtcp, to: relayRTCP)
         #expect(calleeRTCP.receive(timeoutMilliseconds: 1000)?.bytes == srtcp)
-        let stream = try node.stream(callID: "srtp", tag: "A")
+        let stream = try await node.stream(callID: "srtp", tag: "A")
         #expect(stream?["RTCP"]?["packets"] == 1)
         await node.stop()
     }
@@ -258,7 +258,7 @@ import Testing
         callerAudio.send(pcmu(0), to: relayAudio)
         #expect(calleeVideo.drain(quietMilliseconds: 300).count == 30)
         #expect(calleeAudio.drain(quietMilliseconds: 100).map(\.bytes) == [pcmu(0)])
-        let video = try node.stream(callID: "av", tag: "A", media: 1)
+        let video = try await node.stream(callID: "av", tag: "A", media: 1)
         #expect(video?["frames"] == 10)
         #expect(video?["stats"]?["packets"] == 30)
         await node.stop()

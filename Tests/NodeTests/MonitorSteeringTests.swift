@@ -30,7 +30,7 @@ import Testing
             while spw_test_seconds() - start < 3 {
                 let nodes = try monitorClient.request(["command": "statistics"])["nodes"]
                 if cluster.ids.allSatisfy({ nodes?[$0]?["state"] == "up" }) { break }
-                usleep(20_000)
+                try await Task.sleep(for: .milliseconds(20))
             }
         }
 
@@ -44,7 +44,7 @@ import Testing
 
         // The monitor counts each node it names as one call busier until that node reports again;
         // these two answers placed no call, so let a fresh report through.
-        if collect != .onQuery { usleep(300_000) }
+        if collect != .onQuery { try await Task.sleep(for: .milliseconds(300)) }
 
         var landed: [String: Int] = [:]
         var spilledCall: (id: String, node: String)?
@@ -55,7 +55,7 @@ import Testing
             #expect(landing.mediaIP == TestCluster.ip(cluster.ids.firstIndex(of: landing.node!)!))
             landed[landing.node!, default: 0] += 1
             // Give pushed or streamed reports a moment, as calls arrive over time in real use.
-            usleep(collect == .onQuery || collect == .poll ? 0 : 50_000)
+            try await Task.sleep(for: .milliseconds(collect == .onQuery || collect == .poll ? 0 : 50))
         }
         #expect(landed == ["n1": 2, "n2": 2, "n3": 2])
         let busy = try cluster.offer(at: 0, callID: "m-\(collect)-busy", supportsLoadLimit: true)
@@ -64,7 +64,7 @@ import Testing
 
         if collect == .onQuery || collect == .poll {
             // Fresh data says every node is full.
-            usleep(300_000)
+            try await Task.sleep(for: .milliseconds(300))
             let full = try httpGet(monitor.httpAddress!, "/least-loaded")
             #expect(full.status == 503)
         }

@@ -22,7 +22,7 @@ import Testing
             #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence, ssrc: 7))
         }
         caller.send([0x40] + [UInt8](repeating: 0, count: 30), to: relay.forCaller)  // RTP version 1: dropped
-        _ = try node.stream(callID: "watched", tag: "A")  // the worker has published its counters
+        _ = try await node.stream(callID: "watched", tag: "A")  // the worker has published its counters
 
         let address = try #require(node.node.metricsAddress)
         let metrics = try httpGet(address, "/metrics")
@@ -46,7 +46,7 @@ import Testing
         // A second scrape adds only what grew.
         caller.send(pcmu(6), to: relay.forCaller)
         #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(6))
-        _ = try node.stream(callID: "watched", tag: "A")
+        _ = try await node.stream(callID: "watched", tag: "A")
         let again = String(decoding: try httpGet(address, "/metrics").body, as: UTF8.self)
         #expect(Self.value(again, #"spillway_rtp_packets_total{direction="from-caller"}"#) == 6)
 

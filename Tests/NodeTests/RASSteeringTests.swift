@@ -198,7 +198,7 @@ import Glibc
                 to: gatekeeper)
             if case .locationConfirm(let confirm)? = exchange.answer { named = confirm.callSignalAddress }
             if named == TransportAddress(ipv4: TestCluster.ip(2), port: 1720) { break }
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect(named == TransportAddress(ipv4: TestCluster.ip(2), port: 1720), "the least-loaded node is n3")
 
@@ -228,7 +228,7 @@ import Glibc
                 .locationRequest(LocationRequest(requestSeqNum: sequenceNumber, destinationInfo: [.h323ID("anyone")], replyAddress: client.transportAddress)),
                 to: gatekeeper)
             refused = exchange.answer == .locationReject(LocationReject(requestSeqNum: sequenceNumber, rejectReason: .resourceUnavailable))
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect(refused)
         await cluster.stop()

@@ -58,7 +58,7 @@ import Glibc
         // The call runs on, paced at 50 packets/s each way, through the flood and after it.
         while flood.isRunning || call.sent < 100 {
             call.sendNext()
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         let flooded = flood.join()
         call.collect(waitMilliseconds: 500)
@@ -98,7 +98,7 @@ import Glibc
                 placed.append(call.node ?? "refused")
                 calls.append(call)
             }
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         for call in calls { call.collect(waitMilliseconds: 300) }
         #expect(placed.count == 4)

@@ -83,7 +83,7 @@ import Testing
         let srtcp = try #require(caller.rtcp.receive(timeoutMilliseconds: 1000)?.bytes)
         #expect(decryptRelay.unprotect(srtcp, rtcp: true) == .success(report))
 
-        let stream = try node.stream(callID: "bridge", tag: "A")
+        let stream = try await node.stream(callID: "bridge", tag: "A")
         #expect(stream?["stats"]?["packets"] == 20)
         #expect(stream?["drops"] == .dictionary([:]))
         let medias = try node.request(["command": "query", "call-id": "bridge"])["tags"]
@@ -112,7 +112,7 @@ import Testing
         #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(6))
         #expect(callee.receive(timeoutMilliseconds: 300) == nil)
 
-        let stream = try node.stream(callID: "wrong-key", tag: "A")
+        let stream = try await node.stream(callID: "wrong-key", tag: "A")
         #expect(stream?["drops"]?["srtp-auth-failed"] == 5)
         #expect(stream?["drops"]?["srtp-replayed"] == 1)
         #expect(stream?["stats"]?["packets"] == 1)

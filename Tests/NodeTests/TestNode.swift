@@ -56,14 +56,14 @@ struct TestNode {
 
     /// The first stream of `tag`'s m= line `media` in a `query` reply, once its figures have settled:
     /// a worker publishes after sending a batch, so a packet can arrive before it is counted.
-    func stream(callID: String, tag: String, media: Int = 0) throws -> BencodeValue? {
+    func stream(callID: String, tag: String, media: Int = 0) async throws -> BencodeValue? {
         func current() throws -> BencodeValue? {
             try request(["command": "query", "call-id": .string(callID)])["tags"]?[tag]?["medias"]?.listValue?[media]["streams"]?
                 .listValue?.first
         }
         var previous = try current()
         for _ in 0..<40 {
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))
             let next = try current()
             if next == previous { return next }
             previous = next

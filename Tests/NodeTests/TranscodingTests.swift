@@ -160,7 +160,7 @@ import Testing
         let callerMedia = query["tags"]?["A"]?["medias"]?.listValue?.first
         #expect(callerMedia?["codec"] == "PCMU/8000")
         #expect(callerMedia?["transcoded to"] == "opus/48000/2")
-        #expect(try node.stream(callID: "transcode", tag: "A")?["drops"] == .dictionary([:]))
+        #expect(try await node.stream(callID: "transcode", tag: "A")?["drops"] == .dictionary([:]))
         // Both directions run through a transcoder, and /metrics says so.
         let metrics = String(decoding: try httpGet(node.node.metricsAddress!, "/metrics").body, as: UTF8.self)
         #expect(OperationsTests.value(metrics, "spillway_transcoding_sessions") == 2)
@@ -242,7 +242,7 @@ import Testing
         #expect(opus.count == 50)
         #expect(try opus.map(Self.header).allSatisfy { $0.payloadType == 96 })
         #expect(try Self.formats(in: offer).map(\.encodingName) == ["PCMU", "PCMA", "opus"])
-        #expect(try node.stream(callID: "accept", tag: "A")?["drops"] == .dictionary([:]))
+        #expect(try await node.stream(callID: "accept", tag: "A")?["drops"] == .dictionary([:]))
         await node.stop()
     }
 

@@ -30,6 +30,7 @@ import Glibc
                 _ = caller.send(pcmu(sent), to: relay.forCaller)
                 sent += 1
             }
+            // A blocking sleep: the rate must not depend on when a busy test pool resumes this.
             usleep(10_000)
         }
         let busy = try node.request(["command": "workload"])
@@ -47,7 +48,7 @@ import Glibc
         #expect(refused["error-reason"]?.stringValue?.contains("no peers are configured") == true, "\(refused)")
 
         // Quiet again: the next samples bring the rate down and the node admits.
-        usleep(500_000)
+        try await Task.sleep(for: .milliseconds(500))
         let quiet = try node.request(["command": "workload"])
         #expect(quiet["packet-rate"] == 0 && quiet["admits"] == "yes", "\(quiet)")
         _ = callee.drain(quietMilliseconds: 50)
