@@ -24,13 +24,13 @@ DWARF 5 debug info, which valgrind 3.19 cannot read (its symbols stay).
 
 Run by hand; never part of the test suite.
 """
-import argparse, json, os, re, subprocess, sys, tempfile
+import argparse, json, os, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRST_PORT = 23000
 ENGINE = "epoll"
-# Functions only the media worker calls: they tell its thread's profile from the others'.
-WORKER_MARKERS = (b"spw_epoll_wait",)
+# A function only the media worker calls: it tells its thread's profile from the others'.
+WORKER_MARKER = b"spw_epoll_wait"
 
 
 def worker_profile(directory):
@@ -38,9 +38,9 @@ def worker_profile(directory):
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
         with open(path, "rb") as profile:
-            if any(marker in profile.read() for marker in WORKER_MARKERS):
+            if WORKER_MARKER in profile.read():
                 return path
-    sys.exit("no callgrind thread profile in %s calls spw_epoll_wait: did the worker start?" % directory)
+    sys.exit("no callgrind thread profile in %s calls %s: did the worker start?" % (directory, WORKER_MARKER.decode()))
 
 
 def total_instructions(profile):
