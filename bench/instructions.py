@@ -26,7 +26,9 @@ Run by hand; never part of the test suite.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from relays import ROOT  # noqa: E402
+
 FIRST_PORT = 23000
 ENGINE = "epoll"
 # A function only the media worker calls: it tells its thread's profile from the others'.
