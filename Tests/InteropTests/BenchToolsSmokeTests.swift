@@ -23,7 +23,7 @@ import Testing
     @Test func callgenThroughTheFloorGetsEveryPacketBack() async throws {
         let directory = try scratchDirectory("bench-floor")
         let floor = try ChildProcess(
-            "floor", try compile("floor", into: directory),
+            "floor", try await compileBenchTool("floor", into: directory),
             ["\(Self.floorPorts)", "\(Self.calls)", "\(Self.callerPort)", "\(Self.calleePort)"], directory: directory)
         defer { floor.stop() }
         let callerFacing = (0..<Self.calls).map { Self.floorPorts + UInt16(4 * $0) }
@@ -77,7 +77,7 @@ import Testing
         let ports = "\(directory)/ports"
         try pairs.map { "\($0.0) \($0.1)\n" }.joined().write(toFile: ports, atomically: true, encoding: .utf8)
         let callgen = try ChildProcess(
-            "callgen", try compile("callgen", into: directory),
+            "callgen", try await compileBenchTool("callgen", into: directory),
             ["\(Self.callerPort)", "\(Self.calleePort)", "127.0.0.1", ports, "\(pairs.count)", "0.5", "50"],
             directory: directory)
         #expect(await callgen.wait(seconds: 10) == 0, "\(callgen.output)")
@@ -91,20 +91,5 @@ import Testing
         #expect(report["misrouted"] as? Int == 0 && report["untimed"] as? Int == 0, "\(report)")
         #expect((report["p50_us"] as? Double ?? 0) > 0, "latency must come from kernel timestamps: \(report)")
         return received
-    }
-
-    /// Builds a bench tool from `bench/NAME.c` into `directory`.
-    func compile(_ name: String, into directory: String) throws -> String {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("bench/\(name).c").path
-        let binary = "\(directory)/\(name)"
-        let compiler = try ChildProcess(
-            "cc-\(name)", try ExternalTool.path("cc", package: "gcc"), ["-O2", "-o", binary, source], directory: directory)
-        while compiler.isRunning { usleep(20_000) }
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("bench/\(name).c did not compile: \(compiler.output)")
-            throw ExternalTool.ToolMissing(name: name)
-        }
-        return binary
     }
 }

@@ -31,7 +31,10 @@ final class ChildProcess {
     let pid: pid_t
     private var exitStatus: Int32?
 
-    init(_ name: String, _ executable: String, _ arguments: [String], directory: String) throws {
+    /// Starts `executable` in `directory` with the test's environment plus `environment`.
+    init(
+        _ name: String, _ executable: String, _ arguments: [String], directory: String, environment: [String: String] = [:]
+    ) throws {
         self.name = name
         outputPath = "\(directory)/\(name).log"
         var actions = posix_spawn_file_actions_t()
@@ -52,8 +55,10 @@ final class ChildProcess {
         posix_spawnattr_setsigmask(&attributes, &emptyMask)
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-        // coreutils env changes directory for the child (posix_spawn has no portable chdir action).
-        let argv = (["/usr/bin/env", "-C", directory, executable] + arguments).map { strdup($0) } + [nil]
+        // coreutils env changes directory for the child (posix_spawn has no portable chdir action)
+        // and sets the extra variables.
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let argv = (["/usr/bin/env", "-C", directory] + assignments + [executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child = pid_t()
         let result = posix_spawn(&child, "/usr/bin/env", &actions, &attributes, argv, environ)
@@ -149,6 +154,22 @@ func builtExecutable(_ name: String) throws -> String {
         throw ExternalTool.ToolMissing(name: name)
     }
     return fallback
+}
+
+/// Builds `bench/NAME.c` into `directory` with the system C compiler; `flags` go before the source
+/// (`-shared -fPIC` for a preloaded library). Returns the output's path.
+func compileBenchTool(_ name: String, into directory: String, output: String? = nil, flags: [String] = []) async throws -> String {
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("bench/\(name).c").path
+    let binary = "\(directory)/\(output ?? name)"
+    let compiler = try ChildProcess(
+        "cc-\(name)", try ExternalTool.path("cc", package: "gcc"), ["-O2"] + flags + ["-o", binary, source],
+        directory: directory)
+    guard await compiler.wait(seconds: 60) == 0, FileManager.default.isExecutableFile(atPath: binary) else {
+        Issue.record("bench/\(name).c did not compile: \(compiler.output)")
+        throw ExternalTool.ToolMissing(name: name)
+    }
+    return binary
 }
 
 /// Runs tshark over a capture file and returns one line per packet with the requested fields.
