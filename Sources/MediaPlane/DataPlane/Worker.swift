@@ -138,10 +138,16 @@ final class Worker: @unchecked Sendable {
     }
 
     private func runOnEpoll() {
-        var tokens = [UInt64](repeating: 0, count: Self.readyCapacity)
-        var events = [UInt32](repeating: 0, count: Self.readyCapacity)
+        // Plain buffers rather than arrays: passing an array to C retains and releases its storage
+        // on every wait.
+        let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: Self.readyCapacity)
+        let events = UnsafeMutablePointer<UInt32>.allocate(capacity: Self.readyCapacity)
+        defer {
+            tokens.deallocate()
+            events.deallocate()
+        }
         while running {
-            let ready = spw_epoll_wait(epollDescriptor, &tokens, &events, Int32(Self.readyCapacity), -1)
+            let ready = spw_epoll_wait(epollDescriptor, tokens, events, Int32(Self.readyCapacity), -1)
             if ready < 0 {
                 if errno == EINTR { continue }
                 logger.critical("epoll_wait failed in media worker \(index): \(SystemError(errno: errno))")
