@@ -8,7 +8,8 @@ instruction count differs between the two by the cost of the extra packets alone
 and shutdown cancel out), and that difference over the extra forwarded packets is the figure. It
 counts the worker's own code and the C library's system-call stubs, not the kernel (performance.py's
 `perf stat` gives that), and it repeats within about 3% from run to run, so a change's effect shows
-without the noise of timing.
+without the noise of timing. The same difference counts the worker's calls per packet to retain and
+release and to the heap allocator, of which the hot path should make none.
 
 The worker runs on epoll here: valgrind 3.19 (Debian bookworm's) holds its thread lock across
 io_uring_enter, so a worker waiting in the ring blocks every other thread and the run hangs.
@@ -24,7 +25,7 @@ DWARF 5 debug info, which valgrind 3.19 cannot read (its symbols stay).
 
 Run by hand; never part of the test suite.
 """
-import argparse, json, os, subprocess, sys, tempfile
+import argparse, json, os, re, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from relays import ROOT  # noqa: E402
@@ -33,6 +34,11 @@ FIRST_PORT = 23000
 ENGINE = "epoll"
 # A function only the media worker calls: it tells its thread's profile from the others'.
 WORKER_MARKER = b"spw_epoll_wait"
+# Calls the hot path should not make, by callee name: counted per packet like the instructions.
+UNWANTED_CALLS = {
+    "retain/release": re.compile(r"swift_(nonatomic_)?(unknownObject|bridgeObject)?(retain|release)(_n)?"),
+    "heap allocations": re.compile(r"malloc|calloc|realloc|posix_memalign|aligned_alloc"),
+}
 
 
 def worker_profile(directory):
@@ -54,6 +60,21 @@ def total_instructions(profile):
     return int(totals[-1].split()[1])
 
 
+def unwanted_calls(profile):
+    """How many calls of each UNWANTED_CALLS kind the thread made (the `cfn=` and `calls=` lines of a
+    profile written with --compress-strings=no)."""
+    totals = dict.fromkeys(UNWANTED_CALLS, 0)
+    kind = None
+    with open(profile) as text:
+        for line in text:
+            if line.startswith("cfn="):
+                callee = line[4:].strip().split("'")[0]  # callgrind marks recursion depth as NAME'2
+                kind = next((k for k, pattern in UNWANTED_CALLS.items() if pattern.fullmatch(callee)), None)
+            elif line.startswith("calls=") and kind:
+                totals[kind] += int(line[6:].split()[0])
+    return totals
+
+
 def without_debug_info(binary, directory):
     """A copy of `binary` without its debug info (symbols kept), which valgrind 3.19 cannot read."""
     copy = os.path.join(directory, os.path.basename(binary))
@@ -62,9 +83,10 @@ def without_debug_info(binary, directory):
 
 
 def measure(binary, calls, rounds, annotate):
-    """(instructions, forwarded packets) of the worker thread for one run under callgrind."""
+    """(instructions, unwanted calls by kind, forwarded packets) of the worker thread for one run
+    under callgrind."""
     with tempfile.TemporaryDirectory(prefix="callgrind-") as directory:
-        command = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+        command = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--compress-strings=no",
                    "--callgrind-out-file=%s/callgrind.out" % directory,
                    binary, ENGINE, str(calls), str(rounds), str(FIRST_PORT)]
         run = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -74,15 +96,18 @@ def measure(binary, calls, rounds, annotate):
         profile = worker_profile(directory)
         if annotate:
             print(subprocess.run(["callgrind_annotate", "--threshold=90", profile], capture_output=True, text=True).stdout)
-        return total_instructions(profile), report["forwarded"]
+        return total_instructions(profile), unwanted_calls(profile), report["forwarded"]
 
 
 def per_packet(binary, calls, rounds, annotate):
+    """(instructions, unwanted calls by kind) per forwarded packet: the two runs' difference over the
+    difference in packets."""
     with tempfile.TemporaryDirectory(prefix="forwarding-cost-") as directory:
         runnable = without_debug_info(binary, directory)
-        short_instructions, short_packets = measure(runnable, calls, rounds, False)
-        long_instructions, long_packets = measure(runnable, calls, 2 * rounds, annotate)
-    return (long_instructions - short_instructions) / (long_packets - short_packets)
+        short = measure(runnable, calls, rounds, False)
+        long = measure(runnable, calls, 2 * rounds, annotate)
+    packets = long[2] - short[2]
+    return (long[0] - short[0]) / packets, {kind: (long[1][kind] - short[1][kind]) / packets for kind in UNWANTED_CALLS}
 
 
 def main():
@@ -101,16 +126,18 @@ def main():
         if not os.access(path, os.X_OK):
             sys.exit("%s is not an executable: build it with swift build -c release" % path)
 
-    figures = {}
+    figures, unwanted = {}, {}
     for name, path in builds.items():
-        figures[name] = per_packet(path, options.calls, options.rounds, options.annotate)
-        print("%-9s %6.0f userspace instructions per forwarded packet" % (name, figures[name]))
+        figures[name], unwanted[name] = per_packet(path, options.calls, options.rounds, options.annotate)
+        print("%-9s %6.0f userspace instructions per forwarded packet; per packet: %s" % (
+            name, figures[name], ", ".join("%.2f %s" % (round(count, 2) + 0.0, kind) for kind, count in unwanted[name].items())))
         sys.stdout.flush()
     if options.baseline:
         print("spillway/baseline: %.3f" % (figures["spillway"] / figures["baseline"]))
     if options.json:
         with open(options.json, "w") as out:
-            json.dump({"calls": options.calls, "rounds": options.rounds, "instructions_per_packet": figures}, out, indent=2)
+            json.dump({"calls": options.calls, "rounds": options.rounds, "instructions_per_packet": figures,
+                       "unwanted_calls_per_packet": unwanted}, out, indent=2)
 
 
 if __name__ == "__main__":
