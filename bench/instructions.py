@@ -30,7 +30,6 @@ import argparse, json, os, re, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from relays import ROOT  # noqa: E402
 
-FIRST_PORT = 23000
 ENGINE = "epoll"
 # A function only the media worker calls: it tells its thread's profile from the others'.
 WORKER_MARKER = b"spw_epoll_wait"
@@ -82,13 +81,13 @@ def without_debug_info(binary, directory):
     return copy
 
 
-def measure(binary, calls, rounds, annotate):
+def measure(binary, calls, rounds, first_port, annotate):
     """(instructions, unwanted calls by kind, forwarded packets) of the worker thread for one run
     under callgrind."""
     with tempfile.TemporaryDirectory(prefix="callgrind-") as directory:
         command = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--compress-strings=no",
                    "--callgrind-out-file=%s/callgrind.out" % directory,
-                   binary, ENGINE, str(calls), str(rounds), str(FIRST_PORT)]
+                   binary, ENGINE, str(calls), str(rounds), str(first_port)]
         run = subprocess.run(command, capture_output=True, text=True, timeout=600)
         if run.returncode != 0:
             sys.exit("forwarding-cost under callgrind failed (exit %d):\n%s%s" % (run.returncode, run.stdout, run.stderr[-3000:]))
@@ -99,13 +98,13 @@ def measure(binary, calls, rounds, annotate):
         return total_instructions(profile), unwanted_calls(profile), report["forwarded"]
 
 
-def per_packet(binary, calls, rounds, annotate):
+def per_packet(binary, calls, rounds, first_port, annotate):
     """(instructions, unwanted calls by kind) per forwarded packet: the two runs' difference over the
     difference in packets."""
     with tempfile.TemporaryDirectory(prefix="forwarding-cost-") as directory:
         runnable = without_debug_info(binary, directory)
-        short = measure(runnable, calls, rounds, False)
-        long = measure(runnable, calls, 2 * rounds, annotate)
+        short = measure(runnable, calls, rounds, first_port, False)
+        long = measure(runnable, calls, 2 * rounds, first_port, annotate)
     packets = long[2] - short[2]
     return (long[0] - short[0]) / packets, {kind: (long[1][kind] - short[1][kind]) / packets for kind in UNWANTED_CALLS}
 
@@ -116,6 +115,7 @@ def main():
     parser.add_argument("--baseline", help="a copy of an earlier forwarding-cost build, counted side by side")
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=50, help="rounds of the shorter run; the longer has twice as many")
+    parser.add_argument("--first-port", type=int, default=23000, help="the relay sockets' first port (four per call)")
     parser.add_argument("--annotate", action="store_true", help="print callgrind_annotate of the longer run's worker thread")
     parser.add_argument("--json")
     options = parser.parse_args()
@@ -128,7 +128,7 @@ def main():
 
     figures, unwanted = {}, {}
     for name, path in builds.items():
-        figures[name], unwanted[name] = per_packet(path, options.calls, options.rounds, options.annotate)
+        figures[name], unwanted[name] = per_packet(path, options.calls, options.rounds, options.first_port, options.annotate)
         print("%-9s %6.0f userspace instructions per forwarded packet; per packet: %s" % (
             name, figures[name], ", ".join("%.2f %s" % (round(count, 2) + 0.0, kind) for kind, count in unwanted[name].items())))
         sys.stdout.flush()

@@ -136,6 +136,10 @@ func scratchDirectory(_ name: String) throws -> String {
     return path
 }
 
+/// The package's root directory (where Package.swift is).
+let packageDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
 /// The `spillway` executable built beside the test bundle.
 func spillwayExecutable() throws -> String { try builtExecutable("spillway") }
 
@@ -147,8 +151,7 @@ func builtExecutable(_ name: String) throws -> String {
         let path = candidate.appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
-    let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/\(name)").path
+    let fallback = packageDirectory.appendingPathComponent(".build/debug/\(name)").path
     guard FileManager.default.isExecutableFile(atPath: fallback) else {
         Issue.record("the \(name) executable was not found beside \(directory.path); run `swift build` first")
         throw ExternalTool.ToolMissing(name: name)
@@ -156,11 +159,21 @@ func builtExecutable(_ name: String) throws -> String {
     return fallback
 }
 
+/// An executable of the package's release build, which the README's test command builds before the
+/// suite runs (`swift build -c release --product NAME`).
+func releaseExecutable(_ name: String) throws -> String {
+    let path = packageDirectory.appendingPathComponent(".build/release/\(name)").path
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        Issue.record("\(path) is missing: run `swift build -c release --product \(name)` first")
+        throw ExternalTool.ToolMissing(name: name)
+    }
+    return path
+}
+
 /// Builds `bench/NAME.c` into `directory` with the system C compiler; `flags` go before the source
 /// (`-shared -fPIC` for a preloaded library). Returns the output's path.
 func compileBenchTool(_ name: String, into directory: String, output: String? = nil, flags: [String] = []) async throws -> String {
-    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("bench/\(name).c").path
+    let source = packageDirectory.appendingPathComponent("bench/\(name).c").path
     let binary = "\(directory)/\(output ?? name)"
     let compiler = try ChildProcess(
         "cc-\(name)", try ExternalTool.path("cc", package: "gcc"), ["-O2"] + flags + ["-o", binary, source],

@@ -9,8 +9,7 @@ import Testing
 /// The bundled captures replayed through a node and through a three-node cluster: every RTP packet
 /// tshark finds in a capture is sent, and every one arrives intact.
 @Suite struct ReplayTests {
-    static let capturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("captures").path
+    static let capturesDirectory = packageDirectory.appendingPathComponent("captures").path
     static let captures = ["g711-tone.pcap", "sip-call.pcapng", "opus.pcap", "h264.pcap", "srtp-pcmu.pcap"]
 
     /// RTP packets in a capture by tshark's count (heuristic RTP detection for captures without SIP).
