@@ -42,6 +42,9 @@ final class Worker: @unchecked Sendable {
     private let batch = PacketBatch()
     @exclusivity(unchecked) private var generated = GeneratedPackets()
     @exclusivity(unchecked) private var running = true
+    /// The commands being carried out. Swapped with the queue's array, so that taking a batch
+    /// allocates nothing on this thread and the queue gets back an array with room.
+    private var takenCommands: [Command] = []
     /// Whether the worker already said that it could not open a connected sibling.
     private var reportedSiblingFailure = false
 
@@ -283,13 +286,13 @@ final class Worker: @unchecked Sendable {
     }
 
     private func applyPendingCommands() {
-        let commands = pending.withLock { queue in
-            defer { queue.commands.removeAll(keepingCapacity: true) }
-            return queue.commands
+        pending.withLock { queue in swap(&queue.commands, &takenCommands) }
+        defer {
+            carriedOut.add(UInt64(takenCommands.count), ordering: .releasing)
+            takenCommands.removeAll(keepingCapacity: true)
         }
-        defer { carriedOut.add(UInt64(commands.count), ordering: .releasing) }
-        for command in commands {
-            switch command {
+        for index in takenCommands.indices {
+            switch takenCommands[index] {
             case .configure(let slot, let configuration):
                 configureSide(slot, configuration)
             case .remove(let slot):
