@@ -8,8 +8,8 @@ import Testing
 /// Callgrind counts instructions, not time, so the figures hold on a busy CI machine.
 @Suite struct WorkerInstructionTests {
     static let instructionBound = 1_200.0
-    /// Setup and shutdown differ slightly between callgrind's two runs (by a call or two over some
-    /// 1,600 packets); one call per packet, or one per wake-up of the worker, is far above this.
+    /// Set-up and shutdown make the same calls in callgrind's two runs, so their difference is 0;
+    /// one call per packet, or one per wake-up of the worker (0.2-0.4 per packet), is far above this.
     static let unwantedCallsNoise = 0.01
     /// The relay sockets of forwarding-cost's 20 calls (four each): below Linux's ephemeral range and
     /// apart from every other test's ports.
