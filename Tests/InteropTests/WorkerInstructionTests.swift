@@ -10,7 +10,7 @@ import Testing
     static let instructionBound = 1_200.0
     /// Set-up and shutdown make the same calls in callgrind's two runs, so their difference is 0;
     /// one call per packet, or one per wake-up of the worker (0.2-0.4 per packet), is far above this.
-    static let unwantedCallsNoise = 0.01
+    static let unwantedCallsMargin = 0.01
     /// The relay sockets of forwarding-cost's 20 calls (four each): below Linux's ephemeral range and
     /// apart from every other test's ports.
     static let firstPort = 12_900
@@ -35,7 +35,7 @@ import Testing
         #expect(instructions > 100 && instructions < Self.instructionBound, "\(instructions) instructions per packet")
         #expect(Set(unwanted.keys) == ["retain/release", "heap allocations"], "\(unwanted)")
         for (kind, perPacket) in unwanted {
-            #expect(abs(perPacket) < Self.unwantedCallsNoise, "\(perPacket) \(kind) calls per forwarded packet: \(run.output)")
+            #expect(abs(perPacket) < Self.unwantedCallsMargin, "\(perPacket) \(kind) calls per forwarded packet: \(run.output)")
         }
     }
 }
