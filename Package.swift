@@ -124,7 +124,7 @@ let package = Package(
         // Helpers the node and interop tests share: a loopback cluster, SDP and RTP builders.
         .target(
             name: "SpillwayTestSupport",
-            dependencies: ["SpillwayNode", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP", "H323",
+            dependencies: ["SpillwayNode", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP", "SRTP", "H323",
                 .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),

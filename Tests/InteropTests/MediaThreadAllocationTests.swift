@@ -59,22 +59,18 @@ import Testing
 /// A call through the node over NG: an SRTP caller (AES_CM_128_HMAC_SHA1_80) and a plain RTP callee,
 /// so every packet goes through libsrtp in the relay, decrypted one way and encrypted the other.
 struct SRTPBridgedCall {
-    let caller: UDPPeer
+    let caller: SecureParty
     let callee: UDPPeer
-    let callerKey = CryptoAttribute.generated(tag: 1, suite: .aesCM128HMACSHA1_80)
-    let encryptor: SRTPSession
     let decryptor: SRTPSession
     let relayForCaller: SocketAddress
     let relayForCallee: SocketAddress
 
     init(client: NGClient) throws {
-        caller = try UDPPeer.bindPair().rtp
-        callee = try UDPPeer.bindPair().rtp
-        encryptor = try SRTPSession(suite: callerKey.suite, key: callerKey.masterKey, role: .encrypting)
+        caller = try SecureParty()
+        callee = try UDPPeer()
         let offer = try client.request([
             "command": "offer", "call-id": "allocations", "from-tag": "A", "transport-protocol": "RTP/AVP",
-            "sdp": .string(audioSDP(port: caller.address.port, ["crypto:\(callerKey.attributeValue())"])
-                .replacingOccurrences(of: "RTP/AVP", with: "RTP/SAVP")),
+            "sdp": .string(caller.sdp()),
         ])
         let answer = try client.request([
             "command": "answer", "call-id": "allocations", "from-tag": "A", "to-tag": "B",
@@ -92,10 +88,10 @@ struct SRTPBridgedCall {
     /// decrypted, and the caller each of the callee's encrypted with the relay's key.
     func exchange(_ count: Int, startingAt first: Int) throws {
         for sequence in first..<(first + count) {
-            #expect(caller.send(try encryptor.protect(pcmu(sequence)).get(), to: relayForCaller))
+            #expect(caller.rtp.send(try caller.encryptor.protect(pcmu(sequence)).get(), to: relayForCaller))
             try #require(callee.receive(timeoutMilliseconds: 2000)?.bytes == pcmu(sequence), "packet \(sequence) to the callee")
             #expect(callee.send(pcmu(sequence, ssrc: 0x5151), to: relayForCallee))
-            let protected = try #require(caller.receive(timeoutMilliseconds: 2000)?.bytes, "packet \(sequence) to the caller")
+            let protected = try #require(caller.rtp.receive(timeoutMilliseconds: 2000)?.bytes, "packet \(sequence) to the caller")
             try #require(decryptor.unprotect(protected) == .success(pcmu(sequence, ssrc: 0x5151)), "packet \(sequence)")
         }
     }

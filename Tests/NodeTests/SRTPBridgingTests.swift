@@ -10,25 +10,6 @@ import Testing
 /// SDES-keyed SRTP terminated by the relay, with Swift peers that encrypt and decrypt through
 /// libsrtp: bridging to plain RTP both ways, re-keying between suites, refused keys and answers.
 @Suite struct SRTPBridgingTests {
-    /// An SRTP party: its sockets, the key it sends with, and its SDP.
-    struct SecureParty {
-        let rtp: UDPPeer
-        let rtcp: UDPPeer
-        let key: CryptoAttribute
-        let encryptor: SRTPSession
-
-        init(suite: SRTPSuite = .aesCM128HMACSHA1_80, tag: Int = 1) throws {
-            (rtp, rtcp) = try UDPPeer.bindPair()
-            key = .generated(tag: tag, suite: suite)
-            encryptor = try SRTPSession(suite: suite, key: key.masterKey, role: .encrypting)
-        }
-
-        func sdp(attributes: [String] = [], proto: String = "RTP/SAVP") -> String {
-            audioSDP(port: rtp.address.port, ["crypto:\(key.attributeValue())"] + attributes)
-                .replacingOccurrences(of: "RTP/AVP", with: proto)
-        }
-    }
-
     /// The a=crypto lines of the first m= line of a reply's SDP.
     static func cryptoLines(in reply: BencodeValue) throws -> [CryptoAttribute] {
         let description = try SessionDescription(parsing: try #require(reply["sdp"]?.stringValue))
