@@ -57,18 +57,7 @@ extension PERReader {
     /// The extension additions after a SEQUENCE's root (§19.7–9): each present one's index and the
     /// bytes of its open type. Additions this implementation does not know are skipped this way.
     public mutating func readExtensionAdditions() throws(PERError) -> [Int: [UInt8]] {
-        let count: Int
-        if try !readBit() {
-            count = Int(try readBits(6)) + 1
-        } else {
-            count = try readLengthDeterminant()
-            guard count > 0 else { throw error(.badLength(count)) }
-        }
-        var present: [Int] = []
-        for index in 0..<count where try readBit() { present.append(index) }
-        var additions: [Int: [UInt8]] = [:]
-        for index in present { additions[index] = try field("extension-\(index)") { reader throws(PERError) in try reader.readOpenType() } }
-        return additions
+        try readExtensionAdditionSpans().mapValues(\.contents)
     }
 
     /// A CHOICE index (§23): the root alternative, or an extension alternative after the extension bit.

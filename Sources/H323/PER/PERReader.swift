@@ -51,6 +51,11 @@ public struct PERReader: Sendable {
         return value
     }
 
+    /// Moves past `count` bits (at most those left) without reading them.
+    mutating func skip(bits count: Int) {
+        bitPosition += min(count, remainingBits)
+    }
+
     /// Skips to the next octet boundary (the ALIGNED variant's padding bits).
     public mutating func align() {
         bitPosition = (bitPosition + 7) & ~7

@@ -90,7 +90,16 @@ public final class CallRegistry {
                 codecOffers[index] = try CodecOffer(section: section, index: index + 1, options: options.codecs)
             }
         }
-        try allocateMedia(for: call, sections: description.media, clockRates: Self.clockRates(of: description))
+        let clockRates = Self.clockRates(of: description)
+        for leg in call.legs.indices {
+            while call.legs[leg].media.count < description.media.count { call.legs[leg].media.append(nil) }
+        }
+        try allocateMedia(
+            for: call,
+            streams: description.media.enumerated().compactMap { index, section in
+                guard section.port != 0, section.isRTP else { return nil }
+                return StreamNeed(index: index, type: section.media, proto: section.proto, clockRate: clockRates[index])
+            })
         call.codecOffers = codecOffers
 
         for (index, endpoint) in endpoints.enumerated() {
@@ -209,6 +218,39 @@ public final class CallRegistry {
         call.lastSignalNanos = spw_monotonic_nanos()
         events.answers += 1
         return description.text
+    }
+
+    // MARK: - Streams signalled without SDP
+
+    /// Anchors one media stream of a call whose signalling is not SDP (an H.323 logical channel,
+    /// by its H.245 session): makes sure both legs have a port pair for stream `index`, records
+    /// where the party on `leg` (0: the caller, 1: the callee) receives, when the message named
+    /// it, and returns the relay's RTP port facing the other party (RTCP is the next port). The
+    /// call is created by its first stream, and carries the same workers, latching, statistics,
+    /// media timeout and recording as an NG call.
+    public func anchorStream(
+        callID: String, index: Int, type: String, clockRate: UInt32, leg: Int, receivesRTPAt rtp: SocketAddress?,
+        rtcp: SocketAddress?
+    ) throws(CallError) -> UInt16 {
+        precondition(leg == 0 || leg == 1, "a call has two legs")
+        let existing = calls[callID]
+        let call = existing ?? Call(id: callID, worker: workers.workerForNewCall(), offererTag: "caller")
+        call.legs[1].tag = "callee"
+        try allocateMedia(for: call, streams: [StreamNeed(index: index, type: type, proto: "RTP/AVP", clockRate: clockRate)])
+        guard var own = call.legs[leg].media[index], let opposite = call.legs[1 - leg].media[index] else {
+            preconditionFailure("allocateMedia gives both legs the stream")
+        }
+        if let rtp { own.advertisedRTP = rtp }
+        if let rtcp { own.advertisedRTCP = rtcp }
+        call.legs[leg].media[index] = own
+        install(own, opposite: opposite, recorder: call.recorder)
+        install(opposite, opposite: own, recorder: call.recorder)
+        call.lastSignalNanos = spw_monotonic_nanos()
+        if existing == nil {
+            calls[callID] = call
+            logger.info("call created", metadata: ["call-id": "\(callID)", "worker": "\(call.worker)"])
+        }
+        return opposite.ports.port
     }
 
     // MARK: - Recording
@@ -394,21 +436,29 @@ public final class CallRegistry {
         }
     }
 
-    /// Makes sure both legs have a port pair and a slot for every relayed m= line. On failure,
+    /// One relayed stream a call needs on both legs: its index (m= line or H.245 session), kind and clock.
+    private struct StreamNeed {
+        var index: Int
+        var type: String
+        var proto: String
+        var clockRate: UInt32
+    }
+
+    /// Makes sure both legs have a port pair and a slot for every stream in `streams`. On failure,
     /// everything this call allocated here is released again.
-    private func allocateMedia(for call: Call, sections: [MediaDescription], clockRates: [UInt32]) throws(CallError) {
+    private func allocateMedia(for call: Call, streams: [StreamNeed]) throws(CallError) {
         var allocated: [LegMedia] = []
         do throws(PortAllocationError) {
             for legIndex in call.legs.indices {
-                while call.legs[legIndex].media.count < sections.count { call.legs[legIndex].media.append(nil) }
-                for (index, section) in sections.enumerated()
-                where section.port != 0 && section.isRTP && call.legs[legIndex].media[index] == nil {
+                for stream in streams {
+                    while call.legs[legIndex].media.count <= stream.index { call.legs[legIndex].media.append(nil) }
+                    guard call.legs[legIndex].media[stream.index] == nil else { continue }
                     let pair = try allocatePair()
                     let media = LegMedia(
-                        type: section.media, proto: section.proto, ports: pair,
+                        type: stream.type, proto: stream.proto, ports: pair,
                         slot: workers.reserveSlot(on: call.worker),
-                        counters: StreamCounters(clockRate: clockRates[index]))
-                    call.legs[legIndex].media[index] = media
+                        counters: StreamCounters(clockRate: stream.clockRate))
+                    call.legs[legIndex].media[stream.index] = media
                     allocated.append(media)
                 }
             }
