@@ -57,6 +57,18 @@ let package = Package(
         // H.323: the ALIGNED PER codec (X.691) and the H.225.0 RAS messages, without I/O.
         .target(name: "H323"),
 
+        // The node's H.225.0 call-signalling port: TCP connections carrying TPKT, routed H.323
+        // calls and their separate H.245 connections, with media anchored on the media plane.
+        .target(
+            name: "H323Edge",
+            dependencies: [
+                "H323", "MediaPlane",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // libpcap, and captures: pcap/pcapng reading, UDP decoding, RTP flow detection and pairing into
         // calls, and call recording into pcap files.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
@@ -74,7 +86,7 @@ let package = Package(
         .target(
             name: "SpillwayNode",
             dependencies: [
-                "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323",
+                "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323", "H323Edge",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

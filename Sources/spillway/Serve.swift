@@ -88,8 +88,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("ras-reply"), help: "Where the LCF of a forwarded LRQ goes: direct (to the requester) or reverse (back through the forwarders). Default direct.")
     var rasReply: String?
 
-    @Option(name: .customLong("call-signal"), help: "The call signalling address (HOST:PORT) LCF/ACF name for this node. Default the RAS host, port 1720.")
+    @Option(name: .customLong("call-signal"), help: "Where the node takes H.323 call signalling (TCP HOST:PORT), the address LCF/ACF name. Default the RAS host, port 1720, when --ras is given.")
     var callSignal: String?
+
+    @Option(name: .customLong("h323-route"), help: "A static route for H.323 calls, PREFIX=HOST:PORT: dialled digits or H.323-IDs starting with PREFIX go there (longest prefix wins); repeat it.")
+    var h323Route: [String] = []
 
     @Option(name: .customLong("monitor-ras"), help: "The load monitor's RAS address: register there and report workload in RAI.")
     var monitorRAS: String?
@@ -138,6 +141,10 @@ struct Serve: AsyncParsableCommand {
         if !peer.isEmpty {
             configuration.peers = []
             for text in peer { try configuration.set("peer", to: text) }
+        }
+        if !h323Route.isEmpty {
+            configuration.h323Routes = []
+            for text in h323Route { try configuration.set("h323-route", to: text) }
         }
         try configuration.validate(settingsFrom: config)
         return configuration

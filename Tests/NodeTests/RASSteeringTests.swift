@@ -1,6 +1,7 @@
 import Bencode
 import Cluster
 import H323
+import H323Edge
 import Logging
 import MediaPlane
 import SpillwayClient
@@ -22,6 +23,8 @@ import Glibc
     ) async throws -> (TestCluster, [SocketAddress]) {
         let cluster = try await TestCluster.start(policy: policy, maxSessions: 10, configure: { node, configuration in
             configuration.rasAddress = "\(TestCluster.ip(node)):0"
+            // Suites run side by side on the same addresses: the call-signalling port is ephemeral too.
+            configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
             configuration.rasReply = reply
             if drained.contains(node) { configuration.threshold = 0 }
         })
@@ -39,10 +42,6 @@ import Glibc
                 sourceInfo: [.h323ID("gk-client")], hopCount: hopCount, callIdentifier: .random()))
     }
 
-    private func callSignal(of node: Int) -> TransportAddress {
-        TransportAddress(ipv4: TestCluster.ip(node), port: 1720)!
-    }
-
     @Test func aNodeBelowItsThresholdAnswersWithItsOwnAddresses() async throws {
         let (cluster, ras) = try await rasCluster(policy: .delegate)
         let client = try RASTestClient()
@@ -53,7 +52,7 @@ import Glibc
             return
         }
         #expect(confirm.requestSeqNum == 100)
-        #expect(confirm.callSignalAddress == callSignal(of: 0))
+        #expect(confirm.callSignalAddress == cluster.callSignal(of: 0))
         #expect(confirm.rasAddress == TransportAddress(ipv4: ras[0].ip, port: Int(ras[0].port)))
         #expect(exchange.progress.isEmpty)
         await cluster.stop()
@@ -72,7 +71,7 @@ import Glibc
         // The request keeps its sequence number end to end; RIP came first, from the forwarder.
         #expect(confirm.requestSeqNum == 7)
         #expect(exchange.progress.first?.requestSeqNum == 7 && (exchange.progress.first?.delay ?? 0) > 0)
-        let taker = [1, 2].first { confirm.callSignalAddress == callSignal(of: $0) }
+        let taker = [1, 2].first { confirm.callSignalAddress == cluster.callSignal(of: $0) }
         #expect(taker != nil, "LCF names \(confirm.callSignalAddress)")
         if policy == .sequence { #expect(taker == 1, "sequence: the next node in priority order takes it") }
         if let taker {
@@ -126,7 +125,7 @@ import Glibc
             to: ras[0])
         #expect(
             exchange.answer
-                == .admissionConfirm(AdmissionConfirm(requestSeqNum: 22, bandWidth: 640, callModel: .direct, destCallSignalAddress: callSignal(of: 1))))
+                == .admissionConfirm(AdmissionConfirm(requestSeqNum: 22, bandWidth: 640, callModel: .gatekeeperRouted, destCallSignalAddress: cluster.callSignal(of: 1))))
         #expect(exchange.progress.count >= 1)
         await cluster.stop()
     }
@@ -177,6 +176,7 @@ import Glibc
         let monitorRAS = "127.0.0.10:\(19150 + index)"
         let cluster = try await TestCluster.start(policy: .monitor, maxSessions: 4, peers: { _ in [] }, monitor: monitorCluster, configure: { node, configuration in
             configuration.rasAddress = "\(TestCluster.ip(node)):0"
+            configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
             configuration.monitorRASAddress = monitorRAS
             if node == 0 { configuration.threshold = 0 }
         })
@@ -197,10 +197,10 @@ import Glibc
                 .locationRequest(LocationRequest(requestSeqNum: sequenceNumber, destinationInfo: [.h323ID("anyone")], replyAddress: client.transportAddress)),
                 to: gatekeeper)
             if case .locationConfirm(let confirm)? = exchange.answer { named = confirm.callSignalAddress }
-            if named == TransportAddress(ipv4: TestCluster.ip(2), port: 1720) { break }
+            if named == cluster.callSignal(of: 2) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(named == TransportAddress(ipv4: TestCluster.ip(2), port: 1720), "the least-loaded node is n3")
+        #expect(named == cluster.callSignal(of: 2), "the least-loaded node is n3")
 
         // An ARQ from a registered endpoint gets the least-loaded node's call signalling address.
         let endpoint = try #require(try client.register(alias: "bob", at: gatekeeper, sequenceNumber: 61))
@@ -216,7 +216,7 @@ import Glibc
             Issue.record("no ACF: \(String(describing: admission.answer))")
             return
         }
-        #expect([1, 2].map { TransportAddress(ipv4: TestCluster.ip($0), port: 1720) }.contains(confirm.destCallSignalAddress))
+        #expect([1, 2].map { cluster.callSignal(of: $0) }.contains(confirm.destCallSignalAddress))
 
         // Every node drained: RAI says almostOutOfResources everywhere, and the monitor refuses.
         for node in 0..<3 { _ = try cluster.request(node, ["command": "workload", "threshold": "0"]) }
@@ -233,5 +233,12 @@ import Glibc
         #expect(refused)
         await cluster.stop()
         await monitor.shutdown()
+    }
+}
+
+extension TestCluster {
+    /// The call-signalling address node `node` listens on, as LCF and ACF must name it.
+    fileprivate func callSignal(of node: Int) -> TransportAddress {
+        TransportAddress(hostAndPort: nodes[node]!.callSignalAddress!)!
     }
 }

@@ -64,6 +64,12 @@ public struct RegistrationTable: Sendable {
         return registrations[endpointIdentifier]
     }
 
+    /// The live registrations, in no particular order.
+    public mutating func registeredEndpoints(now: UInt64) -> [Registration] {
+        expire(now: now)
+        return Array(registrations.values)
+    }
+
     private func preferredIdentifier(_ aliases: [AliasAddress]) -> String? {
         for case .h323ID(let name) in aliases where registrations[name] == nil && (1...128).contains(name.utf16.count) {
             return name

@@ -18,6 +18,15 @@ public enum MediaFormat: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The media plane's name for the stream's kind (`audio`, `video`), when the format has one.
+    public var mediaType: String? {
+        switch self {
+        case .audio: "audio"
+        case .video: "video"
+        case .none, .other: nil
+        }
+    }
+
     /// The RTP clock the stream's statistics use.
     public var clockRate: UInt32 {
         if case .video = self { 90_000 } else { 8_000 }

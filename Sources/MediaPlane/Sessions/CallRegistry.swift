@@ -31,6 +31,10 @@ public final class CallRegistry {
 
     /// Opens a recording for a call id; nil when this node does not record.
     public typealias RecorderFactory = (_ callID: String) throws(CallError) -> any PacketRecorder
+
+    /// Told of every call that ends here (deleted or timed out), after its media is freed: how
+    /// signalling that is not NG (H.323) learns that its call is gone.
+    public var onCallEnded: ((_ callID: String, _ reason: CallEndReason) -> Void)?
     private let makeRecorder: RecorderFactory?
 
     public init(
@@ -289,7 +293,7 @@ public final class CallRegistry {
     /// Tears a call down and returns its final figures.
     @discardableResult
     public func delete(callID: String) throws(CallError) -> CallReport {
-        let report = try tearDown(callID: callID, reason: "deleted")
+        let report = try tearDown(callID: callID, reason: .deleted)
         events.deletes += 1
         return report
     }
@@ -312,11 +316,11 @@ public final class CallRegistry {
 
     /// Tears down a call for having no media, counting it as a timeout.
     public func expire(callID: String) {
-        guard (try? tearDown(callID: callID, reason: "timed out: no media received")) != nil else { return }
+        guard (try? tearDown(callID: callID, reason: .mediaTimeout)) != nil else { return }
         events.mediaTimeouts += 1
     }
 
-    private func tearDown(callID: String, reason: String) throws(CallError) -> CallReport {
+    private func tearDown(callID: String, reason: CallEndReason) throws(CallError) -> CallReport {
         guard let call = calls.removeValue(forKey: callID) else { throw .unknownCall(callID) }
         let report = CallReport(call)
         for media in call.allMedia {
@@ -326,6 +330,7 @@ public final class CallRegistry {
         logger.info(
             "call \(reason)",
             metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)"])
+        onCallEnded?(callID, reason)
         return report
     }
 
@@ -517,6 +522,21 @@ public final class CallRegistry {
         if options.replaceOrigin { description.replaceOriginAddress(with: advertised) }
         if options.removeICE {
             description.sessionLines.removeAll { line in line.attributeName.map { ICEAttributes.names.contains($0) } ?? false }
+        }
+    }
+}
+
+/// Why a call ended in the registry.
+public enum CallEndReason: Sendable, CustomStringConvertible {
+    /// Its signalling deleted it (NG `delete`, or the end of an H.323 call).
+    case deleted
+    /// No media and no signalling for the media timeout.
+    case mediaTimeout
+
+    public var description: String {
+        switch self {
+        case .deleted: "deleted"
+        case .mediaTimeout: "timed out: no media received"
         }
     }
 }

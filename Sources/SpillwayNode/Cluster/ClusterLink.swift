@@ -50,21 +50,3 @@ final class ClusterLink {
             ])
     }
 }
-
-extension NIOCore.SocketAddress {
-    /// Parses a numeric `HOST:PORT` (IPv6 as `[::1]:2224`).
-    init(hostAndPort text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else {
-            throw SocketAddressError.unsupported
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        try self.init(ipAddress: host, port: port)
-    }
-
-    /// `HOST:PORT` as the configuration writes it.
-    var hostAndPort: String {
-        guard let ip = ipAddress, let port else { return description }
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
-}

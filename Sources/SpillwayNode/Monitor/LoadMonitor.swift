@@ -1,6 +1,8 @@
 import Bencode
 import CSpillwayShims
 import Cluster
+import H323
+import H323Edge
 import Logging
 import NGProtocol
 import NIOCore
@@ -105,7 +107,7 @@ final class MonitorLoopState: LoopConfinedState {
     ) throws {
         self.configuration = configuration
         gatekeeper = try rasChannel.map { rasChannel in
-            guard let address = rasChannel.localAddress.flatMap({ RASTransport.transportAddress($0.hostAndPort) }) else {
+            guard let address = rasChannel.localAddress.flatMap({ TransportAddress($0) }) else {
                 throw NodeStartError.bindFailed(setting: "ras", address: configuration.rasAddress ?? "", underlying: "not an IP address")
             }
             return MonitorGatekeeper(configuration: configuration, rasAddress: address, channel: rasChannel, logger: logger)

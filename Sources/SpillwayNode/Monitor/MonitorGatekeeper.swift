@@ -1,6 +1,7 @@
 import CSpillwayShims
 import Cluster
 import H323
+import H323Edge
 import Logging
 import NIOCore
 
@@ -102,8 +103,8 @@ final class MonitorGatekeeper {
         let context = SteeringContext(visited: [], now: spw_monotonic_nanos())
         guard let choice = LeastLoadedPolicy().choose(from: table, context: context), choice.admits,
             let node = table.peer(choice.id)?.report?.node,
-            let ras = node.rasAddress.flatMap(RASTransport.transportAddress),
-            let callSignal = node.callSignalAddress.flatMap(RASTransport.transportAddress)
+            let ras = node.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
+            let callSignal = node.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))
         else {
             server.count { $0.allBusy += 1 }
             return nil

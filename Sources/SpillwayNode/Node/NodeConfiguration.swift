@@ -1,4 +1,6 @@
 import Cluster
+import H323
+import H323Edge
 import Logging
 import MediaPlane
 
@@ -65,18 +67,20 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var rasAddress: String?
     /// Whether an LCF for a forwarded LRQ goes straight to the requester or back through the forwarders.
     public var rasReply = RASReplyMode.direct
-    /// The call signalling address LCF and ACF name for this node (default: the RAS host, port 1720).
+    /// Where the node takes H.225.0 call signalling (TCP), the address LCF and ACF name for it
+    /// (default: the RAS host, port 1720, when RAS is on).
     public var callSignalAddress: String?
+    /// Static routes for H.323 calls, `PREFIX=HOST:PORT` (`--h323-route`, repeatable).
+    public var h323Routes: [H323Route] = []
     /// The load monitor's RAS address: the node registers there and reports its workload in RAI.
     public var monitorRASAddress: String?
 
     public init() {}
 
-    /// The call signalling address in force, when RAS is on.
+    /// The call signalling address in force: `call-signal`, else the RAS host's port 1720 when RAS is on.
     public var effectiveCallSignalAddress: String? {
-        guard let rasAddress else { return nil }
         if let callSignalAddress { return callSignalAddress }
-        guard let colon = rasAddress.lastIndex(of: ":") else { return nil }
+        guard let rasAddress, let colon = rasAddress.lastIndex(of: ":") else { return nil }
         return "\(rasAddress[..<colon]):1720"
     }
 
@@ -88,7 +92,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
         "data-plane",        "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
-        "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "monitor-ras", "ng-clients", "metrics",
+        "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "h323-route", "monitor-ras", "ng-clients", "metrics",
         "drain-grace",
     ]
 
@@ -161,6 +165,13 @@ public struct NodeConfiguration: Sendable, Equatable {
             }
             rasReply = mode
         case "call-signal": callSignalAddress = text
+        case "h323-route":
+            guard let equals = text.firstIndex(of: "="), !text[..<equals].isEmpty,
+                let destination = TransportAddress(hostAndPort: String(text[text.index(after: equals)...]))
+            else {
+                throw .invalid(setting: setting, value: text, allowed: "PREFIX=HOST:PORT with a numeric host, e.g. 4930=192.0.2.10:1720")
+            }
+            h323Routes.append(H323Route(prefix: String(text[..<equals]), destination: destination))
         case "monitor-ras": monitorRASAddress = text
         case "ng-clients":
             guard let networks = ClientNetworks(parsing: text) else {
@@ -193,6 +204,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             ("forward-timeout", { "\($0.forwardTimeout)" }), ("poll-timeout", { "\($0.pollTimeout)" }),
             ("recording-dir", { "\($0.recordingDirectory ?? "")" }), ("ras", { "\($0.rasAddress ?? "")" }),
             ("ras-reply", \.rasReply.rawValue), ("call-signal", { "\($0.callSignalAddress ?? "")" }),
+            ("h323-route", { "\($0.h323Routes)" }),
             ("monitor-ras", { "\($0.monitorRASAddress ?? "")" }), ("metrics", { "\($0.metricsAddress ?? "")" }),
         ]
         return fixed.filter { $0.1(self) != $0.1(reloaded) }.map(\.0)
@@ -238,8 +250,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         if let rasAddress { try Self.requireAddress("ras", rasAddress) }
         if let callSignalAddress { try Self.requireAddress("call-signal", callSignalAddress) }
         if let monitorRASAddress { try Self.requireAddress("monitor-ras", monitorRASAddress) }
-        if rasAddress == nil, let set = callSignalAddress.map({ ("call-signal", $0) }) ?? monitorRASAddress.map({ ("monitor-ras", $0) }) {
-            throw .invalid(setting: set.0, value: set.1, allowed: "only together with ras HOST:PORT, the node's RAS port")
+        if rasAddress == nil, let monitorRASAddress {
+            throw .invalid(setting: "monitor-ras", value: monitorRASAddress, allowed: "only together with ras HOST:PORT, the node's RAS port")
+        }
+        if effectiveCallSignalAddress == nil, let route = h323Routes.first {
+            throw .invalid(setting: "h323-route", value: route.description, allowed: "only together with call-signal or ras, where H.323 calls arrive")
         }
     }
 

@@ -1,5 +1,7 @@
 import CSpillwayShims
 import Cluster
+import H323
+import H323Edge
 import Logging
 import MediaPlane
 import NGProtocol
@@ -20,6 +22,8 @@ public final class RelayNode: Sendable {
     public let clusterAddress: String?
     /// The RAS port's address, when the node answers H.225.0 RAS.
     public let rasAddress: String?
+    /// The H.225.0 call-signalling port's address, when the node takes H.323 calls.
+    public let callSignalAddress: String?
     /// Where `/metrics` and `/status` are served, when enabled.
     public let metricsAddress: String?
     private let runtime: ServiceRuntime<NodeLoopState>
@@ -65,6 +69,15 @@ public final class RelayNode: Sendable {
                 }
                 runtime.channels.append(ras!)
             }
+            var callSignal: (any Channel)?
+            if let address = configuration.effectiveCallSignalAddress {
+                do {
+                    callSignal = try await CallSignallingPort.listen(on: address, loop: loop) { state.value?.callSignalling }
+                } catch {
+                    throw NodeStartError.bindFailed(setting: "call-signal", address: address, underlying: "\(error)")
+                }
+                runtime.channels.append(callSignal!)
+            }
             var metrics: (any Channel)?
             if let metricsAddress = configuration.metricsAddress {
                 do {
@@ -80,7 +93,7 @@ public final class RelayNode: Sendable {
             let identity = NodeIdentity(
                 id: configuration.nodeID, ngAddress: ng.localAddress?.hostAndPort ?? configuration.ngAddress,
                 clusterAddress: cluster?.localAddress?.hostAndPort ?? "", mediaIP: configuration.mediaIP, rasAddress: rasAddress,
-                callSignalAddress: configuration.effectiveCallSignalAddress)
+                callSignalAddress: callSignal?.localAddress?.hostAndPort ?? configuration.effectiveCallSignalAddress)
             try await loop.submit { [cluster, ras] in
                 state.value = try NodeLoopState(
                     identity: identity, configuration: configuration, workers: workers, ngChannel: ng,
@@ -94,12 +107,14 @@ public final class RelayNode: Sendable {
                     "workers": "\(configuration.workers)", "data-plane": "\(workers.engine)", "cluster": "\(identity.clusterAddress)",
                     "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
                     "peers": "\(configuration.peers.map(\.description))", "ras": "\(rasAddress ?? "off")",
+                    "call-signal": "\(callSignal?.localAddress?.hostAndPort ?? "off")", "h323-routes": "\(configuration.h323Routes)",
                     "metrics": "\(metrics?.localAddress?.hostAndPort ?? "off")", "ng-clients": "\(configuration.ngClients)",
                 ])
             return RelayNode(
                 configuration: configuration,
                 ngAddress: MediaPlane.SocketAddress(hostAndPort: identity.ngAddress) ?? MediaPlane.SocketAddress(hostAndPort: configuration.ngAddress)!,
                 clusterAddress: cluster == nil ? nil : identity.clusterAddress, rasAddress: rasAddress,
+                callSignalAddress: callSignal?.localAddress?.hostAndPort,
                 metricsAddress: metrics?.localAddress?.hostAndPort, runtime: runtime, workers: workers, logger: logger)
         } catch {
             await runtime.shutdown(beforeLoopEnds: workers.shutdown)
@@ -120,12 +135,13 @@ public final class RelayNode: Sendable {
 
     private init(
         configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?, rasAddress: String?,
-        metricsAddress: String?, runtime: ServiceRuntime<NodeLoopState>, workers: WorkerPool, logger: Logger
+        callSignalAddress: String?, metricsAddress: String?, runtime: ServiceRuntime<NodeLoopState>, workers: WorkerPool, logger: Logger
     ) {
         self.configuration = configuration
         self.ngAddress = ngAddress
         self.clusterAddress = clusterAddress
         self.rasAddress = rasAddress
+        self.callSignalAddress = callSignalAddress
         self.metricsAddress = metricsAddress
         self.runtime = runtime
         self.workers = workers
@@ -187,6 +203,8 @@ public final class RelayNode: Sendable {
 final class NodeLoopState: LoopConfinedState {
     let router: RequestRouter
     let ras: RASEndpoint?
+    /// The H.225.0 call-signalling port, when the node takes H.323 calls.
+    let callSignalling: CallSignallingPort?
     let metrics: NodeMetrics
     private let cluster: ClusterMembership?
     private var timers: [LoopTimer] = []
@@ -209,15 +227,22 @@ final class NodeLoopState: LoopConfinedState {
         router = RequestRouter(
             identity: identity, processor: NGProcessor(registry: registry, logger: logger), meter: meter, cluster: cluster,
             configuration: configuration, metrics: metrics, ngChannel: ngChannel, loop: loop, logger: logger)
-        ras = try rasChannel.map { [cluster] channel in
-            guard let rasAddress = identity.rasAddress.flatMap(RASTransport.transportAddress),
-                let callSignal = identity.callSignalAddress.flatMap(RASTransport.transportAddress)
+        let ras = try rasChannel.map { [cluster] channel in
+            guard let rasAddress = identity.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
+                let callSignal = identity.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))
             else { throw NodeStartError.bindFailed(setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address") }
             return try RASEndpoint(
                 identity: identity, rasAddress: rasAddress, callSignalAddress: callSignal, meter: meter, cluster: cluster,
                 configuration: configuration, channel: channel, loop: loop, logger: logger)
         }
+        self.ras = ras
         if let ras { router.rasStatistics = { ras.counters.bencoded } }
+        callSignalling = identity.callSignalAddress.map { _ in
+            CallSignallingPort(
+                registry: registry, mediaIP: configuration.mediaIP, routes: configuration.h323Routes,
+                admitsNewCall: { meter.admitsNewCall }, registered: { [ras] aliases in ras?.registration(matchingAnyOf: aliases) },
+                loop: loop, logger: logger)
+        }
 
         let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
         timers.append(

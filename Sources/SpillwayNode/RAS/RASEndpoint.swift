@@ -38,6 +38,11 @@ final class RASEndpoint {
     private let monitorRegistration: MonitorRegistration?
     var counters: RASCounters { server.counters }
 
+    /// The endpoint registered here under any of `aliases`: where a routed Setup for them goes.
+    func registration(matchingAnyOf aliases: [AliasAddress]) -> RegistrationTable.Registration? {
+        server.registration(matchingAnyOf: aliases)
+    }
+
     /// Who asked for a call this node forwards, and how to answer them.
     private enum Requester {
         case location(LocationRequest, source: NIOCore.SocketAddress)
@@ -283,7 +288,7 @@ final class RASEndpoint {
         case .admission(let request, _):
             .admissionConfirm(
                 AdmissionConfirm(
-                    requestSeqNum: request.requestSeqNum, bandWidth: request.bandWidth, callModel: .direct,
+                    requestSeqNum: request.requestSeqNum, bandWidth: request.bandWidth, callModel: .gatekeeperRouted,
                     destCallSignalAddress: callSignalAddress))
         }
     }

@@ -85,6 +85,11 @@ final class RASServer {
     }
 
     /// The registration of `endpointIdentifier`, if live.
+    /// The live registration holding any of `aliases`.
+    func registration(matchingAnyOf aliases: [AliasAddress]) -> RegistrationTable.Registration? {
+        registrations.registration(matchingAnyOf: aliases, now: spw_monotonic_nanos())
+    }
+
     func registration(_ endpointIdentifier: String) -> RegistrationTable.Registration? {
         registrations.registration(endpointIdentifier, now: spw_monotonic_nanos())
     }

@@ -1,0 +1,20 @@
+/// What a node's H.225.0 call-signalling port has done since it started; read by `statistics`
+/// and `/metrics`.
+public struct H323Counters: Sendable, Equatable {
+    /// Setups relayed to their destination.
+    public var callsRouted: UInt64 = 0
+    /// Setups the node answered with ReleaseComplete itself (no destination, busy, unreadable).
+    public var callsRefused: UInt64 = 0
+    /// Calls ended, by how: `release-complete`, `connection-dropped`, `media-timeout`, `deleted`,
+    /// `unreachable-destination`, `refused`.
+    public var callsEnded: [String: UInt64] = [:]
+    /// Q.931 messages relayed from one side to the other.
+    public var messagesRelayed: UInt64 = 0
+    /// H.245 messages relayed on separate H.245 connections.
+    public var h245MessagesRelayed: UInt64 = 0
+    /// Messages or connections refused, by reason (`bad-tpkt`, `bad-q931`, `bad-h225`, `too-long`,
+    /// `idle-timeout`, `media-not-anchored`, `not-a-setup`, ...).
+    public var dropped: [String: UInt64] = [:]
+
+    public init() {}
+}
