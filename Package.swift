@@ -162,14 +162,14 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster", "SRTP",
-                "SpillwayTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                "SpillwayTestSupport", "H323", "H323Edge", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "InteropTests",
             dependencies: [
                 "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane", "Capture", "Cluster", "SRTP",
-                "SpillwayTestSupport", "H323",
+                "SpillwayTestSupport", "H323", "H323Edge",
             ],
             exclude: ["Scripts"]
         ),

@@ -104,7 +104,7 @@ struct FFmpegRelayCall {
     }
 
     /// Returns once no file in `directory` has grown for 300 ms, or after 3 s.
-    private static func waitUntilFilesStopGrowing(in directory: String) async {
+    static func waitUntilFilesStopGrowing(in directory: String) async {
         func totalSize() -> Int {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             return names.reduce(0) { total, name in

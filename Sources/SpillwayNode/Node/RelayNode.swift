@@ -193,6 +193,12 @@ public final class RelayNode: Sendable {
         return configuration.settingsNeedingRestart(toBecome: reloaded)
     }
 
+    /// What the H.323 call-signalling port has done, when the node has one.
+    public func h323Counters() async -> H323Counters? {
+        let state = runtime.state
+        return try? await runtime.loop.submit { state.value?.callSignalling?.counters }.get()
+    }
+
     /// Stops the timers, closes the ports, stops the media workers and the event loop.
     public func shutdown() async {
         await runtime.shutdown(beforeLoopEnds: workers.shutdown)
@@ -243,6 +249,7 @@ final class NodeLoopState: LoopConfinedState {
                 admitsNewCall: { meter.admitsNewCall }, registered: { [ras] aliases in ras?.registration(matchingAnyOf: aliases) },
                 loop: loop, logger: logger)
         }
+        if let callSignalling { router.h323Statistics = { callSignalling.counters.bencoded } }
 
         let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
         timers.append(

@@ -44,6 +44,8 @@ final class RequestRouter {
     private(set) var counters = RoutingCounters()
     /// The RAS port's counters for `statistics`, when the node answers RAS.
     var rasStatistics: (() -> BencodeValue)?
+    /// The call-signalling port's counters, for `statistics`, when the node takes H.323 calls.
+    var h323Statistics: (() -> BencodeValue)?
     /// Where steering decision times and call hops are recorded.
     private let metrics: NodeMetrics
 
@@ -430,6 +432,7 @@ final class RequestRouter {
             "packet-rate": .integer(Int64(workload.usage.packetsPerSecond.rounded())),
             "bit-rate": .integer(Int64(workload.usage.bitsPerSecond.rounded())),
             "cpu": .string(Self.format(workload.usage.cpu)),
+            "port-pairs-in-use": .integer(Int64(processor.registry.portPairsInUse)),
         ]
     }
 
@@ -455,6 +458,7 @@ final class RequestRouter {
             cluster["peers"] = Self.peers(membership.collector.table)
         }
         if let rasStatistics { cluster["ras"] = rasStatistics() }
+        if let h323Statistics { cluster["h323"] = h323Statistics() }
         fields["spillway"] = .dictionary(cluster)
         return fields
     }

@@ -4,7 +4,7 @@ enum NodeHTTPPages {
         guard let node else { return .failure(.serviceUnavailable, "the node is stopping") }
         switch path {
         case "/metrics":
-            let body = node.metrics.exposition(of: node.router.snapshot(ras: node.ras?.counters))
+            let body = node.metrics.exposition(of: node.router.snapshot(ras: node.ras?.counters, h323: node.callSignalling?.counters))
             return HTTPReply(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         case "/status":
             return .json(node.router.status())

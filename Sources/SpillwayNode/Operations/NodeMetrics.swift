@@ -1,4 +1,5 @@
 import Cluster
+import H323Edge
 import MediaPlane
 import Prometheus
 import RTP
@@ -33,6 +34,7 @@ final class NodeMetrics {
         exportCalls(snapshot)
         exportRouting(snapshot.routing)
         if let ras = snapshot.ras { exportRAS(ras) }
+        if let h323 = snapshot.h323 { exportH323(h323) }
         exportWorkload(snapshot)
         return registry.emitToBuffer()
     }
@@ -100,6 +102,19 @@ final class NodeMetrics {
         ]
         for (outcome, count) in outcomes {
             total("spillway_ras_outcomes_total", "What became of RAS messages, by outcome", [("outcome", outcome)], count)
+        }
+    }
+
+    private func exportH323(_ h323: H323Counters) {
+        total("spillway_h323_calls_routed_total", "H.323 Setups relayed to their destination", [], h323.callsRouted)
+        total("spillway_h323_calls_refused_total", "H.323 Setups the node answered with ReleaseComplete itself", [], h323.callsRefused)
+        for (how, count) in h323.callsEnded {
+            total("spillway_h323_calls_ended_total", "H.323 calls ended, by how", [("how", how)], count)
+        }
+        total("spillway_h323_messages_relayed_total", "Q.931 messages relayed between the sides of H.323 calls", [], h323.messagesRelayed)
+        total("spillway_h323_h245_messages_relayed_total", "H.245 messages relayed on separate H.245 connections", [], h323.h245MessagesRelayed)
+        for (reason, count) in h323.dropped {
+            total("spillway_h323_dropped_total", "H.323 signalling refused or not relayed, by reason", [("reason", reason)], count)
         }
     }
 

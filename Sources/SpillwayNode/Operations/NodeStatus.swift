@@ -1,4 +1,5 @@
 import Cluster
+import H323Edge
 import MediaPlane
 
 /// What a node is doing now, as `/status` serves it in JSON: its load against its threshold,
@@ -83,6 +84,7 @@ struct NodeSnapshot {
     var events: CallEventCounters
     var routing: RoutingCounters
     var ras: RASCounters?
+    var h323: H323Counters?
     var packetRate: Double
     var bitRate: Double
     var cpu: Double

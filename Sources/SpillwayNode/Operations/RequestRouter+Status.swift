@@ -1,4 +1,5 @@
 import CSpillwayShims
+import H323Edge
 import MediaPlane
 
 extension RequestRouter {
@@ -18,10 +19,10 @@ extension RequestRouter {
     }
 
     /// Everything `/metrics` exports.
-    func snapshot(ras: RASCounters?) -> NodeSnapshot {
+    func snapshot(ras: RASCounters?, h323: H323Counters?) -> NodeSnapshot {
         let usage = meter.workload.usage
         return NodeSnapshot(
             status: status(), totalsByDirection: registry.nodeTotalsByDirection(), events: registry.events, routing: counters,
-            ras: ras, packetRate: usage.packetsPerSecond, bitRate: usage.bitsPerSecond, cpu: usage.cpu)
+            ras: ras, h323: h323, packetRate: usage.packetsPerSecond, bitRate: usage.bitsPerSecond, cpu: usage.cpu)
     }
 }

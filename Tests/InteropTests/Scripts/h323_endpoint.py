@@ -6,7 +6,12 @@ h245Control, or a separate H.245 TCP connection), opening an audio channel (G.71
 optionally an H.264 video channel (session 2) that receive at --rtp-port (video at --rtp-port + 2). It prints
 one JSON object per line: what it received, and for each session where to send its media ("send-to"). When
 --hangup-file appears it ends the call (--end release: ReleaseComplete; drop: TCP close; wait: until the other
-side ends it). Media itself is sent and received by ffmpeg, run by the test.
+side ends it).
+
+Media is sent and received by ffmpeg, run by the test. Like a real endpoint, this one sends and receives each
+session's RTP on one socket (its advertised address, where a relay's latching sends): RTP from its ffmpeg sender
+(from --sender-port) goes on to where the signalling said, and everything else that
+arrives goes to its ffmpeg receiver (--deliver-port).
 """
 import argparse
 import json
@@ -164,7 +169,24 @@ class Endpoint:
         self.ended = False
         self.learned = {}
         self.call_identifier = bytes(range(16, 32))
-        self.h245_pending = []
+        self.media = {}
+        if args.sender_port and args.deliver_port:
+            for session in self.sessions:
+                media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                media.bind(self.rtp(session))
+                self.media[media] = session
+
+    def relay_media(self, sock):
+        """One datagram on a session's socket: from our ffmpeg sender to the far end, else to our receiver."""
+        session = self.media[sock]
+        data, source = sock.recvfrom(65536)
+        offset = 2 * (session - 1)
+        if source[1] == self.args.sender_port + offset and source[0] != self.learned.get(session, ':').split(':')[0]:
+            if session in self.learned:
+                host, port = self.learned[session].split(':')
+                sock.sendto(data, (host, int(port)))
+        else:
+            sock.sendto(data, (self.args.ip, self.args.deliver_port + offset))
 
     def rtp(self, session):
         return (self.args.ip, self.args.rtp_port + 2 * (session - 1))
@@ -330,9 +352,11 @@ class Endpoint:
         deadline = time.time() + self.args.timeout
         while time.time() < deadline and not self.signalling.closed:
             sockets = [self.signalling.sock] + [s for s in (self.h245 and self.h245.sock, self.h245_listener) if s]
-            readable, _, _ = select.select(sockets, [], [], 0.1)
+            readable, _, _ = select.select(sockets + list(self.media), [], [], 0.05)
             for sock in readable:
-                if sock is self.h245_listener:
+                if sock in self.media:
+                    self.relay_media(sock)
+                elif sock is self.h245_listener:
                     accepted, _ = self.h245_listener.accept()
                     self.h245 = Framed(accepted)
                     self.h245_listener.close()
@@ -384,6 +408,8 @@ def main():
     parser.add_argument('--mode', choices=['faststart', 'tunnel', 'separate'], default='faststart')
     parser.add_argument('--video', action='store_true')
     parser.add_argument('--rtp-port', type=int, required=True)
+    parser.add_argument('--sender-port', type=int, help='where this endpoint\'s ffmpeg sender sends from')
+    parser.add_argument('--deliver-port', type=int, help='where this endpoint\'s ffmpeg receiver listens')
     parser.add_argument('--hangup-file')
     parser.add_argument('--end', choices=['release', 'drop', 'wait'], default='wait')
     parser.add_argument('--status-enquiry', action='store_true')

@@ -1,0 +1,273 @@
+import Bencode
+import Foundation
+import H323
+import H323Edge
+import Logging
+import SpillwayClient
+import SpillwayNode
+import Testing
+
+/// One routed H.323 call through a loopback node between two pycrate endpoints
+/// (Scripts/h323_endpoint.py, an independent H.225.0/H.245 codec), with ffmpeg sending a
+/// G.711 tone (and H.264 video) each way and decoding what arrives. Addresses: the node
+/// 127.0.0.30, the caller 127.0.0.31, the callee 127.0.0.32; fixed ports below Linux's
+/// ephemeral range, so the suites that use it run serialized.
+struct H323RelayCall {
+    /// How H.245 travels (the endpoint's `--mode`).
+    enum Mode: String, CaseIterable, Sendable {
+        case fastStart = "faststart"
+        case tunnelled = "tunnel"
+        case separate
+    }
+
+    /// How the call ends.
+    enum Ending: String, CaseIterable, Sendable {
+        /// The caller sends ReleaseComplete.
+        case releaseComplete
+        /// The caller's TCP connection drops without one.
+        case connectionDrop
+        /// No media reaches the node for its media timeout.
+        case mediaTimeout
+        /// NG `delete` of the call's id.
+        case ngDelete
+    }
+
+    /// One endpoint's addresses: its signalling and RTP, its ffmpeg sender's and receiver's ports.
+    struct Party {
+        var name: String
+        var ip: String
+        var rtpPort: UInt16
+        var senderPort: UInt16
+        var deliverPort: UInt16
+        var toneFrequency: Int
+    }
+
+    static let nodeIP = "127.0.0.30"
+    static let mediaPorts: ClosedRange<UInt16> = 21_100...21_199
+    static let caller = Party(name: "caller", ip: "127.0.0.31", rtpPort: 21_000, senderPort: 21_010, deliverPort: 21_020, toneFrequency: 1000)
+    static let callee = Party(name: "callee", ip: "127.0.0.32", rtpPort: 21_040, senderPort: 21_050, deliverPort: 21_060, toneFrequency: 600)
+
+    var mode: Mode
+    var video = false
+    /// Seconds of media each way; nil sends none (the call is set up and ended only).
+    var seconds: Int? = 3
+    var ending = Ending.releaseComplete
+    var mediaTimeout = 60
+    /// The call-signalling traffic is captured too (for tshark's look at the messages).
+    var captureSignalling = true
+
+    /// What one call left behind.
+    struct Result {
+        var directory: String
+        var callID: String
+        var callerEvents: [[String: Any]]
+        var calleeEvents: [[String: Any]]
+        /// Per party (by name), per session: the decoded samples (audio) or frame hashes (video)
+        /// it received, and the reference of what the other party sent.
+        var receivedAudio: [String: Data] = [:]
+        var referenceAudio: [String: Data] = [:]
+        var receivedFrames: [String: [String]] = [:]
+        var referenceFrames: [String: [String]] = [:]
+        var query: BencodeValue
+        var portPairsInUseAfter: Int?
+        var callsAfter: Int?
+        var h323Counters: H323Counters?
+        var callSignalPort: Int
+        var capture: String
+    }
+
+    func run(_ name: String) async throws -> Result {
+        let python = try ExternalTool.path("python3", package: "python3")
+        let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/h323_endpoint.py").path
+        let directory = try scratchDirectory("h323-\(name)")
+        var children: [ChildProcess] = []
+        defer { for child in children { child.stop() } }
+        if let seconds { try await encodeSources(seconds: seconds, ffmpeg: ffmpeg, directory: directory) }
+
+        func endpointArguments(_ party: Party) -> [String] {
+            var arguments = [
+                script, party.name, "--ip", party.ip, "--rtp-port", "\(party.rtpPort)", "--sender-port", "\(party.senderPort)",
+                "--deliver-port", "\(party.deliverPort)", "--mode", mode.rawValue, "--timeout", "\(mediaTimeout + 40)",
+            ]
+            if video { arguments.append("--video") }
+            return arguments
+        }
+        let callee = try ChildProcess("callee", python, endpointArguments(Self.callee) + ["--port", "0"], directory: directory)
+        children.append(callee)
+        let listening = try await Self.event(callee, "listening", seconds: 20)
+        let calleePort = try #require(listening["port"] as? Int)
+
+        var logger = Logger(label: "h323-\(name)")
+        logger.logLevel = .warning
+        var configuration = NodeConfiguration()
+        configuration.nodeID = "h323-node"
+        configuration.ngAddress = "\(Self.nodeIP):0"
+        configuration.mediaIP = Self.nodeIP
+        configuration.portRange = Self.mediaPorts
+        configuration.callSignalAddress = "\(Self.nodeIP):0"
+        configuration.mediaTimeout = mediaTimeout
+        try configuration.set("h323-route", to: "555=\(Self.callee.ip):\(calleePort)")
+        let node = try await RelayNode.start(configuration, logger: logger)
+        let ng = try NGClient(server: node.ngAddress)
+        let callSignal = try #require(node.callSignalAddress)
+        let callSignalPort = try #require(Int(callSignal.split(separator: ":").last ?? ""))
+
+        let capture = try ChildProcess(
+            "capture", try ExternalTool.path("tshark", package: "tshark"),
+            ["-i", "lo", "-f", captureSignalling ? "host \(Self.nodeIP) or host \(Self.caller.ip) or host \(Self.callee.ip)" : "udp", "-w", "wire.pcap"],
+            directory: directory)
+        children.append(capture)
+        #expect(await ChildProcess.eventually(seconds: 10) { capture.output.contains("Capturing on") })
+
+        var callerArguments = endpointArguments(Self.caller) + ["--connect", callSignal, "--hangup-file", "\(directory)/hangup"]
+        callerArguments += ["--end", ending == .connectionDrop ? "drop" : ending == .releaseComplete ? "release" : "wait"]
+        let caller = try ChildProcess("caller", python, callerArguments, directory: directory)
+        children.append(caller)
+        let sessions = video ? [1, 2] : [1]
+        for party in [caller, callee] {
+            for session in sessions {
+                _ = try await Self.event(party, "send-to", seconds: 20) { $0["session"] as? Int == session }
+            }
+        }
+        let callID = try #require(try Self.events(callee).first { $0["event"] as? String == "received" && $0["type"] as? String == "setup" }?["callIdentifier"] as? String)
+
+        var result = Result(
+            directory: directory, callID: callID, callerEvents: [], calleeEvents: [], query: .dictionary([:]), callSignalPort: callSignalPort,
+            capture: "\(directory)/wire.pcap")
+        if let seconds { try await exchangeMedia(seconds: seconds, ffmpeg: ffmpeg, directory: directory, into: &result) }
+        result.query = try ng.request(["command": "query", "call-id": .string(callID)])
+
+        switch ending {
+        case .releaseComplete, .connectionDrop:
+            #expect(FileManager.default.createFile(atPath: "\(directory)/hangup", contents: nil))
+        case .mediaTimeout:
+            break
+        case .ngDelete:
+            _ = try ng.request(["command": "delete", "call-id": .string(callID)])
+        }
+        for party in [caller, callee] {
+            #expect(await party.wait(seconds: Double(mediaTimeout + 30)) == 0, "\(party.output.suffix(2000))")
+        }
+        result.callerEvents = try Self.events(caller)
+        result.calleeEvents = try Self.events(callee)
+        // Once both connections are gone, the node holds nothing of the call.
+        _ = await ChildProcess.eventually(seconds: 5) { (try? ng.request(["command": "list"]))?["calls"]?.listValue?.isEmpty ?? false }
+        let statistics = try ng.request(["command": "statistics"])
+        result.callsAfter = (try? ng.request(["command": "list"]))?["calls"]?.listValue?.count
+        result.portPairsInUseAfter = statistics["spillway"]?["port-pairs-in-use"]?.integerValue.map(Int.init)
+        result.h323Counters = await node.h323Counters()
+        await FFmpegRelayCall.waitUntilFilesStopGrowing(in: directory)
+        await capture.interrupt()
+        await node.shutdown()
+        return result
+    }
+
+    /// The parties' sources (a tone each, and a test pattern each with video) and their reference decodes.
+    private func encodeSources(seconds: Int, ffmpeg: String, directory: String) async throws {
+        for party in [Self.caller, Self.callee] {
+            var arguments = ["-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=\(party.toneFrequency):sample_rate=8000:samples_per_frame=160:duration=\(seconds + 1)"]
+            if video {
+                arguments += [
+                    "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=\(seconds + 1)", "-map", "0:a", "-map", "1:v",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1",
+                ]
+            }
+            arguments += ["-c:a", "pcm_mulaw", "\(party.name).mkv"]
+            let encode = try ChildProcess("encode", ffmpeg, arguments, directory: directory)
+            #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
+            var reference = ["-hide_banner", "-y", "-i", "\(party.name).mkv", "-map", "0:a", "-t", "\(seconds)", "-f", "s16le", "\(party.name)-reference.raw"]
+            if video { reference += ["-map", "0:v", "-frames:v", "\(seconds * 25)", "-f", "framemd5", "\(party.name)-reference.md5"] }
+            let decode = try ChildProcess("reference", ffmpeg, reference, directory: directory)
+            #expect(await decode.wait(seconds: 60) == 0, "reference decode failed: \(decode.output.suffix(1500))")
+        }
+    }
+
+    /// Each party's ffmpeg receiver, then each party's ffmpeg sender, through the endpoints'
+    /// RTP sockets and the node.
+    private func exchangeMedia(seconds: Int, ffmpeg: String, directory: String, into result: inout Result) async throws {
+        var receivers: [(Party, ChildProcess)] = []
+        var children: [ChildProcess] = []
+        defer { for child in children { child.stop() } }
+        for party in [Self.caller, Self.callee] {
+            var sdp = "v=0\r\no=- 0 0 IN IP4 \(party.ip)\r\ns=h323\r\nc=IN IP4 \(party.ip)\r\nt=0 0\r\n"
+            sdp += "m=audio \(party.deliverPort) RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            if video { sdp += "m=video \(party.deliverPort + 2) RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n" }
+            try sdp.write(toFile: "\(directory)/\(party.name)-receiver.sdp", atomically: true, encoding: .utf8)
+            var arguments = [
+                "-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp", "-i", "\(party.name)-receiver.sdp",
+                "-map", "0:a", "-t", "\(seconds)", "-f", "s16le", "\(party.name)-received.raw",
+            ]
+            if video { arguments += ["-map", "0:v", "-frames:v", "\(seconds * 25)", "-f", "framemd5", "\(party.name)-received.md5"] }
+            let receiver = try ChildProcess("\(party.name)-receiver", ffmpeg, arguments, directory: directory)
+            children.append(receiver)
+            receivers.append((party, receiver))
+        }
+        #expect(await ChildProcess.eventually(seconds: 10) { [Self.caller, Self.callee].allSatisfy { udpPortIsBound($0.deliverPort) } })
+        var senders: [ChildProcess] = []
+        for party in [Self.caller, Self.callee] {
+            var arguments = [
+                "-hide_banner", "-nostdin", "-re", "-i", "\(party.name).mkv", "-map", "0:a", "-c", "copy", "-f", "rtp",
+                "rtp://\(party.ip):\(party.rtpPort)?localrtpport=\(party.senderPort)&localaddr=\(party.ip)",
+            ]
+            if video {
+                arguments += ["-map", "0:v", "-c", "copy", "-f", "rtp", "rtp://\(party.ip):\(party.rtpPort + 2)?localrtpport=\(party.senderPort + 2)&localaddr=\(party.ip)"]
+            }
+            let sender = try ChildProcess("\(party.name)-sender", ffmpeg, arguments, directory: directory)
+            children.append(sender)
+            senders.append(sender)
+        }
+        for sender in senders { #expect(await sender.wait(seconds: Double(seconds + 30)) == 0, "sender failed: \(sender.output.suffix(1500))") }
+        for (_, receiver) in receivers where !(await ChildProcess.eventually(seconds: 3) { !receiver.isRunning }) { await receiver.interrupt() }
+        for (party, _) in receivers {
+            let other = party.name == Self.caller.name ? Self.callee.name : Self.caller.name
+            result.receivedAudio[party.name] = (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(party.name)-received.raw"))) ?? Data()
+            result.referenceAudio[party.name] = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(other)-reference.raw"))
+            if video {
+                result.receivedFrames[party.name] = (try? Self.frameHashes("\(directory)/\(party.name)-received.md5")) ?? []
+                result.referenceFrames[party.name] = try Self.frameHashes("\(directory)/\(other)-reference.md5")
+            }
+        }
+    }
+
+    /// The hash column of a framemd5 file.
+    static func frameHashes(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// The JSON events an endpoint has printed so far.
+    static func events(_ endpoint: ChildProcess) throws -> [[String: Any]] {
+        endpoint.output.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("{") else { return nil }
+            return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+    }
+
+    /// Waits for an endpoint's event `name` (matching `where`), failing with its output after `seconds`.
+    static func event(
+        _ endpoint: ChildProcess, _ name: String, seconds: Double, where matches: ([String: Any]) -> Bool = { _ in true }
+    ) async throws -> [String: Any] {
+        var found: [String: Any]?
+        _ = await ChildProcess.eventually(seconds: seconds) {
+            found = (try? events(endpoint))?.first { $0["event"] as? String == name && matches($0) }
+            return found != nil
+        }
+        return try #require(found, "no \(name) event from the \(endpoint.name): \(endpoint.output.suffix(2000))")
+    }
+
+    /// The share of `reference`'s 16-bit samples that `received` holds at the same place.
+    static func matchingShare(_ received: Data, _ reference: Data) -> Double {
+        guard !reference.isEmpty else { return 0 }
+        let samples = min(received.count, reference.count) / 2
+        var matching = 0
+        received.withUnsafeBytes { got in
+            reference.withUnsafeBytes { want in
+                for index in 0..<samples where got.load(fromByteOffset: 2 * index, as: Int16.self) == want.load(fromByteOffset: 2 * index, as: Int16.self) {
+                    matching += 1
+                }
+            }
+        }
+        return Double(matching) / Double(reference.count / 2)
+    }
+}
