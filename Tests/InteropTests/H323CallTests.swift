@@ -16,8 +16,9 @@ import Testing
             #expect(share >= 0.99, "the \(party) decoded \(Int(share * 100))% of the other side's audio")
         }
         try await Self.expectMediaOnlyThroughTheNode(result, sessions: 1)
-        // The node ended the call on the caller's ReleaseComplete and freed its media.
-        #expect(Self.received(result.calleeEvents, "releaseComplete") != nil, "the callee got no ReleaseComplete")
+        try await Self.expectTsharkDecodesEveryMessageOfTheNode(result, mode: mode)
+        // The node ended the call on the caller's ReleaseComplete (cause 16) and freed its media.
+        #expect(Self.received(result.calleeEvents, "releaseComplete")?["cause"] as? Int == 16, "the callee got no ReleaseComplete")
         #expect(result.portPairsInUseAfter == 0 && result.callsAfter == 0, "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls")
         #expect(result.h323Counters?.callsEnded["release-complete"] == 1)
     }
@@ -36,6 +37,28 @@ import Testing
         #expect(medias?.count == 2 && medias?[1]["type"]?.stringValue == "video", "query: \(result.query)")
     }
 
+    @Test(arguments: [H323RelayCall.Ending.connectionDrop, .mediaTimeout, .ngDelete])
+    func aCallEndedAnyOtherWayReleasesTheSidesStillConnectedAndFreesItsPorts(ending: H323RelayCall.Ending) async throws {
+        var call = H323RelayCall(mode: .fastStart, seconds: nil, ending: ending)
+        if ending == .mediaTimeout { call.mediaTimeout = 2 }
+        let result = try await call.run("end-\(ending.rawValue)")
+        // Q.931 causes: 41 temporary failure, 102 recovery on timer expiry, 16 normal call clearing.
+        let (released, cause, how): ([String], Int, String) =
+            switch ending {
+            case .connectionDrop: (["callee"], 41, "connection-dropped")
+            case .mediaTimeout: (["caller", "callee"], 102, "media-timeout")
+            default: (["caller", "callee"], 16, "deleted")
+            }
+        for party in released {
+            let events = party == "caller" ? result.callerEvents : result.calleeEvents
+            let release = Self.received(events, "releaseComplete")
+            #expect(release?["cause"] as? Int == cause, "the \(party) got \(String(describing: release))")
+            #expect(release?["callIdentifier"] as? String == result.callID)
+        }
+        #expect(result.h323Counters?.callsEnded == [how: 1])
+        #expect(result.portPairsInUseAfter == 0 && result.callsAfter == 0, "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls")
+    }
+
     /// RTP flows endpoint -> node -> endpoint both ways, and none goes from one endpoint to the
     /// other. (Each endpoint's ffmpeg processes also talk to its RTP socket on its own address.)
     static func expectMediaOnlyThroughTheNode(_ result: H323RelayCall.Result, sessions: Int) async throws {
@@ -52,6 +75,34 @@ import Testing
             // 50 G.711 packets a second for at least 2 s (and the video), each forwarded.
             #expect(toNode >= 100 * sessions && fromNode >= 100 * sessions, "\(from) -> node: \(toNode) RTP packets; node -> \(to): \(fromNode)")
         }
+    }
+
+    /// tshark's H.225.0 and H.245 dissectors decode every message the node sent without error,
+    /// with the call's identifier and destination kept and every media and H.245 address the
+    /// node's own.
+    static func expectTsharkDecodesEveryMessageOfTheNode(_ result: H323RelayCall.Result, mode: H323RelayCall.Mode) async throws {
+        let rows = try await tsharkFields(
+            result.capture, filter: "(h225 || h245) && ip.src == \(H323RelayCall.nodeIP)",
+            fields: [
+                "h225.h323_message_body", "h225.guid", "h225.dialledDigits", "h245.ip4_network", "h245.tsapIdentifier", "h225.h245Ip",
+                "h225.h245IpPort", "_ws.malformed", "_ws.expert.message",
+            ])
+        let bodies = Set(rows.map(\.[0]).flatMap { $0.split(separator: ",").map(String.init) })
+        // setup, callProceeding, connect, alerting, releaseComplete; tunnelled H.245 rides in facility (body empty, 8).
+        var expected: Set<String> = ["0", "1", "2", "3", "5"]
+        if mode == .tunnelled { expected.insert("8") }
+        #expect(expected.isSubset(of: bodies), "message bodies the node sent: \(bodies.sorted())")
+        for row in rows {
+            #expect(row[7].isEmpty && !row[8].localizedCaseInsensitiveContains("malformed") && !row[8].localizedCaseInsensitiveContains("error"), "tshark: \(row[8])")
+            if !row[1].isEmpty { #expect(row[1].replacingOccurrences(of: "-", with: "") == result.callID) }
+            for network in row[3].split(separator: ",") { #expect(network == H323RelayCall.nodeIP, "an H.245 media address the node sent: \(row[3])") }
+            for port in row[4].split(separator: ",").compactMap({ UInt16($0) }) { #expect(H323RelayCall.mediaPorts.contains(port)) }
+            for ip in row[5].split(separator: ",") { #expect(ip == H323RelayCall.nodeIP, "an h245Address the node sent: \(row[5]):\(row[6])") }
+        }
+        let setup = try #require(rows.first { $0[0] == "0" }, "tshark saw no Setup from the node")
+        #expect(setup[2].split(separator: ",").contains("5551234"))
+        #expect(rows.contains { !$0[3].isEmpty }, "tshark saw no media address in the node's messages")
+        if mode == .separate { #expect(rows.contains { !$0[5].isEmpty }, "tshark saw no h245Address from the node") }
     }
 
     /// The endpoint's event for a received message of `type`, if any.
