@@ -37,6 +37,20 @@ import Testing
         #expect(medias?.count == 2 && medias?[1]["type"]?.stringValue == "video", "query: \(result.query)")
     }
 
+    @Test func aRegisteredCallerIsAdmittedToTheNodeAndReachesARegisteredCalleeByAlias() async throws {
+        let result = try await H323RelayCall(mode: .fastStart, seconds: nil, registered: true).run("registered")
+        guard case .admissionConfirm(let confirm)? = result.admission else {
+            Issue.record("no ACF: \(String(describing: result.admission))")
+            return
+        }
+        #expect(confirm.callModel == .gatekeeperRouted)
+        #expect(confirm.destCallSignalAddress.description == result.nodeCallSignalAddress)
+        let setup = try #require(Self.received(result.calleeEvents, "setup"), "the callee got no Setup")
+        #expect(setup["destination"] as? [String] == ["5551234"] && setup["callIdentifier"] as? String == result.callID)
+        #expect(Self.received(result.callerEvents, "connect") != nil, "the caller got no Connect")
+        #expect(result.h323Counters?.callsRouted == 1)
+    }
+
     @Test(arguments: [H323RelayCall.Ending.connectionDrop, .mediaTimeout, .ngDelete])
     func aCallEndedAnyOtherWayReleasesTheSidesStillConnectedAndFreesItsPorts(ending: H323RelayCall.Ending) async throws {
         var call = H323RelayCall(mode: .fastStart, seconds: nil, ending: ending)

@@ -3,7 +3,9 @@ import Foundation
 import H323
 import H323Edge
 import Logging
+import MediaPlane
 import SpillwayClient
+import SpillwayTestSupport
 import SpillwayNode
 import Testing
 
@@ -53,8 +55,9 @@ struct H323RelayCall {
     var seconds: Int? = 3
     var ending = Ending.releaseComplete
     var mediaTimeout = 60
-    /// The call-signalling traffic is captured too (for tshark's look at the messages).
-    var captureSignalling = true
+    /// The callee registers with the node's RAS port and the caller is admitted there (ARQ/ACF)
+    /// before it calls the alias; otherwise the node routes by a static route to the callee.
+    var registered = false
 
     /// What one call left behind.
     struct Result {
@@ -74,6 +77,9 @@ struct H323RelayCall {
         var h323Counters: H323Counters?
         var callSignalPort: Int
         var capture: String
+        /// The node's answer to the caller's ARQ, when the endpoints registered.
+        var admission: RASMessage?
+        var nodeCallSignalAddress: String
     }
 
     func run(_ name: String) async throws -> Result {
@@ -107,20 +113,30 @@ struct H323RelayCall {
         configuration.portRange = Self.mediaPorts
         configuration.callSignalAddress = "\(Self.nodeIP):0"
         configuration.mediaTimeout = mediaTimeout
-        try configuration.set("h323-route", to: "555=\(Self.callee.ip):\(calleePort)")
+        if registered {
+            configuration.rasAddress = "\(Self.nodeIP):0"
+        } else {
+            try configuration.set("h323-route", to: "555=\(Self.callee.ip):\(calleePort)")
+        }
         let node = try await RelayNode.start(configuration, logger: logger)
         let ng = try NGClient(server: node.ngAddress)
         let callSignal = try #require(node.callSignalAddress)
         let callSignalPort = try #require(Int(callSignal.split(separator: ":").last ?? ""))
+        var admission: RASMessage?
+        var dialled = callSignal
+        if registered {
+            (admission, dialled) = try register(calleePort: calleePort, at: try #require(node.rasAddress))
+        }
 
         let capture = try ChildProcess(
             "capture", try ExternalTool.path("tshark", package: "tshark"),
-            ["-i", "lo", "-f", captureSignalling ? "host \(Self.nodeIP) or host \(Self.caller.ip) or host \(Self.callee.ip)" : "udp", "-w", "wire.pcap"],
+            ["-i", "lo", "-f", "host \(Self.nodeIP) or host \(Self.caller.ip) or host \(Self.callee.ip)", "-w", "wire.pcap"],
             directory: directory)
         children.append(capture)
         #expect(await ChildProcess.eventually(seconds: 10) { capture.output.contains("Capturing on") })
 
-        var callerArguments = endpointArguments(Self.caller) + ["--connect", callSignal, "--hangup-file", "\(directory)/hangup"]
+        var callerArguments = endpointArguments(Self.caller) + ["--connect", dialled, "--hangup-file", "\(directory)/hangup"]
+        if registered { callerArguments += ["--dest", dialled] }
         callerArguments += ["--end", ending == .connectionDrop ? "drop" : ending == .releaseComplete ? "release" : "wait"]
         let caller = try ChildProcess("caller", python, callerArguments, directory: directory)
         children.append(caller)
@@ -134,7 +150,7 @@ struct H323RelayCall {
 
         var result = Result(
             directory: directory, callID: callID, callerEvents: [], calleeEvents: [], query: .dictionary([:]), callSignalPort: callSignalPort,
-            capture: "\(directory)/wire.pcap")
+            capture: "\(directory)/wire.pcap", admission: admission, nodeCallSignalAddress: callSignal)
         if let seconds { try await exchangeMedia(seconds: seconds, ffmpeg: ffmpeg, directory: directory, into: &result) }
         result.query = try ng.request(["command": "query", "call-id": .string(callID)])
 
@@ -161,6 +177,29 @@ struct H323RelayCall {
         await capture.interrupt()
         await node.shutdown()
         return result
+    }
+
+    /// The callee registers its alias 5551234 and call-signalling address with the node's RAS
+    /// port; the caller registers and asks to call 5551234 (ARQ). Returns the node's answer and
+    /// the call-signalling address an ACF names, where the caller sends its Setup.
+    private func register(calleePort: Int, at ras: String) throws -> (RASMessage?, String) {
+        let gatekeeper = try #require(SocketAddress(hostAndPort: ras))
+        let calleeRAS = try RASTestClient(ip: Self.callee.ip)
+        let calleeSignal = try #require(TransportAddress(ipv4: Self.callee.ip, port: calleePort))
+        #expect(try calleeRAS.register(aliases: [.dialledDigits("5551234")], callSignalAddress: calleeSignal, at: gatekeeper) != nil)
+        let callerRAS = try RASTestClient(ip: Self.caller.ip)
+        let callerSignal = try #require(TransportAddress(ipv4: Self.caller.ip, port: 1720))
+        let endpoint = try #require(try callerRAS.register(aliases: [.dialledDigits("4440000")], callSignalAddress: callerSignal, at: gatekeeper, sequenceNumber: 2))
+        let admission = try callerRAS.request(
+            .admissionRequest(
+                AdmissionRequest(
+                    requestSeqNum: 3, endpointIdentifier: endpoint, destinationInfo: [.dialledDigits("5551234")],
+                    srcInfo: [.dialledDigits("4440000")], bandWidth: 640, callReferenceValue: 0x1234,
+                    conferenceID: Array(0..<16))),
+            to: gatekeeper
+        ).answer
+        guard case .admissionConfirm(let confirm)? = admission else { return (admission, "") }
+        return (admission, confirm.destCallSignalAddress.description)
     }
 
     /// The parties' sources (a tone each, and a test pattern each with video) and their reference decodes.

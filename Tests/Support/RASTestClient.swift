@@ -49,9 +49,17 @@ public final class RASTestClient {
 
     /// Registers with the gatekeeper at `destination` as `alias`; returns the endpoint identifier.
     public func register(alias: String, at destination: SocketAddress, sequenceNumber: UInt16 = 1) throws -> String? {
+        try register(aliases: [.h323ID(alias)], callSignalAddress: TransportAddress(ipv4: peer.address.ip, port: 1720)!, at: destination, sequenceNumber: sequenceNumber)
+    }
+
+    /// Registers with the gatekeeper at `destination` under `aliases`, taking calls at
+    /// `callSignalAddress`; returns the endpoint identifier.
+    public func register(
+        aliases: [AliasAddress], callSignalAddress: TransportAddress, at destination: SocketAddress, sequenceNumber: UInt16 = 1
+    ) throws -> String? {
         let request = RegistrationRequest(
-            requestSeqNum: sequenceNumber, discoveryComplete: false, callSignalAddress: [TransportAddress(ipv4: peer.address.ip, port: 1720)!],
-            rasAddress: [transportAddress], terminalType: EndpointType(isTerminal: true), terminalAlias: [.h323ID(alias)],
+            requestSeqNum: sequenceNumber, discoveryComplete: false, callSignalAddress: [callSignalAddress],
+            rasAddress: [transportAddress], terminalType: EndpointType(isTerminal: true), terminalAlias: aliases,
             endpointVendor: RASSamples.vendor)
         guard case .registrationConfirm(let confirm)? = try self.request(.registrationRequest(request), to: destination).answer else { return nil }
         return confirm.endpointIdentifier
