@@ -93,6 +93,8 @@ public final class CallSignallingPort {
                     }
                 } catch {
                     refused(error, from: connection)
+                    // A connection that starts with something other than Q.931 is not a caller.
+                    if caller.call == nil { connection.close() }
                 }
             case .refused(let error):
                 refused(error, from: connection)

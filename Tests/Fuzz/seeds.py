@@ -70,6 +70,25 @@ def seeds(target):
         return {"lrq": bytes.fromhex(
             "4a001233010300888456707f00000106b72180df0b01400300670077002d00310180040100001101041100000102030405"
             "060708090a0b0c0d0e0f03400280180180150012683332333a6777406578616d706c652e6e65740180040108656e")}
+    if target == "q931":
+        # A Setup with a fastStart offer, then a Facility tunnelling an OpenLogicalChannelAck, as the suite's
+        # pycrate endpoint encodes them (Tests/H323Tests/CallSignallingTests.swift), each in a TPKT frame.
+        setup = bytes.fromhex(
+            "2098060008914a00040200010300888456707f00001606b800000102030405060708090a0b0c0d0e0f00dd1d80000007007f00001506b8"
+            "1100101112131415161718191a1b1c1d1e1f3202120000640c6013800a040001007f00001513891d400000060401004c6013801114"
+            "0001007f0000151388007f0000151389010001000100010010800180")
+        facility = bytes.fromhex("2810010010c0018019011722c000640680101c00007f0000161770007f0000161771")
+
+        def framed(message_type, user_information):
+            q931 = bytes([0x08, 2, 0x12, 0x34, message_type, 0x7E, (len(user_information) + 1) >> 8,
+                          (len(user_information) + 1) & 0xFF, 0x05]) + user_information
+            return bytes([3, 0, (len(q931) + 4) >> 8, (len(q931) + 4) & 0xFF]) + q931
+        return {"setup": framed(0x05, setup), "facility": framed(0x62, facility),
+                "both": framed(0x05, setup) + framed(0x62, facility)}
+    if target == "h245":
+        # An OpenLogicalChannel (reverse, G.711 mu-law, RTP and RTCP) and an OpenLogicalChannelAck, from pycrate.
+        return {"olc": bytes.fromhex("03400000060401004c60138011140001007f0000151388007f0000151389"),
+                "ack": bytes.fromhex("22c000640680101c00007f0000161770007f0000161771")}
     if target == "pcap":
         header, records = pcap_records(CAPTURES / "g711-tone.pcap", 6)
         return {

@@ -11,7 +11,7 @@ import Glibc
 /// One parser under fuzzing, with the properties every input must keep: it is read or refused with
 /// the parser's error, never a crash; whatever is read survives writing and reading back.
 enum FuzzTarget: String, CaseIterable {
-    case bencode, sdp, rtp, ras, pcap
+    case bencode, sdp, rtp, ras, q931, h245, pcap
 
     /// The target libFuzzer's callback runs, which cannot capture it: set once before fuzzing starts.
     nonisolated(unsafe) static var selected = FuzzTarget.bencode
@@ -22,6 +22,8 @@ enum FuzzTarget: String, CaseIterable {
         case .sdp: Self.sdp(input)
         case .rtp: Self.rtp(input)
         case .ras: Self.ras(input)
+        case .q931: Self.q931(input)
+        case .h245: Self.h245(input)
         case .pcap: Self.pcap(input)
         }
     }
@@ -71,6 +73,59 @@ enum FuzzTarget: String, CaseIterable {
             _ = try RASMessage(perEncoded: message.perEncoded)
         } catch {
             fail("re-encoded \(message.name) does not decode: \(error)")
+        }
+    }
+
+    /// The addresses a fuzzed rewrite puts in: IPv4, as the node's media plane would.
+    private static let relay = RelayAddresses(
+        rtp: MediaAddress(ip: [192, 0, 2, 1], port: 40_000), rtcp: MediaAddress(ip: [192, 0, 2, 1], port: 40_001))
+
+    /// H.225.0 call signalling as it arrives on TCP: TPKT frames, each a Q.931 message that
+    /// re-encodes to one that parses equal, whose H323-UserInformation, with every fastStart
+    /// proposal and tunnelled H.245 message the relay can rewrite rewritten, decodes again to the
+    /// same call.
+    private static func q931(_ input: UnsafeRawBufferPointer) {
+        var stream = Array(input)
+        while stream.count >= TPKT.headerLength {
+            guard let length = try? TPKT.frameLength(header: stream.prefix(TPKT.headerLength)), length <= stream.count else { return }
+            let payload = Array(stream[TPKT.headerLength..<length])
+            stream.removeFirst(length)
+            guard let message = try? Q931Message(parsing: payload) else { continue }
+            require((try? Q931Message(parsing: message.encoded)) == message, "Q.931 \(message) does not survive re-encoding")
+            guard let encoding = message.userInformation, let information = try? H323UserInformation(perEncoded: encoding) else { continue }
+            let fastStart = information.fastStart?.compactMap { try? OpenLogicalChannel.rewriting($0) { _ in relay } }
+            let control = information.h245Control?.compactMap { try? H245ControlMessage(perEncoded: $0).rewritingMedia { _ in relay } }
+            let rewrite = H323UserInformation.Rewrite(
+                fastStart: fastStart?.count == information.fastStart?.count ? fastStart : nil,
+                h245Control: control?.count == information.h245Control?.count ? control : nil)
+            guard let rewritten = try? information.rewriting(rewrite) else { continue }
+            do {
+                let again = try H323UserInformation(perEncoded: rewritten)
+                require(
+                    again.body == information.body && again.callIdentifier == information.callIdentifier
+                        && again.destinationAddress == information.destinationAddress,
+                    "the rewritten \(information.body) is another call")
+            } catch {
+                fail("the rewritten \(information.body) does not decode: \(error)")
+            }
+        }
+    }
+
+    /// H.245: a message that classifies and rewrites decodes again as a message with the same
+    /// channels, each carrying the relay's addresses where it carried any. (Its length may change:
+    /// a peer may write a length determinant in more octets than needed, and the rewrite writes
+    /// the open type it replaces in the fewest.)
+    private static func h245(_ input: UnsafeRawBufferPointer) {
+        let bytes = Array(input)
+        guard let message = try? H245ControlMessage(perEncoded: bytes), let rewritten = try? message.rewritingMedia(choosing: { _ in relay })
+        else { return }
+        guard let again = try? H245ControlMessage(perEncoded: rewritten) else { fail("a rewritten \(message.kind) does not decode") }
+        require(
+            again.mediaChannels.map(\.logicalChannelNumber) == message.mediaChannels.map(\.logicalChannelNumber),
+            "the rewritten \(message.kind) has other channels: \(again.kind)")
+        for (before, after) in zip(message.mediaChannels, again.mediaChannels) {
+            require(before.media.rtp == nil || after.media.rtp == relay.rtp, "mediaChannel \(String(describing: after.media.rtp)) is not the relay's")
+            require(before.media.rtcp == nil || after.media.rtcp == relay.rtcp, "mediaControlChannel \(String(describing: after.media.rtcp)) is not the relay's")
         }
     }
 
