@@ -1,4 +1,5 @@
 import H323
+import SpillwayTestSupport
 import Testing
 
 extension PycrateMessages {

@@ -4,6 +4,7 @@ import Logging
 import SRTP
 import SpillwayClient
 import SpillwayNode
+import SpillwayTestSupport
 import Testing
 
 /// ffmpeg as the real SRTP peer (its srtp protocol, libavformat's own SRTP code): the relay
@@ -137,7 +138,7 @@ import Testing
             "\(result.directory)/wire.pcap", filter: "rtp", fields: ["udp.dstport", "rtp.payload"],
             arguments: ["-d", "udp.port==\(result.relayPortForSender),rtp", "-d", "udp.port==\(receiverPort),rtp"])
         for (port, tagLength) in [(result.relayPortForSender, 10), (receiverPort, 4)] {
-            let payloads = packets.filter { $0.first == "\(port)" }.map { [UInt8](hex: $0[1].replacingOccurrences(of: ":", with: "")) }
+            let payloads = packets.filter { $0.first == "\(port)" }.map { hexBytes($0[1].replacingOccurrences(of: ":", with: "")) }
             #expect(payloads.count >= 10, "tshark saw \(payloads.count) RTP packets to port \(port)")
             // Each packet carries the encrypted samples and the suite's tag; in stream order the
             // samples line up with the source, and almost no byte may match it.
@@ -146,17 +147,5 @@ import Testing
             let matching = zip(encrypted, plaintext).filter { $0 == $1 }.count
             #expect(matching * 20 < encrypted.count, "port \(port): \(matching) of \(encrypted.count) bytes are plaintext")
         }
-    }
-}
-
-extension Array where Element == UInt8 {
-    init(hex: String) {
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), index < hex.endIndex {
-            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
-            index = next
-        }
-        self = bytes
     }
 }
