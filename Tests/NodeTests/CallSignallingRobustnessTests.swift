@@ -75,8 +75,11 @@ import Testing
         let (node, address) = try await Self.node()
         // The pycrate Setup names 127.0.0.22:1720 as its destCallSignalAddress: point it at this node itself.
         let information = try H323UserInformation(perEncoded: PycrateMessages.setup)
-        let own: TransportAddress? = TransportAddress(hostAndPort: address)
-        let toItself = try information.rewriting(.init(destCallSignalAddress: try #require(own)))
+        guard let own = TransportAddress(hostAndPort: address) else {
+            Issue.record("the call-signalling address \(address) is not IP")
+            return
+        }
+        let toItself = try information.rewriting(.init(destCallSignalAddress: own))
         let answer = try Self.messages(try Self.exchange(Self.frame(Self.setup(toItself)), with: address))
         #expect(answer.map(\.type) == [.releaseComplete] && answer.first?.cause == 1)
         let release = try H323UserInformation(perEncoded: try #require(answer.first?.userInformation))
@@ -100,9 +103,10 @@ import Testing
         // A header that promises 1,000 octets, and ten of them.
         connection.send([3, 0, 0x03, 0xE8] + Array(repeating: 0x08, count: 10))
         let started = ContinuousClock.now
-        let (_, closed) = connection.receive(timeoutMilliseconds: 13_000)
+        let (_, closed) = connection.receive(timeoutMilliseconds: 25_000)
         let waited = ContinuousClock.now - started
-        #expect(closed && waited >= .seconds(9) && waited < .seconds(13), "closed: \(closed) after \(waited)")
+        // Not before the 10 s are up; the bound after them allows for a loaded machine's late accept.
+        #expect(closed && waited >= .seconds(9) && waited < .seconds(25), "closed: \(closed) after \(waited)")
         #expect(await node.node.h323Counters()?.dropped["idle-timeout"] == 1)
         #expect(try node.request(["command": "ping"])["result"] == "pong")
         await node.stop()
