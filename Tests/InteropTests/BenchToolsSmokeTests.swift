@@ -20,6 +20,19 @@ import Testing
     /// forwarding-cost's relay sockets: 4 calls x 2 sides x an RTP/RTCP pair.
     static let forwardingCostPorts: UInt16 = 12_540
 
+    @Test func h323BenchmarkPlacesCallsAndCarriesTheirMedia() async throws {
+        // bench/h323.py --smoke: 40 fastStart calls through a node and straight to the callee, then
+        // callgen's load over 10 NG calls and 10 H.323 calls; it fails on lost media. Its fixed ports
+        // (NG 12700, media 12720-12799, callgen 29990/29992) are its own.
+        let directory = try scratchDirectory("bench-h323")
+        let bench = try ChildProcess(
+            "h323-bench", try ExternalTool.path("python3", package: "python3"),
+            [packageDirectory.appendingPathComponent("bench/h323.py").path, "--smoke", "--binary", try spillwayExecutable()],
+            directory: directory)
+        #expect(await bench.wait(seconds: 120) == 0, "\(bench.output.suffix(2000))")
+        #expect(bench.output.contains("| setup rate |") && bench.output.contains("loss: at most 0.0000%"), "\(bench.output.suffix(2000))")
+    }
+
     @Test func callgenThroughTheFloorGetsEveryPacketBack() async throws {
         let directory = try scratchDirectory("bench-floor")
         let floor = try ChildProcess(

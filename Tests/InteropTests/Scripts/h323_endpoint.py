@@ -307,12 +307,19 @@ class Endpoint:
         return q931('setup', self.crv, False, self.pdu('setup', body), extra_ies=bearer)
 
     def answer(self):
-        """The callee's CallProceeding, Alerting and Connect."""
+        """The callee's CallProceeding, Alerting and Connect, sent."""
+        for message in self.answer_messages():
+            self.signalling.send(message)
+        if self.args.mode == 'tunnel':
+            self.signalling.send(q931('facility', self.crv, True, self.tunnel(self.h245_opening())))
+
+    def answer_messages(self):
+        """The callee's CallProceeding, Alerting and Connect (with its fastStart answer, or its H.245 listener)."""
         destination = {'terminal': {}, 'mc': False, 'undefinedNode': False}
         common = {'protocolIdentifier': PROTOCOL, 'destinationInfo': destination, 'callIdentifier': {'guid': self.call_identifier},
                   'multipleCalls': False, 'maintainConnection': False}
-        self.signalling.send(q931('callProceeding', self.crv, True, self.pdu('callProceeding', dict(common))))
-        self.signalling.send(q931('alerting', self.crv, True, self.pdu('alerting', dict(common))))
+        messages = [q931('callProceeding', self.crv, True, self.pdu('callProceeding', dict(common))),
+                    q931('alerting', self.crv, True, self.pdu('alerting', dict(common)))]
         connect = dict(common, conferenceID=bytes(range(16)))
         if self.args.mode == 'faststart':
             answers = []
@@ -326,9 +333,8 @@ class Endpoint:
             self.h245_listener.bind((self.args.ip, 0))
             self.h245_listener.listen(1)
             connect['h245Address'] = ('ipAddress', {'ip': ip_bytes(self.args.ip), 'port': self.h245_listener.getsockname()[1]})
-        self.signalling.send(q931('connect', self.crv, True, self.pdu('connect', connect)))
-        if self.args.mode == 'tunnel':
-            self.signalling.send(q931('facility', self.crv, True, self.tunnel(self.h245_opening())))
+        messages.append(q931('connect', self.crv, True, self.pdu('connect', connect)))
+        return messages
 
     # -- the call ------------------------------------------------------------------------------------
     def run(self):
