@@ -41,13 +41,11 @@ public final class CallSignallingPort {
         self.loop = loop
         self.logger = logger
         limits = TPKTConnection.Limits()
-        registry.onCallEnded = { [unowned self] callID, reason in calls[callID]?.mediaEnded(reason) }
+        registry.onCallEnded = { [weak self] callID, reason in self?.calls[callID]?.mediaEnded(reason) }
     }
 
     /// H.323 calls up now.
     public var activeCalls: Int { calls.count }
-    /// Their call ids (callIdentifiers in hex), as `list` and `query` name them.
-    public var callIDs: [String] { Array(calls.keys) }
 
     /// Listens for call signalling on `address`; each connection goes to the port `port()` gives
     /// (nil while the node is starting: the connection is closed).
@@ -81,7 +79,10 @@ public final class CallSignallingPort {
     private func accept(_ channel: any Channel) throws {
         let connection = TPKTConnection(limits: limits)
         let caller = CallerConnection()
-        connection.onEvent = { [unowned self, unowned connection] event in
+        // The port owns its calls (`calls`); a connection's events reach them weakly, so a call
+        // ended and forgotten is freed, and an event after that finds nothing.
+        connection.onEvent = { [weak self, unowned connection] event in
+            guard let self else { return }
             switch event {
             case .frame(let bytes):
                 do throws(CallSignallingError) {
@@ -110,7 +111,7 @@ public final class CallSignallingPort {
 
     /// The call a caller's connection belongs to, once its Setup started one.
     private final class CallerConnection {
-        var call: ProxiedCall?
+        weak var call: ProxiedCall?
     }
 
     private func refused(_ error: CallSignallingError, from connection: TPKTConnection) {
@@ -158,7 +159,7 @@ public final class CallSignallingPort {
             return nil
         }
         let call = ProxiedCall(
-            call: RoutedCall(setup: setup, userInformation: information), destination: destination, caller: connection, environment: self)
+            call: RoutedCall(setup: setup, userInformation: information), destination: destination, caller: connection, port: self)
         guard calls[call.callID] == nil else {
             logger.warning("refused a second Setup for a call already up", metadata: ["peer": "\(peer)", "call-id": "\(call.callID)"])
             refuse(setup, information: information, on: connection, cause: 101, reason: .undefinedReason)
@@ -185,7 +186,8 @@ public final class CallSignallingPort {
 
     private func connectCallee(of call: ProxiedCall, at target: NIOCore.SocketAddress, from local: NIOCore.SocketAddress?) {
         let connection = TPKTConnection(limits: limits)
-        connection.onEvent = { [unowned self, unowned call] event in
+        connection.onEvent = { [weak self, weak call] event in
+            guard let self, let call else { return }
             switch event {
             case .frame(let bytes):
                 do throws(CallSignallingError) {

@@ -9,11 +9,12 @@ import NIOPosix
 final class H245ChannelProxy {
     /// Where the side that did not give the h245Address is told to connect.
     let listeningAddress: NIOCore.SocketAddress
-    private unowned let call: ProxiedCall
+    /// The call that owns this proxy (and closes it when it ends).
+    private weak var call: ProxiedCall?
     /// The side whose listener `target` is.
     private let listenerSide: CallSide
     private let target: NIOCore.SocketAddress
-    private let environment: CallSignallingPort
+    private let port: CallSignallingPort
     private var listener: (any Channel)?
     /// The connections that are up, by the side at their far end.
     private var connections: [CallSide: TPKTConnection] = [:]
@@ -23,15 +24,15 @@ final class H245ChannelProxy {
     private var waiting: [[UInt8]] = []
     private var isClosed = false
 
-    init(call: ProxiedCall, towards side: CallSide, target: NIOCore.SocketAddress, host: String, environment: CallSignallingPort) throws {
+    init(call: ProxiedCall, towards side: CallSide, target: NIOCore.SocketAddress, host: String, port: CallSignallingPort) throws {
         self.call = call
         self.listenerSide = side
         self.target = target
-        self.environment = environment
+        self.port = port
         let socket = try ListeningSocket.open(host: host)
         listeningAddress = socket.address
-        let loopBound = NIOLoopBound(self, eventLoop: environment.loop)
-        ServerBootstrap(group: environment.loop)
+        let loopBound = NIOLoopBound(self, eventLoop: port.loop)
+        ServerBootstrap(group: port.loop)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try loopBound.value.accept(channel) }
             }
@@ -43,7 +44,7 @@ final class H245ChannelProxy {
                     proxy.listener = channel
                     if proxy.isClosed { channel.close(promise: nil) }
                 case .failure(let error):
-                    proxy.environment.logger.warning("cannot listen for H.245", metadata: ["address": "\(socket.address)", "error": "\(error)"])
+                    proxy.port.logger.warning("cannot listen for H.245", metadata: ["address": "\(socket.address)", "error": "\(error)"])
                 }
             }
     }
@@ -58,7 +59,7 @@ final class H245ChannelProxy {
     }
 
     func close() {
-        environment.logger.debug("H.245 proxy closing", metadata: ["listening": "\(listeningAddress)"])
+        port.logger.debug("H.245 proxy closing", metadata: ["listening": "\(listeningAddress)"])
         isClosed = true
         listener?.close(promise: nil)
         for connection in connections.values { connection.close() }
@@ -74,8 +75,8 @@ final class H245ChannelProxy {
             return
         }
         connections[acceptedSide] = try attach(channel, side: acceptedSide)
-        let loopBound = NIOLoopBound(self, eventLoop: environment.loop)
-        var bootstrap = ClientBootstrap(group: environment.loop)
+        let loopBound = NIOLoopBound(self, eventLoop: port.loop)
+        var bootstrap = ClientBootstrap(group: port.loop)
         if let ip = channel.localAddress?.ipAddress, let local = try? NIOCore.SocketAddress(ipAddress: ip, port: 0),
             local.protocol == target.protocol
         {
@@ -101,24 +102,25 @@ final class H245ChannelProxy {
                 for message in proxy.waiting { connection.send(message) }
                 proxy.waiting = []
             case .failure(let error):
-                proxy.environment.logger.warning("cannot connect the H.245 channel", metadata: ["target": "\(proxy.target)", "error": "\(error)"])
+                proxy.port.logger.warning("cannot connect the H.245 channel", metadata: ["target": "\(proxy.target)", "error": "\(error)"])
                 proxy.close()
             }
         }
     }
 
     private func attach(_ channel: any Channel, side: CallSide) throws -> TPKTConnection {
-        let connection = TPKTConnection(limits: environment.limits)
-        connection.onEvent = { [unowned self] event in
+        let connection = TPKTConnection(limits: port.limits)
+        connection.onEvent = { [weak self] event in
+            guard let self else { return }
             switch event {
-            case .frame(let encoding): call.relayH245(encoding, from: side, on: self)
+            case .frame(let encoding): call?.relayH245(encoding, from: side, on: self)
             case .refused(let error):
-                environment.count { $0.dropped[error.reason, default: 0] += 1 }
+                port.count { $0.dropped[error.reason, default: 0] += 1 }
                 close()
             case .idleTimeout:
-                environment.count { $0.dropped["idle-timeout", default: 0] += 1 }
+                port.count { $0.dropped["idle-timeout", default: 0] += 1 }
             case .closed:
-                environment.logger.debug("H.245 connection closed", metadata: ["side": "\(side)"])
+                port.logger.debug("H.245 connection closed", metadata: ["side": "\(side)"])
                 // H.245 ends with its connection; the call goes on until ReleaseComplete.
                 connections[side.other]?.close()
             }

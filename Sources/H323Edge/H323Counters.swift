@@ -8,7 +8,8 @@ public struct H323Counters: Sendable, Equatable {
     /// Calls ended, by how: `release-complete`, `connection-dropped`, `media-timeout`, `deleted`,
     /// `unreachable-destination`, `refused`.
     public var callsEnded: [String: UInt64] = [:]
-    /// Q.931 messages relayed from one side to the other.
+    /// Q.931 messages sent to either side: relayed from the other, or the node's own answers
+    /// (Status, OpenLogicalChannelReject, ReleaseComplete).
     public var messagesRelayed: UInt64 = 0
     /// H.245 messages relayed on separate H.245 connections.
     public var h245MessagesRelayed: UInt64 = 0

@@ -21,16 +21,16 @@ final class ProxiedCall {
     /// The media plane's stream of each H.245 session, in the order the sessions appeared, and
     /// the kind and clock each was opened with.
     private var streams: [Int: (index: Int, type: String, clockRate: UInt32)] = [:]
-    private let environment: CallSignallingPort
+    private let port: CallSignallingPort
     private var logger: Logger
 
-    init(call: RoutedCall, destination: CallDestination, caller: TPKTConnection, environment: CallSignallingPort) {
+    init(call: RoutedCall, destination: CallDestination, caller: TPKTConnection, port: CallSignallingPort) {
         self.call = call
         callID = call.callID
         self.destination = destination
         self.caller = caller
-        self.environment = environment
-        logger = environment.logger
+        self.port = port
+        logger = port.logger
         logger[metadataKey: "call-id"] = "\(call.callID)"
     }
 
@@ -77,9 +77,9 @@ final class ProxiedCall {
     func relayH245(_ encoding: [UInt8], from side: CallSide, on proxy: H245ChannelProxy) {
         do {
             proxy.send(try call.rewriteH245(encoding, from: side, services: self), to: side.other)
-            environment.count { $0.h245MessagesRelayed += 1 }
+            port.count { $0.h245MessagesRelayed += 1 }
         } catch {
-            environment.count { $0.dropped["media-not-anchored", default: 0] += 1 }
+            port.count { $0.dropped["media-not-anchored", default: 0] += 1 }
             logger.warning("H.245 message not relayed", metadata: ["side": "\(side)", "error": "\(error)"])
             if let message = try? H245ControlMessage(perEncoded: encoding), case .openLogicalChannel(let open) = message.kind {
                 proxy.send(H245ControlMessage.openLogicalChannelReject(number: open.number, cause: .unspecified), to: side)
@@ -92,9 +92,9 @@ final class ProxiedCall {
             switch action {
             case .send(let message, let side):
                 send(message, to: side)
-                environment.count { $0.messagesRelayed += 1 }
+                port.count { $0.messagesRelayed += 1 }
             case .dropped(let side, let reason, let detail):
-                environment.count { $0.dropped[reason, default: 0] += 1 }
+                port.count { $0.dropped[reason, default: 0] += 1 }
                 logger.warning(
                     "call-signalling message not relayed",
                     metadata: ["side": "\(side)", "reason": "\(reason)", "detail": "\(detail)", "peer": "\(connection(side)?.remoteAddress.map { "\($0)" } ?? "-")"])
@@ -121,8 +121,8 @@ final class ProxiedCall {
         callee?.close()
         for proxy in h245Proxies { proxy.close() }
         h245Proxies = []
-        environment.callEnded(self, how: how)
-        if !mediaGone, environment.registry.hasCall(callID) { _ = try? environment.registry.delete(callID: callID) }
+        port.callEnded(self, how: how)
+        if !mediaGone, port.registry.hasCall(callID) { _ = try? port.registry.delete(callID: callID) }
     }
 }
 
@@ -134,11 +134,11 @@ extension ProxiedCall: RoutedCallServices {
             streams[session]
             ?? (streams.count, format?.mediaType ?? (session == 2 ? "video" : "audio"), format?.clockRate ?? (session == 2 ? 90_000 : 8_000))
         streams[session] = stream
-        let port = try environment.registry.anchorStream(
+        let relayPort = try port.registry.anchorStream(
             callID: callID, index: stream.index, type: stream.type, clockRate: stream.clockRate, leg: side.rawValue,
             receivesRTPAt: rtp?.socketAddress, rtcp: rtcp?.socketAddress)
-        let host = environment.mediaIP
-        guard let relayRTP = MediaAddress(host: host, port: port), let relayRTCP = MediaAddress(host: host, port: port + 1) else {
+        let host = port.mediaIP
+        guard let relayRTP = MediaAddress(host: host, port: relayPort), let relayRTCP = MediaAddress(host: host, port: relayPort + 1) else {
             throw CallError.invalidAddress(host, mediaIndex: stream.index + 1)
         }
         logger.debug(
@@ -153,9 +153,9 @@ extension ProxiedCall: RoutedCallServices {
     func proxyH245(from side: CallSide, listeningAt address: TransportAddress) throws -> TransportAddress {
         guard let target = address.socketAddress else { throw CallSignallingError.badQ931("h245Address \(address) is not an IP address") }
         // The other side connects to the address it reached this node at.
-        let host = connection(side.other)?.localAddress?.ipAddress ?? caller.localAddress?.ipAddress ?? environment.mediaIP
+        let host = connection(side.other)?.localAddress?.ipAddress ?? caller.localAddress?.ipAddress ?? port.mediaIP
         let proxy = try H245ChannelProxy(
-            call: self, towards: side, target: target, host: host, environment: environment)
+            call: self, towards: side, target: target, host: host, port: port)
         h245Proxies.append(proxy)
         guard let listening = TransportAddress(proxy.listeningAddress) else {
             throw CallSignallingError.badQ931("the H.245 listener has no IP address")

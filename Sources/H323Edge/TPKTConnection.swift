@@ -4,16 +4,14 @@ import NIOCore
 /// One TCP connection carrying TPKT frames (H.225.0 call signalling or a separate H.245
 /// channel): cuts the byte stream into frames for its owner and frames what the owner sends.
 ///
-/// A frame over `maximumFrameLength` or a malformed header closes the connection; so does a
-/// connection that holds an incomplete frame, or has sent nothing, for `incompleteTimeout`
-/// (a peer that stalls or lies about a length cannot hold a connection open). Runs on the
-/// channel's event loop.
+/// A malformed header closes the connection; so does a connection that holds an incomplete
+/// frame, or has sent nothing, for `incompleteTimeout` (a peer that stalls or lies about a length
+/// cannot hold a connection open). Runs on the channel's event loop.
 final class TPKTConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     struct Limits {
-        var maximumFrameLength = TPKT.maximumFrameLength
         var incompleteTimeout = TimeAmount.seconds(10)
     }
 
@@ -71,7 +69,6 @@ final class TPKTConnection: ChannelInboundHandler {
             let length: Int
             do throws(CallSignallingError) {
                 length = try TPKT.frameLength(header: pending.readableBytesView.prefix(TPKT.headerLength))
-                guard length <= limits.maximumFrameLength else { throw .frameTooLong(length, limit: limits.maximumFrameLength) }
             } catch {
                 refuse(error)
                 return

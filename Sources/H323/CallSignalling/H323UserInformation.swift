@@ -284,8 +284,7 @@ public struct H323UserInformation: Sendable {
 
     // MARK: - Messages the proxy sends itself
 
-    /// ReleaseCompleteReason alternatives a proxy gives (H.225.0 §7.6.4): root indices, and
-    /// `hopCountExceeded` as root count + its extension index.
+    /// The ReleaseCompleteReason alternatives a proxy gives (H.225.0 §7.6.4), by their root index.
     public enum ReleaseReason: Int, Sendable {
         case noBandwidth = 0
         case gatekeeperResources = 1

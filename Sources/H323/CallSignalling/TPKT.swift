@@ -2,7 +2,9 @@
 /// reserved octet, the frame's whole length in 16 bits) before each Q.931 or H.245 message.
 public enum TPKT {
     public static let headerLength = 4
-    /// The largest frame the 16-bit length can describe.
+    /// The largest frame the 16-bit length can describe: no message can be longer (64 KiB less one
+    /// octet, header included). Octets a peer sends past a frame start the next one, whose header is
+    /// checked in turn.
     public static let maximumFrameLength = 65_535
 
     /// `payload` framed, or nil when it does not fit in one frame.
@@ -28,7 +30,6 @@ public enum CallSignallingError: Error, Equatable, Sendable, CustomStringConvert
     case badTPKT(String)
     case badQ931(String)
     case badUserInformation(PERError)
-    case frameTooLong(Int, limit: Int)
 
     /// A short label for the metrics counter of refused messages.
     public var reason: String {
@@ -36,7 +37,6 @@ public enum CallSignallingError: Error, Equatable, Sendable, CustomStringConvert
         case .badTPKT: "bad-tpkt"
         case .badQ931: "bad-q931"
         case .badUserInformation: "bad-h225"
-        case .frameTooLong: "too-long"
         }
     }
 
@@ -45,7 +45,6 @@ public enum CallSignallingError: Error, Equatable, Sendable, CustomStringConvert
         case .badTPKT(let what): "malformed TPKT header: \(what)"
         case .badQ931(let what): "malformed Q.931 message: \(what)"
         case .badUserInformation(let error): "malformed H.225.0 user information: \(error)"
-        case .frameTooLong(let length, let limit): "message of \(length) octets is over the \(limit)-octet limit"
         }
     }
 }

@@ -249,7 +249,7 @@ final class NodeLoopState: LoopConfinedState {
                 admitsNewCall: { meter.admitsNewCall }, registered: { [ras] aliases in ras?.registration(matchingAnyOf: aliases) },
                 loop: loop, logger: logger)
         }
-        if let callSignalling { router.h323Statistics = { callSignalling.counters.bencoded } }
+        if let callSignalling { router.h323Statistics = { callSignalling.counters.bencoded(activeCalls: callSignalling.activeCalls) } }
 
         let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
         timers.append(
