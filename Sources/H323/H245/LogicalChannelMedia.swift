@@ -20,9 +20,9 @@ public struct LogicalChannelMedia: Sendable, Equatable {
         var media = LogicalChannelMedia()
         media.sessionID = try reader.readConstrainedWholeNumber(in: 0...255)
         if optionals.next() { _ = try reader.readConstrainedWholeNumber(in: 1...255) }
-        if optionals.next() { try media.readRTP(&reader) }
+        if optionals.next() { (media.rtp, media.rtpSpan) = try readAddress("mediaChannel", &reader) }
         if optionals.next() { _ = try reader.readBit() }
-        if optionals.next() { try media.readRTCP(&reader) }
+        if optionals.next() { (media.rtcp, media.rtcpSpan) = try readAddress("mediaControlChannel", &reader) }
         return media
     }
 
@@ -32,23 +32,16 @@ public struct LogicalChannelMedia: Sendable, Equatable {
         if optionals.next() { try skipNonStandard(&reader) }
         var media = LogicalChannelMedia()
         if optionals.next() { media.sessionID = try reader.readConstrainedWholeNumber(in: 1...255) }
-        if optionals.next() { try media.readRTP(&reader) }
-        if optionals.next() { try media.readRTCP(&reader) }
+        if optionals.next() { (media.rtp, media.rtpSpan) = try readAddress("mediaChannel", &reader) }
+        if optionals.next() { (media.rtcp, media.rtcpSpan) = try readAddress("mediaControlChannel", &reader) }
         return media
     }
 
-    private mutating func readRTP(_ reader: inout PERReader) throws(PERError) {
-        let (address, span) = try reader.field("mediaChannel") { reader throws(PERError) in
+    /// A TransportAddress field and the bits it takes.
+    private static func readAddress(_ name: String, _ reader: inout PERReader) throws(PERError) -> (MediaAddress, Range<Int>) {
+        try reader.field(name) { reader throws(PERError) in
             try reader.measuring { reader throws(PERError) in try MediaAddress(from: &reader) }
         }
-        (rtp, rtpSpan) = (address, span)
-    }
-
-    private mutating func readRTCP(_ reader: inout PERReader) throws(PERError) {
-        let (address, span) = try reader.field("mediaControlChannel") { reader throws(PERError) in
-            try reader.measuring { reader throws(PERError) in try MediaAddress(from: &reader) }
-        }
-        (rtcp, rtcpSpan) = (address, span)
     }
 
     private static func skipNonStandard(_ reader: inout PERReader) throws(PERError) {
