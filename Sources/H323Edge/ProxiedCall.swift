@@ -127,16 +127,18 @@ final class ProxiedCall {
 }
 
 extension ProxiedCall: RoutedCallServices {
-    func anchorMedia(session: Int, format: MediaFormat?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?) throws
-        -> RelayAddresses
-    {
+    func anchorMedia(
+        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?
+    ) throws -> RelayAddresses {
+        let media = format?.0
         let stream =
             streams[session]
-            ?? (streams.count, format?.mediaType ?? (session == 2 ? "video" : "audio"), format?.clockRate ?? (session == 2 ? 90_000 : 8_000))
+            ?? (streams.count, media?.mediaType ?? (session == 2 ? "video" : "audio"), media?.clockRate ?? (session == 2 ? 90_000 : 8_000))
         streams[session] = stream
+        let codec = format.flatMap { format in format.0.codec.map { (name: $0, sender: format.sender.rawValue) } }
         let relayPort = try port.registry.anchorStream(
             callID: callID, index: stream.index, type: stream.type, clockRate: stream.clockRate, leg: side.rawValue,
-            receivesRTPAt: rtp?.socketAddress, rtcp: rtcp?.socketAddress)
+            receivesRTPAt: rtp?.socketAddress, rtcp: rtcp?.socketAddress, codec: codec)
         let host = port.mediaIP
         guard let relayRTP = MediaAddress(host: host, port: relayPort), let relayRTCP = MediaAddress(host: host, port: relayPort + 1) else {
             throw CallError.invalidAddress(host, mediaIndex: stream.index + 1)
@@ -144,7 +146,7 @@ extension ProxiedCall: RoutedCallServices {
         logger.debug(
             "media anchored",
             metadata: [
-                "session": "\(session)", "format": "\(format.map { "\($0)" } ?? "-")", "side": "\(side)",
+                "session": "\(session)", "format": "\(media.map { "\($0)" } ?? "-")", "side": "\(side)",
                 "rtp": "\(rtp.map { "\($0)" } ?? "-")", "relay": "\(relayRTP)",
             ])
         return RelayAddresses(rtp: relayRTP, rtcp: relayRTCP)

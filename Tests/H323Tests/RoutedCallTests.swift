@@ -24,6 +24,8 @@ final class RecordingServices: RoutedCallServices {
         var side: CallSide
         var rtp: MediaAddress?
         var rtcp: MediaAddress?
+        var format: MediaFormat? = nil
+        var sender: CallSide? = nil
     }
 
     var anchors: [Anchor] = []
@@ -33,8 +35,10 @@ final class RecordingServices: RoutedCallServices {
         return RelayAddresses(rtp: MediaAddress(ip: ip, port: 40_000), rtcp: MediaAddress(ip: ip, port: 40_001))
     }
 
-    func anchorMedia(session: Int, format: MediaFormat?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?) throws -> RelayAddresses {
-        anchors.append(Anchor(session: session, side: side, rtp: rtp, rtcp: rtcp))
+    func anchorMedia(
+        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?
+    ) throws -> RelayAddresses {
+        anchors.append(Anchor(session: session, side: side, rtp: rtp, rtcp: rtcp, format: format?.0, sender: format?.sender))
         return Self.relay(towards: side.other)
     }
 
@@ -79,8 +83,11 @@ final class RecordingServices: RoutedCallServices {
         let caller: [UInt8] = [127, 0, 0, 21]
         #expect(
             services.anchors == [
-                .init(session: 1, side: .caller, rtp: nil, rtcp: MediaAddress(ip: caller, port: 5001)),
-                .init(session: 1, side: .caller, rtp: MediaAddress(ip: caller, port: 5000), rtcp: MediaAddress(ip: caller, port: 5001)),
+                // The forward proposal: what the caller would send; the reverse: what the callee would.
+                .init(session: 1, side: .caller, rtp: nil, rtcp: MediaAddress(ip: caller, port: 5001), format: .audio("G.711 mu-law"), sender: .caller),
+                .init(
+                    session: 1, side: .caller, rtp: MediaAddress(ip: caller, port: 5000), rtcp: MediaAddress(ip: caller, port: 5001),
+                    format: .audio("G.711 mu-law"), sender: .callee),
             ])
         // ... and the callee is told the relay's addresses that face it, nothing of the caller's.
         let proposals = try #require(forwarded.fastStart).map { try OpenLogicalChannel(perEncoded: $0) }

@@ -33,8 +33,12 @@ import Testing
             #expect(!reference.isEmpty && frames == reference, "the \(party) decoded \(frames.count) of \(reference.count) video frames")
         }
         try await Self.expectMediaOnlyThroughTheNode(result, sessions: 2)
-        let medias = result.query["tags"]?["caller"]?["medias"]?.listValue
-        #expect(medias?.count == 2 && medias?[1]["type"]?.stringValue == "video", "query: \(result.query)")
+        // query names each stream's codec from its H.245 data type, per sending party.
+        for tag in ["caller", "callee"] {
+            let medias = result.query["tags"]?[tag]?["medias"]?.listValue
+            #expect(medias?.count == 2 && medias?[1]["type"]?.stringValue == "video", "query: \(result.query)")
+            #expect(medias?[0]["codec"]?.stringValue == "G.711 mu-law" && medias?[1]["codec"]?.stringValue == "H.264", "\(tag): \(String(describing: medias))")
+        }
     }
 
     @Test func aRegisteredCallerIsAdmittedToTheNodeAndReachesARegisteredCalleeByAlias() async throws {

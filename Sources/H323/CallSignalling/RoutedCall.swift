@@ -11,9 +11,11 @@ public enum CallSide: Int, Sendable, CustomStringConvertible {
 /// H.245 connections proxied through it.
 public protocol RoutedCallServices {
     /// Anchors the media of RTP session `session` on the relay: `rtp`/`rtcp` are where `side`
-    /// receives (when the message named them). Returns the relay's addresses facing the other side.
-    func anchorMedia(session: Int, format: MediaFormat?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?) throws
-        -> RelayAddresses
+    /// receives (when the message named them); `format`, when the message named one, is what
+    /// `sender` sends. Returns the relay's addresses facing the other side.
+    func anchorMedia(
+        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?
+    ) throws -> RelayAddresses
     /// Listens for the other side's H.245 connection and proxies it to `side`'s listener at
     /// `address`. Returns the relay's listening address to give the other side in its place.
     func proxyH245(from side: CallSide, listeningAt address: TransportAddress) throws -> TransportAddress
@@ -166,7 +168,10 @@ public struct RoutedCall: Sendable {
             }
             session = opened
         }
-        return try services.anchorMedia(session: session, format: channel.format, from: side, rtp: channel.media.rtp, rtcp: channel.media.rtcp)
+        // A forward channel carries what its opener sends; a reverse one what the opener receives.
+        let sender = channel.block == .forward ? side : side.other
+        return try services.anchorMedia(
+            session: session, format: channel.format.map { ($0, sender) }, from: side, rtp: channel.media.rtp, rtcp: channel.media.rtcp)
     }
 
     // MARK: - Answers of its own

@@ -27,6 +27,14 @@ public enum MediaFormat: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The codec's name, when the format carries media (`G.711 mu-law`, `H.264`, ...).
+    public var codec: String? {
+        switch self {
+        case .audio(let name), .video(let name): name
+        case .none, .other: nil
+        }
+    }
+
     /// The RTP clock the stream's statistics use.
     public var clockRate: UInt32 {
         if case .video = self { 90_000 } else { 8_000 }

@@ -76,4 +76,6 @@ struct LegMedia {
     var security = MediaSecurity.plain
     /// Set when what this party sends is transcoded for the other.
     var transcoding: TranscodingStage?
+    /// The codec this party sends, as signalling without SDP named it (an H.245 data type).
+    var signalledCodec: String?
 }

@@ -229,12 +229,13 @@ public final class CallRegistry {
     /// Anchors one media stream of a call whose signalling is not SDP (an H.323 logical channel,
     /// by its H.245 session): makes sure both legs have a port pair for stream `index`, records
     /// where the party on `leg` (0: the caller, 1: the callee) receives, when the message named
-    /// it, and returns the relay's RTP port facing the other party (RTCP is the next port). The
+    /// it, and returns the relay's RTP port facing the other party (RTCP is the next port).
+    /// `codec`, when given, names what the party on leg `codec.sender` sends, for `query`. The
     /// call is created by its first stream, and carries the same workers, latching, statistics,
     /// media timeout and recording as an NG call.
     public func anchorStream(
         callID: String, index: Int, type: String, clockRate: UInt32, leg: Int, receivesRTPAt rtp: SocketAddress?,
-        rtcp: SocketAddress?
+        rtcp: SocketAddress?, codec: (name: String, sender: Int)? = nil
     ) throws(CallError) -> UInt16 {
         precondition(leg == 0 || leg == 1, "a call has two legs")
         let existing = calls[callID]
@@ -247,6 +248,7 @@ public final class CallRegistry {
         if let rtp { own.advertisedRTP = rtp }
         if let rtcp { own.advertisedRTCP = rtcp }
         call.legs[leg].media[index] = own
+        if let codec { call.legs[codec.sender].media[index]?.signalledCodec = codec.name }
         install(own, opposite: opposite, recorder: call.recorder)
         install(opposite, opposite: own, recorder: call.recorder)
         call.lastSignalNanos = spw_monotonic_nanos()

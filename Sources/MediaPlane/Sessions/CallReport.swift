@@ -24,7 +24,8 @@ public struct CallReport: Sendable {
         public var rtcpMux: Bool
         /// The SDES suite the relay agreed with this party when it terminates SRTP on this side.
         public var cryptoSuite: String?
-        /// On a transcoded stream: the codec this party sends, and the one the relay turns it into.
+        /// The codec this party sends (on a transcoded stream, and where H.245 named it), and on a
+        /// transcoded stream the one the relay turns it into.
         public var codec: String?
         public var transcodedTo: String?
         public var statistics: StreamStatistics
@@ -42,7 +43,7 @@ public struct CallReport: Sendable {
                             index: index + 1, type: $0.type, proto: $0.proto, localPort: $0.ports.port,
                             advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux,
                             cryptoSuite: $0.security.sdes?.relayKey?.suite.rawValue,
-                            codec: $0.transcoding?.inputs.first?.transcoder.source.rtpmapEncoding,
+                            codec: $0.transcoding?.inputs.first?.transcoder.source.rtpmapEncoding ?? $0.signalledCodec,
                             transcodedTo: $0.transcoding?.output.rtpmapEncoding, statistics: $0.counters.snapshot())
                     }
                 })
