@@ -21,6 +21,10 @@ import Testing
         #expect(Self.received(result.calleeEvents, "releaseComplete")?["cause"] as? Int == 16, "the callee got no ReleaseComplete")
         #expect(result.portPairsInUseAfter == 0 && result.callsAfter == 0, "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls")
         #expect(result.h323Counters?.callsEnded["release-complete"] == 1)
+        // Like an NG call: counted in the node's workload and statistics, and recorded on request.
+        let statistics = result.statisticsDuringCall["spillway"]
+        #expect(statistics?["sessions"] == 1 && statistics?["h323"]?["calls"] == 1 && statistics?["h323"]?["calls-routed"] == 1, "\(String(describing: statistics))")
+        #expect(result.recordedDatagrams >= 200, "the recording holds \(result.recordedDatagrams) datagrams")
     }
 
     @Test func aCallWithAudioAndH264VideoCarriesEveryFrameBothWays() async throws {

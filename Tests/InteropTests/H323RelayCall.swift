@@ -1,4 +1,5 @@
 import Bencode
+import Capture
 import Foundation
 import H323
 import H323Edge
@@ -79,6 +80,10 @@ struct H323RelayCall {
         var capture: String
         /// The node's answer to the caller's ARQ, when the endpoints registered.
         var admission: RASMessage?
+        /// NG `statistics` while the call was up (after its media, before it ended).
+        var statisticsDuringCall: BencodeValue = .dictionary([:])
+        /// UDP datagrams in the call's recording (NG `start recording` before the media).
+        var recordedDatagrams = 0
         var nodeCallSignalAddress: String
     }
 
@@ -113,6 +118,8 @@ struct H323RelayCall {
         configuration.portRange = Self.mediaPorts
         configuration.callSignalAddress = "\(Self.nodeIP):0"
         configuration.mediaTimeout = mediaTimeout
+        configuration.recordingDirectory = "\(directory)/recordings"
+        try FileManager.default.createDirectory(atPath: "\(directory)/recordings", withIntermediateDirectories: true)
         if registered {
             configuration.rasAddress = "\(Self.nodeIP):0"
         } else {
@@ -151,8 +158,12 @@ struct H323RelayCall {
         var result = Result(
             directory: directory, callID: callID, callerEvents: [], calleeEvents: [], query: .dictionary([:]), callSignalPort: callSignalPort,
             capture: "\(directory)/wire.pcap", admission: admission, nodeCallSignalAddress: callSignal)
-        if let seconds { try await exchangeMedia(seconds: seconds, ffmpeg: ffmpeg, directory: directory, into: &result) }
+        if let seconds {
+            #expect(try ng.request(["command": "start recording", "call-id": .string(callID)])["result"] == "ok")
+            try await exchangeMedia(seconds: seconds, ffmpeg: ffmpeg, directory: directory, into: &result)
+        }
         result.query = try ng.request(["command": "query", "call-id": .string(callID)])
+        result.statisticsDuringCall = try ng.request(["command": "statistics"])
 
         switch ending {
         case .releaseComplete, .connectionDrop:
@@ -173,6 +184,9 @@ struct H323RelayCall {
         result.callsAfter = (try? ng.request(["command": "list"]))?["calls"]?.listValue?.count
         result.portPairsInUseAfter = statistics["spillway"]?["port-pairs-in-use"]?.integerValue.map(Int.init)
         result.h323Counters = await node.h323Counters()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/recordings")) ?? [] {
+            result.recordedDatagrams += (try? CaptureFile(path: "\(directory)/recordings/\(name)"))?.datagrams.count ?? 0
+        }
         await FFmpegRelayCall.waitUntilFilesStopGrowing(in: directory)
         await capture.interrupt()
         await node.shutdown()
