@@ -128,6 +128,24 @@ final class RecordingServices: RoutedCallServices {
         #expect(actions.contains { if case .dropped(.caller, "media-not-anchored", _) = $0 { true } else { false } })
     }
 
+    @Test func aFastStartChannelWhoseMediaCannotBeAnchoredIsLeftOutOfTheOffer() throws {
+        var call = try Self.startedCall()
+        // pycrate's OpenLogicalChannel 7 with an IPv6 RTCP address (the tunnelled message's body, a
+        // whole number of octets after its two CHOICE indices), put first in the Setup's fastStart.
+        let ipv6Channel = hexBytes("0000060c2013801604000108000000000000000000000000000000011389")
+        let setup = try H323UserInformation(perEncoded: PycrateMessages.setup)
+        let offer = try setup.rewriting(.init(fastStart: [ipv6Channel] + (setup.fastStart ?? [])))
+        let actions = call.relay(Self.message(.setup, offer), from: .caller, services: RecordingServices())
+        let forwarded = try #require(try Self.sent(actions, to: .callee)?.fastStart)
+        #expect(try forwarded.map { try OpenLogicalChannel(perEncoded: $0).number } == [101, 1])
+        #expect(actions.contains { if case .dropped(.caller, "media-not-anchored", _) = $0 { true } else { false } })
+
+        let onlyIPv6 = try setup.rewriting(.init(fastStart: [ipv6Channel]))
+        var another = try Self.startedCall()
+        let refused = another.relay(Self.message(.setup, onlyIPv6), from: .caller, services: RecordingServices())
+        #expect(try Self.sent(refused, to: .callee) == nil && another.isEnded, "\(refused)")
+    }
+
     @Test func statusEnquiryIsAnsweredByTheProxy() throws {
         var call = try Self.startedCall()
         let enquiry = Self.message(.statusEnquiry, H323UserInformation.status(callIdentifier: CallIdentifier(guid: Array(16..<32))))

@@ -108,9 +108,20 @@ public struct RoutedCall: Sendable {
     ) throws -> H323UserInformation.Rewrite? {
         var rewrite = H323UserInformation.Rewrite()
         if let proposals = information.fastStart {
-            rewrite.fastStart = try proposals.map { proposal in
-                try OpenLogicalChannel.rewriting(proposal) { channel in try anchor(channel, from: side, services: services) }
+            // A proposal whose media cannot be anchored is left out (fastStart's way of refusing a
+            // channel); a message none of whose proposals can be is not relayed.
+            var kept: [[UInt8]] = []
+            for proposal in proposals {
+                do {
+                    kept.append(try OpenLogicalChannel.rewriting(proposal) { channel in try anchor(channel, from: side, services: services) })
+                } catch {
+                    actions.append(.dropped(from: side, reason: "media-not-anchored", detail: "a fastStart channel: \(error)"))
+                }
             }
+            guard !kept.isEmpty else {
+                throw PERError(.unsupported("no fastStart channel whose media the relay can anchor"), field: "fastStart")
+            }
+            rewrite.fastStart = kept
         }
         if let control = information.h245Control {
             rewrite.h245Control = control.compactMap { encoding in
