@@ -28,7 +28,7 @@ import h323_endpoint as endpoint  # noqa: E402
 # Signalling on addresses of their own; media on 127.0.0.1, where callgen sends from and to.
 NODE_IP, CALLEE_IP, MEDIA_IP = "127.0.0.40", "127.0.0.41", "127.0.0.1"
 # Fixed ports below Linux's ephemeral range (32768-60999), so no client socket can hold one first.
-NG_PORT, SIGNAL_PORT, CALLEE_SIGNAL_PORT = 12_700, 11_720, 11_721
+NG_PORT, SIGNAL_PORT, CALLEE_SIGNAL_PORT = 22_700, 11_720, 11_721
 CALLER_PORT, CALLEE_PORT = 29990, 29992
 TEMPLATE_GUID = bytes(range(16, 32))
 
@@ -237,8 +237,11 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="a few calls of each kind, to check the tool works")
     options = parser.parse_args()
     if options.smoke:
+        # The suite's run: ports of its own, apart from every other test's (see BenchToolsSmokeTests).
+        global NG_PORT, CALLER_PORT, CALLEE_PORT
+        NG_PORT, CALLER_PORT, CALLEE_PORT = 15_400, 15_480, 15_482
         options.runs, options.calls, options.concurrency, options.media_calls, options.media_seconds = 1, 40, 4, 10, 1
-        options.ports = "12720-12799"
+        options.ports = "15410-15479"
     build_tools()
     setup, answers = templates()
     release = endpoint.q931("releaseComplete", 0x1234, False, {"h323-uu-pdu": {"h323-message-body": ("releaseComplete", {

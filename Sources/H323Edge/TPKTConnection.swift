@@ -30,6 +30,8 @@ final class TPKTConnection: ChannelInboundHandler {
     private var channel: (any Channel)?
     private var idleTimer: Scheduled<Void>?
     private var isClosed = false
+    /// The last frame sent, which a close waits for.
+    private var lastWrite: EventLoopFuture<Void>?
 
     init(limits: Limits) {
         self.limits = limits
@@ -41,15 +43,19 @@ final class TPKTConnection: ChannelInboundHandler {
     /// Sends one frame.
     func send(_ payload: [UInt8]) {
         guard let channel, !isClosed, let frame = TPKT.frame(payload) else { return }
-        channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil)
+        lastWrite = channel.writeAndFlush(channel.allocator.buffer(bytes: frame))
     }
 
-    /// Closes the connection once what was sent has been written.
+    /// Closes the connection once what was sent has been written (at once when nothing was).
     func close() {
         guard let channel, !isClosed else { return }
         isClosed = true
         idleTimer?.cancel()
-        channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
+        if let lastWrite {
+            lastWrite.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            channel.close(promise: nil)
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

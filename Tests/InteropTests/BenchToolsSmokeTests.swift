@@ -23,7 +23,7 @@ import Testing
     @Test func h323BenchmarkPlacesCallsAndCarriesTheirMedia() async throws {
         // bench/h323.py --smoke: 40 fastStart calls through a node and straight to the callee, then
         // callgen's load over 10 NG calls and 10 H.323 calls; it fails on lost media. Its fixed ports
-        // (NG 12700, media 12720-12799, callgen 29990/29992) are its own.
+        // (NG 15400, media 15410-15479, callgen 15480/15482, signalling on 127.0.0.40-41) are its own.
         let directory = try scratchDirectory("bench-h323")
         let bench = try ChildProcess(
             "h323-bench", try ExternalTool.path("python3", package: "python3"),

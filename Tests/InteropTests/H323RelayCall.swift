@@ -46,9 +46,11 @@ struct H323RelayCall {
     }
 
     static let nodeIP = "127.0.0.30"
-    static let mediaPorts: ClosedRange<UInt16> = 21_100...21_199
-    static let caller = Party(name: "caller", ip: "127.0.0.31", rtpPort: 21_000, senderPort: 21_010, deliverPort: 21_020, toneFrequency: 1000)
-    static let callee = Party(name: "callee", ip: "127.0.0.32", rtpPort: 21_040, senderPort: 21_050, deliverPort: 21_060, toneFrequency: 600)
+    // ffmpeg's receivers bind their ports on every address, so these ports are ones no other test
+    // binds on any address: below the node tests' ranges (20000 up) and apart from the others'.
+    static let mediaPorts: ClosedRange<UInt16> = 15_300...15_399
+    static let caller = Party(name: "caller", ip: "127.0.0.31", rtpPort: 15_200, senderPort: 15_210, deliverPort: 15_220, toneFrequency: 1000)
+    static let callee = Party(name: "callee", ip: "127.0.0.32", rtpPort: 15_240, senderPort: 15_250, deliverPort: 15_260, toneFrequency: 600)
 
     var mode: Mode
     var video = false
