@@ -133,6 +133,9 @@ let package = Package(
             name: "spillway-fuzz", dependencies: ["Bencode", "SDP", "RTP", "H323", "Capture", "CFuzzerDriver"],
             path: "Tests/Fuzz/FuzzTargets"),
 
+        // C the tests need and Swift's Glibc module does not declare (posix_spawn's closefrom action).
+        .target(name: "CTestShims", path: "Tests/CTestShims"),
+
         // Helpers the node and interop tests share: a loopback cluster, SDP and RTP builders.
         .target(
             name: "SpillwayTestSupport",
@@ -169,7 +172,7 @@ let package = Package(
             name: "InteropTests",
             dependencies: [
                 "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane", "Capture", "Cluster", "SRTP",
-                "SpillwayTestSupport", "H323", "H323Edge",
+                "SpillwayTestSupport", "H323", "H323Edge", "CTestShims",
             ],
             exclude: ["Scripts"]
         ),

@@ -1,3 +1,4 @@
+import CTestShims
 import Foundation
 import Logging
 import MediaPlane
@@ -43,6 +44,10 @@ final class ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // The child gets no other descriptor of this process. Sockets of the in-process nodes under
+        // test (SwiftNIO accepts without close-on-exec) would otherwise live on in it: a node's close
+        // would send no FIN while the child runs, and a media port would stay bound.
+        spw_test_spawn_close_from(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
