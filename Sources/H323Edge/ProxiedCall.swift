@@ -82,7 +82,7 @@ final class ProxiedCall {
             port.count { $0.dropped["media-not-anchored", default: 0] += 1 }
             logger.warning("H.245 message not relayed", metadata: ["side": "\(side)", "error": "\(error)"])
             if let message = try? H245ControlMessage(perEncoded: encoding), case .openLogicalChannel(let open) = message.kind {
-                proxy.send(H245ControlMessage.openLogicalChannelReject(number: open.number, cause: .unspecified), to: side)
+                proxy.send(H245ControlMessage.openLogicalChannelReject(number: open.number), to: side)
             }
         }
     }

@@ -103,7 +103,7 @@ import Testing
         #expect(release.body == .releaseComplete && release.releaseReason == 7 && release.callIdentifier == identifier)
         let status = try H323UserInformation(perEncoded: H323UserInformation.status(callIdentifier: identifier))
         #expect(status.body == .status && status.callIdentifier == identifier)
-        let reject = H245ControlMessage.openLogicalChannelReject(number: 101, cause: .unspecified)
+        let reject = H245ControlMessage.openLogicalChannelReject(number: 101)
         let tunnel = try H323UserInformation(perEncoded: H323UserInformation.tunnelling([reject]))
         #expect(tunnel.body == .empty && tunnel.h245Tunnelling && tunnel.h245Control == [reject])
         let rejection = try H245ControlMessage(perEncoded: reject).kind

@@ -286,10 +286,7 @@ public struct H323UserInformation: Sendable {
 
     /// The ReleaseCompleteReason alternatives a proxy gives (H.225.0 §7.6.4), by their root index.
     public enum ReleaseReason: Int, Sendable {
-        case noBandwidth = 0
-        case gatekeeperResources = 1
         case unreachableDestination = 2
-        case destinationRejection = 3
         case gatewayResources = 7
         case undefinedReason = 11
     }

@@ -147,7 +147,7 @@ public struct RoutedCall: Sendable {
             if let message = try? H245ControlMessage(perEncoded: encoding), case .openLogicalChannel(let open) = message.kind {
                 var reject = Q931Message(type: .facility, callReference: callReference, fromDestination: side == .caller)
                 reject.setUserInformation(
-                    H323UserInformation.tunnelling([H245ControlMessage.openLogicalChannelReject(number: open.number, cause: .unspecified)]))
+                    H323UserInformation.tunnelling([H245ControlMessage.openLogicalChannelReject(number: open.number)]))
                 actions.append(.send(reject, to: side))
             }
             return nil

@@ -29,14 +29,12 @@ public enum TPKT {
 public enum CallSignallingError: Error, Equatable, Sendable, CustomStringConvertible {
     case badTPKT(String)
     case badQ931(String)
-    case badUserInformation(PERError)
 
     /// A short label for the metrics counter of refused messages.
     public var reason: String {
         switch self {
         case .badTPKT: "bad-tpkt"
         case .badQ931: "bad-q931"
-        case .badUserInformation: "bad-h225"
         }
     }
 
@@ -44,7 +42,6 @@ public enum CallSignallingError: Error, Equatable, Sendable, CustomStringConvert
         switch self {
         case .badTPKT(let what): "malformed TPKT header: \(what)"
         case .badQ931(let what): "malformed Q.931 message: \(what)"
-        case .badUserInformation(let error): "malformed H.225.0 user information: \(error)"
         }
     }
 }

@@ -80,24 +80,15 @@ public struct H245ControlMessage: Sendable, Equatable {
         }
     }
 
-    /// Why a relay refuses a channel (H.245 OpenLogicalChannelReject.cause, root alternatives).
-    public enum RejectCause: Int, Sendable {
-        case unspecified = 0
-        case unsuitableReverseParameters = 1
-        case dataTypeNotSupported = 2
-        case dataTypeNotAvailable = 3
-        case unknownDataType = 4
-    }
-
-    /// An OpenLogicalChannelReject for channel `number`: what the relay answers in place of
-    /// forwarding a channel whose media it cannot anchor.
-    public static func openLogicalChannelReject(number: Int, cause: RejectCause) -> [UInt8] {
+    /// An OpenLogicalChannelReject for channel `number`, cause `unspecified`: what the relay
+    /// answers in place of forwarding a channel whose media it cannot anchor.
+    public static func openLogicalChannelReject(number: Int) -> [UInt8] {
         var writer = PERWriter()
         writer.writeChoiceIndex(.root(1), rootCount: 4, extensible: true)
         writer.writeChoiceIndex(.root(6), rootCount: 19, extensible: true)
         writer.writeSequenceHeader(extensible: true, optionals: [])
         writer.writeConstrainedWholeNumber(number, in: 1...65_535)
-        writer.writeChoiceIndex(.root(cause.rawValue), rootCount: 6, extensible: true)
+        writer.writeChoiceIndex(.root(0), rootCount: 6, extensible: true)
         return writer.encoded
     }
 }
