@@ -70,4 +70,15 @@ import Testing
         #expect(last == .init(id: "e", estimatedLoad: 0.85, admits: false))
         #expect(LeastLoadedPolicy().choose(from: peers, context: SteeringContext(visited: ["b", "c", "d", "e"], now: now)) == nil)
     }
+
+    @Test func claimingTheLeastLoadedNodeCountsTheCallSentThere() {
+        var peers = table([("b", 40), ("c", 20), ("d", 20), ("e", 85)])
+        let first = peers.claimLeastLoaded(excluding: [], now: now)
+        #expect(first?.choice.id == "c" && first?.node.id == "c")
+        // c now counts one more call: d, as loaded as c was, is named next.
+        #expect(peers.claimLeastLoaded(excluding: [], now: now)?.choice.id == "d")
+        // Only e is left, over its threshold: a client hears "all busy", a node asking where to spill hears e.
+        #expect(peers.claimLeastLoaded(excluding: ["b", "c", "d"], now: now) == nil)
+        #expect(peers.claimLeastLoaded(excluding: ["b", "c", "d"], now: now, closestIfNoneAdmits: true)?.choice == .init(id: "e", estimatedLoad: 0.85, admits: false))
+    }
 }

@@ -105,3 +105,20 @@ public struct LeastLoadedPolicy: Sendable {
         return best.map { Choice(id: peers.peers[$0.position].id, estimatedLoad: $0.load, admits: $0.headroom > 0) }
     }
 }
+
+extension PeerTable {
+    /// The monitor's answer for a new call: the least-loaded node (`LeastLoadedPolicy`) outside
+    /// `excluding` that admits it, counted as having one more call until it next reports, with the
+    /// identity it reports. Nil when no node admits, unless `closestIfNoneAdmits`: a node asking
+    /// where to spill is named the closest anyway, since it repeats the test.
+    public mutating func claimLeastLoaded(
+        excluding: [String], now: UInt64, closestIfNoneAdmits: Bool = false
+    ) -> (choice: LeastLoadedPolicy.Choice, node: NodeIdentity)? {
+        let context = SteeringContext(visited: excluding, now: now)
+        guard let choice = LeastLoadedPolicy().choose(from: self, context: context), choice.admits || closestIfNoneAdmits,
+            let node = peer(choice.id)?.report?.node
+        else { return nil }
+        noteSpill(to: choice.id)
+        return (choice, node)
+    }
+}

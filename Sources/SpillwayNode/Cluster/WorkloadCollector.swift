@@ -122,6 +122,11 @@ final class WorkloadCollector {
 
     func noteSpill(to id: String) { table.noteSpill(to: id) }
 
+    /// The least-loaded node for a new call, claimed in this collector's table (see `PeerTable.claimLeastLoaded`).
+    func claimLeastLoaded(excluding: [String], closestIfNoneAdmits: Bool) -> (choice: LeastLoadedPolicy.Choice, node: NodeIdentity)? {
+        table.claimLeastLoaded(excluding: excluding, now: spw_monotonic_nanos(), closestIfNoneAdmits: closestIfNoneAdmits)
+    }
+
     private func pollAll() {
         for address in addresses.values { link.send(.poll, to: address) }
         pollsSent += UInt64(addresses.count)

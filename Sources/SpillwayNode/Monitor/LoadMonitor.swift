@@ -141,17 +141,13 @@ final class MonitorLoopState: LoopConfinedState {
     /// where to spill (`forNode`) is named the closest anyway, since it will repeat the test. The node
     /// named is counted as having one more call until it reports.
     func leastLoaded(excluding: [String], forNode: Bool = false, then body: @escaping (NodeIdentity?, Double?) -> Void) {
-        collector.withFreshView { [self] table in
-            let context = SteeringContext(visited: excluding, now: spw_monotonic_nanos())
-            guard let choice = LeastLoadedPolicy().choose(from: table, context: context), choice.admits || forNode,
-                let report = table.peer(choice.id)?.report
-            else {
+        collector.withFreshView { [self] _ in
+            guard let claimed = collector.claimLeastLoaded(excluding: excluding, closestIfNoneAdmits: forNode) else {
                 allBusy += 1
                 return body(nil, nil)
             }
-            collector.noteSpill(to: choice.id)
             answered += 1
-            body(report.node, choice.estimatedLoad)
+            body(claimed.node, claimed.choice.estimatedLoad)
         }
     }
 

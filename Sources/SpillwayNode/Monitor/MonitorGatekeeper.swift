@@ -100,16 +100,13 @@ final class MonitorGatekeeper {
 
     /// The least-loaded node that admits, counted as having one more call until it reports.
     private func leastLoaded() -> (ras: TransportAddress, callSignal: TransportAddress)? {
-        let context = SteeringContext(visited: [], now: spw_monotonic_nanos())
-        guard let choice = LeastLoadedPolicy().choose(from: table, context: context), choice.admits,
-            let node = table.peer(choice.id)?.report?.node,
+        guard let node = table.claimLeastLoaded(excluding: [], now: spw_monotonic_nanos())?.node,
             let ras = node.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
             let callSignal = node.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))
         else {
             server.count { $0.allBusy += 1 }
             return nil
         }
-        table.noteSpill(to: choice.id)
         server.count { $0.admitted += 1 }
         return (ras, callSignal)
     }
