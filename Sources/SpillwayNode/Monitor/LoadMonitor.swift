@@ -198,11 +198,11 @@ final class MonitorLoopState: LoopConfinedState {
                 reply([
                     "result": "ok", "node": .string(node.id), "ng": .string(node.ngAddress),
                     "cluster": .string(node.clusterAddress), "media-ip": .string(node.mediaIP),
-                    "load": .string(RequestRouter.format(load ?? 0)),
+                    "load": .string(ratioText(load ?? 0)),
                 ])
             }
         case "statistics":
-            reply(["result": "ok", "nodes": RequestRouter.peers(table), "answered": .integer(Int64(answered)), "all-busy": .integer(Int64(allBusy))])
+            reply(["result": "ok", "nodes": PeerStatus.bencoded(table), "answered": .integer(Int64(answered)), "all-busy": .integer(Int64(allBusy))])
         default:
             reply(NGReply.error("the load monitor answers ping, query and statistics, not '\(command)'"))
         }

@@ -371,7 +371,7 @@ final class RequestRouter {
         let load = meter.workload.load
         let reason =
             "all nodes busy: every node tried is at or over its load threshold (tried \(path.joined(separator: ", ")); "
-            + "\(detail); this node's load \(Self.format(load)) vs threshold \(Self.format(meter.threshold.value))"
+            + "\(detail); this node's load \(ratioText(load)) vs threshold \(ratioText(meter.threshold.value))"
             + (meter.isDraining ? ", draining for shutdown" : "") + "); "
             + "add nodes or capacity, or raise the thresholds"
         logger.notice("refused a new call: all nodes busy", metadata: ["tried": "\(path)", "detail": "\(detail)"])
@@ -423,15 +423,15 @@ final class RequestRouter {
         return [
             "draining": .string(meter.isDraining ? "yes" : "no"),
             "node": .string(identity.id),
-            "load": .string(Self.format(workload.load)),
-            "threshold": .string(Self.format(meter.threshold.value)),
+            "load": .string(ratioText(workload.load)),
+            "threshold": .string(ratioText(meter.threshold.value)),
             "admits": .string(meter.admitsNewCall ? "yes" : "no"),
             "bottleneck": .string(workload.bottleneck?.rawValue ?? "none"),
             "sessions": .integer(Int64(workload.usage.sessions)),
             "max-sessions": .integer(Int64(workload.capacity.sessions)),
             "packet-rate": .integer(Int64(workload.usage.packetsPerSecond.rounded())),
             "bit-rate": .integer(Int64(workload.usage.bitsPerSecond.rounded())),
-            "cpu": .string(Self.format(workload.usage.cpu)),
+            "cpu": .string(ratioText(workload.usage.cpu)),
             "port-pairs-in-use": .integer(Int64(processor.registry.portPairsInUse)),
         ]
     }
@@ -455,7 +455,7 @@ final class RequestRouter {
             cluster["reports-sent"] = .integer(Int64(membership.reporter.reportsSent))
             cluster["reports-received"] = .integer(Int64(membership.collector.outcomes[.recorded] ?? 0))
             cluster["subscribers"] = .integer(Int64(membership.reporter.subscriberCount))
-            cluster["peers"] = Self.peers(membership.collector.table)
+            cluster["peers"] = PeerStatus.bencoded(membership.collector.table)
         }
         if let rasStatistics { cluster["ras"] = rasStatistics() }
         if let h323Statistics { cluster["h323"] = h323Statistics() }
@@ -467,30 +467,6 @@ final class RequestRouter {
     var foreignCallCount: Int { owners.count }
     var registry: CallRegistry { processor.registry }
 
-    static func peers(_ table: PeerTable, now: UInt64 = spw_monotonic_nanos()) -> BencodeValue {
-        var peers: [String: BencodeValue] = [:]
-        for peer in table.peers {
-            var entry: [String: BencodeValue] = [
-                "address": .string(peer.clusterAddress),
-                "state": .string(table.state(of: peer, now: now)),
-            ]
-            if let report = peer.report {
-                entry["load"] = .string(format(report.load))
-                entry["threshold"] = .string(format(report.threshold))
-                entry["sessions"] = .integer(Int64(report.usage.sessions))
-                entry["report-age-ms"] = .integer(Int64((now - min(now, peer.reportedAt)) / 1_000_000))
-            }
-            peers[peer.id] = .dictionary(entry)
-        }
-        return .dictionary(peers)
-    }
-
-    /// A ratio with three decimals, as reply strings carry it (bencode has no fractions).
-    static func format(_ value: Double) -> String {
-        let thousandths = Int((value * 1000).rounded())
-        let fraction = String(abs(thousandths) % 1000)
-        return "\(thousandths < 0 ? "-" : "")\(abs(thousandths) / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
-    }
 }
 
 /// What the router has done since the node started.

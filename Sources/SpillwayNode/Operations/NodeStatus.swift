@@ -1,3 +1,5 @@
+import Bencode
+import CSpillwayShims
 import Cluster
 import H323Edge
 import MediaPlane
@@ -65,6 +67,22 @@ struct PeerStatus: Codable, Equatable {
         case reportAgeMilliseconds = "report_age_ms"
     }
 
+    /// Every node of `table` as NG `statistics` gives them: by id, ratios as text.
+    static func bencoded(_ table: PeerTable, now: UInt64 = spw_monotonic_nanos()) -> BencodeValue {
+        .dictionary(
+            Dictionary(
+                uniqueKeysWithValues: all(in: table, now: now).map { peer in
+                    var entry: [String: BencodeValue] = ["address": .string(peer.address), "state": .string(peer.state)]
+                    if let load = peer.load, let threshold = peer.threshold, let sessions = peer.sessions, let age = peer.reportAgeMilliseconds {
+                        entry["load"] = .string(ratioText(load))
+                        entry["threshold"] = .string(ratioText(threshold))
+                        entry["sessions"] = .integer(Int64(sessions))
+                        entry["report-age-ms"] = .integer(Int64(age))
+                    }
+                    return (peer.id, .dictionary(entry))
+                }))
+    }
+
     /// Every node of `table`, judged at `now`.
     static func all(in table: PeerTable, now: UInt64) -> [PeerStatus] {
         table.peers.map { peer in
@@ -88,4 +106,11 @@ struct NodeSnapshot {
     var packetRate: Double
     var bitRate: Double
     var cpu: Double
+}
+
+/// A ratio with three decimals, as NG reply strings carry it (bencode has no fractions).
+func ratioText(_ value: Double) -> String {
+    let thousandths = Int((value * 1000).rounded())
+    let fraction = String(abs(thousandths) % 1000)
+    return "\(thousandths < 0 ? "-" : "")\(abs(thousandths) / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
 }

@@ -298,7 +298,7 @@ final class RASEndpoint {
         server.count { $0.allBusy += 1 }
         logger.notice(
             "refused a RAS call request: all nodes busy",
-            metadata: ["request": "\(key)", "reason": "\(reason)", "detail": "\(detail)", "load": "\(RequestRouter.format(meter.workload.load))"])
+            metadata: ["request": "\(key)", "reason": "\(reason)", "detail": "\(detail)", "load": "\(ratioText(meter.workload.load))"])
         let message: RASMessage =
             switch requester {
             case .location(let request, _): .locationReject(LocationReject(requestSeqNum: request.requestSeqNum, rejectReason: reason))
