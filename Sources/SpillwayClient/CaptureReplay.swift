@@ -242,7 +242,7 @@ final class ReplayLeg {
         receivedCount = Array(repeating: 0, count: flow.packets.count)
         var index: [UInt16: Int] = [:]
         for (position, packet) in flow.packets.enumerated() {
-            let sequence = UInt16(packet.payload[2]) << 8 | UInt16(packet.payload[3])
+            guard let sequence = Self.header(packet.payload[...])?.sequenceNumber else { continue }
             if index[sequence] == nil { index[sequence] = position }
         }
         indexBySequence = index
@@ -254,18 +254,18 @@ final class ReplayLeg {
         if sender.send(flow.packets[index].payload, to: destination) { sent += 1 }
     }
 
+    /// The RTP header of a datagram; nil when it is not RTP.
+    private static func header(_ bytes: ArraySlice<UInt8>) -> RTPHeader? {
+        bytes.withUnsafeBytes { try? RTPHeader.parse($0).get() }
+    }
+
     /// Whether a received datagram belongs to this flow (by SSRC).
     func accepts(_ bytes: ArraySlice<UInt8>) -> Bool {
-        guard bytes.count >= 12 else { return false }
-        let start = bytes.startIndex
-        let ssrc = UInt32(bytes[start + 8]) << 24 | UInt32(bytes[start + 9]) << 16 | UInt32(bytes[start + 10]) << 8 | UInt32(bytes[start + 11])
-        return ssrc == flow.ssrc
+        Self.header(bytes)?.ssrc == flow.ssrc
     }
 
     func receive(_ bytes: ArraySlice<UInt8>, arrival: UInt64) {
-        let start = bytes.startIndex
-        let sequence = UInt16(bytes[start + 2]) << 8 | UInt16(bytes[start + 3])
-        guard let index = indexBySequence[sequence], sentAt[index] > 0 else {
+        guard let header = Self.header(bytes), let index = indexBySequence[header.sequenceNumber], sentAt[index] > 0 else {
             corrupted += 1
             return
         }
@@ -280,10 +280,9 @@ final class ReplayLeg {
         highestIndex = max(highestIndex, index)
         latency.record((arrival - sentAt[index]) / 1000)
         total.record((arrival - sentAt[index]) / 1000)
-        if bytes[start + 1] & 0x80 != 0 { framesDelivered += 1 }
-        let timestamp = UInt32(bytes[start + 4]) << 24 | UInt32(bytes[start + 5]) << 16 | UInt32(bytes[start + 6]) << 8 | UInt32(bytes[start + 7])
+        if header.marker { framesDelivered += 1 }
         reception.record(
-            ssrc: flow.ssrc, sequenceNumber: sequence, timestamp: timestamp,
+            ssrc: flow.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp,
             arrival: UInt32(truncatingIfNeeded: UInt64(Double(arrival) * speed / 1000) * UInt64(clockRate) / 1_000_000))
     }
 
@@ -291,7 +290,7 @@ final class ReplayLeg {
 
     var reports: [ReplayReport.Flow] {
         let received = distinctReceived
-        let framesSent = zip(flow.packets, sentAt).count { packet, time in time > 0 && packet.payload[1] & 0x80 != 0 }
+        let framesSent = zip(flow.packets, sentAt).count { packet, time in time > 0 && Self.header(packet.payload[...])?.marker == true }
         return [
             ReplayReport.Flow(
                 callID: callID, direction: direction, ssrc: flow.ssrc, payloadType: flow.payloadType, packetsSent: sent,
