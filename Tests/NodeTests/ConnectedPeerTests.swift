@@ -11,11 +11,8 @@ import Testing
     @Test(arguments: DataPlaneEngine.allCases)
     func aLatchedPeerIsServedByASocketConnectedToItAndStraySourcesStillArrive(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
-        let caller = try UDPPeer()
-        let callee = try UDPPeer()
+        let (caller, callee, relay) = try node.audioCall("connected")
         let stranger = try UDPPeer()
-        let relay = try node.connect(
-            callID: "connected", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
         #expect(connectedPeers(ofLocalPort: relay.forCallee.port).isEmpty)
 
         callee.send(pcmu(1), to: relay.forCallee)

@@ -24,10 +24,7 @@ import Testing
     @Test(arguments: DataPlaneEngine.allCases)
     func aDeletedCallsPortsCanBeBoundAtOnce(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start(portPairs: 2) { $0.dataPlane = engine }
-        let caller = try UDPPeer()
-        let callee = try UDPPeer()
-        let relay = try node.connect(
-            callID: "ports", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+        let (caller, callee, relay) = try node.audioCall("ports")
         // Media both ways, so that each side also has its connected sibling socket.
         caller.send(pcmu(1), to: relay.forCaller)
         #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))

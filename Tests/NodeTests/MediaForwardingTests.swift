@@ -32,12 +32,8 @@ import Testing
     @Test(arguments: [true, false], DataPlaneEngine.allCases)
     func strictSourceDropsPacketsFromOtherSourcesOnlyWhenAsked(strict: Bool, engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
-        let caller = try UDPPeer()
-        let callee = try UDPPeer()
+        let (caller, callee, relay) = try node.audioCall("strict", extraOffer: strict ? ["flags": ["strict-source"]] : [:])
         let intruder = try UDPPeer()
-        let relay = try node.connect(
-            callID: "strict", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port),
-            extraOffer: strict ? ["flags": ["strict-source"]] : [:])
 
         callee.send(pcmu(1), to: relay.forCallee)
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
@@ -58,9 +54,7 @@ import Testing
     @Test(arguments: DataPlaneEngine.allCases)
     func shortAndNonRTPPacketsAreDroppedAndCountedByReason(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
-        let caller = try UDPPeer()
-        let callee = try UDPPeer()
-        let relay = try node.connect(callID: "junk", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+        let (caller, callee, relay) = try node.audioCall("junk")
         caller.send([1, 2, 3, 4, 5], to: relay.forCaller)
         caller.send([0x40] + [UInt8](repeating: 0, count: 30), to: relay.forCaller)  // RTP version 1
         caller.send([0x8F] + [UInt8](repeating: 0, count: 20), to: relay.forCaller)  // 15 CSRCs in 21 bytes

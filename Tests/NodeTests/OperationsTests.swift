@@ -10,9 +10,7 @@ import Testing
 @Suite struct OperationsTests {
     @Test func metricsAndStatusShowTheNodesMediaCallsAndDrops() async throws {
         let node = try await TestNode.start { $0.metricsAddress = "127.0.0.1:0" }
-        let caller = try UDPPeer()
-        let callee = try UDPPeer()
-        let relay = try node.connect(callID: "watched", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+        let (caller, callee, relay) = try node.audioCall("watched")
         for sequence in 1...5 {
             caller.send(pcmu(sequence), to: relay.forCaller)
             #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence))
@@ -107,9 +105,7 @@ import Testing
 
     @Test func aDrainingNodeRefusesNewCallsAndKeepsItsOwnUntilTheyEnd() async throws {
         let node = try await TestNode.start()
-        let caller = try UDPPeer()
-        let callee = try UDPPeer()
-        let relay = try node.connect(callID: "kept", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+        let (caller, callee, relay) = try node.audioCall("kept")
         #expect(await node.node.startDraining() == 1)
         #expect(try node.request(["command": "workload"])["draining"] == "yes")
 

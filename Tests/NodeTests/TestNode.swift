@@ -3,6 +3,7 @@ import Logging
 import MediaPlane
 import SpillwayClient
 import SpillwayNode
+import SpillwayTestSupport
 import Synchronization
 import Testing
 
@@ -52,6 +53,18 @@ struct TestNode {
             "command": "answer", "call-id": .string(callID), "from-tag": "A", "to-tag": "B", "sdp": .string(callee),
         ])
         return (try ScriptedCall.mediaAddress(in: answerReply), forCallee)
+    }
+
+    /// A G.711 call between two new UDP peers on loopback, set up over NG (`extraOffer` adds to the
+    /// offer): the peers, and the relay addresses each must send to.
+    func audioCall(
+        _ callID: String, extraOffer: [String: BencodeValue] = [:]
+    ) throws -> (caller: UDPPeer, callee: UDPPeer, relay: (forCaller: SocketAddress, forCallee: SocketAddress)) {
+        let caller = try UDPPeer()
+        let callee = try UDPPeer()
+        let relay = try connect(
+            callID: callID, caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port), extraOffer: extraOffer)
+        return (caller, callee, relay)
     }
 
     /// The first stream of `tag`'s m= line `media` in a `query` reply, once its figures have settled:

@@ -15,9 +15,7 @@ import Glibc
             configuration.capacity.sessions = 10
             configuration.capacity.packetsPerSecond = 300
         }
-        let caller = try UDPPeer()
-        let callee = try UDPPeer()
-        let relay = try node.connect(callID: "rate", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+        let (caller, callee, relay) = try node.audioCall("rate")
         let idle = try node.request(["command": "workload"])
         #expect(idle["load"] == "0.100" && idle["bottleneck"] == "sessions" && idle["admits"] == "yes")
 
