@@ -13,14 +13,14 @@ import Testing
         let node = try await TestNode.start { $0.dataPlane = engine }
         let (caller, callee, relay) = try node.audioCall("connected")
         let stranger = try UDPPeer()
-        #expect(connectedPeers(ofLocalPort: relay.forCallee.port).isEmpty)
+        #expect(connectedPeers(of: relay.forCallee).isEmpty)
 
         callee.send(pcmu(1), to: relay.forCallee)
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
         caller.send(pcmu(1), to: relay.forCaller)
         #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
-        #expect(connectedPeers(ofLocalPort: relay.forCallee.port) == [callee.address.port])
-        #expect(connectedPeers(ofLocalPort: relay.forCaller.port) == [caller.address.port])
+        #expect(connectedPeers(of: relay.forCallee) == [callee.address.port])
+        #expect(connectedPeers(of: relay.forCaller) == [caller.address.port])
 
         for sequence in 2...21 {
             caller.send(pcmu(sequence), to: relay.forCaller)
@@ -46,7 +46,7 @@ import Testing
             callID: "moved", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: before.address.port))
         before.send(pcmu(1), to: relay.forCallee)
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
-        #expect(connectedPeers(ofLocalPort: relay.forCallee.port) == [before.address.port])
+        #expect(connectedPeers(of: relay.forCallee) == [before.address.port])
 
         // The callee's new SDP (a re-INVITE's answer) names another port.
         _ = try node.request([
@@ -60,7 +60,7 @@ import Testing
         caller.send(pcmu(3), to: relay.forCaller)
         #expect(after.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(3))
         #expect(before.receive(timeoutMilliseconds: 200) == nil)
-        #expect(connectedPeers(ofLocalPort: relay.forCallee.port) == [after.address.port])
+        #expect(connectedPeers(of: relay.forCallee) == [after.address.port])
         await node.stop()
     }
 
@@ -90,18 +90,27 @@ import Testing
         await node.stop()
     }
 
-    /// The remote ports of the connected IPv4 UDP sockets on `localPort` (/proc/net/udp: local and
-    /// remote address as hex IP:port, state 01 for a connected socket).
-    func connectedPeers(ofLocalPort localPort: UInt16) -> [UInt16] {
+    /// The remote ports of the connected IPv4 UDP sockets bound to `local` (/proc/net/udp: local and
+    /// remote address as hex IP:port, the IP as the kernel's 32-bit word printed host-endian, state
+    /// 01 for a connected socket). The IP matters: nodes of tests running alongside reuse ports on
+    /// other loopback addresses.
+    func connectedPeers(of local: SocketAddress) -> [UInt16] {
+        let localIP = local.withAddressBytes { bytes in
+            bytes.reversed().map { String($0, radix: 16, uppercase: true).leftPadded(to: 2) }.joined()
+        }
+        let localEntry = "\(localIP):\(String(local.port, radix: 16, uppercase: true).leftPadded(to: 4))"
         // Read to the end: procfs hands the table out a page at a time.
         guard let data = FileHandle(forReadingAtPath: "/proc/net/udp")?.readDataToEndOfFile() else { return [] }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: " ")
-            guard fields.count > 3, fields[3] == "01",
-                let local = fields[1].split(separator: ":").last, UInt16(local, radix: 16) == localPort,
+            guard fields.count > 3, fields[3] == "01", fields[1] == localEntry,
                 let remote = fields[2].split(separator: ":").last
             else { return nil }
             return UInt16(remote, radix: 16)
         }
     }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
