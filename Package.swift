@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "H323Edge",
             dependencies: [
-                "H323", "MediaPlane",
+                "H323", "MediaPlane", "Cluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

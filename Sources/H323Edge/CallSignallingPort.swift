@@ -1,3 +1,4 @@
+import Cluster
 import H323
 import Logging
 import MediaPlane
@@ -22,21 +23,26 @@ public final class CallSignallingPort {
     let logger: Logger
     let limits: TPKTConnection.Limits
     private let routes: [H323Route]
-    private let admitsNewCall: () -> Bool
+    private let steer: SetupSteering
+    private let replyMode: H323ReplyMode
+    private let maxHops: Int
     private let registered: RegistrationLookup
     public private(set) var counters = H323Counters()
     private var calls: [String: ProxiedCall] = [:]
 
-    /// A port relaying calls onto `registry`'s media plane; `admitsNewCall` is the node's
-    /// admission (a node over its threshold, or draining, refuses new calls with cause 34).
+    /// A port relaying calls onto `registry`'s media plane. `steer` is the node's steering: a
+    /// Setup it does not take here goes to the node it names, as `replyMode` says, or is refused
+    /// with cause 34 when every node is busy. A Setup may be forwarded `maxHops` times.
     public init(
-        registry: CallRegistry, mediaIP: String, routes: [H323Route], admitsNewCall: @escaping () -> Bool,
-        registered: @escaping RegistrationLookup, loop: any EventLoop, logger: Logger
+        registry: CallRegistry, mediaIP: String, routes: [H323Route], steer: @escaping SetupSteering, replyMode: H323ReplyMode,
+        maxHops: Int, registered: @escaping RegistrationLookup, loop: any EventLoop, logger: Logger
     ) {
         self.registry = registry
         self.mediaIP = mediaIP
         self.routes = routes
-        self.admitsNewCall = admitsNewCall
+        self.steer = steer
+        self.replyMode = replyMode
+        self.maxHops = maxHops
         self.registered = registered
         self.loop = loop
         self.logger = logger
@@ -85,12 +91,16 @@ public final class CallSignallingPort {
             guard let self else { return }
             switch event {
             case .frame(let bytes):
+                // A call forwarded onward in reverse mode: relayed as it is.
+                if let splice = caller.splice { return splice.fromCaller(bytes) }
                 do throws(CallSignallingError) {
                     let message = try Q931Message(parsing: bytes)
                     if let call = caller.call {
                         call.relay(message, from: .caller)
+                    } else if caller.isBeingPlaced {
+                        caller.held.append(message)
                     } else {
-                        caller.call = startCall(message, from: connection)
+                        startCall(message, from: connection, caller: caller)
                     }
                 } catch {
                     refused(error, from: connection)
@@ -104,14 +114,20 @@ public final class CallSignallingPort {
                 logger.notice("closed a call-signalling connection that sent no complete message", metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "-")"])
             case .closed:
                 caller.call?.connectionClosed(.caller)
+                caller.splice?.closed()
             }
         }
         try channel.pipeline.syncOperations.addHandler(connection)
     }
 
-    /// The call a caller's connection belongs to, once its Setup started one.
+    /// What a caller's connection carries: nothing yet, a Setup being placed, a call relayed
+    /// here, or a call forwarded to another node.
     private final class CallerConnection {
         weak var call: ProxiedCall?
+        var splice: SignallingSplice?
+        /// While the Setup's placement is being decided, the caller's further messages wait.
+        var isBeingPlaced = false
+        var held: [Q931Message] = []
     }
 
     private func refused(_ error: CallSignallingError, from connection: TPKTConnection) {
@@ -119,14 +135,15 @@ public final class CallSignallingPort {
         logger.warning("refused call-signalling input", metadata: ["peer": "\(connection.remoteAddress.map { "\($0)" } ?? "-")", "error": "\(error)"])
     }
 
-    /// Routes a caller's first message; nil when no call starts (the caller is told why).
-    private func startCall(_ setup: Q931Message, from connection: TPKTConnection) -> ProxiedCall? {
+    /// Places a caller's first message, a Setup: here, on another node, or nowhere (the caller is
+    /// told why).
+    private func startCall(_ setup: Q931Message, from connection: TPKTConnection, caller: CallerConnection) {
         let peer = connection.remoteAddress.map { "\($0)" } ?? "-"
         guard setup.type == .setup, let encoding = setup.userInformation else {
             counters.dropped["not-a-setup", default: 0] += 1
             logger.warning("a call-signalling connection did not start with a Setup", metadata: ["peer": "\(peer)", "type": "\(setup.typeCode)"])
             connection.close()
-            return nil
+            return
         }
         let information: H323UserInformation
         do {
@@ -136,21 +153,134 @@ public final class CallSignallingPort {
             logger.warning("refused a Setup whose H.225.0 content cannot be read", metadata: ["peer": "\(peer)", "error": "\(error)"])
             // Cause 100: invalid information element contents.
             refuse(setup, information: nil, on: connection, cause: 100, reason: .undefinedReason)
-            return nil
+            return
         }
-        guard admitsNewCall() else {
-            logger.notice("refused an H.323 call: the node is over its threshold or draining", metadata: ["peer": "\(peer)"])
-            // Cause 34: no circuit/channel available.
-            refuse(setup, information: information, on: connection, cause: 34, reason: .gatewayResources)
-            return nil
+        // What a forwarding Spillway node added stays between the nodes; the hops it claims are
+        // held to this node's limit.
+        let forwarded = SpillwaySetupElement(in: setup)
+        var setup = setup
+        SpillwaySetupElement.remove(from: &setup)
+        let placement = CallPlacement(hopsLeft: min(forwarded?.hopsLeft ?? maxHops, maxHops), visited: forwarded?.visited ?? [])
+        let call = IncomingSetup(
+            setup: setup, information: information, connection: connection, caller: caller,
+            resolvedDestination: forwarded?.destination.flatMap(TransportAddress.init(hostAndPort:)))
+        place(call, placement)
+    }
+
+    /// A Setup being placed, as it arrived (less Spillway's element).
+    private struct IncomingSetup {
+        var setup: Q931Message
+        var information: H323UserInformation
+        var connection: TPKTConnection
+        var caller: CallerConnection
+        /// The destination a forwarding node resolved.
+        var resolvedDestination: TransportAddress?
+        var peer: String { connection.remoteAddress.map { "\($0)" } ?? "-" }
+    }
+
+    private func place(_ call: IncomingSetup, _ placement: CallPlacement) {
+        call.caller.isBeingPlaced = true
+        steer(placement) { [self] outcome in
+            call.caller.isBeingPlaced = false
+            switch outcome {
+            case .takeHere:
+                guard let proxied = routeHere(call) else { return }
+                call.caller.call = proxied
+                for message in call.caller.held { proxied.relay(message, from: .caller) }
+            case .allBusy(let reason):
+                counters.allBusy += 1
+                logger.notice(
+                    "refused an H.323 call: all nodes busy",
+                    metadata: ["peer": "\(call.peer)", "reason": "\(reason)", "tried": "\(placement.visited)"])
+                // Cause 34: no circuit/channel available.
+                refuse(call.setup, information: call.information, on: call.connection, cause: 34, reason: .gatewayResources)
+            case .forward(let node, let address, let carried):
+                guard let address, let target = TransportAddress(hostAndPort: address), let socket = target.socketAddress else {
+                    logger.warning("cannot send an H.323 call to a node whose reports name no call-signalling address", metadata: ["peer": "\(node)"])
+                    var next = placement
+                    next.unanswered.append(node)
+                    return place(call, next)
+                }
+                counters.spills[replyMode.rawValue, default: 0] += 1
+                logger.info(
+                    "spilling an H.323 call to another node",
+                    metadata: ["peer": "\(call.peer)", "node": "\(node)", "address": "\(address)", "reply": "\(replyMode)"])
+                switch replyMode {
+                case .direct: redirect(call, to: target)
+                case .reverse: forward(call, to: socket, node: node, carrying: carried, placement: placement)
+                }
+            }
         }
-        let own = connection.localAddress.flatMap(TransportAddress.init)
-        guard
-            let destination = CallDestination.find(
-                aliases: information.destinationAddress, signalled: information.destCallSignalAddress.flatMap { $0 == own ? nil : $0 },
-                routes: routes, registered: registered),
-            let target = destination.address.socketAddress
-        else {
+    }
+
+    /// Tells the caller to send its Setup to `target` instead (Facility `callForwarded`), then
+    /// releases the call here with cause 23, redirection to new destination.
+    private func redirect(_ call: IncomingSetup, to target: TransportAddress) {
+        var facility = Q931Message(type: .facility, callReference: call.setup.callReference, fromDestination: true)
+        facility.setUserInformation(
+            H323UserInformation.callForwarded(
+                to: target, aliases: call.information.destinationAddress.isEmpty ? nil : call.information.destinationAddress,
+                conferenceID: call.information.conferenceID, callIdentifier: call.information.callIdentifier))
+        call.connection.send(facility.encoded)
+        var release = Q931Message(
+            type: .releaseComplete, callReference: call.setup.callReference, fromDestination: true, elements: [Q931Message.causeElement(23)])
+        release.setUserInformation(H323UserInformation.releaseComplete(callIdentifier: call.information.callIdentifier, reason: .undefinedReason))
+        call.connection.send(release.encoded)
+        call.connection.close()
+    }
+
+    /// Sends the Setup on to the chosen node with Spillway's element (hops, visited nodes, the
+    /// destination resolved here) and relays the call's signalling both ways from then on.
+    private func forward(
+        _ call: IncomingSetup, to target: NIOCore.SocketAddress, node: String, carrying carried: CallPlacement, placement: CallPlacement
+    ) {
+        let splice = SignallingSplice(caller: call.connection) { [weak self] in self?.counters.messagesRelayed += 1 }
+        call.caller.splice = splice
+        var setup = call.setup
+        let resolved = call.resolvedDestination ?? destination(of: call)?.address
+        SpillwaySetupElement(
+            hopsLeft: carried.hopsLeft, visited: carried.visited, destination: resolved?.socketAddress?.hostAndPort
+        ).add(to: &setup)
+        splice.fromCaller(setup.encoded)
+        for message in call.caller.held { splice.fromCaller(message.encoded) }
+        counters.callsForwarded += 1
+        open(
+            to: target, from: call.connection.localAddress,
+            events: { [weak self, weak splice] event, _ in
+                switch event {
+                case .frame(let bytes): splice?.fromOnward(bytes)
+                case .refused(let error): self?.refused(error, from: call.connection)
+                case .idleTimeout: self?.counters.dropped["idle-timeout", default: 0] += 1
+                case .closed: splice?.closed()
+                }
+            },
+            then: { [self] result in
+                switch result {
+                case .success(let connection):
+                    splice.connected(connection)
+                case .failure(let error):
+                    // Not there: that node is left out and the call placed again.
+                    logger.warning("node did not accept a forwarded H.323 call", metadata: ["node": "\(node)", "error": "\(error)"])
+                    call.caller.splice = nil
+                    var next = placement
+                    next.unanswered.append(node)
+                    place(call, next)
+                }
+            })
+    }
+
+    private func destination(of call: IncomingSetup) -> CallDestination? {
+        if let resolved = call.resolvedDestination { return .resolvedByForwarder(resolved) }
+        let own = call.connection.localAddress.flatMap(TransportAddress.init)
+        return CallDestination.find(
+            aliases: call.information.destinationAddress,
+            signalled: call.information.destCallSignalAddress.flatMap { $0 == own ? nil : $0 }, routes: routes, registered: registered)
+    }
+
+    /// Relays a call taken here to its destination; nil when it has none (the caller is refused).
+    private func routeHere(_ incoming: IncomingSetup) -> ProxiedCall? {
+        let (setup, information, connection, peer) = (incoming.setup, incoming.information, incoming.connection, incoming.peer)
+        guard let destination = destination(of: incoming), let target = destination.address.socketAddress else {
             logger.notice(
                 "refused an H.323 call with no known destination",
                 metadata: ["peer": "\(peer)", "destination": "\(information.destinationAddress.map(\.description))"])
@@ -185,39 +315,53 @@ public final class CallSignallingPort {
     // MARK: - Callees
 
     private func connectCallee(of call: ProxiedCall, at target: NIOCore.SocketAddress, from local: NIOCore.SocketAddress?) {
-        let connection = TPKTConnection(limits: limits)
-        connection.onEvent = { [weak self, weak call] event in
-            guard let self, let call else { return }
-            switch event {
-            case .frame(let bytes):
-                do throws(CallSignallingError) {
-                    call.relay(try Q931Message(parsing: bytes), from: .callee)
-                } catch {
-                    refused(error, from: connection)
+        open(
+            to: target, from: local,
+            events: { [weak self, weak call] event, connection in
+                guard let self, let call else { return }
+                switch event {
+                case .frame(let bytes):
+                    do throws(CallSignallingError) {
+                        call.relay(try Q931Message(parsing: bytes), from: .callee)
+                    } catch {
+                        refused(error, from: connection)
+                    }
+                case .refused(let error): refused(error, from: connection)
+                case .idleTimeout: counters.dropped["idle-timeout", default: 0] += 1
+                case .closed: call.connectionClosed(.callee)
                 }
-            case .refused(let error): refused(error, from: connection)
-            case .idleTimeout: counters.dropped["idle-timeout", default: 0] += 1
-            case .closed: call.connectionClosed(.callee)
-            }
-        }
+            },
+            then: { [weak call] result in
+                switch result {
+                case .success(let connection): call?.calleeConnected(connection)
+                case .failure(let error): call?.calleeUnreachable(error)
+                }
+            })
+    }
+
+    /// Opens a call-signalling connection to `target`, leaving from `local`'s address when it has
+    /// one: on a multi-homed node the far side sees the node's signalling address, not whichever
+    /// the routing table picks.
+    private func open(
+        to target: NIOCore.SocketAddress, from local: NIOCore.SocketAddress?,
+        events: @escaping (TPKTConnection.Event, TPKTConnection) -> Void,
+        then completion: @escaping (Result<TPKTConnection, any Error>) -> Void
+    ) {
+        let connection = TPKTConnection(limits: limits)
+        connection.onEvent = { [unowned connection] event in events(event, connection) }
         var bootstrap = ClientBootstrap(group: loop)
-        // Leave from the address the caller reached: on a multi-homed node the callee sees the
-        // node's signalling address, not whichever the routing table picks.
         if let local, let ip = local.ipAddress, let bound = try? NIOCore.SocketAddress(ipAddress: ip, port: 0), bound.protocol == target.protocol {
             bootstrap = bootstrap.bind(to: bound)
         }
-        let loopBound = NIOLoopBound((call, connection), eventLoop: loop)
+        let loopBound = NIOLoopBound((connection, completion), eventLoop: loop)
         bootstrap
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(loopBound.value.1) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(loopBound.value.0) }
             }
             .connect(to: target)
             .whenComplete { result in
-                let (call, connection) = loopBound.value
-                switch result {
-                case .success: call.calleeConnected(connection)
-                case .failure(let error): call.calleeUnreachable(error)
-                }
+                let (connection, completion) = loopBound.value
+                completion(result.map { _ in connection })
             }
     }
 }

@@ -88,6 +88,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("ras-reply"), help: "Where the LCF of a forwarded LRQ goes: direct (to the requester) or reverse (back through the forwarders). Default direct.")
     var rasReply: String?
 
+    @Option(name: .customLong("h323-reply"), help: "How a Setup over the threshold reaches the chosen node: direct (Facility callForwarded to the caller) or reverse (forwarded, signalling relayed here). Default direct.")
+    var h323Reply: String?
+
     @Option(name: .customLong("call-signal"), help: "Where the node takes H.323 call signalling (TCP HOST:PORT), the address LCF/ACF name. Default the RAS host, port 1720, when --ras is given.")
     var callSignal: String?
 
@@ -134,7 +137,7 @@ struct Serve: AsyncParsableCommand {
             ("cluster-key-file", clusterKeyFile), ("share-interval", shareInterval),
             ("report-age-limit", reportAgeLimit), ("max-hops", maxHops), ("forward-timeout", forwardTimeout),
             ("poll-timeout", pollTimeout), ("recording-dir", recordingDir), ("log-level", logLevel), ("ras", ras),
-            ("ras-reply", rasReply), ("call-signal", callSignal), ("monitor-ras", monitorRAS), ("ng-clients", ngClients),
+            ("ras-reply", rasReply), ("call-signal", callSignal), ("h323-reply", h323Reply), ("monitor-ras", monitorRAS), ("ng-clients", ngClients),
             ("metrics", metrics), ("drain-grace", drainGrace),
         ]
         for case (let name, let value?) in flags { try configuration.set(name, to: value) }

@@ -13,10 +13,8 @@ import Testing
         for _ in 0..<200 {
             #expect(DelegatePolicy().choose(from: peers, context: context, using: &generator) == "f")
         }
-        // Nobody shows headroom: the peer closest to its threshold (d, at it) is tried, since it
-        // repeats the test itself; one that is down (e) is not.
-        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: ["f", "b"], now: now), using: &generator) == "d")
-        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: ["f", "b", "c", "d"], now: now), using: &generator) == nil)
+        // Nobody left shows headroom (d is at its threshold, e is down): no choice, not a guess.
+        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: ["f", "b"], now: now), using: &generator) == nil)
         // Past the age limit nothing is trusted.
         #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: [], now: 14 * second), using: &generator) == nil)
     }
@@ -50,13 +48,18 @@ import Testing
         #expect(landed.values.max()! < 2 * 600 / 10, "\(landed)")
     }
 
-    @Test func sequenceWalksTheConfiguredOrderSkippingVisitedAndDownNodes() {
+    @Test func sequenceWalksTheConfiguredOrderSkippingVisitedDownAndKnownFullNodes() {
         var peers = PeerTable(peers: [("b", "x"), ("c", "y"), ("d", "z")], ageLimitNanos: 3 * second)
         #expect(SequencePolicy().next(in: peers, context: SteeringContext(visited: ["a"], now: now)) == "b")
         #expect(SequencePolicy().next(in: peers, context: SteeringContext(visited: ["a", "b"], now: now)) == "c")
         peers.markDown("c")
         #expect(SequencePolicy().next(in: peers, context: SteeringContext(visited: ["a", "b"], now: now)) == "d")
         #expect(SequencePolicy().next(in: peers, context: SteeringContext(visited: ["a", "b", "d"], now: now)) == nil)
+        // A fresh report at the threshold (0.8) takes b out of the walk; one below keeps d in it.
+        var reported = table([("b", 80), ("c", 10), ("d", 50)])
+        #expect(SequencePolicy().next(in: reported, context: SteeringContext(visited: ["a"], now: now)) == "c")
+        reported.markDown("c")
+        #expect(SequencePolicy().next(in: reported, context: SteeringContext(visited: ["a"], now: now)) == "d")
     }
 
     @Test func theMonitorNamesTheLeastLoadedNodeThatStillAdmits() {
@@ -77,8 +80,7 @@ import Testing
         #expect(first?.choice.id == "c" && first?.node.id == "c")
         // c now counts one more call: d, as loaded as c was, is named next.
         #expect(peers.claimLeastLoaded(excluding: [], now: now)?.choice.id == "d")
-        // Only e is left, over its threshold: a client hears "all busy", a node asking where to spill hears e.
+        // Only e is left, over its threshold: "all busy", for a client and a node asking where to spill alike.
         #expect(peers.claimLeastLoaded(excluding: ["b", "c", "d"], now: now) == nil)
-        #expect(peers.claimLeastLoaded(excluding: ["b", "c", "d"], now: now, closestIfNoneAdmits: true)?.choice == .init(id: "e", estimatedLoad: 0.85, admits: false))
     }
 }

@@ -69,8 +69,8 @@ import Testing
         #expect(try TestCluster.landing(try cluster.offer(at: 0, callID: "spilled")).node == "n2")
 
         let first = String(decoding: try httpGet(cluster.nodes[0]!.metricsAddress!, "/metrics").body, as: UTF8.self)
-        #expect(Self.value(first, #"spillway_spills_total{policy="delegate"}"#) == 1)
-        #expect(Self.value(first, #"spillway_spills_total{policy="sequence"}"#) == 0)
+        #expect(Self.value(first, #"spillway_spills_total{policy="delegate",protocol="ng"}"#) == 1)
+        #expect(Self.value(first, #"spillway_spills_total{policy="sequence",protocol="ng"}"#) == 0)
         #expect(Self.value(first, "spillway_steering_decision_seconds_count") == 1)
         #expect(Self.value(first, #"spillway_forwards_total{direction="sent"}"#) == 1)
         #expect(Self.value(first, #"spillway_peer_up{peer="n2"}"#) == 1)

@@ -90,8 +90,10 @@ import Glibc
         let client = try RASTestClient()
         let exchange = try client.request(locationRequest(client, sequenceNumber: 9), to: ras[0])
         #expect(exchange.answer == .locationReject(LocationReject(requestSeqNum: 9, rejectReason: .resourceUnavailable)))
-        // The walk went n1 -> n2 -> n3; n3, last in the order, refused.
-        #expect(try cluster.clusterStatistics(2)?["ras"]?["all-busy"]?.integerValue == 1)
+        // n1's reports show n2 and n3 drained too: it refuses at once, forwarding nothing.
+        let statistics = try cluster.clusterStatistics(0)?["ras"]
+        #expect(statistics?["all-busy"]?.integerValue == 1 && statistics?["forwarded"]?.integerValue == 0)
+        #expect(exchange.progress.isEmpty)
 
         let endpoint = try #require(try client.register(alias: "alice", at: ras[0]))
         let admission = try client.request(

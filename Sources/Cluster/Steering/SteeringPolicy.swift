@@ -23,16 +23,13 @@ public struct SteeringContext: Sendable {
 }
 
 /// The `delegate` choice: a peer whose fresh report (plus the calls steered to it since) puts it
-/// below its threshold, picked at random with probability proportional to its headroom.
+/// below its threshold, picked at random with probability proportional to its headroom; nil when
+/// no peer shows headroom (the steering core then answers "all busy" rather than guessing).
 ///
 /// Random weighting is what keeps many primaries holding the same stale view from all choosing the
 /// same "least loaded" peer and overloading it together; counting the calls each primary has steered
 /// since the last report shrinks a peer's weight as it fills. A peer below its own threshold while
 /// this node is at or over its own has, for equal thresholds, a lower workload by definition.
-///
-/// When no peer shows headroom, the one closest to its threshold is tried anyway: reports are up
-/// to an interval old and calls may have ended since, and the peer repeats the admission test
-/// itself, so the worst case is one more hop (the hop limit bounds the walk), not a refused call.
 public struct DelegatePolicy: Sendable {
     public init() {}
 
@@ -43,14 +40,12 @@ public struct DelegatePolicy: Sendable {
         // falls), so no candidate list is built and one random number is drawn.
         var total = 0.0
         var last: Int?
-        var closest: (position: Int, headroom: Double)?
         peers.forEachUsable(now: context.now, excluding: context.visited) { position, _, headroom in
-            if closest == nil || headroom > closest!.headroom { closest = (position, headroom) }
             guard headroom > 0 else { return }
             total += headroom
             last = position
         }
-        guard let last else { return closest.map { peers.peers[$0.position].id } }
+        guard let last else { return nil }
         var point = Double.random(in: 0..<total, using: &generator)
         var chosen = last
         peers.forEachUsable(now: context.now, excluding: context.visited) { position, _, headroom in
@@ -63,20 +58,24 @@ public struct DelegatePolicy: Sendable {
 }
 
 /// The `sequence` choice: the first peer in the configured priority order that the request has not
-/// visited and that is not known to be down. Each node repeats its own admission test, so the
-/// request walks the order until a node is below its threshold; past the last node, all are busy.
+/// visited, that is not known to be down, and whose fresh report (if any) does not show it at or over
+/// its threshold. Each node repeats its own admission test, so the request walks the order until a
+/// node is below its threshold; past the last node, all are busy.
 public struct SequencePolicy: Sendable {
     public init() {}
 
     public func next(in peers: PeerTable, context: SteeringContext) -> String? {
-        peers.peers.first { !context.visited.contains($0.id) && !$0.isDown }?.id
+        peers.peers.first { peer in
+            guard !context.visited.contains(peer.id), !peer.isDown else { return false }
+            guard peers.isFresh(peer, now: context.now), let headroom = peers.headroom(of: peer) else { return true }
+            return headroom > 0
+        }?.id
     }
 }
 
 /// The monitor's choice: the node with the lowest estimated workload among those that are up and
 /// fresh; ties go to the earlier configured node. Whether it admits is part of the answer: a client
-/// asking is told "all busy" when it does not, while a node asking where to spill is sent there
-/// anyway (the data may be stale, and that node repeats the admission test).
+/// or a node asking is told "all busy" when it does not.
 public struct LeastLoadedPolicy: Sendable {
     public struct Choice: Sendable, Equatable {
         public var id: String
@@ -109,13 +108,12 @@ public struct LeastLoadedPolicy: Sendable {
 extension PeerTable {
     /// The monitor's answer for a new call: the least-loaded node (`LeastLoadedPolicy`) outside
     /// `excluding` that admits it, counted as having one more call until it next reports, with the
-    /// identity it reports. Nil when no node admits, unless `closestIfNoneAdmits`: a node asking
-    /// where to spill is named the closest anyway, since it repeats the test.
+    /// identity it reports; nil when no node admits.
     public mutating func claimLeastLoaded(
-        excluding: [String], now: UInt64, closestIfNoneAdmits: Bool = false
+        excluding: [String], now: UInt64
     ) -> (choice: LeastLoadedPolicy.Choice, node: NodeIdentity)? {
         let context = SteeringContext(visited: excluding, now: now)
-        guard let choice = LeastLoadedPolicy().choose(from: self, context: context), choice.admits || closestIfNoneAdmits,
+        guard let choice = LeastLoadedPolicy().choose(from: self, context: context), choice.admits,
             let node = peer(choice.id)?.report?.node
         else { return nil }
         noteSpill(to: choice.id)

@@ -19,10 +19,12 @@ public enum CallDestination: Equatable, Sendable, CustomStringConvertible {
     case registered(endpointIdentifier: String, TransportAddress)
     case route(H323Route)
     case signalled(TransportAddress)
+    /// Resolved by the Spillway node that forwarded the Setup here (`SpillwaySetupElement`).
+    case resolvedByForwarder(TransportAddress)
 
     public var address: TransportAddress {
         switch self {
-        case .registered(_, let address), .signalled(let address): address
+        case .registered(_, let address), .signalled(let address), .resolvedByForwarder(let address): address
         case .route(let route): route.destination
         }
     }
@@ -32,6 +34,7 @@ public enum CallDestination: Equatable, Sendable, CustomStringConvertible {
         case .registered(let endpoint, let address): "registered endpoint \(endpoint) at \(address)"
         case .route(let route): "route \(route)"
         case .signalled(let address): "destCallSignalAddress \(address)"
+        case .resolvedByForwarder(let address): "\(address), resolved by the forwarding node"
         }
     }
 

@@ -301,6 +301,27 @@ public struct H323UserInformation: Sendable {
         }
     }
 
+    /// A Facility-UUIE, reason `callForwarded`: the caller is to send its Setup to `address`
+    /// (and `aliases`) instead. callIdentifier, multipleCalls and maintainConnection are the
+    /// additions the reason needs (the latter two mandatory once any addition is sent).
+    public static func callForwarded(
+        to address: TransportAddress, aliases: [AliasAddress]?, conferenceID: [UInt8]?, callIdentifier: CallIdentifier?
+    ) -> [UInt8] {
+        encode(body: .root(6)) { writer in
+            writer.writeSequenceHeader(extensible: true, extended: callIdentifier != nil, optionals: [true, aliases != nil, conferenceID != nil])
+            ASN1ObjectIdentifier.h225Version4.encode(to: &writer)
+            address.encode(to: &writer)
+            if let aliases { writer.writeAliases(aliases) }
+            if let conferenceID { writer.writeOctetString(conferenceID, size: 16...16) }
+            // FacilityReason: callForwarded, the second of four root alternatives.
+            writer.writeChoiceIndex(.root(1), rootCount: 4, extensible: true)
+            if let callIdentifier {
+                writer.writeExtensionAdditions(
+                    [0: callIdentifier.perEncoded, 8: false.additionEncoding, 9: false.additionEncoding], count: 16)
+            }
+        }
+    }
+
     /// A Status-UUIE, the answer to a StatusInquiry.
     public static func status(callIdentifier: CallIdentifier) -> [UInt8] {
         encode(body: .extension(2)) { writer in

@@ -11,6 +11,8 @@ public struct LocationRequest: Equatable, Sendable, PERCodable {
     public var sourceInfo: [AliasAddress]?
     public var canMapAlias = false
     public var gatekeeperIdentifier: String?
+    /// Generic data in the forms Spillway reads (`GenericData`); nil when absent or in other forms.
+    public var genericData: [GenericData]?
     /// How many more gatekeepers the request may pass through (1...255).
     public var hopCount: UInt8?
     public var callIdentifier: CallIdentifier?
@@ -46,12 +48,17 @@ public struct LocationRequest: Equatable, Sendable, PERCodable {
         }
         canMapAlias = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in try reader.readBit() } ?? false
         gatekeeperIdentifier = try PERReader.decodeAddition(additions[2]) { reader throws(PERError) in try reader.readBMPString(size: 1...128) }
+        // Another vendor's generic data in forms Spillway does not read is left out, not an error.
+        genericData = try? PERReader.decodeAddition(additions[9]) { reader throws(PERError) in
+            try reader.readSequenceOf { reader throws(PERError) in try GenericData(from: &reader) }
+        }
         hopCount = try PERReader.decodeAddition(additions[10]) { reader throws(PERError) in UInt8(try reader.readConstrainedWholeNumber(in: 1...255)) }
         callIdentifier = try PERReader.decodeAddition(additions[12]) { reader throws(PERError) in try CallIdentifier(from: &reader) }
     }
 
     public func encode(to writer: inout PERWriter) {
-        let extended = sourceInfo != nil || canMapAlias || gatekeeperIdentifier != nil || hopCount != nil || callIdentifier != nil
+        let extended =
+            sourceInfo != nil || canMapAlias || gatekeeperIdentifier != nil || genericData != nil || hopCount != nil || callIdentifier != nil
         writer.writeSequenceHeader(extensible: true, extended: extended, optionals: [endpointIdentifier != nil, nonStandardData != nil])
         writer.writeRequestSeqNum(requestSeqNum)
         if let endpointIdentifier { writer.writeIdentifier(endpointIdentifier) }
@@ -63,6 +70,7 @@ public struct LocationRequest: Equatable, Sendable, PERCodable {
         var additions = [1: canMapAlias.additionEncoding, 15: false.additionEncoding]
         if let sourceInfo { additions[0] = additionEncoding { $0.writeAliases(sourceInfo) } }
         if let gatekeeperIdentifier { additions[2] = additionEncoding { $0.writeIdentifier(gatekeeperIdentifier) } }
+        if let genericData { additions[9] = additionEncoding { $0.writeSequenceOf(genericData) { $0.encode(to: &$1) } } }
         if let hopCount { additions[10] = additionEncoding { $0.writeConstrainedWholeNumber(Int(hopCount), in: 1...255) } }
         if let callIdentifier { additions[12] = callIdentifier.perEncoded }
         writer.writeExtensionAdditions(additions, count: Self.additionCount)

@@ -120,11 +120,12 @@ final class WorkloadCollector {
 
     func markDown(_ id: String) { table.markDown(id) }
 
-    func noteSpill(to id: String) { table.noteSpill(to: id) }
+    /// Runs `body` on the table itself (a steering decision counts the spill it makes there).
+    func updateTable<Result>(_ body: (inout PeerTable) -> Result) -> Result { body(&table) }
 
     /// The least-loaded node for a new call, claimed in this collector's table (see `PeerTable.claimLeastLoaded`).
-    func claimLeastLoaded(excluding: [String], closestIfNoneAdmits: Bool) -> (choice: LeastLoadedPolicy.Choice, node: NodeIdentity)? {
-        table.claimLeastLoaded(excluding: excluding, now: spw_monotonic_nanos(), closestIfNoneAdmits: closestIfNoneAdmits)
+    func claimLeastLoaded(excluding: [String]) -> (choice: LeastLoadedPolicy.Choice, node: NodeIdentity)? {
+        table.claimLeastLoaded(excluding: excluding, now: spw_monotonic_nanos())
     }
 
     private func pollAll() {

@@ -137,12 +137,11 @@ final class MonitorLoopState: LoopConfinedState {
     }
 
     /// The least-loaded node, leaving out `excluding`; fresh data first when collecting on query.
-    /// A client is told nil (all busy) unless that node admits by the monitor's data; a node asking
-    /// where to spill (`forNode`) is named the closest anyway, since it will repeat the test. The node
-    /// named is counted as having one more call until it reports.
-    func leastLoaded(excluding: [String], forNode: Bool = false, then body: @escaping (NodeIdentity?, Double?) -> Void) {
+    /// Nil (all busy) unless that node admits by the monitor's data, for a client and a node asking
+    /// where to spill alike. The node named is counted as having one more call until it reports.
+    func leastLoaded(excluding: [String], then body: @escaping (NodeIdentity?, Double?) -> Void) {
         collector.withFreshView { [self] _ in
-            guard let claimed = collector.claimLeastLoaded(excluding: excluding, closestIfNoneAdmits: forNode) else {
+            guard let claimed = collector.claimLeastLoaded(excluding: excluding) else {
                 allBusy += 1
                 return body(nil, nil)
             }
@@ -168,7 +167,7 @@ final class MonitorLoopState: LoopConfinedState {
         case .report(let report):
             collector.receive(report, sender: envelope.sender, from: address)
         case .locate(let id, let excluding):
-            leastLoaded(excluding: excluding, forNode: true) { [link] node, _ in link.send(.located(id: id, node: node), to: address) }
+            leastLoaded(excluding: excluding) { [link] node, _ in link.send(.located(id: id, node: node), to: address) }
         case .poll, .subscribe, .forward, .forwardReply, .located:
             link.refuse(.malformed, from: address)
         }

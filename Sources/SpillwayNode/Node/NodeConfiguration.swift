@@ -70,6 +70,9 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Where the node takes H.225.0 call signalling (TCP), the address LCF and ACF name for it
     /// (default: the RAS host, port 1720, when RAS is on).
     public var callSignalAddress: String?
+    /// How a Setup over the threshold goes to the node steering chose: the caller is told it
+    /// (Facility callForwarded), or this node forwards the Setup and relays the signalling.
+    public var h323Reply = H323ReplyMode.direct
     /// Static routes for H.323 calls, `PREFIX=HOST:PORT` (`--h323-route`, repeatable).
     public var h323Routes: [H323Route] = []
     /// The load monitor's RAS address: the node registers there and reports its workload in RAI.
@@ -92,7 +95,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
         "data-plane",        "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
-        "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "h323-route", "monitor-ras", "ng-clients", "metrics",
+        "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "h323-reply", "h323-route", "monitor-ras", "ng-clients", "metrics",
         "drain-grace",
     ]
 
@@ -165,6 +168,11 @@ public struct NodeConfiguration: Sendable, Equatable {
             }
             rasReply = mode
         case "call-signal": callSignalAddress = text
+        case "h323-reply":
+            guard let mode = H323ReplyMode(rawValue: text) else {
+                throw .invalid(setting: setting, value: text, allowed: "direct or reverse")
+            }
+            h323Reply = mode
         case "h323-route":
             guard let equals = text.firstIndex(of: "="), !text[..<equals].isEmpty,
                 let destination = TransportAddress(hostAndPort: String(text[text.index(after: equals)...]))
@@ -204,7 +212,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             ("forward-timeout", { "\($0.forwardTimeout)" }), ("poll-timeout", { "\($0.pollTimeout)" }),
             ("recording-dir", { "\($0.recordingDirectory ?? "")" }), ("ras", { "\($0.rasAddress ?? "")" }),
             ("ras-reply", \.rasReply.rawValue), ("call-signal", { "\($0.callSignalAddress ?? "")" }),
-            ("h323-route", { "\($0.h323Routes)" }),
+            ("h323-reply", \.h323Reply.rawValue), ("h323-route", { "\($0.h323Routes)" }),
             ("monitor-ras", { "\($0.monitorRASAddress ?? "")" }), ("metrics", { "\($0.metricsAddress ?? "")" }),
         ]
         return fixed.filter { $0.1(self) != $0.1(reloaded) }.map(\.0)

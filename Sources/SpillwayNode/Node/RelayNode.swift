@@ -230,24 +230,38 @@ final class NodeLoopState: LoopConfinedState {
                 logger: logger)
         }
         metrics = NodeMetrics()
+        let planner = SpillPlanner(
+            core: SteeringCore(nodeID: identity.id, mode: configuration.policy), cluster: cluster.map { ($0.collector, $0.link) },
+            monitor: try configuration.monitorAddress.map { try NIOCore.SocketAddress(hostAndPort: $0) },
+            monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), metrics: metrics, loop: loop, logger: logger)
         router = RequestRouter(
             identity: identity, processor: NGProcessor(registry: registry, logger: logger), meter: meter, cluster: cluster,
-            configuration: configuration, metrics: metrics, ngChannel: ngChannel, loop: loop, logger: logger)
-        let ras = try rasChannel.map { [cluster] channel in
+            planner: planner, configuration: configuration, metrics: metrics, ngChannel: ngChannel, loop: loop, logger: logger)
+        let ras = try rasChannel.map { channel in
             guard let rasAddress = identity.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
                 let callSignal = identity.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))
             else { throw NodeStartError.bindFailed(setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address") }
             return try RASEndpoint(
-                identity: identity, rasAddress: rasAddress, callSignalAddress: callSignal, meter: meter, cluster: cluster,
-                configuration: configuration, channel: channel, loop: loop, logger: logger)
+                identity: identity, rasAddress: rasAddress, callSignalAddress: callSignal, meter: meter,
+                planner: planner, configuration: configuration, channel: channel, loop: loop, logger: logger)
         }
         self.ras = ras
         if let ras { router.rasStatistics = { ras.counters.bencoded } }
         callSignalling = identity.callSignalAddress.map { _ in
             CallSignallingPort(
                 registry: registry, mediaIP: configuration.mediaIP, routes: configuration.h323Routes,
-                admitsNewCall: { meter.admitsNewCall }, registered: { [ras] aliases in ras?.registration(matchingAnyOf: aliases) },
-                loop: loop, logger: logger)
+                steer: { placement, then in
+                    planner.place(placement, admitsHere: meter.admitsNewCall) { outcome in
+                        switch outcome {
+                        case .takeHere: then(.takeHere)
+                        case .forward(let target, let carried):
+                            then(.forward(node: target.id, callSignalAddress: target.callSignalAddress, placement: carried))
+                        case .allBusy(let reason): then(.allBusy(reason))
+                        }
+                    }
+                },
+                replyMode: configuration.h323Reply, maxHops: configuration.maxHops,
+                registered: { [ras] aliases in ras?.registration(matchingAnyOf: aliases) }, loop: loop, logger: logger)
         }
         if let callSignalling { router.h323Statistics = { callSignalling.counters.bencoded(activeCalls: callSignalling.activeCalls) } }
 
@@ -290,10 +304,7 @@ final class NodeLoopState: LoopConfinedState {
             pollTimeoutNanos: UInt64(configuration.pollTimeout * 1e9), link: link, loop: loop, logger: logger)
         let pushTargets = configuration.share == .push ? peers.map(\.1) + (monitor.map { [$0] } ?? []) : []
         let reporter = WorkloadReporter(identity: identity, meter: meter, pushTargets: pushTargets, link: link, loop: loop)
-        let planner = SpillPlanner(
-            mode: configuration.policy, collector: collector, link: link, monitor: monitor,
-            monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), loop: loop, logger: logger)
-        return ClusterMembership(link: link, collector: collector, reporter: reporter, planner: planner)
+        return ClusterMembership(link: link, collector: collector, reporter: reporter)
     }
 
     /// Refuses new calls from now on and tells the peers at once; returns the calls still up.

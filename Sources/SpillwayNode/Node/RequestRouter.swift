@@ -12,7 +12,6 @@ struct ClusterMembership {
     let link: ClusterLink
     let collector: WorkloadCollector
     let reporter: WorkloadReporter
-    let planner: SpillPlanner
 }
 
 /// Decides which node runs each NG command, and gets the reply back to whoever asked.
@@ -27,6 +26,7 @@ final class RequestRouter {
     private let processor: NGProcessor
     let meter: WorkloadMeter
     let cluster: ClusterMembership?
+    private let planner: SpillPlanner
     private let configuration: NodeConfiguration
     /// Where NG commands are taken from; a reloaded config file may change it.
     var ngClients: ClientNetworks
@@ -80,7 +80,7 @@ final class RequestRouter {
     private struct PendingForward {
         enum Purpose {
             /// Placing a new call; on success the target's owner is remembered.
-            case newCall(callID: String)
+            case newCall(NewCall)
             /// A later command for a call anchored on `owner`.
             case proxy(callID: String, owner: NodeIdentity, isDelete: Bool)
         }
@@ -88,19 +88,18 @@ final class RequestRouter {
         var message: ForwardedRequest
         var target: SpillPlanner.Target
         var purpose: Purpose
-        /// Nodes not to try again for this request (they did not answer).
-        var avoided: [String]
         var retransmissions: LoopTimer?
     }
 
     init(
-        identity: NodeIdentity, processor: NGProcessor, meter: WorkloadMeter, cluster: ClusterMembership?,
+        identity: NodeIdentity, processor: NGProcessor, meter: WorkloadMeter, cluster: ClusterMembership?, planner: SpillPlanner,
         configuration: NodeConfiguration, metrics: NodeMetrics, ngChannel: any Channel, loop: any EventLoop, logger: Logger
     ) {
         self.identity = identity
         self.processor = processor
         self.meter = meter
         self.cluster = cluster
+        self.planner = planner
         self.configuration = configuration
         self.ngClients = configuration.ngClients
         self.metrics = metrics
@@ -142,7 +141,7 @@ final class RequestRouter {
             counters.malformed += 1
             return complete(origin, reply: NGReply.error("\(NGError.malformedBencode(error))"), owner: nil)
         }
-        route(command, origin: origin, hopsLeft: configuration.maxHops, visited: [])
+        route(command, origin: origin, placement: CallPlacement(hopsLeft: configuration.maxHops))
     }
 
     // MARK: - Cluster messages
@@ -161,7 +160,7 @@ final class RequestRouter {
         case .forwardReply(let reply):
             receiveForwardReply(reply)
         case .located(let id, let node):
-            cluster.planner.receiveLocated(id: id, node: node)
+            planner.receiveLocated(id: id, node: node)
         case .locate:
             // Only the load monitor answers `locate`.
             cluster.link.refuse(.malformed, from: address)
@@ -176,7 +175,7 @@ final class RequestRouter {
         }
         guard inFlight.insert(origin.key).inserted else { return }
         counters.forwardsReceived += 1
-        route(request.command, origin: origin, hopsLeft: request.hopsLeft, visited: request.visited)
+        route(request.command, origin: origin, placement: CallPlacement(hopsLeft: request.hopsLeft, visited: request.visited))
     }
 
     private func receiveForwardReply(_ reply: ForwardedReply) {
@@ -187,8 +186,8 @@ final class RequestRouter {
         pending.retransmissions?.cancel()
         let succeeded = reply.reply["result"]?.stringValue == "ok"
         switch pending.purpose {
-        case .newCall(let callID):
-            if succeeded, let owner = reply.owner, case .client = pending.origin { owners[callID] = owner }
+        case .newCall(let call):
+            if succeeded, let owner = reply.owner, case .client = pending.origin { owners[call.callID] = owner }
         case .proxy(let callID, _, let isDelete):
             // Deleted, or gone from its owner (media timeout there): forget where it was.
             if isDelete || NGReply.isUnknownCall(reply.reply) { owners[callID] = nil }
@@ -198,7 +197,7 @@ final class RequestRouter {
 
     // MARK: - Routing
 
-    private func route(_ command: BencodeValue, origin: Origin, hopsLeft: Int, visited: [String]) {
+    private func route(_ command: BencodeValue, origin: Origin, placement: CallPlacement) {
         if command["command"]?.stringValue == "workload", case .client = origin {
             return complete(origin, reply: workloadControl(command), owner: nil)
         }
@@ -212,54 +211,48 @@ final class RequestRouter {
                 return proxy(command, request: request, callID: callID, to: owner, origin: origin)
             }
             if case .offer = request {
-                return placeNewCall(command, request: request, origin: origin, hopsLeft: hopsLeft, visited: visited)
+                let call = NewCall(command: command, request: request, origin: origin, placement: placement)
+                return planner.place(placement, admitsHere: meter.admitsNewCall) { [self] in act(on: $0, for: call) }
             }
         }
         do throws(CallError) {
-            complete(origin, reply: try runHere(request, hops: visited.count), owner: identity)
+            complete(origin, reply: try runHere(request, hops: placement.hops), owner: identity)
         } catch {
             complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
         }
     }
 
-    private func placeNewCall(
-        _ command: BencodeValue, request: NGRequest, origin: Origin, hopsLeft: Int, visited: [String]
-    ) {
-        if meter.admitsNewCall {
+    /// An NG offer for a call no node anchors yet, as it arrived here.
+    private struct NewCall {
+        var command: BencodeValue
+        var request: NGRequest
+        var origin: Origin
+        var placement: CallPlacement
+        var callID: String { request.callID ?? "" }
+    }
+
+    /// Carries out the steering outcome for a new call: runs it here, forwards it, or answers all busy.
+    private func act(on outcome: SpillPlanner.Outcome, for call: NewCall) {
+        switch outcome {
+        case .takeHere:
             do throws(CallError) {
-                let reply = try runHere(request, hops: visited.count)
-                metrics.callHops.record(Int64(visited.count))
+                let reply = try runHere(call.request, hops: call.placement.hops)
+                metrics.callHops.record(Int64(call.placement.hops))
                 cluster?.reporter.workloadChanged()
-                return complete(origin, reply: reply, owner: identity)
+                complete(call.origin, reply: reply, owner: identity)
             } catch .ports(let exhausted) where cluster != nil {
                 // Out of media ports is as full as a node gets: the call goes elsewhere.
                 logger.warning("no media ports left for a new call; steering it to another node", metadata: ["reason": "\(exhausted)"])
+                planner.place(call.placement, admitsHere: false) { [self] in act(on: $0, for: call) }
             } catch {
-                return complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
+                complete(call.origin, reply: processor.reply(to: error, of: call.request, client: call.origin.description), owner: nil)
             }
-        }
-        steer(command, callID: request.callID ?? "", origin: origin, hopsLeft: hopsLeft, path: visited + [identity.id], avoided: [])
-    }
-
-    /// Sends a new call this node does not take to the node the policy picks, or answers all busy.
-    private func steer(
-        _ command: BencodeValue, callID: String, origin: Origin, hopsLeft: Int, path: [String], avoided: [String]
-    ) {
-        guard let cluster else {
-            return complete(origin, reply: allBusy(command, path: path, detail: "no peers are configured"), owner: nil)
-        }
-        guard hopsLeft > 0 else {
-            return complete(origin, reply: allBusy(command, path: path, detail: "hop limit reached"), owner: nil)
-        }
-        let decisionStarted = ContinuousClock.now
-        cluster.planner.chooseTarget(avoiding: path + avoided) { [self] target in
-            metrics.steeringDecision.record(ContinuousClock.now - decisionStarted)
-            guard let target else {
-                return complete(origin, reply: allBusy(command, path: path, detail: "no other node is below its threshold"), owner: nil)
-            }
-            counters.spills[cluster.planner.mode, default: 0] += 1
-            let message = ForwardedRequest(id: 0, hopsLeft: hopsLeft - 1, visited: path, command: command)
-            forward(message, to: target, purpose: .newCall(callID: callID), origin: origin, avoided: avoided)
+        case .forward(let target, let carried):
+            counters.spills[planner.mode, default: 0] += 1
+            let message = ForwardedRequest(id: 0, hopsLeft: carried.hopsLeft, visited: carried.visited, command: call.command)
+            forward(message, to: target, purpose: .newCall(call), origin: call.origin)
+        case .allBusy(let reason):
+            complete(call.origin, reply: allBusy(call.command, tried: call.placement.visited + [identity.id], reason: reason), owner: nil)
         }
     }
 
@@ -272,16 +265,13 @@ final class RequestRouter {
         if case .delete = request { isDelete = true }
         let message = ForwardedRequest(id: 0, hopsLeft: 0, visited: [identity.id], command: command)
         forward(
-            message, to: SpillPlanner.Target(id: owner.id, address: address, rasAddress: owner.rasAddress),
-            purpose: .proxy(callID: callID, owner: owner, isDelete: isDelete), origin: origin, avoided: [])
+            message, to: SpillPlanner.Target(id: owner.id, address: address, reported: owner),
+            purpose: .proxy(callID: callID, owner: owner, isDelete: isDelete), origin: origin)
     }
 
     /// Sends a request to another node, resends it once halfway to the timeout, and gives up at the
     /// timeout: the target is marked down and a new call is steered elsewhere.
-    private func forward(
-        _ message: ForwardedRequest, to target: SpillPlanner.Target, purpose: PendingForward.Purpose, origin: Origin,
-        avoided: [String]
-    ) {
+    private func forward(_ message: ForwardedRequest, to target: SpillPlanner.Target, purpose: PendingForward.Purpose, origin: Origin) {
         guard let cluster else { return }
         var message = message
         message.id = nextForwardID
@@ -299,16 +289,13 @@ final class RequestRouter {
             }
             forwardTimedOut(id)
         }
-        forwards[id] = PendingForward(
-            origin: origin, message: message, target: target, purpose: purpose, avoided: avoided,
-            retransmissions: retransmissions)
+        forwards[id] = PendingForward(origin: origin, message: message, target: target, purpose: purpose, retransmissions: retransmissions)
     }
 
     private func forwardTimedOut(_ id: UInt64) {
-        guard let pending = forwards.removeValue(forKey: id), let cluster else { return }
+        guard let pending = forwards.removeValue(forKey: id) else { return }
         pending.retransmissions?.cancel()
         counters.forwardTimeouts += 1
-        cluster.planner.targetDidNotAnswer(pending.target)
         logger.warning(
             "node did not answer a forwarded request; marked down",
             metadata: [
@@ -316,11 +303,10 @@ final class RequestRouter {
                 "timeout-ms": "\(Int(configuration.forwardTimeout * 1000))",
             ])
         switch pending.purpose {
-        case .newCall(let callID):
-            steer(
-                pending.message.command, callID: callID, origin: pending.origin, hopsLeft: pending.message.hopsLeft + 1,
-                path: pending.message.visited, avoided: pending.avoided + [pending.target.id])
+        case .newCall(let call):
+            planner.retry(call.placement, after: pending.target) { [self] in act(on: $0, for: call) }
         case .proxy(let callID, let owner, _):
+            cluster?.collector.markDown(owner.id)
             complete(
                 pending.origin,
                 reply: NGReply.error(
@@ -366,15 +352,15 @@ final class RequestRouter {
     }
 
     /// "Every node is busy", as the client asked to hear it.
-    private func allBusy(_ command: BencodeValue, path: [String], detail: String) -> BencodeValue {
+    private func allBusy(_ command: BencodeValue, tried path: [String], reason: AllBusyReason) -> BencodeValue {
         counters.allBusy += 1
         let load = meter.workload.load
         let reason =
             "all nodes busy: every node tried is at or over its load threshold (tried \(path.joined(separator: ", ")); "
-            + "\(detail); this node's load \(ratioText(load)) vs threshold \(ratioText(meter.threshold.value))"
+            + "\(reason); this node's load \(ratioText(load)) vs threshold \(ratioText(meter.threshold.value))"
             + (meter.isDraining ? ", draining for shutdown" : "") + "); "
             + "add nodes or capacity, or raise the thresholds"
-        logger.notice("refused a new call: all nodes busy", metadata: ["tried": "\(path)", "detail": "\(detail)"])
+        logger.notice("refused a new call: all nodes busy", metadata: ["tried": "\(path)", "reason": "\(reason)"])
         return NGReply.clientSupportsLoadLimit(command) ? NGReply.loadLimit(reason) : NGReply.error(reason)
     }
 
@@ -462,6 +448,9 @@ final class RequestRouter {
         fields["spillway"] = .dictionary(cluster)
         return fields
     }
+
+    /// The deployment's steering policy.
+    var steeringMode: SteeringMode { planner.mode }
 
     /// Calls first received here and anchored on other nodes.
     var foreignCallCount: Int { owners.count }

@@ -33,8 +33,8 @@ final class NodeMetrics {
         exportMedia(snapshot.totalsByDirection)
         exportCalls(snapshot)
         exportRouting(snapshot.routing)
-        if let ras = snapshot.ras { exportRAS(ras) }
-        if let h323 = snapshot.h323 { exportH323(h323) }
+        if let ras = snapshot.ras { exportRAS(ras, policy: snapshot.policy) }
+        if let h323 = snapshot.h323 { exportH323(h323, policy: snapshot.policy) }
         exportWorkload(snapshot)
         return registry.emitToBuffer()
     }
@@ -76,9 +76,9 @@ final class NodeMetrics {
 
     private func exportRouting(_ routing: RoutingCounters) {
         for mode in SteeringMode.allCases {
-            total("spillway_spills_total", "New calls sent to another node, by policy", [("policy", mode.rawValue)], routing.spills[mode] ?? 0)
+            total(Self.spills, Self.spillsHelp, [("policy", mode.rawValue), ("protocol", "ng")], routing.spills[mode] ?? 0)
         }
-        total("spillway_refusals_total", "New calls refused because every node tried was busy", [("reason", "all-busy")], routing.allBusy)
+        total(Self.refusals, Self.refusalsHelp, [("protocol", "ng"), ("reason", "all-busy")], routing.allBusy)
         total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "sent")], routing.forwardsSent)
         total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "received")], routing.forwardsReceived)
         total("spillway_forward_timeouts_total", "Forwarded requests the target did not answer in time", [], routing.forwardTimeouts)
@@ -90,7 +90,14 @@ final class NodeMetrics {
         total("spillway_ng_retransmissions_total", "NG requests received again, answered from the reply cache", [], routing.retransmissions)
     }
 
-    private func exportRAS(_ ras: RASCounters) {
+    private static let spills = "spillway_spills_total"
+    private static let spillsHelp = "New calls sent to another node, by policy and protocol"
+    private static let refusals = "spillway_refusals_total"
+    private static let refusalsHelp = "New calls refused because every node tried was busy, by protocol"
+
+    private func exportRAS(_ ras: RASCounters, policy: SteeringMode) {
+        total(Self.spills, Self.spillsHelp, [("policy", policy.rawValue), ("protocol", "ras")], ras.forwarded)
+        total(Self.refusals, Self.refusalsHelp, [("protocol", "ras"), ("reason", "all-busy")], ras.allBusy)
         for (message, count) in ras.received {
             total("spillway_ras_received_total", "H.225.0 RAS messages decoded, by message", [("message", message)], count)
         }
@@ -105,7 +112,9 @@ final class NodeMetrics {
         }
     }
 
-    private func exportH323(_ h323: H323Counters) {
+    private func exportH323(_ h323: H323Counters, policy: SteeringMode) {
+        total(Self.spills, Self.spillsHelp, [("policy", policy.rawValue), ("protocol", "h323")], h323.spills.values.reduce(0, +))
+        total(Self.refusals, Self.refusalsHelp, [("protocol", "h323"), ("reason", "all-busy")], h323.allBusy)
         total("spillway_h323_calls_routed_total", "H.323 Setups relayed to their destination", [], h323.callsRouted)
         total("spillway_h323_calls_refused_total", "H.323 Setups the node answered with ReleaseComplete itself", [], h323.callsRefused)
         for (how, count) in h323.callsEnded {

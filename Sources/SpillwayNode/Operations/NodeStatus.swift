@@ -101,6 +101,8 @@ struct NodeSnapshot {
     var totalsByDirection: [StreamStatistics]
     var events: CallEventCounters
     var routing: RoutingCounters
+    /// The node's steering policy, which labels its spills.
+    var policy: SteeringMode
     var ras: RASCounters?
     var h323: H323Counters?
     var packetRate: Double

@@ -23,6 +23,6 @@ extension RequestRouter {
         let usage = meter.workload.usage
         return NodeSnapshot(
             status: status(), totalsByDirection: registry.nodeTotalsByDirection(), events: registry.events, routing: counters,
-            ras: ras, h323: h323, packetRate: usage.packetsPerSecond, bitRate: usage.bitsPerSecond, cpu: usage.cpu)
+            policy: steeringMode, ras: ras, h323: h323, packetRate: usage.packetsPerSecond, bitRate: usage.bitsPerSecond, cpu: usage.cpu)
     }
 }

@@ -27,7 +27,7 @@ final class RASEndpoint {
     let callSignalAddress: TransportAddress
     private let identity: NodeIdentity
     private let meter: WorkloadMeter
-    private let cluster: ClusterMembership?
+    private let planner: SpillPlanner
     private let configuration: NodeConfiguration
     private let server: RASServer
     private let loop: any EventLoop
@@ -70,26 +70,32 @@ final class RASEndpoint {
         }
     }
 
-    private struct PendingLocation {
+    /// A call request this node is placing, as it arrived.
+    private struct Placing {
         var requester: Requester
         /// The requester's request, as the server keys it (for the answer and its retransmissions).
         var key: String
+        var placement: CallPlacement
+    }
+
+    private struct PendingLocation {
+        var call: Placing
+        /// The LRQ as forwarded.
         var request: LocationRequest
         var target: SpillPlanner.Target
         var targetAddress: NIOCore.SocketAddress
-        var avoided: [String]
         var timer: LoopTimer
     }
 
     init(
         identity: NodeIdentity, rasAddress: TransportAddress, callSignalAddress: TransportAddress, meter: WorkloadMeter,
-        cluster: ClusterMembership?, configuration: NodeConfiguration, channel: any Channel, loop: any EventLoop, logger: Logger
+        planner: SpillPlanner, configuration: NodeConfiguration, channel: any Channel, loop: any EventLoop, logger: Logger
     ) throws {
         self.identity = identity
         self.rasAddress = rasAddress
         self.callSignalAddress = callSignalAddress
         self.meter = meter
-        self.cluster = cluster
+        self.planner = planner
         self.configuration = configuration
         let transport = RASTransport(channel: channel)
         server = RASServer(
@@ -153,56 +159,65 @@ final class RASEndpoint {
     // MARK: - Placing calls
 
     private func place(_ requester: Requester, key: String) {
-        if meter.admitsNewCall {
-            server.count { $0.admitted += 1 }
-            return server.answer(key, confirmation(for: requester, callSignalAddress: callSignalAddress, rasAddress: rasAddress), to: requester.replyDestination)
-        }
-        let hopBudget: Int
-        switch requester {
-        case .location(let request, _): hopBudget = Int(request.hopCount ?? UInt8(min(configuration.maxHops, 255)))
-        case .admission: hopBudget = min(configuration.maxHops, 255) + 1
-        }
-        guard hopBudget > 1 else {
-            server.count { $0.hopLimit += 1 }
-            return refuse(requester, key: key, reason: .hopCountExceeded, detail: "hop count exhausted")
-        }
-        server.beginWork(on: key)
-        steer(requester, key: key, hopsLeft: hopBudget - 1, avoided: previousNodes(before: requester.source))
+        let call = Placing(requester: requester, key: key, placement: placement(of: requester))
+        let admitsHere = meter.admitsNewCall
+        // Retransmissions are absorbed while a poll round or the monitor's answer is awaited.
+        if !admitsHere { server.beginWork(on: key) }
+        planner.place(call.placement, admitsHere: admitsHere) { [self] in act(on: $0, for: call) }
     }
 
-    private func steer(_ requester: Requester, key: String, hopsLeft: Int, avoided: [String]) {
-        guard let cluster else { return refuse(requester, key: key, reason: .resourceUnavailable, detail: "no peers are configured") }
-        cluster.planner.chooseTarget(avoiding: [identity.id] + avoided) { [self] target in
-            guard let target else {
-                return refuse(requester, key: key, reason: .resourceUnavailable, detail: "no other node is below its threshold")
-            }
-            guard let rasText = target.rasAddress, let targetAddress = try? NIOCore.SocketAddress(hostAndPort: rasText) else {
+    /// How far a request may still travel, and where it has been: an LRQ's hopCount counts the
+    /// gatekeepers it may still pass through, this one included, and Spillway's generic data names
+    /// the nodes before this one.
+    private func placement(of requester: Requester) -> CallPlacement {
+        switch requester {
+        case .location(let request, _):
+            CallPlacement(
+                hopsLeft: request.hopCount.map { Int($0) - 1 } ?? configuration.maxHops,
+                visited: VisitedNodes(in: request.genericData)?.nodes ?? [])
+        case .admission:
+            CallPlacement(hopsLeft: configuration.maxHops)
+        }
+    }
+
+    /// Carries out the steering outcome: LCF/ACF naming this node, an LRQ to the node chosen, or LRJ/ARJ.
+    private func act(on outcome: SpillPlanner.Outcome, for call: Placing) {
+        switch outcome {
+        case .takeHere:
+            server.count { $0.admitted += 1 }
+            server.answer(
+                call.key, confirmation(for: call.requester, callSignalAddress: callSignalAddress, rasAddress: rasAddress),
+                to: call.requester.replyDestination)
+        case .allBusy(let reason):
+            refuse(call, because: reason)
+        case .forward(let target, let carried):
+            guard let rasText = target.rasAddress, let address = try? NIOCore.SocketAddress(hostAndPort: rasText) else {
                 logger.warning(
                     "cannot forward a RAS request to a node whose reports carry no RAS address; start it with --ras",
                     metadata: ["peer": "\(target.id)"])
-                return steer(requester, key: key, hopsLeft: hopsLeft, avoided: avoided + [target.id])
+                var next = call
+                next.placement.unanswered.append(target.id)
+                return planner.place(next.placement, admitsHere: false) { [self] in act(on: $0, for: next) }
             }
-            forward(requester, key: key, to: target, at: targetAddress, hopsLeft: hopsLeft, avoided: avoided)
+            forward(call, to: target, at: address, carrying: carried)
         }
     }
 
-    /// Sends the request on as an LRQ. A location request in direct mode keeps its sequence number
-    /// and replyAddress and is forgotten; otherwise this node waits for the answer.
-    private func forward(
-        _ requester: Requester, key: String, to target: SpillPlanner.Target, at address: NIOCore.SocketAddress, hopsLeft: Int,
-        avoided: [String]
-    ) {
+    /// Sends the request on as an LRQ carrying `carried` (hopCount and the visited nodes). A location
+    /// request in direct mode keeps its sequence number and replyAddress and is forgotten; otherwise
+    /// this node waits for the answer.
+    private func forward(_ call: Placing, to target: SpillPlanner.Target, at address: NIOCore.SocketAddress, carrying carried: CallPlacement) {
         server.count { $0.forwarded += 1 }
-        tellToWait(requester, hopsLeft: hopsLeft)
+        tellToWait(call.requester, hopsLeft: carried.hopsLeft)
         var request: LocationRequest
-        switch requester {
+        switch call.requester {
         case .location(let original, _):
             request = original
             if configuration.rasReply == .direct {
-                request.hopCount = UInt8(hopsLeft)
+                request.carry(carried)
                 server.send(.locationRequest(request), to: address)
                 // The answer goes straight to the requester: nothing is left to wait for here.
-                server.endWork(on: key)
+                server.endWork(on: call.key)
                 return
             }
         case .admission(let admission, _):
@@ -212,12 +227,11 @@ final class RASEndpoint {
         }
         request.requestSeqNum = sequenceNumbers.next()
         request.replyAddress = rasAddress
-        request.hopCount = UInt8(hopsLeft)
         request.gatekeeperIdentifier = identity.id
+        request.carry(carried)
         server.send(.locationRequest(request), to: address)
         pending[request.requestSeqNum] = PendingLocation(
-            requester: requester, key: key, request: request, target: target, targetAddress: address, avoided: avoided,
-            timer: watch(request, sentTo: address))
+            call: call, request: request, target: target, targetAddress: address, timer: watch(request, sentTo: address))
     }
 
     /// RIP to the requester: wait for as many forward timeouts as the request may still travel hops.
@@ -241,11 +255,10 @@ final class RASEndpoint {
         guard let forwarded = pending.removeValue(forKey: sequenceNumber) else { return }
         forwarded.timer.cancel()
         server.count { $0.forwardTimeouts += 1 }
-        cluster?.planner.targetDidNotAnswer(forwarded.target)
         logger.warning(
             "node did not answer a forwarded LRQ; marked down",
             metadata: ["peer": "\(forwarded.target.id)", "address": "\(forwarded.targetAddress)"])
-        steer(forwarded.requester, key: forwarded.key, hopsLeft: Int(forwarded.request.hopCount ?? 1), avoided: forwarded.avoided + [forwarded.target.id])
+        planner.retry(forwarded.call.placement, after: forwarded.target) { [self] in act(on: $0, for: forwarded.call) }
     }
 
     private enum Answer {
@@ -259,7 +272,7 @@ final class RASEndpoint {
             server.count { $0.lateAnswers += 1 }
             return
         }
-        let requester = forwarded.requester
+        let requester = forwarded.call.requester
         switch answer {
         case .inProgress:
             // The target is forwarding in turn: wait longer, and tell the requester to.
@@ -270,10 +283,10 @@ final class RASEndpoint {
             return
         case .located(let confirm):
             finish(sequenceNumber)
-            server.answer(forwarded.key, confirmation(for: requester, callSignalAddress: confirm.callSignalAddress, rasAddress: confirm.rasAddress), to: requester.replyDestination)
+            server.answer(forwarded.call.key, confirmation(for: requester, callSignalAddress: confirm.callSignalAddress, rasAddress: confirm.rasAddress), to: requester.replyDestination)
         case .rejected(let reason):
             finish(sequenceNumber)
-            refuse(requester, key: forwarded.key, reason: reason, detail: "node '\(forwarded.target.id)' answered \(reason)")
+            reject(forwarded.call, reason: reason, detail: "node '\(forwarded.target.id)' answered \(reason)")
         }
     }
 
@@ -293,29 +306,37 @@ final class RASEndpoint {
         }
     }
 
+    /// LRJ/ARJ for a call no node takes: `hopCountExceeded` when the hop limit stopped it,
+    /// `resourceUnavailable` otherwise.
+    private func refuse(_ call: Placing, because reason: AllBusyReason) {
+        if reason == .hopLimitReached { server.count { $0.hopLimit += 1 } }
+        reject(call, reason: reason == .hopLimitReached ? .hopCountExceeded : .resourceUnavailable, detail: "\(reason)")
+    }
+
     /// LRJ with `reason`, or ARJ (`resourceUnavailable` whatever stopped the walk).
-    private func refuse(_ requester: Requester, key: String, reason: LocationRejectReason, detail: String) {
+    private func reject(_ call: Placing, reason: LocationRejectReason, detail: String) {
         server.count { $0.allBusy += 1 }
         logger.notice(
             "refused a RAS call request: all nodes busy",
-            metadata: ["request": "\(key)", "reason": "\(reason)", "detail": "\(detail)", "load": "\(ratioText(meter.workload.load))"])
+            metadata: [
+                "request": "\(call.key)", "reason": "\(reason)", "detail": "\(detail)", "tried": "\(call.placement.visited + [identity.id])",
+                "load": "\(ratioText(meter.workload.load))",
+            ])
         let message: RASMessage =
-            switch requester {
+            switch call.requester {
             case .location(let request, _): .locationReject(LocationReject(requestSeqNum: request.requestSeqNum, rejectReason: reason))
             case .admission(let request, _): .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
             }
-        server.answer(key, message, to: requester.replyDestination)
+        server.answer(call.key, message, to: call.requester.replyDestination)
     }
+}
 
-    /// The nodes a request arriving from `source` has been through, as far as this node can tell:
-    /// the peer that forwarded it (known by its RAS address), and in sequence mode every node
-    /// before that one in the priority order, since the walk goes in that order.
-    private func previousNodes(before source: NIOCore.SocketAddress) -> [String] {
-        guard let table = cluster?.collector.table,
-            let position = table.peers.firstIndex(where: { $0.report?.node.rasAddress == source.hostAndPort })
-        else { return [] }
-        if configuration.policy == .sequence { return table.peers[...position].map(\.id) }
-        return [table.peers[position].id]
+extension LocationRequest {
+    /// Sets what a forwarded LRQ carries of its placement: hopCount (the gatekeepers it may still
+    /// pass through, the next one included) and Spillway's visited nodes among its generic data.
+    mutating func carry(_ placement: CallPlacement) {
+        hopCount = UInt8(min(255, max(1, placement.hopsLeft + 1)))
+        genericData = (genericData ?? []).filter { $0.id != VisitedNodes.identifier } + [VisitedNodes(placement.visited).genericData]
     }
 }
 
