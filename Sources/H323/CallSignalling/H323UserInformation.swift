@@ -34,6 +34,8 @@ public struct H323UserInformation: Sendable {
     public private(set) var releaseReason: Int?
     /// Facility's reason: a root alternative's index, or 4 + an extension alternative's.
     public private(set) var facilityReason: Int?
+    /// Facility's alternativeAddress: where a forwarded call is to go.
+    public private(set) var alternativeAddress: TransportAddress?
 
     /// Where a rewritable field sits: a root field is replaced in place with a value of the same
     /// size; an extension addition is an open type, replaced whole.
@@ -146,7 +148,7 @@ public struct H323UserInformation: Sendable {
 
     private mutating func readFacility(_ reader: inout PERReader) throws(PERError) {
         var (extended, optionals) = try readHeader(&reader, optionals: 3)
-        if optionals.next() { _ = try reader.readTransportAddress("alternativeAddress") }
+        if optionals.next() { alternativeAddress = try reader.readTransportAddress("alternativeAddress") }
         if optionals.next() { _ = try reader.readAliases("alternativeAliasAddress") }
         if optionals.next() { conferenceID = try reader.readConferenceID() }
         facilityReason = try Self.readNullChoice(&reader, rootCount: 4)

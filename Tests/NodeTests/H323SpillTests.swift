@@ -1,0 +1,106 @@
+import Bencode
+import Cluster
+import H323
+import H323Edge
+import SpillwayNode
+import SpillwayTestSupport
+import Testing
+
+/// H.323 Setups at a node over its threshold, on a real three-node cluster on loopback, with a
+/// pycrate-built Setup from a TCP caller and a TCP callee the calls are routed to: the call lands
+/// on another node, told to the caller (`direct`) or forwarded by the first node (`reverse`), and
+/// all busy is ReleaseComplete cause 34.
+@Suite struct H323SpillTests {
+    /// Three nodes taking H.323 calls on ephemeral ports, routing every call to `callee`.
+    private func cluster(
+        policy: SteeringMode, reply: H323ReplyMode, drained: Set<Int>, callee: TCPTestListener
+    ) async throws -> TestCluster {
+        // The pycrate Setup dials 5551234.
+        #expect(try H323UserInformation(perEncoded: PycrateMessages.setup).destinationAddress == [.dialledDigits("5551234")])
+        let cluster = try await TestCluster.start(policy: policy, maxSessions: 10, configure: { node, configuration in
+            configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
+            configuration.h323Reply = reply
+            configuration.h323Routes = [H323Route(prefix: "555", destination: TransportAddress(hostAndPort: callee.address)!)]
+            if drained.contains(node) { configuration.threshold = 0 }
+        })
+        for node in 0..<3 { try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up") }
+        return cluster
+    }
+
+    private var setupFrame: [UInt8] { CallSignallingRobustnessTests.frame(CallSignallingRobustnessTests.setup(PycrateMessages.setup)) }
+
+    private func h323(_ cluster: TestCluster, _ node: Int) throws -> BencodeValue? { try cluster.clusterStatistics(node)?["h323"] }
+
+    /// The callee end of a call: takes the Setup from whichever node relays it, checks it, and
+    /// releases the call (cause 16), which must reach the caller. Returns the index of the node
+    /// that relayed it.
+    private func answerAtCallee(_ callee: TCPTestListener, caller: TCPTestConnection, cluster: TestCluster) throws -> Int? {
+        guard let (connection, peerIP) = callee.accept(timeoutMilliseconds: 3_000) else {
+            Issue.record("no node brought the call to the callee")
+            return nil
+        }
+        let received = try CallSignallingRobustnessTests.messages(connection.receive(timeoutMilliseconds: 500).bytes)
+        let setup = try #require(received.first)
+        #expect(setup.type == .setup)
+        #expect(SpillwaySetupElement(in: setup) == nil, "Spillway's element stays between nodes")
+        var release = Q931Message(type: .releaseComplete, callReference: setup.callReference, fromDestination: true, elements: [Q931Message.causeElement(16)])
+        release.setUserInformation(H323UserInformation.releaseComplete(callIdentifier: nil, reason: .undefinedReason))
+        connection.send(TPKT.frame(release.encoded)!)
+        let answer = try CallSignallingRobustnessTests.messages(caller.receive(timeoutMilliseconds: 2_000).bytes)
+        #expect(answer.last?.type == .releaseComplete && answer.last?.cause == 16, "caller got \(answer.map(\.type))")
+        return (0..<3).first { TestCluster.ip($0) == peerIP }
+    }
+
+    @Test(arguments: [SteeringMode.delegate, .sequence])
+    func reverseForwardsTheSetupAndTheCallRunsOnTheOtherNode(policy: SteeringMode) async throws {
+        let callee = try TCPTestListener(ip: "127.0.0.1")
+        let cluster = try await cluster(policy: policy, reply: .reverse, drained: [0], callee: callee)
+        let caller = try TCPTestConnection(to: try #require(cluster.nodes[0]?.callSignalAddress))
+        caller.send(setupFrame)
+        let taker = try answerAtCallee(callee, caller: caller, cluster: cluster)
+        #expect(taker == 1 || taker == 2, "the call reached the callee from node \(String(describing: taker))")
+        if policy == .sequence { #expect(taker == 1) }
+        let first = try h323(cluster, 0)
+        #expect(first?["calls-forwarded"]?.integerValue == 1 && first?["spills"]?["reverse"]?.integerValue == 1)
+        #expect(first?["calls-routed"]?.integerValue == 0, "the forwarder anchors nothing")
+        if let taker { #expect(try h323(cluster, taker)?["calls-routed"]?.integerValue == 1) }
+        await cluster.stop()
+    }
+
+    @Test(arguments: [SteeringMode.delegate, .sequence])
+    func directTellsTheCallerTheOtherNodeWhichThenTakesTheCall(policy: SteeringMode) async throws {
+        let callee = try TCPTestListener(ip: "127.0.0.1")
+        let cluster = try await cluster(policy: policy, reply: .direct, drained: [0], callee: callee)
+        let answer = try CallSignallingRobustnessTests.messages(
+            try CallSignallingRobustnessTests.exchange(setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
+        #expect(answer.map(\.type) == [.facility, .releaseComplete])
+        #expect(answer.last?.cause == 23, "redirection to new destination")
+        let facility = try H323UserInformation(perEncoded: try #require(answer.first?.userInformation))
+        #expect(facility.body == .facility && facility.facilityReason == 1, "callForwarded")
+        let forwardedTo = try #require(facility.alternativeAddress)
+        let named = (1..<3).first { TransportAddress(hostAndPort: cluster.nodes[$0]!.callSignalAddress!) == forwardedTo }
+        #expect(named != nil, "Facility names \(forwardedTo)")
+        if policy == .sequence { #expect(named == 1) }
+
+        // The caller sends its Setup where it was told; that node takes the call.
+        let caller = try TCPTestConnection(to: try #require(forwardedTo.socketAddress?.hostAndPort))
+        caller.send(setupFrame)
+        #expect(try answerAtCallee(callee, caller: caller, cluster: cluster) == named)
+        #expect(try h323(cluster, 0)?["spills"]?["direct"]?.integerValue == 1)
+        await cluster.stop()
+    }
+
+    @Test(arguments: H323ReplyMode.allCases)
+    func everyNodeBusyIsReleaseCompleteCause34(reply: H323ReplyMode) async throws {
+        let callee = try TCPTestListener(ip: "127.0.0.1")
+        let cluster = try await cluster(policy: .delegate, reply: reply, drained: [0, 1, 2], callee: callee)
+        let answer = try CallSignallingRobustnessTests.messages(
+            try CallSignallingRobustnessTests.exchange(setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
+        #expect(answer.map(\.type) == [.releaseComplete] && answer.first?.cause == 34)
+        let release = try H323UserInformation(perEncoded: try #require(answer.first?.userInformation))
+        #expect(release.releaseReason == H323UserInformation.ReleaseReason.gatewayResources.rawValue)
+        #expect(try h323(cluster, 0)?["all-busy"]?.integerValue == 1)
+        #expect(callee.accept(timeoutMilliseconds: 200) == nil)
+        await cluster.stop()
+    }
+}
