@@ -1,4 +1,4 @@
-// Drives Spillway's real steering policies (Cluster module) with simulated nodes: Poisson call
+// Drives Spillway's real steering core (Cluster module: SteeringCore and its policies) with simulated nodes: Poisson call
 // arrivals at random primaries, exponential holding times, workload reports published every
 // `interval` seconds (so decisions see stale data), and compares the blocking probability with the
 // Erlang-B bound of the pooled capacity. Run by hand; see bench/README.md.
@@ -204,24 +204,26 @@ final class Simulation {
         return result
     }
 
-    /// Places one call arriving at `primary`; returns the hops it took, or nil when blocked.
+    /// Places one call arriving at `primary` by the nodes' steering cores; returns the hops it
+    /// took, or nil when blocked.
     func place(at primary: Int, now: Double) -> Int? {
         var node = primary
-        var path: [String] = []
+        var placement = CallPlacement(hopsLeft: options.maxHops)
         while true {
             if sessions[node] < options.capacity {
                 sessions[node] += 1
                 events.push(now + exponential(mean: options.holdingSeconds), .departure(node: node))
-                return path.count
+                return placement.hops
             }
-            path.append(Self.id(node))
-            guard path.count <= options.maxHops, let next = choose(from: node, visited: path, now: now) else { return nil }
-            node = next
+            guard case .forward(let next, let carried) = decide(at: node, placement, now: now) else { return nil }
+            node = Int(next.dropFirst())!
+            placement = carried
         }
     }
 
-    /// The steering decision of `node` (timed), on its view refreshed with the reports published so far.
-    func choose(from node: Int, visited: [String], now: Double) -> Int? {
+    /// The steering decision of `node` (timed), on its view refreshed with the reports published
+    /// so far; in monitor mode, with the monitor's answer from its own view.
+    func decide(at node: Int, _ placement: CallPlacement, now: Double) -> SteeringDecision {
         let viewIndex = policy == .monitor ? 0 : node
         var view = views[viewIndex] ?? PeerTable(
             peers: (0..<nodeCount).filter { policy == .monitor || $0 != node }.map { (Self.id($0), "") },
@@ -233,18 +235,22 @@ final class Simulation {
                 _ = view.record(report, now: nowNanos, ageAtArrivalNanos: nowNanos - min(nowNanos, report.madeAtWallNanos))
             }
         }
-        let context = SteeringContext(visited: visited, now: nowNanos)
+        let core = SteeringCore(nodeID: Self.id(node), mode: policy)
         let start = monotonicNanos()
-        let choice: String? =
-            switch policy {
-            case .delegate: DelegatePolicy().choose(from: view, context: context, using: &generator)
-            case .sequence: SequencePolicy().next(in: view, context: context)
-            case .monitor: LeastLoadedPolicy().choose(from: view, context: context)?.id
+        var decision: SteeringDecision
+        if policy == .monitor {
+            var nodeView = PeerTable(peers: [], ageLimitNanos: 0)
+            decision = core.decide(placement, admitsHere: false, peers: &nodeView, now: nowNanos, using: &generator)
+            if case .askMonitor(let excluding) = decision {
+                let answer = view.claimLeastLoaded(excluding: excluding, now: nowNanos)?.choice.id
+                decision = core.monitorAnswered(answer, for: placement, peers: &nodeView)
             }
+        } else {
+            decision = core.decide(placement, admitsHere: false, peers: &view, now: nowNanos, using: &generator)
+        }
         result.decisionNanos.append(monotonicNanos() - start)
-        if let choice { view.noteSpill(to: choice) }
         views[viewIndex] = view
-        return choice.map { Int($0.dropFirst())! }
+        return decision
     }
 
     func exponential(mean: Double) -> Double {
