@@ -195,27 +195,25 @@ public final class CallSignallingPort {
                 // Cause 34: no circuit/channel available.
                 refuse(call.setup, information: call.information, on: call.connection, cause: 34, reason: .gatewayResources)
             case .forward(let node, let address, let carried):
-                guard let address, let target = TransportAddress(hostAndPort: address), let socket = target.socketAddress else {
-                    logger.warning("cannot send an H.323 call to a node whose reports name no call-signalling address", metadata: ["peer": "\(node)"])
-                    var next = placement
-                    next.unanswered.append(node)
-                    return place(call, next)
-                }
                 counters.spills[replyMode.rawValue, default: 0] += 1
                 logger.info(
                     "spilling an H.323 call to another node",
                     metadata: ["peer": "\(call.peer)", "node": "\(node)", "address": "\(address)", "reply": "\(replyMode)"])
                 switch replyMode {
-                case .direct: redirect(call, to: target)
-                case .reverse: forward(call, to: socket, node: node, carrying: carried, placement: placement)
+                case .direct: redirect(call, to: address)
+                case .reverse: forward(call, to: address, node: node, carrying: carried, placement: placement)
                 }
             }
         }
     }
 
-    /// Tells the caller to send its Setup to `target` instead (Facility `callForwarded`), then
+    /// Tells the caller to send its Setup to `address` instead (Facility `callForwarded`), then
     /// releases the call here with cause 23, redirection to new destination.
-    private func redirect(_ call: IncomingSetup, to target: TransportAddress) {
+    private func redirect(_ call: IncomingSetup, to address: NIOCore.SocketAddress) {
+        // The address came from HOST:PORT, so it is IP; anything else cannot be named in a Facility.
+        guard let target = TransportAddress(address) else {
+            return refuse(call.setup, information: call.information, on: call.connection, cause: 34, reason: .gatewayResources)
+        }
         var facility = Q931Message(type: .facility, callReference: call.setup.callReference, fromDestination: true)
         facility.setUserInformation(
             H323UserInformation.callForwarded(
@@ -237,13 +235,11 @@ public final class CallSignallingPort {
         let splice = SignallingSplice(caller: call.connection) { [weak self] in self?.counters.messagesRelayed += 1 }
         call.caller.splice = splice
         var setup = call.setup
-        let resolved = call.resolvedDestination ?? destination(of: call)?.address
         SpillwaySetupElement(
-            hopsLeft: carried.hopsLeft, visited: carried.visited, destination: resolved?.socketAddress?.hostAndPort
+            hopsLeft: carried.hopsLeft, visited: carried.visited, destination: destination(of: call)?.address.socketAddress?.hostAndPort
         ).add(to: &setup)
         splice.fromCaller(setup.encoded)
         for message in call.caller.held { splice.fromCaller(message.encoded) }
-        counters.callsForwarded += 1
         open(
             to: target, from: call.connection.localAddress,
             events: { [weak self, weak splice] event, _ in

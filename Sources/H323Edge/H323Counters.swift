@@ -6,10 +6,8 @@ public struct H323Counters: Sendable, Equatable {
     /// Setups the node answered with ReleaseComplete itself (no destination, busy, unreadable).
     public var callsRefused: UInt64 = 0
     /// Setups sent to another node (over the threshold), by reply mode: `direct` (Facility
-    /// callForwarded to the caller) or `reverse` (forwarded and relayed).
+    /// callForwarded to the caller) or `reverse` (forwarded, its signalling relayed here).
     public var spills: [String: UInt64] = [:]
-    /// Setups forwarded to another node in reverse mode, whose signalling this node relays.
-    public var callsForwarded: UInt64 = 0
     /// Setups refused because no node is below its threshold (cause 34).
     public var allBusy: UInt64 = 0
     /// Calls ended, by how: `release-complete`, `connection-dropped`, `media-timeout`, `deleted`,

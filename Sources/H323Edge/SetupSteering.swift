@@ -14,9 +14,8 @@ public enum H323ReplyMode: String, CaseIterable, Sendable {
 /// Where the node's steering sends a new H.323 call.
 public enum SetupPlacement: Sendable {
     case takeHere
-    /// To node `node`, whose call-signalling address is `callSignalAddress` (nil when its reports
-    /// name none), the forwarded Setup carrying `placement`.
-    case forward(node: String, callSignalAddress: String?, placement: CallPlacement)
+    /// To node `node` at its call-signalling address, the forwarded Setup carrying `placement`.
+    case forward(node: String, callSignalAddress: NIOCore.SocketAddress, placement: CallPlacement)
     case allBusy(AllBusyReason)
 }
 

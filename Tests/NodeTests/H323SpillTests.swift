@@ -61,7 +61,7 @@ import Testing
         #expect(taker == 1 || taker == 2, "the call reached the callee from node \(String(describing: taker))")
         if policy == .sequence { #expect(taker == 1) }
         let first = try h323(cluster, 0)
-        #expect(first?["calls-forwarded"]?.integerValue == 1 && first?["spills"]?["reverse"]?.integerValue == 1)
+        #expect(first?["spills"]?["reverse"]?.integerValue == 1)
         #expect(first?["calls-routed"]?.integerValue == 0, "the forwarder anchors nothing")
         if let taker { #expect(try h323(cluster, taker)?["calls-routed"]?.integerValue == 1) }
         await cluster.stop()

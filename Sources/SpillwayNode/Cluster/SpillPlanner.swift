@@ -31,8 +31,9 @@ final class SpillPlanner {
     /// What to do with a new call.
     enum Outcome {
         case takeHere
-        /// Forward it to `target`, the forwarded request carrying `placement`.
-        case forward(Target, placement: CallPlacement)
+        /// Forward it to `target` at `address` (the port the protocol asked for), the forwarded
+        /// request carrying `placement`.
+        case forward(Target, at: NIOCore.SocketAddress, placement: CallPlacement)
         case allBusy(AllBusyReason)
     }
 
@@ -64,28 +65,63 @@ final class SpillPlanner {
         self.logger = logger
     }
 
-    /// Decides where a new call goes. `body` runs at once, or after a poll round or the monitor's
-    /// answer.
-    func place(_ placement: CallPlacement, admitsHere: Bool, then body: @escaping (Outcome) -> Void) {
-        if admitsHere { return body(.takeHere) }
+    /// The port of a node a protocol forwards new calls to. A chosen node whose reports name no
+    /// usable address for it is left out, and the call placed again.
+    enum Port {
+        /// The cluster port (NG forwards): every peer has one.
+        case cluster
+        /// The RAS port (`--ras`).
+        case ras
+        /// The H.225.0 call-signalling port (`--call-signal`).
+        case callSignal
+
+        func address(of target: Target) -> NIOCore.SocketAddress? {
+            switch self {
+            case .cluster: target.address
+            case .ras: target.rasAddress.flatMap { try? NIOCore.SocketAddress(hostAndPort: $0) }
+            case .callSignal: target.callSignalAddress.flatMap { try? NIOCore.SocketAddress(hostAndPort: $0) }
+            }
+        }
+
+        /// The setting that gives a node this port, for the operator's warning.
+        var setting: String {
+            switch self {
+            case .cluster: "cluster"
+            case .ras: "ras"
+            case .callSignal: "call-signal"
+            }
+        }
+    }
+
+    /// Decides where a new call goes; a node chosen is reached on `port`. `body` runs at once, or
+    /// after a poll round or the monitor's answer.
+    func place(_ placement: CallPlacement, admitsHere: Bool, reachedOn port: Port, then body: @escaping (Outcome) -> Void) {
         let started = ContinuousClock.now
         let finish = { [metrics] (outcome: Outcome) in
-            metrics.steeringDecision.record(ContinuousClock.now - started)
+            if !admitsHere { metrics.steeringDecision.record(ContinuousClock.now - started) }
             body(outcome)
         }
+        let request = Request(placement: placement, admitsHere: admitsHere, port: port)
         // Delegate decides on workload, polled first under poll-on-demand sharing; a sequence walk
         // is its own test at each node, and the monitor collects for itself.
-        guard let collector = cluster?.collector, mode == .delegate else { return carryOut(placement, then: finish) }
-        collector.withFreshView { [self] _ in carryOut(placement, then: finish) }
+        guard !admitsHere, let collector = cluster?.collector, mode == .delegate else { return carryOut(request, then: finish) }
+        collector.withFreshView { [self] _ in carryOut(request, then: finish) }
     }
 
     /// Places a call again after `target`, to which it was forwarded, did not answer: the target is
     /// marked down and left out. `placement` is the one given to `place`, not the forwarded one.
-    func retry(_ placement: CallPlacement, after target: Target, then body: @escaping (Outcome) -> Void) {
+    func retry(_ placement: CallPlacement, after target: Target, reachedOn port: Port, then body: @escaping (Outcome) -> Void) {
         cluster?.collector.markDown(target.id)
         var placement = placement
         placement.unanswered.append(target.id)
-        place(placement, admitsHere: false, then: body)
+        place(placement, admitsHere: false, reachedOn: port, then: body)
+    }
+
+    /// One placement being decided.
+    private struct Request {
+        var placement: CallPlacement
+        var admitsHere: Bool
+        var port: Port
     }
 
     /// The monitor's answer to a `locate`.
@@ -95,9 +131,9 @@ final class SpillPlanner {
         pending.then(node, true)
     }
 
-    private func carryOut(_ placement: CallPlacement, then body: @escaping (Outcome) -> Void) {
+    private func carryOut(_ request: Request, then body: @escaping (Outcome) -> Void) {
         let decision = withTable { [self] table in
-            core.decide(placement, admitsHere: false, peers: &table, now: spw_monotonic_nanos(), using: &generator)
+            core.decide(request.placement, admitsHere: request.admitsHere, peers: &table, now: spw_monotonic_nanos(), using: &generator)
         }
         switch decision {
         case .takeHere:
@@ -105,33 +141,41 @@ final class SpillPlanner {
         case .allBusy(let reason):
             body(.allBusy(reason))
         case .forward(let id, let carried):
-            guard let collector = cluster?.collector, let address = collector.address(of: id) else {
-                return retryWithout(id, placement, then: body)
-            }
-            body(.forward(Target(id: id, address: address, reported: collector.table.peer(id)?.report?.node), placement: carried))
+            let collector = cluster?.collector
+            let target = collector?.address(of: id).map { Target(id: id, address: $0, reported: collector?.table.peer(id)?.report?.node) }
+            deliver(target, named: id, carrying: carried, for: request, then: body)
         case .askMonitor(let excluding):
             askMonitor(excluding: excluding) { [self] node, answered in
-                let decision = withTable { core.monitorAnswered(node?.id, unavailable: !answered, for: placement, peers: &$0) }
-                switch decision {
-                case .forward(_, let carried):
-                    guard let node, let address = try? NIOCore.SocketAddress(hostAndPort: node.clusterAddress) else {
-                        return body(.allBusy(.monitorFoundNone))
-                    }
-                    body(.forward(Target(id: node.id, address: address, reported: node), placement: carried))
-                case .allBusy(let reason):
-                    body(.allBusy(reason))
-                case .takeHere, .askMonitor:
-                    body(.allBusy(.monitorFoundNone))
+                let decision = withTable { core.monitorAnswered(node?.id, unavailable: !answered, for: request.placement, peers: &$0) }
+                guard case .forward(let id, let carried) = decision else {
+                    if case .allBusy(let reason) = decision { return body(.allBusy(reason)) }
+                    return body(.allBusy(.monitorFoundNone))
                 }
+                let target = node.flatMap { node in
+                    (try? NIOCore.SocketAddress(hostAndPort: node.clusterAddress)).map { Target(id: id, address: $0, reported: node) }
+                }
+                deliver(target, named: id, carrying: carried, for: request, then: body)
             }
         }
     }
 
-    /// A peer this node has no address for: left out, and the call placed again.
-    private func retryWithout(_ id: String, _ placement: CallPlacement, then body: @escaping (Outcome) -> Void) {
-        var placement = placement
-        placement.unanswered.append(id)
-        carryOut(placement, then: body)
+    /// Hands the chosen node on, or, when this node cannot reach it on the request's port (no
+    /// address known), leaves it out and places the call again.
+    private func deliver(
+        _ target: Target?, named id: String, carrying carried: CallPlacement, for request: Request, then body: @escaping (Outcome) -> Void
+    ) {
+        if let target, let address = request.port.address(of: target) {
+            return body(.forward(target, at: address, placement: carried))
+        }
+        if target != nil {
+            let setting = request.port.setting
+            logger.warning(
+                "cannot send a new call to a node whose reports carry no \(setting) address; start it with --\(setting)",
+                metadata: ["peer": "\(id)"])
+        }
+        var next = request
+        next.placement.unanswered.append(id)
+        carryOut(next, then: body)
     }
 
     private func withTable<Result>(_ body: (inout PeerTable) -> Result) -> Result {

@@ -251,11 +251,11 @@ final class NodeLoopState: LoopConfinedState {
             CallSignallingPort(
                 registry: registry, mediaIP: configuration.mediaIP, routes: configuration.h323Routes,
                 steer: { placement, then in
-                    planner.place(placement, admitsHere: meter.admitsNewCall) { outcome in
+                    planner.place(placement, admitsHere: meter.admitsNewCall, reachedOn: .callSignal) { outcome in
                         switch outcome {
                         case .takeHere: then(.takeHere)
-                        case .forward(let target, let carried):
-                            then(.forward(node: target.id, callSignalAddress: target.callSignalAddress, placement: carried))
+                        case .forward(let target, let address, let carried):
+                            then(.forward(node: target.id, callSignalAddress: address, placement: carried))
                         case .allBusy(let reason): then(.allBusy(reason))
                         }
                     }

@@ -212,7 +212,7 @@ final class RequestRouter {
             }
             if case .offer = request {
                 let call = NewCall(command: command, request: request, origin: origin, placement: placement)
-                return planner.place(placement, admitsHere: meter.admitsNewCall) { [self] in act(on: $0, for: call) }
+                return planner.place(placement, admitsHere: meter.admitsNewCall, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
             }
         }
         do throws(CallError) {
@@ -243,11 +243,11 @@ final class RequestRouter {
             } catch .ports(let exhausted) where cluster != nil {
                 // Out of media ports is as full as a node gets: the call goes elsewhere.
                 logger.warning("no media ports left for a new call; steering it to another node", metadata: ["reason": "\(exhausted)"])
-                planner.place(call.placement, admitsHere: false) { [self] in act(on: $0, for: call) }
+                planner.place(call.placement, admitsHere: false, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
             } catch {
                 complete(call.origin, reply: processor.reply(to: error, of: call.request, client: call.origin.description), owner: nil)
             }
-        case .forward(let target, let carried):
+        case .forward(let target, _, let carried):
             counters.spills[planner.mode, default: 0] += 1
             let message = ForwardedRequest(id: 0, hopsLeft: carried.hopsLeft, visited: carried.visited, command: call.command)
             forward(message, to: target, purpose: .newCall(call), origin: call.origin)
@@ -304,7 +304,7 @@ final class RequestRouter {
             ])
         switch pending.purpose {
         case .newCall(let call):
-            planner.retry(call.placement, after: pending.target) { [self] in act(on: $0, for: call) }
+            planner.retry(call.placement, after: pending.target, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
         case .proxy(let callID, let owner, _):
             cluster?.collector.markDown(owner.id)
             complete(

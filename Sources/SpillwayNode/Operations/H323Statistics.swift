@@ -9,8 +9,7 @@ extension H323Counters {
             "calls-ended": .dictionary(callsEnded.mapValues { .integer(Int64($0)) }),
             "messages-relayed": .integer(Int64(messagesRelayed)), "h245-messages-relayed": .integer(Int64(h245MessagesRelayed)),
             "dropped": .dictionary(dropped.mapValues { .integer(Int64($0)) }),
-            "spills": .dictionary(spills.mapValues { .integer(Int64($0)) }), "calls-forwarded": .integer(Int64(callsForwarded)),
-            "all-busy": .integer(Int64(allBusy)),
+            "spills": .dictionary(spills.mapValues { .integer(Int64($0)) }), "all-busy": .integer(Int64(allBusy)),
         ])
     }
 }

@@ -163,7 +163,7 @@ final class RASEndpoint {
         let admitsHere = meter.admitsNewCall
         // Retransmissions are absorbed while a poll round or the monitor's answer is awaited.
         if !admitsHere { server.beginWork(on: key) }
-        planner.place(call.placement, admitsHere: admitsHere) { [self] in act(on: $0, for: call) }
+        planner.place(call.placement, admitsHere: admitsHere, reachedOn: .ras) { [self] in act(on: $0, for: call) }
     }
 
     /// How far a request may still travel, and where it has been: an LRQ's hopCount counts the
@@ -190,15 +190,7 @@ final class RASEndpoint {
                 to: call.requester.replyDestination)
         case .allBusy(let reason):
             refuse(call, because: reason)
-        case .forward(let target, let carried):
-            guard let rasText = target.rasAddress, let address = try? NIOCore.SocketAddress(hostAndPort: rasText) else {
-                logger.warning(
-                    "cannot forward a RAS request to a node whose reports carry no RAS address; start it with --ras",
-                    metadata: ["peer": "\(target.id)"])
-                var next = call
-                next.placement.unanswered.append(target.id)
-                return planner.place(next.placement, admitsHere: false) { [self] in act(on: $0, for: next) }
-            }
+        case .forward(let target, let address, let carried):
             forward(call, to: target, at: address, carrying: carried)
         }
     }
@@ -258,7 +250,7 @@ final class RASEndpoint {
         logger.warning(
             "node did not answer a forwarded LRQ; marked down",
             metadata: ["peer": "\(forwarded.target.id)", "address": "\(forwarded.targetAddress)"])
-        planner.retry(forwarded.call.placement, after: forwarded.target) { [self] in act(on: $0, for: forwarded.call) }
+        planner.retry(forwarded.call.placement, after: forwarded.target, reachedOn: .ras) { [self] in act(on: $0, for: forwarded.call) }
     }
 
     private enum Answer {
