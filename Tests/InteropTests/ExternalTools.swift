@@ -190,6 +190,50 @@ func compileBenchTool(_ name: String, into directory: String, output: String? = 
     return binary
 }
 
+/// A tshark capture on the loopback interface into `file` in `directory`, started and stopped so
+/// that nothing sent while it runs is lost.
+///
+/// dumpcap says "Capturing on" before its socket takes packets, and on a loaded machine the first
+/// few milliseconds of traffic can pass unseen: `start` therefore sends probe datagrams to a port
+/// of its own, which the capture filter also admits, until they reach the file. dumpcap writes its
+/// ring out in batches, so `stop` waits for the file to stop growing before ending it.
+final class LoopbackCapture {
+    let process: ChildProcess
+    let path: String
+    private let directory: String
+
+    /// Starts capturing what `filter` (a capture filter) admits.
+    static func start(filter: String, file: String = "wire.pcap", in directory: String) async throws -> LoopbackCapture {
+        let probe = try UDPPeer()
+        let process = try ChildProcess(
+            "capture", try ExternalTool.path("tshark", package: "tshark"),
+            ["-i", "lo", "-f", "(\(filter)) or (udp and dst port \(probe.address.port))", "-w", file], directory: directory)
+        let capture = LoopbackCapture(process: process, path: "\(directory)/\(file)", directory: directory)
+        #expect(await ChildProcess.eventually(seconds: 10) { process.output.contains("Capturing on") }, "tshark did not start: \(process.output)")
+        let sizeBefore = capture.size
+        let live = await ChildProcess.eventually(seconds: 10) {
+            _ = probe.send([0], to: probe.address)
+            return capture.size > sizeBefore
+        }
+        #expect(live, "the capture took none of its probe datagrams")
+        return capture
+    }
+
+    private init(process: ChildProcess, path: String, directory: String) {
+        self.process = process
+        self.path = path
+        self.directory = directory
+    }
+
+    private var size: Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+
+    /// Ends the capture once what it took has reached its file.
+    func stop() async {
+        await FFmpegRelayCall.waitUntilFilesStopGrowing(in: directory)
+        await process.interrupt()
+    }
+}
+
 /// Runs tshark over a capture file and returns one line per packet with the requested fields.
 /// `arguments` go to tshark before the fields, e.g. `-o rtp.heuristic_rtp:TRUE` or `-d udp.port==N,rtp`.
 func tsharkFields(_ file: String, filter: String, fields: [String], arguments: [String] = []) async throws -> [[String]] {

@@ -43,7 +43,7 @@ struct FFmpegRelayCall {
     func run(
         _ name: String, source: Source = .pcmuTone, offer: [String: BencodeValue], answerSDP: String,
         receiverSDP: (BencodeValue) throws -> String, receiverDecoder: [String] = [], receiverOutput: [String] = ["-f", "s16le"],
-        senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> ChildProcess)? = nil
+        senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> LoopbackCapture)? = nil
     ) async throws -> Result {
         let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
         let directory = try scratchDirectory("ffmpeg-\(name)")
@@ -79,7 +79,7 @@ struct FFmpegRelayCall {
         children.append(receiver)
         #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverPort) })
         let watcher = try await watch?(directory, relayPort)
-        if let watcher { children.append(watcher) }
+        if let watcher { children.append(watcher.process) }
 
         let sender = try ChildProcess(
             "sender", ffmpeg, ["-hide_banner", "-nostdin", "-re", "-i", "source.mkv", "-c", "copy"] + senderOutput(relayPort),
@@ -87,12 +87,7 @@ struct FFmpegRelayCall {
         children.append(sender)
         #expect(await sender.wait(seconds: 30) == 0, "sender failed: \(sender.output.suffix(1500))")
         if !(await ChildProcess.eventually(seconds: 2) { !receiver.isRunning }) { await receiver.interrupt() }
-        if let watcher {
-            // A capture (dumpcap) takes packets from its ring in batches, and a busy machine can stop
-            // it before the sender's last ones are written: wait for its file to stop growing first.
-            await Self.waitUntilFilesStopGrowing(in: directory)
-            await watcher.interrupt()
-        }
+        await watcher?.stop()
 
         let query = try ng.request(["command": "query", "call-id": .string(name)])
         await node.shutdown()

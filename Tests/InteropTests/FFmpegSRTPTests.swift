@@ -20,7 +20,7 @@ import Testing
 
     func relayCall(
         _ name: String, offer: [String: BencodeValue], answerSDP: String, receiverSDP: (BencodeValue) throws -> String,
-        senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> ChildProcess)? = nil
+        senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> LoopbackCapture)? = nil
     ) async throws -> FFmpegRelayCall.Result {
         try await calls.run(
             name, offer: offer, answerSDP: answerSDP, receiverSDP: receiverSDP, senderOutput: senderOutput, watch: watch)
@@ -123,12 +123,7 @@ import Testing
             },
             senderOutput: srtpOutput(senderKey),
             watch: { directory, relayPort in
-                let capture = try ChildProcess(
-                    "capture", try ExternalTool.path("tshark", package: "tshark"),
-                    ["-i", "lo", "-f", "udp and (dst port \(relayPort) or dst port \(receiverPort))", "-w", "wire.pcap"],
-                    directory: directory)
-                #expect(await ChildProcess.eventually(seconds: 10) { capture.output.contains("Capturing on") })
-                return capture
+                try await LoopbackCapture.start(filter: "udp and (dst port \(relayPort) or dst port \(receiverPort))", in: directory)
             })
         #expect(relayKey?.suite == .aesCM128HMACSHA1_32)
         #expect(result.receivedAudio == result.referenceAudio, "receiver log: \(result.receiverLog.suffix(1500))")

@@ -137,12 +137,9 @@ struct H323RelayCall {
             (admission, dialled) = try register(calleePort: calleePort, at: try #require(node.rasAddress))
         }
 
-        let capture = try ChildProcess(
-            "capture", try ExternalTool.path("tshark", package: "tshark"),
-            ["-i", "lo", "-f", "host \(Self.nodeIP) or host \(Self.caller.ip) or host \(Self.callee.ip)", "-w", "wire.pcap"],
-            directory: directory)
-        children.append(capture)
-        #expect(await ChildProcess.eventually(seconds: 10) { capture.output.contains("Capturing on") })
+        let capture = try await LoopbackCapture.start(
+            filter: "host \(Self.nodeIP) or host \(Self.caller.ip) or host \(Self.callee.ip)", in: directory)
+        children.append(capture.process)
 
         var callerArguments = endpointArguments(Self.caller) + ["--connect", dialled, "--hangup-file", "\(directory)/hangup"]
         if registered { callerArguments += ["--dest", dialled] }
@@ -189,8 +186,7 @@ struct H323RelayCall {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/recordings")) ?? [] {
             result.recordedDatagrams += (try? CaptureFile(path: "\(directory)/recordings/\(name)"))?.datagrams.count ?? 0
         }
-        await FFmpegRelayCall.waitUntilFilesStopGrowing(in: directory)
-        await capture.interrupt()
+        await capture.stop()
         await node.shutdown()
         return result
     }

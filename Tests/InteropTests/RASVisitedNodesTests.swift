@@ -16,7 +16,7 @@ import Testing
     /// capture of every datagram to those ports.
     private func capturedCluster(
         policy: SteeringMode, reply: RASReplyMode, maxSessions: Int = 2, drained: Set<Int> = [], label: String
-    ) async throws -> (TestCluster, [SocketAddress], Capture, String) {
+    ) async throws -> (TestCluster, [SocketAddress], LoopbackCapture, String) {
         let cluster = try await TestCluster.start(policy: policy, maxSessions: maxSessions, configure: { node, configuration in
             configuration.rasAddress = "\(TestCluster.ip(node)):0"
             configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
@@ -26,37 +26,9 @@ import Testing
         for node in 0..<3 { try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up") }
         let ras = cluster.nodes.map { SocketAddress(hostAndPort: $0!.rasAddress!)! }
         let directory = try scratchDirectory(label)
-        let capture = try ChildProcess(
-            "capture", try ExternalTool.path("tshark", package: "tshark"),
-            ["-i", "lo", "-f", "udp and (" + ras.map { "dst port \($0.port)" }.joined(separator: " or ") + ")", "-w", "ras.pcap"],
-            directory: directory)
-        #expect(await ChildProcess.eventually(seconds: 10) { capture.output.contains("Capturing on") })
-        return (cluster, ras, Capture(process: capture, file: "\(directory)/ras.pcap"), directory)
-    }
-
-    /// A running capture and its file, whose size before any datagram is known.
-    private struct Capture {
-        let process: ChildProcess
-        let file: String
-        let emptySize: Int
-
-        init(process: ChildProcess, file: String) {
-            self.process = process
-            self.file = file
-            emptySize = Self.size(of: file)
-        }
-
-        static func size(of file: String) -> Int {
-            ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0
-        }
-
-        /// Stops the capture once what it took has reached its file: dumpcap writes its ring out
-        /// in batches, and a capture stopped too soon can lose the last few datagrams.
-        func stop() async {
-            _ = await ChildProcess.eventually(seconds: 3) { Self.size(of: file) > emptySize }
-            await FFmpegRelayCall.waitUntilFilesStopGrowing(in: (file as NSString).deletingLastPathComponent)
-            await process.interrupt()
-        }
+        let capture = try await LoopbackCapture.start(
+            filter: "udp and (" + ras.map { "dst port \($0.port)" }.joined(separator: " or ") + ")", file: "ras.pcap", in: directory)
+        return (cluster, ras, capture, directory)
     }
 
     /// tshark's reading of the LRQs captured: destination port, then the generic data's raw octets.
