@@ -33,6 +33,7 @@ import Testing
         original.usage.packetsPerSecond = 1234
         original.usage.cpu = 0.123456
         original.capacity.cpu = 0.9
+        original.callsEndedPerSecond = 1.6667
         let datagram = seal.seal(ClusterEnvelope(sender: "b", sentAtWallNanos: now, message: .report(original)))
         guard case .report(let decoded) = try seal.open(datagram, nowWallNanos: now).get().message else {
             Issue.record("not a report")
@@ -42,6 +43,23 @@ import Testing
         #expect(decoded.threshold == 0.75)
         #expect(decoded.usage == original.usage)
         #expect(decoded.capacity == original.capacity)
+        #expect(decoded.callsEndedPerSecond == 1.667, "thousandths of a call per second")
+    }
+
+    @Test func aReportWithoutAnEndRateReadsAsEndingNone() throws {
+        guard var fields = ClusterEnvelope(sender: "b", sentAtWallNanos: now, message: .report(report("b", sessions: 3))).bencoded.dictionaryValue,
+            var body = fields["report"]?.dictionaryValue
+        else {
+            Issue.record("a report envelope is not a dictionary")
+            return
+        }
+        body["ended-mcps"] = nil
+        fields["report"] = .dictionary(body)
+        guard case .report(let decoded) = try ClusterEnvelope(bencoded: .dictionary(fields)).message else {
+            Issue.record("not a report")
+            return
+        }
+        #expect(decoded.callsEndedPerSecond == 0 && decoded.usage.sessions == 3)
     }
 
     @Test func anotherKeyOrAnyChangedByteIsForged() {

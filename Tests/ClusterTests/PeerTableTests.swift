@@ -37,11 +37,55 @@ import Testing
 
     @Test func callsSteeredSinceTheLastReportRaiseTheEstimate() {
         var peers = table([("b", 50)])
-        #expect(peers.estimatedLoad(of: peers.peer("b")!) == 0.5)
+        #expect(peers.estimatedLoad(of: peers.peer("b")!, now: 11 * second) == 0.5)
         for _ in 0..<10 { peers.noteSpill(to: "b") }
-        #expect(peers.estimatedLoad(of: peers.peer("b")!) == 0.6)
-        #expect(abs(peers.headroom(of: peers.peer("b")!)! - 0.2) < 1e-9)
+        #expect(peers.estimatedLoad(of: peers.peer("b")!, now: 11 * second) == 0.6)
+        #expect(abs(peers.headroom(of: peers.peer("b")!, now: 11 * second)! - 0.2) < 1e-9)
         _ = peers.record(report("b", sessions: 52, sequence: 2), now: 11 * second, ageAtArrivalNanos: 0)
-        #expect(peers.estimatedLoad(of: peers.peer("b")!) == 0.52)
+        #expect(peers.estimatedLoad(of: peers.peer("b")!, now: 11 * second) == 0.52)
+    }
+
+    @Test func callsAReportSaysEndEverySecondLowerTheEstimateAsItAges() {
+        var peers = PeerTable(peers: [("b", "127.0.0.1:1")], ageLimitNanos: 3 * second)
+        var full = report("b", sessions: 100, threshold: 1.0)
+        full.callsEndedPerSecond = 2
+        _ = peers.record(full, now: 10 * second, ageAtArrivalNanos: 0)
+        let b = peers.peer("b")!
+        #expect(peers.estimatedLoad(of: b, now: 10 * second) == 1.0)
+        // 1.5 s later three calls have ended by the rate: room for three.
+        #expect(abs(peers.estimatedLoad(of: b, now: 10 * second + 3 * second / 2)! - 0.97) < 1e-9)
+        peers.noteSpill(to: "b")
+        #expect(abs(peers.headroom(of: peers.peer("b")!, now: 10 * second + 3 * second / 2)! - 0.02) < 1e-9)
+        // Never more calls ended than were reported.
+        var few = report("b", sessions: 2, threshold: 1.0, sequence: 2)
+        few.callsEndedPerSecond = 50
+        _ = peers.record(few, now: 11 * second, ageAtArrivalNanos: 0)
+        #expect(peers.estimatedLoad(of: peers.peer("b")!, now: 13 * second) == 0)
+    }
+}
+
+@Suite struct CallEndRateTests {
+    @Test func aSteadyRateIsLearntOverTheWindowAndNothingEndedDecaysIt() {
+        var rate = CallEndRate(windowNanos: 10 * second)
+        var ended: UInt64 = 0
+        // 3 calls a second, sampled every 0.2 s for a minute.
+        for tick in 0...300 {
+            rate.sample(ended: ended, now: UInt64(tick) * second / 5)
+            if tick % 5 == 4 { ended += 3 }
+        }
+        #expect(abs(rate.perSecond - 3) < 0.3, "\(rate.perSecond)")
+        // A quiet half minute: almost nothing left.
+        for tick in 301...450 { rate.sample(ended: ended, now: UInt64(tick) * second / 5) }
+        #expect(rate.perSecond < 0.2, "\(rate.perSecond)")
+    }
+
+    @Test func theFirstSampleAndACounterGoingBackwardsTeachNothing() {
+        var rate = CallEndRate(windowNanos: 10 * second)
+        rate.sample(ended: 1_000, now: 5 * second)
+        #expect(rate.perSecond == 0)
+        rate.sample(ended: 10, now: 6 * second)
+        #expect(rate.perSecond == 0)
+        rate.sample(ended: 20, now: 7 * second)
+        #expect(rate.perSecond > 0)
     }
 }

@@ -52,4 +52,22 @@ import Glibc
         _ = callee.drain(quietMilliseconds: 50)
         await node.stop()
     }
+
+    @Test func callsEndingAreMeasuredAsARateThatReportsCarry() async throws {
+        let node = try await TestNode.start { $0.shareInterval = 0.2 }
+        #expect(try node.request(["command": "workload"])["calls-ended-per-second"] == "0.000")
+        for call in 0..<10 {
+            _ = try node.request(["command": "offer", "call-id": .string("ending-\(call)"), "from-tag": "A", "sdp": .string(audioSDP(port: 40000))])
+            #expect(try node.request(["command": "delete", "call-id": .string("ending-\(call)"), "from-tag": "A"])["result"] == "ok")
+        }
+        // Ten calls ended within one sampling interval; smoothed over ten seconds, about one a second.
+        var rate = 0.0
+        let start = spw_test_seconds()
+        while rate == 0, spw_test_seconds() - start < 3 {
+            try await Task.sleep(for: .milliseconds(100))
+            rate = Double(try node.request(["command": "workload"])["calls-ended-per-second"]?.stringValue ?? "") ?? 0
+        }
+        #expect(rate > 0.3 && rate < 3, "\(rate)")
+        await node.stop()
+    }
 }

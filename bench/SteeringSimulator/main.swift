@@ -20,6 +20,8 @@ struct Options {
     var arrivals = 200_000
     var seed: UInt64 = 1
     var jsonPath: String?
+    /// Whether reports carry the node's call end rate (`--end-rate off` compares without it).
+    var reportEndRate = true
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -36,6 +38,7 @@ struct Options {
             case "--arrivals": arrivals = Int(value)!
             case "--seed": seed = UInt64(value)!
             case "--json": jsonPath = value
+            case "--end-rate": reportEndRate = value != "off"
             default: fatalError("unknown flag \(flag); see bench/README.md")
             }
         }
@@ -129,6 +132,9 @@ final class Simulation {
     let policy: SteeringMode
     var generator: SeededGenerator
     var sessions: [Int]
+    /// Calls each node has ended so far, and its smoothed end rate as its reports carry it.
+    var ended: [UInt64]
+    var endRates: [CallEndRate]
     /// The latest report each node published.
     var published: [WorkloadReport]
     /// What each node (or, for `monitor`, the monitor at index 0) knows of the others, refreshed lazily.
@@ -145,6 +151,8 @@ final class Simulation {
         self.policy = policy
         generator = SeededGenerator(seed: options.seed &+ UInt64(nodes) &* 31 &+ UInt64(interval * 1000))
         sessions = Array(repeating: 0, count: nodes)
+        ended = Array(repeating: 0, count: nodes)
+        endRates = Array(repeating: CallEndRate(windowNanos: UInt64(10 * Self.nanos)), count: nodes)
         published = (0..<nodes).map { Self.report(node: $0, sessions: 0, capacity: options.capacity, sequence: 0, at: 0) }
         views = Array(repeating: nil, count: policy == .monitor ? 1 : nodes)
         result = Result(nodes: nodes, interval: interval, policy: policy)
@@ -155,13 +163,15 @@ final class Simulation {
 
     static func id(_ node: Int) -> String { "n\(node)" }
 
-    static func report(node: Int, sessions: Int, capacity: Int, sequence: UInt64, at time: Double) -> WorkloadReport {
+    static func report(
+        node: Int, sessions: Int, capacity: Int, callsEndedPerSecond: Double = 0, sequence: UInt64, at time: Double
+    ) -> WorkloadReport {
         let capacity = ResourceCapacity(sessions: capacity)
         let usage = ResourceUsage(sessions: sessions)
         return WorkloadReport(
             node: NodeIdentity(id: id(node), ngAddress: "", clusterAddress: "", mediaIP: ""),
-            load: Workload(usage: usage, capacity: capacity).load, threshold: 1, usage: usage, capacity: capacity, boot: 1,
-            sequence: sequence, madeAtWallNanos: UInt64(time * nanos))
+            load: Workload(usage: usage, capacity: capacity).load, threshold: 1, usage: usage, capacity: capacity,
+            callsEndedPerSecond: callsEndedPerSecond, boot: 1, sequence: sequence, madeAtWallNanos: UInt64(time * nanos))
     }
 
     func run() -> Result {
@@ -180,9 +190,12 @@ final class Simulation {
                 switch kind {
                 case .departure(let node):
                     sessions[node] -= 1
+                    ended[node] += 1
                 case .publish(let node):
+                    endRates[node].sample(ended: ended[node], now: UInt64(time * Self.nanos))
                     published[node] = Self.report(
                         node: node, sessions: sessions[node], capacity: options.capacity,
+                        callsEndedPerSecond: options.reportEndRate ? endRates[node].perSecond : 0,
                         sequence: published[node].sequence + 1, at: time)
                     events.push(time + interval, .publish(node: node))
                 }

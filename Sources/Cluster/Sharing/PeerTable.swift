@@ -26,6 +26,7 @@ public struct PeerTable: Sendable {
         var threshold = 0.0
         var sessions = 0
         var maxSessions = 0
+        var callsEndedPerSecond = 0.0
     }
 
     /// What became of a report offered to the table.
@@ -63,7 +64,7 @@ public struct PeerTable: Sendable {
         peers[position].report = report
         peers[position].figures = Figures(
             hasReport: true, load: report.load, threshold: report.threshold, sessions: report.usage.sessions,
-            maxSessions: report.capacity.sessions)
+            maxSessions: report.capacity.sessions, callsEndedPerSecond: report.callsEndedPerSecond)
         peers[position].reportedAt = now - min(now, ageAtArrivalNanos)
         peers[position].isDown = false
         peers[position].spillsSinceReport = 0
@@ -109,19 +110,24 @@ public struct PeerTable: Sendable {
         peers[position].spillsSinceReport += 1
     }
 
-    /// The node's load as last reported, raised by the calls steered to it since.
-    public func estimatedLoad(of peer: Peer) -> Double? {
-        peer.figures.hasReport ? Self.estimatedLoad(peer.figures, spills: peer.spillsSinceReport) : nil
+    /// The node's load as last reported, raised by the calls steered to it since and, at `now`,
+    /// lowered by the calls its reported end rate says have ended since it reported.
+    public func estimatedLoad(of peer: Peer, now: UInt64) -> Double? {
+        peer.figures.hasReport ? Self.estimatedLoad(peer.figures, spills: peer.spillsSinceReport, age: now - min(now, peer.reportedAt)) : nil
     }
 
     /// The node's free room under its threshold by the estimate (negative when over), or nil without a report.
-    public func headroom(of peer: Peer) -> Double? {
-        estimatedLoad(of: peer).map { peer.figures.threshold - $0 }
+    public func headroom(of peer: Peer, now: UInt64) -> Double? {
+        estimatedLoad(of: peer, now: now).map { peer.figures.threshold - $0 }
     }
 
-    private static func estimatedLoad(_ figures: Figures, spills: Int) -> Double {
+    /// The reported load, plus the spills since, less the calls ended since (never more than the
+    /// sessions reported), each counted as one session's share of the capacity.
+    private static func estimatedLoad(_ figures: Figures, spills: Int, age: UInt64) -> Double {
         guard figures.maxSessions > 0 else { return figures.load }
-        return max(figures.load, Double(figures.sessions + spills) / Double(figures.maxSessions))
+        let ended = min(Double(figures.sessions), figures.callsEndedPerSecond * Double(age) / 1e9)
+        let sessions = (Double(figures.sessions + spills) - ended) / Double(figures.maxSessions)
+        return max(figures.load - ended / Double(figures.maxSessions), sessions)
     }
 
     /// Calls `body` with the position, estimated load and headroom of every node that is up, has a
@@ -135,7 +141,7 @@ public struct PeerTable: Sendable {
                     now - peers[position].reportedAt < ageLimitNanos
                 else { continue }
                 if !excluded.isEmpty, excluded.contains(peers[position].id) { continue }
-                let load = Self.estimatedLoad(figures, spills: peers[position].spillsSinceReport)
+                let load = Self.estimatedLoad(figures, spills: peers[position].spillsSinceReport, age: now - peers[position].reportedAt)
                 body(position, load, figures.threshold - load)
             }
         }

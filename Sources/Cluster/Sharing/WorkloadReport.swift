@@ -7,6 +7,9 @@ public struct WorkloadReport: Sendable, Equatable {
     public var threshold: Double
     public var usage: ResourceUsage
     public var capacity: ResourceCapacity
+    /// Calls that ended per second, lately: lets a peer estimate how many sessions a report that
+    /// has aged since has freed (0 when the node does not say).
+    public var callsEndedPerSecond: Double
     /// When the reporting node started (wall nanoseconds): a restarted node's sequence numbers start
     /// again, and its reports still supersede the old ones.
     public var boot: UInt64
@@ -17,13 +20,14 @@ public struct WorkloadReport: Sendable, Equatable {
 
     public init(
         node: NodeIdentity, load: Double, threshold: Double, usage: ResourceUsage, capacity: ResourceCapacity,
-        boot: UInt64, sequence: UInt64, madeAtWallNanos: UInt64
+        callsEndedPerSecond: Double = 0, boot: UInt64, sequence: UInt64, madeAtWallNanos: UInt64
     ) {
         self.node = node
         self.load = load
         self.threshold = threshold
         self.usage = usage
         self.capacity = capacity
+        self.callsEndedPerSecond = callsEndedPerSecond
         self.boot = boot
         self.sequence = sequence
         self.madeAtWallNanos = madeAtWallNanos

@@ -67,7 +67,7 @@ public struct SequencePolicy: Sendable {
     public func next(in peers: PeerTable, context: SteeringContext) -> String? {
         peers.peers.first { peer in
             guard !context.visited.contains(peer.id), !peer.isDown else { return false }
-            guard peers.isFresh(peer, now: context.now), let headroom = peers.headroom(of: peer) else { return true }
+            guard peers.isFresh(peer, now: context.now), let headroom = peers.headroom(of: peer, now: context.now) else { return true }
             return headroom > 0
         }?.id
     }

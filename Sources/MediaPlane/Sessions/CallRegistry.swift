@@ -324,6 +324,7 @@ public final class CallRegistry {
 
     private func tearDown(callID: String, reason: CallEndReason) throws(CallError) -> CallReport {
         guard let call = calls.removeValue(forKey: callID) else { throw .unknownCall(callID) }
+        events.callsEnded += 1
         let report = CallReport(call)
         for media in call.allMedia {
             closingPorts.append((workers.remove(media.slot), media.ports.port))
@@ -550,6 +551,8 @@ public struct CallEventCounters: Sendable, Equatable {
     public var deletes: UInt64 = 0
     public var mediaTimeouts: UInt64 = 0
     public var portExhaustions: UInt64 = 0
+    /// Calls torn down, however they ended (delete, media timeout, H.323 release).
+    public var callsEnded: UInt64 = 0
 }
 
 /// Why an offer, answer, delete or query could not be carried out.

@@ -20,6 +20,9 @@ final class WorkloadMeter {
     private(set) var isDraining = false
     private var previous: (sample: DataPlaneSample, at: UInt64)
     private var rates = ResourceUsage()
+    /// Calls ended per second lately, smoothed over ten seconds: peers estimate from it how many
+    /// sessions have freed since a report.
+    private var endRate = CallEndRate(windowNanos: 10_000_000_000)
 
     init(workers: WorkerPool, registry: CallRegistry, capacity: ResourceCapacity, threshold: Double) {
         self.workers = workers
@@ -27,6 +30,7 @@ final class WorkloadMeter {
         self.capacity = capacity
         self.configuredThreshold = AdmissionThreshold(threshold)
         previous = (workers.trafficSample(), spw_monotonic_nanos())
+        endRate.sample(ended: registry.events.callsEnded, now: previous.at)
     }
 
     /// Takes a new data-plane sample; rates are over the time since the previous one.
@@ -37,8 +41,12 @@ final class WorkloadMeter {
         rates.packetsPerSecond = Double(current.packets &- previous.sample.packets) / seconds
         rates.bitsPerSecond = Double(current.bytes &- previous.sample.bytes) * 8 / seconds
         rates.cpu = Double(current.cpuNanos &- previous.sample.cpuNanos) / 1e9 / seconds / Double(current.workers)
+        endRate.sample(ended: registry.events.callsEnded, now: now)
         previous = (current, now)
     }
+
+    /// Calls ended per second lately.
+    var callsEndedPerSecond: Double { endRate.perSecond }
 
     /// The workload now: the live session count with the latest sampled rates.
     var workload: Workload {

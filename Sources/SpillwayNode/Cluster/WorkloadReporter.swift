@@ -45,7 +45,8 @@ final class WorkloadReporter {
         let workload = meter.workload
         return WorkloadReport(
             node: identity, load: workload.load, threshold: meter.threshold.value, usage: workload.usage,
-            capacity: workload.capacity, boot: boot, sequence: sequence, madeAtWallNanos: spw_wall_nanos())
+            capacity: workload.capacity, callsEndedPerSecond: meter.callsEndedPerSecond, boot: boot, sequence: sequence,
+            madeAtWallNanos: spw_wall_nanos())
     }
 
     /// Runs once per interval: pushes to every target.

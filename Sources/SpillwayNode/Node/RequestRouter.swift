@@ -418,6 +418,7 @@ final class RequestRouter {
             "packet-rate": .integer(Int64(workload.usage.packetsPerSecond.rounded())),
             "bit-rate": .integer(Int64(workload.usage.bitsPerSecond.rounded())),
             "cpu": .string(ratioText(workload.usage.cpu)),
+            "calls-ended-per-second": .string(ratioText(meter.callsEndedPerSecond)),
             "port-pairs-in-use": .integer(Int64(processor.registry.portPairsInUse)),
         ]
     }
