@@ -106,11 +106,24 @@ struct Result {
     var blocked = 0
     var totalHops = 0
     var maxHops = 0
+    /// How many placed calls took each number of hops.
+    var hopCounts: [Int: Int] = [:]
+    /// Blocked calls by why the last node refused.
+    var blockedBy: [String: Int] = [:]
     var decisionNanos: [UInt64] = []
     var erlangB = 0.0
 
     var blocking: Double { Double(blocked) / Double(max(1, offered)) }
     var meanHops: Double { Double(totalHops) / Double(max(1, offered - blocked)) }
+    /// The hops at or under which 99% of the placed calls landed.
+    var p99Hops: Int {
+        var remaining = Int((Double(offered - blocked) * 0.99).rounded(.up))
+        for hops in hopCounts.keys.sorted() {
+            remaining -= hopCounts[hops]!
+            if remaining <= 0 { return hops }
+        }
+        return maxHops
+    }
     func decisionMicros(_ quantile: Double) -> Double {
         guard !decisionNanos.isEmpty else { return 0 }
         let sorted = decisionNanos.sorted()
@@ -202,35 +215,49 @@ final class Simulation {
             }
             now = nextArrival
             let primary = Int.random(in: 0..<nodeCount, using: &generator)
-            let hops = place(at: primary, now: now)
+            let placed = place(at: primary, now: now)
             if now >= warmUp {
                 counted += 1
                 result.offered += 1
-                if let hops {
+                switch placed {
+                case .success(let hops):
                     result.totalHops += hops
                     result.maxHops = max(result.maxHops, hops)
-                } else {
+                    result.hopCounts[hops, default: 0] += 1
+                case .failure(let refusal):
                     result.blocked += 1
+                    result.blockedBy["\(refusal.reason)", default: 0] += 1
                 }
             }
         }
         return result
     }
 
-    /// Places one call arriving at `primary` by the nodes' steering cores; returns the hops it
-    /// took, or nil when blocked.
-    func place(at primary: Int, now: Double) -> Int? {
+    /// Why a call was blocked.
+    struct Refusal: Error {
+        var reason: AllBusyReason
+    }
+
+    /// Places one call arriving at `primary` by the nodes' steering cores: the hops it took, or
+    /// why it was blocked.
+    func place(at primary: Int, now: Double) -> Swift.Result<Int, Refusal> {
         var node = primary
         var placement = CallPlacement(hopsLeft: options.maxHops)
         while true {
             if sessions[node] < options.capacity {
                 sessions[node] += 1
                 events.push(now + exponential(mean: options.holdingSeconds), .departure(node: node))
-                return placement.hops
+                return .success(placement.hops)
             }
-            guard case .forward(let next, let carried) = decide(at: node, placement, now: now) else { return nil }
-            node = Int(next.dropFirst())!
-            placement = carried
+            switch decide(at: node, placement, now: now) {
+            case .forward(let next, let carried):
+                node = Int(next.dropFirst())!
+                placement = carried
+            case .allBusy(let reason):
+                return .failure(Refusal(reason: reason))
+            case .takeHere, .askMonitor:
+                fatalError("a node over its threshold was told to take the call, or to ask the monitor twice")
+            }
         }
     }
 
@@ -272,7 +299,7 @@ final class Simulation {
 }
 
 let options = Options(CommandLine.arguments)
-print("nodes  interval  policy    offered   blocked   blocking   erlang-B   ratio   mean-hops  max-hops  decision-us(mean/p99)")
+print("nodes  interval  policy    offered   blocked   blocking   erlang-B   ratio   mean-hops p99-hops  max-hops  decision-us(mean/p99)  blocked-by")
 var json: [String] = []
 for nodes in options.nodeCounts {
     for interval in options.intervals {
@@ -289,14 +316,16 @@ for nodes in options.nodeCounts {
                     "\(nodes)", "\(interval)", policy.rawValue, "\(result.offered)", "\(result.blocked)",
                     fixed(result.blocking * 100, 4) + "%", fixed(result.erlangB * 100, 4) + "%",
                     result.blocked == 0 ? "-" : result.erlangB < 1e-9 ? "bound~0" : fixed(ratio, 2), fixed(result.meanHops, 3),
-                    "\(result.maxHops)",
-                    fixed(meanDecision, 2) + "/" + fixed(result.decisionMicros(0.99), 2),
+                    "\(result.p99Hops)", "\(result.maxHops)",
+                    fixed(meanDecision, 2) + "/" + fixed(result.decisionMicros(0.99), 2) + "            ",
+                    result.blockedBy.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "),
                 ].map { $0 + String(repeating: " ", count: max(1, 10 - $0.count)) }.joined())
             fflush(nil)
             json.append(
                 "{\"nodes\":\(nodes),\"interval_s\":\(interval),\"policy\":\"\(policy.rawValue)\",\"offered\":\(result.offered),"
                     + "\"blocked\":\(result.blocked),\"blocking\":\(result.blocking),\"erlang_b\":\(result.erlangB),"
-                    + "\"mean_hops\":\(result.meanHops),\"max_hops\":\(result.maxHops),\"decision_us_mean\":\(meanDecision),"
+                    + "\"mean_hops\":\(result.meanHops),\"p99_hops\":\(result.p99Hops),\"max_hops\":\(result.maxHops),"
+                    + "\"decision_us_mean\":\(meanDecision),"
                     + "\"decision_us_p99\":\(result.decisionMicros(0.99))}")
         }
     }
