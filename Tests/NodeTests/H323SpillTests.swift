@@ -2,8 +2,11 @@ import Bencode
 import Cluster
 import H323
 import H323Edge
+import MediaPlane
+import SpillwayClient
 import SpillwayNode
 import SpillwayTestSupport
+import Synchronization
 import Testing
 
 /// H.323 Setups at a node over its threshold, on a real three-node cluster on loopback, with a
@@ -11,20 +14,37 @@ import Testing
 /// on another node, told to the caller (`direct`) or forwarded by the first node (`reverse`), and
 /// all busy is ReleaseComplete cause 34.
 @Suite struct H323SpillTests {
-    /// Three nodes taking H.323 calls on ephemeral ports, routing every call to `callee`.
+    private static let nextMonitor = Atomic<Int>(0)
+
+    /// Three nodes taking H.323 calls on ephemeral ports, routing every call to `callee`; in
+    /// monitor mode a load monitor too, which the nodes push their reports to and ask.
     private func cluster(
         policy: SteeringMode, reply: H323ReplyMode, drained: Set<Int>, callee: TCPTestListener
-    ) async throws -> TestCluster {
+    ) async throws -> (TestCluster, LoadMonitor?) {
         // The pycrate Setup dials 5551234.
         #expect(try H323UserInformation(perEncoded: PycrateMessages.setup).destinationAddress == [.dialledDigits("5551234")])
-        let cluster = try await TestCluster.start(policy: policy, maxSessions: 10, configure: { node, configuration in
-            configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
-            configuration.h323Reply = reply
-            configuration.h323Routes = [H323Route(prefix: "555", destination: TransportAddress(hostAndPort: callee.address)!)]
-            if drained.contains(node) { configuration.threshold = 0 }
-        })
-        for node in 0..<3 { try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up") }
-        return cluster
+        let monitorAddress = policy == .monitor ? "127.0.0.10:\(19200 + Self.nextMonitor.wrappingAdd(1, ordering: .relaxed).oldValue)" : nil
+        let cluster = try await TestCluster.start(
+            policy: policy, maxSessions: 10, peers: policy == .monitor ? { _ in [] } : nil, monitor: monitorAddress,
+            configure: { node, configuration in
+                configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
+                configuration.h323Reply = reply
+                configuration.h323Routes = [H323Route(prefix: "555", destination: TransportAddress(hostAndPort: callee.address)!)]
+                if drained.contains(node) { configuration.threshold = 0 }
+            })
+        guard let monitorAddress else {
+            for node in 0..<3 { try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up") }
+            return (cluster, nil)
+        }
+        let monitor = try await cluster.startMonitor(listen: monitorAddress, collect: .push)
+        let monitorClient = try NGClient(server: SocketAddress(hostAndPort: monitor.listenAddress)!)
+        let start = spw_test_seconds()
+        while spw_test_seconds() - start < 3 {
+            let nodes = try monitorClient.request(["command": "statistics"])["nodes"]
+            if cluster.ids.allSatisfy({ nodes?[$0]?["state"] == "up" }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (cluster, monitor)
     }
 
     private var setupFrame: [UInt8] { CallSignallingRobustnessTests.frame(CallSignallingRobustnessTests.setup(PycrateMessages.setup)) }
@@ -51,10 +71,10 @@ import Testing
         return (0..<3).first { TestCluster.ip($0) == peerIP }
     }
 
-    @Test(arguments: [SteeringMode.delegate, .sequence])
+    @Test(arguments: SteeringMode.allCases)
     func reverseForwardsTheSetupAndTheCallRunsOnTheOtherNode(policy: SteeringMode) async throws {
         let callee = try TCPTestListener(ip: "127.0.0.1")
-        let cluster = try await cluster(policy: policy, reply: .reverse, drained: [0], callee: callee)
+        let (cluster, monitor) = try await cluster(policy: policy, reply: .reverse, drained: [0], callee: callee)
         let caller = try TCPTestConnection(to: try #require(cluster.nodes[0]?.callSignalAddress))
         caller.send(setupFrame)
         let taker = try answerAtCallee(callee, caller: caller, cluster: cluster)
@@ -65,12 +85,13 @@ import Testing
         #expect(first?["calls-routed"]?.integerValue == 0, "the forwarder anchors nothing")
         if let taker { #expect(try h323(cluster, taker)?["calls-routed"]?.integerValue == 1) }
         await cluster.stop()
+        await monitor?.shutdown()
     }
 
-    @Test(arguments: [SteeringMode.delegate, .sequence])
+    @Test(arguments: SteeringMode.allCases)
     func directTellsTheCallerTheOtherNodeWhichThenTakesTheCall(policy: SteeringMode) async throws {
         let callee = try TCPTestListener(ip: "127.0.0.1")
-        let cluster = try await cluster(policy: policy, reply: .direct, drained: [0], callee: callee)
+        let (cluster, monitor) = try await cluster(policy: policy, reply: .direct, drained: [0], callee: callee)
         let answer = try CallSignallingRobustnessTests.messages(
             try CallSignallingRobustnessTests.exchange(setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
         #expect(answer.map(\.type) == [.facility, .releaseComplete])
@@ -88,12 +109,13 @@ import Testing
         #expect(try answerAtCallee(callee, caller: caller, cluster: cluster) == named)
         #expect(try h323(cluster, 0)?["spills"]?["direct"]?.integerValue == 1)
         await cluster.stop()
+        await monitor?.shutdown()
     }
 
-    @Test(arguments: H323ReplyMode.allCases)
-    func everyNodeBusyIsReleaseCompleteCause34(reply: H323ReplyMode) async throws {
+    @Test(arguments: SteeringMode.allCases, H323ReplyMode.allCases)
+    func everyNodeBusyIsReleaseCompleteCause34(policy: SteeringMode, reply: H323ReplyMode) async throws {
         let callee = try TCPTestListener(ip: "127.0.0.1")
-        let cluster = try await cluster(policy: .delegate, reply: reply, drained: [0, 1, 2], callee: callee)
+        let (cluster, monitor) = try await cluster(policy: policy, reply: reply, drained: [0, 1, 2], callee: callee)
         let answer = try CallSignallingRobustnessTests.messages(
             try CallSignallingRobustnessTests.exchange(setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
         #expect(answer.map(\.type) == [.releaseComplete] && answer.first?.cause == 34)
@@ -102,5 +124,6 @@ import Testing
         #expect(try h323(cluster, 0)?["all-busy"]?.integerValue == 1)
         #expect(callee.accept(timeoutMilliseconds: 200) == nil)
         await cluster.stop()
+        await monitor?.shutdown()
     }
 }

@@ -219,6 +219,7 @@ import Glibc
             return
         }
         #expect([1, 2].map { cluster.callSignal(of: $0) }.contains(confirm.destCallSignalAddress))
+        #expect(confirm.callModel == .gatekeeperRouted, "the node named relays the call's signalling")
 
         // Every node drained: RAI says almostOutOfResources everywhere, and the monitor refuses.
         for node in 0..<3 { _ = try cluster.request(node, ["command": "workload", "threshold": "0"]) }

@@ -48,9 +48,10 @@ final class MonitorGatekeeper {
                     if !server.isRegistered(request.endpointIdentifier) {
                         .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .callerNotRegistered))
                     } else if let node = leastLoaded() {
+                        // The call's signalling runs through the node named, which relays it.
                         .admissionConfirm(
                             AdmissionConfirm(
-                                requestSeqNum: request.requestSeqNum, bandWidth: request.bandWidth, callModel: .direct,
+                                requestSeqNum: request.requestSeqNum, bandWidth: request.bandWidth, callModel: .gatekeeperRouted,
                                 destCallSignalAddress: node.callSignal))
                     } else {
                         .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
