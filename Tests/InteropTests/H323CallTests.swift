@@ -1,6 +1,7 @@
 import Bencode
 import Foundation
 import H323
+import H323Edge
 import SpillwayTestSupport
 import Testing
 
@@ -25,6 +26,39 @@ import Testing
         let statistics = result.statisticsDuringCall["spillway"]
         #expect(statistics?["sessions"] == 1 && statistics?["h323"]?["calls"] == 1 && statistics?["h323"]?["calls-routed"] == 1, "\(String(describing: statistics))")
         #expect(result.recordedDatagrams >= 200, "the recording holds \(result.recordedDatagrams) datagrams")
+    }
+
+    /// A call to a drained node of a three-node cluster lands on another node, by either reply
+    /// mode, and its media runs through that node only.
+    @Test(arguments: [
+        H323RelayCall.Spill(policy: .delegate, reply: .reverse), H323RelayCall.Spill(policy: .sequence, reply: .direct),
+    ])
+    func aCallToAFullNodeSpillsAndItsMediaRunsThroughTheNodeThatTookIt(spill: H323RelayCall.Spill) async throws {
+        var call = H323RelayCall(mode: .fastStart, seconds: 2)
+        call.spill = spill
+        let result = try await call.run("spill-\(spill.policy.rawValue)-\(spill.reply.rawValue)")
+        #expect(H323RelayCall.spillIPs.contains(result.anchorIP), "the call stayed on \(result.anchorIP)")
+        if spill.policy == .sequence { #expect(result.anchorIP == H323RelayCall.spillIPs[0], "sequence: the next node in the order") }
+        for party in ["caller", "callee"] {
+            let share = H323RelayCall.matchingShare(result.receivedAudio[party] ?? Data(), result.referenceAudio[party] ?? Data())
+            #expect(share >= 0.99, "the \(party) decoded \(Int(share * 100))% of the other side's audio")
+        }
+        try await Self.expectMediaOnlyThroughTheNode(result, sessions: 1)
+        // The callee's signalling comes from the node that took the call.
+        let accepted = result.calleeEvents.first { $0["event"] as? String == "accepted" }?["peer"] as? String
+        #expect(accepted?.hasPrefix(result.anchorIP + ":") == true, "the callee was called from \(String(describing: accepted))")
+        #expect(result.dialledNodeCounters?.spills == [spill.reply.rawValue: 1] && result.dialledNodeCounters?.callsRouted == 0)
+        let setups = result.callerEvents.filter { $0["event"] as? String == "sent" && $0["type"] as? String == "setup" }.compactMap { $0["to"] as? String }
+        switch spill.reply {
+        case .reverse:
+            // One Setup, to the dialled node, which forwarded it and relayed the call's signalling.
+            #expect(setups == [result.nodeCallSignalAddress], "\(setups)")
+            #expect(Self.received(result.calleeEvents, "releaseComplete")?["cause"] as? Int == 16, "the caller's ReleaseComplete came through")
+        case .direct:
+            // Told by Facility callForwarded, the caller sent its Setup again to the node named.
+            let forwarded = result.callerEvents.first { $0["event"] as? String == "forwarded" }?["to"] as? String
+            #expect(forwarded?.hasPrefix(result.anchorIP + ":") == true && setups == [result.nodeCallSignalAddress, forwarded ?? ""], "\(setups)")
+        }
     }
 
     @Test func aCallWithAudioAndH264VideoCarriesEveryFrameBothWays() async throws {
@@ -81,16 +115,20 @@ import Testing
         #expect(result.portPairsInUseAfter == 0 && result.callsAfter == 0, "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls")
     }
 
-    /// RTP flows endpoint -> node -> endpoint both ways, and none goes from one endpoint to the
-    /// other. (Each endpoint's ffmpeg processes also talk to its RTP socket on its own address.)
+    /// RTP flows endpoint -> node -> endpoint both ways through the node that anchored the call,
+    /// none goes from one endpoint to the other, and none touches another node of a cluster.
+    /// (Each endpoint's ffmpeg processes also talk to its RTP socket on its own address.)
     static func expectMediaOnlyThroughTheNode(_ result: H323RelayCall.Result, sessions: Int) async throws {
         let packets = try await tsharkFields(
             result.capture, filter: "rtp", fields: ["ip.src", "ip.dst", "udp.srcport", "udp.dstport"],
             arguments: ["--enable-heuristic", "rtp_udp"])
-        let node = H323RelayCall.nodeIP
+        let node = result.anchorIP
         let endpoints = [H323RelayCall.caller.ip, H323RelayCall.callee.ip]
         let direct = packets.filter { endpoints.contains($0[0]) && endpoints.contains($0[1]) && $0[0] != $0[1] }
         #expect(direct.count == 0, "\(direct.count) RTP packets went around the node, e.g. \(direct.prefix(3))")
+        let otherNodes = ([H323RelayCall.nodeIP] + H323RelayCall.spillIPs).filter { $0 != node }
+        let elsewhere = packets.filter { otherNodes.contains($0[0]) || otherNodes.contains($0[1]) }
+        #expect(elsewhere.isEmpty, "\(elsewhere.count) RTP packets touched a node that did not anchor the call, e.g. \(elsewhere.prefix(3))")
         for (from, to) in [(endpoints[0], endpoints[1]), (endpoints[1], endpoints[0])] {
             let toNode = packets.count { $0[0] == from && $0[1] == node }
             let fromNode = packets.count { $0[0] == node && $0[1] == to }

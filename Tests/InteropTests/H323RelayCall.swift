@@ -1,5 +1,6 @@
 import Bencode
 import Capture
+import Cluster
 import Foundation
 import H323
 import H323Edge
@@ -13,8 +14,9 @@ import Testing
 /// One routed H.323 call through a loopback node between two pycrate endpoints
 /// (Scripts/h323_endpoint.py, an independent H.225.0/H.245 codec), with ffmpeg sending a
 /// G.711 tone (and H.264 video) each way and decoding what arrives. Addresses: the node
-/// 127.0.0.30, the caller 127.0.0.31, the callee 127.0.0.32; fixed ports below Linux's
-/// ephemeral range, so the suites that use it run serialized.
+/// 127.0.0.30, the caller 127.0.0.31, the callee 127.0.0.32, and when the call spills, the
+/// cluster's other nodes 127.0.0.33 and .34; fixed ports below Linux's ephemeral range, so the
+/// suites that use it run serialized.
 struct H323RelayCall {
     /// How H.245 travels (the endpoint's `--mode`).
     enum Mode: String, CaseIterable, Sendable {
@@ -45,7 +47,17 @@ struct H323RelayCall {
         var toneFrequency: Int
     }
 
+    /// The cluster a call spills through: the caller dials 127.0.0.30, which is drained, and its
+    /// steering sends the call to 127.0.0.33 or .34.
+    struct Spill {
+        var policy: SteeringMode
+        var reply: H323ReplyMode
+    }
+
     static let nodeIP = "127.0.0.30"
+    static let spillIPs = ["127.0.0.33", "127.0.0.34"]
+    /// The cluster port of every node of a spilling call, each on its own address.
+    static let clusterPort = 15_490
     // ffmpeg's receivers bind their ports on every address, so these ports are ones no other test
     // binds on any address: below the node tests' ranges (20000 up) and apart from the others'.
     static let mediaPorts: ClosedRange<UInt16> = 15_300...15_399
@@ -61,6 +73,8 @@ struct H323RelayCall {
     /// The callee registers with the node's RAS port and the caller is admitted there (ARQ/ACF)
     /// before it calls the alias; otherwise the node routes by a static route to the callee.
     var registered = false
+    /// Whether the node the caller dials is drained and the call spills to another node.
+    var spill: Spill?
 
     /// What one call left behind.
     struct Result {
@@ -87,6 +101,10 @@ struct H323RelayCall {
         /// UDP datagrams in the call's recording (NG `start recording` before the media).
         var recordedDatagrams = 0
         var nodeCallSignalAddress: String
+        /// The address of the node that anchored the call (the one dialled, unless it spilled).
+        var anchorIP = H323RelayCall.nodeIP
+        /// The dialled node's H.323 counters, when the call spilled from it.
+        var dialledNodeCounters: H323Counters?
     }
 
     func run(_ name: String) async throws -> Result {
@@ -111,24 +129,8 @@ struct H323RelayCall {
         let listening = try await Self.event(callee, "listening", seconds: 20)
         let calleePort = try #require(listening["port"] as? Int)
 
-        var logger = Logger(label: "h323-\(name)")
-        logger.logLevel = .warning
-        var configuration = NodeConfiguration()
-        configuration.nodeID = "h323-node"
-        configuration.ngAddress = "\(Self.nodeIP):0"
-        configuration.mediaIP = Self.nodeIP
-        configuration.portRange = Self.mediaPorts
-        configuration.callSignalAddress = "\(Self.nodeIP):0"
-        configuration.mediaTimeout = mediaTimeout
-        configuration.recordingDirectory = "\(directory)/recordings"
-        try FileManager.default.createDirectory(atPath: "\(directory)/recordings", withIntermediateDirectories: true)
-        if registered {
-            configuration.rasAddress = "\(Self.nodeIP):0"
-        } else {
-            try configuration.set("h323-route", to: "555=\(Self.callee.ip):\(calleePort)")
-        }
-        let node = try await RelayNode.start(configuration, logger: logger)
-        let ng = try NGClient(server: node.ngAddress)
+        let nodes = try await startNodes(name, calleePort: calleePort, directory: directory)
+        var node = nodes[0]
         let callSignal = try #require(node.callSignalAddress)
         let callSignalPort = try #require(Int(callSignal.split(separator: ":").last ?? ""))
         var admission: RASMessage?
@@ -138,7 +140,7 @@ struct H323RelayCall {
         }
 
         let capture = try await LoopbackCapture.start(
-            filter: "host \(Self.nodeIP) or host \(Self.caller.ip) or host \(Self.callee.ip)", in: directory)
+            filter: ([Self.nodeIP, Self.caller.ip, Self.callee.ip] + Self.spillIPs).map { "host \($0)" }.joined(separator: " or "), in: directory)
         children.append(capture.process)
 
         var callerArguments = endpointArguments(Self.caller) + ["--connect", dialled, "--hangup-file", "\(directory)/hangup"]
@@ -157,6 +159,16 @@ struct H323RelayCall {
         var result = Result(
             directory: directory, callID: callID, callerEvents: [], calleeEvents: [], query: .dictionary([:]), callSignalPort: callSignalPort,
             capture: "\(directory)/wire.pcap", admission: admission, nodeCallSignalAddress: callSignal)
+        if spill != nil {
+            // From here on "the node" is the one anchoring the call.
+            result.dialledNodeCounters = await node.h323Counters()
+            let anchor = try #require(
+                try nodes.first { try NGClient(server: $0.ngAddress).request(["command": "list"])["calls"]?.listValue?.contains(.string(callID)) == true },
+                "no node of the cluster anchors the call")
+            node = anchor
+            result.anchorIP = anchor.configuration.mediaIP
+        }
+        let ng = try NGClient(server: node.ngAddress)
         if let seconds {
             #expect(try ng.request(["command": "start recording", "call-id": .string(callID)])["result"] == "ok")
             try await exchangeMedia(seconds: seconds, ffmpeg: ffmpeg, directory: directory, into: &result)
@@ -187,8 +199,56 @@ struct H323RelayCall {
             result.recordedDatagrams += (try? CaptureFile(path: "\(directory)/recordings/\(name)"))?.datagrams.count ?? 0
         }
         await capture.stop()
-        await node.shutdown()
+        for node in nodes { await node.shutdown() }
         return result
+    }
+
+    /// The node the caller dials, and when the call spills, the cluster's other two nodes (the
+    /// dialled one drained), each on its own address and share of the media ports.
+    private func startNodes(_ name: String, calleePort: Int, directory: String) async throws -> [RelayNode] {
+        var logger = Logger(label: "h323-\(name)")
+        logger.logLevel = .warning
+        try FileManager.default.createDirectory(atPath: "\(directory)/recordings", withIntermediateDirectories: true)
+        let ips = spill == nil ? [Self.nodeIP] : [Self.nodeIP] + Self.spillIPs
+        let ids = ips.indices.map { $0 == 0 ? "h323-node" : "h323-node-\($0 + 1)" }
+        let portsPerNode = Self.mediaPorts.count / ips.count / 2 * 2
+        var nodes: [RelayNode] = []
+        for (index, ip) in ips.enumerated() {
+            var configuration = NodeConfiguration()
+            configuration.nodeID = ids[index]
+            configuration.ngAddress = "\(ip):0"
+            configuration.mediaIP = ip
+            let low = Self.mediaPorts.lowerBound + UInt16(index * portsPerNode)
+            configuration.portRange = low...(low + UInt16(portsPerNode - 1))
+            configuration.callSignalAddress = "\(ip):0"
+            configuration.mediaTimeout = mediaTimeout
+            configuration.recordingDirectory = "\(directory)/recordings"
+            if registered {
+                configuration.rasAddress = "\(ip):0"
+            } else {
+                try configuration.set("h323-route", to: "555=\(Self.callee.ip):\(calleePort)")
+            }
+            if let spill {
+                configuration.clusterAddress = "\(ip):\(Self.clusterPort)"
+                configuration.peers = ips.indices.filter { $0 != index }.map { PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)") }
+                configuration.clusterKeyFile = TestCluster.keyFile
+                configuration.policy = spill.policy
+                configuration.h323Reply = spill.reply
+                configuration.shareInterval = 0.2
+                if index == 0 { configuration.threshold = 0 }
+            }
+            nodes.append(try await RelayNode.start(configuration, logger: logger))
+        }
+        // The dialled node must know the others are up before it can spill to them.
+        if spill != nil {
+            let ng = try NGClient(server: nodes[0].ngAddress)
+            let ready = await ChildProcess.eventually(seconds: 5) {
+                let peers = (try? ng.request(["command": "statistics"]))?["spillway"]?["peers"]
+                return ids.dropFirst().allSatisfy { peers?[$0]?["state"] == "up" }
+            }
+            #expect(ready, "the dialled node never saw the other two up")
+        }
+        return nodes
     }
 
     /// The callee registers its alias 5551234 and call-signalling address with the node's RAS

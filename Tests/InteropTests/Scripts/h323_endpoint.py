@@ -263,6 +263,8 @@ class Endpoint:
                 event['destination'] = [alias[1] for alias in body['destinationAddress']]
             if 'reason' in body:
                 event['reason'] = body['reason'][0]
+            if 'alternativeAddress' in body:
+                event['alternativeAddress'] = address_text(body['alternativeAddress'])
         emit(**event)
         if isinstance(body, dict) and 'fastStart' in body:
             self.fast_start_received(body['fastStart'])
@@ -273,9 +275,18 @@ class Endpoint:
             self.signalling.send(q931('facility', self.crv, self.args.role == 'callee', self.tunnel(answers)))
         if isinstance(body, dict) and 'h245Address' in body and self.args.mode == 'separate' and self.h245 is None:
             self.connect_h245(body['h245Address'])
-        if message_type == 'releaseComplete':
+        if message_type == 'facility' and isinstance(body, dict) and body.get('reason', (None,))[0] == 'callForwarded' \
+                and 'alternativeAddress' in body and self.args.role == 'caller':
+            self.follow(address_text(body['alternativeAddress']))
+        elif message_type == 'releaseComplete':
             self.ended = True
         return message_type, body
+
+    def follow(self, address):
+        """A gatekeeper forwarded the call: send the same Setup to the address it named."""
+        self.signalling.sock.close()
+        self.connect(address)
+        emit(event='forwarded', to=address)
 
     def connect_h245(self, address):
         host, port = address_text(address).split(':')
@@ -337,15 +348,18 @@ class Endpoint:
         return messages
 
     # -- the call ------------------------------------------------------------------------------------
+    def connect(self, address):
+        sock = socket.socket()
+        sock.bind((self.args.ip, 0))
+        host, port = address.split(':')
+        sock.connect((host, int(port)))
+        self.signalling = Framed(sock)
+        self.signalling.send(self.setup())
+        emit(event='sent', type='setup', to=address)
+
     def run(self):
         if self.args.role == 'caller':
-            sock = socket.socket()
-            sock.bind((self.args.ip, 0))
-            host, port = self.args.connect.split(':')
-            sock.connect((host, int(port)))
-            self.signalling = Framed(sock)
-            self.signalling.send(self.setup())
-            emit(event='sent', type='setup')
+            self.connect(self.args.connect)
         else:
             listener = socket.socket()
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -375,7 +389,10 @@ class Endpoint:
                         for answer in self.h245_received(frame):
                             self.h245.send(answer)
                 else:
-                    for frame in self.signalling.frames():
+                    connection = self.signalling
+                    for frame in connection.frames():
+                        if self.signalling is not connection:
+                            break  # the call was forwarded: the rest of the old connection is moot
                         message_type, body = self.handle(frame)
                         if message_type == 'setup':
                             self.crv = parse_q931(frame)[1]
