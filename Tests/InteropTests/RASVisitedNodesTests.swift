@@ -20,6 +20,7 @@ import Testing
         let cluster = try await TestCluster.start(policy: policy, maxSessions: maxSessions, configure: { node, configuration in
             configuration.rasAddress = "\(TestCluster.ip(node)):0"
             configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
+            configuration.metricsAddress = "\(TestCluster.ip(node)):0"
             configuration.rasReply = reply
             configuration.threshold = drained.contains(node) ? 0 : 1.0
         })
@@ -98,6 +99,11 @@ import Testing
         let expected = VisitedNodes(["n2", "n1"]).genericData.parameters?.first?.raw ?? []
         let hex = expected.map { String(format: "%02x", $0) }.joined()
         #expect(forwarded.allSatisfy { $0.raw.replacingOccurrences(of: ":", with: "") == hex }, "\(forwarded)")
+        // n3 counts each as a RAS call two hops from where it started.
+        let metrics = String(decoding: try httpGet(try #require(cluster.nodes[2]?.metricsAddress), "/metrics").body, as: UTF8.self)
+        #expect(prometheusValue(metrics, #"spillway_call_hops_count{protocol="ras"}"#) == 6)
+        #expect(prometheusValue(metrics, #"spillway_call_hops_bucket{protocol="ras",le="1.0"}"#) == 0)
+        #expect(prometheusValue(metrics, #"spillway_call_hops_bucket{protocol="ras",le="2.0"}"#) == 6)
         await cluster.stop()
     }
 }

@@ -28,6 +28,7 @@ import Testing
             policy: policy, maxSessions: 10, peers: policy == .monitor ? { _ in [] } : nil, monitor: monitorAddress,
             configure: { node, configuration in
                 configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
+                configuration.metricsAddress = "\(TestCluster.ip(node)):0"
                 configuration.h323Reply = reply
                 configuration.h323Routes = [H323Route(prefix: "555", destination: TransportAddress(hostAndPort: callee.address)!)]
                 if drained.contains(node) { configuration.threshold = 0 }
@@ -50,6 +51,10 @@ import Testing
     private var setupFrame: [UInt8] { CallSignallingRobustnessTests.frame(CallSignallingRobustnessTests.setup(PycrateMessages.setup)) }
 
     private func h323(_ cluster: TestCluster, _ node: Int) throws -> BencodeValue? { try cluster.clusterStatistics(node)?["h323"] }
+
+    private func metrics(_ cluster: TestCluster, _ node: Int) throws -> String {
+        String(decoding: try httpGet(try #require(cluster.nodes[node]?.metricsAddress), "/metrics").body, as: UTF8.self)
+    }
 
     /// The callee end of a call: takes the Setup from whichever node relays it, checks it, and
     /// releases the call (cause 16), which must reach the caller. Returns the index of the node
@@ -83,7 +88,16 @@ import Testing
         let first = try h323(cluster, 0)
         #expect(first?["spills"]?["reverse"]?.integerValue == 1)
         #expect(first?["calls-routed"]?.integerValue == 0, "the forwarder anchors nothing")
-        if let taker { #expect(try h323(cluster, taker)?["calls-routed"]?.integerValue == 1) }
+        if let taker {
+            #expect(try h323(cluster, taker)?["calls-routed"]?.integerValue == 1)
+            // /metrics, labelled by protocol: n1's spill, and the taker's call one hop away.
+            let forwarder = try metrics(cluster, 0)
+            #expect(prometheusValue(forwarder, #"spillway_spills_total{policy="\#(policy.rawValue)",protocol="h323"}"#) == 1)
+            let taken = try metrics(cluster, taker)
+            #expect(prometheusValue(taken, #"spillway_call_hops_count{protocol="h323"}"#) == 1)
+            #expect(prometheusValue(taken, #"spillway_call_hops_bucket{protocol="h323",le="0.0"}"#) == 0)
+            #expect(prometheusValue(taken, #"spillway_call_hops_bucket{protocol="h323",le="1.0"}"#) == 1)
+        }
         await cluster.stop()
         await monitor?.shutdown()
     }
@@ -122,6 +136,7 @@ import Testing
         let release = try H323UserInformation(perEncoded: try #require(answer.first?.userInformation))
         #expect(release.releaseReason == H323UserInformation.ReleaseReason.gatewayResources.rawValue)
         #expect(try h323(cluster, 0)?["all-busy"]?.integerValue == 1)
+        #expect(prometheusValue(try metrics(cluster, 0), #"spillway_refusals_total{protocol="h323",reason="all-busy"}"#) == 1)
         #expect(callee.accept(timeoutMilliseconds: 200) == nil)
         await cluster.stop()
         await monitor?.shutdown()

@@ -26,19 +26,19 @@ import Testing
         let metrics = try httpGet(address, "/metrics")
         #expect(metrics.status == 200)
         let text = String(decoding: metrics.body, as: UTF8.self)
-        #expect(Self.value(text, #"spillway_rtp_packets_total{direction="from-caller"}"#) == 5)
-        #expect(Self.value(text, #"spillway_rtp_packets_total{direction="from-callee"}"#) == 3)
-        #expect(Self.value(text, #"spillway_rtp_bytes_total{direction="from-caller"}"#) == 5 * Double(pcmu(1).count))
-        #expect(Self.value(text, #"spillway_forwarded_packets_total{direction="from-caller"}"#) == 5)
-        #expect(Self.value(text, #"spillway_dropped_packets_total{direction="from-caller",reason="not-rtp"}"#) == 1)
-        #expect(Self.value(text, #"spillway_dropped_packets_total{direction="from-callee",reason="not-rtp"}"#) == 0)
-        #expect(Self.value(text, #"spillway_srtp_auth_failures_total{direction="from-caller"}"#) == 0)
-        #expect(Self.value(text, #"spillway_sessions{anchored="here"}"#) == 1)
-        #expect(Self.value(text, "spillway_offers_total") == 1)
-        #expect(Self.value(text, "spillway_answers_total") == 1)
-        #expect(Self.value(text, "spillway_call_hops_count") == 1)
-        #expect(Self.value(text, #"spillway_call_hops_bucket{le="0.0"}"#) == 1)
-        #expect(Self.value(text, "spillway_threshold") == 1)
+        #expect(prometheusValue(text, #"spillway_rtp_packets_total{direction="from-caller"}"#) == 5)
+        #expect(prometheusValue(text, #"spillway_rtp_packets_total{direction="from-callee"}"#) == 3)
+        #expect(prometheusValue(text, #"spillway_rtp_bytes_total{direction="from-caller"}"#) == 5 * Double(pcmu(1).count))
+        #expect(prometheusValue(text, #"spillway_forwarded_packets_total{direction="from-caller"}"#) == 5)
+        #expect(prometheusValue(text, #"spillway_dropped_packets_total{direction="from-caller",reason="not-rtp"}"#) == 1)
+        #expect(prometheusValue(text, #"spillway_dropped_packets_total{direction="from-callee",reason="not-rtp"}"#) == 0)
+        #expect(prometheusValue(text, #"spillway_srtp_auth_failures_total{direction="from-caller"}"#) == 0)
+        #expect(prometheusValue(text, #"spillway_sessions{anchored="here"}"#) == 1)
+        #expect(prometheusValue(text, "spillway_offers_total") == 1)
+        #expect(prometheusValue(text, "spillway_answers_total") == 1)
+        #expect(prometheusValue(text, #"spillway_call_hops_count{protocol="ng"}"#) == 1)
+        #expect(prometheusValue(text, #"spillway_call_hops_bucket{protocol="ng",le="0.0"}"#) == 1)
+        #expect(prometheusValue(text, "spillway_threshold") == 1)
         #expect(text.contains("# HELP spillway_rtp_packets_total RTP packets received"))
 
         // A second scrape adds only what grew.
@@ -46,7 +46,7 @@ import Testing
         #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(6))
         _ = try await node.stream(callID: "watched", tag: "A")
         let again = String(decoding: try httpGet(address, "/metrics").body, as: UTF8.self)
-        #expect(Self.value(again, #"spillway_rtp_packets_total{direction="from-caller"}"#) == 6)
+        #expect(prometheusValue(again, #"spillway_rtp_packets_total{direction="from-caller"}"#) == 6)
 
         let status = try httpGet(address, "/status")
         #expect(status.status == 200)
@@ -69,21 +69,21 @@ import Testing
         #expect(try TestCluster.landing(try cluster.offer(at: 0, callID: "spilled")).node == "n2")
 
         let first = String(decoding: try httpGet(cluster.nodes[0]!.metricsAddress!, "/metrics").body, as: UTF8.self)
-        #expect(Self.value(first, #"spillway_spills_total{policy="delegate",protocol="ng"}"#) == 1)
-        #expect(Self.value(first, #"spillway_spills_total{policy="sequence",protocol="ng"}"#) == 0)
-        #expect(Self.value(first, "spillway_steering_decision_seconds_count") == 1)
-        #expect(Self.value(first, #"spillway_forwards_total{direction="sent"}"#) == 1)
-        #expect(Self.value(first, #"spillway_peer_up{peer="n2"}"#) == 1)
-        #expect(Self.value(first, #"spillway_peer_threshold{peer="n2"}"#) == 1)
-        #expect(Self.value(first, #"spillway_peer_load{peer="n2"}"#) != nil)
-        #expect(Self.value(first, #"spillway_sessions{anchored="elsewhere"}"#) == 1)
-        #expect(Self.value(first, "spillway_admits_new_calls") == 0)
+        #expect(prometheusValue(first, #"spillway_spills_total{policy="delegate",protocol="ng"}"#) == 1)
+        #expect(prometheusValue(first, #"spillway_spills_total{policy="sequence",protocol="ng"}"#) == 0)
+        #expect(prometheusValue(first, "spillway_steering_decision_seconds_count") == 1)
+        #expect(prometheusValue(first, #"spillway_forwards_total{direction="sent"}"#) == 1)
+        #expect(prometheusValue(first, #"spillway_peer_up{peer="n2"}"#) == 1)
+        #expect(prometheusValue(first, #"spillway_peer_threshold{peer="n2"}"#) == 1)
+        #expect(prometheusValue(first, #"spillway_peer_load{peer="n2"}"#) != nil)
+        #expect(prometheusValue(first, #"spillway_sessions{anchored="elsewhere"}"#) == 1)
+        #expect(prometheusValue(first, "spillway_admits_new_calls") == 0)
 
         let second = String(decoding: try httpGet(cluster.nodes[1]!.metricsAddress!, "/metrics").body, as: UTF8.self)
-        #expect(Self.value(second, #"spillway_call_hops_bucket{le="0.0"}"#) == 0)
-        #expect(Self.value(second, #"spillway_call_hops_bucket{le="1.0"}"#) == 1)
-        #expect(Self.value(second, #"spillway_forwards_total{direction="received"}"#) == 1)
-        #expect(Self.value(second, #"spillway_sessions{anchored="here"}"#) == 1)
+        #expect(prometheusValue(second, #"spillway_call_hops_bucket{protocol="ng",le="0.0"}"#) == 0)
+        #expect(prometheusValue(second, #"spillway_call_hops_bucket{protocol="ng",le="1.0"}"#) == 1)
+        #expect(prometheusValue(second, #"spillway_forwards_total{direction="received"}"#) == 1)
+        #expect(prometheusValue(second, #"spillway_sessions{anchored="here"}"#) == 1)
         await cluster.stop()
     }
 
@@ -99,7 +99,7 @@ import Testing
         allowed.send(Array("c1 d7:command4:pinge".utf8), to: node.node.ngAddress)
         #expect(allowed.receive(timeoutMilliseconds: 1000).map { String(decoding: $0.bytes, as: UTF8.self) } == "c1 d6:result4:ponge")
         let metrics = String(decoding: try httpGet(node.node.metricsAddress!, "/metrics").body, as: UTF8.self)
-        #expect(Self.value(metrics, #"spillway_ng_dropped_total{reason="client-not-allowed"}"#) == 2)
+        #expect(prometheusValue(metrics, #"spillway_ng_dropped_total{reason="client-not-allowed"}"#) == 2)
         await node.stop()
     }
 
@@ -134,13 +134,5 @@ import Testing
         let waited = Date().timeIntervalSince(started)
         #expect(waited >= 0.5, "waited \(waited) s")
         await node.stop()
-    }
-
-    /// The sample value of the series named exactly `series` (name and labels) in exposition text.
-    static func value(_ text: String, _ series: String) -> Double? {
-        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
-            return Double(line.dropFirst(series.count + 1))
-        }
-        return nil
     }
 }

@@ -70,7 +70,7 @@ import Glibc
 
         let metrics = String(decoding: try httpGet(node.node.metricsAddress!, "/metrics").body, as: UTF8.self)
         let dropped = ["from-caller", "from-callee"].compactMap {
-            OperationsTests.value(metrics, "spillway_dropped_packets_total{direction=\"\($0)\",reason=\"not-rtp\"}")
+            prometheusValue(metrics, "spillway_dropped_packets_total{direction=\"\($0)\",reason=\"not-rtp\"}")
         }
         #expect(flooded >= 6_000)
         #expect(dropped.reduce(0, +) > Double(flooded) / 6, "not-rtp drops \(dropped) of \(flooded / 3) aimed at the call")

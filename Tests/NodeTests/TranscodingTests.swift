@@ -163,7 +163,7 @@ import Testing
         #expect(try await node.stream(callID: "transcode", tag: "A")?["drops"] == .dictionary([:]))
         // Both directions run through a transcoder, and /metrics says so.
         let metrics = String(decoding: try httpGet(node.node.metricsAddress!, "/metrics").body, as: UTF8.self)
-        #expect(OperationsTests.value(metrics, "spillway_transcoding_sessions") == 2)
+        #expect(prometheusValue(metrics, "spillway_transcoding_sessions") == 2)
         await node.stop()
     }
 

@@ -11,3 +11,12 @@ public func httpGet(_ hostAndPort: String, _ path: String) throws -> (status: In
     let bodyStart = text.range(of: "\r\n\r\n").map { text.utf8.distance(from: text.startIndex, to: $0.upperBound) } ?? response.count
     return (status, Data(response[bodyStart...]))
 }
+
+/// The sample value of the series named exactly `series` (name and labels) in Prometheus
+/// exposition text; nil when it is not there.
+public func prometheusValue(_ text: String, _ series: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1))
+    }
+    return nil
+}

@@ -83,6 +83,15 @@ final class SpillPlanner {
             }
         }
 
+        /// The protocol new calls arrive in when they are forwarded to this port, as metrics label it.
+        var protocolName: String {
+            switch self {
+            case .cluster: "ng"
+            case .ras: "ras"
+            case .callSignal: "h323"
+            }
+        }
+
         /// The setting that gives a node this port, for the operator's warning.
         var setting: String {
             switch self {
@@ -137,6 +146,7 @@ final class SpillPlanner {
         }
         switch decision {
         case .takeHere:
+            metrics.recordCallHops(request.placement.hops, protocol: request.port.protocolName)
             body(.takeHere)
         case .allBusy(let reason):
             body(.allBusy(reason))

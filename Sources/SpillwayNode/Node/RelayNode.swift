@@ -236,7 +236,7 @@ final class NodeLoopState: LoopConfinedState {
             monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), metrics: metrics, loop: loop, logger: logger)
         router = RequestRouter(
             identity: identity, processor: NGProcessor(registry: registry, logger: logger), meter: meter, cluster: cluster,
-            planner: planner, configuration: configuration, metrics: metrics, ngChannel: ngChannel, loop: loop, logger: logger)
+            planner: planner, configuration: configuration, ngChannel: ngChannel, loop: loop, logger: logger)
         let ras = try rasChannel.map { channel in
             guard let rasAddress = identity.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
                 let callSignal = identity.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))

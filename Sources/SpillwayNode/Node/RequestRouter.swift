@@ -46,8 +46,6 @@ final class RequestRouter {
     var rasStatistics: (() -> BencodeValue)?
     /// The call-signalling port's counters, for `statistics`, when the node takes H.323 calls.
     var h323Statistics: (() -> BencodeValue)?
-    /// Where steering decision times and call hops are recorded.
-    private let metrics: NodeMetrics
 
     /// Who is waiting for a command's reply.
     private enum Origin: CustomStringConvertible {
@@ -93,7 +91,7 @@ final class RequestRouter {
 
     init(
         identity: NodeIdentity, processor: NGProcessor, meter: WorkloadMeter, cluster: ClusterMembership?, planner: SpillPlanner,
-        configuration: NodeConfiguration, metrics: NodeMetrics, ngChannel: any Channel, loop: any EventLoop, logger: Logger
+        configuration: NodeConfiguration, ngChannel: any Channel, loop: any EventLoop, logger: Logger
     ) {
         self.identity = identity
         self.processor = processor
@@ -102,7 +100,6 @@ final class RequestRouter {
         self.planner = planner
         self.configuration = configuration
         self.ngClients = configuration.ngClients
-        self.metrics = metrics
         self.ngChannel = ngChannel
         self.loop = loop
         self.logger = logger
@@ -237,7 +234,6 @@ final class RequestRouter {
         case .takeHere:
             do throws(CallError) {
                 let reply = try runHere(call.request, hops: call.placement.hops)
-                metrics.callHops.record(Int64(call.placement.hops))
                 cluster?.reporter.workloadChanged()
                 complete(call.origin, reply: reply, owner: identity)
             } catch .ports(let exhausted) where cluster != nil {

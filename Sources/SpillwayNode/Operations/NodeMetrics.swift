@@ -15,17 +15,27 @@ final class NodeMetrics {
     /// From asking the steering policy for a node to its answer (a poll or the monitor's `locate`
     /// may be in between).
     let steeringDecision: DurationHistogram
-    /// How many times each call taken here had been forwarded before (0: received here first).
-    let callHops: ValueHistogram
+    /// How many times each call admitted here had been forwarded before (0: received here
+    /// first), by the protocol it arrived in (`ng`, `ras`, `h323`).
+    private let callHops: [String: ValueHistogram]
     private var exported: [String: UInt64] = [:]
 
     init() {
         steeringDecision = registry.makeDurationHistogram(
             descriptor: Self.descriptor("spillway_steering_decision_seconds", "Time to pick the node a new call spills to"),
             buckets: [.microseconds(50), .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100), .milliseconds(500)])
-        callHops = registry.makeValueHistogram(
-            descriptor: Self.descriptor("spillway_call_hops", "Forwards a call went through before this node took it"),
-            buckets: [0, 1, 2, 3, 4, 8])
+        let registry = registry
+        callHops = Dictionary(
+            uniqueKeysWithValues: ["ng", "ras", "h323"].map { name in
+                (name, registry.makeValueHistogram(
+                    descriptor: Self.descriptor("spillway_call_hops", "Forwards a call went through before this node took it, by protocol"),
+                    labels: [("protocol", name)], buckets: [0, 1, 2, 3, 4, 8]))
+            })
+    }
+
+    /// Records the hops of a call admitted here that arrived in `protocolName`.
+    func recordCallHops(_ hops: Int, protocol protocolName: String) {
+        callHops[protocolName]?.record(Int64(hops))
     }
 
     /// The exposition text of the node as it is now.
