@@ -79,12 +79,19 @@ def seeds(target):
             "0001007f0000151388007f0000151389010001000100010010800180")
         facility = bytes.fromhex("2810010010c0018019011722c000640680101c00007f0000161770007f0000161771")
 
-        def framed(message_type, user_information):
+        # What a Spillway node adds to a Setup it forwards: shift to codeset 7, then element 0x53 with
+        # version 1, hops left 3, the destination "127.0.0.32:1720" and the visited nodes n1, n2.
+        destination = b"127.0.0.32:1720"
+        spillway = bytes([1, 3, len(destination)]) + destination + b"\x02n1\x02n2"
+        spillway_element = bytes([0x9F, 0x53, len(spillway)]) + spillway
+
+        def framed(message_type, user_information, extra=b""):
             q931 = bytes([0x08, 2, 0x12, 0x34, message_type, 0x7E, (len(user_information) + 1) >> 8,
-                          (len(user_information) + 1) & 0xFF, 0x05]) + user_information
+                          (len(user_information) + 1) & 0xFF, 0x05]) + user_information + extra
             return bytes([3, 0, (len(q931) + 4) >> 8, (len(q931) + 4) & 0xFF]) + q931
         return {"setup": framed(0x05, setup), "facility": framed(0x62, facility),
-                "both": framed(0x05, setup) + framed(0x62, facility)}
+                "both": framed(0x05, setup) + framed(0x62, facility),
+                "forwarded-setup": framed(0x05, setup, spillway_element)}
     if target == "h245":
         # An OpenLogicalChannel (reverse, G.711 mu-law, RTP and RTCP) and an OpenLogicalChannelAck, from pycrate.
         return {"olc": bytes.fromhex("03400000060401004c60138011140001007f0000151388007f0000151389"),

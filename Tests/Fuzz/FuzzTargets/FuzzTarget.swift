@@ -81,9 +81,10 @@ enum FuzzTarget: String, CaseIterable {
         rtp: MediaAddress(ip: [192, 0, 2, 1], port: 40_000), rtcp: MediaAddress(ip: [192, 0, 2, 1], port: 40_001))
 
     /// H.225.0 call signalling as it arrives on TCP: TPKT frames, each a Q.931 message that
-    /// re-encodes to one that parses equal, whose H323-UserInformation, with every fastStart
-    /// proposal and tunnelled H.245 message the relay can rewrite rewritten, decodes again to the
-    /// same call.
+    /// re-encodes to one that parses equal; Spillway's forwarding element, when one reads, reads
+    /// the same once taken out and added again, and nothing of it is left once taken out; and the
+    /// H323-UserInformation, with every fastStart proposal and tunnelled H.245 message the relay
+    /// can rewrite rewritten, decodes again to the same call.
     private static func q931(_ input: UnsafeRawBufferPointer) {
         var stream = Array(input)
         while stream.count >= TPKT.headerLength {
@@ -92,6 +93,14 @@ enum FuzzTarget: String, CaseIterable {
             stream.removeFirst(length)
             guard let message = try? Q931Message(parsing: payload) else { continue }
             require((try? Q931Message(parsing: message.encoded)) == message, "Q.931 \(message) does not survive re-encoding")
+            if let element = SpillwaySetupElement(in: message) {
+                var stripped = message
+                SpillwaySetupElement.remove(from: &stripped)
+                require(SpillwaySetupElement(in: stripped) == nil, "Spillway's element survives being taken out")
+                element.add(to: &stripped)
+                let again = (try? Q931Message(parsing: stripped.encoded)).flatMap { SpillwaySetupElement(in: $0) }
+                require(again == element, "Spillway's element \(element) reads as \(String(describing: again)) once added again")
+            }
             guard let encoding = message.userInformation, let information = try? H323UserInformation(perEncoded: encoding) else { continue }
             let fastStart = information.fastStart?.compactMap { try? OpenLogicalChannel.rewriting($0) { _ in relay } }
             let control = information.h245Control?.compactMap { try? H245ControlMessage(perEncoded: $0).rewritingMedia { _ in relay } }
