@@ -69,7 +69,11 @@ def seeds(target):
         # An LRQ carrying extension additions Spillway does not model (built with pycrate).
         return {"lrq": bytes.fromhex(
             "4a001233010300888456707f00000106b72180df0b01400300670077002d00310180040100001101041100000102030405"
-            "060708090a0b0c0d0e0f03400280180180150012683332333a6777406578616d706c652e6e65740180040108656e")}
+            "060708090a0b0c0d0e0f03400280180180150012683332333a6777406578616d706c652e6e65740180040108656e"),
+                # An LRQ carrying Spillway's visited nodes (n2) in its genericData, as the suite sends one.
+                "lrq-visited": bytes.fromhex(
+            "4a00004f0103007c6345607f000001a23e2180d2150140080067006b002d0063006c00690065006e007401001c01508d7ea1a7"
+            "f7c94326aaf3d7f58043e45200004000010003026e3201091100c35ccf83fcc08a2abebebccf0d4081110100")}
     if target == "q931":
         # A Setup with a fastStart offer, then a Facility tunnelling an OpenLogicalChannelAck, as the suite's
         # pycrate endpoint encodes them (Tests/H323Tests/CallSignallingTests.swift), each in a TPKT frame.
