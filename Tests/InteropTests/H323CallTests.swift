@@ -32,6 +32,7 @@ import Testing
     /// mode, and its media runs through that node only.
     @Test(arguments: [
         H323RelayCall.Spill(policy: .delegate, reply: .reverse), H323RelayCall.Spill(policy: .sequence, reply: .direct),
+        H323RelayCall.Spill(policy: .monitor, reply: .reverse),
     ])
     func aCallToAFullNodeSpillsAndItsMediaRunsThroughTheNodeThatTookIt(spill: H323RelayCall.Spill) async throws {
         var call = H323RelayCall(mode: .fastStart, seconds: 2)

@@ -58,6 +58,8 @@ struct H323RelayCall {
     static let spillIPs = ["127.0.0.33", "127.0.0.34"]
     /// The cluster port of every node of a spilling call, each on its own address.
     static let clusterPort = 15_490
+    /// Where the load monitor of a spilling call in monitor mode listens.
+    static let monitorAddress = "127.0.0.30:15491"
     // ffmpeg's receivers bind their ports on every address, so these ports are ones no other test
     // binds on any address: below the node tests' ranges (20000 up) and apart from the others'.
     static let mediaPorts: ClosedRange<UInt16> = 15_300...15_399
@@ -129,7 +131,7 @@ struct H323RelayCall {
         let listening = try await Self.event(callee, "listening", seconds: 20)
         let calleePort = try #require(listening["port"] as? Int)
 
-        let nodes = try await startNodes(name, calleePort: calleePort, directory: directory)
+        let (nodes, monitor) = try await startNodes(name, calleePort: calleePort, directory: directory)
         var node = nodes[0]
         let callSignal = try #require(node.callSignalAddress)
         let callSignalPort = try #require(Int(callSignal.split(separator: ":").last ?? ""))
@@ -200,12 +202,14 @@ struct H323RelayCall {
         }
         await capture.stop()
         for node in nodes { await node.shutdown() }
+        await monitor?.shutdown()
         return result
     }
 
     /// The node the caller dials, and when the call spills, the cluster's other two nodes (the
-    /// dialled one drained), each on its own address and share of the media ports.
-    private func startNodes(_ name: String, calleePort: Int, directory: String) async throws -> [RelayNode] {
+    /// dialled one drained), each on its own address and share of the media ports, and in monitor
+    /// mode the load monitor they report to.
+    private func startNodes(_ name: String, calleePort: Int, directory: String) async throws -> ([RelayNode], LoadMonitor?) {
         var logger = Logger(label: "h323-\(name)")
         logger.logLevel = .warning
         try FileManager.default.createDirectory(atPath: "\(directory)/recordings", withIntermediateDirectories: true)
@@ -230,7 +234,11 @@ struct H323RelayCall {
             }
             if let spill {
                 configuration.clusterAddress = "\(ip):\(Self.clusterPort)"
-                configuration.peers = ips.indices.filter { $0 != index }.map { PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)") }
+                if spill.policy == .monitor {
+                    configuration.monitorAddress = Self.monitorAddress
+                } else {
+                    configuration.peers = ips.indices.filter { $0 != index }.map { PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)") }
+                }
                 configuration.clusterKeyFile = TestCluster.keyFile
                 configuration.policy = spill.policy
                 configuration.h323Reply = spill.reply
@@ -239,16 +247,29 @@ struct H323RelayCall {
             }
             nodes.append(try await RelayNode.start(configuration, logger: logger))
         }
-        // The dialled node must know the others are up before it can spill to them.
-        if spill != nil {
-            let ng = try NGClient(server: nodes[0].ngAddress)
-            let ready = await ChildProcess.eventually(seconds: 5) {
-                let peers = (try? ng.request(["command": "statistics"]))?["spillway"]?["peers"]
-                return ids.dropFirst().allSatisfy { peers?[$0]?["state"] == "up" }
-            }
-            #expect(ready, "the dialled node never saw the other two up")
+        guard let spill else { return (nodes, nil) }
+        // Whoever steers (the dialled node, or the monitor) must know the others are up first.
+        var monitor: LoadMonitor?
+        let steering: NGClient
+        if spill.policy == .monitor {
+            var configuration = MonitorConfiguration()
+            configuration.listenAddress = Self.monitorAddress
+            configuration.nodes = ips.indices.map { PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)") }
+            configuration.collect = .push
+            configuration.clusterKeyFile = TestCluster.keyFile
+            configuration.interval = 0.2
+            monitor = try await LoadMonitor.start(configuration, logger: logger)
+            steering = try NGClient(server: try #require(SocketAddress(hostAndPort: Self.monitorAddress)))
+        } else {
+            steering = try NGClient(server: nodes[0].ngAddress)
         }
-        return nodes
+        let ready = await ChildProcess.eventually(seconds: 5) {
+            let statistics = try? steering.request(["command": "statistics"])
+            let peers = statistics?["nodes"] ?? statistics?["spillway"]?["peers"]
+            return ids.dropFirst().allSatisfy { peers?[$0]?["state"] == "up" }
+        }
+        #expect(ready, "the other two nodes were never seen up")
+        return (nodes, monitor)
     }
 
     /// The callee registers its alias 5551234 and call-signalling address with the node's RAS
