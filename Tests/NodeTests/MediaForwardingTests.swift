@@ -1,6 +1,7 @@
 import Foundation
 import Bencode
 import MediaPlane
+import NGProtocol
 import SpillwayClient
 import SpillwayTestSupport
 import Testing
@@ -289,6 +290,36 @@ import Testing
         #expect(retry["result"] == "ok")
         statistics = try node.request(["command": "statistics"])["statistics"]
         #expect(statistics?["currentstatistics"]?["portpairsinuse"] == 2)
+        await node.stop()
+    }
+
+    /// A call's ports are closed by its worker just after the delete is carried out: an offer
+    /// sent right behind the delete (without waiting for its answer) waits for them on the event
+    /// loop's timer, never blocking the loop, and is not counted as a port exhaustion.
+    @Test(arguments: DataPlaneEngine.allCases)
+    func anOfferRightBehindADeleteGetsTheEndedCallsPorts(engine: DataPlaneEngine) async throws {
+        let node = try await TestNode.start(portPairs: 2) { $0.dataPlane = engine }
+        let client = try UDPPeer()
+        func send(_ cookie: String, _ body: BencodeValue) {
+            _ = client.send(NGMessage(cookie: cookie, body: body).encoded, to: node.node.ngAddress)
+        }
+        func reply(_ cookie: String) throws -> BencodeValue? {
+            guard let datagram = client.receive(timeoutMilliseconds: 2_000), let (received, body) = NGMessage.splitCookie(datagram.bytes),
+                received == cookie
+            else { return nil }
+            return try BencodeDecoder().decode(body)
+        }
+        send("first", ["command": "offer", "call-id": "cycle-0", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        #expect(try reply("first")?["result"] == "ok")
+        for cycle in 1..<30 {
+            send("delete-\(cycle)", ["command": "delete", "call-id": .string("cycle-\(cycle - 1)"), "from-tag": "A"])
+            send("offer-\(cycle)", ["command": "offer", "call-id": .string("cycle-\(cycle)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+            #expect(try reply("delete-\(cycle)")?["result"] == "ok")
+            let offer = try reply("offer-\(cycle)")
+            #expect(offer?["result"] == "ok", "cycle \(cycle): \(String(describing: offer))")
+        }
+        let statistics = try node.request(["command": "statistics"])["statistics"]
+        #expect(statistics?["totalstatistics"]?["portexhaustions"] == 0, "\(String(describing: statistics))")
         await node.stop()
     }
 

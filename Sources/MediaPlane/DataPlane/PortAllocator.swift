@@ -99,6 +99,9 @@ public struct PortAllocator: Sendable {
 /// Why no port pair could be had.
 public enum PortAllocationError: Error, Equatable, Sendable, CustomStringConvertible {
     case exhausted(range: ClosedRange<UInt16>)
+    /// No pair is free now, but `pairs` of calls that just ended are being closed by their
+    /// workers and will be free in a moment.
+    case stillClosing(pairs: Int)
     /// The process (`limit`, its descriptor limit) or the system (nil) has no descriptor left.
     case outOfDescriptors(limit: Int?)
     case invalidAddress(String)
@@ -107,6 +110,8 @@ public enum PortAllocationError: Error, Equatable, Sendable, CustomStringConvert
         switch self {
         case .exhausted(let range):
             "no free RTP/RTCP port pair in \(range.lowerBound)-\(range.upperBound); widen --port-range or wait for calls to end"
+        case .stillClosing(let pairs):
+            "no free RTP/RTCP port pair yet: \(pairs) of calls that just ended are still being closed; try again in a moment, or widen --port-range"
         case .outOfDescriptors(let limit?):
             "no file descriptor left for a media socket (the limit is \(limit); a call takes four, and one more for each peer whose media has arrived): raise the node's hard limit (ulimit -Hn, LimitNOFILE=) or wait for calls to end"
         case .outOfDescriptors(nil):

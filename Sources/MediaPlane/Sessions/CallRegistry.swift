@@ -428,19 +428,14 @@ public final class CallRegistry {
         }
     }
 
-    /// Binds a pair; when none is free but ended calls' sockets are still closing, waits (at most
-    /// 50 ms) for their workers to finish.
+    /// Binds a pair. When none is free but ended calls' sockets are still being closed by their
+    /// workers, says so (`stillClosing`) rather than wait: the caller may try again in a moment.
     private func allocatePair() throws(PortAllocationError) -> PortAllocator.Pair {
         releaseClosedPorts()
-        let deadline = spw_monotonic_nanos() + 50_000_000
-        while true {
-            do throws(PortAllocationError) {
-                return try ports.allocate(on: mediaAddress)
-            } catch {
-                guard !closingPorts.isEmpty, spw_monotonic_nanos() < deadline else { throw error }
-                usleep(1000)
-                releaseClosedPorts()
-            }
+        do throws(PortAllocationError) {
+            return try ports.allocate(on: mediaAddress)
+        } catch .exhausted where !closingPorts.isEmpty {
+            throw .stillClosing(pairs: closingPorts.count)
         }
     }
 
@@ -471,7 +466,7 @@ public final class CallRegistry {
                 }
             }
         } catch {
-            events.portExhaustions += 1
+            if case .stillClosing = error {} else { events.portExhaustions += 1 }
             for media in allocated {
                 ports.discard(media.ports)
                 workers.returnUnusedSlot(media.slot)
@@ -482,7 +477,9 @@ public final class CallRegistry {
                     return media
                 }
             }
-            logger.warning("port range exhausted", metadata: ["call-id": "\(call.id)", "error": "\(error)"])
+            if case .stillClosing = error {} else {
+                logger.warning("port range exhausted", metadata: ["call-id": "\(call.id)", "error": "\(error)"])
+            }
             throw .ports(error)
         }
     }

@@ -212,10 +212,11 @@ final class RequestRouter {
                 return planner.place(placement, admitsHere: meter.admitsNewCall, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
             }
         }
-        do throws(CallError) {
-            complete(origin, reply: try runHere(request, hops: placement.hops), owner: identity)
-        } catch {
-            complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
+        runHere(request, hops: placement.hops) { [self] result in
+            switch result {
+            case .success(let reply): complete(origin, reply: reply, owner: identity)
+            case .failure(let error): complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
+            }
         }
     }
 
@@ -232,16 +233,18 @@ final class RequestRouter {
     private func act(on outcome: SpillPlanner.Outcome, for call: NewCall) {
         switch outcome {
         case .takeHere:
-            do throws(CallError) {
-                let reply = try runHere(call.request, hops: call.placement.hops)
-                cluster?.reporter.workloadChanged()
-                complete(call.origin, reply: reply, owner: identity)
-            } catch .ports(let exhausted) where cluster != nil {
-                // Out of media ports is as full as a node gets: the call goes elsewhere.
-                logger.warning("no media ports left for a new call; steering it to another node", metadata: ["reason": "\(exhausted)"])
-                planner.place(call.placement, admitsHere: false, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
-            } catch {
-                complete(call.origin, reply: processor.reply(to: error, of: call.request, client: call.origin.description), owner: nil)
+            runHere(call.request, hops: call.placement.hops) { [self] result in
+                switch result {
+                case .success(let reply):
+                    cluster?.reporter.workloadChanged()
+                    complete(call.origin, reply: reply, owner: identity)
+                case .failure(.ports(let exhausted)) where cluster != nil:
+                    // Out of media ports is as full as a node gets: the call goes elsewhere.
+                    logger.warning("no media ports left for a new call; steering it to another node", metadata: ["reason": "\(exhausted)"])
+                    planner.place(call.placement, admitsHere: false, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
+                case .failure(let error):
+                    complete(call.origin, reply: processor.reply(to: error, of: call.request, client: call.origin.description), owner: nil)
+                }
             }
         case .forward(let target, _, let carried):
             counters.spills[planner.mode, default: 0] += 1
@@ -314,8 +317,27 @@ final class RequestRouter {
 
     // MARK: - Replies
 
-    /// Runs a command on this node and marks the reply with this node's identity.
-    private func runHere(_ request: NGRequest, hops: Int) throws(CallError) -> BencodeValue {
+    /// Runs a command on this node. One that needs media ports while every free pair is still
+    /// being closed by its worker (a call just ended) is tried again each millisecond for up to
+    /// `portWait`, on the event loop's timer: the loop never blocks on it.
+    private func runHere(
+        _ request: NGRequest, hops: Int, giveUpAt deadline: NIODeadline? = nil, then body: @escaping (Result<BencodeValue, CallError>) -> Void
+    ) {
+        do throws(CallError) {
+            body(.success(try runNow(request, hops: hops)))
+        } catch .ports(.stillClosing) where deadline.map({ $0 > .now() }) ?? true {
+            let deadline = deadline ?? .now() + Self.portWait
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { [self] in runHere(request, hops: hops, giveUpAt: deadline, then: body) }
+        } catch {
+            body(.failure(error))
+        }
+    }
+
+    /// How long a command waits for the ports of calls just ended to be closed.
+    private static let portWait = TimeAmount.milliseconds(50)
+
+    /// Runs a command on this node now and marks the reply with this node's identity.
+    private func runNow(_ request: NGRequest, hops: Int) throws(CallError) -> BencodeValue {
         let reply = try processor.run(request)
         guard var fields = reply.dictionaryValue else { return reply }
         switch request {
