@@ -1,4 +1,5 @@
 import Bencode
+import Cluster
 import Foundation
 import H323
 import H323Edge
@@ -30,10 +31,7 @@ import Testing
 
     /// A call to a drained node of a three-node cluster lands on another node, by either reply
     /// mode, and its media runs through that node only.
-    @Test(arguments: [
-        H323RelayCall.Spill(policy: .delegate, reply: .reverse), H323RelayCall.Spill(policy: .sequence, reply: .direct),
-        H323RelayCall.Spill(policy: .monitor, reply: .reverse),
-    ])
+    @Test(arguments: SteeringMode.allCases.flatMap { policy in H323ReplyMode.allCases.map { H323RelayCall.Spill(policy: policy, reply: $0) } })
     func aCallToAFullNodeSpillsAndItsMediaRunsThroughTheNodeThatTookIt(spill: H323RelayCall.Spill) async throws {
         var call = H323RelayCall(mode: .fastStart, seconds: 2)
         call.spill = spill
