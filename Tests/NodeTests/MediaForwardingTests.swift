@@ -4,6 +4,7 @@ import MediaPlane
 import NGProtocol
 import SpillwayClient
 import SpillwayTestSupport
+import Synchronization
 import Testing
 
 @Suite struct MediaForwardingTests {
@@ -323,6 +324,34 @@ import Testing
         await node.stop()
     }
 
+    /// While another client sets up and ends calls as fast as it can on a node with ports for one
+    /// call at a time (each offer right behind a delete, so it meets the ended call's ports still
+    /// closing), NG `ping` is answered within 5 ms: nothing waits on the event loop. The churn runs
+    /// on a thread of its own, so the test pool's scheduling cannot starve it.
+    @Test func pingIsAnsweredWithinFiveMillisecondsWhilePortsChurn() async throws {
+        let node = try await TestNode.start(portPairs: 2)
+        let churn = PortChurn(ngAddress: node.node.ngAddress)
+        let thread = Thread { churn.run() }
+        thread.start()
+        let pinger = try NGClient(server: node.node.ngAddress)
+        let started = spw_test_seconds()
+        while churn.cycles.load(ordering: .relaxed) == 0, spw_test_seconds() - started < 5 { usleep(1_000) }
+        var rtts: [Double] = []
+        for _ in 0..<300 {
+            let start = spw_test_seconds()
+            #expect(try pinger.request(["command": "ping"])["result"] == "pong")
+            rtts.append((spw_test_seconds() - start) * 1000)
+            usleep(2_000)
+        }
+        churn.stop.store(true, ordering: .relaxed)
+        let cycles = churn.cycles.load(ordering: .relaxed)
+        rtts.sort()
+        print("ping under port churn: \(cycles) offer/delete cycles; ping ms median \(rtts[150]), p95 \(rtts[285]), max \(rtts[299])")
+        #expect(cycles > 50, "the churn made only \(cycles) cycles")
+        #expect(rtts[285] < 5, "ping p95 \(rtts[285]) ms, max \(rtts[299]) ms")
+        await node.stop()
+    }
+
     @Test func theSDPKeepsEveryLineItDoesNotHaveToChange() async throws {
         let node = try await TestNode.start()
         let original = """
@@ -371,5 +400,31 @@ import Testing
 
             """)
         await node.stop()
+    }
+}
+
+/// Offers and deletes calls on a node as fast as its answers come back, each offer sent right
+/// behind the delete of the call before, until told to stop.
+private final class PortChurn: Sendable {
+    let ngAddress: SocketAddress
+    let stop = Atomic(false)
+    let cycles = Atomic(0)
+
+    init(ngAddress: SocketAddress) {
+        self.ngAddress = ngAddress
+    }
+
+    func run() {
+        guard let client = try? UDPPeer() else { return }
+        var cycle = 0
+        while !stop.load(ordering: .relaxed) {
+            let delete: BencodeValue = ["command": "delete", "call-id": .string("churn-\(cycle - 1)"), "from-tag": "A"]
+            let offer: BencodeValue = ["command": "offer", "call-id": .string("churn-\(cycle)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000))]
+            _ = client.send(NGMessage(cookie: "d\(cycle)", body: delete).encoded, to: ngAddress)
+            _ = client.send(NGMessage(cookie: "o\(cycle)", body: offer).encoded, to: ngAddress)
+            for _ in 0..<2 { _ = client.receive(timeoutMilliseconds: 500) }
+            cycle += 1
+            cycles.store(cycle, ordering: .relaxed)
+        }
     }
 }
