@@ -34,6 +34,7 @@ import Testing
         original.usage.cpu = 0.123456
         original.capacity.cpu = 0.9
         original.callsEndedPerSecond = 1.6667
+        original.announcesThresholdCrossings = true
         let datagram = seal.seal(ClusterEnvelope(sender: "b", sentAtWallNanos: now, message: .report(original)))
         guard case .report(let decoded) = try seal.open(datagram, nowWallNanos: now).get().message else {
             Issue.record("not a report")
@@ -44,9 +45,10 @@ import Testing
         #expect(decoded.usage == original.usage)
         #expect(decoded.capacity == original.capacity)
         #expect(decoded.callsEndedPerSecond == 1.667, "thousandths of a call per second")
+        #expect(decoded.announcesThresholdCrossings)
     }
 
-    @Test func aReportWithoutAnEndRateReadsAsEndingNone() throws {
+    @Test func aReportFromAnOlderNodeEndsNoCallsAndPromisesNoPushes() throws {
         guard var fields = ClusterEnvelope(sender: "b", sentAtWallNanos: now, message: .report(report("b", sessions: 3))).bencoded.dictionaryValue,
             var body = fields["report"]?.dictionaryValue
         else {
@@ -54,12 +56,14 @@ import Testing
             return
         }
         body["ended-mcps"] = nil
+        body["crossings"] = nil
         fields["report"] = .dictionary(body)
         guard case .report(let decoded) = try ClusterEnvelope(bencoded: .dictionary(fields)).message else {
             Issue.record("not a report")
             return
         }
         #expect(decoded.callsEndedPerSecond == 0 && decoded.usage.sessions == 3)
+        #expect(!decoded.announcesThresholdCrossings, "an older node promises no pushes")
     }
 
     @Test func anotherKeyOrAnyChangedByteIsForged() {

@@ -62,6 +62,22 @@ import Testing
         _ = peers.record(few, now: 11 * second, ageAtArrivalNanos: 0)
         #expect(peers.estimatedLoad(of: peers.peer("b")!, now: 13 * second) == 0)
     }
+
+    @Test func aFullNodeThatAnnouncesItsCrossingsStaysFullUntilItSaysOtherwise() {
+        var peers = PeerTable(peers: [("b", "127.0.0.1:1")], ageLimitNanos: 3 * second)
+        var full = report("b", sessions: 100, threshold: 1.0)
+        full.callsEndedPerSecond = 2
+        full.announcesThresholdCrossings = true
+        _ = peers.record(full, now: 10 * second, ageAtArrivalNanos: 0)
+        // Two seconds of its end rate would free four sessions, but it would have said so.
+        #expect(peers.estimatedLoad(of: peers.peer("b")!, now: 12 * second) == 1.0)
+        // Below its threshold, the same node's estimate ages with its end rate.
+        var room = report("b", sessions: 90, threshold: 1.0, sequence: 2)
+        room.callsEndedPerSecond = 2
+        room.announcesThresholdCrossings = true
+        _ = peers.record(room, now: 12 * second, ageAtArrivalNanos: 0)
+        #expect(abs(peers.estimatedLoad(of: peers.peer("b")!, now: 14 * second)! - 0.86) < 1e-9)
+    }
 }
 
 @Suite struct CallEndRateTests {

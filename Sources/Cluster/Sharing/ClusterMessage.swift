@@ -185,6 +185,7 @@ extension WorkloadReport {
             "max-bps": .integer(Int64(capacity.bitsPerSecond.rounded())),
             "max-cpu-ppm": .integer(Self.ppm(capacity.cpu)),
             "ended-mcps": .integer(Int64((min(max(callsEndedPerSecond, 0), 1e9) * 1000).rounded())),
+            "crossings": .integer(announcesThresholdCrossings ? 1 : 0),
             "boot": .integer(Int64(bitPattern: boot)),
             "seq": .integer(Int64(bitPattern: sequence)),
             "made": .integer(Int64(bitPattern: madeAtWallNanos)),
@@ -205,6 +206,7 @@ extension WorkloadReport {
                 bitsPerSecond: Double(try fields.integer("max-bps")), cpu: Double(try fields.integer("max-cpu-ppm")) / 1e6),
             // Calls ended per second in thousandths; a node that does not say (an older one) ends none by it.
             callsEndedPerSecond: Double(try fields.optionalInteger("ended-mcps") ?? 0) / 1000,
+            announcesThresholdCrossings: try fields.optionalInteger("crossings") == 1,
             boot: UInt64(bitPattern: try fields.integer("boot")),
             sequence: UInt64(bitPattern: try fields.integer("seq")),
             madeAtWallNanos: UInt64(bitPattern: try fields.integer("made")))

@@ -27,6 +27,7 @@ public struct PeerTable: Sendable {
         var sessions = 0
         var maxSessions = 0
         var callsEndedPerSecond = 0.0
+        var announcesThresholdCrossings = false
     }
 
     /// What became of a report offered to the table.
@@ -64,7 +65,8 @@ public struct PeerTable: Sendable {
         peers[position].report = report
         peers[position].figures = Figures(
             hasReport: true, load: report.load, threshold: report.threshold, sessions: report.usage.sessions,
-            maxSessions: report.capacity.sessions, callsEndedPerSecond: report.callsEndedPerSecond)
+            maxSessions: report.capacity.sessions, callsEndedPerSecond: report.callsEndedPerSecond,
+            announcesThresholdCrossings: report.announcesThresholdCrossings)
         peers[position].reportedAt = now - min(now, ageAtArrivalNanos)
         peers[position].isDown = false
         peers[position].spillsSinceReport = 0
@@ -122,10 +124,12 @@ public struct PeerTable: Sendable {
     }
 
     /// The reported load, plus the spills since, less the calls ended since (never more than the
-    /// sessions reported), each counted as one session's share of the capacity.
+    /// sessions reported), each counted as one session's share of the capacity. A node that said it
+    /// was full and would say at once when it is not is taken at its word: no calls ended since.
     private static func estimatedLoad(_ figures: Figures, spills: Int, age: UInt64) -> Double {
         guard figures.maxSessions > 0 else { return figures.load }
-        let ended = min(Double(figures.sessions), figures.callsEndedPerSecond * Double(age) / 1e9)
+        let saidFull = figures.announcesThresholdCrossings && !AdmissionThreshold(figures.threshold).admits(load: figures.load)
+        let ended = saidFull ? 0 : min(Double(figures.sessions), figures.callsEndedPerSecond * Double(age) / 1e9)
         let sessions = (Double(figures.sessions + spills) - ended) / Double(figures.maxSessions)
         return max(figures.load - ended / Double(figures.maxSessions), sessions)
     }

@@ -10,6 +10,9 @@ public struct WorkloadReport: Sendable, Equatable {
     /// Calls that ended per second, lately: lets a peer estimate how many sessions a report that
     /// has aged since has freed (0 when the node does not say).
     public var callsEndedPerSecond: Double
+    /// Whether the node reports again at once when it crosses its threshold (push mode): until it
+    /// does, a node that said it is full stays full, whatever its call end rate suggests.
+    public var announcesThresholdCrossings: Bool
     /// When the reporting node started (wall nanoseconds): a restarted node's sequence numbers start
     /// again, and its reports still supersede the old ones.
     public var boot: UInt64
@@ -20,7 +23,8 @@ public struct WorkloadReport: Sendable, Equatable {
 
     public init(
         node: NodeIdentity, load: Double, threshold: Double, usage: ResourceUsage, capacity: ResourceCapacity,
-        callsEndedPerSecond: Double = 0, boot: UInt64, sequence: UInt64, madeAtWallNanos: UInt64
+        callsEndedPerSecond: Double = 0, announcesThresholdCrossings: Bool = false, boot: UInt64, sequence: UInt64,
+        madeAtWallNanos: UInt64
     ) {
         self.node = node
         self.load = load
@@ -28,6 +32,7 @@ public struct WorkloadReport: Sendable, Equatable {
         self.usage = usage
         self.capacity = capacity
         self.callsEndedPerSecond = callsEndedPerSecond
+        self.announcesThresholdCrossings = announcesThresholdCrossings
         self.boot = boot
         self.sequence = sequence
         self.madeAtWallNanos = madeAtWallNanos

@@ -39,14 +39,15 @@ final class WorkloadReporter {
         self.loop = loop
     }
 
-    /// A report of the workload now.
-    func makeReport() -> WorkloadReport {
+    /// A report of the workload now. A pushed report says that the next one comes at once when
+    /// the node crosses its threshold.
+    func makeReport(pushed: Bool = false) -> WorkloadReport {
         sequence += 1
         let workload = meter.workload
         return WorkloadReport(
             node: identity, load: workload.load, threshold: meter.threshold.value, usage: workload.usage,
-            capacity: workload.capacity, callsEndedPerSecond: meter.callsEndedPerSecond, boot: boot, sequence: sequence,
-            madeAtWallNanos: spw_wall_nanos())
+            capacity: workload.capacity, callsEndedPerSecond: meter.callsEndedPerSecond,
+            announcesThresholdCrossings: pushed, boot: boot, sequence: sequence, madeAtWallNanos: spw_wall_nanos())
     }
 
     /// Runs once per interval: pushes to every target.
@@ -95,7 +96,7 @@ final class WorkloadReporter {
 
     private func push() {
         guard !pushTargets.isEmpty else { return }
-        let report = makeReport()
+        let report = makeReport(pushed: true)
         lastPushed = (report.load, report.admitsNewCalls)
         for target in pushTargets { send(report, to: target) }
     }
