@@ -1,7 +1,11 @@
 // Drives Spillway's real steering core (Cluster module: SteeringCore and its policies) with simulated nodes: Poisson call
 // arrivals at random primaries, exponential holding times, workload reports published every
-// `interval` seconds (so decisions see stale data), and compares the blocking probability with the
-// Erlang-B bound of the pooled capacity. Run by hand; see bench/README.md.
+// `interval` seconds (so decisions see stale data) and, as a node in push mode does, at once on a
+// significant change (`SignificantChange`: the threshold crossed, or the load moved by a step), each
+// arriving after a network delay. Compares the blocking probability with the Erlang-B bound of the
+// pooled capacity, and with a pooled twin: one trunk group of all the nodes' sessions offered the
+// same calls with the same holding times, so that both see the same bursts. Run by hand; see
+// bench/README.md.
 
 import Cluster
 
@@ -22,6 +26,11 @@ struct Options {
     var jsonPath: String?
     /// Whether reports carry the node's call end rate (`--end-rate off` compares without it).
     var reportEndRate = true
+    /// Whether a node also reports at once on a significant change, as push mode does
+    /// (`--push-on-change off`: only every interval).
+    var pushOnChange = true
+    /// Seconds from a report's making to its arrival at the peers and the monitor.
+    var reportDelay = 0.001
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -39,6 +48,8 @@ struct Options {
             case "--seed": seed = UInt64(value)!
             case "--json": jsonPath = value
             case "--end-rate": reportEndRate = value != "off"
+            case "--push-on-change": pushOnChange = value != "off"
+            case "--report-delay": reportDelay = Double(value)!
             default: fatalError("unknown flag \(flag); see bench/README.md")
             }
         }
@@ -54,7 +65,7 @@ func erlangB(erlangs: Double, servers: Int) -> Double {
 
 /// A binary min-heap of timed events.
 struct EventQueue {
-    enum Kind { case departure(node: Int), publish(node: Int) }
+    enum Kind { case departure(node: Int), pooledDeparture, publish(node: Int), deliver(WorkloadReport, node: Int) }
     private var times: [Double] = []
     private var kinds: [Kind] = []
 
@@ -112,8 +123,13 @@ struct Result {
     var blockedBy: [String: Int] = [:]
     var decisionNanos: [UInt64] = []
     var erlangB = 0.0
+    /// Calls the pooled twin blocked.
+    var pooledBlocked = 0
+    /// Reports each node made per simulated second (periodic and on change), while counting.
+    var reportsPerNodeSecond = 0.0
 
     var blocking: Double { Double(blocked) / Double(max(1, offered)) }
+    var pooledBlocking: Double { Double(pooledBlocked) / Double(max(1, offered)) }
     var meanHops: Double { Double(totalHops) / Double(max(1, offered - blocked)) }
     /// The hops at or under which 99% of the placed calls landed.
     var p99Hops: Int {
@@ -144,14 +160,26 @@ final class Simulation {
     let interval: Double
     let policy: SteeringMode
     var generator: SeededGenerator
+    /// Draws arrivals and holding times only, so that the policy's random choices leave the
+    /// offered calls the same for the policy and the pooled twin.
+    var traffic: SeededGenerator
     var sessions: [Int]
+    /// Busy sessions of the pooled twin.
+    var pooledSessions = 0
     /// Calls each node has ended so far, and its smoothed end rate as its reports carry it.
     var ended: [UInt64]
     var endRates: [CallEndRate]
-    /// The latest report each node published.
+    /// The latest report of each node that has reached its peers.
     var published: [WorkloadReport]
+    /// The load and admission each node last reported, for `SignificantChange`.
+    var lastReported: [(load: Double, admits: Bool)]
+    var sequences: [UInt64]
+    var reportsMade = 0
     /// What each node (or, for `monitor`, the monitor at index 0) knows of the others, refreshed lazily.
     var views: [PeerTable?]
+    /// The nodes whose reports arrived, in order, and how far into it each view has read.
+    var deliveries: [Int] = []
+    var viewRead: [Int]
     var events = EventQueue()
     var result: Result
 
@@ -163,11 +191,15 @@ final class Simulation {
         self.interval = interval
         self.policy = policy
         generator = SeededGenerator(seed: options.seed &+ UInt64(nodes) &* 31 &+ UInt64(interval * 1000))
+        traffic = SeededGenerator(seed: ~(options.seed &+ UInt64(nodes) &* 31 &+ UInt64(interval * 1000)))
         sessions = Array(repeating: 0, count: nodes)
         ended = Array(repeating: 0, count: nodes)
         endRates = Array(repeating: CallEndRate(windowNanos: UInt64(10 * Self.nanos)), count: nodes)
         published = (0..<nodes).map { Self.report(node: $0, sessions: 0, capacity: options.capacity, sequence: 0, at: 0) }
+        lastReported = Array(repeating: (0, true), count: nodes)
+        sequences = Array(repeating: 0, count: nodes)
         views = Array(repeating: nil, count: policy == .monitor ? 1 : nodes)
+        viewRead = Array(repeating: 0, count: views.count)
         result = Result(nodes: nodes, interval: interval, policy: policy)
         result.erlangB = erlangB(erlangs: offeredErlangs, servers: nodes * options.capacity)
     }
@@ -177,14 +209,16 @@ final class Simulation {
     static func id(_ node: Int) -> String { "n\(node)" }
 
     static func report(
-        node: Int, sessions: Int, capacity: Int, callsEndedPerSecond: Double = 0, sequence: UInt64, at time: Double
+        node: Int, sessions: Int, capacity: Int, callsEndedPerSecond: Double = 0, announcesThresholdCrossings: Bool = false,
+        sequence: UInt64, at time: Double
     ) -> WorkloadReport {
         let capacity = ResourceCapacity(sessions: capacity)
         let usage = ResourceUsage(sessions: sessions)
         return WorkloadReport(
             node: NodeIdentity(id: id(node), ngAddress: "", clusterAddress: "", mediaIP: ""),
             load: Workload(usage: usage, capacity: capacity).load, threshold: 1, usage: usage, capacity: capacity,
-            callsEndedPerSecond: callsEndedPerSecond, boot: 1, sequence: sequence, madeAtWallNanos: UInt64(time * nanos))
+            callsEndedPerSecond: callsEndedPerSecond, announcesThresholdCrossings: announcesThresholdCrossings, boot: 1,
+            sequence: sequence, madeAtWallNanos: UInt64(time * nanos))
     }
 
     func run() -> Result {
@@ -197,28 +231,40 @@ final class Simulation {
         var now = 0.0
         var counted = 0
         while counted < options.arrivals {
-            let nextArrival = now + exponential(mean: 1 / arrivalRate)
+            let nextArrival = now + exponential(mean: 1 / arrivalRate, using: &traffic)
             while !events.isEmpty, events.nextTime <= nextArrival {
                 let (time, kind) = events.pop()
                 switch kind {
                 case .departure(let node):
                     sessions[node] -= 1
                     ended[node] += 1
+                    workloadChanged(at: node, now: time)
+                case .pooledDeparture:
+                    pooledSessions -= 1
                 case .publish(let node):
-                    endRates[node].sample(ended: ended[node], now: UInt64(time * Self.nanos))
-                    published[node] = Self.report(
-                        node: node, sessions: sessions[node], capacity: options.capacity,
-                        callsEndedPerSecond: options.reportEndRate ? endRates[node].perSecond : 0,
-                        sequence: published[node].sequence + 1, at: time)
+                    publish(node, at: time)
                     events.push(time + interval, .publish(node: node))
+                case .deliver(let report, let node):
+                    if report.sequence > published[node].sequence {
+                        published[node] = report
+                        deliveries.append(node)
+                    }
                 }
             }
             now = nextArrival
-            let primary = Int.random(in: 0..<nodeCount, using: &generator)
-            let placed = place(at: primary, now: now)
+            if now >= warmUp, result.offered == 0 { reportsMade = 0 }
+            let primary = Int.random(in: 0..<nodeCount, using: &traffic)
+            let holding = exponential(mean: options.holdingSeconds, using: &traffic)
+            let placed = place(at: primary, holding: holding, now: now)
+            let pooledPlaced = pooledSessions < nodeCount * options.capacity
+            if pooledPlaced {
+                pooledSessions += 1
+                events.push(now + holding, .pooledDeparture)
+            }
             if now >= warmUp {
                 counted += 1
                 result.offered += 1
+                if !pooledPlaced { result.pooledBlocked += 1 }
                 switch placed {
                 case .success(let hops):
                     result.totalHops += hops
@@ -230,7 +276,30 @@ final class Simulation {
                 }
             }
         }
+        result.reportsPerNodeSecond = Double(reportsMade) / (now - warmUp) / Double(nodeCount)
         return result
+    }
+
+    /// Makes `node`'s report now; it reaches the others after the report delay.
+    func publish(_ node: Int, at time: Double) {
+        endRates[node].sample(ended: ended[node], now: UInt64(time * Self.nanos))
+        sequences[node] += 1
+        reportsMade += 1
+        let report = Self.report(
+            node: node, sessions: sessions[node], capacity: options.capacity,
+            callsEndedPerSecond: options.reportEndRate ? endRates[node].perSecond : 0,
+            announcesThresholdCrossings: options.pushOnChange, sequence: sequences[node], at: time)
+        lastReported[node] = (report.load, report.admitsNewCalls)
+        events.push(time + options.reportDelay, .deliver(report, node: node))
+    }
+
+    /// A node in push mode reports at once when its workload changed significantly.
+    func workloadChanged(at node: Int, now: Double) {
+        guard options.pushOnChange else { return }
+        let load = Double(sessions[node]) / Double(options.capacity)
+        if SignificantChange().isSignificant(from: lastReported[node], to: (load, AdmissionThreshold(1).admits(load: load))) {
+            publish(node, at: now)
+        }
     }
 
     /// Why a call was blocked.
@@ -240,13 +309,14 @@ final class Simulation {
 
     /// Places one call arriving at `primary` by the nodes' steering cores: the hops it took, or
     /// why it was blocked.
-    func place(at primary: Int, now: Double) -> Swift.Result<Int, Refusal> {
+    func place(at primary: Int, holding: Double, now: Double) -> Swift.Result<Int, Refusal> {
         var node = primary
         var placement = CallPlacement(hopsLeft: options.maxHops)
         while true {
             if sessions[node] < options.capacity {
                 sessions[node] += 1
-                events.push(now + exponential(mean: options.holdingSeconds), .departure(node: node))
+                events.push(now + holding, .departure(node: node))
+                workloadChanged(at: node, now: now)
                 return .success(placement.hops)
             }
             switch decide(at: node, placement, now: now) {
@@ -269,11 +339,12 @@ final class Simulation {
             peers: (0..<nodeCount).filter { policy == .monitor || $0 != node }.map { (Self.id($0), "") },
             ageLimitNanos: UInt64(3 * interval * Self.nanos))
         let nowNanos = UInt64(now * Self.nanos)
-        for peer in 0..<nodeCount where peer != node || policy == .monitor {
+        let unread = deliveries[viewRead[viewIndex]...]
+        let peersToRead = unread.count < nodeCount ? Array(unread) : Array(0..<nodeCount)
+        viewRead[viewIndex] = deliveries.count
+        for peer in peersToRead where peer != node || policy == .monitor {
             let report = published[peer]
-            if view.peer(Self.id(peer))?.report?.sequence ?? 0 < report.sequence {
-                _ = view.record(report, now: nowNanos, ageAtArrivalNanos: nowNanos - min(nowNanos, report.madeAtWallNanos))
-            }
+            _ = view.record(report, now: nowNanos, ageAtArrivalNanos: nowNanos - min(nowNanos, report.madeAtWallNanos))
         }
         let core = SteeringCore(nodeID: Self.id(node), mode: policy)
         let start = monotonicNanos()
@@ -293,13 +364,13 @@ final class Simulation {
         return decision
     }
 
-    func exponential(mean: Double) -> Double {
+    func exponential(mean: Double, using generator: inout SeededGenerator) -> Double {
         -mean * log(1 - Double.random(in: 0..<1, using: &generator))
     }
 }
 
 let options = Options(CommandLine.arguments)
-print("nodes  interval  policy    offered   blocked   blocking   erlang-B   ratio   mean-hops p99-hops  max-hops  decision-us(mean/p99)  blocked-by")
+print("nodes  interval  policy    offered   blocked   blocking   erlang-B   ratio   pooled    ratio   mean-hops p99-hops  max-hops  reports/s decision-us(mean/p99)  blocked-by")
 var json: [String] = []
 for nodes in options.nodeCounts {
     for interval in options.intervals {
@@ -315,17 +386,20 @@ for nodes in options.nodeCounts {
                 [
                     "\(nodes)", "\(interval)", policy.rawValue, "\(result.offered)", "\(result.blocked)",
                     fixed(result.blocking * 100, 4) + "%", fixed(result.erlangB * 100, 4) + "%",
-                    result.blocked == 0 ? "-" : result.erlangB < 1e-9 ? "bound~0" : fixed(ratio, 2), fixed(result.meanHops, 3),
-                    "\(result.p99Hops)", "\(result.maxHops)",
+                    result.blocked == 0 ? "-" : result.erlangB < 1e-9 ? "bound~0" : fixed(ratio, 2),
+                    fixed(result.pooledBlocking * 100, 4) + "%",
+                    result.pooledBlocked == 0 ? "-" : fixed(Double(result.blocked) / Double(result.pooledBlocked), 2),
+                    fixed(result.meanHops, 3),
+                    "\(result.p99Hops)", "\(result.maxHops)", fixed(result.reportsPerNodeSecond, 2),
                     fixed(meanDecision, 2) + "/" + fixed(result.decisionMicros(0.99), 2) + "            ",
                     result.blockedBy.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "),
                 ].map { $0 + String(repeating: " ", count: max(1, 10 - $0.count)) }.joined())
             fflush(nil)
             json.append(
                 "{\"nodes\":\(nodes),\"interval_s\":\(interval),\"policy\":\"\(policy.rawValue)\",\"offered\":\(result.offered),"
-                    + "\"blocked\":\(result.blocked),\"blocking\":\(result.blocking),\"erlang_b\":\(result.erlangB),"
+                    + "\"blocked\":\(result.blocked),\"blocking\":\(result.blocking),\"erlang_b\":\(result.erlangB),\"pooled_blocking\":\(result.pooledBlocking),"
                     + "\"mean_hops\":\(result.meanHops),\"p99_hops\":\(result.p99Hops),\"max_hops\":\(result.maxHops),"
-                    + "\"decision_us_mean\":\(meanDecision),"
+                    + "\"reports_per_node_s\":\(result.reportsPerNodeSecond),\"decision_us_mean\":\(meanDecision),"
                     + "\"decision_us_p99\":\(result.decisionMicros(0.99))}")
         }
     }
