@@ -94,7 +94,14 @@ public enum NGReply {
             "forwarded": .integer(Int64(statistics.forwardedPackets)),
             "lost": .integer(Int64(statistics.lost)),
             "drops": drops(statistics.drops),
+            "latching": latching(statistics),
         ]
+    }
+
+    /// Sources learned from the media, and moves of a learned source to a new address; packets
+    /// refused by the latching rules are in `drops` as `not-latched`.
+    static func latching(_ statistics: StreamStatistics) -> BencodeValue {
+        ["latched": .integer(Int64(statistics.latches)), "relatched": .integer(Int64(statistics.relatches))]
     }
 
     /// rtpengine's `stats` shape: RTP packets and bytes received, and packets dropped.
@@ -125,6 +132,7 @@ public enum NGReply {
             "frames": .integer(Int64(statistics.frames)),
             "SSRC": .integer(Int64(statistics.ssrc)),
             "drops": drops(statistics.drops),
+            "latching": latching(statistics),
         ]
         if statistics.latchedSource.isSet { stream["endpoint"] = endpoint(statistics.latchedSource) }
         if statistics.lastPacketNanos > 0 {
@@ -132,6 +140,12 @@ public enum NGReply {
         }
         var flags: [BencodeValue] = []
         if media.rtcpMux { flags.append("RTCP-mux") }
+        switch media.latching {
+        case .symmetric: break
+        case .strict: flags.append("strict source")
+        case .handover: flags.append("media handover")
+        case .asymmetric: flags.append("asymmetric")
+        }
         var reply: [String: BencodeValue] = [
             "index": .integer(Int64(media.index)),
             "type": .string(media.type),

@@ -104,9 +104,11 @@ extension NegotiationOptions {
         var useSIPSource = false
         for flag in try keys.stringList("flags") {
             switch flag.lowercased() {
-            case "strict-source", "strict source": strictSource = true
+            case let lowered where LatchingRule(flag: lowered) != nil:
+                let rule = LatchingRule(flag: lowered)!
+                latching = [latching, rule].compactMap { $0 }.max { $0.precedence < $1.precedence }
             case "sip-source-address", "sip source address": useSIPSource = true
-            case "trust-address", "trust address", "symmetric", "asymmetric", "port-latching", "port latching":
+            case "trust-address", "trust address", "port-latching", "port latching":
                 break  // the default behaviour here, or one this relay always has
             case let lowered where lowered.hasPrefix("sdes-"):
                 try sdes.apply(String(flag.dropFirst(5)), ignoredFlags: &ignoredFlags)

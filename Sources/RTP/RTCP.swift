@@ -54,6 +54,13 @@ public enum RTCP {
         return .success(packet[1])
     }
 
+    /// The SSRC of the packet's sender: the one after the first header (SR, RR and the others
+    /// alike), nil when the packet is shorter than a header and an SSRC.
+    public static func senderSSRC(_ packet: UnsafeRawBufferPointer) -> UInt32? {
+        guard packet.count >= minimumLength else { return nil }
+        return packet.loadBigEndianUInt32(at: 4)
+    }
+
     /// The packet types of every sub-packet of a compound packet, for inspection and tests.
     /// Returns an empty array for a packet that does not validate.
     public static func packetTypes(_ packet: UnsafeRawBufferPointer) -> [UInt8] {

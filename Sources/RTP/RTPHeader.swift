@@ -100,8 +100,8 @@ public enum PacketDropReason: Int, Error, CaseIterable, Sendable, CustomStringCo
     case malformed
     /// Larger than the receive buffer; the kernel truncated it.
     case truncated
-    /// From a source other than the latched peer while `strict-source` is on.
-    case strictSource
+    /// From a source other than the latched peer, and not the peer moving to a new address.
+    case notLatched
     /// The other side's address is not known yet (no answer, nothing learned).
     case noDestination
     /// The kernel refused to send it (socket buffer full, unreachable).
@@ -127,7 +127,7 @@ public enum PacketDropReason: Int, Error, CaseIterable, Sendable, CustomStringCo
         case .notRTP: "not-rtp"
         case .malformed: "malformed"
         case .truncated: "truncated"
-        case .strictSource: "strict-source"
+        case .notLatched: "not-latched"
         case .noDestination: "no-destination"
         case .sendFailed: "send-failed"
         case .srtpAuthentication: "srtp-auth-failed"

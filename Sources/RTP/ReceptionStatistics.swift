@@ -24,6 +24,9 @@ public struct ReceptionStatistics: Sendable, Equatable {
 
     public init() {}
 
+    /// The source's SSRC and the highest sequence number received from it, nil before its first packet.
+    public var latest: (ssrc: UInt32, sequenceNumber: UInt16)? { started ? (ssrc, maxSequence) : nil }
+
     /// The extended highest sequence number received (cycles plus the 16-bit sequence number).
     public var extendedMaxSequence: UInt32 { cycles &+ UInt32(maxSequence) }
 

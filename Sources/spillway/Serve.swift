@@ -25,6 +25,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("media-timeout"), help: "Seconds without media before a call is torn down.")
     var mediaTimeout: String?
 
+    @Option(
+        name: .customLong("relatch-silence"),
+        help: "Seconds a latched media source must be silent before its stream may move to a new address (default 1).")
+    var relatchSilence: String?
+
     @Option(name: .customLong("pin-cpus"), help: "Comma-separated CPUs to pin the media workers to.")
     var pinCPUs: String?
 
@@ -131,7 +136,7 @@ struct Serve: AsyncParsableCommand {
         if let config { try configuration.apply(tomlFile: config) }
         let flags: [(String, String?)] = [
             ("node-id", nodeID), ("ng", ng), ("media-ip", mediaIP), ("port-range", portRange), ("workers", workers),
-            ("media-timeout", mediaTimeout), ("pin-cpus", pinCPUs), ("data-plane", dataPlane), ("max-sessions", maxSessions),
+            ("media-timeout", mediaTimeout), ("relatch-silence", relatchSilence), ("pin-cpus", pinCPUs), ("data-plane", dataPlane), ("max-sessions", maxSessions),
             ("max-packet-rate", maxPacketRate), ("max-bit-rate", maxBitRate), ("max-cpu", maxCPU),
             ("threshold", threshold), ("cluster", cluster), ("policy", policy), ("share", share), ("monitor", monitor),
             ("cluster-key-file", clusterKeyFile), ("share-interval", shareInterval),

@@ -61,7 +61,7 @@ import Glibc
     private func side(_ descriptor: Int32, opposite: MediaSlot, counters: StreamCounters) -> MediaSideConfiguration {
         MediaSideConfiguration(
             rtpDescriptor: descriptor, rtcpDescriptor: -1, advertisedRTP: Self.receiver, advertisedRTCP: .unset,
-            rtcpMux: true, strictSource: false, isVideo: false, opposite: opposite.index, counters: counters)
+            rtcpMux: true, isVideo: false, opposite: opposite.index, counters: counters)
     }
 
     private func send(_ descriptor: Int32, _ bytes: [UInt8], to destination: SocketAddress) {

@@ -14,6 +14,7 @@ import Testing
                 port-range = "31000-31999"
                 workers = 2
                 media-timeout = 30
+                relatch-silence = 0.5
                 log-level = "debug"
                 data-plane = "epoll"
                 """, source: "spillway.toml")
@@ -24,6 +25,7 @@ import Testing
         #expect(configuration.portRange == 31000...31999)
         #expect(configuration.workers == 2)
         #expect(configuration.mediaTimeout == 30)
+        #expect(configuration.relatchSilence == 0.5)
         #expect(configuration.logLevel == .debug)
         #expect(configuration.dataPlane == .epoll)
     }
@@ -37,6 +39,7 @@ import Testing
         ("threads = 4", "config file spillway.toml: line 1: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
         ("ng-clients = \"10.0.0.0/33\"", "config file spillway.toml: line 1: setting 'ng-clients' has value '10.0.0.0/33'; allowed: comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32"),
         ("drain-grace = \"soon\"", "config file spillway.toml: line 1: setting 'drain-grace' has value 'soon'; allowed: seconds from 0 to 86400"),
+        ("relatch-silence = \"brief\"", "config file spillway.toml: line 1: setting 'relatch-silence' has value 'brief'; allowed: seconds from 0 to 60"),
         ("data-plane = \"uring\"", "config file spillway.toml: line 1: setting 'data-plane' has value 'uring'; allowed: io_uring or epoll"),
         ("log-level = \"loud\"", "config file spillway.toml: line 1: setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),
     ])

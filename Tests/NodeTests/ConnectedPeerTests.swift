@@ -9,7 +9,7 @@ import Testing
 /// route instead of looking it up per packet); these check what a peer sees does not change.
 @Suite struct ConnectedPeerTests {
     @Test(arguments: DataPlaneEngine.allCases)
-    func aLatchedPeerIsServedByASocketConnectedToItAndStraySourcesStillArrive(engine: DataPlaneEngine) async throws {
+    func aLatchedPeerIsServedByASocketConnectedToItAndStraySourcesStillArriveToBeRefused(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
         let (caller, callee, relay) = try node.audioCall("connected")
         let stranger = try UDPPeer()
@@ -28,11 +28,14 @@ import Testing
             #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence))
             #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence, ssrc: 2))
         }
-        // Not the latched peer: the kernel hands it to the bound socket, and it is relayed as before.
+        // Not the latched peer: the kernel hands it to the bound socket, where the latching rules
+        // see it and refuse it.
         stranger.send(pcmu(22, ssrc: 3), to: relay.forCallee)
-        #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(22, ssrc: 3))
+        #expect(caller.receive(timeoutMilliseconds: 300) == nil)
         #expect(try await node.stream(callID: "connected", tag: "A")?["forwarded"] == 21)
-        #expect(try await node.stream(callID: "connected", tag: "B")?["forwarded"] == 22)
+        let fromCallee = try #require(try await node.stream(callID: "connected", tag: "B"))
+        #expect(fromCallee["forwarded"] == 21)
+        #expect(fromCallee["drops"] == ["not-latched": 1])
         await node.stop()
     }
 

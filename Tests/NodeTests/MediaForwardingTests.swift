@@ -31,28 +31,6 @@ import Testing
         await node.stop()
     }
 
-    @Test(arguments: [true, false], DataPlaneEngine.allCases)
-    func strictSourceDropsPacketsFromOtherSourcesOnlyWhenAsked(strict: Bool, engine: DataPlaneEngine) async throws {
-        let node = try await TestNode.start { $0.dataPlane = engine }
-        let (caller, callee, relay) = try node.audioCall("strict", extraOffer: strict ? ["flags": ["strict-source"]] : [:])
-        let intruder = try UDPPeer()
-
-        callee.send(pcmu(1), to: relay.forCallee)
-        #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
-        intruder.send(pcmu(2, ssrc: 666), to: relay.forCallee)
-        let leaked = caller.receive(timeoutMilliseconds: 300)
-        let stream = try await node.stream(callID: "strict", tag: "B")
-        if strict {
-            #expect(leaked == nil)
-            #expect(stream?["drops"]?["strict-source"] == 1)
-            #expect(stream?["forwarded"] == 1)
-        } else {
-            #expect(leaked?.bytes == pcmu(2, ssrc: 666))
-            #expect(stream?["forwarded"] == 2)
-        }
-        await node.stop()
-    }
-
     @Test(arguments: DataPlaneEngine.allCases)
     func shortAndNonRTPPacketsAreDroppedAndCountedByReason(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }

@@ -25,8 +25,9 @@ import Glibc
         let range = node.node.configuration.portRange
         let ng = node.node.ngAddress
         let targets = call.relayAddresses
-        // Valid-looking RTP from a stranger is relayed as rtpengine relays it (without strict-source),
-        // so the fully random bytes go to the other ports of the range.
+        // What goes to the call's ports is never valid RTP: a valid packet arriving before the call's
+        // first one would be learned as the peer (the first source is latched, as in rtpengine), so
+        // the fully random bytes go to the other ports of the range.
         let callPorts = Set(targets.flatMap { [$0.port, $0.port + 1] })
         // 6,000 hostile datagrams at up to 5,000/s: random bytes that are not RTP to the call's ports,
         // random bytes to the other ports of the range, random NG commands and garbage.

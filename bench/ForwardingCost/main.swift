@@ -48,7 +48,7 @@ let relayCalls: [Call] = try (0..<calls).map { _ in
     func side(_ pair: PortAllocator.Pair, facing party: UDPPeer, opposite: MediaSlot) -> MediaSideConfiguration {
         MediaSideConfiguration(
             rtpDescriptor: pair.rtpDescriptor, rtcpDescriptor: pair.rtcpDescriptor, advertisedRTP: party.address,
-            advertisedRTCP: .unset, rtcpMux: true, strictSource: false, isVideo: false, opposite: opposite.index,
+            advertisedRTCP: .unset, rtcpMux: true, isVideo: false, opposite: opposite.index,
             counters: StreamCounters(clockRate: 8000))
     }
     pool.configure(callerSlot, side(callerPair, facing: caller, opposite: calleeSlot))

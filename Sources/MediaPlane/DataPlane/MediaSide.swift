@@ -21,8 +21,10 @@ public struct MediaSideConfiguration: Sendable {
     public var advertisedRTCP: SocketAddress
     /// The peer sends and receives RTCP on the RTP port (RFC 5761).
     public var rtcpMux: Bool
-    /// After latching, drop packets from any other source.
-    public var strictSource: Bool
+    /// How the side learns its peer's address and whether it follows the peer to a new one.
+    public var latching: LatchingRule
+    /// How long the latched source must have been silent before a new source may take over.
+    public var relatchSilenceNanos: UInt64
     /// Count frames by the marker bit (video).
     public var isVideo: Bool
     /// The m= line is SRTP (RTP/SAVP, RTP/SAVPF) relayed without decryption: RTCP is SRTCP, only
@@ -43,7 +45,8 @@ public struct MediaSideConfiguration: Sendable {
 
     public init(
         rtpDescriptor: Int32, rtcpDescriptor: Int32, advertisedRTP: SocketAddress, advertisedRTCP: SocketAddress,
-        rtcpMux: Bool, strictSource: Bool, isVideo: Bool, isSecured: Bool = false, srtp: SRTPTermination? = nil,
+        rtcpMux: Bool, latching: LatchingRule = .symmetric, relatchSilenceNanos: UInt64 = 1_000_000_000, isVideo: Bool,
+        isSecured: Bool = false, srtp: SRTPTermination? = nil,
         transcoding: TranscodingStage? = nil,
         opposite: Int, counters: StreamCounters, localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset, recorder: (any PacketRecorder)? = nil
     ) {
@@ -52,7 +55,8 @@ public struct MediaSideConfiguration: Sendable {
         self.advertisedRTP = advertisedRTP
         self.advertisedRTCP = advertisedRTCP
         self.rtcpMux = rtcpMux
-        self.strictSource = strictSource
+        self.latching = latching
+        self.relatchSilenceNanos = relatchSilenceNanos
         self.isVideo = isVideo
         self.isSecured = isSecured
         self.srtp = srtp
@@ -94,12 +98,15 @@ struct MediaSideState {
     var peerRTCP = SocketAddress.unset
     var latchedRTP = false
     var latchedRTCP = false
+    /// What lets the latched RTP peer move to a new address.
+    var latch = PeerLatch()
+    /// Set when RTP moved to a new address and RTCP, on its own port, has not followed yet.
+    var rtcpMayFollow = false
     /// The RTP socket's connected sibling (see `UDPSocket`), once a peer has latched; -1 before.
     var connectedRTPDescriptor: Int32 = -1
     /// Whether the sibling is connected to `peerRTP`, so RTP goes out through it.
     var sendsConnected = false
     var rtcpMux = false
-    var strictSource = false
     var isVideo = false
     var isSecured = false
     /// Whether SRTP is terminated towards this side's peer; the sessions are kept alive by
@@ -126,6 +133,9 @@ struct MediaSideState {
         var forwarded: UInt64 = 0
         var frames: UInt64 = 0
         var lastPacketNanos: UInt64 = 0
+        /// Sources learned (RTP and RTCP), and moves to a new source.
+        var latches: UInt64 = 0
+        var relatches: UInt64 = 0
         var drops = InlineArray<13, UInt64>(repeating: 0)
     }
 
@@ -163,10 +173,12 @@ struct MediaSideState {
             advertisedRTCP = configuration.advertisedRTCP
             peerRTCP = advertisedRTCP
             latchedRTCP = false
+            rtcpMayFollow = false
         }
         clockRate = configuration.counters.clockRate
         rtcpMux = configuration.rtcpMux
-        strictSource = configuration.strictSource
+        latch.rule = configuration.latching
+        latch.silenceNanos = configuration.relatchSilenceNanos
         isVideo = configuration.isVideo
         isSecured = configuration.isSecured
         terminatesSRTP = configuration.srtp != nil
@@ -209,6 +221,8 @@ struct MediaSideState {
             shared.forwarded.store(tally.forwarded, ordering: .relaxed)
             shared.frames.store(tally.frames, ordering: .relaxed)
             shared.lastPacketNanos.store(tally.lastPacketNanos, ordering: .relaxed)
+            shared.latches.store(tally.latches, ordering: .relaxed)
+            shared.relatches.store(tally.relatches, ordering: .relaxed)
             shared.expected.store(reception.expected, ordering: .relaxed)
             shared.lost.store(reception.lost, ordering: .relaxed)
             shared.jitter.store(reception.jitter, ordering: .relaxed)

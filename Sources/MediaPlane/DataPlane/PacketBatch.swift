@@ -122,6 +122,12 @@ struct PacketBatch: ~Copyable {
         SocketAddress(copying: entries[index].source, length: entries[index].sourceLength)
     }
 
+    /// Whether received packet `index` came from `address`, compared in place.
+    @inline(__always)
+    func came(_ index: Int, from address: SocketAddress) -> Bool {
+        address.matches(entries[index].source, length: entries[index].sourceLength)
+    }
+
     /// Queues received packet `index` as send entry `position`, addressed to `destination`.
     @inline(__always)
     func prepareSend(_ position: Int, packet index: Int, to destination: SocketAddress) {

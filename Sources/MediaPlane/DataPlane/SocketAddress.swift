@@ -94,6 +94,24 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether a `sockaddr` the kernel wrote is this address, byte for byte. An IPv4 address is
+    /// decided by its first eight bytes (family, port, address; the kernel zeroes the rest).
+    @inline(__always)
+    func matches(_ pointer: UnsafeRawPointer, length: socklen_t) -> Bool {
+        guard length == self.length else { return false }
+        return withUnsafeBytes(of: storage) { mine in
+            length == socklen_t(MemoryLayout<sockaddr_in>.size)
+                ? mine.loadUnaligned(as: UInt64.self) == pointer.loadUnaligned(as: UInt64.self)
+                : memcmp(mine.baseAddress!, pointer, Int(length)) == 0
+        }
+    }
+
+    /// Whether both addresses have the same family and IP, whatever their ports.
+    public func hasSameHost(as other: SocketAddress) -> Bool {
+        guard isSet, other.isSet, isIPv6 == other.isIPv6 else { return false }
+        return withAddressBytes { mine in other.withAddressBytes { theirs in mine.elementsEqual(theirs) } }
+    }
+
     public func hash(into hasher: inout Hasher) {
         withUnsafeBytes(of: storage) { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0.prefix(Int(length)))) }
     }

@@ -19,6 +19,8 @@ public final class StreamCounters: Sendable {
     let ssrc = Atomic<UInt32>(0)
     /// CLOCK_MONOTONIC nanoseconds of the last packet received; 0 before the first.
     let lastPacketNanos = Atomic<UInt64>(0)
+    let latches = Atomic<UInt64>(0)
+    let relatches = Atomic<UInt64>(0)
     let drops: InlineArray<13, Atomic<UInt64>>
     let latchedSource = Mutex<SocketAddress>(.unset)
     private let currentClockRate: Atomic<UInt32>
@@ -54,6 +56,8 @@ public final class StreamCounters: Sendable {
             jitterMilliseconds: clockRate > 0 ? Double(jitter.load(ordering: .relaxed)) * 1000 / Double(clockRate) : 0,
             ssrc: ssrc.load(ordering: .relaxed),
             lastPacketNanos: lastPacketNanos.load(ordering: .relaxed),
+            latches: latches.load(ordering: .relaxed),
+            relatches: relatches.load(ordering: .relaxed),
             drops: dropped,
             latchedSource: latchedSource.withLock { $0 }
         )
@@ -76,6 +80,10 @@ public struct StreamStatistics: Sendable, Equatable {
     public var jitterMilliseconds: Double = 0
     public var ssrc: UInt32 = 0
     public var lastPacketNanos: UInt64 = 0
+    /// Sources learned from the media (RTP and RTCP), and moves of a learned source to a new
+    /// address (NAT rebinding, handover).
+    public var latches: UInt64 = 0
+    public var relatches: UInt64 = 0
     public var drops: [PacketDropReason: UInt64] = [:]
     public var latchedSource: SocketAddress = .unset
 
@@ -84,7 +92,7 @@ public struct StreamStatistics: Sendable, Equatable {
     init(
         rtpPackets: UInt64, rtpBytes: UInt64, rtcpPackets: UInt64, rtcpBytes: UInt64, forwardedPackets: UInt64, frames: UInt64,
         expected: UInt64, lost: UInt64, jitterMilliseconds: Double, ssrc: UInt32, lastPacketNanos: UInt64,
-        drops: [PacketDropReason: UInt64], latchedSource: SocketAddress
+        latches: UInt64, relatches: UInt64, drops: [PacketDropReason: UInt64], latchedSource: SocketAddress
     ) {
         self.rtpPackets = rtpPackets
         self.rtpBytes = rtpBytes
@@ -97,6 +105,8 @@ public struct StreamStatistics: Sendable, Equatable {
         self.jitterMilliseconds = jitterMilliseconds
         self.ssrc = ssrc
         self.lastPacketNanos = lastPacketNanos
+        self.latches = latches
+        self.relatches = relatches
         self.drops = drops
         self.latchedSource = latchedSource
     }
@@ -115,6 +125,8 @@ public struct StreamStatistics: Sendable, Equatable {
         lost += other.lost
         jitterMilliseconds = max(jitterMilliseconds, other.jitterMilliseconds)
         lastPacketNanos = max(lastPacketNanos, other.lastPacketNanos)
+        latches += other.latches
+        relatches += other.relatches
         drops.merge(other.drops, uniquingKeysWith: +)
     }
 }

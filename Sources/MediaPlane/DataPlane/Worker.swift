@@ -369,8 +369,8 @@ final class Worker: @unchecked Sendable {
                 receivedBytes &+= batch.packet(packetIndex).count
                 guard
                     let (outDescriptor, destination) = classifyAndLatch(
-                        packetIndex, sides: sides, slot: slot, fromRTCPSocket: fromRTCPSocket, now: now,
-                        arrival: arrival)
+                        packetIndex, sides: sides, slot: slot, fromRTCPSocket: fromRTCPSocket,
+                        fromConnectedSibling: kind == .connectedRTP, now: now, arrival: arrival)
                 else {
                     ring?.giveBack(batch.entry(packetIndex).buffer)
                     continue
@@ -414,7 +414,7 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     private func classifyAndLatch(
         _ packetIndex: Int, sides: UnsafeMutableBufferPointer<MediaSideState>, slot: Int, fromRTCPSocket: Bool,
-        now: UInt64, arrival: UInt32
+        fromConnectedSibling: Bool, now: UInt64, arrival: UInt32
     ) -> (Int32, SocketAddress)? {
         func drop(_ reason: PacketDropReason) -> (Int32, SocketAddress)? {
             sides[slot].tally.drops[reason.rawValue] &+= 1
@@ -443,24 +443,14 @@ final class Worker: @unchecked Sendable {
             }
         }
 
-        // The source is only looked at while latching, or on every packet with strict-source.
-        let latched = fromRTCPSocket ? sides[slot].latchedRTCP : sides[slot].latchedRTP
-        if !latched || sides[slot].strictSource {
-            let source = batch.source(packetIndex)
+        if sides[slot].latch.rule != .asymmetric {
             if fromRTCPSocket {
-                if !latched {
-                    sides[slot].peerRTCP = source
-                    sides[slot].latchedRTCP = true
-                } else if source != sides[slot].peerRTCP {
-                    return drop(.strictSource)
+                if let refusal = latchRTCP(packetIndex, of: &sides[slot]) { return drop(refusal) }
+            } else {
+                let fromPeer = fromConnectedSibling && sides[slot].sendsConnected
+                if let refusal = latchRTP(packetIndex, header: header, fromPeer: fromPeer, of: &sides[slot], slot: slot, now: now) {
+                    return drop(refusal)
                 }
-            } else if !latched {
-                sides[slot].peerRTP = source
-                sides[slot].latchedRTP = true
-                sides[slot].counters?._withUnsafeGuaranteedRef { $0.latchedSource.withLock { $0 = source } }
-                connectRTP(of: &sides[slot], slot: slot, to: source)
-            } else if source != sides[slot].peerRTP {
-                return drop(.strictSource)
             }
         }
 
@@ -534,6 +524,63 @@ final class Worker: @unchecked Sendable {
             queued += 1
         }
         if queued > 0 { countSent(queued, refused: generated.send(queued, on: queuedDescriptor), side: &sides[slot]) }
+    }
+
+    /// Applies the latching rules to a packet on the RTP port: the first packet latches its source,
+    /// later ones must come from it, unless they are the latched stream moving to a new address
+    /// (`PeerLatch`). Returns why a packet is refused. Only packets that passed validation (and
+    /// SRTP authentication, where the relay terminates SRTP) get here. `fromPeer` says the kernel
+    /// already checked the source: the packet came through the sibling connected to the peer.
+    @inline(__always)
+    private func latchRTP(
+        _ packetIndex: Int, header: RTPHeader?, fromPeer: Bool, of side: inout MediaSideState, slot: Int, now: UInt64
+    ) -> PacketDropReason? {
+        if !side.latchedRTP {
+            side.latchedRTP = true
+            side.tally.latches &+= 1
+            moveRTP(of: &side, slot: slot, to: batch.source(packetIndex))
+        } else if !fromPeer, !batch.came(packetIndex, from: side.peerRTP) {
+            // Every packet taken since the latch came from the latched source: its reception
+            // statistics and last packet time are what was heard from it.
+            guard let header,
+                side.latch.admitsMove(
+                    to: header.ssrc, sequenceNumber: header.sequenceNumber, continuing: side.reception.latest,
+                    lastHeardNanos: side.tally.lastPacketNanos, now: now)
+            else { return .notLatched }
+            side.tally.relatches &+= 1
+            side.rtcpMayFollow = !side.rtcpMux && side.latchedRTCP
+            moveRTP(of: &side, slot: slot, to: batch.source(packetIndex))
+        }
+        return nil
+    }
+
+    /// Applies the latching rules to a packet on the RTCP port: the first latches its source; after
+    /// that only the latched source is taken, or, once RTP has moved to a new address, RTCP from that
+    /// host about the latched stream.
+    @inline(__always)
+    private func latchRTCP(_ packetIndex: Int, of side: inout MediaSideState) -> PacketDropReason? {
+        if !side.latchedRTCP {
+            side.latchedRTCP = true
+            side.tally.latches &+= 1
+            side.peerRTCP = batch.source(packetIndex)
+        } else if !batch.came(packetIndex, from: side.peerRTCP) {
+            let source = batch.source(packetIndex)
+            let packet = batch.packet(packetIndex)
+            guard side.rtcpMayFollow, source.hasSameHost(as: side.peerRTP), let latest = side.reception.latest,
+                RTCP.senderSSRC(packet) == latest.ssrc
+            else { return .notLatched }
+            side.tally.relatches &+= 1
+            side.rtcpMayFollow = false
+            side.peerRTCP = source
+        }
+        return nil
+    }
+
+    /// Sends the side's RTP to `peer` from now on, and tells the control plane.
+    private func moveRTP(of side: inout MediaSideState, slot: Int, to peer: SocketAddress) {
+        side.peerRTP = peer
+        side.counters?._withUnsafeGuaranteedRef { $0.latchedSource.withLock { $0 = peer } }
+        connectRTP(of: &side, slot: slot, to: peer)
     }
 
     /// Points the side's connected sibling at its newly latched RTP peer, opening the sibling first

@@ -72,7 +72,7 @@ struct LegMedia {
     var advertisedRTCP: SocketAddress = .unset
     /// The party sends and expects RTCP on the RTP port.
     var rtcpMux = false
-    var strictSource = false
+    var latching = LatchingRule.symmetric
     var security = MediaSecurity.plain
     /// Set when what this party sends is transcoded for the other.
     var transcoding: TranscodingStage?

@@ -36,12 +36,16 @@ public final class CallRegistry {
     /// signalling that is not NG (H.323) learns that its call is gone.
     public var onCallEnded: ((_ callID: String, _ reason: CallEndReason) -> Void)?
     private let makeRecorder: RecorderFactory?
+    /// How long a latched source must be silent before its stream may move to a new address.
+    private let relatchSilenceNanos: UInt64
 
     public init(
         mediaAddress: String, portRange: ClosedRange<UInt16>, workers: WorkerPool, logger: Logger,
-        makeRecorder: RecorderFactory? = nil
+        relatchSilence: Duration = .seconds(1), makeRecorder: RecorderFactory? = nil
     ) {
         self.makeRecorder = makeRecorder
+        self.relatchSilenceNanos = UInt64(relatchSilence.components.seconds) * 1_000_000_000
+            + UInt64(relatchSilence.components.attoseconds / 1_000_000_000)
         self.mediaAddress = mediaAddress
         self.advertised = ConnectionAddress(family: mediaAddress.contains(":") ? .ipv6 : .ipv4, address: mediaAddress)
         self.ports = PortAllocator(range: portRange)
@@ -118,10 +122,10 @@ public final class CallRegistry {
             offererMedia.advertisedRTP = endpoint.rtp
             offererMedia.advertisedRTCP = endpoint.rtcp
             offererMedia.rtcpMux = endpoint.offersMux && !options.rtcpMux.contains(.reject)
-            offererMedia.strictSource = options.strictSource
+            if let latching = options.latching { offererMedia.latching = latching }
             let offerMuxToRecipient =
                 options.rtcpMux.contains(.offer) || (endpoint.offersMux && !options.rtcpMux.contains(.demux))
-            recipientMedia.strictSource = options.strictSource
+            if let latching = options.latching { recipientMedia.latching = latching }
             call.legs[offerer].media[index] = offererMedia
             call.legs[recipient].media[index] = recipientMedia
             rewrite(&description.media[index], towards: recipientMedia, rtcpMux: offerMuxToRecipient, offering: true, options: options)
@@ -198,7 +202,7 @@ public final class CallRegistry {
                 answererMedia.advertisedRTP = .unset
                 answererMedia.advertisedRTCP = .unset
             }
-            if options.strictSource { answererMedia.strictSource = true }
+            if let latching = options.latching { answererMedia.latching = latching }
             call.legs[answerer].media[index] = answererMedia
             rewrite(&description.media[index], towards: offererMedia, rtcpMux: offererMedia.rtcpMux, offering: false, options: options)
             if let transcoding {
@@ -490,7 +494,8 @@ public final class CallRegistry {
             MediaSideConfiguration(
                 rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
                 advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
-                rtcpMux: media.rtcpMux, strictSource: media.strictSource, isVideo: media.type == "video",
+                rtcpMux: media.rtcpMux, latching: media.latching, relatchSilenceNanos: relatchSilenceNanos,
+                isVideo: media.type == "video",
                 isSecured: media.security.isPassThrough, srtp: media.security.termination, transcoding: media.transcoding,
                 opposite: opposite.slot.index,
                 counters: media.counters,

@@ -22,6 +22,7 @@ public struct CallReport: Sendable {
         public var localPort: UInt16
         public var advertised: SocketAddress
         public var rtcpMux: Bool
+        public var latching: LatchingRule
         /// The SDES suite the relay agreed with this party when it terminates SRTP on this side.
         public var cryptoSuite: String?
         /// The codec this party sends (on a transcoded stream, and where H.245 named it), and on a
@@ -41,7 +42,7 @@ public struct CallReport: Sendable {
                     media.map {
                         MediaReport(
                             index: index + 1, type: $0.type, proto: $0.proto, localPort: $0.ports.port,
-                            advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux,
+                            advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux, latching: $0.latching,
                             cryptoSuite: $0.security.sdes?.relayKey?.suite.rawValue,
                             codec: $0.transcoding?.inputs.first?.transcoder.source.rtpmapEncoding ?? $0.signalledCodec,
                             transcodedTo: $0.transcoding?.output.rtpmapEncoding, statistics: $0.counters.snapshot())

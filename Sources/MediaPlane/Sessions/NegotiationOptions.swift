@@ -22,8 +22,9 @@ public struct NegotiationOptions: Sendable, Equatable {
     public var replaceSessionConnection = false
     /// Remove ICE attributes (`ICE: "remove"`).
     public var removeICE = false
-    /// After latching, drop packets from other sources (`flags: ["strict-source"]`).
-    public var strictSource = false
+    /// How the media latch onto the parties' addresses (`flags`: `strict-source`, `media-handover`,
+    /// `asymmetric`, `symmetric`); nil keeps each side's rule (the default is `symmetric`).
+    public var latching: LatchingRule?
     public var rtcpMux: RTCPMux = []
     /// The transport protocol to put in the m= lines sent to the recipient (`transport-protocol`).
     public var transportProtocol: String?

@@ -17,6 +17,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var workers = 1
     /// Seconds without media before a call is torn down.
     public var mediaTimeout = 60
+    /// Seconds a latched media source must be silent before its stream may move to a new address.
+    public var relatchSilence = 1.0
     public var logLevel = Logger.Level.info
     /// CPUs to pin the media workers to, in order (empty: no pinning).
     public var pinCPUs: [Int] = []
@@ -92,7 +94,7 @@ public struct NodeConfiguration: Sendable, Equatable {
 
     /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.
     public static let settingNames = [
-        "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "log-level", "pin-cpus",
+        "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "relatch-silence", "log-level", "pin-cpus",
         "data-plane",        "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
         "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "h323-reply", "h323-route", "monitor-ras", "ng-clients", "metrics",
@@ -116,6 +118,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             portRange = range
         case "workers": workers = try number("an integer from 1 to 64")
         case "media-timeout": mediaTimeout = try number("an integer from 1 to 86400 seconds")
+        case "relatch-silence": relatchSilence = try number("seconds from 0 to 60")
         case "log-level":
             guard let level = Logger.Level(rawValue: text) else {
                 throw .invalid(setting: setting, value: text, allowed: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
@@ -204,7 +207,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public func settingsNeedingRestart(toBecome reloaded: NodeConfiguration) -> [String] {
         let fixed: [(String, (NodeConfiguration) -> String)] = [
             ("node-id", \.nodeID), ("ng", \.ngAddress), ("media-ip", \.mediaIP), ("port-range", { "\($0.portRange)" }),
-            ("workers", { "\($0.workers)" }), ("media-timeout", { "\($0.mediaTimeout)" }), ("log-level", { "\($0.logLevel)" }),
+            ("workers", { "\($0.workers)" }), ("media-timeout", { "\($0.mediaTimeout)" }),
+            ("relatch-silence", { "\($0.relatchSilence)" }), ("log-level", { "\($0.logLevel)" }),
             ("pin-cpus", { "\($0.pinCPUs)" }), ("data-plane", \.dataPlane.rawValue), ("cluster", { "\($0.clusterAddress ?? "")" }), ("peer", { "\($0.peers)" }),
             ("policy", \.policy.rawValue), ("share", \.share.rawValue), ("monitor", { "\($0.monitorAddress ?? "")" }),
             ("cluster-key-file", { "\($0.clusterKeyFile ?? "")" }), ("share-interval", { "\($0.shareInterval)" }),
@@ -234,6 +238,7 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         try Self.require("workers", workers, in: 1...64, allowed: "1 to 64")
         try Self.require("media-timeout", mediaTimeout, in: 1...86400, allowed: "1 to 86400 seconds")
+        try Self.require("relatch-silence", relatchSilence, in: 0...60, allowed: "0 to 60 seconds")
         try Self.require("max-sessions", capacity.sessions, in: 0...10_000_000, allowed: "0 to 10000000 calls")
         try Self.require("max-packet-rate", capacity.packetsPerSecond, in: 0...1e9, allowed: "0 to 1e9 packets per second")
         try Self.require("max-bit-rate", capacity.bitsPerSecond, in: 0...1e12, allowed: "0 to 1e12 bits per second")

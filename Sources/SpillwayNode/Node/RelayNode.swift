@@ -221,7 +221,7 @@ final class NodeLoopState: LoopConfinedState {
     ) throws {
         let registry = CallRegistry(
             mediaAddress: configuration.mediaIP, portRange: configuration.portRange, workers: workers, logger: logger,
-            makeRecorder: configuration.recordingDirectory.map(CallRecordings.init)?.open)
+            relatchSilence: .milliseconds(Int64((configuration.relatchSilence * 1000).rounded())), makeRecorder: configuration.recordingDirectory.map(CallRecordings.init)?.open)
         let meter = WorkloadMeter(
             workers: workers, registry: registry, capacity: configuration.capacity, threshold: configuration.threshold)
         cluster = try clusterChannel.map { channel in

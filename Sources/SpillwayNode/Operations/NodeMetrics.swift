@@ -66,6 +66,9 @@ final class NodeMetrics {
             total(
                 "spillway_srtp_auth_failures_total", "SRTP/SRTCP packets that failed authentication", labels,
                 totals.drops[.srtpAuthentication] ?? 0)
+            let latchesHelp = "Media sources learned (latched) and moved to a new address (relatched); refusals are drops with reason not-latched"
+            total("spillway_media_latches_total", latchesHelp, labels + [("event", "latched")], totals.latches)
+            total("spillway_media_latches_total", latchesHelp, labels + [("event", "relatched")], totals.relatches)
         }
     }
 
