@@ -17,7 +17,8 @@ public final class CallSignallingPort {
     public typealias RegistrationLookup = ([AliasAddress]) -> RegistrationTable.Registration?
 
     let registry: CallRegistry
-    /// The address the media plane binds and writes into logical channels.
+    /// The address written into logical channels: the default interface's advertised address (the
+    /// media plane binds its local one).
     let mediaIP: String
     let loop: any EventLoop
     let logger: Logger

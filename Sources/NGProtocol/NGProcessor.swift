@@ -68,7 +68,8 @@ public final class NGProcessor {
         case .statistics:
             return NGReply.statistics(
                 activeCalls: registry.activeCallCount, totals: registry.nodeTotals(), events: registry.events,
-                portPairsInUse: registry.portPairsInUse, portPairCapacity: registry.portPairCapacity)
+                portPairsInUse: registry.portPairsInUse, portPairCapacity: registry.portPairCapacity,
+                interfaces: registry.portPairsInUseByInterface)
         case .startRecording(let selector):
             try registry.startRecording(callID: selector.callID)
             return ["result": "ok"]

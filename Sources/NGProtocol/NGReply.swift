@@ -63,7 +63,8 @@ public enum NGReply {
 
     /// `statistics`: node-wide counts in rtpengine's `currentstatistics`/`totalstatistics` shape.
     public static func statistics(
-        activeCalls: Int, totals: StreamStatistics, events: CallEventCounters, portPairsInUse: Int, portPairCapacity: Int
+        activeCalls: Int, totals: StreamStatistics, events: CallEventCounters, portPairsInUse: Int, portPairCapacity: Int,
+        interfaces: [(interface: MediaInterface, portPairs: Int)]
     ) -> BencodeValue {
         [
             "result": "ok",
@@ -84,6 +85,13 @@ public enum NGReply {
                 ],
             ],
             "totals": Self.totals(totals),
+            "interfaces": .list(
+                interfaces.map { usage in
+                    [
+                        "name": .string(usage.interface.name), "address": .string(usage.interface.localIP),
+                        "advertised": .string(usage.interface.advertisedIP), "ports-used": .integer(Int64(usage.portPairs * 2)),
+                    ]
+                }),
         ]
     }
 

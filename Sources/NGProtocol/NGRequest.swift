@@ -1,6 +1,7 @@
 import Bencode
 import Codecs
 import MediaPlane
+import SDP
 import SRTP
 
 /// An NG command, decoded and checked, as rtpengine clients (Kamailio, OpenSIPS) send it.
@@ -98,7 +99,8 @@ extension NGRequest.Negotiation {
 }
 
 extension NegotiationOptions {
-    /// Reads `flags`, `replace`, `ICE`, `rtcp-mux`, `transport-protocol` and `received-from`.
+    /// Reads `flags`, `replace`, `ICE`, `rtcp-mux`, `transport-protocol`, `received-from`, `direction`,
+    /// `address-family` and `media-address`.
     init(_ keys: NGDictionary, ignoredFlags: inout [String]) throws(NGError) {
         self.init()
         var useSIPSource = false
@@ -180,6 +182,19 @@ extension NegotiationOptions {
             let receivedFrom = try keys.stringList("received-from")
             guard receivedFrom.count == 2 else { throw .missingKey("received-from") }
             mediaSourceOverride = receivedFrom[1]
+        }
+        direction = try keys.stringList("direction")
+        if let family = try keys.string("address-family") {
+            guard let parsed = ConnectionAddress.Family(rawValue: family.uppercased()) else {
+                throw .invalidValue(key: "address-family", value: family, expected: "IP4 or IP6")
+            }
+            addressFamily = parsed
+        }
+        if let address = try keys.string("media-address") {
+            guard MediaInterface(parsing: "media-address/\(address)") != nil else {
+                throw .invalidValue(key: "media-address", value: address, expected: "a numeric IPv4 or IPv6 address")
+            }
+            mediaAddress = address
         }
     }
 }

@@ -26,6 +26,11 @@ struct Serve: AsyncParsableCommand {
     var mediaTimeout: String?
 
     @Option(
+        name: .customLong("interface"),
+        help: "A media interface NAME/IP[!ADVERTISED] (bind IP, write ADVERTISED in SDP); repeat it; the first is the default. Replaces --media-ip.")
+    var interface: [String] = []
+
+    @Option(
         name: .customLong("relatch-silence"),
         help: "Seconds a latched media source must be silent before its stream may move to a new address (default 1).")
     var relatchSilence: String?
@@ -146,6 +151,10 @@ struct Serve: AsyncParsableCommand {
             ("metrics", metrics), ("drain-grace", drainGrace),
         ]
         for case (let name, let value?) in flags { try configuration.set(name, to: value) }
+        if !interface.isEmpty {
+            configuration.interfaces = []
+            for text in interface { try configuration.set("interface", to: text) }
+        }
         if !peer.isEmpty {
             configuration.peers = []
             for text in peer { try configuration.set("peer", to: text) }

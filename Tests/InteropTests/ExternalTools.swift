@@ -130,8 +130,8 @@ final class ChildProcess {
 }
 
 /// Whether a UDP port on 127.0.0.1 is already bound (by the peer we are waiting for).
-func udpPortIsBound(_ port: UInt16) -> Bool {
-    (try? UDPPeer(port: port)) == nil
+func udpPortIsBound(_ port: UInt16, ip: String = "127.0.0.1") -> Bool {
+    (try? UDPPeer(bindingTo: ip, port: port)) == nil
 }
 
 /// A fresh scratch directory for one test.
@@ -247,12 +247,15 @@ func tsharkFields(_ file: String, filter: String, fields: [String], arguments: [
 }
 
 /// A relay node on 127.0.0.1 with an ephemeral NG port and the given media ports, and an NG client for it.
-func startLoopbackNode(mediaPorts: ClosedRange<UInt16>, label: String) async throws -> (RelayNode, NGClient) {
+func startLoopbackNode(
+    mediaPorts: ClosedRange<UInt16>, label: String, interfaces: [String] = []
+) async throws -> (RelayNode, NGClient) {
     var logger = Logger(label: label)
     logger.logLevel = .warning
     var configuration = NodeConfiguration()
     configuration.ngAddress = "127.0.0.1:0"
     configuration.portRange = mediaPorts
+    for interface in interfaces { try configuration.set("interface", to: interface) }
     let node = try await RelayNode.start(configuration, logger: logger)
     return (node, try NGClient(server: node.ngAddress))
 }

@@ -11,6 +11,10 @@ struct FFmpegRelayCall {
     let mediaPorts: ClosedRange<UInt16>
     let label: String
     var seconds = 2
+    /// The node's media interfaces (`--interface`), none for its default one.
+    var interfaces: [String] = []
+    /// Where the receiver listens.
+    var receiverIP = "127.0.0.1"
 
     /// What one call through the relay left behind.
     struct Result {
@@ -61,7 +65,7 @@ struct FFmpegRelayCall {
             directory: directory)
         #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
 
-        let (node, ng) = try await startLoopbackNode(mediaPorts: mediaPorts, label: label)
+        let (node, ng) = try await startLoopbackNode(mediaPorts: mediaPorts, label: label, interfaces: interfaces)
         var offerRequest: [String: BencodeValue] = ["command": "offer", "call-id": .string(name), "from-tag": "sender"]
         offerRequest.merge(offer) { _, new in new }
         let offerReply = try ng.request(.dictionary(offerRequest))
@@ -77,7 +81,7 @@ struct FFmpegRelayCall {
              "-t", "\(seconds)"] + receiverOutput + ["received-audio.raw"],
             directory: directory)
         children.append(receiver)
-        #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverPort) })
+        #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverPort, ip: receiverIP) })
         let watcher = try await watch?(directory, relayPort)
         if let watcher { children.append(watcher.process) }
 

@@ -19,7 +19,10 @@ import Testing
     /// g711a.pcap (236 packets) and dtmf_2833_1.pcap (10 packets), played by sipp's uac_pcap.
     let playedPackets = 246
 
-    @Test func everyRTPPacketCrossesTheRelayInBothDirections() async throws {
+    /// Through one interface, or with `rtpengine_offer("direction=internal direction=external")`
+    /// through two: the uac's side on 127.0.0.1, the uas's on 127.0.0.2.
+    @Test(arguments: [false, true])
+    func everyRTPPacketCrossesTheRelayInBothDirections(throughTwoInterfaces: Bool) async throws {
         let kamailio = try ExternalTool.path("kamailio", package: "kamailio")
         let sipp = try ExternalTool.path("sipp", package: "sip-tester")
         let tshark = try ExternalTool.path("tshark", package: "tshark")
@@ -30,14 +33,17 @@ import Testing
 
         let relay = try ChildProcess(
             "spillway", try spillwayExecutable(),
-            ["serve", "--node-id", "kamailio-test", "--ng", "127.0.0.1:\(ngPort)", "--media-ip", "127.0.0.1",
-             "--port-range", "\(relayPorts.lowerBound)-\(relayPorts.upperBound)", "--log-level", "info"],
+            ["serve", "--node-id", "kamailio-test", "--ng", "127.0.0.1:\(ngPort)",
+             "--port-range", "\(relayPorts.lowerBound)-\(relayPorts.upperBound)", "--log-level", "info"]
+                + (throughTwoInterfaces
+                    ? ["--interface", "internal/127.0.0.1", "--interface", "external/127.0.0.2"] : ["--media-ip", "127.0.0.1"]),
             directory: directory)
         children.append(relay)
         let ng = try NGClient(server: SocketAddress(ip: "127.0.0.1", port: ngPort)!)
         #expect(await ChildProcess.eventually(seconds: 10) { (try? ng.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong" }, "spillway did not answer ping: \(relay.output)")
 
-        try kamailioConfiguration().write(toFile: "\(directory)/kamailio.cfg", atomically: true, encoding: .utf8)
+        try kamailioConfiguration(offerFlags: throughTwoInterfaces ? "direction=internal direction=external" : "")
+            .write(toFile: "\(directory)/kamailio.cfg", atomically: true, encoding: .utf8)
         let proxy = try ChildProcess(
             "kamailio", kamailio, ["-f", "\(directory)/kamailio.cfg", "-DD", "-E", "-m", "64", "-M", "8", "-w", directory],
             directory: directory)
@@ -81,7 +87,8 @@ import Testing
         #expect(totals?["lost"] == 0)
 
         // An independent view: tshark's capture of the relay's ports.
-        let packets = try await tsharkFields("\(directory)/relay.pcapng", filter: "udp", fields: ["udp.srcport", "udp.dstport", "udp.payload"])
+        let packets = try await tsharkFields(
+            "\(directory)/relay.pcapng", filter: "udp", fields: ["udp.srcport", "udp.dstport", "udp.payload", "ip.src"])
         let toRelay = packets.filter { relayPorts.contains(UInt16($0[1]) ?? 0) && !relayPorts.contains(UInt16($0[0]) ?? 0) }
         let fromRelay = packets.filter { relayPorts.contains(UInt16($0[0]) ?? 0) && !relayPorts.contains(UInt16($0[1]) ?? 0) }
         #expect(toRelay.count == 2 * playedPackets)
@@ -92,11 +99,15 @@ import Testing
         let deliveredToUAC = fromRelay.filter { $0[1] == "\(uacMediaPort)" }.map { $0[2] }
         #expect(uacSent.count == playedPackets && deliveredToUAS == uacSent, "uac -> uas payloads differ")
         #expect(uasSent.count == playedPackets && deliveredToUAC == uasSent, "uas -> uac payloads differ")
+        // Each party hears the relay from the interface that faces it.
+        let uasFacing = throughTwoInterfaces ? "127.0.0.2" : "127.0.0.1"
+        #expect(Set(fromRelay.filter { $0[1] == "\(uasMediaPort)" }.map { $0[3] }) == [uasFacing])
+        #expect(Set(fromRelay.filter { $0[1] == "\(uacMediaPort)" }.map { $0[3] }) == ["127.0.0.1"])
     }
 
     /// A minimal stateful proxy in front of the uas: rtpengine offer on INVITE, answer on the
     /// reply's SDP, delete on BYE.
-    func kamailioConfiguration() -> String {
+    func kamailioConfiguration(offerFlags: String) -> String {
         """
         #!KAMAILIO
         debug=2
@@ -128,7 +139,7 @@ import Testing
             if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
             record_route();
             if (is_method("INVITE") && has_body("application/sdp")) {
-                rtpengine_offer("replace-origin replace-session-connection");
+                rtpengine_offer("replace-origin replace-session-connection \(offerFlags)");
                 t_on_reply("MEDIA_REPLY");
             }
             $du = "sip:127.0.0.1:\(uasPort)";

@@ -1,4 +1,5 @@
 import Cluster
+import MediaPlane
 import NIOCore
 import SpillwayNode
 import Testing
@@ -30,6 +31,22 @@ import Testing
         #expect(configuration.dataPlane == .epoll)
     }
 
+    @Test func interfacesComeAsAListAndMediaIPIsTheShorthandForOne() throws {
+        var configuration = NodeConfiguration()
+        configuration.mediaIP = "127.0.0.9"
+        #expect(configuration.mediaInterfaces == [MediaInterface(name: "default", localIP: "127.0.0.9")])
+        try configuration.apply(
+            toml: #"interface = ["internal/10.0.0.5", "external/10.1.0.5!203.0.113.5", "v6/2001:db8::5"]"#, source: "spillway.toml")
+        try configuration.validate()
+        #expect(configuration.mediaInterfaces.map(\.description) == ["internal/10.0.0.5", "external/10.1.0.5!203.0.113.5", "v6/2001:db8::5"])
+        #expect(configuration.mediaInterfaces[1].connection.address == "203.0.113.5")
+        #expect(configuration.mediaInterfaces[2].isIPv6)
+        try configuration.set("interface", to: "internal/10.0.0.6")
+        #expect { try configuration.validate() } throws: {
+            "\($0)" == "setting 'interface' has value 'internal'; allowed: each interface name once"
+        }
+    }
+
     @Test(arguments: [
         ("workers = \"two\"", "config file spillway.toml: line 1: setting 'workers' has value 'two'; allowed: an integer from 1 to 64"),
         ("port-range = \"9-1\"", "config file spillway.toml: line 1: setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. 30000-39999"),
@@ -39,6 +56,7 @@ import Testing
         ("threads = 4", "config file spillway.toml: line 1: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
         ("ng-clients = \"10.0.0.0/33\"", "config file spillway.toml: line 1: setting 'ng-clients' has value '10.0.0.0/33'; allowed: comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32"),
         ("drain-grace = \"soon\"", "config file spillway.toml: line 1: setting 'drain-grace' has value 'soon'; allowed: seconds from 0 to 86400"),
+        ("interface = \"external/10.0.0.5!2001:db8::5\"", "config file spillway.toml: line 1: setting 'interface' has value 'external/10.0.0.5!2001:db8::5'; allowed: NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5"),
         ("relatch-silence = \"brief\"", "config file spillway.toml: line 1: setting 'relatch-silence' has value 'brief'; allowed: seconds from 0 to 60"),
         ("data-plane = \"uring\"", "config file spillway.toml: line 1: setting 'data-plane' has value 'uring'; allowed: io_uring or epoll"),
         ("log-level = \"loud\"", "config file spillway.toml: line 1: setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),

@@ -50,6 +50,8 @@ final class Call {
 struct Leg {
     /// The SIP From- or To-tag; nil for the recipient until the answer names it.
     var tag: String?
+    /// The position of the interface that faces this party (the node's first unless the offer chose).
+    var interface = 0
     /// Indexed by m= line; nil for a section that was rejected (port 0).
     var media: [LegMedia?] = []
 
@@ -66,6 +68,8 @@ struct LegMedia {
     /// The transport protocol this party uses (the relay may bridge RTP/AVP and RTP/SAVP).
     var proto: String
     var ports: PortAllocator.Pair
+    /// The position of the interface its sockets are bound on.
+    var interface: Int
     var slot: MediaSlot
     var counters: StreamCounters
     var advertisedRTP: SocketAddress = .unset

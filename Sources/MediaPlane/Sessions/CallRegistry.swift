@@ -16,8 +16,8 @@ import Glibc
 /// Not thread-safe: the control plane drives it from one thread (the NG event loop).
 public final class CallRegistry {
     /// The address the relay binds its media sockets to and writes into SDP.
-    public let mediaAddress: String
-    private let advertised: ConnectionAddress
+    /// Where the media sockets bind and what the SDP names, per party.
+    public let interfaces: MediaInterfaces
     private var ports: PortAllocator
     private let workers: WorkerPool
     private let logger: Logger
@@ -40,14 +40,13 @@ public final class CallRegistry {
     private let relatchSilenceNanos: UInt64
 
     public init(
-        mediaAddress: String, portRange: ClosedRange<UInt16>, workers: WorkerPool, logger: Logger,
+        interfaces: MediaInterfaces, portRange: ClosedRange<UInt16>, workers: WorkerPool, logger: Logger,
         relatchSilence: Duration = .seconds(1), makeRecorder: RecorderFactory? = nil
     ) {
         self.makeRecorder = makeRecorder
         self.relatchSilenceNanos = UInt64(relatchSilence.components.seconds) * 1_000_000_000
             + UInt64(relatchSilence.components.attoseconds / 1_000_000_000)
-        self.mediaAddress = mediaAddress
-        self.advertised = ConnectionAddress(family: mediaAddress.contains(":") ? .ipv6 : .ipv4, address: mediaAddress)
+        self.interfaces = interfaces
         self.ports = PortAllocator(range: portRange)
         self.workers = workers
         self.logger = logger
@@ -64,6 +63,16 @@ public final class CallRegistry {
     }
     public var portPairCapacity: Int { ports.capacity }
 
+    /// Each interface with the port pairs its calls' sides hold (the range is shared; pairs of
+    /// ended calls still closing are in `portPairsInUse` only).
+    public var portPairsInUseByInterface: [(interface: MediaInterface, portPairs: Int)] {
+        var counts = [Int](repeating: 0, count: interfaces.all.count)
+        for call in calls.values {
+            for media in call.allMedia { counts[media.interface] += 1 }
+        }
+        return zip(interfaces.all, counts).map { ($0, $1) }
+    }
+
     // MARK: - Offer and answer
 
     /// Applies an offer from the party tagged `fromTag` and returns the SDP for the recipient.
@@ -78,6 +87,13 @@ public final class CallRegistry {
         }
         let recipient = 1 - offerer
         let endpoints = try advertisedEndpoints(of: description, options: options)
+        if existing == nil {
+            let facing = try interfaces.forNewCall(
+                direction: options.direction, addressFamily: options.addressFamily,
+                offererFamily: endpoints.lazy.compactMap { $0 }.first.map { $0.rtp.isIPv6 ? .ipv6 : .ipv4 })
+            call.legs[offerer].interface = facing.offerer
+            call.legs[recipient].interface = facing.recipient
+        }
         // SDES is settled before anything is allocated: an offer SRTP cannot be agreed for changes nothing.
         var securityPlans: [OfferSecurityPlan?] = []
         for (index, section) in description.media.enumerated() {
@@ -128,7 +144,9 @@ public final class CallRegistry {
             if let latching = options.latching { recipientMedia.latching = latching }
             call.legs[offerer].media[index] = offererMedia
             call.legs[recipient].media[index] = recipientMedia
-            rewrite(&description.media[index], towards: recipientMedia, rtcpMux: offerMuxToRecipient, offering: true, options: options)
+            rewrite(
+                &description.media[index], towards: recipientMedia, on: call.legs[recipient], rtcpMux: offerMuxToRecipient,
+                offering: true, options: options)
             if let crypto = security.recipientCrypto {
                 description.media[index].setCryptoAttributes(crypto, padded: options.sdes.padKeys)
             }
@@ -138,7 +156,7 @@ public final class CallRegistry {
             install(offererMedia, opposite: recipientMedia, recorder: call.recorder)
             install(recipientMedia, opposite: offererMedia, recorder: call.recorder)
         }
-        rewriteSessionLevel(&description, options: options)
+        rewriteSessionLevel(&description, towards: call.legs[recipient], options: options)
         call.lastSignalNanos = spw_monotonic_nanos()
         if existing == nil {
             calls[callID] = call
@@ -204,7 +222,9 @@ public final class CallRegistry {
             }
             if let latching = options.latching { answererMedia.latching = latching }
             call.legs[answerer].media[index] = answererMedia
-            rewrite(&description.media[index], towards: offererMedia, rtcpMux: offererMedia.rtcpMux, offering: false, options: options)
+            rewrite(
+                &description.media[index], towards: offererMedia, on: call.legs[offerer], rtcpMux: offererMedia.rtcpMux,
+                offering: false, options: options)
             if let transcoding {
                 // The offerer hears its own codec: the answer names it, at the 20 ms the relay packetises.
                 description.media[index].setPayloadFormats(transcoding.plan.answerFormatsForOfferer)
@@ -222,7 +242,7 @@ public final class CallRegistry {
             install(answererMedia, opposite: offererMedia, recorder: call.recorder)
             install(offererMedia, opposite: answererMedia, recorder: call.recorder)
         }
-        rewriteSessionLevel(&description, options: options)
+        rewriteSessionLevel(&description, towards: call.legs[offerer], options: options)
         call.lastSignalNanos = spw_monotonic_nanos()
         events.answers += 1
         return description.text
@@ -434,10 +454,10 @@ public final class CallRegistry {
 
     /// Binds a pair. When none is free but ended calls' sockets are still being closed by their
     /// workers, says so (`stillClosing`) rather than wait: the caller may try again in a moment.
-    private func allocatePair() throws(PortAllocationError) -> PortAllocator.Pair {
+    private func allocatePair(on interface: Int) throws(PortAllocationError) -> PortAllocator.Pair {
         releaseClosedPorts()
         do throws(PortAllocationError) {
-            return try ports.allocate(on: mediaAddress)
+            return try ports.allocate(on: interfaces.all[interface].localIP)
         } catch .exhausted where !closingPorts.isEmpty {
             throw .stillClosing(pairs: closingPorts.count)
         }
@@ -460,9 +480,9 @@ public final class CallRegistry {
                 for stream in streams {
                     while call.legs[legIndex].media.count <= stream.index { call.legs[legIndex].media.append(nil) }
                     guard call.legs[legIndex].media[stream.index] == nil else { continue }
-                    let pair = try allocatePair()
+                    let pair = try allocatePair(on: call.legs[legIndex].interface)
                     let media = LegMedia(
-                        type: stream.type, proto: stream.proto, ports: pair,
+                        type: stream.type, proto: stream.proto, ports: pair, interface: call.legs[legIndex].interface,
                         slot: workers.reserveSlot(on: call.worker),
                         counters: StreamCounters(clockRate: stream.clockRate))
                     call.legs[legIndex].media[stream.index] = media
@@ -499,18 +519,28 @@ public final class CallRegistry {
                 isSecured: media.security.isPassThrough, srtp: media.security.termination, transcoding: media.transcoding,
                 opposite: opposite.slot.index,
                 counters: media.counters,
-                localRTP: SocketAddress(ip: mediaAddress, port: media.ports.port) ?? .unset,
-                localRTCP: SocketAddress(ip: mediaAddress, port: media.ports.port + 1) ?? .unset, recorder: recorder))
+                localRTP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port) ?? .unset,
+                localRTCP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port + 1) ?? .unset,
+                recorder: recorder))
+    }
+
+    /// The address the SDP for `leg`'s party names: `media-address` when the request gives one,
+    /// else the advertised address of the leg's interface.
+    private func advertised(towards leg: Leg, options: NegotiationOptions) -> ConnectionAddress {
+        if let address = options.mediaAddress {
+            return ConnectionAddress(family: address.contains(":") ? .ipv6 : .ipv4, address: address)
+        }
+        return interfaces.all[leg.interface].connection
     }
 
     /// Points one m= section at the relay's sockets that face the party receiving this SDP.
     private func rewrite(
-        _ section: inout MediaDescription, towards media: LegMedia, rtcpMux: Bool, offering: Bool,
+        _ section: inout MediaDescription, towards media: LegMedia, on leg: Leg, rtcpMux: Bool, offering: Bool,
         options: NegotiationOptions
     ) {
         let port = Int(media.ports.port)
         section.port = port
-        section.setConnection(advertised)
+        section.setConnection(advertised(towards: leg, options: options))
         // Muxed in an answer: RTCP shares the RTP port. In an offer the RTCP port stays as a fallback.
         section.setAttribute("rtcp", value: "\(rtcpMux && !offering ? port : port + 1)")
         if rtcpMux {
@@ -522,7 +552,8 @@ public final class CallRegistry {
         section.proto = media.proto
     }
 
-    private func rewriteSessionLevel(_ description: inout SessionDescription, options: NegotiationOptions) {
+    private func rewriteSessionLevel(_ description: inout SessionDescription, towards leg: Leg, options: NegotiationOptions) {
+        let advertised = advertised(towards: leg, options: options)
         if options.replaceSessionConnection { description.replaceSessionConnection(with: advertised) }
         if options.replaceOrigin { description.replaceOriginAddress(with: advertised) }
         if options.removeICE {
@@ -576,6 +607,9 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
     case noCodecLeft(mediaIndex: Int, offered: [String])
     case noFreePayloadType(mediaIndex: Int)
     case transcoderSetup(String)
+    case unknownInterface(String, known: [String])
+    case noInterface(family: ConnectionAddress.Family, known: [String])
+    case badDirection([String])
 
     public var description: String {
         switch self {
@@ -618,6 +652,13 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
             "m= line \(index) uses every dynamic payload type (96-127): no room for a transcoded codec"
         case .transcoderSetup(let reason):
             "could not set up transcoding \(reason)"
+        case .unknownInterface(let name, let known):
+            "no media interface is called '\(name)'; this node has: \(known.joined(separator: ", ")) (--interface NAME/IP)"
+        case .noInterface(let family, let known):
+            "no media interface in address family \(family.rawValue) among \(known.joined(separator: ", ")); "
+                + "add one with --interface NAME/IP, or ask for the other family"
+        case .badDirection(let names):
+            "direction names \(names.count) interfaces (\(names.joined(separator: ", "))); it takes two: the offerer's and the recipient's"
         }
     }
 }

@@ -1,3 +1,5 @@
+import SDP
+
 /// How an offer or answer is to be rewritten and relayed: the rtpengine NG flags that act on the
 /// SDP and on the media plane, already decoded.
 public struct NegotiationOptions: Sendable, Equatable {
@@ -34,6 +36,12 @@ public struct NegotiationOptions: Sendable, Equatable {
     public var codecs = CodecOptions()
     /// Use this address instead of the SDP's (`flags: ["SIP-source-address"]` with `received-from`).
     public var mediaSourceOverride: String?
+    /// The interfaces facing the offerer and the recipient, by name (`direction`).
+    public var direction: [String] = []
+    /// The address family of the recipient's interface (`address-family`: `IP4`, `IP6`).
+    public var addressFamily: ConnectionAddress.Family?
+    /// The address the SDP the relay writes names instead of its interface's (`media-address`).
+    public var mediaAddress: String?
 
     public init() {}
 }

@@ -12,7 +12,10 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Where the NG control protocol listens.
     public var ngAddress = "127.0.0.1:2223"
     /// The address media sockets bind to and SDP advertises.
+    /// The media address of a node with one interface (`--media-ip`, the shorthand for `--interface default/IP`).
     public var mediaIP = "127.0.0.1"
+    /// The media interfaces (`--interface NAME/IP[!ADVERTISED]`, repeated); when given, `mediaIP` is not used.
+    public var interfaces: [MediaInterface] = []
     public var portRange: ClosedRange<UInt16> = 30000...39999
     public var workers = 1
     /// Seconds without media before a call is torn down.
@@ -89,19 +92,24 @@ public struct NodeConfiguration: Sendable, Equatable {
         return "\(rasAddress[..<colon]):1720"
     }
 
+    /// The interfaces in force: those configured, or one called `default` on `mediaIP`.
+    public var mediaInterfaces: [MediaInterface] {
+        interfaces.isEmpty ? [MediaInterface(name: "default", localIP: mediaIP)] : interfaces
+    }
+
     /// The age limit in force.
     public var effectiveReportAgeLimit: Double { reportAgeLimit ?? 3 * shareInterval }
 
     /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.
     public static let settingNames = [
-        "node-id", "ng", "media-ip", "port-range", "workers", "media-timeout", "relatch-silence", "log-level", "pin-cpus",
+        "node-id", "ng", "media-ip", "interface", "port-range", "workers", "media-timeout", "relatch-silence", "log-level", "pin-cpus",
         "data-plane",        "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu", "threshold", "cluster", "peer", "policy", "share",
         "monitor", "cluster-key-file", "share-interval", "report-age-limit", "max-hops", "forward-timeout",
         "poll-timeout", "recording-dir", "ras", "ras-reply", "call-signal", "h323-reply", "h323-route", "monitor-ras", "ng-clients", "metrics",
         "drain-grace",
     ]
 
-    /// Sets one setting from its text form. `peer` adds to the list; the others replace.
+    /// Sets one setting from its text form. `peer`, `interface` and `h323-route` add to their lists; the others replace.
     public mutating func set(_ setting: String, to text: String) throws(ConfigurationError) {
         func number<Value: LosslessStringConvertible>(_ allowed: String) throws(ConfigurationError) -> Value {
             guard let value = Value(text.trimmingSpaces) else { throw .invalid(setting: setting, value: text, allowed: allowed) }
@@ -111,6 +119,13 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "node-id": nodeID = text
         case "ng": ngAddress = text
         case "media-ip": mediaIP = text
+        case "interface":
+            guard let interface = MediaInterface(parsing: text) else {
+                throw .invalid(
+                    setting: setting, value: text,
+                    allowed: "NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5")
+            }
+            interfaces.append(interface)
         case "port-range":
             guard let range = Self.parsePortRange(text) else {
                 throw .invalid(setting: setting, value: text, allowed: "MIN-MAX, e.g. 30000-39999")
@@ -206,7 +221,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// The settings that differ in `reloaded` and cannot change while the node runs.
     public func settingsNeedingRestart(toBecome reloaded: NodeConfiguration) -> [String] {
         let fixed: [(String, (NodeConfiguration) -> String)] = [
-            ("node-id", \.nodeID), ("ng", \.ngAddress), ("media-ip", \.mediaIP), ("port-range", { "\($0.portRange)" }),
+            ("node-id", \.nodeID), ("ng", \.ngAddress), ("media-ip", \.mediaIP), ("interface", { "\($0.interfaces)" }), ("port-range", { "\($0.portRange)" }),
             ("workers", { "\($0.workers)" }), ("media-timeout", { "\($0.mediaTimeout)" }),
             ("relatch-silence", { "\($0.relatchSilence)" }), ("log-level", { "\($0.logLevel)" }),
             ("pin-cpus", { "\($0.pinCPUs)" }), ("data-plane", \.dataPlane.rawValue), ("cluster", { "\($0.clusterAddress ?? "")" }), ("peer", { "\($0.peers)" }),
@@ -230,6 +245,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         try Self.requireAddress("ng", ngAddress)
         guard SocketAddress(ip: mediaIP, port: 0) != nil else {
             throw .invalid(setting: "media-ip", value: mediaIP, allowed: "a numeric IPv4 or IPv6 address")
+        }
+        if let duplicate = Dictionary(grouping: interfaces, by: \.name).first(where: { $0.value.count > 1 })?.key {
+            throw .invalid(setting: "interface", value: duplicate, allowed: "each interface name once")
         }
         guard PortAllocator(range: portRange).capacity >= 1, portRange.lowerBound >= 1024 else {
             throw .invalid(

@@ -92,7 +92,8 @@ public final class RelayNode: Sendable {
             let rasAddress = ras?.localAddress?.hostAndPort
             let identity = NodeIdentity(
                 id: configuration.nodeID, ngAddress: ng.localAddress?.hostAndPort ?? configuration.ngAddress,
-                clusterAddress: cluster?.localAddress?.hostAndPort ?? "", mediaIP: configuration.mediaIP, rasAddress: rasAddress,
+                clusterAddress: cluster?.localAddress?.hostAndPort ?? "",
+                mediaIP: configuration.mediaInterfaces[0].advertisedIP, rasAddress: rasAddress,
                 callSignalAddress: callSignal?.localAddress?.hostAndPort ?? configuration.effectiveCallSignalAddress)
             try await loop.submit { [cluster, ras] in
                 state.value = try NodeLoopState(
@@ -102,7 +103,7 @@ public final class RelayNode: Sendable {
             logger.info(
                 "node started",
                 metadata: [
-                    "ng": "\(identity.ngAddress)", "media-ip": "\(configuration.mediaIP)",
+                    "ng": "\(identity.ngAddress)", "media": "\(configuration.mediaInterfaces.map(\.description).joined(separator: ","))",
                     "port-range": "\(configuration.portRange.lowerBound)-\(configuration.portRange.upperBound)",
                     "workers": "\(configuration.workers)", "data-plane": "\(workers.engine)", "cluster": "\(identity.clusterAddress)",
                     "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
@@ -220,7 +221,7 @@ final class NodeLoopState: LoopConfinedState {
         clusterChannel: (any Channel)?, rasChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop, logger: Logger
     ) throws {
         let registry = CallRegistry(
-            mediaAddress: configuration.mediaIP, portRange: configuration.portRange, workers: workers, logger: logger,
+            interfaces: MediaInterfaces(configuration.mediaInterfaces), portRange: configuration.portRange, workers: workers, logger: logger,
             relatchSilence: .milliseconds(Int64((configuration.relatchSilence * 1000).rounded())), makeRecorder: configuration.recordingDirectory.map(CallRecordings.init)?.open)
         let meter = WorkloadMeter(
             workers: workers, registry: registry, capacity: configuration.capacity, threshold: configuration.threshold)
@@ -249,7 +250,7 @@ final class NodeLoopState: LoopConfinedState {
         if let ras { router.rasStatistics = { ras.counters.bencoded } }
         callSignalling = identity.callSignalAddress.map { _ in
             CallSignallingPort(
-                registry: registry, mediaIP: configuration.mediaIP, routes: configuration.h323Routes,
+                registry: registry, mediaIP: configuration.mediaInterfaces[0].advertisedIP, routes: configuration.h323Routes,
                 steer: { placement, then in
                     planner.place(placement, admitsHere: meter.admitsNewCall, reachedOn: .callSignal) { outcome in
                         switch outcome {

@@ -78,6 +78,11 @@ final class NodeMetrics {
         gauge("spillway_sessions", "Calls anchored on this node", [("anchored", "elsewhere")], calls.foreign)
         gauge("spillway_transcoding_sessions", "Media streams running through a transcoder", [], calls.transcodingStreams)
         gauge("spillway_port_pairs_in_use", "Media port pairs allocated", [], calls.portPairsInUse)
+        for interface in snapshot.status.interfaces {
+            gauge(
+                "spillway_interface_ports_in_use", "Media ports held by calls, per interface (the port range is shared)",
+                [("interface", interface.name), ("address", interface.address)], interface.portsInUse)
+        }
         gauge("spillway_port_pairs_capacity", "Media port pairs in the port range", [], calls.portPairCapacity)
         let events = snapshot.events
         total("spillway_offers_total", "NG offers carried out here", [], events.offers)

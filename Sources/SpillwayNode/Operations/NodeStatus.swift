@@ -17,7 +17,21 @@ struct NodeStatus: Codable, Equatable {
     var bottleneck: String?
     var calls: Calls
     var capacity: Capacity
+    var interfaces: [Interface]
     var peers: [PeerStatus]
+
+    /// A media interface and the ports its calls hold (the port range is shared).
+    struct Interface: Codable, Equatable {
+        var name: String
+        var address: String
+        var advertised: String
+        var portsInUse: Int
+
+        enum CodingKeys: String, CodingKey {
+            case name, address, advertised
+            case portsInUse = "ports_in_use"
+        }
+    }
 
     struct Calls: Codable, Equatable {
         /// Calls anchored on this node.

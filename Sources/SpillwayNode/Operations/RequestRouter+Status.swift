@@ -15,6 +15,11 @@ extension RequestRouter {
             capacity: NodeStatus.Capacity(
                 sessions: meter.capacity.sessions, packetsPerSecond: meter.capacity.packetsPerSecond,
                 bitsPerSecond: meter.capacity.bitsPerSecond, cpu: meter.capacity.cpu),
+            interfaces: registry.portPairsInUseByInterface.map {
+                NodeStatus.Interface(
+                    name: $0.interface.name, address: $0.interface.localIP, advertised: $0.interface.advertisedIP,
+                    portsInUse: 2 * $0.portPairs)
+            },
             peers: cluster.map { PeerStatus.all(in: $0.collector.table, now: now) } ?? [])
     }
 
