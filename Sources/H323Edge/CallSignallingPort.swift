@@ -28,16 +28,21 @@ public final class CallSignallingPort {
     private let replyMode: H323ReplyMode
     private let maxHops: Int
     private let registered: RegistrationLookup
+    private let elementSeal: SetupElementSeal?
     public private(set) var counters = H323Counters()
     private var calls: [String: ProxiedCall] = [:]
 
     /// A port relaying calls onto `registry`'s media plane. `steer` is the node's steering: a
     /// Setup it does not take here goes to the node it names, as `replyMode` says, or is refused
-    /// with cause 34 when every node is busy. A Setup may be forwarded `maxHops` times.
+    /// with cause 34 when every node is busy. A Setup may be forwarded `maxHops` times. `elementSeal`
+    /// (the node's cluster key) signs the Setups it forwards and is the only way a received one is
+    /// taken as forwarded; without it, every Setup is a caller's own.
     public init(
         registry: CallRegistry, mediaIP: String, routes: [H323Route], steer: @escaping SetupSteering, replyMode: H323ReplyMode,
-        maxHops: Int, registered: @escaping RegistrationLookup, loop: any EventLoop, logger: Logger
+        maxHops: Int, elementSeal: SetupElementSeal?, registered: @escaping RegistrationLookup, loop: any EventLoop,
+        logger: Logger
     ) {
+        self.elementSeal = elementSeal
         self.registry = registry
         self.mediaIP = mediaIP
         self.routes = routes
@@ -157,8 +162,16 @@ public final class CallSignallingPort {
             return
         }
         // What a forwarding Spillway node added stays between the nodes; the hops it claims are
-        // held to this node's limit.
-        let forwarded = SpillwaySetupElement(in: setup)
+        // held to this node's limit. One the cluster key does not authenticate is not believed.
+        let callIdentifier = information.callIdentifier?.guid ?? []
+        var forwarded = SpillwaySetupElement(in: setup)
+        if let element = forwarded, elementSeal?.isAuthentic(element, callIdentifier: callIdentifier) != true {
+            counters.dropped["unauthenticated-forward", default: 0] += 1
+            logger.warning(
+                "a Setup claims to be forwarded by a Spillway node but its element does not authenticate under this node's cluster key; placed as a caller's own. Check that every node has the same --cluster-key-file and synchronised clocks",
+                metadata: ["peer": "\(peer)"])
+            forwarded = nil
+        }
         var setup = setup
         SpillwaySetupElement.remove(from: &setup)
         let placement = CallPlacement(hopsLeft: min(forwarded?.hopsLeft ?? maxHops, maxHops), visited: forwarded?.visited ?? [])
@@ -236,8 +249,9 @@ public final class CallSignallingPort {
         let splice = SignallingSplice(caller: call.connection) { [weak self] in self?.counters.messagesRelayed += 1 }
         call.caller.splice = splice
         var setup = call.setup
-        SpillwaySetupElement(
-            hopsLeft: carried.hopsLeft, visited: carried.visited, destination: destination(of: call)?.address.socketAddress?.hostAndPort
+        elementSeal?.element(
+            hopsLeft: carried.hopsLeft, visited: carried.visited, destination: destination(of: call)?.address.socketAddress?.hostAndPort,
+            callIdentifier: call.information.callIdentifier?.guid ?? []
         ).add(to: &setup)
         splice.fromCaller(setup.encoded)
         for message in call.caller.held { splice.fromCaller(message.encoded) }

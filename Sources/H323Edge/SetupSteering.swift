@@ -1,4 +1,5 @@
 import Cluster
+import H323
 import NIOCore
 
 /// How a node over its threshold hands an H.323 call to the node its steering chose (`--h323-reply`).
@@ -22,3 +23,30 @@ public enum SetupPlacement: Sendable {
 /// The node's steering, as the call-signalling port asks it: a placement in, an outcome out (at
 /// once, or after a poll round or the monitor's answer).
 public typealias SetupSteering = (CallPlacement, _ then: @escaping (SetupPlacement) -> Void) -> Void
+
+/// Authenticates the Spillway element of the Setups a node forwards to another, under the cluster
+/// key, and checks it on those it receives: without it, any caller could claim to have been
+/// steered already, with a destination and hops of its choosing.
+public struct SetupElementSeal: Sendable {
+    private let seal: ClusterSeal
+    private let wallNanos: @Sendable () -> UInt64
+
+    /// `wallNanos` is the wall clock, in nanoseconds since the epoch, that stamps and judges elements.
+    public init(seal: ClusterSeal, wallNanos: @escaping @Sendable () -> UInt64) {
+        self.seal = seal
+        self.wallNanos = wallNanos
+    }
+
+    /// An element for the Setup of call `callIdentifier`, stamped now and tagged.
+    func element(hopsLeft: Int, visited: [String], destination: String?, callIdentifier: [UInt8]) -> SpillwaySetupElement {
+        var element = SpillwaySetupElement(hopsLeft: hopsLeft, visited: visited, destination: destination, madeAtWallNanos: wallNanos())
+        element.tag = seal.authenticationTag(for: element.authenticatedBytes(callIdentifier: callIdentifier))
+        return element
+    }
+
+    /// Whether a received element was made by a node of this cluster for this call, lately.
+    func isAuthentic(_ element: SpillwaySetupElement, callIdentifier: [UInt8]) -> Bool {
+        seal.authenticates(element.tag, for: element.authenticatedBytes(callIdentifier: callIdentifier))
+            && seal.isFresh(madeAtWallNanos: element.madeAtWallNanos, nowWallNanos: wallNanos())
+    }
+}

@@ -110,3 +110,25 @@ import Testing
         ClusterSeal.magic + Array(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: key))) + body
     }
 }
+
+@Suite struct ClusterShortTagTests {
+    let seal = ClusterSeal(keyBytes: Array("0123456789abcdef0123456789abcdef".utf8))!
+
+    @Test func aShortTagAuthenticatesItsMessageUnderItsKeyOnly() {
+        let message = Array("forwarded setup".utf8)
+        let tag = seal.authenticationTag(for: message)
+        #expect(tag.count == ClusterSeal.shortTagLength)
+        #expect(seal.authenticates(tag, for: message))
+        #expect(!seal.authenticates(tag, for: message + [0]))
+        #expect(!seal.authenticates(Array(tag.dropLast()), for: message))
+        let other = ClusterSeal(keyBytes: Array("fedcba9876543210fedcba9876543210".utf8))!
+        #expect(!other.authenticates(tag, for: message))
+    }
+
+    @Test func aStampIsFreshWithinTheAcceptedSkewEitherWay() {
+        let now: UInt64 = 1_764_000_000_000_000_000
+        #expect(seal.isFresh(madeAtWallNanos: now - 9_000_000_000, nowWallNanos: now))
+        #expect(seal.isFresh(madeAtWallNanos: now + 9_000_000_000, nowWallNanos: now))
+        #expect(!seal.isFresh(madeAtWallNanos: now - 11_000_000_000, nowWallNanos: now))
+    }
+}

@@ -86,7 +86,9 @@ def seeds(target):
         # What a Spillway node adds to a Setup it forwards: shift to codeset 7, then element 0x53 with
         # version 1, hops left 3, the destination "127.0.0.32:1720" and the visited nodes n1, n2.
         destination = b"127.0.0.32:1720"
-        spillway = bytes([1, 3, len(destination)]) + destination + b"\x02n1\x02n2"
+        # Version 2: fields, then the making time (8 octets) and a 16-octet tag.
+        spillway = (bytes([2, 3, len(destination)]) + destination + b"\x02n1\x02n2"
+                    + (1_700_000_000_000_000_000).to_bytes(8, "big") + bytes(range(16)))
         spillway_element = bytes([0x9F, 0x53, len(spillway)]) + spillway
 
         def framed(message_type, user_information, extra=b""):

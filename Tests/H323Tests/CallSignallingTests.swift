@@ -158,3 +158,55 @@ import Testing
         }
     }
 }
+
+@Suite struct SpillwaySetupElementTests {
+    static let madeAt: UInt64 = 1_764_000_000_123_456_789
+
+    @Test func theElementTravelsAfterAShiftToCodeset7AndReadsBackWithItsStampAndTag() throws {
+        var setup = Q931Message(type: .setup, callReference: 3, fromDestination: false)
+        setup.setUserInformation(PycrateMessages.setup)
+        let element = SpillwaySetupElement(
+            hopsLeft: 3, visited: ["n1", "n2"], destination: "127.0.0.32:1720", madeAtWallNanos: Self.madeAt,
+            tag: Array(0..<16))
+        element.add(to: &setup)
+        let parsed = try Q931Message(parsing: setup.encoded)
+        #expect(SpillwaySetupElement(in: parsed) == element)
+        #expect(parsed.elements.suffix(2).map(\.identifier) == [0x9F, 0x53])
+        var stripped = parsed
+        SpillwaySetupElement.remove(from: &stripped)
+        #expect(SpillwaySetupElement(in: stripped) == nil && stripped.userInformation == PycrateMessages.setup)
+    }
+
+    @Test func theTagCoversEveryFieldTheStampAndTheCall() {
+        let element = SpillwaySetupElement(hopsLeft: 3, visited: ["n1"], destination: nil, madeAtWallNanos: Self.madeAt)
+        let call = [UInt8](repeating: 1, count: 16)
+        var changes = [element, element, element, element]
+        changes[0].hopsLeft = 4
+        changes[1].visited = []
+        changes[2].destination = "127.0.0.1:1720"
+        changes[3].madeAtWallNanos += 1
+        for changed in changes {
+            #expect(changed.authenticatedBytes(callIdentifier: call) != element.authenticatedBytes(callIdentifier: call))
+        }
+        #expect(element.authenticatedBytes(callIdentifier: call) != element.authenticatedBytes(callIdentifier: []))
+    }
+
+    @Test func aVisitedListTooLongForOneElementKeepsItsMostRecentNodes() throws {
+        let nodes = (0..<40).map { "node-with-a-long-name-\($0)" }
+        let element = SpillwaySetupElement(hopsLeft: 1, visited: nodes, destination: "127.0.0.1:1720", madeAtWallNanos: 1)
+        #expect(element.visited.last == nodes.last && element.visited.count < nodes.count)
+        var setup = Q931Message(type: .setup, callReference: 3, fromDestination: false)
+        var tagged = element
+        tagged.tag = Array(repeating: 7, count: SpillwaySetupElement.tagLength)
+        tagged.add(to: &setup)
+        #expect(SpillwaySetupElement(in: try Q931Message(parsing: setup.encoded)) == tagged)
+    }
+
+    @Test func anElementOfAnotherVersionOrCutShortIsNotRead() {
+        for contents: [UInt8] in [[1, 3, 0], [2, 3, 0] + Array(repeating: 0, count: 23), [2, 3, 200] + Array(repeating: 0, count: 30)] {
+            let setup = Q931Message(
+                type: .setup, callReference: 3, fromDestination: false, elements: [.init(0x9F), .init(0x53, contents)])
+            #expect(SpillwaySetupElement(in: setup) == nil, "\(contents)")
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Bencode
+import Foundation
 import Cluster
 import H323
 import H323Edge
@@ -124,6 +125,33 @@ import Testing
         #expect(try h323(cluster, 0)?["spills"]?["direct"]?.integerValue == 1)
         await cluster.stop()
         await monitor?.shutdown()
+    }
+
+    /// A caller that adds Spillway's element itself, naming a destination and hops of its choosing:
+    /// with a made-up tag, and with one the cluster key made for another call. Neither is believed:
+    /// the node takes the call as the caller's own and routes it by its own rules.
+    @Test(arguments: [false, true])
+    func aSetupClaimingToBeForwardedWithoutAValidTagIsPlacedAsTheCallersOwn(replayed: Bool) async throws {
+        let callee = try TCPTestListener(ip: "127.0.0.1")
+        let elsewhere = try TCPTestListener(ip: "127.0.0.1")
+        let (cluster, _) = try await cluster(policy: .delegate, reply: .reverse, drained: [], callee: callee)
+        var element = SpillwaySetupElement(
+            hopsLeft: 0, visited: ["n2", "n3"], destination: elsewhere.address, madeAtWallNanos: spw_test_wall_nanos())
+        if replayed {
+            let key = Array(try String(contentsOfFile: TestCluster.keyFile, encoding: .utf8).trimmingCharacters(in: .newlines).utf8)
+            let seal = try #require(ClusterSeal(keyBytes: key))
+            element.tag = seal.authenticationTag(for: element.authenticatedBytes(callIdentifier: [UInt8](repeating: 9, count: 16)))
+        } else {
+            element.tag = [UInt8](repeating: 0xA5, count: SpillwaySetupElement.tagLength)
+        }
+        var setup = CallSignallingRobustnessTests.setup(PycrateMessages.setup)
+        element.add(to: &setup)
+        let caller = try TCPTestConnection(to: try #require(cluster.nodes[0]?.callSignalAddress))
+        caller.send(CallSignallingRobustnessTests.frame(setup))
+        #expect(try answerAtCallee(callee, caller: caller, cluster: cluster) == 0, "taken and routed by n1's own rules")
+        #expect(elsewhere.accept(timeoutMilliseconds: 200) == nil, "the destination the caller named is not called")
+        #expect(try h323(cluster, 0)?["dropped"]?["unauthenticated-forward"]?.integerValue == 1)
+        await cluster.stop()
     }
 
     @Test(arguments: SteeringMode.allCases, H323ReplyMode.allCases)

@@ -145,6 +145,13 @@ public func spw_test_seconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
+/// Wall-clock nanoseconds since the epoch, as cluster messages are stamped.
+public func spw_test_wall_nanos() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
 /// A PCMU packet with the given sequence number.
 public func pcmu(_ sequence: Int, ssrc: UInt32 = 0xABCD, marker: Bool = false, payloadType: UInt8 = 0) -> [UInt8] {
     ScriptedCall.rtp(

@@ -45,6 +45,28 @@ public struct ClusterSeal: Sendable {
         return datagram
     }
 
+    /// The length of `authenticationTag(for:)`: HMAC-SHA256 truncated to 128 bits (RFC 4868's
+    /// HMAC-SHA-256-128), for cluster data carried in other protocols' size-limited fields.
+    public static let shortTagLength = 16
+
+    /// A short tag over `message` under the cluster key, for cluster data that travels inside
+    /// another protocol (a forwarded H.323 Setup) rather than as a sealed datagram.
+    public func authenticationTag(for message: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: key).prefix(Self.shortTagLength))
+    }
+
+    /// Whether `tag` is `authenticationTag(for: message)`, compared in constant time.
+    public func authenticates(_ tag: [UInt8], for message: [UInt8]) -> Bool {
+        let expected = authenticationTag(for: message)
+        guard tag.count == expected.count else { return false }
+        return zip(tag, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// Whether a time a peer stamped is within the accepted skew of `nowWallNanos`.
+    public func isFresh(madeAtWallNanos: UInt64, nowWallNanos: UInt64) -> Bool {
+        max(madeAtWallNanos, nowWallNanos) - min(madeAtWallNanos, nowWallNanos) <= acceptedSkewNanos
+    }
+
     /// The envelope a datagram carries, or why it is refused.
     public func open(_ datagram: [UInt8], nowWallNanos: UInt64) -> Result<ClusterEnvelope, ClusterRejection> {
         let headerLength = Self.magic.count + Self.tagLength
@@ -60,8 +82,7 @@ public struct ClusterSeal: Sendable {
         } catch {
             return .failure(.malformed)
         }
-        let skew = max(envelope.sentAtWallNanos, nowWallNanos) - min(envelope.sentAtWallNanos, nowWallNanos)
-        guard skew <= acceptedSkewNanos else { return .failure(.stale) }
+        guard isFresh(madeAtWallNanos: envelope.sentAtWallNanos, nowWallNanos: nowWallNanos) else { return .failure(.stale) }
         return .success(envelope)
     }
 }

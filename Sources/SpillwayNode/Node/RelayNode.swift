@@ -262,6 +262,7 @@ final class NodeLoopState: LoopConfinedState {
                     }
                 },
                 replyMode: configuration.h323Reply, maxHops: configuration.maxHops,
+                elementSeal: seal.map { SetupElementSeal(seal: $0, wallNanos: { spw_wall_nanos() }) },
                 registered: { [ras] aliases in ras?.registration(matchingAnyOf: aliases) }, loop: loop, logger: logger)
         }
         if let callSignalling { router.h323Statistics = { callSignalling.counters.bencoded(activeCalls: callSignalling.activeCalls) } }
