@@ -192,9 +192,10 @@ public final class CallSignallingPort {
         var peer: String { connection.remoteAddress.map { "\($0)" } ?? "-" }
     }
 
-    private func place(_ call: IncomingSetup, _ placement: CallPlacement) {
+    /// Places a Setup; again, when `unanswered` is the node it was forwarded to and could not reach.
+    private func place(_ call: IncomingSetup, _ placement: CallPlacement, after unanswered: String? = nil) {
         call.caller.isBeingPlaced = true
-        steer(placement) { [self] outcome in
+        steer(placement, unanswered) { [self] outcome in
             call.caller.isBeingPlaced = false
             switch outcome {
             case .takeHere:
@@ -273,9 +274,7 @@ public final class CallSignallingPort {
                     // Not there: that node is left out and the call placed again.
                     logger.warning("node did not accept a forwarded H.323 call", metadata: ["node": "\(node)", "error": "\(error)"])
                     call.caller.splice = nil
-                    var next = placement
-                    next.unanswered.append(node)
-                    place(call, next)
+                    place(call, placement, after: node)
                 }
             })
     }

@@ -127,6 +127,18 @@ import Testing
         await monitor?.shutdown()
     }
 
+    @Test func aNodeThatRefusesTheForwardedSetupIsMarkedDownAndTheCallGoesToTheNext() async throws {
+        let callee = try TCPTestListener(ip: "127.0.0.1")
+        let (cluster, _) = try await cluster(policy: .sequence, reply: .reverse, drained: [0], callee: callee)
+        // n2 stops: n1 still holds its last report, but its call-signalling port refuses the connection.
+        await cluster.kill(1)
+        let caller = try TCPTestConnection(to: try #require(cluster.nodes[0]?.callSignalAddress))
+        caller.send(setupFrame)
+        #expect(try answerAtCallee(callee, caller: caller, cluster: cluster) == 2, "the call went on to n3")
+        #expect(try cluster.clusterStatistics(0)?["peers"]?["n2"]?["state"] == "down", "n1 marks n2 down at once")
+        await cluster.stop()
+    }
+
     /// A caller that adds Spillway's element itself, naming a destination and hops of its choosing:
     /// with a made-up tag, and with one the cluster key made for another call. Neither is believed:
     /// the node takes the call as the caller's own and routes it by its own rules.

@@ -117,12 +117,12 @@ final class SpillPlanner {
         collector.withFreshView { [self] _ in carryOut(request, then: finish) }
     }
 
-    /// Places a call again after `target`, to which it was forwarded, did not answer: the target is
-    /// marked down and left out. `placement` is the one given to `place`, not the forwarded one.
-    func retry(_ placement: CallPlacement, after target: Target, reachedOn port: Port, then body: @escaping (Outcome) -> Void) {
-        cluster?.collector.markDown(target.id)
+    /// Places a call again after node `unanswered`, to which it was forwarded, did not answer: the
+    /// node is marked down and left out. `placement` is the one given to `place`, not the forwarded one.
+    func retry(_ placement: CallPlacement, after unanswered: String, reachedOn port: Port, then body: @escaping (Outcome) -> Void) {
+        cluster?.collector.markDown(unanswered)
         var placement = placement
-        placement.unanswered.append(target.id)
+        placement.unanswered.append(unanswered)
         place(placement, admitsHere: false, reachedOn: port, then: body)
     }
 

@@ -251,14 +251,19 @@ final class NodeLoopState: LoopConfinedState {
         callSignalling = identity.callSignalAddress.map { _ in
             CallSignallingPort(
                 registry: registry, mediaIP: configuration.mediaInterfaces[0].advertisedIP, routes: configuration.h323Routes,
-                steer: { placement, then in
-                    planner.place(placement, admitsHere: meter.admitsNewCall, reachedOn: .callSignal) { outcome in
+                steer: { placement, unanswered, then in
+                    let finish = { (outcome: SpillPlanner.Outcome) in
                         switch outcome {
                         case .takeHere: then(.takeHere)
                         case .forward(let target, let address, let carried):
                             then(.forward(node: target.id, callSignalAddress: address, placement: carried))
                         case .allBusy(let reason): then(.allBusy(reason))
                         }
+                    }
+                    if let unanswered {
+                        planner.retry(placement, after: unanswered, reachedOn: .callSignal, then: finish)
+                    } else {
+                        planner.place(placement, admitsHere: meter.admitsNewCall, reachedOn: .callSignal, then: finish)
                     }
                 },
                 replyMode: configuration.h323Reply, maxHops: configuration.maxHops,

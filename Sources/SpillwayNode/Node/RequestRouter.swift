@@ -303,7 +303,7 @@ final class RequestRouter {
             ])
         switch pending.purpose {
         case .newCall(let call):
-            planner.retry(call.placement, after: pending.target, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
+            planner.retry(call.placement, after: pending.target.id, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
         case .proxy(let callID, let owner, _):
             cluster?.collector.markDown(owner.id)
             complete(

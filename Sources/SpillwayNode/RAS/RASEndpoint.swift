@@ -250,7 +250,7 @@ final class RASEndpoint {
         logger.warning(
             "node did not answer a forwarded LRQ; marked down",
             metadata: ["peer": "\(forwarded.target.id)", "address": "\(forwarded.targetAddress)"])
-        planner.retry(forwarded.call.placement, after: forwarded.target, reachedOn: .ras) { [self] in act(on: $0, for: forwarded.call) }
+        planner.retry(forwarded.call.placement, after: forwarded.target.id, reachedOn: .ras) { [self] in act(on: $0, for: forwarded.call) }
     }
 
     private enum Answer {
