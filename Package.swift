@@ -36,11 +36,16 @@ let package = Package(
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .target(name: "Codecs", dependencies: ["COpus"]),
 
+        // What code on either side of a media packet shares: the kernel's socket address and the
+        // recorder a worker hands accepted packets to. Small, so that `Capture` (and the fuzz
+        // target) record without linking the data plane.
+        .target(name: "PacketIO", dependencies: ["CSpillwayShims"]),
+
         // The data plane and the call model it carries.
         .target(
             name: "MediaPlane",
             dependencies: [
-                "CSpillwayShims", "RTP", "SDP", "SRTP", "Codecs",
+                "CSpillwayShims", "PacketIO", "RTP", "SDP", "SRTP", "Codecs",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -72,7 +77,7 @@ let package = Package(
         // libpcap, and captures: pcap/pcapng reading, UDP decoding, RTP flow detection and pairing into
         // calls, and call recording into pcap files.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
-        .target(name: "Capture", dependencies: ["CPcap", "CSpillwayShims", "RTP", "SDP", "MediaPlane"]),
+        .target(name: "Capture", dependencies: ["CPcap", "CSpillwayShims", "RTP", "SDP", "PacketIO"]),
 
         // Cluster steering without I/O: the workload model, signed workload messages, the peer table
         // and the three steering policies (delegate, sequence, monitor). Clocks are passed in.

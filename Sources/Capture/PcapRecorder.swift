@@ -1,6 +1,6 @@
 import CPcap
 import CSpillwayShims
-import MediaPlane
+import PacketIO
 
 /// Records a call's media into a pcap file (raw IP, nanosecond timestamps) that tshark and
 /// `spillway replay` read: each packet the relay accepted, as a UDP datagram from the party's

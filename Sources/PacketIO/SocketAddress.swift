@@ -10,14 +10,14 @@ import Musl
 /// sendmmsg/bind without conversion and compared against a received source byte for byte.
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Large enough for `sockaddr_in6`, which also holds a `sockaddr_in`.
-    var storage = sockaddr_in6()
+    package var storage = sockaddr_in6()
     /// `sizeof(sockaddr_in)` or `sizeof(sockaddr_in6)`; 0 for the unset address.
-    var length: socklen_t = 0
+    package var length: socklen_t = 0
 
     /// The unset address: no destination known.
     public static let unset = SocketAddress()
 
-    init() {}
+    package init() {}
 
     /// Builds an address from a numeric IPv4 or IPv6 literal and a port.
     public init?(ip: String, port: UInt16) {
@@ -40,7 +40,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Copies an address the kernel wrote (e.g. a recvmmsg source).
-    init(copying pointer: UnsafeRawPointer, length: socklen_t) {
+    package init(copying pointer: UnsafeRawPointer, length: socklen_t) {
         let bounded = min(Int(length), MemoryLayout<sockaddr_in6>.size)
         withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: bounded)) }
         self.length = socklen_t(bounded)
@@ -97,7 +97,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Whether a `sockaddr` the kernel wrote is this address, byte for byte. An IPv4 address is
     /// decided by its first eight bytes (family, port, address; the kernel zeroes the rest).
     @inline(__always)
-    func matches(_ pointer: UnsafeRawPointer, length: socklen_t) -> Bool {
+    package func matches(_ pointer: UnsafeRawPointer, length: socklen_t) -> Bool {
         guard length == self.length else { return false }
         return withUnsafeBytes(of: storage) { mine in
             length == socklen_t(MemoryLayout<sockaddr_in>.size)
