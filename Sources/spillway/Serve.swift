@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "NG control protocol address (HOST:PORT). Default 127.0.0.1:2223.")
     var ng: String?
 
-    @Option(name: .customLong("media-ip"), help: "Address media sockets bind to and SDP advertises.")
+    @Option(name: .customLong("media-ip"), help: "Address media sockets bind to and SDP advertises: the shorthand for one --interface.")
     var mediaIP: String?
 
     @Option(name: .customLong("port-range"), help: "Media ports MIN-MAX: RTP on even ports, RTCP on the next.")

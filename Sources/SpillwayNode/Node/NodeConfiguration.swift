@@ -11,7 +11,6 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var nodeID = "spillway-1"
     /// Where the NG control protocol listens.
     public var ngAddress = "127.0.0.1:2223"
-    /// The address media sockets bind to and SDP advertises.
     /// The media address of a node with one interface (`--media-ip`, the shorthand for `--interface default/IP`).
     public var mediaIP = "127.0.0.1"
     /// The media interfaces (`--interface NAME/IP[!ADVERTISED]`, repeated); when given, `mediaIP` is not used.
