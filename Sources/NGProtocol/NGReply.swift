@@ -158,6 +158,7 @@ public enum NGReply {
             "index": .integer(Int64(media.index)),
             "type": .string(media.type),
             "protocol": .string(media.proto),
+            "interface": .string(media.interface),
             "streams": [.dictionary(stream)],
             "flags": .list(flags),
         ]

@@ -56,7 +56,10 @@ import Testing
         #expect(atCaller.bytes == pcmu(1, ssrc: 2))
         #expect(atCaller.source == relayForCaller, "the caller's media leaves the internal interface")
 
-        // Operators see the interfaces and the ports each holds.
+        // Operators see the interfaces, the ports each holds, and which faces each party of a call.
+        let legs = try node.request(["command": "query", "call-id": "two-nets"])["tags"]
+        #expect(legs?["A"]?["medias"]?.listValue?.first?["interface"] == "internal")
+        #expect(legs?["B"]?["medias"]?.listValue?.first?["interface"] == "external")
         let statistics = try node.request(["command": "statistics"])
         let listed = try #require(statistics["interfaces"]?.listValue)
         #expect(listed.map { $0["name"] } == ["internal", "external", "v6"])

@@ -327,7 +327,7 @@ public final class CallRegistry {
     /// The current figures of a call.
     public func report(callID: String) throws(CallError) -> CallReport {
         guard let call = calls[callID] else { throw .unknownCall(callID) }
-        return CallReport(call)
+        return CallReport(call, interfaces: interfaces)
     }
 
     /// Calls with neither packets nor signalling for `timeoutNanos`.
@@ -349,7 +349,7 @@ public final class CallRegistry {
     private func tearDown(callID: String, reason: CallEndReason) throws(CallError) -> CallReport {
         guard let call = calls.removeValue(forKey: callID) else { throw .unknownCall(callID) }
         events.callsEnded += 1
-        let report = CallReport(call)
+        let report = CallReport(call, interfaces: interfaces)
         for media in call.allMedia {
             closingPorts.append((workers.remove(media.slot), media.ports.port))
         }
@@ -373,7 +373,7 @@ public final class CallRegistry {
     public func nodeTotalsByDirection() -> [StreamStatistics] {
         var totals = finishedTotalsByDirection
         for call in calls.values {
-            for (leg, legTotals) in CallReport(call).totalsByLeg.enumerated() { totals[leg].accumulate(legTotals) }
+            for (leg, legTotals) in CallReport(call, interfaces: interfaces).totalsByLeg.enumerated() { totals[leg].accumulate(legTotals) }
         }
         return totals
     }

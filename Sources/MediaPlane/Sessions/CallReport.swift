@@ -23,6 +23,8 @@ public struct CallReport: Sendable {
         public var advertised: SocketAddress
         public var rtcpMux: Bool
         public var latching: LatchingRule
+        /// The media interface the relay's sockets for this party are bound on.
+        public var interface: String
         /// The SDES suite the relay agreed with this party when it terminates SRTP on this side.
         public var cryptoSuite: String?
         /// The codec this party sends (on a transcoded stream, and where H.245 named it), and on a
@@ -32,7 +34,7 @@ public struct CallReport: Sendable {
         public var statistics: StreamStatistics
     }
 
-    init(_ call: Call) {
+    init(_ call: Call, interfaces: MediaInterfaces) {
         callID = call.id
         createdWallNanos = call.createdWallNanos
         legs = call.legs.map { leg in
@@ -43,6 +45,7 @@ public struct CallReport: Sendable {
                         MediaReport(
                             index: index + 1, type: $0.type, proto: $0.proto, localPort: $0.ports.port,
                             advertised: $0.advertisedRTP, rtcpMux: $0.rtcpMux, latching: $0.latching,
+                            interface: interfaces.all[$0.interface].name,
                             cryptoSuite: $0.security.sdes?.relayKey?.suite.rawValue,
                             codec: $0.transcoding?.inputs.first?.transcoder.source.rtpmapEncoding ?? $0.signalledCodec,
                             transcodedTo: $0.transcoding?.output.rtpmapEncoding, statistics: $0.counters.snapshot())
