@@ -171,6 +171,7 @@ let package = Package(
             dependencies: [
                 "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster", "SRTP",
                 "SpillwayTestSupport", "H323", "H323Edge", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(
