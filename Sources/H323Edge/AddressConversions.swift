@@ -71,3 +71,13 @@ extension NIOCore.SocketAddress {
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 }
+
+extension H323Route {
+    /// Parses `PREFIX=HOST:PORT` with a numeric host (`--h323-route`).
+    public init?(parsing text: String) {
+        guard let equals = text.firstIndex(of: "="), !text[..<equals].isEmpty,
+            let destination = TransportAddress(hostAndPort: String(text[text.index(after: equals)...]))
+        else { return nil }
+        self.init(prefix: String(text[..<equals]), destination: destination)
+    }
+}

@@ -1,0 +1,211 @@
+import Cluster
+import H323
+import H323Edge
+import Logging
+import MediaPlane
+
+/// One setting of a node, described once: its name (the `spillway serve` flag and the TOML key),
+/// its help text, whether a reload (SIGHUP) applies it, how its text sets it, and how it reads back.
+/// The command line, the TOML reader, the reload and restart lists and the README's settings table
+/// all come from `NodeConfiguration.settings`.
+public struct NodeSetting: Sendable {
+    public let name: String
+    public let help: String
+    /// Taken from a reloaded config file by a running node; the others need a restart.
+    public let isReloadable: Bool
+    /// Each use adds to a list (`peer`, `interface`, `h323-route`); the others replace.
+    public let isRepeatable: Bool
+    fileprivate let apply: @Sendable (inout NodeConfiguration, String) throws(ConfigurationError) -> Void
+    fileprivate let reset: @Sendable (inout NodeConfiguration) -> Void
+    /// The value as text, to tell whether a reload changed it.
+    fileprivate let current: @Sendable (NodeConfiguration) -> String
+
+    /// A setting whose text is parsed by `parse` into the value at `keyPath`; `allowed` tells an
+    /// operator what a refused text should have been.
+    static func value<Value: Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value> & Sendable, reloadable: Bool = false,
+        allowed: String, help: String, parse: @escaping @Sendable (String) -> Value?
+    ) -> NodeSetting {
+        NodeSetting(
+            name: name, help: help, isReloadable: reloadable, isRepeatable: false,
+            apply: { configuration, text throws(ConfigurationError) in
+                guard let value = parse(text) else { throw .invalid(setting: name, value: text, allowed: allowed) }
+                configuration[keyPath: keyPath] = value
+            },
+            reset: { _ in }, current: { "\($0[keyPath: keyPath])" })
+    }
+
+    /// A number (or anything written as its own text) at `keyPath`.
+    static func number<Value: LosslessStringConvertible & Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value> & Sendable, reloadable: Bool = false,
+        allowed: String, help: String
+    ) -> NodeSetting {
+        value(name, keyPath, reloadable: reloadable, allowed: allowed, help: help) { Value($0.trimmingSpaces) }
+    }
+
+    /// An optional number at `keyPath` (unset until given).
+    static func number<Value: LosslessStringConvertible & Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value?> & Sendable, allowed: String, help: String
+    ) -> NodeSetting {
+        value(name, keyPath, allowed: allowed, help: help) { Value($0.trimmingSpaces).map { .some($0) } }
+    }
+
+    /// Text taken as it is (an address checked when the configuration is validated).
+    static func text(_ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, String> & Sendable, help: String) -> NodeSetting {
+        value(name, keyPath, allowed: "", help: help) { $0 }
+    }
+
+    /// Optional text taken as it is.
+    static func text(_ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, String?> & Sendable, help: String) -> NodeSetting {
+        value(name, keyPath, allowed: "", help: help) { .some($0) }
+    }
+
+    /// One of an enumeration's raw values.
+    static func choice<Value: RawRepresentable & CaseIterable & Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value> & Sendable, help: String
+    ) -> NodeSetting where Value.RawValue == String {
+        let names = Value.allCases.map(\.rawValue)
+        let allowed = names.count == 2 ? names.joined(separator: " or ") : names.dropLast().joined(separator: ", ") + " or " + names.last!
+        return value(name, keyPath, allowed: allowed, help: help) { Value(rawValue: $0) }
+    }
+
+    /// A list that each use adds one parsed element to.
+    static func list<Element: Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, [Element]> & Sendable, allowed: String, help: String,
+        parse: @escaping @Sendable (String) -> Element?
+    ) -> NodeSetting {
+        NodeSetting(
+            name: name, help: help, isReloadable: false, isRepeatable: true,
+            apply: { configuration, text throws(ConfigurationError) in
+                guard let element = parse(text) else { throw .invalid(setting: name, value: text, allowed: allowed) }
+                configuration[keyPath: keyPath].append(element)
+            },
+            reset: { $0[keyPath: keyPath] = [] }, current: { "\($0[keyPath: keyPath])" })
+    }
+}
+
+extension NodeConfiguration {
+    /// Every setting, in the order `spillway serve --help` and the README list them.
+    public static let settings: [NodeSetting] = [
+        .text("node-id", \.nodeID, help: "This node's identity, reported to clients and peers."),
+        .text("ng", \.ngAddress, help: "NG control protocol address (HOST:PORT). Default 127.0.0.1:2223."),
+        .value(
+            "ng-clients", \.ngClients, reloadable: true,
+            allowed: "comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32",
+            help: "Networks NG commands are taken from, e.g. 127.0.0.0/8,10.20.0.0/16; others are dropped and counted. Default loopback.",
+            parse: ClientNetworks.init(parsing:)),
+        .text("media-ip", \.mediaIP, help: "Address media sockets bind to and SDP advertises: the shorthand for one --interface."),
+        .list(
+            "interface", \.interfaces,
+            allowed: "NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5",
+            help: "A media interface NAME/IP[!ADVERTISED] (bind IP, write ADVERTISED in SDP); repeat it; the first is the default. Replaces --media-ip.",
+            parse: MediaInterface.init(parsing:)),
+        .value(
+            "port-range", \.portRange, allowed: "MIN-MAX, e.g. 30000-39999",
+            help: "Media ports MIN-MAX, shared by all interfaces: RTP on even ports, RTCP on the next.",
+            parse: NodeConfiguration.parsePortRange),
+        .number("workers", \.workers, allowed: "an integer from 1 to 64", help: "Number of media worker threads."),
+        .value(
+            "pin-cpus", \.pinCPUs, allowed: "a comma-separated list of CPU numbers, e.g. 0,1",
+            help: "Comma-separated CPUs to pin the media workers to.",
+            parse: { text in
+                let cpus = text.split(separator: ",").map { Int($0.trimmingSpaces) }
+                return cpus.isEmpty || cpus.contains(nil) ? nil : cpus.compactMap { $0 }
+            }),
+        .choice(
+            "data-plane", \.dataPlane, help: "What the media workers run on: io_uring (default; epoll where it is unavailable) or epoll."),
+        .number(
+            "media-timeout", \.mediaTimeout, allowed: "an integer from 1 to 86400 seconds",
+            help: "Seconds without media before a call is torn down."),
+        .number(
+            "relatch-silence", \.relatchSilence, allowed: "seconds from 0 to 60",
+            help: "Seconds a latched media source must be silent before its stream may move to a new address (default 1)."),
+        .text("recording-dir", \.recordingDirectory, help: "Directory for call recordings (pcap); recording is off without it."),
+        .value(
+            "log-level", \.logLevel, allowed: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "),
+            help: "trace, debug, info, notice, warning, error or critical.", parse: Logger.Level.init(rawValue:)),
+        .text("metrics", \.metricsAddress, help: "HTTP address (HOST:PORT) serving /metrics (Prometheus) and /status (JSON); off when not given."),
+        .number(
+            "drain-grace", \.drainGrace, reloadable: true, allowed: "seconds from 0 to 86400",
+            help: "Seconds SIGTERM waits for calls to end while refusing new ones. Default 30."),
+        .number(
+            "max-sessions", \.capacity.sessions, reloadable: true, allowed: "a whole number of calls, 0 for no session limit",
+            help: "Session capacity: calls the node may carry (0: no limit)."),
+        .number(
+            "max-packet-rate", \.capacity.packetsPerSecond, reloadable: true, allowed: "packets per second, 0 for no limit",
+            help: "Media packets/s the node may receive (0: no limit)."),
+        .number(
+            "max-bit-rate", \.capacity.bitsPerSecond, reloadable: true, allowed: "bits per second, 0 for no limit",
+            help: "Media bits/s the node may receive (0: no limit)."),
+        .number(
+            "max-cpu", \.capacity.cpu, reloadable: true, allowed: "a share of the media workers' time from 0 to 1, 0 for no limit",
+            help: "Busy share of the media workers allowed, 0-1 (0: no limit)."),
+        .number(
+            "threshold", \.threshold, reloadable: true, allowed: "a number from 0 (drain) to 1",
+            help: "Take new calls while load (highest usage/capacity ratio) is below this, 0-1; 0 drains."),
+        .text("cluster", \.clusterAddress, help: "Cluster address (HOST:PORT) for workload sharing and forwarded requests."),
+        .text("cluster-key-file", \.clusterKeyFile, help: "File holding the cluster's shared HMAC key (>= 16 bytes)."),
+        .list(
+            "peer", \.peers, allowed: "ID@HOST:PORT, e.g. node-2@127.0.0.12:2224",
+            help: "A peer node ID@HOST:PORT (its cluster address); repeat it; the order is the sequence priority.",
+            parse: PeerAddress.init(parsing:)),
+        .choice("policy", \.policy, help: "Where calls spill over the threshold: delegate, sequence or monitor."),
+        .choice("share", \.share, help: "How workload is shared with peers: push, poll or continuous."),
+        .number(
+            "share-interval", \.shareInterval, allowed: "seconds from 0.01 to 60", help: "Seconds between workload reports. Default 1."),
+        .number(
+            "report-age-limit", \.reportAgeLimit, allowed: "seconds, more than the share interval",
+            help: "Seconds after which a peer's report is not trusted and the peer is down. Default 3 intervals."),
+        .number(
+            "max-hops", \.maxHops, allowed: "an integer from 1 to 32",
+            help: "How many times a new call's request may be forwarded. Default 4."),
+        .number(
+            "forward-timeout", \.forwardTimeout, allowed: "seconds from 0.01 to 10",
+            help: "Seconds to wait for a forwarded request's reply. Default 0.5."),
+        .number("poll-timeout", \.pollTimeout, allowed: "seconds from 0.01 to 10", help: "Seconds to wait for poll replies. Default 0.2."),
+        .text("monitor", \.monitorAddress, help: "The load monitor's address (HOST:PORT)."),
+        .text("ras", \.rasAddress, help: "H.225.0 RAS address (HOST:PORT) where the node answers LRQ/ARQ/RRQ; off when not given."),
+        .choice(
+            "ras-reply", \.rasReply,
+            help: "Where the LCF of a forwarded LRQ goes: direct (to the requester) or reverse (back through the forwarders). Default direct."),
+        .text(
+            "call-signal", \.callSignalAddress,
+            help: "Where the node takes H.323 call signalling (TCP HOST:PORT), the address LCF/ACF name. Default the RAS host, port 1720, when --ras is given."),
+        .choice(
+            "h323-reply", \.h323Reply,
+            help: "How a Setup over the threshold reaches the chosen node: direct (Facility callForwarded to the caller) or reverse (forwarded, signalling relayed here). Default direct."),
+        .list(
+            "h323-route", \.h323Routes, allowed: "PREFIX=HOST:PORT with a numeric host, e.g. 4930=192.0.2.10:1720",
+            help: "A static route for H.323 calls, PREFIX=HOST:PORT: dialled digits or H.323-IDs starting with PREFIX go there (longest prefix wins); repeat it.",
+            parse: H323Route.init(parsing:)),
+        .text("monitor-ras", \.monitorRASAddress, help: "The load monitor's RAS address: register there and report workload in RAI."),
+    ]
+
+    /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.
+    public static var settingNames: [String] { settings.map(\.name) }
+
+    /// The settings a running node takes from a reloaded config file (SIGHUP); the others need a restart.
+    public static var reloadableSettings: [String] { settings.filter(\.isReloadable).map(\.name) }
+
+    /// The setting called `name`, or an error naming the ones there are.
+    public static func setting(named name: String) throws(ConfigurationError) -> NodeSetting {
+        guard let setting = settings.first(where: { $0.name == name }) else { throw .unknownSetting(name, known: settingNames) }
+        return setting
+    }
+
+    /// Sets one setting from its text form. Repeatable settings add to their lists; the others replace.
+    public mutating func set(_ setting: String, to text: String) throws(ConfigurationError) {
+        try Self.setting(named: setting).apply(&self, text)
+    }
+
+    /// Empties a repeatable setting's list, so that values given later replace the earlier ones
+    /// (flags given for `peer` replace the config file's peers).
+    public mutating func clear(_ setting: String) throws(ConfigurationError) {
+        try Self.setting(named: setting).reset(&self)
+    }
+
+    /// The settings that differ in `reloaded` and cannot change while the node runs.
+    public func settingsNeedingRestart(toBecome reloaded: NodeConfiguration) -> [String] {
+        Self.settings.filter { !$0.isReloadable && $0.current(self) != $0.current(reloaded) }.map(\.name)
+    }
+}
