@@ -26,14 +26,15 @@ import Testing
         let workers: WorkerPool
         let state: NodeLoopState
 
-        init(policy: SteeringMode) throws {
+        init(policy: SteeringMode, share: ShareMode = .push) throws {
             ng = EmbeddedChannel(loop: loop)
             cluster = EmbeddedChannel(loop: loop)
             var configuration = NodeConfiguration()
             configuration.nodeID = "n1"
             configuration.threshold = 0
             configuration.policy = policy
-            configuration.share = .push
+            configuration.share = share
+            if policy == .monitor { configuration.monitorAddress = "10.0.0.9:2224" }
             configuration.portRange = 12_000...12_019
             for node in 2...3 { try configuration.set("peer", to: "n\(node)@10.0.0.\(node):2224") }
             workers = try WorkerPool(workerCount: 1, engine: .epoll, logger: Logger(label: "test"))
@@ -85,6 +86,58 @@ import Testing
             state.stop()
             workers.shutdown()
         }
+    }
+
+    @Test func underPollOnDemandADecisionWaitsForThePollRoundAndGoesOnWhatArrivedByItsTimeout() throws {
+        let node = try Harness(policy: .delegate, share: .poll)
+        defer { node.stop() }
+        _ = try node.sentToPeers()
+        let offer = NGMessage(
+            cookie: "c2", body: ["command": "offer", "call-id": "polled", "from-tag": "A", "sdp": .string(audioSDP(port: 40000))]
+        ).encoded
+        node.state.router.receiveClientDatagram(offer, from: Self.client)
+        // A poll to each peer, and nothing forwarded before the round ends.
+        let polls = try node.sentToPeers()
+        #expect(polls.count == 2 && polls.allSatisfy { if case .poll = $0.0 { true } else { false } }, "\(polls)")
+        #expect(Set(polls.map { "\($0.1)" }) == Set([Self.address(2), Self.address(3)].map { "\($0)" }))
+        // Only n3 answers; n1 waits for n2 until the 0.2 s poll timeout, then sends the call to n3.
+        node.report(from: 3)
+        node.loop.advanceTime(by: .milliseconds(199))
+        #expect(try node.sentToPeers().isEmpty)
+        node.loop.advanceTime(by: .milliseconds(1))
+        let sent = try node.sentToPeers()
+        guard case .forward(let forwarded)? = sent.first?.0 else { Issue.record("no forward: \(sent)"); return }
+        #expect(sent.count == 1 && sent[0].1 == Self.address(3) && forwarded.visited == ["n1"])
+    }
+
+    @Test func aMonitorThatDoesNotAnswerInTimeLeavesTheCallAllBusyAndItsAnswerSendsTheNextOn() throws {
+        let node = try Harness(policy: .monitor)
+        defer { node.stop() }
+        _ = try node.sentToPeers()
+        func offer(_ callID: String) -> [UInt8] {
+            NGMessage(
+                cookie: callID, body: ["command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(audioSDP(port: 40000))]
+            ).encoded
+        }
+        node.state.router.receiveClientDatagram(offer("unanswered"), from: Self.client)
+        var sent = try node.sentToPeers()
+        guard case .locate(_, let excluding)? = sent.first?.0 else { Issue.record("no locate: \(sent)"); return }
+        #expect(sent.count == 1 && "\(sent[0].1)" == "\(Self.address(9))" && excluding == ["n1"])
+        node.loop.advanceTime(by: .milliseconds(499))
+        #expect(try node.repliesToClient().isEmpty)
+        node.loop.advanceTime(by: .milliseconds(1))
+        let refused = try node.repliesToClient()
+        #expect(refused.count == 1 && refused.first?["result"] == "error")
+        #expect(refused.first?["error-reason"]?.stringValue?.contains("the load monitor did not answer") == true, "\(refused)")
+
+        node.state.router.receiveClientDatagram(offer("answered"), from: Self.client)
+        sent = try node.sentToPeers()
+        guard case .locate(let id, _)? = sent.first?.0 else { Issue.record("no locate: \(sent)"); return }
+        let n3 = NodeIdentity(id: "n3", ngAddress: "10.0.0.3:2223", clusterAddress: "10.0.0.3:2224", mediaIP: "10.0.0.3")
+        node.deliver(.located(id: id, node: n3), from: 9)
+        sent = try node.sentToPeers()
+        guard case .forward? = sent.first?.0 else { Issue.record("no forward: \(sent)"); return }
+        #expect(sent.count == 1 && sent[0].1 == Self.address(3))
     }
 
     @Test func aSilentTargetIsResentOnceThenMarkedDownAndTheCallGoesToTheNextWhoseReplyTravelsBack() throws {
