@@ -16,9 +16,9 @@ public final class NGProcessor {
     }
 
     /// Decodes a request body, counting and logging what cannot be read.
-    public func decode(_ body: BencodeValue, client: String) -> Result<NGRequest, NGError> {
+    public func decode(_ body: BencodeValue, client: String) -> Result<NGCommand, NGError> {
         do throws(NGError) {
-            return .success(try NGRequest(body))
+            return .success(try NGCommand(body))
         } catch {
             counters.errors += 1
             logger.warning("NG request refused", metadata: ["client": "\(client)", "reason": "\(error)"])

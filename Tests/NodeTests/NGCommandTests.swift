@@ -5,6 +5,17 @@ import SpillwayTestSupport
 import Testing
 
 @Suite struct NGCommandTests {
+    @Test func workloadDecodesToItsOwnCommandWithTheLimitsItChangesAndCallCommandsToRequests() throws {
+        let change = try NGCommand(["command": "workload", "max-sessions": 10, "threshold": "0.5", "node": "ignored"])
+        #expect(
+            change == .workload(WorkloadChange(settings: [.init(name: "threshold", value: "0.5"), .init(name: "max-sessions", value: "10")])))
+        #expect(try NGCommand(["command": "workload"]) == .workload(WorkloadChange(settings: [])))
+        #expect(try NGCommand(["command": "ping"]) == .call(.ping))
+        #expect(throws: NGError.invalidValue(key: "threshold", value: "[\"0.5\"]", expected: "a number, as an integer or a string")) {
+            try NGCommand(["command": "workload", "threshold": ["0.5"]])
+        }
+    }
+
     @Test func pingIsAnsweredWithPong() async throws {
         let node = try await TestNode.start()
         #expect(try node.request(["command": "ping"])["result"] == "pong")

@@ -195,13 +195,15 @@ final class RequestRouter {
     // MARK: - Routing
 
     private func route(_ command: BencodeValue, origin: Origin, placement: CallPlacement) {
-        if command["command"]?.stringValue == "workload", case .client = origin {
-            return complete(origin, reply: workloadControl(command), owner: nil)
-        }
         let request: NGRequest
         switch processor.decode(command, client: origin.description) {
         case .failure(let error): return complete(origin, reply: NGReply.error("\(error)"), owner: nil)
-        case .success(let decoded): request = decoded
+        case .success(.call(let decoded)): request = decoded
+        case .success(.workload(let change)):
+            guard case .client = origin else {
+                return complete(origin, reply: NGReply.error("workload changes only the node it is sent to; it is not forwarded"), owner: nil)
+            }
+            return complete(origin, reply: workloadControl(change), owner: nil)
         }
         if let callID = request.callID, !processor.registry.hasCall(callID) {
             if case .client = origin, let owner = owners[callID] {
@@ -390,20 +392,17 @@ final class RequestRouter {
     // MARK: - Workload control and reporting
 
     /// `workload`: reads, and optionally changes, the threshold and capacities at run time.
-    private func workloadControl(_ command: BencodeValue) -> BencodeValue {
+    private func workloadControl(_ change: WorkloadChange) -> BencodeValue {
         var changed = configuration
         changed.capacity = meter.capacity
         changed.threshold = meter.configuredThreshold.value
         do throws(ConfigurationError) {
-            for key in ["threshold", "max-sessions", "max-packet-rate", "max-bit-rate", "max-cpu"] {
-                guard let value = command[key] else { continue }
-                try changed.set(key, to: value.stringValue ?? value.integerValue.map { String($0) } ?? "\(value)")
-            }
+            for setting in change.settings { try changed.set(setting.name, to: setting.value) }
             try changed.validate()
         } catch {
             return NGReply.error("\(error)")
         }
-        if meter.isDraining, command["threshold"] != nil {
+        if meter.isDraining, change.settings.contains(where: { $0.name == "threshold" }) {
             return NGReply.error("node '\(identity.id)' is draining for shutdown and takes no new calls; its threshold stays 0")
         }
         setLimits(capacity: changed.capacity, threshold: changed.threshold)
