@@ -191,7 +191,7 @@ extension NegotiationOptions {
             addressFamily = parsed
         }
         if let address = try keys.string("media-address") {
-            guard MediaInterface(parsing: "media-address/\(address)") != nil else {
+            guard SocketAddress(ip: address, port: 0) != nil else {
                 throw .invalidValue(key: "media-address", value: address, expected: "a numeric IPv4 or IPv6 address")
             }
             mediaAddress = address

@@ -106,6 +106,12 @@ import Testing
             "media-address": "198.51.100.9",
         ])
         #expect(try Self.connection(in: offer).address == "198.51.100.9")
+        let refused = try node.request([
+            "command": "offer", "call-id": "bad-media-address", "from-tag": "A", "sdp": .string(audioSDP(port: 40000)),
+            "media-address": "edge.example.net",
+        ])
+        #expect(refused["result"] == "error")
+        #expect(refused["error-reason"]?.stringValue?.contains("media-address") == true, "\(refused)")
         await node.stop()
     }
 
