@@ -41,6 +41,11 @@ public struct ConnectionAddress: Equatable, Sendable {
         self.address = address
     }
 
+    /// A numeric address, IPv6 when it holds a colon, else IPv4.
+    public init(numeric address: String) {
+        self.init(family: address.contains(":") ? .ipv6 : .ipv4, address: address)
+    }
+
     /// Parses `IN IP4 192.0.2.1` (the part of a `c=` line after `c=`).
     public init?(connectionValue: String) {
         let fields = connectionValue.split(separator: " ")

@@ -527,10 +527,7 @@ public final class CallRegistry {
     /// The address the SDP for `leg`'s party names: `media-address` when the request gives one,
     /// else the advertised address of the leg's interface.
     private func advertised(towards leg: Leg, options: NegotiationOptions) -> ConnectionAddress {
-        if let address = options.mediaAddress {
-            return ConnectionAddress(family: address.contains(":") ? .ipv6 : .ipv4, address: address)
-        }
-        return interfaces.all[leg.interface].connection
+        options.mediaAddress.map(ConnectionAddress.init(numeric:)) ?? interfaces.all[leg.interface].connection
     }
 
     /// Points one m= section at the relay's sockets that face the party receiving this SDP.

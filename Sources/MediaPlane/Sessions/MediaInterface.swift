@@ -35,7 +35,7 @@ public struct MediaInterface: Sendable, Equatable, CustomStringConvertible {
     public var isIPv6: Bool { localIP.contains(":") }
 
     /// The address the SDP names for this interface.
-    public var connection: ConnectionAddress { ConnectionAddress(family: isIPv6 ? .ipv6 : .ipv4, address: advertisedIP) }
+    public var connection: ConnectionAddress { ConnectionAddress(numeric: advertisedIP) }
 
     public var description: String { advertisedIP == localIP ? "\(name)/\(localIP)" : "\(name)/\(localIP)!\(advertisedIP)" }
 }
