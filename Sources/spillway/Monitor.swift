@@ -18,6 +18,11 @@ struct Monitor: AsyncParsableCommand {
     @Option(help: "HTTP address for JSON queries (HOST:PORT); off when not given.")
     var http: String?
 
+    @Option(
+        name: .customLong("ng-clients"),
+        help: "Networks NG queries are taken from, comma-separated prefixes (127.0.0.0/8,::1/128 by default).")
+    var ngClients: String = "127.0.0.0/8,::1/128"
+
     @Option(help: "A node ID@HOST:PORT (its cluster address); repeat for every node.")
     var node: [String] = []
 
@@ -47,6 +52,10 @@ struct Monitor: AsyncParsableCommand {
         configuration.id = monitorID
         configuration.listenAddress = listen
         configuration.httpAddress = http
+        guard let networks = ClientNetworks(parsing: ngClients) else {
+            throw ValidationError("--ng-clients '\(ngClients)' is not a list of address prefixes such as 127.0.0.0/8,10.0.0.0/8")
+        }
+        configuration.ngClients = networks
         configuration.rasAddress = ras
         configuration.nodes = try node.map { text in
             guard let peer = PeerAddress(parsing: text) else {

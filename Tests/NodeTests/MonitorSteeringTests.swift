@@ -3,6 +3,7 @@ import Cluster
 import Foundation
 import Logging
 import MediaPlane
+import NGProtocol
 import SpillwayClient
 import SpillwayTestSupport
 import SpillwayNode
@@ -79,6 +80,30 @@ import Testing
         #expect(try httpGet(monitor.httpAddress!, "/nope").status == 404)
         await monitor.shutdown()
         await cluster.stop()
+    }
+
+    /// The monitor, like a node, answers NG only from `ng-clients`: its answers claim capacity on
+    /// the node they name, so a stranger's queries must not reach it.
+    @Test func theMonitorAnswersNGOnlyFromItsClientNetworks() async throws {
+        var configuration = MonitorConfiguration()
+        configuration.listenAddress = "127.0.0.10:18990"
+        configuration.nodes = [PeerAddress(id: "n1", address: "127.0.0.11:18991")]
+        configuration.collect = .push
+        configuration.clusterKeyFile = TestCluster.keyFile
+        configuration.ngClients = ClientNetworks(parsing: "127.0.0.2/32")!
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let monitor = try await LoadMonitor.start(configuration, logger: logger)
+        let address = SocketAddress(hostAndPort: monitor.listenAddress)!
+
+        let stranger = try NGClient(server: address)
+        #expect(throws: (any Error).self) { try stranger.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 2) }
+        let allowed = try UDPPeer(bindingTo: "127.0.0.2")
+        allowed.send(Array("c1 d7:command10:statisticse".utf8), to: address)
+        let reply = try #require(allowed.receive(timeoutMilliseconds: 1000))
+        let (_, body) = try #require(NGMessage.splitCookie(reply.bytes))
+        #expect(try BencodeDecoder().decode(body)["refused-clients"] == .integer(2))
+        await monitor.shutdown()
     }
 }
 

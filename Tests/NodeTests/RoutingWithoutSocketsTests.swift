@@ -56,7 +56,7 @@ import Testing
 
         func deliver(_ message: ClusterMessage, from node: Int) {
             let envelope = ClusterEnvelope(sender: "n\(node)", sentAtWallNanos: spw_test_wall_nanos(), message: message)
-            state.router.receiveClusterDatagram(RoutingWithoutSocketsTests.seal.seal(envelope), from: RoutingWithoutSocketsTests.address(node))
+            state.receiveCluster(RoutingWithoutSocketsTests.seal.seal(envelope), from: RoutingWithoutSocketsTests.address(node))
         }
 
         /// The cluster messages n1 sent since the last look, with where they went.
@@ -95,7 +95,7 @@ import Testing
         let offer = NGMessage(
             cookie: "c2", body: ["command": "offer", "call-id": "polled", "from-tag": "A", "sdp": .string(audioSDP(port: 40000))]
         ).encoded
-        node.state.router.receiveClientDatagram(offer, from: Self.client)
+        node.state.receiveNG(offer, from: Self.client)
         // A poll to each peer, and nothing forwarded before the round ends.
         let polls = try node.sentToPeers()
         #expect(polls.count == 2 && polls.allSatisfy { if case .poll = $0.0 { true } else { false } }, "\(polls)")
@@ -119,7 +119,7 @@ import Testing
                 cookie: callID, body: ["command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(audioSDP(port: 40000))]
             ).encoded
         }
-        node.state.router.receiveClientDatagram(offer("unanswered"), from: Self.client)
+        node.state.receiveNG(offer("unanswered"), from: Self.client)
         var sent = try node.sentToPeers()
         guard case .locate(_, let excluding)? = sent.first?.0 else { Issue.record("no locate: \(sent)"); return }
         #expect(sent.count == 1 && "\(sent[0].1)" == "\(Self.address(9))" && excluding == ["n1"])
@@ -130,7 +130,7 @@ import Testing
         #expect(refused.count == 1 && refused.first?["result"] == "error")
         #expect(refused.first?["error-reason"]?.stringValue?.contains("the load monitor did not answer") == true, "\(refused)")
 
-        node.state.router.receiveClientDatagram(offer("answered"), from: Self.client)
+        node.state.receiveNG(offer("answered"), from: Self.client)
         sent = try node.sentToPeers()
         guard case .locate(let id, _)? = sent.first?.0 else { Issue.record("no locate: \(sent)"); return }
         let n3 = NodeIdentity(id: "n3", ngAddress: "10.0.0.3:2223", clusterAddress: "10.0.0.3:2224", mediaIP: "10.0.0.3")
@@ -151,7 +151,7 @@ import Testing
             cookie: "c1",
             body: ["command": "offer", "call-id": "embedded", "from-tag": "A", "sdp": .string(audioSDP(port: 40000))]
         ).encoded
-        node.state.router.receiveClientDatagram(offer, from: Self.client)
+        node.state.receiveNG(offer, from: Self.client)
         var sent = try node.sentToPeers()
         guard case .forward(let first)? = sent.first?.0 else { Issue.record("no forward: \(sent)"); return }
         #expect(sent.count == 1 && sent[0].1 == Self.address(2), "the sequence's first peer")
@@ -171,7 +171,7 @@ import Testing
         guard case .forward(let second)? = sent.first?.0 else { Issue.record("no forward to n3: \(sent)"); return }
         #expect(sent.count == 1 && sent[0].1 == Self.address(3))
         #expect(second.id != first.id && second.visited == ["n1"])
-        #expect(node.state.router.status().peers.first { $0.id == "n2" }?.state == "down")
+        #expect(node.state.statistics.status().peers.first { $0.id == "n2" }?.state == "down")
         #expect(try node.repliesToClient().isEmpty, "nothing is answered before n3 is")
 
         // n3 takes it; its reply goes back to the client through n1, naming n3.

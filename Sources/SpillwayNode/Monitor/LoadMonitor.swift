@@ -91,13 +91,12 @@ public final class LoadMonitor: Sendable {
 /// The monitor's state on its event loop: the collector and the answers it gives.
 final class MonitorLoopState: LoopConfinedState {
     private let configuration: MonitorConfiguration
-    private let channel: any Channel
     private let link: ClusterLink
     private let collector: WorkloadCollector
     let gatekeeper: MonitorGatekeeper?
     private let logger: Logger
     private var timer: LoopTimer?
-    private var replies = ReplyCache<[UInt8]>()
+    private let frontEnd: NGFrontEnd
     private(set) var answered: UInt64 = 0
     private(set) var allBusy: UInt64 = 0
 
@@ -112,8 +111,8 @@ final class MonitorLoopState: LoopConfinedState {
             }
             return MonitorGatekeeper(configuration: configuration, rasAddress: address, channel: rasChannel, logger: logger)
         }
-        self.channel = channel
         self.logger = logger
+        frontEnd = NGFrontEnd(clients: configuration.ngClients, channel: channel, logger: logger)
         link = ClusterLink(sender: configuration.id, seal: seal, channel: channel, logger: logger)
         let strategy: WorkloadCollector.Strategy =
             switch configuration.collect {
@@ -175,39 +174,33 @@ final class MonitorLoopState: LoopConfinedState {
 
     /// NG on the monitor: `ping`, `query` (the least-loaded node) and `statistics` (every node).
     private func receiveNG(_ datagram: [UInt8], from address: NIOCore.SocketAddress) {
-        guard let (cookie, body) = NGMessage.splitCookie(datagram) else { return }
-        if let cached = replies.reply(client: "\(address)", cookie: cookie) { return send(cached, to: address) }
-        let reply = { [self] (body: BencodeValue) in
-            let datagram = NGMessage(cookie: cookie, body: body).encoded
-            replies.store(datagram, client: "\(address)", cookie: cookie, now: spw_monotonic_nanos())
-            send(datagram, to: address)
-        }
-        guard let request = try? BencodeDecoder().decode(body), let command = request["command"]?.stringValue else {
-            return reply(NGReply.error("not an NG request: expected a bencoded dictionary with a 'command'"))
-        }
-        switch command {
-        case "ping":
-            reply(NGReply.pong)
-        case "query":
-            leastLoaded(excluding: []) { node, load in
-                guard let node else {
-                    let reason = "all nodes busy: no node reports a load below its threshold"
-                    return reply(NGReply.clientSupportsLoadLimit(request) ? NGReply.loadLimit(reason) : NGReply.error(reason))
+        frontEnd.receive(datagram, from: address) { command, request in
+            let reply = { [frontEnd] (body: BencodeValue) in frontEnd.answer(request, with: body) }
+            switch command["command"]?.stringValue {
+            case "ping":
+                reply(NGReply.pong)
+            case "query":
+                leastLoaded(excluding: []) { node, load in
+                    guard let node else {
+                        let reason = "all nodes busy: no node reports a load below its threshold"
+                        return reply(NGReply.clientSupportsLoadLimit(command) ? NGReply.loadLimit(reason) : NGReply.error(reason))
+                    }
+                    reply([
+                        "result": "ok", "node": .string(node.id), "ng": .string(node.ngAddress),
+                        "cluster": .string(node.clusterAddress), "media-ip": .string(node.mediaIP),
+                        "load": .string(ratioText(load ?? 0)),
+                    ])
                 }
+            case "statistics":
                 reply([
-                    "result": "ok", "node": .string(node.id), "ng": .string(node.ngAddress),
-                    "cluster": .string(node.clusterAddress), "media-ip": .string(node.mediaIP),
-                    "load": .string(ratioText(load ?? 0)),
+                    "result": "ok", "nodes": PeerStatus.bencoded(table), "answered": .integer(Int64(answered)),
+                    "all-busy": .integer(Int64(allBusy)), "refused-clients": .integer(Int64(frontEnd.counters.refusedClients)),
                 ])
+            case let other?:
+                reply(NGReply.error("the load monitor answers ping, query and statistics, not '\(other)'"))
+            case nil:
+                reply(NGReply.error("not an NG request: expected a bencoded dictionary with a 'command'"))
             }
-        case "statistics":
-            reply(["result": "ok", "nodes": PeerStatus.bencoded(table), "answered": .integer(Int64(answered)), "all-busy": .integer(Int64(allBusy))])
-        default:
-            reply(NGReply.error("the load monitor answers ping, query and statistics, not '\(command)'"))
         }
-    }
-
-    private func send(_ datagram: [UInt8], to address: NIOCore.SocketAddress) {
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: datagram)), promise: nil)
     }
 }

@@ -13,6 +13,8 @@ public struct MonitorConfiguration: Sendable, Equatable {
     public var httpAddress: String?
     /// H.225.0 RAS address where nodes register and report (RRQ, RAI) and clients ask (LRQ, ARQ); nil: no RAS.
     public var rasAddress: String?
+    /// Where NG queries are taken from; datagrams from elsewhere are dropped and counted.
+    public var ngClients = ClientNetworks.loopback
     /// The nodes, by their cluster addresses.
     public var nodes: [PeerAddress] = []
     public var collect = CollectMode.poll

@@ -52,13 +52,13 @@ public final class RelayNode: Sendable {
         let (loop, state) = (runtime.loop, runtime.state)
         do {
             let ng = try await Self.bind("ng", configuration.ngAddress, on: loop) {
-                { state.value?.router.receiveClientDatagram($0, from: $1) }
+                { state.value?.receiveNG($0, from: $1) }
             }
             runtime.channels.append(ng)
             var cluster: (any Channel)?
             if let clusterAddress = configuration.clusterAddress {
                 cluster = try await Self.bind("cluster", clusterAddress, on: loop) {
-                    { state.value?.router.receiveClusterDatagram($0, from: $1) }
+                    { state.value?.receiveCluster($0, from: $1) }
                 }
                 runtime.channels.append(cluster!)
             }
@@ -176,7 +176,7 @@ public final class RelayNode: Sendable {
         let state = runtime.state
         let deadline = ContinuousClock.now + .milliseconds(Int64(grace * 1000))
         while true {
-            let calls = (try? await runtime.loop.submit { state.value?.router.registry.activeCallCount ?? 0 }.get()) ?? 0
+            let calls = (try? await runtime.loop.submit { state.value?.registry.activeCallCount ?? 0 }.get()) ?? 0
             if calls == 0 || ContinuousClock.now >= deadline {
                 logger.notice("drained", metadata: ["calls-left": "\(calls)", "grace-s": "\(grace)"])
                 return calls
@@ -203,134 +203,6 @@ public final class RelayNode: Sendable {
     /// Stops the timers, closes the ports, stops the media workers and the event loop.
     public func shutdown() async {
         await runtime.shutdown(beforeLoopEnds: workers.shutdown)
-    }
-}
-
-/// Everything of a node that lives on its event loop: the router and the periodic work.
-final class NodeLoopState: LoopConfinedState {
-    let router: RequestRouter
-    let ras: RASEndpoint?
-    /// The H.225.0 call-signalling port, when the node takes H.323 calls.
-    let callSignalling: CallSignallingPort?
-    let metrics: NodeMetrics
-    private let cluster: ClusterMembership?
-    private var timers: [LoopTimer] = []
-
-    init(
-        identity: NodeIdentity, configuration: NodeConfiguration, workers: WorkerPool, ngChannel: any Channel,
-        clusterChannel: (any Channel)?, rasChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop, logger: Logger
-    ) throws {
-        let registry = CallRegistry(
-            interfaces: MediaInterfaces(configuration.mediaInterfaces), portRange: configuration.portRange, workers: workers, logger: logger,
-            relatchSilence: .milliseconds(Int64((configuration.relatchSilence * 1000).rounded())), makeRecorder: configuration.recordingDirectory.map(CallRecordings.init)?.open)
-        let meter = WorkloadMeter(
-            workers: workers, registry: registry, capacity: configuration.capacity, threshold: configuration.threshold)
-        cluster = try clusterChannel.map { channel in
-            try Self.membership(
-                identity: identity, configuration: configuration, meter: meter, channel: channel, seal: seal!, loop: loop,
-                logger: logger)
-        }
-        metrics = NodeMetrics()
-        let planner = SpillPlanner(
-            core: SteeringCore(nodeID: identity.id, mode: configuration.policy), cluster: cluster.map { ($0.collector, $0.link) },
-            monitor: try configuration.monitorAddress.map { try NIOCore.SocketAddress(hostAndPort: $0) },
-            monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), metrics: metrics, loop: loop, logger: logger)
-        router = RequestRouter(
-            identity: identity, processor: NGProcessor(registry: registry, logger: logger), meter: meter, cluster: cluster,
-            planner: planner, configuration: configuration, ngChannel: ngChannel, loop: loop, logger: logger)
-        let ras = try rasChannel.map { channel in
-            guard let rasAddress = identity.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
-                let callSignal = identity.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))
-            else { throw NodeStartError.bindFailed(setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address") }
-            return try RASEndpoint(
-                identity: identity, rasAddress: rasAddress, callSignalAddress: callSignal, meter: meter,
-                planner: planner, configuration: configuration, channel: channel, loop: loop, logger: logger)
-        }
-        self.ras = ras
-        if let ras { router.rasStatistics = { ras.counters.bencoded } }
-        callSignalling = identity.callSignalAddress.map { _ in
-            CallSignallingPort(
-                registry: registry, mediaIP: configuration.mediaInterfaces[0].advertisedIP, routes: configuration.h323Routes,
-                steer: { placement, unanswered, then in
-                    let finish = { (outcome: SpillPlanner.Outcome) in
-                        switch outcome {
-                        case .takeHere: then(.takeHere)
-                        case .forward(let target, let address, let carried):
-                            then(.forward(node: target.id, callSignalAddress: address, placement: carried))
-                        case .allBusy(let reason): then(.allBusy(reason))
-                        }
-                    }
-                    if let unanswered {
-                        planner.retry(placement, after: unanswered, reachedOn: .callSignal, then: finish)
-                    } else {
-                        planner.place(placement, admitsHere: meter.admitsNewCall, reachedOn: .callSignal, then: finish)
-                    }
-                },
-                replyMode: configuration.h323Reply, maxHops: configuration.maxHops,
-                elementSeal: seal.map { SetupElementSeal(seal: $0, wallNanos: { spw_wall_nanos() }) },
-                registered: { [ras] aliases in ras?.registration(matchingAnyOf: aliases) }, loop: loop, logger: logger)
-        }
-        if let callSignalling { router.h323Statistics = { callSignalling.counters.bencoded(activeCalls: callSignalling.activeCalls) } }
-
-        let interval = TimeAmount.nanoseconds(Int64(configuration.shareInterval * 1e9))
-        timers.append(
-            LoopTimer(on: loop, initialDelay: interval, every: interval) { [cluster, ras] in
-                meter.sample()
-                cluster?.collector.tick()
-                cluster?.reporter.tick()
-                ras?.tick()
-            })
-        let mediaTimeoutNanos = UInt64(configuration.mediaTimeout) * 1_000_000_000
-        timers.append(
-            LoopTimer(on: loop, initialDelay: .seconds(1), every: .seconds(1)) { [cluster] in
-                for callID in registry.idleCallIDs(timeoutNanos: mediaTimeoutNanos) { registry.expire(callID: callID) }
-                cluster?.reporter.workloadChanged()
-            })
-        // Peers and the monitor learn of a new node at once rather than one interval later.
-        cluster?.collector.tick()
-        cluster?.reporter.tick()
-        ras?.tick()
-    }
-
-    private static func membership(
-        identity: NodeIdentity, configuration: NodeConfiguration, meter: WorkloadMeter, channel: any Channel,
-        seal: ClusterSeal, loop: any EventLoop, logger: Logger
-    ) throws -> ClusterMembership {
-        let link = ClusterLink(sender: identity.id, seal: seal, channel: channel, logger: logger)
-        let peers = try configuration.peers.map { ($0.id, try NIOCore.SocketAddress(hostAndPort: $0.address)) }
-        let monitor = try configuration.monitorAddress.map { try NIOCore.SocketAddress(hostAndPort: $0) }
-        let strategy: WorkloadCollector.Strategy =
-            switch configuration.share {
-            case .push: .passive
-            case .poll: .onDemand
-            case .continuous: .subscribe
-            }
-        let collector = WorkloadCollector(
-            nodes: peers, strategy: strategy, intervalNanos: UInt64(configuration.shareInterval * 1e9),
-            ageLimitNanos: UInt64(configuration.effectiveReportAgeLimit * 1e9),
-            pollTimeoutNanos: UInt64(configuration.pollTimeout * 1e9), link: link, loop: loop, logger: logger)
-        let pushTargets = configuration.share == .push ? peers.map(\.1) + (monitor.map { [$0] } ?? []) : []
-        let reporter = WorkloadReporter(identity: identity, meter: meter, pushTargets: pushTargets, link: link, loop: loop)
-        return ClusterMembership(link: link, collector: collector, reporter: reporter)
-    }
-
-    /// Refuses new calls from now on and tells the peers at once; returns the calls still up.
-    func startDraining() -> Int {
-        router.meter.drain()
-        cluster?.reporter.workloadChanged()
-        return router.registry.activeCallCount
-    }
-
-    /// Takes the run-time settings of a reloaded configuration.
-    func apply(_ reloaded: NodeConfiguration) {
-        router.setLimits(capacity: reloaded.capacity, threshold: reloaded.threshold)
-        router.ngClients = reloaded.ngClients
-    }
-
-    func stop() {
-        for timer in timers { timer.cancel() }
-        timers = []
-        cluster?.reporter.stop()
     }
 }
 

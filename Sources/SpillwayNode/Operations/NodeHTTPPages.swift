@@ -4,10 +4,10 @@ enum NodeHTTPPages {
         guard let node else { return .failure(.serviceUnavailable, "the node is stopping") }
         switch path {
         case "/metrics":
-            let body = node.metrics.exposition(of: node.router.snapshot(ras: node.ras?.counters, h323: node.callSignalling?.counters))
+            let body = node.metricsExposition()
             return HTTPReply(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: body)
         case "/status":
-            return .json(node.router.status())
+            return .json(node.statistics.status())
         default:
             return .failure(.notFound, "unknown path \(path ?? "(not a GET)"); use GET /metrics or GET /status")
         }

@@ -94,18 +94,18 @@ final class NodeMetrics {
 
     private func exportRouting(_ routing: RoutingCounters) {
         for mode in SteeringMode.allCases {
-            total(Self.spills, Self.spillsHelp, [("policy", mode.rawValue), ("protocol", "ng")], routing.spills[mode] ?? 0)
+            total(Self.spills, Self.spillsHelp, [("policy", mode.rawValue), ("protocol", "ng")], routing.placements.spills[mode] ?? 0)
         }
-        total(Self.refusals, Self.refusalsHelp, [("protocol", "ng"), ("reason", "all-busy")], routing.allBusy)
-        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "sent")], routing.forwardsSent)
-        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "received")], routing.forwardsReceived)
-        total("spillway_forward_timeouts_total", "Forwarded requests the target did not answer in time", [], routing.forwardTimeouts)
+        total(Self.refusals, Self.refusalsHelp, [("protocol", "ng"), ("reason", "all-busy")], routing.placements.allBusy)
+        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "sent")], routing.forwards.sent)
+        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "received")], routing.forwards.received)
+        total("spillway_forward_timeouts_total", "Forwarded requests the target did not answer in time", [], routing.forwards.timeouts)
         total("spillway_proxied_commands_total", "Commands for calls anchored elsewhere, passed to their node", [], routing.proxied)
         let ng = "NG datagrams not carried out, by reason"
-        total("spillway_ng_dropped_total", ng, [("reason", "client-not-allowed")], routing.refusedClients)
-        total("spillway_ng_dropped_total", ng, [("reason", "no-cookie")], routing.unframed)
-        total("spillway_ng_dropped_total", ng, [("reason", "malformed-bencode")], routing.malformed)
-        total("spillway_ng_retransmissions_total", "NG requests received again, answered from the reply cache", [], routing.retransmissions)
+        total("spillway_ng_dropped_total", ng, [("reason", "client-not-allowed")], routing.ng.refusedClients)
+        total("spillway_ng_dropped_total", ng, [("reason", "no-cookie")], routing.ng.unframed)
+        total("spillway_ng_dropped_total", ng, [("reason", "malformed-bencode")], routing.ng.malformed)
+        total("spillway_ng_retransmissions_total", "NG requests received again, answered from the reply cache", [], routing.ng.retransmissions)
     }
 
     private static let spills = "spillway_spills_total"
