@@ -86,18 +86,43 @@ let package = Package(
             dependencies: ["Bencode", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
-        // The I/O edge around the cores: a relay node (NG server, cluster port, timers, configuration)
-        // and the load monitor (cluster port, NG and HTTP JSON queries).
+        // What a relay node and the load monitor are both built of, on their event loop: the service
+        // runtime and timers, UDP and HTTP ports, the NG front end, the cluster link and workload
+        // collector, the RAS server, and the settings' shared value types.
         .target(
-            name: "SpillwayNode",
+            name: "ServiceEdge",
             dependencies: [
-                "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323", "H323Edge",
+                "Cluster", "Bencode", "NGProtocol", "H323", "H323Edge", "CSpillwayShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The relay node: media plane, NG routing, cluster membership and steering, RAS, the H.323
+        // call-signalling port, metrics and its configuration.
+        .target(
+            name: "SpillwayNode",
+            dependencies: [
+                "ServiceEdge", "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323", "H323Edge",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+
+        // The load monitor: collects the nodes' workload and names the least-loaded node over the
+        // cluster port, NG, HTTP JSON and RAS.
+        .target(
+            name: "SpillwayMonitor",
+            dependencies: [
+                "ServiceEdge", "Cluster", "Bencode", "NGProtocol", "H323", "H323Edge",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -113,7 +138,8 @@ let package = Package(
         .executableTarget(
             name: "spillway",
             dependencies: [
-                "SpillwayNode", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane", "Cluster", "Capture",
+                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane", "Cluster",
+                "Capture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -141,10 +167,15 @@ let package = Package(
         // C the tests need and Swift's Glibc module does not declare (posix_spawn's closefrom action).
         .target(name: "CTestShims", path: "Tests/CTestShims"),
 
-        // Helpers the node and interop tests share: a loopback cluster, SDP and RTP builders.
+        // Test fixtures without a node: independent encodings (pycrate's), RAS samples, tone
+        // analysis and the clocks tests time with. The codec and H.323 tests need nothing more.
+        .target(name: "SpillwayTestFixtures", dependencies: ["H323"], path: "Tests/Fixtures"),
+
+        // The node harness the node and interop tests share: a loopback cluster and monitor, media
+        // peers, SDP and RTP builders, RAS and TCP test clients.
         .target(
             name: "SpillwayTestSupport",
-            dependencies: ["SpillwayNode", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP", "SRTP", "H323",
+            dependencies: ["SpillwayTestFixtures", "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP", "SRTP", "H323",
                 .product(name: "Logging", package: "swift-log")],
             path: "Tests/Support"
         ),
@@ -152,7 +183,7 @@ let package = Package(
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode"]),
-        .testTarget(name: "H323Tests", dependencies: ["H323", "Cluster", "SpillwayTestSupport"]),
+        .testTarget(name: "H323Tests", dependencies: ["H323", "Cluster", "SpillwayTestFixtures"]),
         .testTarget(
             name: "SRTPTests",
             dependencies: [
@@ -164,21 +195,23 @@ let package = Package(
             name: "ClusterTests",
             dependencies: ["Cluster", "Bencode", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "SpillwayTestSupport"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "SpillwayTestFixtures"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP", "MediaPlane", "Cluster", "SRTP",
-                "SpillwayTestSupport", "H323", "H323Edge", .product(name: "NIOCore", package: "swift-nio"),
+                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP",
+                "MediaPlane", "Cluster", "SRTP",
+                "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "InteropTests",
             dependencies: [
-                "SpillwayNode", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane", "Capture", "Cluster", "SRTP",
-                "SpillwayTestSupport", "H323", "H323Edge", "CTestShims",
+                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane",
+                "Capture", "Cluster", "SRTP",
+                "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", "CTestShims",
             ],
             exclude: ["Scripts"]
         ),

@@ -1,3 +1,4 @@
+import ServiceEdge
 import ArgumentParser
 import Bencode
 import Cluster

@@ -1,3 +1,5 @@
+import SpillwayMonitor
+import ServiceEdge
 import ArgumentParser
 import Cluster
 import Logging

@@ -1,5 +1,5 @@
 import Codecs
-import SpillwayTestSupport
+import SpillwayTestFixtures
 import Testing
 
 #if canImport(Glibc)

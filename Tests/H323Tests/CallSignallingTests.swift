@@ -1,5 +1,5 @@
 import H323
-import SpillwayTestSupport
+import SpillwayTestFixtures
 import Testing
 
 @Suite struct CallSignallingTests {

@@ -1,6 +1,6 @@
 import Cluster
 import H323
-import SpillwayTestSupport
+import SpillwayTestFixtures
 import Testing
 
 @Suite struct RASMessageTests {

@@ -1,3 +1,5 @@
+import SpillwayMonitor
+import ServiceEdge
 import Bencode
 import Capture
 import Cluster

@@ -1,3 +1,4 @@
+import SpillwayTestFixtures
 import Capture
 import Foundation
 import H323

@@ -1,3 +1,4 @@
+import SpillwayTestFixtures
 import Bencode
 import H323
 import H323Edge

@@ -1,3 +1,4 @@
+import SpillwayTestFixtures
 import Foundation
 import Bencode
 import MediaPlane

@@ -1,3 +1,6 @@
+import SpillwayTestFixtures
+import SpillwayMonitor
+import ServiceEdge
 import Bencode
 import Cluster
 import Foundation

@@ -1,3 +1,4 @@
+import SpillwayTestFixtures
 import Bencode
 import Codecs
 import Foundation

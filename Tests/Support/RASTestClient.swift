@@ -1,3 +1,4 @@
+import SpillwayTestFixtures
 import H323
 import MediaPlane
 import SpillwayClient

@@ -1,3 +1,6 @@
+import SpillwayTestFixtures
+import SpillwayMonitor
+import ServiceEdge
 import Bencode
 import Cluster
 import Logging
@@ -136,20 +139,6 @@ public final class TestCluster {
         let address = try ScriptedCall.mediaAddress(in: reply)
         return (reply["spillway-node"]?.stringValue, address.ip, reply["spillway-hops"]?.integerValue)
     }
-}
-
-/// Monotonic seconds, for timing in tests.
-public func spw_test_seconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
-
-/// Wall-clock nanoseconds since the epoch, as cluster messages are stamped.
-public func spw_test_wall_nanos() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
 /// A PCMU packet with the given sequence number.

@@ -1,3 +1,4 @@
+import ServiceEdge
 import TOMLKit
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import ServiceEdge
 import Logging
 
 #if canImport(Glibc)

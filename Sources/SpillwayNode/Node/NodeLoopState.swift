@@ -1,3 +1,4 @@
+import ServiceEdge
 import Bencode
 import CSpillwayShims
 import Cluster
@@ -195,7 +196,7 @@ final class NodeLoopState: LoopConfinedState {
         guard let channel else { return nil }
         guard let rasAddress = identity.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
             let callSignal = identity.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))
-        else { throw NodeStartError.bindFailed(setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address") }
+        else { throw StartError.bindFailed(setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address") }
         return try RASEndpoint(
             identity: identity, rasAddress: rasAddress, callSignalAddress: callSignal, meter: meter,
             planner: planner, configuration: configuration, channel: channel, loop: loop, logger: logger)

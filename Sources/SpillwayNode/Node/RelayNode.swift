@@ -1,3 +1,4 @@
+import ServiceEdge
 import CSpillwayShims
 import Cluster
 import H323
@@ -41,9 +42,9 @@ public final class RelayNode: Sendable {
             logger[metadataKey: "node"] = "\(configuration.nodeID)"
             return logger
         }()
-        let seal = try configuration.clusterKeyFile.map { path throws(NodeStartError) in try ClusterKeyFile.load(path) }
+        let seal = try configuration.clusterKeyFile.map { path throws(StartError) in try ClusterKeyFile.load(path) }
         if let directory = configuration.recordingDirectory, access(directory, W_OK | X_OK) != 0 {
-            throw NodeStartError.recordingDirectory(path: directory, reason: String(cString: strerror(errno)))
+            throw StartError.recordingDirectory(path: directory, reason: String(cString: strerror(errno)))
         }
         DescriptorLimit.raise(forPortRange: configuration.portRange, logger: logger)
         let workers = try WorkerPool(
@@ -74,7 +75,7 @@ public final class RelayNode: Sendable {
                 do {
                     callSignal = try await CallSignallingPort.listen(on: address, loop: loop) { state.value?.callSignalling }
                 } catch {
-                    throw NodeStartError.bindFailed(setting: "call-signal", address: address, underlying: "\(error)")
+                    throw StartError.bindFailed(setting: "call-signal", address: address, underlying: "\(error)")
                 }
                 runtime.channels.append(callSignal!)
             }
@@ -85,7 +86,7 @@ public final class RelayNode: Sendable {
                         { path, respond in respond(NodeHTTPPages.answer(path, node: state.value)) }
                     }
                 } catch {
-                    throw NodeStartError.bindFailed(setting: "metrics", address: metricsAddress, underlying: "\(error)")
+                    throw StartError.bindFailed(setting: "metrics", address: metricsAddress, underlying: "\(error)")
                 }
                 runtime.channels.append(metrics!)
             }
@@ -126,7 +127,7 @@ public final class RelayNode: Sendable {
     private static func bind(
         _ setting: String, _ address: String, on loop: any EventLoop,
         deliver: @escaping @Sendable () -> (([UInt8], NIOCore.SocketAddress) -> Void)
-    ) async throws(NodeStartError) -> any Channel {
+    ) async throws(StartError) -> any Channel {
         do {
             return try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: address), on: loop, deliver: deliver)
         } catch {
@@ -203,23 +204,5 @@ public final class RelayNode: Sendable {
     /// Stops the timers, closes the ports, stops the media workers and the event loop.
     public func shutdown() async {
         await runtime.shutdown(beforeLoopEnds: workers.shutdown)
-    }
-}
-
-/// Why a node could not start.
-public enum NodeStartError: Error, CustomStringConvertible {
-    case bindFailed(setting: String, address: String, underlying: String)
-    case clusterKey(path: String, reason: String)
-    case recordingDirectory(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .bindFailed(let setting, let address, let underlying):
-            "cannot listen for \(setting) on \(address): \(underlying); is another process (another relay?) already bound there?"
-        case .clusterKey(let path, let reason):
-            "cluster key file \(path): \(reason)"
-        case .recordingDirectory(let path, let reason):
-            "recording directory \(path) cannot be written (\(reason)); create it or point --recording-dir elsewhere"
-        }
     }
 }

@@ -1,3 +1,4 @@
+import ServiceEdge
 import Bencode
 import H323Edge
 

@@ -1,3 +1,5 @@
+import ServiceEdge
+
 /// A node's HTTP pages: `GET /metrics` (Prometheus text format) and `GET /status` (JSON).
 enum NodeHTTPPages {
     static func answer(_ path: String?, node: NodeLoopState?) -> HTTPReply {

@@ -1,3 +1,4 @@
+import ServiceEdge
 import Cluster
 import H323Edge
 import MediaPlane

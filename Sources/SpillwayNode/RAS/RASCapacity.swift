@@ -1,3 +1,4 @@
+import ServiceEdge
 import H323
 
 /// A node's workload as H.225.0 call capacity: the calls it carries at most (`max-sessions`) and

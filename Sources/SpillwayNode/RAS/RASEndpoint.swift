@@ -1,3 +1,4 @@
+import ServiceEdge
 import CSpillwayShims
 import Cluster
 import H323

@@ -9,10 +9,10 @@ import NIOCore
 /// one is logged and counted, never fatal), answers retransmitted requests from a cache, keeps the
 /// registrations (GRQ, RRQ, URQ) and confirms disengages (DRQ). Everything else goes to the owner's
 /// `handle`. Runs on one event loop.
-final class RASServer {
+package final class RASServer {
     /// This gatekeeper's identifier in GCF, RCF and RRJ.
-    let gatekeeperIdentifier: String
-    let rasAddress: TransportAddress
+    package let gatekeeperIdentifier: String
+    package let rasAddress: TransportAddress
     /// Named in RCF: where registered endpoints may send call signalling (none for the monitor).
     private let callSignalAddresses: [TransportAddress]
     private let transport: RASTransport
@@ -21,9 +21,9 @@ final class RASServer {
     private var replies = ReplyCache<(datagram: [UInt8], destination: NIOCore.SocketAddress)>()
     /// Requests whose answer is being worked out: their retransmissions are not acted on twice.
     private var inProgress: Set<String> = []
-    private(set) var counters = RASCounters()
+    package private(set) var counters = RASCounters()
 
-    init(
+    package init(
         gatekeeperIdentifier: String, rasAddress: TransportAddress, callSignalAddresses: [TransportAddress], transport: RASTransport,
         logger: Logger
     ) {
@@ -36,7 +36,7 @@ final class RASServer {
 
     /// Decodes and answers `datagram`, or hands the message to `handle` with the request's key
     /// (for `answer`) when it is not one every gatekeeper answers alike.
-    func receive(
+    package func receive(
         _ datagram: [UInt8], from source: NIOCore.SocketAddress, handle: (RASMessage, _ key: String, _ source: NIOCore.SocketAddress) -> Void
     ) {
         let message: RASMessage
@@ -80,32 +80,32 @@ final class RASServer {
     }
 
     /// Whether `endpointIdentifier` is registered now.
-    func isRegistered(_ endpointIdentifier: String) -> Bool {
+    package func isRegistered(_ endpointIdentifier: String) -> Bool {
         registration(endpointIdentifier) != nil
     }
 
     /// The registration of `endpointIdentifier`, if live.
     /// The live registration holding any of `aliases`.
-    func registration(matchingAnyOf aliases: [AliasAddress]) -> RegistrationTable.Registration? {
+    package func registration(matchingAnyOf aliases: [AliasAddress]) -> RegistrationTable.Registration? {
         registrations.registration(matchingAnyOf: aliases, now: spw_monotonic_nanos())
     }
 
-    func registration(_ endpointIdentifier: String) -> RegistrationTable.Registration? {
+    package func registration(_ endpointIdentifier: String) -> RegistrationTable.Registration? {
         registrations.registration(endpointIdentifier, now: spw_monotonic_nanos())
     }
 
     /// Marks a request as being worked on: its retransmissions are dropped until `answer`.
-    func beginWork(on key: String) {
+    package func beginWork(on key: String) {
         inProgress.insert(key)
     }
 
     /// Marks a request as no longer worked on here, without an answer from this gatekeeper.
-    func endWork(on key: String) {
+    package func endWork(on key: String) {
         inProgress.remove(key)
     }
 
     /// Sends the answer to a request, and keeps it for the request's retransmissions.
-    func answer(_ key: String, _ message: RASMessage, to destination: NIOCore.SocketAddress) {
+    package func answer(_ key: String, _ message: RASMessage, to destination: NIOCore.SocketAddress) {
         inProgress.remove(key)
         let datagram = message.perEncoded
         replies.store((datagram, destination), client: key, cookie: "", now: spw_monotonic_nanos())
@@ -113,11 +113,11 @@ final class RASServer {
     }
 
     /// Sends a message that answers nothing (RIP, forwarded requests, reports).
-    func send(_ message: RASMessage, to destination: NIOCore.SocketAddress) {
+    package func send(_ message: RASMessage, to destination: NIOCore.SocketAddress) {
         transport.send(message, to: destination)
     }
 
-    func count(_ update: (inout RASCounters) -> Void) {
+    package func count(_ update: (inout RASCounters) -> Void) {
         update(&counters)
     }
 
@@ -144,25 +144,25 @@ final class RASServer {
 }
 
 /// What a RAS port has done since it started.
-struct RASCounters {
+package struct RASCounters {
     /// Decoded messages by H.225.0 name.
-    var received: [String: UInt64] = [:]
-    var malformed: UInt64 = 0
-    var unsupported: UInt64 = 0
-    var retransmissions: UInt64 = 0
+    package var received: [String: UInt64] = [:]
+    package var malformed: UInt64 = 0
+    package var unsupported: UInt64 = 0
+    package var retransmissions: UInt64 = 0
     /// LRQ/ARQ answered with this node's own addresses (or, on the monitor, a node's).
-    var admitted: UInt64 = 0
-    var forwarded: UInt64 = 0
-    var forwardTimeouts: UInt64 = 0
-    var lateAnswers: UInt64 = 0
-    var allBusy: UInt64 = 0
-    var hopLimit: UInt64 = 0
-    var notRegistered: UInt64 = 0
-    var reportsReceived: UInt64 = 0
+    package var admitted: UInt64 = 0
+    package var forwarded: UInt64 = 0
+    package var forwardTimeouts: UInt64 = 0
+    package var lateAnswers: UInt64 = 0
+    package var allBusy: UInt64 = 0
+    package var hopLimit: UInt64 = 0
+    package var notRegistered: UInt64 = 0
+    package var reportsReceived: UInt64 = 0
 }
 
-extension RASCounters {
-    var bencoded: BencodeValue {
+package extension RASCounters {
+    package var bencoded: BencodeValue {
         .dictionary([
             "received": .dictionary(received.mapValues { .integer(Int64($0)) }),
             "malformed": .integer(Int64(malformed)), "unsupported": .integer(Int64(unsupported)),

@@ -1,3 +1,4 @@
+import ServiceEdge
 import Bencode
 import CSpillwayShims
 import Cluster
@@ -107,7 +108,7 @@ final class MonitorLoopState: LoopConfinedState {
         self.configuration = configuration
         gatekeeper = try rasChannel.map { rasChannel in
             guard let address = rasChannel.localAddress.flatMap({ TransportAddress($0) }) else {
-                throw NodeStartError.bindFailed(setting: "ras", address: configuration.rasAddress ?? "", underlying: "not an IP address")
+                throw StartError.bindFailed(setting: "ras", address: configuration.rasAddress ?? "", underlying: "not an IP address")
             }
             return MonitorGatekeeper(configuration: configuration, rasAddress: address, channel: rasChannel, logger: logger)
         }

@@ -1,3 +1,4 @@
+import ServiceEdge
 import Cluster
 import Logging
 import MediaPlane

@@ -2,7 +2,7 @@ import NIOCore
 
 /// A repeating timer whose body runs on one event loop and may use that loop's confined state
 /// (NIO's `scheduleRepeatedTask` wants a `Sendable` body). Create, run and cancel it on the loop.
-final class LoopTimer {
+package final class LoopTimer {
     private let loop: any EventLoop
     private let interval: TimeAmount
     private let body: () -> Void
@@ -10,14 +10,14 @@ final class LoopTimer {
     private var cancelled = false
 
     /// Runs `body` after `initialDelay`, then every `interval`, until cancelled.
-    init(on loop: any EventLoop, initialDelay: TimeAmount, every interval: TimeAmount, _ body: @escaping () -> Void) {
+    package init(on loop: any EventLoop, initialDelay: TimeAmount, every interval: TimeAmount, _ body: @escaping () -> Void) {
         self.loop = loop
         self.interval = interval
         self.body = body
         schedule(in: initialDelay)
     }
 
-    func cancel() {
+    package func cancel() {
         cancelled = true
         next?.cancel()
         next = nil

@@ -2,26 +2,26 @@ import NIOCore
 import NIOPosix
 
 /// Hands each datagram a UDP channel receives to a function on the channel's event loop.
-final class DatagramHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+package final class DatagramHandler: ChannelInboundHandler {
+    package typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
     private let deliver: ([UInt8], NIOCore.SocketAddress) -> Void
 
-    init(_ deliver: @escaping ([UInt8], NIOCore.SocketAddress) -> Void) {
+    package init(_ deliver: @escaping ([UInt8], NIOCore.SocketAddress) -> Void) {
         self.deliver = deliver
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         deliver(Array(envelope.data.readableBytesView), envelope.remoteAddress)
     }
 }
 
-extension DatagramBootstrap {
+package extension DatagramBootstrap {
     /// Binds a UDP channel on `address` whose datagrams go to `deliver` (called on the loop). Without
     /// SO_REUSEADDR: on UDP it would let a second relay bind the same port and silently take
     /// requests meant for this one; a clash must fail at start instead.
-    static func bind(
+    package static func bind(
         _ address: NIOCore.SocketAddress, on loop: any EventLoop,
         deliver: @escaping @Sendable () -> (([UInt8], NIOCore.SocketAddress) -> Void)
     ) async throws -> any Channel {

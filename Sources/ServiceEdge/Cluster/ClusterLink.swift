@@ -5,28 +5,28 @@ import NIOCore
 
 /// The sending and receiving end of a node's (or the monitor's) cluster UDP port: seals outgoing
 /// messages, opens incoming ones, and counts what it refuses. Used on the event loop only.
-final class ClusterLink {
-    let sender: String
+package final class ClusterLink {
+    package let sender: String
     private let seal: ClusterSeal
     private let channel: any Channel
     private let logger: Logger
-    private(set) var rejected: [ClusterRejection: UInt64] = [:]
+    package private(set) var rejected: [ClusterRejection: UInt64] = [:]
 
-    init(sender: String, seal: ClusterSeal, channel: any Channel, logger: Logger) {
+    package init(sender: String, seal: ClusterSeal, channel: any Channel, logger: Logger) {
         self.sender = sender
         self.seal = seal
         self.channel = channel
         self.logger = logger
     }
 
-    func send(_ message: ClusterMessage, to address: NIOCore.SocketAddress) {
+    package func send(_ message: ClusterMessage, to address: NIOCore.SocketAddress) {
         let datagram = seal.seal(ClusterEnvelope(sender: sender, sentAtWallNanos: spw_wall_nanos(), message: message))
         let buffer = channel.allocator.buffer(bytes: datagram)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
     }
 
     /// The envelope in a received datagram, or nil when it is refused (counted and logged).
-    func open(_ datagram: [UInt8], from address: NIOCore.SocketAddress) -> ClusterEnvelope? {
+    package func open(_ datagram: [UInt8], from address: NIOCore.SocketAddress) -> ClusterEnvelope? {
         switch seal.open(datagram, nowWallNanos: spw_wall_nanos()) {
         case .success(let envelope):
             return envelope
@@ -38,7 +38,7 @@ final class ClusterLink {
 
     /// Counts a refused message. Logged at the 1st, 2nd, 4th, 8th... of each kind, so a flood of
     /// forged datagrams cannot flood the log.
-    func refuse(_ reason: ClusterRejection, from address: NIOCore.SocketAddress) {
+    package func refuse(_ reason: ClusterRejection, from address: NIOCore.SocketAddress) {
         let count = rejected[reason, default: 0] + 1
         rejected[reason] = count
         guard count & (count - 1) == 0 else { return }

@@ -7,8 +7,8 @@ import NIOCore
 /// receiving pushed reports, polling at each interval, subscribing to streams, or polling on demand
 /// when a decision needs fresh data. Used by nodes (about their peers) and by the load monitor
 /// (about the nodes). Runs on the event loop.
-final class WorkloadCollector {
-    enum Strategy: Equatable {
+package final class WorkloadCollector {
+    package enum Strategy: Equatable {
         /// Nodes push; nothing to ask.
         case passive
         /// Poll every node at each interval.
@@ -19,8 +19,8 @@ final class WorkloadCollector {
         case onDemand
     }
 
-    private(set) var table: PeerTable
-    let strategy: Strategy
+    package private(set) var table: PeerTable
+    package let strategy: Strategy
     private let addresses: [String: NIOCore.SocketAddress]
     private let link: ClusterLink
     private let loop: any EventLoop
@@ -30,17 +30,17 @@ final class WorkloadCollector {
     private var round: PollRound?
     private var subscriptionRenewedAt: UInt64?
     /// What became of every report received, by outcome.
-    private(set) var outcomes: [PeerTable.ReportOutcome: UInt64] = [:]
-    private(set) var pollsSent: UInt64 = 0
+    package private(set) var outcomes: [PeerTable.ReportOutcome: UInt64] = [:]
+    package private(set) var pollsSent: UInt64 = 0
 
     /// Decisions waiting for one poll round's replies.
     private struct PollRound {
-        var outstanding: Set<String>
-        var waiting: [(PeerTable) -> Void]
-        var timeout: Scheduled<Void>?
+        package var outstanding: Set<String>
+        package var waiting: [(PeerTable) -> Void]
+        package var timeout: Scheduled<Void>?
     }
 
-    init(
+    package init(
         nodes: [(id: String, address: NIOCore.SocketAddress)], strategy: Strategy, intervalNanos: UInt64,
         ageLimitNanos: UInt64, pollTimeoutNanos: UInt64, link: ClusterLink, loop: any EventLoop, logger: Logger
     ) {
@@ -54,11 +54,11 @@ final class WorkloadCollector {
         self.logger = logger
     }
 
-    func address(of id: String) -> NIOCore.SocketAddress? { addresses[id] }
+    package func address(of id: String) -> NIOCore.SocketAddress? { addresses[id] }
 
     /// Runs once per interval: polls or renews subscriptions as the strategy says, and marks down
     /// nodes whose reports stopped.
-    func tick(now: UInt64 = spw_monotonic_nanos()) {
+    package func tick(now: UInt64 = spw_monotonic_nanos()) {
         switch strategy {
         case .periodicPoll:
             pollAll()
@@ -82,7 +82,7 @@ final class WorkloadCollector {
     }
 
     /// Records a report received from `sender`.
-    func receive(_ report: WorkloadReport, sender: String, from address: NIOCore.SocketAddress, now: UInt64 = spw_monotonic_nanos()) {
+    package func receive(_ report: WorkloadReport, sender: String, from address: NIOCore.SocketAddress, now: UInt64 = spw_monotonic_nanos()) {
         guard report.node.id == sender else {
             link.refuse(.unknownSender, from: address)
             return
@@ -101,7 +101,7 @@ final class WorkloadCollector {
 
     /// Calls `body` with a view fresh enough to decide on: at once, or (on-demand strategy) after a
     /// poll round has been answered by every node or timed out (silent nodes are then marked down).
-    func withFreshView(_ body: @escaping (PeerTable) -> Void) {
+    package func withFreshView(_ body: @escaping (PeerTable) -> Void) {
         guard strategy == .onDemand, !addresses.isEmpty else { return body(table) }
         if round != nil {
             round!.waiting.append(body)
@@ -118,13 +118,13 @@ final class WorkloadCollector {
         pollAll()
     }
 
-    func markDown(_ id: String) { table.markDown(id) }
+    package func markDown(_ id: String) { table.markDown(id) }
 
     /// Runs `body` on the table itself (a steering decision counts the spill it makes there).
-    func updateTable<Result>(_ body: (inout PeerTable) -> Result) -> Result { body(&table) }
+    package func updateTable<Result>(_ body: (inout PeerTable) -> Result) -> Result { body(&table) }
 
     /// The least-loaded node for a new call, claimed in this collector's table (see `PeerTable.claimLeastLoaded`).
-    func claimLeastLoaded(excluding: [String]) -> (choice: LeastLoadedPolicy.Choice, node: NodeIdentity)? {
+    package func claimLeastLoaded(excluding: [String]) -> (choice: LeastLoadedPolicy.Choice, node: NodeIdentity)? {
         table.claimLeastLoaded(excluding: excluding, now: spw_monotonic_nanos())
     }
 

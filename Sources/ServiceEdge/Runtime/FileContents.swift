@@ -4,7 +4,7 @@ import Glibc
 
 /// Reads a whole (small) file: configuration and key files. Returns nil when it cannot be opened,
 /// with `errno` telling why; stops after `limit` bytes.
-func readFileContents(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
+package func readFileContents(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
     guard let file = fopen(path, "r") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []

@@ -6,8 +6,8 @@ import Glibc
 
 /// Reads the cluster's shared key: the file's bytes, without a trailing newline, at least
 /// `ClusterSeal.minimumKeyLength` of them. Every node and the monitor must read the same key.
-enum ClusterKeyFile {
-    static func load(_ path: String) throws(NodeStartError) -> ClusterSeal {
+package enum ClusterKeyFile {
+    package static func load(_ path: String) throws(StartError) -> ClusterSeal {
         guard var bytes = readFileContents(path, limit: 65536) else {
             throw .clusterKey(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
         }

@@ -9,11 +9,11 @@ import Glibc
 /// is matched against the IPv4 prefixes.
 public struct ClientNetworks: Sendable, Equatable, CustomStringConvertible {
     /// One prefix: the address bytes (4 or 16) and how many leading bits must match.
-    struct Prefix: Sendable, Equatable {
-        var bytes: [UInt8]
-        var length: Int
+    package struct Prefix: Sendable, Equatable {
+        package var bytes: [UInt8]
+        package var length: Int
 
-        func contains(_ address: [UInt8]) -> Bool {
+        package func contains(_ address: [UInt8]) -> Bool {
             guard address.count == bytes.count else { return false }
             for bit in stride(from: 0, to: length, by: 8) {
                 let mask: UInt8 = length - bit >= 8 ? 0xFF : ~(0xFF >> UInt8(length - bit))

@@ -11,36 +11,36 @@ import NIOCore
 /// request still being worked on twice), and sends each reply with its cookie. What a command
 /// means is its owner's business: the owner gets every new, well-formed command with the
 /// `Request` to answer. Used on the event loop only.
-final class NGFrontEnd {
+package final class NGFrontEnd {
     /// A client's request waiting for its reply: the client's address and the request's cookie.
-    struct Request: Hashable, CustomStringConvertible {
-        let client: NIOCore.SocketAddress
-        let cookie: String
+    package struct Request: Hashable, CustomStringConvertible {
+        package let client: NIOCore.SocketAddress
+        package let cookie: String
 
-        var description: String { "\(client)" }
+        package var description: String { "\(client)" }
     }
 
     /// Datagrams the front end dropped or answered from its cache.
-    struct Counters {
+    package struct Counters {
         /// From outside `ng-clients`.
-        var refusedClients: UInt64 = 0
+        package var refusedClients: UInt64 = 0
         /// Without a cookie.
-        var unframed: UInt64 = 0
+        package var unframed: UInt64 = 0
         /// Whose body is not bencode.
-        var malformed: UInt64 = 0
+        package var malformed: UInt64 = 0
         /// A request received again: answered from the cache, or dropped while it is worked on.
-        var retransmissions: UInt64 = 0
+        package var retransmissions: UInt64 = 0
     }
 
     /// Where commands are taken from; a reloaded config file may change it.
-    var clients: ClientNetworks
-    private(set) var counters = Counters()
+    package var clients: ClientNetworks
+    package private(set) var counters = Counters()
     private let channel: any Channel
     private let logger: Logger
     private var replies = ReplyCache<[UInt8]>()
     private var inFlight: Set<Request> = []
 
-    init(clients: ClientNetworks, channel: any Channel, logger: Logger) {
+    package init(clients: ClientNetworks, channel: any Channel, logger: Logger) {
         self.clients = clients
         self.channel = channel
         self.logger = logger
@@ -48,7 +48,7 @@ final class NGFrontEnd {
 
     /// Takes one datagram from the NG port. A new request with a well-formed body goes to `handle`,
     /// which must answer it, now or later, with `answer(_:with:)`.
-    func receive(_ datagram: [UInt8], from client: NIOCore.SocketAddress, handle: (BencodeValue, Request) -> Void) {
+    package func receive(_ datagram: [UInt8], from client: NIOCore.SocketAddress, handle: (BencodeValue, Request) -> Void) {
         guard clients.allows(client) else {
             counters.refusedClients += 1
             if counters.refusedClients % 1000 == 1 {
@@ -81,7 +81,7 @@ final class NGFrontEnd {
     }
 
     /// Sends `reply` to the request's client and keeps it for the client's retransmissions.
-    func answer(_ request: Request, with reply: BencodeValue) {
+    package func answer(_ request: Request, with reply: BencodeValue) {
         inFlight.remove(request)
         let datagram = NGMessage(cookie: request.cookie, body: reply).encoded
         replies.store(datagram, client: request.description, cookie: request.cookie, now: spw_monotonic_nanos())

@@ -4,13 +4,19 @@ import NIOHTTP1
 import NIOPosix
 
 /// One reply to an HTTP GET.
-struct HTTPReply {
-    var status: HTTPResponseStatus
-    var contentType: String
-    var body: [UInt8]
+package struct HTTPReply {
+    package var status: HTTPResponseStatus
+    package var contentType: String
+    package var body: [UInt8]
+
+    package init(status: HTTPResponseStatus, contentType: String, body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
 
     /// A JSON body with sorted keys.
-    static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPReply {
+    package static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> HTTPReply {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let body = (try? encoder.encode(value)).map { [UInt8]($0) } ?? Array("{}".utf8)
@@ -18,7 +24,7 @@ struct HTTPReply {
     }
 
     /// `{"error": ...}` with the status.
-    static func failure(_ status: HTTPResponseStatus, _ message: String) -> HTTPReply {
+    package static func failure(_ status: HTTPResponseStatus, _ message: String) -> HTTPReply {
         json(["error": message], status: status)
     }
 }
@@ -27,20 +33,20 @@ struct HTTPReply {
 /// `/metrics` and `/status`) on the service's event loop. `answer` gets the request path (nil for
 /// other methods) and calls back once with the reply, possibly later; each connection carries one
 /// request.
-final class HTTPGetHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-    typealias Answer = (_ path: String?, _ reply: @escaping (HTTPReply) -> Void) -> Void
+package final class HTTPGetHandler: ChannelInboundHandler {
+    package typealias InboundIn = HTTPServerRequestPart
+    package typealias OutboundOut = HTTPServerResponsePart
+    package typealias Answer = (_ path: String?, _ reply: @escaping (HTTPReply) -> Void) -> Void
 
     private let answer: Answer
     private var path: String?
 
-    init(answer: @escaping Answer) {
+    package init(answer: @escaping Answer) {
         self.answer = answer
     }
 
     /// Listens on `address`, answering every connection's request with `answer`.
-    static func listen(
+    package static func listen(
         on address: String, loop: any EventLoop, answer: @escaping @Sendable () -> Answer
     ) async throws -> any Channel {
         try await ServerBootstrap(group: loop)
@@ -55,7 +61,7 @@ final class HTTPGetHandler: ChannelInboundHandler {
             .get()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             path = head.method == .GET ? head.uri : nil
