@@ -17,6 +17,8 @@ import Testing
                 workers = 2
                 media-timeout = 30
                 relatch-silence = 0.5
+                threshold = 1
+                max-cpu = 0.75
                 log-level = "debug"
                 data-plane = "epoll"
                 """, source: "spillway.toml")
@@ -28,6 +30,7 @@ import Testing
         #expect(configuration.workers == 2)
         #expect(configuration.mediaTimeout == 30)
         #expect(configuration.relatchSilence == 0.5)
+        #expect(configuration.threshold == 1 && configuration.capacity.cpu == 0.75)
         #expect(configuration.logLevel == .debug)
         #expect(configuration.dataPlane == .epoll)
     }
@@ -49,16 +52,19 @@ import Testing
     }
 
     @Test(arguments: [
-        ("workers = \"two\"", "config file spillway.toml: line 1: setting 'workers' has value 'two'; allowed: an integer from 1 to 64"),
+        ("workers = \"two\"", "config file spillway.toml: line 1: setting 'workers' has value '\"two\"'; allowed: an integer from 1 to 64, as a TOML integer"),
+        ("workers = 2.5", "config file spillway.toml: line 1: setting 'workers' has value '2.5'; allowed: an integer from 1 to 64, as a TOML integer"),
+        ("threshold = \"0.8\"", "config file spillway.toml: line 1: setting 'threshold' has value '\"0.8\"'; allowed: a number from 0 (drain) to 1, as a TOML number"),
+        ("policy = 3", "config file spillway.toml: line 1: setting 'policy' has value '3'; allowed: a string in quotes, e.g. policy = \"...\""),
         ("port-range = \"9-1\"", "config file spillway.toml: line 1: setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. 30000-39999"),
-        ("threshold = \"high\"", "config file spillway.toml: line 1: setting 'threshold' has value 'high'; allowed: a number from 0 (drain) to 1"),
+        ("threshold = true", "config file spillway.toml: line 1: setting 'threshold' has value 'true'; allowed: a number from 0 (drain) to 1, as a TOML number"),
         ("peer = [\"node-2\"]", "config file spillway.toml: line 1: setting 'peer' has value 'node-2'; allowed: ID@HOST:PORT, e.g. node-2@127.0.0.12:2224"),
         ("policy = \"random\"", "config file spillway.toml: line 1: setting 'policy' has value 'random'; allowed: delegate, sequence or monitor"),
         ("threads = 4", "config file spillway.toml: line 1: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
         ("ng-clients = \"10.0.0.0/33\"", "config file spillway.toml: line 1: setting 'ng-clients' has value '10.0.0.0/33'; allowed: comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32"),
-        ("drain-grace = \"soon\"", "config file spillway.toml: line 1: setting 'drain-grace' has value 'soon'; allowed: seconds from 0 to 86400"),
+        ("drain-grace = \"soon\"", "config file spillway.toml: line 1: setting 'drain-grace' has value '\"soon\"'; allowed: seconds from 0 to 86400, as a TOML number"),
         ("interface = \"external/10.0.0.5!2001:db8::5\"", "config file spillway.toml: line 1: setting 'interface' has value 'external/10.0.0.5!2001:db8::5'; allowed: NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5"),
-        ("relatch-silence = \"brief\"", "config file spillway.toml: line 1: setting 'relatch-silence' has value 'brief'; allowed: seconds from 0 to 60"),
+        ("relatch-silence = \"brief\"", "config file spillway.toml: line 1: setting 'relatch-silence' has value '\"brief\"'; allowed: seconds from 0 to 60, as a TOML number"),
         ("data-plane = \"uring\"", "config file spillway.toml: line 1: setting 'data-plane' has value 'uring'; allowed: io_uring or epoll"),
         ("log-level = \"loud\"", "config file spillway.toml: line 1: setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),
     ])

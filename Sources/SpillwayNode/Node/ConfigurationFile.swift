@@ -28,9 +28,9 @@ extension NodeConfiguration {
         for (key, value) in table {
             do {
                 if let array = value.array {
-                    for element in array { try set(key, to: try Self.text(of: element, key: key)) }
+                    for element in array { try set(key, toFileValue: try Self.fileValue(element, key: key)) }
                 } else {
-                    try set(key, to: try Self.text(of: value, key: key))
+                    try set(key, toFileValue: try Self.fileValue(value, key: key))
                 }
             } catch {
                 throw Self.located(error, in: text, source: source) ?? error
@@ -63,12 +63,12 @@ extension NodeConfiguration {
         return .file(path: source, reason: "line \(index + 1): \(error)")
     }
 
-    /// A TOML string, integer, float or boolean as the text `set(_:to:)` reads.
-    private static func text(of value: any TOMLValueConvertible, key: String) throws(ConfigurationError) -> String {
-        if let text = value.string { return text }
-        if let number = value.int { return String(number) }
-        if let number = value.double { return String(number) }
-        if let flag = value.bool { return String(flag) }
+    /// A TOML string, integer, float or boolean as the setting takes it.
+    private static func fileValue(_ value: any TOMLValueConvertible, key: String) throws(ConfigurationError) -> FileValue {
+        if let text = value.string { return .text(text) }
+        if let number = value.int { return .integer(number) }
+        if let number = value.double { return .number(number) }
+        if let flag = value.bool { return .flag(flag) }
         throw .invalid(setting: key, value: "\(value)", allowed: "a string or a number")
     }
 }

@@ -6,9 +6,9 @@ import Logging
 import MediaPlane
 
 /// One setting of a node, described once: its name (the `spillway serve` flag and the TOML key),
-/// its help text, whether a reload (SIGHUP) applies it, how its text sets it, and how it reads back.
-/// The command line, the TOML reader, the reload and restart lists and the README's settings table
-/// all come from `NodeConfiguration.settings`.
+/// its help text, whether a reload (SIGHUP) applies it, how a flag's text and a config file's
+/// typed value set it, and how a change is told. The command line, the TOML reader, the reload and
+/// restart lists and the README's settings table all come from `NodeConfiguration.settings`.
 public struct NodeSetting: Sendable {
     public let name: String
     public let help: String
@@ -17,13 +17,44 @@ public struct NodeSetting: Sendable {
     /// Each use adds to a list (`peer`, `interface`, `h323-route`); the others replace.
     public let isRepeatable: Bool
     fileprivate let apply: @Sendable (inout NodeConfiguration, String) throws(ConfigurationError) -> Void
+    /// Sets it from a config file's value, in the file's own type: numbers as numbers, the rest as strings.
+    fileprivate let applyFileValue: @Sendable (inout NodeConfiguration, FileValue) throws(ConfigurationError) -> Void
     fileprivate let reset: @Sendable (inout NodeConfiguration) -> Void
-    /// The value as text, to tell whether a reload changed it.
-    fileprivate let current: @Sendable (NodeConfiguration) -> String
+    /// Whether two configurations hold different values of it, to tell what a reload changed.
+    fileprivate let differs: @Sendable (NodeConfiguration, NodeConfiguration) -> Bool
+
+    private init(
+        name: String, help: String, isReloadable: Bool, isRepeatable: Bool,
+        apply: @escaping @Sendable (inout NodeConfiguration, String) throws(ConfigurationError) -> Void,
+        applyFileValue: (@Sendable (inout NodeConfiguration, FileValue) throws(ConfigurationError) -> Void)? = nil,
+        reset: @escaping @Sendable (inout NodeConfiguration) -> Void,
+        differs: @escaping @Sendable (NodeConfiguration, NodeConfiguration) -> Bool
+    ) {
+        self.name = name
+        self.help = help
+        self.isReloadable = isReloadable
+        self.isRepeatable = isRepeatable
+        self.apply = apply
+        self.applyFileValue = applyFileValue ?? Self.quoted(name, apply)
+        self.reset = reset
+        self.differs = differs
+    }
+
+    /// Applies a config file's string as a flag's text; any other type is refused.
+    private static func quoted(
+        _ name: String, _ apply: @escaping @Sendable (inout NodeConfiguration, String) throws(ConfigurationError) -> Void
+    ) -> @Sendable (inout NodeConfiguration, FileValue) throws(ConfigurationError) -> Void {
+        { configuration, value throws(ConfigurationError) in
+            guard case .text(let text) = value else {
+                throw .invalid(setting: name, value: "\(value)", allowed: "a string in quotes, e.g. \(name) = \"...\"")
+            }
+            try apply(&configuration, text)
+        }
+    }
 
     /// A setting whose text is parsed by `parse` into the value at `keyPath`; `allowed` tells an
     /// operator what a refused text should have been.
-    static func value<Value: Sendable>(
+    static func value<Value: Equatable & Sendable>(
         _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value> & Sendable, reloadable: Bool = false,
         allowed: String, help: String, parse: @escaping @Sendable (String) -> Value?
     ) -> NodeSetting {
@@ -33,22 +64,42 @@ public struct NodeSetting: Sendable {
                 guard let value = parse(text) else { throw .invalid(setting: name, value: text, allowed: allowed) }
                 configuration[keyPath: keyPath] = value
             },
-            reset: { _ in }, current: { "\($0[keyPath: keyPath])" })
+            reset: { _ in }, differs: { $0[keyPath: keyPath] != $1[keyPath: keyPath] })
     }
 
-    /// A number (or anything written as its own text) at `keyPath`.
-    static func number<Value: LosslessStringConvertible & Sendable>(
+    /// A number at `keyPath`: a flag's text, or a TOML integer or float (a quoted number is refused).
+    static func number<Value: SettingNumber>(
         _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value> & Sendable, reloadable: Bool = false,
         allowed: String, help: String
     ) -> NodeSetting {
-        value(name, keyPath, reloadable: reloadable, allowed: allowed, help: help) { Value($0.trimmingSpaces) }
+        numeric(name, keyPath, reloadable: reloadable, allowed: allowed, help: help) { (value: Value) in value }
     }
 
     /// An optional number at `keyPath` (unset until given).
-    static func number<Value: LosslessStringConvertible & Sendable>(
+    static func number<Value: SettingNumber>(
         _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value?> & Sendable, allowed: String, help: String
     ) -> NodeSetting {
-        value(name, keyPath, allowed: allowed, help: help) { Value($0.trimmingSpaces).map { .some($0) } }
+        numeric(name, keyPath, reloadable: false, allowed: allowed, help: help) { (value: Value) in .some(value) }
+    }
+
+    /// A number stored at `keyPath` as `store` makes it.
+    private static func numeric<Value: SettingNumber, Stored: Equatable & Sendable>(
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Stored> & Sendable, reloadable: Bool, allowed: String,
+        help: String, store: @escaping @Sendable (Value) -> Stored
+    ) -> NodeSetting {
+        NodeSetting(
+            name: name, help: help, isReloadable: reloadable, isRepeatable: false,
+            apply: { configuration, text throws(ConfigurationError) in
+                guard let value = Value(text.trimmingSpaces) else { throw .invalid(setting: name, value: text, allowed: allowed) }
+                configuration[keyPath: keyPath] = store(value)
+            },
+            applyFileValue: { configuration, fileValue throws(ConfigurationError) in
+                guard let value = Value(fileValue) else {
+                    throw .invalid(setting: name, value: "\(fileValue)", allowed: "\(allowed), as a TOML \(Value.fileTypeName)")
+                }
+                configuration[keyPath: keyPath] = store(value)
+            },
+            reset: { _ in }, differs: { $0[keyPath: keyPath] != $1[keyPath: keyPath] })
     }
 
     /// Text taken as it is (an address checked when the configuration is validated).
@@ -62,7 +113,7 @@ public struct NodeSetting: Sendable {
     }
 
     /// One of an enumeration's raw values.
-    static func choice<Value: RawRepresentable & CaseIterable & Sendable>(
+    static func choice<Value: RawRepresentable & CaseIterable & Equatable & Sendable>(
         _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value> & Sendable, help: String
     ) -> NodeSetting where Value.RawValue == String {
         let names = Value.allCases.map(\.rawValue)
@@ -71,7 +122,7 @@ public struct NodeSetting: Sendable {
     }
 
     /// A list that each use adds one parsed element to.
-    static func list<Element: Sendable>(
+    static func list<Element: Equatable & Sendable>(
         _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, [Element]> & Sendable, allowed: String, help: String,
         parse: @escaping @Sendable (String) -> Element?
     ) -> NodeSetting {
@@ -81,7 +132,7 @@ public struct NodeSetting: Sendable {
                 guard let element = parse(text) else { throw .invalid(setting: name, value: text, allowed: allowed) }
                 configuration[keyPath: keyPath].append(element)
             },
-            reset: { $0[keyPath: keyPath] = [] }, current: { "\($0[keyPath: keyPath])" })
+            reset: { $0[keyPath: keyPath] = [] }, differs: { $0[keyPath: keyPath] != $1[keyPath: keyPath] })
     }
 }
 
@@ -207,6 +258,57 @@ extension NodeConfiguration {
 
     /// The settings that differ in `reloaded` and cannot change while the node runs.
     public func settingsNeedingRestart(toBecome reloaded: NodeConfiguration) -> [String] {
-        Self.settings.filter { !$0.isReloadable && $0.current(self) != $0.current(reloaded) }.map(\.name)
+        Self.settings.filter { !$0.isReloadable && $0.differs(self, reloaded) }.map(\.name)
     }
+
+    /// Sets one setting from a config file's typed value. Repeatable settings add to their lists.
+    mutating func set(_ setting: String, toFileValue value: FileValue) throws(ConfigurationError) {
+        try Self.setting(named: setting).applyFileValue(&self, value)
+    }
+}
+
+/// A setting's value as a config file holds it, in TOML's own types.
+enum FileValue: Sendable, CustomStringConvertible {
+    case text(String)
+    case integer(Int)
+    case number(Double)
+    case flag(Bool)
+
+    var description: String {
+        switch self {
+        case .text(let text): "\"\(text)\""
+        case .integer(let number): "\(number)"
+        case .number(let number): "\(number)"
+        case .flag(let flag): "\(flag)"
+        }
+    }
+}
+
+/// A numeric setting's type: read from a flag's text, or from a config file's integer or float.
+protocol SettingNumber: LosslessStringConvertible, Equatable, Sendable {
+    /// The value of a config file's number; nil for a string, or a float where an integer is wanted.
+    init?(_ fileValue: FileValue)
+    /// The TOML type it is written as, for errors.
+    static var fileTypeName: String { get }
+}
+
+extension Int: SettingNumber {
+    init?(_ fileValue: FileValue) {
+        guard case .integer(let number) = fileValue else { return nil }
+        self = number
+    }
+
+    static var fileTypeName: String { "integer" }
+}
+
+extension Double: SettingNumber {
+    init?(_ fileValue: FileValue) {
+        switch fileValue {
+        case .integer(let number): self = Double(number)
+        case .number(let number): self = number
+        case .text, .flag: return nil
+        }
+    }
+
+    static var fileTypeName: String { "number" }
 }
