@@ -5,7 +5,7 @@ let package = Package(
     name: "Spillway",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "spillway", targets: ["spillway"]),
+        .executable(name: "spillway", targets: ["spillway"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -138,7 +138,8 @@ let package = Package(
         .executableTarget(
             name: "spillway",
             dependencies: [
-                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "NGProtocol", "Bencode", "SpillwayClient", "MediaPlane", "Cluster",
+                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "NGProtocol", "Bencode", "SpillwayClient",
+                "MediaPlane", "Cluster",
                 "Capture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,7 +150,8 @@ let package = Package(
         .executableTarget(name: "steering-simulator", dependencies: ["Cluster"], path: "bench/SteeringSimulator"),
         // bench/: the load of transcoding.py, PCMU and Opus calls paced in both directions.
         .executableTarget(
-            name: "transcoding-load", dependencies: ["Codecs", "MediaPlane", "SpillwayClient"], path: "bench/TranscodingLoad"),
+            name: "transcoding-load", dependencies: ["Codecs", "MediaPlane", "SpillwayClient"],
+            path: "bench/TranscodingLoad"),
         // bench/: the load of instructions.py, which callgrind counts: one media worker forwarding
         // lock-step rounds of RTP.
         .executableTarget(
@@ -175,8 +177,11 @@ let package = Package(
         // peers, SDP and RTP builders, RAS and TCP test clients.
         .target(
             name: "SpillwayTestSupport",
-            dependencies: ["SpillwayTestFixtures", "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "Cluster", "MediaPlane", "Bencode", "SDP", "SRTP", "H323",
-                .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SpillwayTestFixtures", "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "Cluster",
+                "MediaPlane", "Bencode", "SDP", "SRTP", "H323",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/Support"
         ),
 
@@ -200,16 +205,19 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "RTP",
+                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP",
+                "RTP",
                 "MediaPlane", "Cluster", "SRTP",
-                "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", .product(name: "NIOCore", package: "swift-nio"),
+                "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "InteropTests",
             dependencies: [
-                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP", "MediaPlane",
+                "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP",
+                "MediaPlane",
                 "Capture", "Cluster", "SRTP",
                 "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", "CTestShims",
             ],

@@ -125,7 +125,8 @@ public enum BencodeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unexpectedByte(let byte, let offset): "unexpected byte 0x\(String(byte, radix: 16)) at byte \(offset)"
         case .invalidInteger(let offset): "invalid integer at byte \(offset)"
         case .invalidKey(let offset): "dictionary key at byte \(offset) is not a byte string"
-        case .lengthOutOfRange(let length, let offset): "string length \(length) at byte \(offset) runs past the message"
+        case .lengthOutOfRange(let length, let offset):
+            "string length \(length) at byte \(offset) runs past the message"
         case .nestingTooDeep(let offset, let limit): "nesting deeper than \(limit) at byte \(offset)"
         case .trailingBytes(let offset): "extra bytes after the value, from byte \(offset)"
         }

@@ -41,7 +41,9 @@ public struct CaptureFile: Sendable {
     public init(path: String) throws(CaptureError) {
         self.path = path
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer) else {
+        guard
+            let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer)
+        else {
             let message = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw CaptureError(path: path, problem: Self.explain(message))
         }
@@ -64,7 +66,8 @@ public struct CaptureFile: Sendable {
                 if result == PCAP_ERROR {
                     let message = String(cString: pcap_geterr(handle))
                     let reason = message.contains("truncated") ? "truncated" : "unreadable"
-                    throw CaptureError(path: path, problem: "\(reason) after \(datagrams.count + skipped) whole frames: \(message)")
+                    throw CaptureError(
+                        path: path, problem: "\(reason) after \(datagrams.count + skipped) whole frames: \(message)")
                 }
                 continue
             }
@@ -102,7 +105,9 @@ public struct CaptureFile: Sendable {
 
     private static func explain(_ message: String) -> String {
         if message.contains("No such file") { return "no such file" }
-        if message.contains("file header bytes, only got 0") { return "is empty (0 bytes), not a pcap or pcapng capture" }
+        if message.contains("file header bytes, only got 0") {
+            return "is empty (0 bytes), not a pcap or pcapng capture"
+        }
         if message.contains("unknown file format") || message.contains("bad dump file format") {
             return "not a pcap or pcapng capture (\(message))"
         }

@@ -90,8 +90,10 @@ public struct FlowAnalysis: Sendable {
             let encoding = signalled?.media.encoding ?? Self.staticEncoding(forward.payloadType)
             calls.append(
                 CapturedCall(
-                    name: signalled?.callID ?? "\(forward.source)-\(forward.destination)", forward: forward, backward: backward,
-                    encoding: encoding, profile: signalled?.media.profile, cryptoAttributes: signalled?.media.crypto ?? []))
+                    name: signalled?.callID ?? "\(forward.source)-\(forward.destination)", forward: forward,
+                    backward: backward,
+                    encoding: encoding, profile: signalled?.media.profile,
+                    cryptoAttributes: signalled?.media.crypto ?? []))
         }
         self.calls = calls
         otherDatagrams = other
@@ -115,7 +117,8 @@ public struct FlowAnalysis: Sendable {
             if let header { headers.append((datagram, header)) }
         }
         let counts = Dictionary(grouping: headers, by: \.1.ssrc)
-        guard let (ssrc, packets) = counts.max(by: { $0.value.count < $1.value.count }), packets.count >= minimumPackets,
+        guard let (ssrc, packets) = counts.max(by: { $0.value.count < $1.value.count }),
+            packets.count >= minimumPackets,
             packets.count * 10 >= datagrams.count * 9
         else { return nil }
         return MediaFlow(
@@ -149,7 +152,8 @@ struct SIPMessage {
 
     init?(_ payload: [UInt8]) {
         guard payload.count > 12, let text = String(validating: payload, as: UTF8.self),
-            text.hasPrefix("SIP/2.0 ") || text.split(separator: " ", maxSplits: 2).dropFirst().first?.hasPrefix("sip:") == true
+            text.hasPrefix("SIP/2.0 ")
+                || text.split(separator: " ", maxSplits: 2).dropFirst().first?.hasPrefix("sip:") == true
         else { return nil }
         let blank = text.firstRange(of: "\r\n\r\n")
         let head = blank.map { text[..<$0.lowerBound] } ?? text[...]
@@ -165,7 +169,9 @@ struct SIPMessage {
         media = []
         guard let blank, let sdp = try? SessionDescription(parsing: String(text[blank.upperBound...])) else { return }
         for section in sdp.media where section.isRTP && section.port > 0 {
-            guard let address = sdp.connection(of: section)?.address, let format = section.formats.first else { continue }
+            guard let address = sdp.connection(of: section)?.address, let format = section.formats.first else {
+                continue
+            }
             let encoding = section.attributes(named: "rtpmap").compactMap { $0 }.first { $0.hasPrefix("\(format) ") }
                 .flatMap { value -> (String, Int)? in
                     let codec = value.split(separator: " ").dropFirst().first?.split(separator: "/")
@@ -175,7 +181,8 @@ struct SIPMessage {
             media.append(
                 Media(
                     endpoint: Endpoint(ip: address, port: UInt16(clamping: section.port)), encoding: encoding,
-                    profile: section.proto, crypto: section.attributes(named: "crypto").compactMap { $0.map(String.init) }))
+                    profile: section.proto,
+                    crypto: section.attributes(named: "crypto").compactMap { $0.map(String.init) }))
         }
     }
 }

@@ -60,7 +60,9 @@ enum PacketDecoder {
         let headerLength = Int(ip[0] & 0x0F) * 4
         let totalLength = Int(ip[2]) << 8 | Int(ip[3])
         let fragment = (Int(ip[6]) << 8 | Int(ip[7])) & 0x3FFF  // more-fragments flag and offset
-        guard ip[9] == 17, fragment == 0, headerLength >= 20, totalLength <= ip.count, headerLength < totalLength else { return nil }
+        guard ip[9] == 17, fragment == 0, headerLength >= 20, totalLength <= ip.count, headerLength < totalLength else {
+            return nil
+        }
         let source = "\(ip[12]).\(ip[13]).\(ip[14]).\(ip[15])"
         let destination = "\(ip[16]).\(ip[17]).\(ip[18]).\(ip[19])"
         return udp(UnsafeRawBufferPointer(rebasing: ip[headerLength..<totalLength]), source, destination, timeNanos)
@@ -71,7 +73,8 @@ enum PacketDecoder {
         let payloadLength = Int(ip[4]) << 8 | Int(ip[5])
         guard 40 + payloadLength <= ip.count else { return nil }
         return udp(
-            UnsafeRawBufferPointer(rebasing: ip[40..<(40 + payloadLength)]), ipv6Text(ip, at: 8), ipv6Text(ip, at: 24), timeNanos)
+            UnsafeRawBufferPointer(rebasing: ip[40..<(40 + payloadLength)]), ipv6Text(ip, at: 8), ipv6Text(ip, at: 24),
+            timeNanos)
     }
 
     private static func udp(
@@ -88,6 +91,7 @@ enum PacketDecoder {
     }
 
     private static func ipv6Text(_ ip: UnsafeRawBufferPointer, at offset: Int) -> String {
-        (0..<8).map { String(Int(ip[offset + 2 * $0]) << 8 | Int(ip[offset + 2 * $0 + 1]), radix: 16) }.joined(separator: ":")
+        (0..<8).map { String(Int(ip[offset + 2 * $0]) << 8 | Int(ip[offset + 2 * $0 + 1]), radix: 16) }.joined(
+            separator: ":")
     }
 }

@@ -42,18 +42,25 @@ public final class PcapRecorder: PacketRecorder, @unchecked Sendable {
                 frame[6] = 17
                 frame[7] = 64
                 source.withAddressBytes { UnsafeMutableRawBufferPointer(rebasing: frame[8..<24]).copyMemory(from: $0) }
-                destination.withAddressBytes { UnsafeMutableRawBufferPointer(rebasing: frame[24..<40]).copyMemory(from: $0) }
+                destination.withAddressBytes {
+                    UnsafeMutableRawBufferPointer(rebasing: frame[24..<40]).copyMemory(from: $0)
+                }
             } else {
                 frame[0] = 0x45
                 frame[1] = 0
                 frame.storeBytes(of: UInt16(ipLength + udpLength).bigEndian, toByteOffset: 2, as: UInt16.self)
-                frame.storeBytes(of: UInt32(0x0000_4000).bigEndian, toByteOffset: 4, as: UInt32.self)  // id 0, don't fragment
+                // Identification 0, don't fragment.
+                frame.storeBytes(of: UInt32(0x0000_4000).bigEndian, toByteOffset: 4, as: UInt32.self)
                 frame[8] = 64
                 frame[9] = 17
                 frame.storeBytes(of: UInt16(0), toByteOffset: 10, as: UInt16.self)
                 source.withAddressBytes { UnsafeMutableRawBufferPointer(rebasing: frame[12..<16]).copyMemory(from: $0) }
-                destination.withAddressBytes { UnsafeMutableRawBufferPointer(rebasing: frame[16..<20]).copyMemory(from: $0) }
-                frame.storeBytes(of: Self.headerChecksum(UnsafeRawBufferPointer(rebasing: frame[0..<20])).bigEndian, toByteOffset: 10, as: UInt16.self)
+                destination.withAddressBytes {
+                    UnsafeMutableRawBufferPointer(rebasing: frame[16..<20]).copyMemory(from: $0)
+                }
+                frame.storeBytes(
+                    of: Self.headerChecksum(UnsafeRawBufferPointer(rebasing: frame[0..<20])).bigEndian,
+                    toByteOffset: 10, as: UInt16.self)
             }
             frame.storeBytes(of: source.port.bigEndian, toByteOffset: ipLength, as: UInt16.self)
             frame.storeBytes(of: destination.port.bigEndian, toByteOffset: ipLength + 2, as: UInt16.self)
@@ -69,7 +76,9 @@ public final class PcapRecorder: PacketRecorder, @unchecked Sendable {
         header.caplen = UInt32(length)
         header.len = UInt32(length)
         frame.withUnsafeBytes { bytes in
-            pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), &header, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            pcap_dump(
+                UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), &header,
+                bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
     }
 

@@ -33,7 +33,8 @@ public enum G711Law: String, Sendable, CaseIterable {
 
     /// Encodes one sample (for tests and tools; the data plane uses the buffer form).
     public func encode(_ sample: Int16) -> UInt8 {
-        self == .muLaw ? G711Tables.muLawEncode[Int(sample >> 2) + 8192] : G711Tables.aLawEncode[Int(sample >> 3) + 4096]
+        self == .muLaw
+            ? G711Tables.muLawEncode[Int(sample >> 2) + 8192] : G711Tables.aLawEncode[Int(sample >> 3) + 4096]
     }
 
     /// Decodes one code word.

@@ -62,7 +62,10 @@ public final class OpusEncoder: @unchecked Sendable {
             ("setting the bit rate \(settings.bitRate)", spw_opus_set_bitrate(state, Int32(settings.bitRate))),
             ("setting complexity \(settings.complexity)", spw_opus_set_complexity(state, Int32(settings.complexity))),
             ("setting in-band FEC", spw_opus_set_inband_fec(state, settings.inbandFEC ? 1 : 0)),
-            ("setting the expected loss", spw_opus_set_packet_loss_percent(state, settings.inbandFEC ? Self.expectedLossPercent : 0)),
+            (
+                "setting the expected loss",
+                spw_opus_set_packet_loss_percent(state, settings.inbandFEC ? Self.expectedLossPercent : 0)
+            ),
             ("setting the voice signal hint", spw_opus_set_signal_voice(state)),
         ] where result != OPUS_OK {
             opus_encoder_destroy(state)
@@ -81,7 +84,9 @@ public final class OpusEncoder: @unchecked Sendable {
 
     /// Encodes one frame (2.5 to 60 ms; `samples` interleaved if stereo) into `packet` and returns
     /// the packet's length.
-    public func encode(_ samples: UnsafeBufferPointer<Float>, into packet: UnsafeMutableRawBufferPointer) throws(OpusError) -> Int {
+    public func encode(_ samples: UnsafeBufferPointer<Float>, into packet: UnsafeMutableRawBufferPointer)
+        throws(OpusError) -> Int
+    {
         let length = opus_encode_float(
             state, samples.baseAddress!, Int32(samples.count / channels),
             packet.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(packet.count))
@@ -110,7 +115,9 @@ public final class OpusDecoder: @unchecked Sendable {
     deinit { opus_decoder_destroy(state) }
 
     /// Decodes one packet into `samples` and returns how many were written.
-    public func decode(_ packet: UnsafeRawBufferPointer, into samples: UnsafeMutableBufferPointer<Float>) throws(OpusError) -> Int {
+    public func decode(_ packet: UnsafeRawBufferPointer, into samples: UnsafeMutableBufferPointer<Float>)
+        throws(OpusError) -> Int
+    {
         let count = opus_decode_float(
             state, packet.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(packet.count),
             samples.baseAddress!, Int32(samples.count), 0)

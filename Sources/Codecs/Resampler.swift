@@ -65,7 +65,9 @@ public struct Resampler: ~Copyable {
 
     /// Resamples `input` into `output` and returns how many samples were written.
     /// - Precondition: `output` holds `maximumOutput(forInput: input.count)` samples.
-    public mutating func process(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) -> Int {
+    public mutating func process(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>)
+        -> Int
+    {
         precondition(output.count >= maximumOutput(forInput: input.count), "resampler output buffer too small")
         var written = 0
         var consumed = 0
@@ -79,7 +81,9 @@ public struct Resampler: ~Copyable {
         return written
     }
 
-    private mutating func processChunk(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutablePointer<Float>) -> Int {
+    private mutating func processChunk(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutablePointer<Float>)
+        -> Int
+    {
         let history = tapsPerPhase - 1
         (work + history).update(from: input.baseAddress!, count: input.count)
         var written = 0

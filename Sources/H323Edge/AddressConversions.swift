@@ -7,8 +7,10 @@ extension TransportAddress {
     public init?(_ address: NIOCore.SocketAddress) {
         guard let port = address.port else { return nil }
         switch address {
-        case .v4(let v4): self = withUnsafeBytes(of: v4.address.sin_addr.s_addr) { .ipv4(address: Array($0), port: UInt16(port)) }
-        case .v6(let v6): self = withUnsafeBytes(of: v6.address.sin6_addr) { .ipv6(address: Array($0), port: UInt16(port)) }
+        case .v4(let v4):
+            self = withUnsafeBytes(of: v4.address.sin_addr.s_addr) { .ipv4(address: Array($0), port: UInt16(port)) }
+        case .v6(let v6):
+            self = withUnsafeBytes(of: v6.address.sin6_addr) { .ipv6(address: Array($0), port: UInt16(port)) }
         case .unixDomainSocket: return nil
         }
     }
@@ -36,7 +38,8 @@ extension MediaAddress {
     /// The numeric host, without the port.
     var host: String {
         if !isIPv6 { return ip.map(String.init).joined(separator: ".") }
-        return stride(from: 0, to: 16, by: 2).map { String(UInt16(ip[$0]) << 8 | UInt16(ip[$0 + 1]), radix: 16) }.joined(separator: ":")
+        return stride(from: 0, to: 16, by: 2).map { String(UInt16(ip[$0]) << 8 | UInt16(ip[$0 + 1]), radix: 16) }
+            .joined(separator: ":")
     }
 
     /// The media plane's form of this address.
@@ -44,7 +47,9 @@ extension MediaAddress {
 
     /// The media address at `host` (a numeric IP) and `port`.
     init?(host: String, port: UInt16) {
-        guard let address = try? NIOCore.SocketAddress(ipAddress: host, port: Int(port)), let transport = TransportAddress(address) else {
+        guard let address = try? NIOCore.SocketAddress(ipAddress: host, port: Int(port)),
+            let transport = TransportAddress(address)
+        else {
             return nil
         }
         switch transport {

@@ -38,7 +38,8 @@ public final class CallSignallingPort {
     /// (the node's cluster key) signs the Setups it forwards and is the only way a received one is
     /// taken as forwarded; without it, every Setup is a caller's own.
     public init(
-        registry: CallRegistry, mediaIP: String, routes: [H323Route], steer: @escaping SetupSteering, replyMode: H323ReplyMode,
+        registry: CallRegistry, mediaIP: String, routes: [H323Route], steer: @escaping SetupSteering,
+        replyMode: H323ReplyMode,
         maxHops: Int, elementSeal: SetupElementSeal?, registered: @escaping RegistrationLookup, loop: any EventLoop,
         logger: Logger
     ) {
@@ -117,7 +118,9 @@ public final class CallSignallingPort {
                 refused(error, from: connection)
             case .idleTimeout:
                 counters.dropped["idle-timeout", default: 0] += 1
-                logger.notice("closed a call-signalling connection that sent no complete message", metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "-")"])
+                logger.notice(
+                    "closed a call-signalling connection that sent no complete message",
+                    metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "-")"])
             case .closed:
                 caller.call?.connectionClosed(.caller)
                 caller.splice?.closed()
@@ -138,7 +141,9 @@ public final class CallSignallingPort {
 
     private func refused(_ error: CallSignallingError, from connection: TPKTConnection) {
         counters.dropped[error.reason, default: 0] += 1
-        logger.warning("refused call-signalling input", metadata: ["peer": "\(connection.remoteAddress.map { "\($0)" } ?? "-")", "error": "\(error)"])
+        logger.warning(
+            "refused call-signalling input",
+            metadata: ["peer": "\(connection.remoteAddress.map { "\($0)" } ?? "-")", "error": "\(error)"])
     }
 
     /// Places a caller's first message, a Setup: here, on another node, or nowhere (the caller is
@@ -147,7 +152,9 @@ public final class CallSignallingPort {
         let peer = connection.remoteAddress.map { "\($0)" } ?? "-"
         guard setup.type == .setup, let encoding = setup.userInformation else {
             counters.dropped["not-a-setup", default: 0] += 1
-            logger.warning("a call-signalling connection did not start with a Setup", metadata: ["peer": "\(peer)", "type": "\(setup.typeCode)"])
+            logger.warning(
+                "a call-signalling connection did not start with a Setup",
+                metadata: ["peer": "\(peer)", "type": "\(setup.typeCode)"])
             connection.close()
             return
         }
@@ -156,7 +163,9 @@ public final class CallSignallingPort {
             information = try H323UserInformation(perEncoded: encoding)
         } catch {
             counters.dropped["bad-h225", default: 0] += 1
-            logger.warning("refused a Setup whose H.225.0 content cannot be read", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            logger.warning(
+                "refused a Setup whose H.225.0 content cannot be read",
+                metadata: ["peer": "\(peer)", "error": "\(error)"])
             // Cause 100: invalid information element contents.
             refuse(setup, information: nil, on: connection, cause: 100, reason: .undefinedReason)
             return
@@ -174,7 +183,8 @@ public final class CallSignallingPort {
         }
         var setup = setup
         SpillwaySetupElement.remove(from: &setup)
-        let placement = CallPlacement(hopsLeft: min(forwarded?.hopsLeft ?? maxHops, maxHops), visited: forwarded?.visited ?? [])
+        let placement = CallPlacement(
+            hopsLeft: min(forwarded?.hopsLeft ?? maxHops, maxHops), visited: forwarded?.visited ?? [])
         let call = IncomingSetup(
             setup: setup, information: information, connection: connection, caller: caller,
             resolvedDestination: forwarded?.destination.flatMap(TransportAddress.init(hostAndPort:)))
@@ -208,12 +218,16 @@ public final class CallSignallingPort {
                     "refused an H.323 call: all nodes busy",
                     metadata: ["peer": "\(call.peer)", "reason": "\(reason)", "tried": "\(placement.visited)"])
                 // Cause 34: no circuit/channel available.
-                refuse(call.setup, information: call.information, on: call.connection, cause: 34, reason: .gatewayResources)
+                refuse(
+                    call.setup, information: call.information, on: call.connection, cause: 34, reason: .gatewayResources
+                )
             case .forward(let node, let address, let carried):
                 counters.spills[replyMode.rawValue, default: 0] += 1
                 logger.info(
                     "spilling an H.323 call to another node",
-                    metadata: ["peer": "\(call.peer)", "node": "\(node)", "address": "\(address)", "reply": "\(replyMode)"])
+                    metadata: [
+                        "peer": "\(call.peer)", "node": "\(node)", "address": "\(address)", "reply": "\(replyMode)",
+                    ])
                 switch replyMode {
                 case .direct: redirect(call, to: address)
                 case .reverse: forward(call, to: address, node: node, carrying: carried, placement: placement)
@@ -227,17 +241,22 @@ public final class CallSignallingPort {
     private func redirect(_ call: IncomingSetup, to address: NIOCore.SocketAddress) {
         // The address came from HOST:PORT, so it is IP; anything else cannot be named in a Facility.
         guard let target = TransportAddress(address) else {
-            return refuse(call.setup, information: call.information, on: call.connection, cause: 34, reason: .gatewayResources)
+            return refuse(
+                call.setup, information: call.information, on: call.connection, cause: 34, reason: .gatewayResources)
         }
         var facility = Q931Message(type: .facility, callReference: call.setup.callReference, fromDestination: true)
         facility.setUserInformation(
             H323UserInformation.callForwarded(
-                to: target, aliases: call.information.destinationAddress.isEmpty ? nil : call.information.destinationAddress,
+                to: target,
+                aliases: call.information.destinationAddress.isEmpty ? nil : call.information.destinationAddress,
                 conferenceID: call.information.conferenceID, callIdentifier: call.information.callIdentifier))
         call.connection.send(facility.encoded)
         var release = Q931Message(
-            type: .releaseComplete, callReference: call.setup.callReference, fromDestination: true, elements: [Q931Message.causeElement(23)])
-        release.setUserInformation(H323UserInformation.releaseComplete(callIdentifier: call.information.callIdentifier, reason: .undefinedReason))
+            type: .releaseComplete, callReference: call.setup.callReference, fromDestination: true,
+            elements: [Q931Message.causeElement(23)])
+        release.setUserInformation(
+            H323UserInformation.releaseComplete(
+                callIdentifier: call.information.callIdentifier, reason: .undefinedReason))
         call.connection.send(release.encoded)
         call.connection.close()
     }
@@ -245,13 +264,15 @@ public final class CallSignallingPort {
     /// Sends the Setup on to the chosen node with Spillway's element (hops, visited nodes, the
     /// destination resolved here) and relays the call's signalling both ways from then on.
     private func forward(
-        _ call: IncomingSetup, to target: NIOCore.SocketAddress, node: String, carrying carried: CallPlacement, placement: CallPlacement
+        _ call: IncomingSetup, to target: NIOCore.SocketAddress, node: String, carrying carried: CallPlacement,
+        placement: CallPlacement
     ) {
         let splice = SignallingSplice(caller: call.connection) { [weak self] in self?.counters.messagesRelayed += 1 }
         call.caller.splice = splice
         var setup = call.setup
         elementSeal?.element(
-            hopsLeft: carried.hopsLeft, visited: carried.visited, destination: destination(of: call)?.address.socketAddress?.hostAndPort,
+            hopsLeft: carried.hopsLeft, visited: carried.visited,
+            destination: destination(of: call)?.address.socketAddress?.hostAndPort,
             callIdentifier: call.information.callIdentifier?.guid ?? []
         ).add(to: &setup)
         splice.fromCaller(setup.encoded)
@@ -272,7 +293,9 @@ public final class CallSignallingPort {
                     splice.connected(connection)
                 case .failure(let error):
                     // Not there: that node is left out and the call placed again.
-                    logger.warning("node did not accept a forwarded H.323 call", metadata: ["node": "\(node)", "error": "\(error)"])
+                    logger.warning(
+                        "node did not accept a forwarded H.323 call",
+                        metadata: ["node": "\(node)", "error": "\(error)"])
                     call.caller.splice = nil
                     place(call, placement, after: node)
                 }
@@ -284,12 +307,15 @@ public final class CallSignallingPort {
         let own = call.connection.localAddress.flatMap(TransportAddress.init)
         return CallDestination.find(
             aliases: call.information.destinationAddress,
-            signalled: call.information.destCallSignalAddress.flatMap { $0 == own ? nil : $0 }, routes: routes, registered: registered)
+            signalled: call.information.destCallSignalAddress.flatMap { $0 == own ? nil : $0 }, routes: routes,
+            registered: registered)
     }
 
     /// Relays a call taken here to its destination; nil when it has none (the caller is refused).
     private func routeHere(_ incoming: IncomingSetup) -> ProxiedCall? {
-        let (setup, information, connection, peer) = (incoming.setup, incoming.information, incoming.connection, incoming.peer)
+        let (setup, information, connection, peer) = (
+            incoming.setup, incoming.information, incoming.connection, incoming.peer
+        )
         guard let destination = destination(of: incoming), let target = destination.address.socketAddress else {
             logger.notice(
                 "refused an H.323 call with no known destination",
@@ -299,32 +325,44 @@ public final class CallSignallingPort {
             return nil
         }
         let call = ProxiedCall(
-            call: RoutedCall(setup: setup, userInformation: information), destination: destination, caller: connection, port: self)
+            call: RoutedCall(setup: setup, userInformation: information), destination: destination, caller: connection,
+            port: self)
         guard calls[call.callID] == nil else {
-            logger.warning("refused a second Setup for a call already up", metadata: ["peer": "\(peer)", "call-id": "\(call.callID)"])
+            logger.warning(
+                "refused a second Setup for a call already up",
+                metadata: ["peer": "\(peer)", "call-id": "\(call.callID)"])
             refuse(setup, information: information, on: connection, cause: 101, reason: .undefinedReason)
             return nil
         }
         calls[call.callID] = call
         counters.callsRouted += 1
-        logger.info("routing an H.323 call", metadata: ["call-id": "\(call.callID)", "peer": "\(peer)", "destination": "\(destination)"])
+        logger.info(
+            "routing an H.323 call",
+            metadata: ["call-id": "\(call.callID)", "peer": "\(peer)", "destination": "\(destination)"])
         connectCallee(of: call, at: target, from: connection.localAddress)
         call.relay(setup, from: .caller)
         return call
     }
 
-    private func refuse(_ setup: Q931Message, information: H323UserInformation?, on connection: TPKTConnection, cause: Int, reason: H323UserInformation.ReleaseReason) {
+    private func refuse(
+        _ setup: Q931Message, information: H323UserInformation?, on connection: TPKTConnection, cause: Int,
+        reason: H323UserInformation.ReleaseReason
+    ) {
         counters.callsRefused += 1
         var release = Q931Message(
-            type: .releaseComplete, callReference: setup.callReference, fromDestination: true, elements: [Q931Message.causeElement(cause)])
-        release.setUserInformation(H323UserInformation.releaseComplete(callIdentifier: information?.callIdentifier, reason: reason))
+            type: .releaseComplete, callReference: setup.callReference, fromDestination: true,
+            elements: [Q931Message.causeElement(cause)])
+        release.setUserInformation(
+            H323UserInformation.releaseComplete(callIdentifier: information?.callIdentifier, reason: reason))
         connection.send(release.encoded)
         connection.close()
     }
 
     // MARK: - Callees
 
-    private func connectCallee(of call: ProxiedCall, at target: NIOCore.SocketAddress, from local: NIOCore.SocketAddress?) {
+    private func connectCallee(
+        of call: ProxiedCall, at target: NIOCore.SocketAddress, from local: NIOCore.SocketAddress?
+    ) {
         open(
             to: target, from: local,
             events: { [weak self, weak call] event, connection in
@@ -360,13 +398,17 @@ public final class CallSignallingPort {
         let connection = TPKTConnection(limits: limits)
         connection.onEvent = { [unowned connection] event in events(event, connection) }
         var bootstrap = ClientBootstrap(group: loop)
-        if let local, let ip = local.ipAddress, let bound = try? NIOCore.SocketAddress(ipAddress: ip, port: 0), bound.protocol == target.protocol {
+        if let local, let ip = local.ipAddress, let bound = try? NIOCore.SocketAddress(ipAddress: ip, port: 0),
+            bound.protocol == target.protocol
+        {
             bootstrap = bootstrap.bind(to: bound)
         }
         let loopBound = NIOLoopBound((connection, completion), eventLoop: loop)
         bootstrap
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(loopBound.value.0) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(loopBound.value.0)
+                }
             }
             .connect(to: target)
             .whenComplete { result in

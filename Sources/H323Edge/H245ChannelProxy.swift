@@ -24,7 +24,9 @@ final class H245ChannelProxy {
     private var waiting: [[UInt8]] = []
     private var isClosed = false
 
-    init(call: ProxiedCall, towards side: CallSide, target: NIOCore.SocketAddress, host: String, port: CallSignallingPort) throws {
+    init(
+        call: ProxiedCall, towards side: CallSide, target: NIOCore.SocketAddress, host: String, port: CallSignallingPort
+    ) throws {
         self.call = call
         self.listenerSide = side
         self.target = target
@@ -44,7 +46,8 @@ final class H245ChannelProxy {
                     proxy.listener = channel
                     if proxy.isClosed { channel.close(promise: nil) }
                 case .failure(let error):
-                    proxy.port.logger.warning("cannot listen for H.245", metadata: ["address": "\(socket.address)", "error": "\(error)"])
+                    proxy.port.logger.warning(
+                        "cannot listen for H.245", metadata: ["address": "\(socket.address)", "error": "\(error)"])
                 }
             }
     }
@@ -102,7 +105,8 @@ final class H245ChannelProxy {
                 for message in proxy.waiting { connection.send(message) }
                 proxy.waiting = []
             case .failure(let error):
-                proxy.port.logger.warning("cannot connect the H.245 channel", metadata: ["target": "\(proxy.target)", "error": "\(error)"])
+                proxy.port.logger.warning(
+                    "cannot connect the H.245 channel", metadata: ["target": "\(proxy.target)", "error": "\(error)"])
                 proxy.close()
             }
         }

@@ -11,13 +11,16 @@ enum ListeningSocket {
     static func open(host: String) throws -> (descriptor: CInt, address: NIOCore.SocketAddress) {
         let wanted = try NIOCore.SocketAddress(ipAddress: host, port: 0)
         let family = wanted.protocol == .inet6 ? AF_INET6 : AF_INET
-        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let descriptor = socket(
+            family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
         var one: CInt = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
         do {
             try wanted.withSockAddr { address, length in
-                guard bind(descriptor, address, socklen_t(length)) == 0 else { throw IOError(errnoCode: errno, reason: "bind to \(host)") }
+                guard bind(descriptor, address, socklen_t(length)) == 0 else {
+                    throw IOError(errnoCode: errno, reason: "bind to \(host)")
+                }
             }
             guard listen(descriptor, 4) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
             var storage = sockaddr_storage()
@@ -26,7 +29,8 @@ enum ListeningSocket {
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
             }
             guard bound == 0 else { throw IOError(errnoCode: errno, reason: "getsockname") }
-            let port = family == AF_INET6
+            let port =
+                family == AF_INET6
                 ? withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self).sin6_port.bigEndian }
                 : withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self).sin_port.bigEndian }
             return (descriptor, try NIOCore.SocketAddress(ipAddress: host, port: Int(port)))

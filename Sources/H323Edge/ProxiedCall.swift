@@ -58,7 +58,8 @@ final class ProxiedCall {
     /// The callee could not be reached.
     func calleeUnreachable(_ error: any Error) {
         guard !call.isEnded else { return }
-        logger.warning("cannot connect to the callee", metadata: ["destination": "\(destination)", "error": "\(error)"])
+        logger.warning(
+            "cannot connect to the callee", metadata: ["destination": "\(destination)", "error": "\(error)"])
         // Cause 27: destination out of order.
         send(call.release(.caller, cause: 27, reason: .unreachableDestination), to: .caller)
         end(how: "unreachable-destination", reason: "cannot reach \(destination): \(error)")
@@ -69,7 +70,9 @@ final class ProxiedCall {
         guard !call.isEnded else { return }
         // Cause 102: recovery on timer expiry; 16: normal call clearing.
         let cause = reason == .mediaTimeout ? 102 : 16
-        for side in [CallSide.caller, .callee] { send(call.release(side, cause: cause, reason: .undefinedReason), to: side) }
+        for side in [CallSide.caller, .callee] {
+            send(call.release(side, cause: cause, reason: .undefinedReason), to: side)
+        }
         end(how: reason == .mediaTimeout ? "media-timeout" : "deleted", reason: "\(reason)", mediaGone: true)
     }
 
@@ -81,7 +84,9 @@ final class ProxiedCall {
         } catch {
             port.count { $0.dropped["media-not-anchored", default: 0] += 1 }
             logger.warning("H.245 message not relayed", metadata: ["side": "\(side)", "error": "\(error)"])
-            if let message = try? H245ControlMessage(perEncoded: encoding), case .openLogicalChannel(let open) = message.kind {
+            if let message = try? H245ControlMessage(perEncoded: encoding),
+                case .openLogicalChannel(let open) = message.kind
+            {
                 proxy.send(H245ControlMessage.openLogicalChannelReject(number: open.number), to: side)
             }
         }
@@ -97,7 +102,10 @@ final class ProxiedCall {
                 port.count { $0.dropped[reason, default: 0] += 1 }
                 logger.warning(
                     "call-signalling message not relayed",
-                    metadata: ["side": "\(side)", "reason": "\(reason)", "detail": "\(detail)", "peer": "\(connection(side)?.remoteAddress.map { "\($0)" } ?? "-")"])
+                    metadata: [
+                        "side": "\(side)", "reason": "\(reason)", "detail": "\(detail)",
+                        "peer": "\(connection(side)?.remoteAddress.map { "\($0)" } ?? "-")",
+                    ])
             case .end(let reason):
                 end(how: "release-complete", reason: reason)
             }
@@ -128,19 +136,25 @@ final class ProxiedCall {
 
 extension ProxiedCall: RoutedCallServices {
     func anchorMedia(
-        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?
+        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?,
+        rtcp: MediaAddress?
     ) throws -> RelayAddresses {
         let media = format?.0
         let stream =
             streams[session]
-            ?? (streams.count, media?.mediaType ?? (session == 2 ? "video" : "audio"), media?.clockRate ?? (session == 2 ? 90_000 : 8_000))
+            ?? (
+                streams.count, media?.mediaType ?? (session == 2 ? "video" : "audio"),
+                media?.clockRate ?? (session == 2 ? 90_000 : 8_000)
+            )
         streams[session] = stream
         let codec = format.flatMap { format in format.0.codec.map { (name: $0, sender: format.sender.rawValue) } }
         let relayPort = try port.registry.anchorStream(
             callID: callID, index: stream.index, type: stream.type, clockRate: stream.clockRate, leg: side.rawValue,
             receivesRTPAt: rtp?.socketAddress, rtcp: rtcp?.socketAddress, codec: codec)
         let host = port.mediaIP
-        guard let relayRTP = MediaAddress(host: host, port: relayPort), let relayRTCP = MediaAddress(host: host, port: relayPort + 1) else {
+        guard let relayRTP = MediaAddress(host: host, port: relayPort),
+            let relayRTCP = MediaAddress(host: host, port: relayPort + 1)
+        else {
             throw CallError.invalidAddress(host, mediaIndex: stream.index + 1)
         }
         logger.debug(
@@ -153,7 +167,9 @@ extension ProxiedCall: RoutedCallServices {
     }
 
     func proxyH245(from side: CallSide, listeningAt address: TransportAddress) throws -> TransportAddress {
-        guard let target = address.socketAddress else { throw CallSignallingError.badQ931("h245Address \(address) is not an IP address") }
+        guard let target = address.socketAddress else {
+            throw CallSignallingError.badQ931("h245Address \(address) is not an IP address")
+        }
         // The other side connects to the address it reached this node at.
         let host = connection(side.other)?.localAddress?.ipAddress ?? caller.localAddress?.ipAddress ?? port.mediaIP
         let proxy = try H245ChannelProxy(

@@ -23,7 +23,8 @@ public enum SetupPlacement: Sendable {
 /// The node's steering, as the call-signalling port asks it: a placement in, an outcome out (at
 /// once, or after a poll round or the monitor's answer). `unanswered` names the node a forwarded
 /// Setup could not reach, when the call is placed again: the node is marked down and left out.
-public typealias SetupSteering = (CallPlacement, _ unanswered: String?, _ then: @escaping (SetupPlacement) -> Void) -> Void
+public typealias SetupSteering = (CallPlacement, _ unanswered: String?, _ then: @escaping (SetupPlacement) -> Void) ->
+    Void
 
 /// Authenticates the Spillway element of the Setups a node forwards to another, under the cluster
 /// key, and checks it on those it receives: without it, any caller could claim to have been
@@ -39,8 +40,11 @@ public struct SetupElementSeal: Sendable {
     }
 
     /// An element for the Setup of call `callIdentifier`, stamped now and tagged.
-    func element(hopsLeft: Int, visited: [String], destination: String?, callIdentifier: [UInt8]) -> SpillwaySetupElement {
-        var element = SpillwaySetupElement(hopsLeft: hopsLeft, visited: visited, destination: destination, madeAtWallNanos: wallNanos())
+    func element(hopsLeft: Int, visited: [String], destination: String?, callIdentifier: [UInt8])
+        -> SpillwaySetupElement
+    {
+        var element = SpillwaySetupElement(
+            hopsLeft: hopsLeft, visited: visited, destination: destination, madeAtWallNanos: wallNanos())
         element.tag = seal.authenticationTag(for: element.authenticatedBytes(callIdentifier: callIdentifier))
         return element
     }

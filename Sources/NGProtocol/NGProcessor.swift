@@ -39,7 +39,8 @@ public final class NGProcessor {
     public func reply(to error: CallError, of request: NGRequest, client: String) -> BencodeValue {
         counters.errors += 1
         logger.warning(
-            "NG command failed", metadata: ["client": "\(client)", "call-id": "\(request.callID ?? "")", "reason": "\(error)"])
+            "NG command failed",
+            metadata: ["client": "\(client)", "call-id": "\(request.callID ?? "")", "reason": "\(error)"])
         return NGReply.error("\(error)")
     }
 
@@ -50,7 +51,8 @@ public final class NGProcessor {
         case .ping:
             return NGReply.pong
         case .offer(let offer):
-            let sdp = try registry.offer(callID: offer.callID, fromTag: offer.fromTag, sdp: offer.sdp, options: offer.options)
+            let sdp = try registry.offer(
+                callID: offer.callID, fromTag: offer.fromTag, sdp: offer.sdp, options: offer.options)
             if offer.recordCall { try registry.startRecording(callID: offer.callID) }
             return NGReply.sdp(sdp, ignoredFlags: offer.ignoredFlags)
         case .answer(let answer):

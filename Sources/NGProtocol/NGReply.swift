@@ -19,7 +19,8 @@ public enum NGReply {
 
     /// Whether a reply says the node does not know the call (rtpengine's "Unknown call-id" wording).
     public static func isUnknownCall(_ reply: BencodeValue) -> Bool {
-        reply["result"]?.stringValue == "error" && reply["error-reason"]?.stringValue?.hasPrefix("Unknown call-id") == true
+        reply["result"]?.stringValue == "error"
+            && reply["error-reason"]?.stringValue?.hasPrefix("Unknown call-id") == true
     }
 
     /// Whether the client's request said it understands the `load limit` result.
@@ -63,7 +64,8 @@ public enum NGReply {
 
     /// `statistics`: node-wide counts in rtpengine's `currentstatistics`/`totalstatistics` shape.
     public static func statistics(
-        activeCalls: Int, totals: StreamStatistics, events: CallEventCounters, portPairsInUse: Int, portPairCapacity: Int,
+        activeCalls: Int, totals: StreamStatistics, events: CallEventCounters, portPairsInUse: Int,
+        portPairCapacity: Int,
         interfaces: [(interface: MediaInterface, portPairs: Int)]
     ) -> BencodeValue {
         [
@@ -89,7 +91,8 @@ public enum NGReply {
                 interfaces.map { usage in
                     [
                         "name": .string(usage.interface.name), "address": .string(usage.interface.localIP),
-                        "advertised": .string(usage.interface.advertisedIP), "ports-used": .integer(Int64(usage.portPairs * 2)),
+                        "advertised": .string(usage.interface.advertisedIP),
+                        "ports-used": .integer(Int64(usage.portPairs * 2)),
                     ]
                 }),
         ]

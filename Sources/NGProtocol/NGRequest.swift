@@ -121,7 +121,8 @@ extension NegotiationOptions {
                     ignoredFlags.append(flag)
                     continue
                 }
-                try codecs.add(String(rest[..<dash]), String(rest[rest.index(after: dash)...]), ignoredFlags: &ignoredFlags)
+                try codecs.add(
+                    String(rest[..<dash]), String(rest[rest.index(after: dash)...]), ignoredFlags: &ignoredFlags)
             default: ignoredFlags.append(flag)
             }
         }
@@ -137,7 +138,8 @@ extension NegotiationOptions {
             case "remove": removeICE = true
             case "default": break
             default:
-                throw .unsupported(key: "ICE", value: ice, reason: "this relay does not act as an ICE agent; use 'remove'")
+                throw .unsupported(
+                    key: "ICE", value: ice, reason: "this relay does not act as an ICE agent; use 'remove'")
             }
         }
         for item in try keys.stringList("rtcp-mux") {
@@ -153,7 +155,9 @@ extension NegotiationOptions {
         }
         if let codec = keys.values["codec"] {
             guard let operations = codec.dictionaryValue else {
-                throw .invalidValue(key: "codec", value: "\(codec)", expected: "a dictionary of codec lists (transcode, strip, mask, accept, set)")
+                throw .invalidValue(
+                    key: "codec", value: "\(codec)",
+                    expected: "a dictionary of codec lists (transcode, strip, mask, accept, set)")
             }
             let codecKeys = NGDictionary(operations)
             for operation in operations.keys.sorted() {
@@ -175,7 +179,8 @@ extension NegotiationOptions {
                     reason: "DTLS-SRTP is not available on this node; use RTP/SAVP or RTP/SAVPF with SDES")
             default:
                 throw .invalidValue(
-                    key: "transport-protocol", value: proto, expected: "RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF or accept")
+                    key: "transport-protocol", value: proto,
+                    expected: "RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF or accept")
             }
         }
         if useSIPSource {
@@ -205,14 +210,17 @@ extension CodecOptions {
     mutating func add(_ operation: String, _ item: String, ignoredFlags: inout [String]) throws(NGError) {
         guard let request = CodecRequest(parsing: item) else {
             throw .invalidValue(
-                key: "codec \(operation)", value: item, expected: "name[/clock rate[/channels[/bit rate[/format parameters]]]]")
+                key: "codec \(operation)", value: item,
+                expected: "name[/clock rate[/channels[/bit rate[/format parameters]]]]")
         }
         switch operation.lowercased() {
         case "transcode":
             guard request.audioCodec != nil else {
                 throw .unsupported(
                     key: "codec transcode", value: item,
-                    reason: "this relay transcodes \(AudioCodec.allCases.map(\.rtpmapEncoding).joined(separator: ", ")) only")
+                    reason:
+                        "this relay transcodes \(AudioCodec.allCases.map(\.rtpmapEncoding).joined(separator: ", ")) only"
+                )
             }
             transcode.append(request)
         case "strip": strip.append(request)
@@ -232,7 +240,8 @@ extension SDESOptions {
             guard let suite = SRTPSuite(rawValue: name.uppercased()) else {
                 throw .invalidValue(
                     key: "SDES", value: item,
-                    expected: "a suite of \(SRTPSuite.allCases.map(\.rawValue).joined(separator: ", ")) after no- or only-")
+                    expected:
+                        "a suite of \(SRTPSuite.allCases.map(\.rawValue).joined(separator: ", ")) after no- or only-")
             }
             return suite
         }

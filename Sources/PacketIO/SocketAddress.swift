@@ -45,7 +45,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Copies an address the kernel wrote (e.g. a recvmmsg source).
     @inlinable package init(copying pointer: UnsafeRawPointer, length: socklen_t) {
         let bounded = min(Int(length), MemoryLayout<sockaddr_in6>.size)
-        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: bounded)) }
+        withUnsafeMutableBytes(of: &storage) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: bounded))
+        }
         self.length = socklen_t(bounded)
     }
 

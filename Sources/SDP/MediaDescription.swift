@@ -13,7 +13,9 @@ public struct MediaDescription: Equatable, Sendable {
     /// Every line after the `m=` line, in order, kept verbatim unless rewritten.
     public var lines: [SDPLine]
 
-    public init(media: String, port: Int, portCount: Int? = nil, proto: String, formats: [String], lines: [SDPLine] = []) {
+    public init(
+        media: String, port: Int, portCount: Int? = nil, proto: String, formats: [String], lines: [SDPLine] = []
+    ) {
         self.media = media
         self.port = port
         self.portCount = portCount
@@ -34,7 +36,8 @@ public struct MediaDescription: Equatable, Sendable {
         var portCount: Int?
         if portField.count == 2 {
             guard let count = Int(portField[1]), count > 0 else {
-                throw .invalidLine(number: lineNumber, line: "m=\(value)", reason: "the port count is not a positive number")
+                throw .invalidLine(
+                    number: lineNumber, line: "m=\(value)", reason: "the port count is not a positive number")
             }
             portCount = count
         }

@@ -10,7 +10,9 @@ public struct PayloadFormat: Equatable, Sendable {
     /// The `a=fmtp` parameters, if any.
     public var parameters: String?
 
-    public init(payloadType: UInt8, encodingName: String, clockRate: Int, channels: Int? = nil, parameters: String? = nil) {
+    public init(
+        payloadType: UInt8, encodingName: String, clockRate: Int, channels: Int? = nil, parameters: String? = nil
+    ) {
         self.payloadType = payloadType
         self.encodingName = encodingName
         self.clockRate = clockRate

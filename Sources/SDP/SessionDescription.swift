@@ -28,7 +28,8 @@ public struct SessionDescription: Equatable, Sendable {
             guard line.count >= 2, let type = line.first, type.isASCII, type.isLetter,
                 line[line.index(after: line.startIndex)] == "="
             else {
-                throw .invalidLine(number: lineNumber, line: String(line.prefix(80)), reason: "expected <letter>=<value>")
+                throw .invalidLine(
+                    number: lineNumber, line: String(line.prefix(80)), reason: "expected <letter>=<value>")
             }
             let value = String(line.dropFirst(2))
             if type == "m" {

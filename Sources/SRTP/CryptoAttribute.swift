@@ -70,7 +70,8 @@ public struct CryptoAttribute: Equatable, Sendable {
         }
         let keyParameters = fields[2].split(separator: ";", omittingEmptySubsequences: false)
         guard keyParameters.count == 1 else {
-            throw .unsupportedParameter(String(fields[2]), reason: "several master keys in one a=crypto line are not supported")
+            throw .unsupportedParameter(
+                String(fields[2]), reason: "several master keys in one a=crypto line are not supported")
         }
         guard fields[2].hasPrefix("inline:") else {
             throw .malformed(text, reason: "the key method must be 'inline:'")
@@ -82,7 +83,10 @@ public struct CryptoAttribute: Equatable, Sendable {
         }
         guard material.count == suite.keyMaterialLength else {
             throw .malformed(
-                text, reason: "\(suite) needs \(suite.keyMaterialLength) bytes of key and salt, the inline key has \(material.count)")
+                text,
+                reason:
+                    "\(suite) needs \(suite.keyMaterialLength) bytes of key and salt, the inline key has \(material.count)"
+            )
         }
         keyMaterial = material
         for parameter in keyInfo.dropFirst() {
@@ -118,7 +122,8 @@ public struct CryptoAttribute: Equatable, Sendable {
         guard parts.count == 2, let value = UInt64(parts[0]), let length = Int(parts[1]), (1...128).contains(length),
             length >= 8 || value < UInt64(1) << (8 * length)
         else {
-            throw .malformed(line, reason: "the MKI '\(text)' must be <value>:<length> with a value that fits in 1 to 128 bytes")
+            throw .malformed(
+                line, reason: "the MKI '\(text)' must be <value>:<length> with a value that fits in 1 to 128 bytes")
         }
         keyIdentifier = KeyIdentifier(value: value, length: length)
     }
@@ -131,9 +136,11 @@ public struct CryptoAttribute: Equatable, Sendable {
         case "KDR" where parameter == "KDR=0":
             return
         case "KDR":
-            throw .unsupportedParameter(String(parameter), reason: "libsrtp2 derives session keys once; only KDR=0 is supported")
+            throw .unsupportedParameter(
+                String(parameter), reason: "libsrtp2 derives session keys once; only KDR=0 is supported")
         case "UNENCRYPTED_SRTP", "UNENCRYPTED_SRTCP", "UNAUTHENTICATED_SRTP":
-            throw .unsupportedParameter(String(parameter), reason: "this relay always encrypts and authenticates SRTP and SRTCP")
+            throw .unsupportedParameter(
+                String(parameter), reason: "this relay always encrypts and authenticates SRTP and SRTCP")
         case "FEC_ORDER", "FEC_KEY":
             throw .unsupportedParameter(String(parameter), reason: "SRTP forward error correction is not supported")
         default:

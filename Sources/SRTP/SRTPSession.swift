@@ -78,7 +78,9 @@ public final class SRTPSession: @unchecked Sendable {
                 }
             }
         }
-        guard status == srtp_err_status_ok, let created else { throw .library(operation: "srtp_create", status: status.rawValue) }
+        guard status == srtp_err_status_ok, let created else {
+            throw .library(operation: "srtp_create", status: status.rawValue)
+        }
         context = created
     }
 
@@ -215,7 +217,9 @@ enum SRTPLibrary {
         let status = srtp_init()
         guard status == srtp_err_status_ok else { return .library(operation: "srtp_init", status: status.rawValue) }
         let replaced = spw_srtp_use_openssl()
-        guard replaced == 0 else { return .library(operation: "installing the OpenSSL ciphers", status: UInt32(replaced)) }
+        guard replaced == 0 else {
+            return .library(operation: "installing the OpenSSL ciphers", status: UInt32(replaced))
+        }
         return nil
     }()
 

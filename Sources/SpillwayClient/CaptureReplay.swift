@@ -75,7 +75,9 @@ public final class CaptureReplayer {
                 let callee = try UDPPeer(bindingTo: options.localIP)
                 let offer = try client.request([
                     "command": "offer", "call-id": .string(callID), "from-tag": "replay-caller",
-                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: caller.address.port, profile: options.defaultProfile)),
+                    "sdp": .string(
+                        Self.sdp(
+                            for: call, ip: options.localIP, port: caller.address.port, profile: options.defaultProfile)),
                     "supports": ["load limit"],
                     // Packets are replayed as captured and checked byte for byte: captured SRTP must
                     // pass through with its own keys rather than be re-keyed.
@@ -83,26 +85,33 @@ public final class CaptureReplayer {
                 ])
                 guard offer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: offer) }
                 let answer = try client.request([
-                    "command": "answer", "call-id": .string(callID), "from-tag": "replay-caller", "to-tag": "replay-callee",
-                    "sdp": .string(Self.sdp(for: call, ip: options.localIP, port: callee.address.port, profile: options.defaultProfile)),
+                    "command": "answer", "call-id": .string(callID), "from-tag": "replay-caller",
+                    "to-tag": "replay-callee",
+                    "sdp": .string(
+                        Self.sdp(
+                            for: call, ip: options.localIP, port: callee.address.port, profile: options.defaultProfile)),
                 ])
                 guard answer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: answer) }
                 let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
                 let relayForCallee = try ScriptedCall.mediaAddress(in: offer)
                 placements.append(
                     ReplayReport.Placement(
-                        callID: callID, node: offer["spillway-node"]?.stringValue, hops: Int(offer["spillway-hops"]?.integerValue ?? 0),
+                        callID: callID, node: offer["spillway-node"]?.stringValue,
+                        hops: Int(offer["spillway-hops"]?.integerValue ?? 0),
                         relayAddress: relayForCallee.ip))
                 let clockRate = call.encoding?.clockRate ?? 8000
                 legs.append(
                     ReplayLeg(
-                        callID: callID, copy: copy, direction: "forward", flow: call.forward, sender: caller, receiver: callee,
+                        callID: callID, copy: copy, direction: "forward", flow: call.forward, sender: caller,
+                        receiver: callee,
                         destination: relayForCaller, clockRate: clockRate, speed: options.speed, total: totalLatency))
                 if let backward = call.backward {
                     legs.append(
                         ReplayLeg(
-                            callID: callID, copy: copy, direction: "backward", flow: backward, sender: callee, receiver: caller,
-                            destination: relayForCallee, clockRate: clockRate, speed: options.speed, total: totalLatency))
+                            callID: callID, copy: copy, direction: "backward", flow: backward, sender: callee,
+                            receiver: caller,
+                            destination: relayForCallee, clockRate: clockRate, speed: options.speed, total: totalLatency
+                        ))
                 }
             }
         }
@@ -173,7 +182,8 @@ public final class CaptureReplayer {
             }
             if next == schedule.count, finishedAt == nil { finishedAt = now }
             if let finishedAt, now - finishedAt >= drainNanos || legs.allSatisfy(\.isComplete) { break }
-            let wait: UInt64 = next < schedule.count ? (start + schedule[next].offsetNanos).subtractingClamped(now) : drainNanos
+            let wait: UInt64 =
+                next < schedule.count ? (start + schedule[next].offsetNanos).subtractingClamped(now) : drainNanos
             // By default sleep in epoll (woken by any arrival) rather than spin: a spinning generator
             // takes the core from a relay sharing it. Sends may then go up to 1 ms late; latency is
             // timed from the real send, so only the pacing feels it.
@@ -227,7 +237,10 @@ final class ReplayLeg {
     private var corrupted = 0
     private var framesDelivered = 0
 
-    init(callID: String, copy: Int, direction: String, flow: MediaFlow, sender: UDPPeer, receiver: UDPPeer, destination: SocketAddress, clockRate: Int, speed: Double, total: LatencyHistogram) {
+    init(
+        callID: String, copy: Int, direction: String, flow: MediaFlow, sender: UDPPeer, receiver: UDPPeer,
+        destination: SocketAddress, clockRate: Int, speed: Double, total: LatencyHistogram
+    ) {
         self.callID = callID
         self.copy = copy
         self.direction = direction
@@ -265,7 +278,8 @@ final class ReplayLeg {
     }
 
     func receive(_ bytes: ArraySlice<UInt8>, arrival: UInt64) {
-        guard let header = Self.header(bytes), let index = indexBySequence[header.sequenceNumber], sentAt[index] > 0 else {
+        guard let header = Self.header(bytes), let index = indexBySequence[header.sequenceNumber], sentAt[index] > 0
+        else {
             corrupted += 1
             return
         }
@@ -290,11 +304,14 @@ final class ReplayLeg {
 
     var reports: [ReplayReport.Flow] {
         let received = distinctReceived
-        let framesSent = zip(flow.packets, sentAt).count { packet, time in time > 0 && Self.header(packet.payload[...])?.marker == true }
+        let framesSent = zip(flow.packets, sentAt).count { packet, time in
+            time > 0 && Self.header(packet.payload[...])?.marker == true
+        }
         return [
             ReplayReport.Flow(
                 callID: callID, direction: direction, ssrc: flow.ssrc, payloadType: flow.payloadType, packetsSent: sent,
-                packetsReceived: received, lost: sent - received, duplicated: receivedCount.reduce(0) { $0 + max(0, $1 - 1) },
+                packetsReceived: received, lost: sent - received,
+                duplicated: receivedCount.reduce(0) { $0 + max(0, $1 - 1) },
                 reordered: reordered, corrupted: corrupted,
                 latencyMicros: latency.summary,
                 jitterMilliseconds: Double(reception.jitter) * 1000 / Double(clockRate), framesSent: framesSent,
@@ -311,7 +328,8 @@ final class LatencyHistogram {
 
     var summary: ReplayReport.Latency {
         ReplayReport.Latency(
-            p50: histogram.valueAtPercentile(50), p99: histogram.valueAtPercentile(99), p999: histogram.valueAtPercentile(99.9),
+            p50: histogram.valueAtPercentile(50), p99: histogram.valueAtPercentile(99),
+            p999: histogram.valueAtPercentile(99.9),
             max: histogram.max)
     }
 }

@@ -61,38 +61,56 @@ public struct ReplayReport: Sendable {
             "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
         }
         func string(_ text: String) -> String {
-            "\"" + text.unicodeScalars.map { scalar -> String in
-                switch scalar {
-                case "\"": "\\\""
-                case "\\": "\\\\"
-                case _ where scalar.value < 0x20: "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-                default: String(scalar)
-                }
-            }.joined() + "\""
+            "\""
+                + text.unicodeScalars.map { scalar -> String in
+                    switch scalar {
+                    case "\"": "\\\""
+                    case "\\": "\\\\"
+                    case _ where scalar.value < 0x20:
+                        "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                            + String(scalar.value, radix: 16)
+                    default: String(scalar)
+                    }
+                }.joined() + "\""
         }
         let flowObjects = flows.map { flow in
             object([
                 ("call_id", string(flow.callID)), ("direction", string(flow.direction)), ("ssrc", "\(flow.ssrc)"),
                 ("payload_type", "\(flow.payloadType)"), ("packets_sent", "\(flow.packetsSent)"),
-                ("packets_received", "\(flow.packetsReceived)"), ("lost", "\(flow.lost)"), ("duplicated", "\(flow.duplicated)"),
+                ("packets_received", "\(flow.packetsReceived)"), ("lost", "\(flow.lost)"),
+                ("duplicated", "\(flow.duplicated)"),
                 ("reordered", "\(flow.reordered)"), ("corrupted", "\(flow.corrupted)"),
-                ("latency_us", object([("p50", "\(flow.latencyMicros.p50)"), ("p99", "\(flow.latencyMicros.p99)"), ("p999", "\(flow.latencyMicros.p999)")])),
+                (
+                    "latency_us",
+                    object([
+                        ("p50", "\(flow.latencyMicros.p50)"), ("p99", "\(flow.latencyMicros.p99)"),
+                        ("p999", "\(flow.latencyMicros.p999)"),
+                    ])
+                ),
                 ("jitter_ms", "\(flow.jitterMilliseconds)"), ("frames_sent", "\(flow.framesSent)"),
                 ("frames_delivered", "\(flow.framesDelivered)"),
             ])
         }
         let callObjects = placements.map { placement in
             object([
-                ("call_id", string(placement.callID)), ("node", placement.node.map(string) ?? "null"), ("hops", "\(placement.hops)"),
+                ("call_id", string(placement.callID)), ("node", placement.node.map(string) ?? "null"),
+                ("hops", "\(placement.hops)"),
                 ("relay_address", string(placement.relayAddress)),
             ])
         }
         let totals = object([
             ("packets_sent", "\(packetsSent)"), ("packets_received", "\(packetsReceived)"), ("lost", "\(lost)"),
-            ("duplicated", "\(flows.reduce(0) { $0 + $1.duplicated })"), ("reordered", "\(flows.reduce(0) { $0 + $1.reordered })"),
+            ("duplicated", "\(flows.reduce(0) { $0 + $1.duplicated })"),
+            ("reordered", "\(flows.reduce(0) { $0 + $1.reordered })"),
             ("corrupted", "\(corrupted)"), ("calls", "\(placements.count)"),
             ("sending_seconds", "\(sendingSeconds)"), ("send_rate_pps", "\(Int(sendRate))"),
-            ("latency_us", object([("p50", "\(latencyMicros.p50)"), ("p99", "\(latencyMicros.p99)"), ("p999", "\(latencyMicros.p999)"), ("max", "\(latencyMicros.max)")])),
+            (
+                "latency_us",
+                object([
+                    ("p50", "\(latencyMicros.p50)"), ("p99", "\(latencyMicros.p99)"), ("p999", "\(latencyMicros.p999)"),
+                    ("max", "\(latencyMicros.max)"),
+                ])
+            ),
         ])
         return "{\n  \"flows\": [\n    " + flowObjects.joined(separator: ",\n    ") + "\n  ],\n  \"calls\": [\n    "
             + callObjects.joined(separator: ",\n    ") + "\n  ],\n  \"totals\": " + totals + "\n}\n"

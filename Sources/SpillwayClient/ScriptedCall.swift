@@ -54,8 +54,10 @@ public struct ScriptedCall {
         let payload = [UInt8](repeating: 0xFF, count: 160)
         for sequence in 0..<packetsPerSide {
             let timestamp = UInt32(sequence * 160)
-            caller.send(Self.rtp(sequence: sequence, timestamp: timestamp, ssrc: 0x1111, payload: payload), to: relayForCaller)
-            callee.send(Self.rtp(sequence: sequence, timestamp: timestamp, ssrc: 0x2222, payload: payload), to: relayForCallee)
+            caller.send(
+                Self.rtp(sequence: sequence, timestamp: timestamp, ssrc: 0x1111, payload: payload), to: relayForCaller)
+            callee.send(
+                Self.rtp(sequence: sequence, timestamp: timestamp, ssrc: 0x2222, payload: payload), to: relayForCallee)
             receivedByCallee += callee.drain(quietMilliseconds: 0).count
             receivedByCaller += caller.drain(quietMilliseconds: 0).count
             if intervalMilliseconds > 0 { usleep(UInt32(intervalMilliseconds * 1000)) }
@@ -100,9 +102,14 @@ public struct ScriptedCall {
     }
 
     /// An RTP packet with a fixed 12-byte header.
-    public static func rtp(sequence: Int, timestamp: UInt32, ssrc: UInt32, payloadType: UInt8 = 0, marker: Bool = false, payload: [UInt8]) -> [UInt8] {
-        RTPHeader(marker: marker, payloadType: payloadType, sequenceNumber: UInt16(truncatingIfNeeded: sequence), timestamp: timestamp, ssrc: ssrc)
-            .fixedHeaderBytes() + payload
+    public static func rtp(
+        sequence: Int, timestamp: UInt32, ssrc: UInt32, payloadType: UInt8 = 0, marker: Bool = false, payload: [UInt8]
+    ) -> [UInt8] {
+        RTPHeader(
+            marker: marker, payloadType: payloadType, sequenceNumber: UInt16(truncatingIfNeeded: sequence),
+            timestamp: timestamp, ssrc: ssrc
+        )
+        .fixedHeaderBytes() + payload
     }
 }
 

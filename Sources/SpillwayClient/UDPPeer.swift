@@ -14,7 +14,8 @@ public final class UDPPeer {
 
     public init(bindingTo ip: String = "127.0.0.1", port: UInt16 = 0) throws(UDPPeerError) {
         guard let requested = SocketAddress(ip: ip, port: port) else { throw .invalidAddress(ip) }
-        let fd = socket(requested.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            requested.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .system("socket", errno) }
         var bindAddress = requested.sockaddrStorage
         let bound = withUnsafePointer(to: &bindAddress) {
@@ -63,7 +64,9 @@ public final class UDPPeer {
             }
         }
         guard count >= 0 else { return nil }
-        let sourceAddress = withUnsafePointer(to: &source) { SocketAddress(rawCopying: UnsafeRawPointer($0), length: length) }
+        let sourceAddress = withUnsafePointer(to: &source) {
+            SocketAddress(rawCopying: UnsafeRawPointer($0), length: length)
+        }
         return (Array(buffer[..<count]), sourceAddress)
     }
 

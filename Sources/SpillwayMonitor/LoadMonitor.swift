@@ -1,4 +1,3 @@
-import ServiceEdge
 import Bencode
 import CSpillwayShims
 import Cluster
@@ -8,6 +7,7 @@ import Logging
 import NGProtocol
 import NIOCore
 import NIOPosix
+import ServiceEdge
 
 /// A running load monitor: collects the nodes' workload (polling, pushed reports, streams, or on
 /// each query) and answers "which node has the lowest workload" over NG, HTTP JSON, and to nodes
@@ -28,7 +28,9 @@ public final class LoadMonitor: Sendable {
         var runtime = ServiceRuntime<MonitorLoopState>()
         let (loop, state) = (runtime.loop, runtime.state)
         do {
-            let listen = try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: configuration.listenAddress), on: loop) {
+            let listen = try await DatagramBootstrap.bind(
+                try NIOCore.SocketAddress(hostAndPort: configuration.listenAddress), on: loop
+            ) {
                 { state.value?.receive($0, from: $1) }
             }
             runtime.channels.append(listen)
@@ -41,14 +43,17 @@ public final class LoadMonitor: Sendable {
             }
             var rasChannel: (any Channel)?
             if let rasAddress = configuration.rasAddress {
-                rasChannel = try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: rasAddress), on: loop) {
+                rasChannel = try await DatagramBootstrap.bind(
+                    try NIOCore.SocketAddress(hostAndPort: rasAddress), on: loop
+                ) {
                     { state.value?.gatekeeper?.receive($0, from: $1) }
                 }
                 runtime.channels.append(rasChannel!)
             }
             try await loop.submit { [rasChannel] in
                 state.value = try MonitorLoopState(
-                    configuration: configuration, channel: listen, rasChannel: rasChannel, seal: seal, loop: loop, logger: logger)
+                    configuration: configuration, channel: listen, rasChannel: rasChannel, seal: seal, loop: loop,
+                    logger: logger)
             }.get()
             let listenAddress = listen.localAddress?.hostAndPort ?? configuration.listenAddress
             logger.info(
@@ -56,10 +61,12 @@ public final class LoadMonitor: Sendable {
                 metadata: [
                     "listen": "\(listenAddress)", "http": "\(httpChannel?.localAddress?.hostAndPort ?? "off")",
                     "ras": "\(rasChannel?.localAddress?.hostAndPort ?? "off")",
-                    "collect": "\(configuration.collect.rawValue)", "nodes": "\(configuration.nodes.map(\.description))",
+                    "collect": "\(configuration.collect.rawValue)",
+                    "nodes": "\(configuration.nodes.map(\.description))",
                 ])
             return LoadMonitor(
-                configuration: configuration, listenAddress: listenAddress, httpAddress: httpChannel?.localAddress?.hostAndPort,
+                configuration: configuration, listenAddress: listenAddress,
+                httpAddress: httpChannel?.localAddress?.hostAndPort,
                 rasAddress: rasChannel?.localAddress?.hostAndPort, runtime: runtime)
         } catch {
             await runtime.shutdown()
@@ -102,15 +109,18 @@ final class MonitorLoopState: LoopConfinedState {
     private(set) var allBusy: UInt64 = 0
 
     init(
-        configuration: MonitorConfiguration, channel: any Channel, rasChannel: (any Channel)?, seal: ClusterSeal, loop: any EventLoop,
+        configuration: MonitorConfiguration, channel: any Channel, rasChannel: (any Channel)?, seal: ClusterSeal,
+        loop: any EventLoop,
         logger: Logger
     ) throws {
         self.configuration = configuration
         gatekeeper = try rasChannel.map { rasChannel in
             guard let address = rasChannel.localAddress.flatMap({ TransportAddress($0) }) else {
-                throw StartError.bindFailed(setting: "ras", address: configuration.rasAddress ?? "", underlying: "not an IP address")
+                throw StartError.bindFailed(
+                    setting: "ras", address: configuration.rasAddress ?? "", underlying: "not an IP address")
             }
-            return MonitorGatekeeper(configuration: configuration, rasAddress: address, channel: rasChannel, logger: logger)
+            return MonitorGatekeeper(
+                configuration: configuration, rasAddress: address, channel: rasChannel, logger: logger)
         }
         self.logger = logger
         frontEnd = NGFrontEnd(clients: configuration.ngClients, channel: channel, logger: logger)
@@ -184,7 +194,9 @@ final class MonitorLoopState: LoopConfinedState {
                 leastLoaded(excluding: []) { node, load in
                     guard let node else {
                         let reason = "all nodes busy: no node reports a load below its threshold"
-                        return reply(NGReply.clientSupportsLoadLimit(command) ? NGReply.loadLimit(reason) : NGReply.error(reason))
+                        return reply(
+                            NGReply.clientSupportsLoadLimit(command) ? NGReply.loadLimit(reason) : NGReply.error(reason)
+                        )
                     }
                     reply([
                         "result": "ok", "node": .string(node.id), "ng": .string(node.ngAddress),
@@ -195,7 +207,8 @@ final class MonitorLoopState: LoopConfinedState {
             case "statistics":
                 reply([
                     "result": "ok", "nodes": PeerStatus.bencoded(table), "answered": .integer(Int64(answered)),
-                    "all-busy": .integer(Int64(allBusy)), "refused-clients": .integer(Int64(frontEnd.counters.refusedClients)),
+                    "all-busy": .integer(Int64(allBusy)),
+                    "refused-clients": .integer(Int64(frontEnd.counters.refusedClients)),
                 ])
             case let other?:
                 reply(NGReply.error("the load monitor answers ping, query and statistics, not '\(other)'"))

@@ -1,7 +1,7 @@
-import ServiceEdge
 import Cluster
 import Logging
 import MediaPlane
+import ServiceEdge
 
 /// The settings of `spillway monitor`, the load monitor that collects the nodes' workload and tells
 /// clients (and nodes in monitor mode) which node has the lowest.
@@ -34,7 +34,8 @@ public struct MonitorConfiguration: Sendable, Equatable {
 
     public func validate() throws(ConfigurationError) {
         guard SocketAddress(hostAndPort: listenAddress) != nil else {
-            throw .invalid(setting: "listen", value: listenAddress, allowed: "a numeric HOST:PORT such as 127.0.0.1:2230")
+            throw .invalid(
+                setting: "listen", value: listenAddress, allowed: "a numeric HOST:PORT such as 127.0.0.1:2230")
         }
         if let httpAddress, SocketAddress(hostAndPort: httpAddress) == nil {
             throw .invalid(setting: "http", value: httpAddress, allowed: "a numeric HOST:PORT such as 127.0.0.1:8080")
@@ -43,19 +44,24 @@ public struct MonitorConfiguration: Sendable, Equatable {
             throw .invalid(setting: "ras", value: rasAddress, allowed: "a numeric HOST:PORT such as 127.0.0.1:1719")
         }
         guard !nodes.isEmpty else {
-            throw .invalid(setting: "node", value: "(none)", allowed: "one --node ID@HOST:PORT per node (its cluster address)")
+            throw .invalid(
+                setting: "node", value: "(none)", allowed: "one --node ID@HOST:PORT per node (its cluster address)")
         }
         for node in nodes where SocketAddress(hostAndPort: node.address) == nil {
             throw .invalid(setting: "node", value: node.description, allowed: "ID@HOST:PORT with a numeric HOST:PORT")
         }
         guard !clusterKeyFile.isEmpty else {
-            throw .invalid(setting: "cluster-key-file", value: "(not set)", allowed: "the file holding the nodes' shared cluster key")
+            throw .invalid(
+                setting: "cluster-key-file", value: "(not set)",
+                allowed: "the file holding the nodes' shared cluster key")
         }
         guard (0.01...60).contains(interval) else {
             throw .invalid(setting: "interval", value: "\(interval)", allowed: "0.01 to 60 seconds")
         }
         if let reportAgeLimit, !(reportAgeLimit > interval && reportAgeLimit <= 3600) {
-            throw .invalid(setting: "report-age-limit", value: "\(reportAgeLimit)", allowed: "more than interval and at most 3600 seconds")
+            throw .invalid(
+                setting: "report-age-limit", value: "\(reportAgeLimit)",
+                allowed: "more than interval and at most 3600 seconds")
         }
         guard (0.01...10).contains(pollTimeout) else {
             throw .invalid(setting: "poll-timeout", value: "\(pollTimeout)", allowed: "0.01 to 10 seconds")

@@ -1,10 +1,10 @@
-import ServiceEdge
 import CSpillwayShims
 import Cluster
 import H323
 import H323Edge
 import Logging
 import NIOCore
+import ServiceEdge
 
 /// The load monitor as an H.323 gatekeeper (monitor mode over RAS): the configured nodes register
 /// (RRQ, their node id as H.323-ID, which becomes their endpoint identifier) and report their
@@ -20,7 +20,8 @@ final class MonitorGatekeeper {
 
     init(configuration: MonitorConfiguration, rasAddress: TransportAddress, channel: any Channel, logger: Logger) {
         server = RASServer(
-            gatekeeperIdentifier: configuration.id, rasAddress: rasAddress, callSignalAddresses: [], transport: RASTransport(channel: channel),
+            gatekeeperIdentifier: configuration.id, rasAddress: rasAddress, callSignalAddresses: [],
+            transport: RASTransport(channel: channel),
             logger: logger)
         table = PeerTable(
             peers: configuration.nodes.map { ($0.id, $0.address) },
@@ -35,32 +36,43 @@ final class MonitorGatekeeper {
             switch message {
             case .resourcesAvailableIndicate(let indication):
                 record(indication)
-                server.answer(key, .resourcesAvailableConfirm(ResourcesAvailableConfirm(requestSeqNum: indication.requestSeqNum)), to: source)
+                server.answer(
+                    key, .resourcesAvailableConfirm(ResourcesAvailableConfirm(requestSeqNum: indication.requestSeqNum)),
+                    to: source)
             case .locationRequest(let request):
                 let answer: RASMessage =
                     if let node = leastLoaded() {
-                        .locationConfirm(LocationConfirm(requestSeqNum: request.requestSeqNum, callSignalAddress: node.callSignal, rasAddress: node.ras))
+                        .locationConfirm(
+                            LocationConfirm(
+                                requestSeqNum: request.requestSeqNum, callSignalAddress: node.callSignal,
+                                rasAddress: node.ras))
                     } else {
-                        .locationReject(LocationReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
+                        .locationReject(
+                            LocationReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
                     }
                 server.answer(key, answer, to: RASTransport.socketAddress(request.replyAddress, otherwise: source))
             case .admissionRequest(let request):
                 let answer: RASMessage =
                     if !server.isRegistered(request.endpointIdentifier) {
-                        .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .callerNotRegistered))
+                        .admissionReject(
+                            AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .callerNotRegistered))
                     } else if let node = leastLoaded() {
                         // The call's signalling runs through the node named, which relays it.
                         .admissionConfirm(
                             AdmissionConfirm(
-                                requestSeqNum: request.requestSeqNum, bandWidth: request.bandWidth, callModel: .gatekeeperRouted,
+                                requestSeqNum: request.requestSeqNum, bandWidth: request.bandWidth,
+                                callModel: .gatekeeperRouted,
                                 destCallSignalAddress: node.callSignal))
                     } else {
-                        .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
+                        .admissionReject(
+                            AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
                     }
                 server.answer(key, answer, to: source)
             default:
                 server.count { $0.unsupported += 1 }
-                logger.debug("RAS message not handled by the load monitor", metadata: ["message": "\(message.name)", "from": "\(source)"])
+                logger.debug(
+                    "RAS message not handled by the load monitor",
+                    metadata: ["message": "\(message.name)", "from": "\(source)"])
             }
         }
     }
@@ -72,18 +84,21 @@ final class MonitorGatekeeper {
         guard let registration = server.registration(indication.endpointIdentifier), let ras = registration.rasAddress,
             let callSignal = registration.callSignalAddress
         else {
-            logger.notice("RAI from an endpoint that is not registered; it registers again when no RAC comes",
-                          metadata: ["endpoint": "\(indication.endpointIdentifier)"])
+            logger.notice(
+                "RAI from an endpoint that is not registered; it registers again when no RAC comes",
+                metadata: ["endpoint": "\(indication.endpointIdentifier)"])
             return
         }
         let maximum = Int(indication.capacity?.maximum?.callsAvailable[.terminal]?.first?.calls ?? 0)
         let available = Int(indication.capacity?.current?.callsAvailable[.terminal]?.first?.calls ?? 0)
         let load =
-            maximum > 0 ? min(1, max(0, 1 - Double(available) / Double(maximum))) : (indication.almostOutOfResources ? 1 : 0)
+            maximum > 0
+            ? min(1, max(0, 1 - Double(available) / Double(maximum))) : (indication.almostOutOfResources ? 1 : 0)
         reportSequence += 1
         let report = WorkloadReport(
             node: NodeIdentity(
-                id: registration.endpointIdentifier, ngAddress: "", clusterAddress: "", mediaIP: "", rasAddress: "\(ras)",
+                id: registration.endpointIdentifier, ngAddress: "", clusterAddress: "", mediaIP: "",
+                rasAddress: "\(ras)",
                 callSignalAddress: "\(callSignal)"),
             load: load, threshold: indication.almostOutOfResources ? 0 : 1,
             usage: ResourceUsage(sessions: max(0, maximum - available)), capacity: ResourceCapacity(sessions: maximum),

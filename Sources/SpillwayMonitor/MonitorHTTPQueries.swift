@@ -1,7 +1,7 @@
-import ServiceEdge
 import CSpillwayShims
 import Cluster
 import NIOCore
+import ServiceEdge
 
 /// The monitor's HTTP JSON queries:
 /// - `GET /least-loaded`: the node with the lowest workload (200), or 503 when every node is busy;
@@ -26,9 +26,14 @@ enum MonitorHTTPQueries {
         case "/least-loaded":
             monitor.leastLoaded(excluding: []) { node, load in
                 guard let node else {
-                    return respond(.failure(.serviceUnavailable, "all nodes busy: no node reports a load below its threshold"))
+                    return respond(
+                        .failure(.serviceUnavailable, "all nodes busy: no node reports a load below its threshold"))
                 }
-                respond(.json(LeastLoaded(node: node.id, ng: node.ngAddress, cluster: node.clusterAddress, mediaIP: node.mediaIP, load: load ?? 0)))
+                respond(
+                    .json(
+                        LeastLoaded(
+                            node: node.id, ng: node.ngAddress, cluster: node.clusterAddress, mediaIP: node.mediaIP,
+                            load: load ?? 0)))
             }
         case "/nodes":
             let nodes = PeerStatus.all(in: monitor.table, now: spw_monotonic_nanos())

@@ -1,9 +1,9 @@
-import ServiceEdge
 import ArgumentParser
 import Bencode
 import Cluster
 import Logging
 import MediaPlane
+import ServiceEdge
 import SpillwayClient
 import SpillwayNode
 
@@ -58,8 +58,12 @@ struct Demo: AsyncParsableCommand {
             nodes.append(try await RelayNode.start(configuration, logger: Logger(label: "spillway.demo")))
         }
         defer { unlink(keyFile) }
-        print("Cluster: " + nodes.map { "\($0.configuration.nodeID) (NG \($0.ngAddress), media \($0.configuration.mediaIP))" }.joined(separator: ", "))
-        print("Each node takes new calls while its load is below 0.5 of 4 sessions, then spills them (\(mode.rawValue)).")
+        print(
+            "Cluster: "
+                + nodes.map { "\($0.configuration.nodeID) (NG \($0.ngAddress), media \($0.configuration.mediaIP))" }
+                .joined(separator: ", "))
+        print(
+            "Each node takes new calls while its load is below 0.5 of 4 sessions, then spills them (\(mode.rawValue)).")
         let primary = try NGClient(server: nodes[0].ngAddress)
         // Let the first workload reports go round before the calls arrive.
         try await Task.sleep(for: .milliseconds(500))
@@ -67,7 +71,8 @@ struct Demo: AsyncParsableCommand {
         let report: ReplayReport
         do {
             report = try ReplayRun.run(
-                captures: [capture], client: primary, options: ReplayRun.options(speed: 1, copies: copies, duration: nil, localIP: "127.0.0.1"))
+                captures: [capture], client: primary,
+                options: ReplayRun.options(speed: 1, copies: copies, duration: nil, localIP: "127.0.0.1"))
         } catch {
             for node in nodes { await node.shutdown() }
             throw error
@@ -76,7 +81,9 @@ struct Demo: AsyncParsableCommand {
         let landed = Dictionary(grouping: report.placements, by: { $0.node ?? "?" }).mapValues(\.count)
         print("Calls per node: " + landed.keys.sorted().map { "\($0) \(landed[$0]!)" }.joined(separator: ", "))
         for node in nodes { await node.shutdown() }
-        print(report.lost == 0 && report.corrupted == 0 ? "Every packet arrived intact." : "Some packets were lost or changed.")
+        print(
+            report.lost == 0 && report.corrupted == 0
+                ? "Every packet arrived intact." : "Some packets were lost or changed.")
         if report.lost > 0 || report.corrupted > 0 { throw ExitCode(1) }
     }
 
@@ -84,7 +91,9 @@ struct Demo: AsyncParsableCommand {
     static func writeClusterKey() throws -> String {
         var template = Array("/tmp/spillway-demo-key-XXXXXX".utf8CString)
         let descriptor = mkstemp(&template)
-        guard descriptor >= 0 else { throw ValidationError("cannot create a temporary key file: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw ValidationError("cannot create a temporary key file: \(String(cString: strerror(errno)))")
+        }
         let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var key = (0..<32).map { _ in UInt8.random(in: 0x21...0x7E) }
         _ = write(descriptor, &key, key.count)

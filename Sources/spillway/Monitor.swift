@@ -1,8 +1,8 @@
-import SpillwayMonitor
-import ServiceEdge
 import ArgumentParser
 import Cluster
 import Logging
+import ServiceEdge
+import SpillwayMonitor
 import SpillwayNode
 
 /// `spillway monitor`: run the load monitor.
@@ -37,10 +37,13 @@ struct Monitor: AsyncParsableCommand {
     @Option(help: "Seconds between polls or streamed reports.")
     var interval: Double = 1
 
-    @Option(name: .customLong("report-age-limit"), help: "Seconds after which a report is not trusted. Default 3 intervals.")
+    @Option(
+        name: .customLong("report-age-limit"), help: "Seconds after which a report is not trusted. Default 3 intervals."
+    )
     var reportAgeLimit: Double?
 
-    @Option(help: "H.225.0 RAS address (HOST:PORT): nodes register and send RAI here; LRQ/ARQ get the least-loaded node.")
+    @Option(
+        help: "H.225.0 RAS address (HOST:PORT): nodes register and send RAI here; LRQ/ARQ get the least-loaded node.")
     var ras: String?
 
     @Option(name: .customLong("monitor-id"), help: "The monitor's id in cluster messages.")
@@ -55,7 +58,8 @@ struct Monitor: AsyncParsableCommand {
         configuration.listenAddress = listen
         configuration.httpAddress = http
         guard let networks = ClientNetworks(parsing: ngClients) else {
-            throw ValidationError("--ng-clients '\(ngClients)' is not a list of address prefixes such as 127.0.0.0/8,10.0.0.0/8")
+            throw ValidationError(
+                "--ng-clients '\(ngClients)' is not a list of address prefixes such as 127.0.0.0/8,10.0.0.0/8")
         }
         configuration.ngClients = networks
         configuration.rasAddress = ras
@@ -73,7 +77,8 @@ struct Monitor: AsyncParsableCommand {
         configuration.interval = interval
         configuration.reportAgeLimit = reportAgeLimit
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+            throw ValidationError(
+                "--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }
         configuration.logLevel = level
         try configuration.validate()

@@ -26,7 +26,9 @@ final class NodeSignals {
             let grace = current.configuration.withLock { $0.drainGrace }
             Task {
                 let left = await node.drain(grace: grace)
-                if left > 0 { logger.warning("stopping with calls still up after the drain grace", metadata: ["calls": "\(left)"]) }
+                if left > 0 {
+                    logger.warning("stopping with calls still up after the drain grace", metadata: ["calls": "\(left)"])
+                }
                 await node.shutdown()
             }
         }
@@ -45,11 +47,14 @@ final class NodeSignals {
                     metadata: [
                         "threshold": "\(reloaded.threshold)", "max-sessions": "\(reloaded.capacity.sessions)",
                         "ng-clients": "\(reloaded.ngClients)",
-                        "not-applied-until-restart": "\(needRestart.isEmpty ? "none" : needRestart.joined(separator: ", "))",
+                        "not-applied-until-restart":
+                            "\(needRestart.isEmpty ? "none" : needRestart.joined(separator: ", "))",
                     ])
             }
         }
-        let handlers: [(Int32, @Sendable () -> Void)] = [(SIGTERM, drainThenStop), (SIGINT, drainThenStop), (SIGHUP, reloadConfiguration)]
+        let handlers: [(Int32, @Sendable () -> Void)] = [
+            (SIGTERM, drainThenStop), (SIGINT, drainThenStop), (SIGHUP, reloadConfiguration),
+        ]
         sources = handlers.map { signalNumber, handler in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)

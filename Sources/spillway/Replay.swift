@@ -44,7 +44,8 @@ struct Replay: ParsableCommand {
             throw ValidationError("--via '\(via)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
         }
         guard speed > 0, copies >= 1 else { throw ValidationError("--speed must be above 0 and --copies at least 1") }
-        var options = ReplayRun.options(speed: speed, copies: copies, duration: duration, localIP: localIP, profile: profile)
+        var options = ReplayRun.options(
+            speed: speed, copies: copies, duration: duration, localIP: localIP, profile: profile)
         options.spinUntilDue = spin
         let report = try ReplayRun.run(captures: captures, client: try NGClient(server: server), options: options)
         ReplayRun.printSummary(report)
@@ -73,7 +74,11 @@ enum ReplayRun {
         for path in captures {
             let analysis = FlowAnalysis(try CaptureFile(path: path))
             guard !analysis.calls.isEmpty else {
-                throw CaptureError(path: path, problem: "holds no RTP flow (at least \(FlowAnalysis.minimumPackets) RTP packets of one SSRC between two addresses)")
+                throw CaptureError(
+                    path: path,
+                    problem:
+                        "holds no RTP flow (at least \(FlowAnalysis.minimumPackets) RTP packets of one SSRC between two addresses)"
+                )
             }
             calls += analysis.calls
         }
@@ -82,14 +87,19 @@ enum ReplayRun {
             guard showProgress else { return }
             let width = 40
             let filled = Int(share * Double(width))
-            let bar = "\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(Int(share * 100))%"
+            let bar =
+                "\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                + "] \(Int(share * 100))%"
             writeToStandardError(share >= 1 ? bar + "\n" : bar)
         }
         return report
     }
 
     static func printSummary(_ report: ReplayReport) {
-        let columns = ["call", "node", "hops", "direction", "sent", "received", "lost", "p50 us", "p99 us", "p99.9 us", "jitter ms"]
+        let columns = [
+            "call", "node", "hops", "direction", "sent", "received", "lost", "p50 us", "p99 us", "p99.9 us",
+            "jitter ms",
+        ]
         var rows: [[String]] = [columns]
         let placement = Dictionary(report.placements.map { ($0.callID, $0) }, uniquingKeysWith: { first, _ in first })
         for flow in report.flows {
@@ -97,7 +107,8 @@ enum ReplayRun {
             rows.append([
                 flow.callID, landed?.node ?? landed?.relayAddress ?? "-", "\(landed?.hops ?? 0)", flow.direction,
                 "\(flow.packetsSent)", "\(flow.packetsReceived)", "\(flow.lost)", "\(flow.latencyMicros.p50)",
-                "\(flow.latencyMicros.p99)", "\(flow.latencyMicros.p999)", "\((flow.jitterMilliseconds * 100).rounded() / 100)",
+                "\(flow.latencyMicros.p99)", "\(flow.latencyMicros.p999)",
+                "\((flow.jitterMilliseconds * 100).rounded() / 100)",
             ])
         }
         let widths = columns.indices.map { column in rows.map { $0[column].count }.max()! }
@@ -106,7 +117,8 @@ enum ReplayRun {
         }
         print(
             "total: \(report.placements.count) calls, \(report.packetsSent) packets sent in \((report.sendingSeconds * 1000).rounded() / 1000) s "
-                + "(\(Int(report.sendRate)) packets/s), \(report.packetsReceived) received, \(report.lost) lost, \(report.corrupted) corrupted")
+                + "(\(Int(report.sendRate)) packets/s), \(report.packetsReceived) received, \(report.lost) lost, \(report.corrupted) corrupted"
+        )
     }
 
     static func write(_ text: String, to path: String) throws {

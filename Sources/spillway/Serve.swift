@@ -10,10 +10,13 @@ struct Serve: AsyncParsableCommand {
         usage: "spillway serve [--config <file>] [--<setting> <value> ...]",
         discussion: settingsHelp)
 
-    @Option(help: "A TOML file with the same settings (keys are the setting names); flags override it. SIGHUP reloads it.")
+    @Option(
+        help: "A TOML file with the same settings (keys are the setting names); flags override it. SIGHUP reloads it.")
     var config: String?
 
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The settings listed above, as --NAME VALUE.", valueName: "settings"))
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp("The settings listed above, as --NAME VALUE.", valueName: "settings"))
     var settings: [String] = []
 
     /// Every setting with its help, for `--help`.
@@ -21,7 +24,8 @@ struct Serve: AsyncParsableCommand {
         "SETTINGS (flags, or keys of the --config file; repeat the ones that say so):\n"
             + NodeConfiguration.settings.map { setting in
                 let flag = "  --\(setting.name) <value>"
-                return flag + "\n" + wrapped(setting.help, indent: 8, width: 80) + (setting.isReloadable ? " Reloaded on SIGHUP." : "")
+                return flag + "\n" + wrapped(setting.help, indent: 8, width: 80)
+                    + (setting.isReloadable ? " Reloaded on SIGHUP." : "")
             }.joined(separator: "\n")
     }
 
@@ -64,7 +68,8 @@ struct Serve: AsyncParsableCommand {
         bootstrapLogging(configuration.logLevel)
         let logger = Logger(label: "spillway")
         let node = try await RelayNode.start(configuration, logger: logger)
-        let signals = NodeSignals(node: node, configuration: configuration, logger: logger, reload: resolvedConfiguration)
+        let signals = NodeSignals(
+            node: node, configuration: configuration, logger: logger, reload: resolvedConfiguration)
         try await node.waitUntilClosed()
         withExtendedLifetime(signals) {}
     }

@@ -16,7 +16,8 @@ struct StatusCommand: ParsableCommand {
         let server = try ngServer(ng)
         let reply = try NGClient(server: server).request(["command": "statistics"])
         guard reply["result"] == "ok", let node = reply["spillway"] else {
-            throw ValidationError("node at \(ng) did not answer statistics: \(reply["error-reason"]?.stringValue ?? "\(reply)")")
+            throw ValidationError(
+                "node at \(ng) did not answer statistics: \(reply["error-reason"]?.stringValue ?? "\(reply)")")
         }
         print(Self.render(node: node, statistics: reply["statistics"]), terminator: "")
     }
@@ -42,12 +43,14 @@ struct StatusCommand: ParsableCommand {
                 let peer = peers[id]
                 lines.append(
                     "  \(id) at \(text(peer?["address"])): \(text(peer?["state"])), load \(text(peer?["load"])) of "
-                        + "\(text(peer?["threshold"])), \(text(peer?["sessions"])) calls, report \(text(peer?["report-age-ms"])) ms old")
+                        + "\(text(peer?["threshold"])), \(text(peer?["sessions"])) calls, report \(text(peer?["report-age-ms"])) ms old"
+                )
             }
         }
         let counters = (node["counters"]?.dictionaryValue ?? [:]).filter { ($0.value.integerValue ?? 0) != 0 }
         if !counters.isEmpty {
-            lines.append("counters: " + counters.keys.sorted().map { "\($0) \(text(counters[$0]))" }.joined(separator: ", "))
+            lines.append(
+                "counters: " + counters.keys.sorted().map { "\($0) \(text(counters[$0]))" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n") + "\n"
     }

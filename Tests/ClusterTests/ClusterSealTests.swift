@@ -8,7 +8,8 @@ import Testing
     let now: UInt64 = 1_700_000_000 * second
     var seal: ClusterSeal { ClusterSeal(keyBytes: key)! }
 
-    static let identity = NodeIdentity(id: "b", ngAddress: "127.0.0.12:2223", clusterAddress: "127.0.0.12:2224", mediaIP: "127.0.0.12")
+    static let identity = NodeIdentity(
+        id: "b", ngAddress: "127.0.0.12:2223", clusterAddress: "127.0.0.12:2224", mediaIP: "127.0.0.12")
     static let messages: [ClusterMessage] = [
         .report(report("b", sessions: 42, sequence: 7)),
         .poll,
@@ -49,7 +50,9 @@ import Testing
     }
 
     @Test func aReportFromAnOlderNodeEndsNoCallsAndPromisesNoPushes() throws {
-        guard var fields = ClusterEnvelope(sender: "b", sentAtWallNanos: now, message: .report(report("b", sessions: 3))).bencoded.dictionaryValue,
+        guard
+            var fields = ClusterEnvelope(sender: "b", sentAtWallNanos: now, message: .report(report("b", sessions: 3)))
+                .bencoded.dictionaryValue,
             var body = fields["report"]?.dictionaryValue
         else {
             Issue.record("a report envelope is not a dictionary")

@@ -4,7 +4,8 @@ let second: UInt64 = 1_000_000_000
 
 /// A report from `id` with `sessions` of `maxSessions` in use and the given threshold.
 func report(
-    _ id: String, sessions: Int, maxSessions: Int = 100, threshold: Double = 0.8, boot: UInt64 = 1, sequence: UInt64 = 1,
+    _ id: String, sessions: Int, maxSessions: Int = 100, threshold: Double = 0.8, boot: UInt64 = 1,
+    sequence: UInt64 = 1,
     madeAt: UInt64 = 1_700_000_000 * second
 ) -> WorkloadReport {
     let capacity = ResourceCapacity(sessions: maxSessions)

@@ -11,7 +11,9 @@ import Testing
         #expect(peers.record(report("b", sessions: 9, sequence: 2), now: second, ageAtArrivalNanos: 0) == .superseded)
         #expect(peers.peer("b")?.report?.usage.sessions == 5)
         // A restarted node (later boot) starts its sequence again and is believed.
-        #expect(peers.record(report("b", sessions: 0, boot: 2, sequence: 1), now: second, ageAtArrivalNanos: 0) == .recorded)
+        #expect(
+            peers.record(report("b", sessions: 0, boot: 2, sequence: 1), now: second, ageAtArrivalNanos: 0) == .recorded
+        )
     }
 
     @Test func aNodeThatStopsReportingIsDownUntilItReportsAgain() {

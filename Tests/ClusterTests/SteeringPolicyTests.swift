@@ -14,9 +14,13 @@ import Testing
             #expect(DelegatePolicy().choose(from: peers, context: context, using: &generator) == "f")
         }
         // Nobody left shows headroom (d is at its threshold, e is down): no choice, not a guess.
-        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: ["f", "b"], now: now), using: &generator) == nil)
+        #expect(
+            DelegatePolicy().choose(
+                from: peers, context: SteeringContext(visited: ["f", "b"], now: now), using: &generator) == nil)
         // Past the age limit nothing is trusted.
-        #expect(DelegatePolicy().choose(from: peers, context: SteeringContext(visited: [], now: 14 * second), using: &generator) == nil)
+        #expect(
+            DelegatePolicy().choose(
+                from: peers, context: SteeringContext(visited: [], now: 14 * second), using: &generator) == nil)
     }
 
     @Test func delegateSpreadsChoicesInProportionToHeadroom() {
@@ -25,7 +29,9 @@ import Testing
         var generator = SeededGenerator(seed: 7)
         var counts: [String: Int] = [:]
         for _ in 0..<8000 {
-            counts[DelegatePolicy().choose(from: peers, context: SteeringContext(visited: [], now: now), using: &generator)!, default: 0] += 1
+            counts[
+                DelegatePolicy().choose(
+                    from: peers, context: SteeringContext(visited: [], now: now), using: &generator)!, default: 0] += 1
         }
         #expect((5800...6200).contains(counts["b"] ?? 0), "\(counts)")
     }
@@ -39,7 +45,8 @@ import Testing
         for _ in 0..<30 {
             var view = table(ids.map { ($0, 50) })
             for _ in 0..<20 {
-                let choice = DelegatePolicy().choose(from: view, context: SteeringContext(visited: [], now: now), using: &generator)!
+                let choice = DelegatePolicy().choose(
+                    from: view, context: SteeringContext(visited: [], now: now), using: &generator)!
                 view.noteSpill(to: choice)
                 landed[choice, default: 0] += 1
             }
@@ -67,11 +74,16 @@ import Testing
         let context = SteeringContext(visited: [], now: now)
         #expect(LeastLoadedPolicy().choose(from: peers, context: context)?.id == "c")
         peers.noteSpill(to: "c")
-        #expect(LeastLoadedPolicy().choose(from: peers, context: context) == .init(id: "d", estimatedLoad: 0.2, admits: true))
+        #expect(
+            LeastLoadedPolicy().choose(from: peers, context: context)
+                == .init(id: "d", estimatedLoad: 0.2, admits: true))
         // Only e (over its threshold) is left: named, marked as not admitting.
-        let last = LeastLoadedPolicy().choose(from: peers, context: SteeringContext(visited: ["c", "d", "b"], now: now))
+        let last = LeastLoadedPolicy().choose(
+            from: peers, context: SteeringContext(visited: ["c", "d", "b"], now: now))
         #expect(last == .init(id: "e", estimatedLoad: 0.85, admits: false))
-        #expect(LeastLoadedPolicy().choose(from: peers, context: SteeringContext(visited: ["b", "c", "d", "e"], now: now)) == nil)
+        #expect(
+            LeastLoadedPolicy().choose(from: peers, context: SteeringContext(visited: ["b", "c", "d", "e"], now: now))
+                == nil)
     }
 
     @Test func claimingTheLeastLoadedNodeCountsTheCallSentThere() {

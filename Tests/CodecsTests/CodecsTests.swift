@@ -40,7 +40,8 @@ import Glibc
             #expect(decoded >= previous, "\(law) is not monotonic at \(sample)")
             previous = decoded
             // The step around the sample: the gap between the levels that bracket it.
-            guard let upper = levels.first(where: { $0 >= sample }), let lower = levels.last(where: { $0 <= sample }) else {
+            guard let upper = levels.first(where: { $0 >= sample }), let lower = levels.last(where: { $0 <= sample })
+            else {
                 // Beyond the largest level the code word saturates.
                 #expect(decoded == (sample > 0 ? levels.last! : levels.first!), "\(law) \(sample) -> \(decoded)")
                 continue
@@ -159,7 +160,9 @@ import Glibc
         let decoder = try OpusDecoder(sampleRate: 48000)
         var pcm = [Float](repeating: 0, count: 5760)
         for frame in frames {
-            let count = try frame.withUnsafeBytes { bytes in try pcm.withUnsafeMutableBufferPointer { try decoder.decode(bytes, into: $0) } }
+            let count = try frame.withUnsafeBytes { bytes in
+                try pcm.withUnsafeMutableBufferPointer { try decoder.decode(bytes, into: $0) }
+            }
             #expect(count == 960)
         }
     }
@@ -195,12 +198,16 @@ import Glibc
         // The bit rate: 12 kbit/s frames are smaller than 40 kbit/s ones.
         var rich = OpusEncoderSettings()
         rich.bitRate = 40000
-        let richBytes = try run(try AudioTranscoder(from: .pcmu, to: .opus, opusSettings: rich), source).map(\.count).reduce(0, +)
+        let richBytes = try run(try AudioTranscoder(from: .pcmu, to: .opus, opusSettings: rich), source).map(\.count)
+            .reduce(0, +)
         var lean = OpusEncoderSettings()
         lean.bitRate = 12000
-        let leanBytes = try run(try AudioTranscoder(from: .pcmu, to: .opus, opusSettings: lean), source).map(\.count).reduce(0, +)
+        let leanBytes = try run(try AudioTranscoder(from: .pcmu, to: .opus, opusSettings: lean), source).map(\.count)
+            .reduce(0, +)
         // 50 frames per second: bytes per second × 8 is near the rate asked for.
-        #expect(Double(leanBytes * 8) < 12000 * 1.3 && Double(richBytes * 8) > 40000 * 0.6, "\(leanBytes) vs \(richBytes) bytes")
+        #expect(
+            Double(leanBytes * 8) < 12000 * 1.3 && Double(richBytes * 8) > 40000 * 0.6,
+            "\(leanBytes) vs \(richBytes) bytes")
     }
 
     @Test func garbageOpusIsAnErrorNotACrash() throws {
@@ -224,4 +231,3 @@ import Glibc
         #expect(frames == 2)
     }
 }
-

@@ -26,4 +26,3 @@ public enum PycrateMessages {
     /// The OpenLogicalChannelAck alone.
     public static let ack = hexBytes("22c000640680101c00007f0000161770007f0000161771")
 }
-

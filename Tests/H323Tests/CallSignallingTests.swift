@@ -22,12 +22,15 @@ import Testing
     @Test func fastStartProposalsNameTheirMediaAndAddresses() throws {
         let proposals = try #require(try H323UserInformation(perEncoded: PycrateMessages.setup).fastStart)
         let forward = try OpenLogicalChannel(perEncoded: proposals[0])
-        #expect(forward.number == 101 && forward.forwardFormat == .audio("G.711 mu-law") && forward.reverseFormat == nil)
+        #expect(
+            forward.number == 101 && forward.forwardFormat == .audio("G.711 mu-law") && forward.reverseFormat == nil)
         #expect(forward.mediaChannels.map(\.block) == [.forward])
         #expect(forward.mediaChannels.first?.media.rtp == nil)
         #expect(forward.mediaChannels.first?.media.rtcp == MediaAddress(ip: [127, 0, 0, 21], port: 5001))
         let reverse = try OpenLogicalChannel(perEncoded: proposals[1])
-        #expect(reverse.number == 1 && reverse.forwardFormat == MediaFormat.none && reverse.reverseFormat == .audio("G.711 mu-law"))
+        #expect(
+            reverse.number == 1 && reverse.forwardFormat == MediaFormat.none
+                && reverse.reverseFormat == .audio("G.711 mu-law"))
         let media = try #require(reverse.mediaChannels.first)
         #expect(media.block == .reverse && media.media.sessionID == 1)
         #expect(media.media.rtp == MediaAddress(ip: [127, 0, 0, 21], port: 5000))
@@ -99,7 +102,8 @@ import Testing
 
     @Test func messagesTheProxyBuildsDecode() throws {
         let identifier = CallIdentifier(guid: Array(16..<32))
-        let release = try H323UserInformation(perEncoded: H323UserInformation.releaseComplete(callIdentifier: identifier, reason: .gatewayResources))
+        let release = try H323UserInformation(
+            perEncoded: H323UserInformation.releaseComplete(callIdentifier: identifier, reason: .gatewayResources))
         #expect(release.body == .releaseComplete && release.releaseReason == 7 && release.callIdentifier == identifier)
         let status = try H323UserInformation(perEncoded: H323UserInformation.status(callIdentifier: identifier))
         #expect(status.body == .status && status.callIdentifier == identifier)
@@ -121,14 +125,18 @@ import Testing
         #expect(parsed.userInformation == PycrateMessages.setup)
         // The User-user element's length takes two octets in H.225.0.
         let userUser = message.encoded.firstIndex(of: Q931Message.Element.userUser)!
-        #expect(Int(message.encoded[userUser + 1]) << 8 | Int(message.encoded[userUser + 2]) == PycrateMessages.setup.count + 1)
+        #expect(
+            Int(message.encoded[userUser + 1]) << 8 | Int(message.encoded[userUser + 2]) == PycrateMessages.setup.count
+                + 1)
         var reply = parsed
         reply.fromDestination = true
         #expect(try Q931Message(parsing: reply.encoded).fromDestination)
     }
 
     @Test func q931RefusesWhatLies() throws {
-        let good = Q931Message(type: .connect, callReference: 7, fromDestination: true, elements: [Q931Message.causeElement(16)]).encoded
+        let good = Q931Message(
+            type: .connect, callReference: 7, fromDestination: true, elements: [Q931Message.causeElement(16)]
+        ).encoded
         #expect(throws: CallSignallingError.self) { try Q931Message(parsing: [0x09] + good.dropFirst()) }
         #expect(throws: CallSignallingError.self) { try Q931Message(parsing: Array(good.dropLast())) }
         #expect(throws: CallSignallingError.self) { try Q931Message(parsing: Array(good.prefix(2))) }
@@ -149,7 +157,9 @@ import Testing
 
     @Test func truncatedOrHostileUserInformationIsAnError() {
         for length in stride(from: 0, to: PycrateMessages.setup.count, by: 7) {
-            #expect(throws: PERError.self) { try H323UserInformation(perEncoded: Array(PycrateMessages.setup.prefix(length))) }
+            #expect(throws: PERError.self) {
+                try H323UserInformation(perEncoded: Array(PycrateMessages.setup.prefix(length)))
+            }
         }
         for length in 0..<PycrateMessages.ack.count {
             let prefix = Array(PycrateMessages.ack.prefix(length))
@@ -186,14 +196,16 @@ import Testing
         changes[2].destination = "127.0.0.1:1720"
         changes[3].madeAtWallNanos += 1
         for changed in changes {
-            #expect(changed.authenticatedBytes(callIdentifier: call) != element.authenticatedBytes(callIdentifier: call))
+            #expect(
+                changed.authenticatedBytes(callIdentifier: call) != element.authenticatedBytes(callIdentifier: call))
         }
         #expect(element.authenticatedBytes(callIdentifier: call) != element.authenticatedBytes(callIdentifier: []))
     }
 
     @Test func aVisitedListTooLongForOneElementKeepsItsMostRecentNodes() throws {
         let nodes = (0..<40).map { "node-with-a-long-name-\($0)" }
-        let element = SpillwaySetupElement(hopsLeft: 1, visited: nodes, destination: "127.0.0.1:1720", madeAtWallNanos: 1)
+        let element = SpillwaySetupElement(
+            hopsLeft: 1, visited: nodes, destination: "127.0.0.1:1720", madeAtWallNanos: 1)
         #expect(element.visited.last == nodes.last && element.visited.count < nodes.count)
         var setup = Q931Message(type: .setup, callReference: 3, fromDestination: false)
         var tagged = element
@@ -203,7 +215,9 @@ import Testing
     }
 
     @Test func anElementOfAnotherVersionOrCutShortIsNotRead() {
-        for contents: [UInt8] in [[1, 3, 0], [2, 3, 0] + Array(repeating: 0, count: 23), [2, 3, 200] + Array(repeating: 0, count: 30)] {
+        for contents: [UInt8] in [
+            [1, 3, 0], [2, 3, 0] + Array(repeating: 0, count: 23), [2, 3, 200] + Array(repeating: 0, count: 30),
+        ] {
             let setup = Q931Message(
                 type: .setup, callReference: 3, fromDestination: false, elements: [.init(0x9F), .init(0x53, contents)])
             #expect(SpillwaySetupElement(in: setup) == nil, "\(contents)")

@@ -13,9 +13,17 @@ import Testing
         // 3 in 0...7: three bits 011, padded.
         #expect(encoded { $0.writeConstrainedWholeNumber(3, in: 0...7) } == [0b0110_0000])
         // A bit, then 513 in 1...65535: aligned, two octets holding 512.
-        #expect(encoded { $0.writeBit(true); $0.writeConstrainedWholeNumber(513, in: 1...65_535) } == [0x80, 0x02, 0x00])
+        #expect(
+            encoded {
+                $0.writeBit(true)
+                $0.writeConstrainedWholeNumber(513, in: 1...65_535)
+            } == [0x80, 0x02, 0x00])
         // 200 in 0...255 (a range of 256): one aligned octet.
-        #expect(encoded { $0.writeBit(true); $0.writeConstrainedWholeNumber(200, in: 0...255) } == [0x80, 200])
+        #expect(
+            encoded {
+                $0.writeBit(true)
+                $0.writeConstrainedWholeNumber(200, in: 0...255)
+            } == [0x80, 200])
         // 1280 in 0...2^32-1: the octet count less one in two bits (01), then two aligned octets.
         #expect(encoded { $0.writeConstrainedWholeNumber(1280, in: 0...4_294_967_295) } == [0b0100_0000, 0x05, 0x00])
         var reader = PERReader([0b0100_0000, 0x05, 0x00])

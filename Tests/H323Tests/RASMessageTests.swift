@@ -57,7 +57,9 @@ import Testing
         writer.writeExtensionAlternative(index: 4) { $0.writeOctets([0x01, 0x00, 0x03, 0x31, 0x32, 0x33]) }
         let message = try RASMessage(perEncoded: writer.encoded)
         #expect(message == .admissionReject(AdmissionReject(requestSeqNum: 5, rejectReason: .routeCallToSCN)))
-        #expect(try RASMessage(perEncoded: message.perEncoded) == .admissionReject(AdmissionReject(requestSeqNum: 5, rejectReason: .undefinedReason)))
+        #expect(
+            try RASMessage(perEncoded: message.perEncoded)
+                == .admissionReject(AdmissionReject(requestSeqNum: 5, rejectReason: .undefinedReason)))
     }
 
     @Test func everyTruncationOfEveryMessageIsAnErrorNotACrash() {
@@ -81,9 +83,14 @@ import Testing
         for round in 0..<20_000 {
             var datagram = valid[round % valid.count]
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
-                datagram[Int.random(in: 0..<datagram.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                datagram[Int.random(in: 0..<datagram.count, using: &generator)] = UInt8.random(
+                    in: 0...255, using: &generator)
             }
-            if round % 7 == 0 { datagram = (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+            if round % 7 == 0 {
+                datagram = (0..<Int.random(in: 0...64, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
+            }
             do {
                 let message = try RASMessage(perEncoded: datagram)
                 if case .unsupported = message { continue }

@@ -7,7 +7,8 @@ extension PycrateMessages {
     /// An OpenLogicalChannel 7 (G.711 A-law, session 1) whose RTCP address is the IPv4 127.0.0.21:5001.
     static let tunnelledOpen = hexBytes("2810010010c00180150113030000060c2013800a040001007f0000151389")
     /// The same channel with the IPv6 RTCP address ::1 port 5001.
-    static let tunnelledOpenIPv6 = hexBytes("2810010010c0018021011f030000060c2013801604000108000000000000000000000000000000011389")
+    static let tunnelledOpenIPv6 = hexBytes(
+        "2810010010c0018021011f030000060c2013801604000108000000000000000000000000000000011389")
     /// An OpenLogicalChannelAck for channel 7 that names no session: RTP at 127.0.0.22:6000.
     static let tunnelledAckWithoutSession = hexBytes("2810010010c0018011010f22c0000606800808007f0000161770")
     /// A MasterSlaveDetermination, which a relay passes byte for byte.
@@ -36,9 +37,11 @@ final class RecordingServices: RoutedCallServices {
     }
 
     func anchorMedia(
-        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?
+        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?,
+        rtcp: MediaAddress?
     ) throws -> RelayAddresses {
-        anchors.append(Anchor(session: session, side: side, rtp: rtp, rtcp: rtcp, format: format?.0, sender: format?.sender))
+        anchors.append(
+            Anchor(session: session, side: side, rtp: rtp, rtcp: rtcp, format: format?.0, sender: format?.sender))
         return Self.relay(towards: side.other)
     }
 
@@ -48,7 +51,9 @@ final class RecordingServices: RoutedCallServices {
 }
 
 @Suite struct RoutedCallTests {
-    static func message(_ type: Q931Message.MessageType, _ userInformation: [UInt8], fromDestination: Bool = false) -> Q931Message {
+    static func message(_ type: Q931Message.MessageType, _ userInformation: [UInt8], fromDestination: Bool = false)
+        -> Q931Message
+    {
         var message = Q931Message(type: type, callReference: 0x1234, fromDestination: fromDestination)
         message.setUserInformation(userInformation)
         return message
@@ -84,22 +89,31 @@ final class RecordingServices: RoutedCallServices {
         #expect(
             services.anchors == [
                 // The forward proposal: what the caller would send; the reverse: what the callee would.
-                .init(session: 1, side: .caller, rtp: nil, rtcp: MediaAddress(ip: caller, port: 5001), format: .audio("G.711 mu-law"), sender: .caller),
                 .init(
-                    session: 1, side: .caller, rtp: MediaAddress(ip: caller, port: 5000), rtcp: MediaAddress(ip: caller, port: 5001),
+                    session: 1, side: .caller, rtp: nil, rtcp: MediaAddress(ip: caller, port: 5001),
+                    format: .audio("G.711 mu-law"), sender: .caller),
+                .init(
+                    session: 1, side: .caller, rtp: MediaAddress(ip: caller, port: 5000),
+                    rtcp: MediaAddress(ip: caller, port: 5001),
                     format: .audio("G.711 mu-law"), sender: .callee),
             ])
         // ... and the callee is told the relay's addresses that face it, nothing of the caller's.
         let proposals = try #require(forwarded.fastStart).map { try OpenLogicalChannel(perEncoded: $0) }
         let media = proposals.flatMap(\.mediaChannels).map(\.media)
-        #expect(media.map(\.rtcp) == [RecordingServices.relay(towards: .callee).rtcp, RecordingServices.relay(towards: .callee).rtcp])
+        #expect(
+            media.map(\.rtcp) == [
+                RecordingServices.relay(towards: .callee).rtcp, RecordingServices.relay(towards: .callee).rtcp,
+            ])
         #expect(media[1].rtp == RecordingServices.relay(towards: .callee).rtp)
-        #expect(forwarded.callIdentifier == CallIdentifier(guid: Array(16..<32)) && forwarded.destinationAddress == [.dialledDigits("5551234")])
+        #expect(
+            forwarded.callIdentifier == CallIdentifier(guid: Array(16..<32))
+                && forwarded.destinationAddress == [.dialledDigits("5551234")])
     }
 
     @Test func otherH245PassesByteForByte() throws {
         var call = try Self.startedCall()
-        let actions = call.relay(Self.message(.facility, PycrateMessages.tunnelledMasterSlave), from: .caller, services: RecordingServices())
+        let actions = call.relay(
+            Self.message(.facility, PycrateMessages.tunnelledMasterSlave), from: .caller, services: RecordingServices())
         #expect(try Self.sent(actions, to: .callee)?.h245Control == [PycrateMessages.masterSlave])
     }
 
@@ -108,8 +122,11 @@ final class RecordingServices: RoutedCallServices {
         let services = RecordingServices()
         _ = call.relay(Self.message(.facility, PycrateMessages.tunnelledOpen), from: .caller, services: services)
         let actions = call.relay(
-            Self.message(.facility, PycrateMessages.tunnelledAckWithoutSession, fromDestination: true), from: .callee, services: services)
-        #expect(services.anchors.last == .init(session: 1, side: .callee, rtp: MediaAddress(ip: [127, 0, 0, 22], port: 6000), rtcp: nil))
+            Self.message(.facility, PycrateMessages.tunnelledAckWithoutSession, fromDestination: true), from: .callee,
+            services: services)
+        #expect(
+            services.anchors.last
+                == .init(session: 1, side: .callee, rtp: MediaAddress(ip: [127, 0, 0, 22], port: 6000), rtcp: nil))
         let control = try #require(try Self.sent(actions, to: .caller)?.h245Control)
         guard case .openLogicalChannelAck(let ack) = try H245ControlMessage(perEncoded: control[0]).kind else {
             Issue.record("not an Ack")
@@ -121,7 +138,8 @@ final class RecordingServices: RoutedCallServices {
     @Test func aChannelWhoseMediaCannotBeAnchoredIsRefusedToItsSenderAndNeverForwarded() throws {
         var call = try Self.startedCall()
         // An IPv6 address cannot be replaced in place by the relay's IPv4 one.
-        let actions = call.relay(Self.message(.facility, PycrateMessages.tunnelledOpenIPv6), from: .caller, services: RecordingServices())
+        let actions = call.relay(
+            Self.message(.facility, PycrateMessages.tunnelledOpenIPv6), from: .caller, services: RecordingServices())
         #expect(try Self.sent(actions, to: .callee) == nil, "the channel went on to the callee: \(actions)")
         let refusal = try #require(try Self.sent(actions, to: .caller)?.h245Control)
         #expect(try H245ControlMessage(perEncoded: refusal[0]).kind == .openLogicalChannelReject(number: 7))
@@ -148,7 +166,8 @@ final class RecordingServices: RoutedCallServices {
 
     @Test func statusEnquiryIsAnsweredByTheProxy() throws {
         var call = try Self.startedCall()
-        let enquiry = Self.message(.statusEnquiry, H323UserInformation.status(callIdentifier: CallIdentifier(guid: Array(16..<32))))
+        let enquiry = Self.message(
+            .statusEnquiry, H323UserInformation.status(callIdentifier: CallIdentifier(guid: Array(16..<32))))
         let actions = call.relay(enquiry, from: .caller, services: RecordingServices())
         guard case .send(let status, .caller)? = actions.first, actions.count == 1 else {
             Issue.record("not answered to the caller alone: \(actions)")
@@ -160,13 +179,17 @@ final class RecordingServices: RoutedCallServices {
 
     @Test func releaseCompleteIsForwardedAndEndsTheCall() throws {
         var call = try Self.startedCall()
-        var release = Q931Message(type: .releaseComplete, callReference: 0x1234, fromDestination: true, elements: [Q931Message.causeElement(16)])
-        release.setUserInformation(H323UserInformation.releaseComplete(callIdentifier: call.callIdentifier, reason: .undefinedReason))
+        var release = Q931Message(
+            type: .releaseComplete, callReference: 0x1234, fromDestination: true,
+            elements: [Q931Message.causeElement(16)])
+        release.setUserInformation(
+            H323UserInformation.releaseComplete(callIdentifier: call.callIdentifier, reason: .undefinedReason))
         let actions = call.relay(release, from: .callee, services: RecordingServices())
         #expect(actions.first == .send(release, to: .caller))
         #expect(actions.count == 2 && call.isEnded)
         if case .end = actions[1] {} else { Issue.record("the call did not end: \(actions)") }
-        let late = call.relay(Self.message(.facility, PycrateMessages.tunnelledMasterSlave), from: .caller, services: RecordingServices())
+        let late = call.relay(
+            Self.message(.facility, PycrateMessages.tunnelledMasterSlave), from: .caller, services: RecordingServices())
         #expect(late.count == 1 && { if case .dropped(_, "call-ended", _) = late[0] { true } else { false } }())
     }
 

@@ -27,10 +27,15 @@ import Testing
         let directory = try scratchDirectory("bench-h323")
         let bench = try ChildProcess(
             "h323-bench", try ExternalTool.path("python3", package: "python3"),
-            [packageDirectory.appendingPathComponent("bench/h323.py").path, "--smoke", "--binary", try spillwayExecutable()],
+            [
+                packageDirectory.appendingPathComponent("bench/h323.py").path, "--smoke", "--binary",
+                try spillwayExecutable(),
+            ],
             directory: directory)
         #expect(await bench.wait(seconds: 120) == 0, "\(bench.output.suffix(2000))")
-        #expect(bench.output.contains("| setup rate |") && bench.output.contains("loss: at most 0.0000%"), "\(bench.output.suffix(2000))")
+        #expect(
+            bench.output.contains("| setup rate |") && bench.output.contains("loss: at most 0.0000%"),
+            "\(bench.output.suffix(2000))")
     }
 
     @Test func callgenThroughTheFloorGetsEveryPacketBack() async throws {
@@ -60,7 +65,8 @@ import Testing
                 "command": "answer", "call-id": .string("smoke-\(call)"), "from-tag": "a", "to-tag": "b",
                 "sdp": .string(audioSDP(port: Self.calleePort)),
             ])
-            pairs.append((try ScriptedCall.mediaAddress(in: answer).port, try ScriptedCall.mediaAddress(in: offer).port))
+            pairs.append(
+                (try ScriptedCall.mediaAddress(in: answer).port, try ScriptedCall.mediaAddress(in: offer).port))
         }
         let received = try await expectEveryPacketBack(through: pairs, directory: directory)
         let statistics = try client.request(["command": "statistics"])
@@ -75,10 +81,12 @@ import Testing
     func forwardingCostGetsEveryPacketThroughTheWorker(engine: DataPlaneEngine) async throws {
         let run = try ChildProcess(
             "forwarding-cost-\(engine)", try builtExecutable("forwarding-cost"),
-            [engine.rawValue, "4", "50", "\(Self.forwardingCostPorts)"], directory: try scratchDirectory("bench-forwarding-cost"))
+            [engine.rawValue, "4", "50", "\(Self.forwardingCostPorts)"],
+            directory: try scratchDirectory("bench-forwarding-cost"))
         #expect(await run.wait(seconds: 30) == 0, "\(run.output)")
         let lastLine = run.output.split(separator: "\n").last.map(String.init) ?? ""
-        let report = try #require(JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any], "\(run.output)")
+        let report = try #require(
+            JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any], "\(run.output)")
         #expect(report["engine"] as? String == engine.rawValue, "\(report)")
         #expect(report["forwarded"] as? Int == 400 && report["expected"] as? Int == 400, "\(report)")
     }

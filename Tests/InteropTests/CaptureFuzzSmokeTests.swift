@@ -12,13 +12,16 @@ import Testing
         var read = 0
         var refused = 0
         for name in ["g711-tone.pcap", "sip-call.pcapng"] {
-            let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(ReplayTests.capturesDirectory)/\(name)")))
+            let original = [UInt8](
+                try Data(contentsOf: URL(fileURLWithPath: "\(ReplayTests.capturesDirectory)/\(name)")))
             for round in 0..<100 {
                 var bytes = original
                 for _ in 0..<Int.random(in: 1...40, using: &generator) {
                     // Half the changes hit the first 200 bytes: file, block and first packet headers.
-                    let position = Bool.random(using: &generator)
-                        ? Int.random(in: 0..<200, using: &generator) : Int.random(in: 0..<bytes.count, using: &generator)
+                    let position =
+                        Bool.random(using: &generator)
+                        ? Int.random(in: 0..<200, using: &generator)
+                        : Int.random(in: 0..<bytes.count, using: &generator)
                     bytes[position] = UInt8.random(in: 0...255, using: &generator)
                 }
                 let path = "\(directory)/\(round)-\(name)"

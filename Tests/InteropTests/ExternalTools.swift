@@ -34,7 +34,8 @@ final class ChildProcess {
 
     /// Starts `executable` in `directory` with the test's environment plus `environment`.
     init(
-        _ name: String, _ executable: String, _ arguments: [String], directory: String, environment: [String: String] = [:]
+        _ name: String, _ executable: String, _ arguments: [String], directory: String,
+        environment: [String: String] = [:]
     ) throws {
         self.name = name
         outputPath = "\(directory)/\(name).log"
@@ -59,11 +60,13 @@ final class ChildProcess {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setsigmask(&attributes, &emptyMask)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
         // coreutils env changes directory for the child (posix_spawn has no portable chdir action)
         // and sets the extra variables.
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let argv = (["/usr/bin/env", "-C", directory] + assignments + [executable] + arguments).map { strdup($0) } + [nil]
+        let argv =
+            (["/usr/bin/env", "-C", directory] + assignments + [executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child = pid_t()
         let result = posix_spawn(&child, "/usr/bin/env", &actions, &attributes, argv, environ)
@@ -177,7 +180,9 @@ func releaseExecutable(_ name: String) throws -> String {
 
 /// Builds `bench/NAME.c` into `directory` with the system C compiler; `flags` go before the source
 /// (`-shared -fPIC` for a preloaded library). Returns the output's path.
-func compileBenchTool(_ name: String, into directory: String, output: String? = nil, flags: [String] = []) async throws -> String {
+func compileBenchTool(_ name: String, into directory: String, output: String? = nil, flags: [String] = []) async throws
+    -> String
+{
     let source = packageDirectory.appendingPathComponent("bench/\(name).c").path
     let binary = "\(directory)/\(output ?? name)"
     let compiler = try ChildProcess(
@@ -203,13 +208,17 @@ final class LoopbackCapture {
     private let directory: String
 
     /// Starts capturing what `filter` (a capture filter) admits.
-    static func start(filter: String, file: String = "wire.pcap", in directory: String) async throws -> LoopbackCapture {
+    static func start(filter: String, file: String = "wire.pcap", in directory: String) async throws -> LoopbackCapture
+    {
         let probe = try UDPPeer()
         let process = try ChildProcess(
             "capture", try ExternalTool.path("tshark", package: "tshark"),
-            ["-i", "lo", "-f", "(\(filter)) or (udp and dst port \(probe.address.port))", "-w", file], directory: directory)
+            ["-i", "lo", "-f", "(\(filter)) or (udp and dst port \(probe.address.port))", "-w", file],
+            directory: directory)
         let capture = LoopbackCapture(process: process, path: "\(directory)/\(file)", directory: directory)
-        #expect(await ChildProcess.eventually(seconds: 10) { process.output.contains("Capturing on") }, "tshark did not start: \(process.output)")
+        #expect(
+            await ChildProcess.eventually(seconds: 10) { process.output.contains("Capturing on") },
+            "tshark did not start: \(process.output)")
         let sizeBefore = capture.size
         let live = await ChildProcess.eventually(seconds: 10) {
             _ = probe.send([0], to: probe.address)
@@ -236,7 +245,8 @@ final class LoopbackCapture {
 
 /// Runs tshark over a capture file and returns one line per packet with the requested fields.
 /// `arguments` go to tshark before the fields, e.g. `-o rtp.heuristic_rtp:TRUE` or `-d udp.port==N,rtp`.
-func tsharkFields(_ file: String, filter: String, fields: [String], arguments: [String] = []) async throws -> [[String]] {
+func tsharkFields(_ file: String, filter: String, fields: [String], arguments: [String] = []) async throws -> [[String]]
+{
     let tshark = try ChildProcess(
         "tshark-read", try ExternalTool.path("tshark", package: "tshark"),
         ["-r", file, "-Y", filter, "-T", "fields"] + arguments + fields.flatMap { ["-e", $0] },

@@ -19,7 +19,8 @@ import Testing
     @Test(arguments: [("127.0.0.1", "::1"), ("::1", "127.0.0.1")])
     func aCallBetweenIPv4AndIPv6IsBridgedAndDecodedInFull(senderIP: String, receiverIP: String) async throws {
         var calls = FFmpegRelayCall(
-            receiverPort: Self.receiverPort, senderPort: Self.senderPort, mediaPorts: 14300...14399, label: "ffmpeg-interfaces")
+            receiverPort: Self.receiverPort, senderPort: Self.senderPort, mediaPorts: 14300...14399,
+            label: "ffmpeg-interfaces")
         calls.interfaces = ["v4/127.0.0.1", "v6/::1"]
         calls.receiverIP = receiverIP
         let direction: BencodeValue = senderIP.contains(":") ? ["v6", "v4"] : ["v4", "v6"]

@@ -46,7 +46,8 @@ struct FFmpegRelayCall {
     /// port), and decodes what arrived. `duringCall` runs while the sender runs.
     func run(
         _ name: String, source: Source = .pcmuTone, offer: [String: BencodeValue], answerSDP: String,
-        receiverSDP: (BencodeValue) throws -> String, receiverDecoder: [String] = [], receiverOutput: [String] = ["-f", "s16le"],
+        receiverSDP: (BencodeValue) throws -> String, receiverDecoder: [String] = [],
+        receiverOutput: [String] = ["-f", "s16le"],
         senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> LoopbackCapture)? = nil
     ) async throws -> Result {
         let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
@@ -55,7 +56,9 @@ struct FFmpegRelayCall {
         defer { for child in children { child.stop() } }
         let encode = try ChildProcess(
             "encode", ffmpeg,
-            ["-hide_banner", "-y", "-f", "lavfi", "-i", "\(source.filter):duration=\(seconds + 1)"] + source.codec + ["source.mkv"],
+            ["-hide_banner", "-y", "-f", "lavfi", "-i", "\(source.filter):duration=\(seconds + 1)"] + source.codec + [
+                "source.mkv"
+            ],
             directory: directory)
         #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
         let reference = try ChildProcess(
@@ -70,15 +73,19 @@ struct FFmpegRelayCall {
         offerRequest.merge(offer) { _, new in new }
         let offerReply = try ng.request(.dictionary(offerRequest))
         let answerReply = try ng.request([
-            "command": "answer", "call-id": .string(name), "from-tag": "sender", "to-tag": "receiver", "sdp": .string(answerSDP),
+            "command": "answer", "call-id": .string(name), "from-tag": "sender", "to-tag": "receiver",
+            "sdp": .string(answerSDP),
         ])
         let relayPort = try ScriptedCall.mediaAddress(in: answerReply).port
 
         try receiverSDP(offerReply).write(toFile: "\(directory)/receiver.sdp", atomically: true, encoding: .utf8)
         let receiver = try ChildProcess(
             "receiver", ffmpeg,
-            ["-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp,srtp"] + receiverDecoder + ["-i", "receiver.sdp",
-             "-t", "\(seconds)"] + receiverOutput + ["received-audio.raw"],
+            ["-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp,srtp"]
+                + receiverDecoder + [
+                    "-i", "receiver.sdp",
+                    "-t", "\(seconds)",
+                ] + receiverOutput + ["received-audio.raw"],
             directory: directory)
         children.append(receiver)
         #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverPort, ip: receiverIP) })
@@ -86,7 +93,8 @@ struct FFmpegRelayCall {
         if let watcher { children.append(watcher.process) }
 
         let sender = try ChildProcess(
-            "sender", ffmpeg, ["-hide_banner", "-nostdin", "-re", "-i", "source.mkv", "-c", "copy"] + senderOutput(relayPort),
+            "sender", ffmpeg,
+            ["-hide_banner", "-nostdin", "-re", "-i", "source.mkv", "-c", "copy"] + senderOutput(relayPort),
             directory: directory)
         children.append(sender)
         #expect(await sender.wait(seconds: 30) == 0, "sender failed: \(sender.output.suffix(1500))")
@@ -107,7 +115,9 @@ struct FFmpegRelayCall {
         func totalSize() -> Int {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             return names.reduce(0) { total, name in
-                total + (((try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"))?[.size] as? Int) ?? 0)
+                total
+                    + (((try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)"))?[.size] as? Int)
+                        ?? 0)
             }
         }
         var size = totalSize()

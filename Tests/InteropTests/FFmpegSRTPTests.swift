@@ -1,10 +1,10 @@
-import SpillwayTestFixtures
 import Bencode
 import Foundation
 import Logging
 import SRTP
 import SpillwayClient
 import SpillwayNode
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Testing
 
@@ -17,14 +17,16 @@ import Testing
     let senderPort: UInt16 = 17300
     let seconds = 2
 
-    let calls = FFmpegRelayCall(receiverPort: 17200, senderPort: 17300, mediaPorts: 14100...14199, label: "ffmpeg-srtp-test")
+    let calls = FFmpegRelayCall(
+        receiverPort: 17200, senderPort: 17300, mediaPorts: 14100...14199, label: "ffmpeg-srtp-test")
 
     func relayCall(
         _ name: String, offer: [String: BencodeValue], answerSDP: String, receiverSDP: (BencodeValue) throws -> String,
         senderOutput: (UInt16) -> [String], watch: ((String, UInt16) async throws -> LoopbackCapture)? = nil
     ) async throws -> FFmpegRelayCall.Result {
         try await calls.run(
-            name, offer: offer, answerSDP: answerSDP, receiverSDP: receiverSDP, senderOutput: senderOutput, watch: watch)
+            name, offer: offer, answerSDP: answerSDP, receiverSDP: receiverSDP, senderOutput: senderOutput, watch: watch
+        )
     }
 
     /// A one-line PCMU SDP on loopback; `crypto` adds an a=crypto line and makes it RTP/SAVP.
@@ -38,8 +40,11 @@ import Testing
     /// ffmpeg's output arguments for SRTP with `key` towards a relay port.
     func srtpOutput(_ key: CryptoAttribute) -> (UInt16) -> [String] {
         { port in
-            ["-f", "rtp", "-srtp_out_suite", key.suite.rawValue, "-srtp_out_params", String(key.attributeValue().split(separator: ":")[1]),
-             "srtp://127.0.0.1:\(port)?localrtpport=\(senderPort)"]
+            [
+                "-f", "rtp", "-srtp_out_suite", key.suite.rawValue, "-srtp_out_params",
+                String(key.attributeValue().split(separator: ":")[1]),
+                "srtp://127.0.0.1:\(port)?localrtpport=\(senderPort)",
+            ]
         }
     }
 
@@ -124,7 +129,8 @@ import Testing
             },
             senderOutput: srtpOutput(senderKey),
             watch: { directory, relayPort in
-                try await LoopbackCapture.start(filter: "udp and (dst port \(relayPort) or dst port \(receiverPort))", in: directory)
+                try await LoopbackCapture.start(
+                    filter: "udp and (dst port \(relayPort) or dst port \(receiverPort))", in: directory)
             })
         #expect(relayKey?.suite == .aesCM128HMACSHA1_32)
         #expect(result.receivedAudio == result.referenceAudio, "receiver log: \(result.receiverLog.suffix(1500))")
@@ -134,14 +140,19 @@ import Testing
             "\(result.directory)/wire.pcap", filter: "rtp", fields: ["udp.dstport", "rtp.payload"],
             arguments: ["-d", "udp.port==\(result.relayPortForSender),rtp", "-d", "udp.port==\(receiverPort),rtp"])
         for (port, tagLength) in [(result.relayPortForSender, 10), (receiverPort, 4)] {
-            let payloads = packets.filter { $0.first == "\(port)" }.map { hexBytes($0[1].replacingOccurrences(of: ":", with: "")) }
+            let payloads = packets.filter { $0.first == "\(port)" }.map {
+                hexBytes($0[1].replacingOccurrences(of: ":", with: ""))
+            }
             #expect(payloads.count >= 10, "tshark saw \(payloads.count) RTP packets to port \(port)")
             // Each packet carries the encrypted samples and the suite's tag; in stream order the
             // samples line up with the source, and almost no byte may match it.
             let encrypted = payloads.flatMap { $0.dropLast(tagLength) }
-            #expect(encrypted.count == plaintext.count, "port \(port): \(encrypted.count) payload bytes for \(plaintext.count) samples")
+            #expect(
+                encrypted.count == plaintext.count,
+                "port \(port): \(encrypted.count) payload bytes for \(plaintext.count) samples")
             let matching = zip(encrypted, plaintext).filter { $0 == $1 }.count
-            #expect(matching * 20 < encrypted.count, "port \(port): \(matching) of \(encrypted.count) bytes are plaintext")
+            #expect(
+                matching * 20 < encrypted.count, "port \(port): \(matching) of \(encrypted.count) bytes are plaintext")
         }
     }
 }

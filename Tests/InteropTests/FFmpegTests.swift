@@ -26,16 +26,21 @@ import Testing
         // A source with a 1 kHz tone in PCMU and a test pattern in H.264 (SPS/PPS on every keyframe).
         let encode = try ChildProcess(
             "encode", ffmpeg,
-            ["-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=\(seconds)",
-             "-f", "lavfi", "-i", "testsrc=size=320x240:rate=\(frameRate):duration=\(seconds)",
-             "-map", "0:a", "-map", "1:v", "-c:a", "pcm_mulaw", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0",
-             "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1", "source.mkv"],
+            [
+                "-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=\(seconds)",
+                "-f", "lavfi", "-i", "testsrc=size=320x240:rate=\(frameRate):duration=\(seconds)",
+                "-map", "0:a", "-map", "1:v", "-c:a", "pcm_mulaw", "-c:v", "libx264", "-preset", "ultrafast", "-g",
+                "25", "-bf", "0",
+                "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1", "source.mkv",
+            ],
             directory: directory)
         #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
         let reference = try ChildProcess(
             "reference", ffmpeg,
-            ["-hide_banner", "-y", "-i", "source.mkv", "-map", "0:v", "-f", "framemd5", "reference-video.md5",
-             "-map", "0:a", "-f", "s16le", "reference-audio.raw"],
+            [
+                "-hide_banner", "-y", "-i", "source.mkv", "-map", "0:v", "-f", "framemd5", "reference-video.md5",
+                "-map", "0:a", "-f", "s16le", "reference-audio.raw",
+            ],
             directory: directory)
         #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
 
@@ -47,7 +52,8 @@ import Testing
         ])
         let receiverSDP = twoStreamSDP(audioPort: receiverAudioPort, videoPort: receiverVideoPort)
         let answer = try ng.request([
-            "command": "answer", "call-id": "ffmpeg-av", "from-tag": "sender", "to-tag": "receiver", "sdp": .string(receiverSDP),
+            "command": "answer", "call-id": "ffmpeg-av", "from-tag": "sender", "to-tag": "receiver",
+            "sdp": .string(receiverSDP),
         ])
         let relayPorts = try #require(answer["sdp"]?.stringValue).split(whereSeparator: \.isNewline)
             .filter { $0.hasPrefix("m=") }.compactMap { UInt16($0.split(separator: " ")[1]) }
@@ -56,19 +62,29 @@ import Testing
         try receiverSDP.write(toFile: "\(directory)/receiver.sdp", atomically: true, encoding: .utf8)
         let receiver = try ChildProcess(
             "receiver", ffmpeg,
-            ["-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp", "-i", "receiver.sdp",
-             // Each output ends once it holds as much as the source: all of it must cross the relay.
-             "-map", "0:v", "-frames:v", "\(seconds * frameRate)", "-f", "framemd5", "received-video.md5",
-             "-map", "0:a", "-t", "\(seconds)", "-f", "s16le", "received-audio.raw"],
+            [
+                "-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp", "-i",
+                "receiver.sdp",
+                // Each output ends once it holds as much as the source: all of it must cross the relay.
+                "-map", "0:v", "-frames:v", "\(seconds * frameRate)", "-f", "framemd5", "received-video.md5",
+                "-map", "0:a", "-t", "\(seconds)", "-f", "s16le", "received-audio.raw",
+            ],
             directory: directory)
         children.append(receiver)
-        #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(receiverAudioPort) && udpPortIsBound(receiverVideoPort) })
+        #expect(
+            await ChildProcess.eventually(seconds: 10) {
+                udpPortIsBound(receiverAudioPort) && udpPortIsBound(receiverVideoPort)
+            })
 
         let sender = try ChildProcess(
             "sender", ffmpeg,
-            ["-hide_banner", "-nostdin", "-re", "-i", "source.mkv",
-             "-map", "0:a", "-c", "copy", "-f", "rtp", "rtp://127.0.0.1:\(relayPorts[0])?localrtpport=\(senderAudioPort)",
-             "-map", "0:v", "-c", "copy", "-f", "rtp", "rtp://127.0.0.1:\(relayPorts[1])?localrtpport=\(senderVideoPort)"],
+            [
+                "-hide_banner", "-nostdin", "-re", "-i", "source.mkv",
+                "-map", "0:a", "-c", "copy", "-f", "rtp",
+                "rtp://127.0.0.1:\(relayPorts[0])?localrtpport=\(senderAudioPort)",
+                "-map", "0:v", "-c", "copy", "-f", "rtp",
+                "rtp://127.0.0.1:\(relayPorts[1])?localrtpport=\(senderVideoPort)",
+            ],
             directory: directory)
         children.append(sender)
         #expect(await sender.wait(seconds: 30) == 0, "sender failed: \(sender.output.suffix(1500))")
@@ -115,6 +131,8 @@ import Testing
     /// The hash column of a framemd5 file (timestamps differ between a file and an RTP stream).
     func frameHashes(_ path: String) throws -> [String] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-            .filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.hasPrefix("#") }.compactMap {
+                $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces)
+            }
     }
 }

@@ -1,6 +1,6 @@
-import SpillwayTestFixtures
 import Bencode
 import Foundation
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Testing
 
@@ -13,7 +13,8 @@ import Testing
 /// source, about 20 dB noisier than libopus does (18 dB against 37.5 dB for this tone).
 /// Fixed ports below Linux's ephemeral range, apart from the other ffmpeg suites' ones.
 @Suite(.serialized) struct FFmpegTranscodingTests {
-    let calls = FFmpegRelayCall(receiverPort: 17400, senderPort: 17500, mediaPorts: 14200...14299, label: "ffmpeg-transcoding-test")
+    let calls = FFmpegRelayCall(
+        receiverPort: 17400, senderPort: 17500, mediaPorts: 14200...14299, label: "ffmpeg-transcoding-test")
 
     func sdp(port: UInt16, format: String) -> String {
         let (payloadType, rtpmap) = format == "opus" ? ("96", "opus/48000/2") : ("0", "PCMU/8000")
@@ -24,7 +25,9 @@ import Testing
     /// Checks what the receiver decoded (mono 16-bit at `rate`, without the first 200 ms of codec
     /// and resampler start-up) against the source tone, and that the relay transcoded the sender's
     /// stream into `codec` without a drop.
-    func expectTone(_ result: FFmpegRelayCall.Result, rate: Int, frequency: Double, transcodedTo codec: String, label: String) {
+    func expectTone(
+        _ result: FFmpegRelayCall.Result, rate: Int, frequency: Double, transcodedTo codec: String, label: String
+    ) {
         let count = result.receivedAudio.count / 2
         let received = result.receivedAudio.withUnsafeBytes { raw in
             (0..<count).dropFirst(rate / 5).map {
@@ -49,7 +52,9 @@ import Testing
             receiverSDP: { _ in sdp(port: calls.receiverPort, format: "opus") },
             receiverDecoder: ["-c:a", "libopus"], receiverOutput: ["-ac", "1", "-ar", "48000", "-f", "s16le"],
             senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
-        expectTone(result, rate: 48000, frequency: 1000, transcodedTo: "opus/48000/2", label: "ffmpeg PCMU -> relay -> ffmpeg Opus")
+        expectTone(
+            result, rate: 48000, frequency: 1000, transcodedTo: "opus/48000/2",
+            label: "ffmpeg PCMU -> relay -> ffmpeg Opus")
     }
 
     @Test func ffmpegsOpusIsHeardByAPCMUOnlyFFmpeg() async throws {
@@ -62,7 +67,10 @@ import Testing
             answerSDP: sdp(port: calls.receiverPort, format: "PCMU"),
             receiverSDP: { _ in sdp(port: calls.receiverPort, format: "PCMU") },
             receiverOutput: ["-f", "s16le"],
-            senderOutput: { ["-f", "rtp", "-payload_type", "96", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
-        expectTone(result, rate: 8000, frequency: 440, transcodedTo: "PCMU/8000", label: "ffmpeg Opus -> relay -> ffmpeg PCMU")
+            senderOutput: {
+                ["-f", "rtp", "-payload_type", "96", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"]
+            })
+        expectTone(
+            result, rate: 8000, frequency: 440, transcodedTo: "PCMU/8000", label: "ffmpeg Opus -> relay -> ffmpeg PCMU")
     }
 }

@@ -14,67 +14,95 @@ import Testing
     func aCallCarriesG711BothWaysThroughTheNodeAndNowhereElse(mode: H323RelayCall.Mode) async throws {
         let result = try await H323RelayCall(mode: mode).run("g711-\(mode.rawValue)")
         for party in ["caller", "callee"] {
-            let share = H323RelayCall.matchingShare(result.receivedAudio[party] ?? Data(), result.referenceAudio[party] ?? Data())
+            let share = H323RelayCall.matchingShare(
+                result.receivedAudio[party] ?? Data(), result.referenceAudio[party] ?? Data())
             #expect(share >= 0.99, "the \(party) decoded \(Int(share * 100))% of the other side's audio")
         }
         try await Self.expectMediaOnlyThroughTheNode(result, sessions: 1)
         try await Self.expectTsharkDecodesEveryMessageOfTheNode(result, mode: mode)
         // The node ended the call on the caller's ReleaseComplete (cause 16) and freed its media.
-        #expect(Self.received(result.calleeEvents, "releaseComplete")?["cause"] as? Int == 16, "the callee got no ReleaseComplete")
-        #expect(result.portPairsInUseAfter == 0 && result.callsAfter == 0, "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls")
+        #expect(
+            Self.received(result.calleeEvents, "releaseComplete")?["cause"] as? Int == 16,
+            "the callee got no ReleaseComplete")
+        #expect(
+            result.portPairsInUseAfter == 0 && result.callsAfter == 0,
+            "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls"
+        )
         #expect(result.h323Counters?.callsEnded["release-complete"] == 1)
         // Like an NG call: counted in the node's workload and statistics, and recorded on request.
         let statistics = result.statisticsDuringCall["spillway"]
-        #expect(statistics?["sessions"] == 1 && statistics?["h323"]?["calls"] == 1 && statistics?["h323"]?["calls-routed"] == 1, "\(String(describing: statistics))")
+        #expect(
+            statistics?["sessions"] == 1 && statistics?["h323"]?["calls"] == 1
+                && statistics?["h323"]?["calls-routed"] == 1, "\(String(describing: statistics))")
         #expect(result.recordedDatagrams >= 200, "the recording holds \(result.recordedDatagrams) datagrams")
     }
 
     /// A call to a drained node of a three-node cluster lands on another node, by either reply
     /// mode, and its media runs through that node only.
-    @Test(arguments: SteeringMode.allCases.flatMap { policy in H323ReplyMode.allCases.map { H323RelayCall.Spill(policy: policy, reply: $0) } })
+    @Test(
+        arguments: SteeringMode.allCases.flatMap { policy in
+            H323ReplyMode.allCases.map { H323RelayCall.Spill(policy: policy, reply: $0) }
+        })
     func aCallToAFullNodeSpillsAndItsMediaRunsThroughTheNodeThatTookIt(spill: H323RelayCall.Spill) async throws {
         var call = H323RelayCall(mode: .fastStart, seconds: 2)
         call.spill = spill
         let result = try await call.run("spill-\(spill.policy.rawValue)-\(spill.reply.rawValue)")
         #expect(H323RelayCall.spillIPs.contains(result.anchorIP), "the call stayed on \(result.anchorIP)")
-        if spill.policy == .sequence { #expect(result.anchorIP == H323RelayCall.spillIPs[0], "sequence: the next node in the order") }
+        if spill.policy == .sequence {
+            #expect(result.anchorIP == H323RelayCall.spillIPs[0], "sequence: the next node in the order")
+        }
         for party in ["caller", "callee"] {
-            let share = H323RelayCall.matchingShare(result.receivedAudio[party] ?? Data(), result.referenceAudio[party] ?? Data())
+            let share = H323RelayCall.matchingShare(
+                result.receivedAudio[party] ?? Data(), result.referenceAudio[party] ?? Data())
             #expect(share >= 0.99, "the \(party) decoded \(Int(share * 100))% of the other side's audio")
         }
         try await Self.expectMediaOnlyThroughTheNode(result, sessions: 1)
         // The callee's signalling comes from the node that took the call.
         let accepted = result.calleeEvents.first { $0["event"] as? String == "accepted" }?["peer"] as? String
-        #expect(accepted?.hasPrefix(result.anchorIP + ":") == true, "the callee was called from \(String(describing: accepted))")
-        #expect(result.dialledNodeCounters?.spills == [spill.reply.rawValue: 1] && result.dialledNodeCounters?.callsRouted == 0)
-        let setups = result.callerEvents.filter { $0["event"] as? String == "sent" && $0["type"] as? String == "setup" }.compactMap { $0["to"] as? String }
+        #expect(
+            accepted?.hasPrefix(result.anchorIP + ":") == true,
+            "the callee was called from \(String(describing: accepted))")
+        #expect(
+            result.dialledNodeCounters?.spills == [spill.reply.rawValue: 1]
+                && result.dialledNodeCounters?.callsRouted == 0)
+        let setups = result.callerEvents.filter { $0["event"] as? String == "sent" && $0["type"] as? String == "setup" }
+            .compactMap { $0["to"] as? String }
         switch spill.reply {
         case .reverse:
             // One Setup, to the dialled node, which forwarded it and relayed the call's signalling.
             #expect(setups == [result.nodeCallSignalAddress], "\(setups)")
-            #expect(Self.received(result.calleeEvents, "releaseComplete")?["cause"] as? Int == 16, "the caller's ReleaseComplete came through")
+            #expect(
+                Self.received(result.calleeEvents, "releaseComplete")?["cause"] as? Int == 16,
+                "the caller's ReleaseComplete came through")
         case .direct:
             // Told by Facility callForwarded, the caller sent its Setup again to the node named.
             let forwarded = result.callerEvents.first { $0["event"] as? String == "forwarded" }?["to"] as? String
-            #expect(forwarded?.hasPrefix(result.anchorIP + ":") == true && setups == [result.nodeCallSignalAddress, forwarded ?? ""], "\(setups)")
+            #expect(
+                forwarded?.hasPrefix(result.anchorIP + ":") == true
+                    && setups == [result.nodeCallSignalAddress, forwarded ?? ""], "\(setups)")
         }
     }
 
     @Test func aCallWithAudioAndH264VideoCarriesEveryFrameBothWays() async throws {
         let result = try await H323RelayCall(mode: .fastStart, video: true).run("av")
         for party in ["caller", "callee"] {
-            let share = H323RelayCall.matchingShare(result.receivedAudio[party] ?? Data(), result.referenceAudio[party] ?? Data())
+            let share = H323RelayCall.matchingShare(
+                result.receivedAudio[party] ?? Data(), result.referenceAudio[party] ?? Data())
             #expect(share >= 0.99, "the \(party) decoded \(Int(share * 100))% of the other side's audio")
             let frames = result.receivedFrames[party] ?? []
             let reference = result.referenceFrames[party] ?? []
-            #expect(!reference.isEmpty && frames == reference, "the \(party) decoded \(frames.count) of \(reference.count) video frames")
+            #expect(
+                !reference.isEmpty && frames == reference,
+                "the \(party) decoded \(frames.count) of \(reference.count) video frames")
         }
         try await Self.expectMediaOnlyThroughTheNode(result, sessions: 2)
         // query names each stream's codec from its H.245 data type, per sending party.
         for tag in ["caller", "callee"] {
             let medias = result.query["tags"]?[tag]?["medias"]?.listValue
             #expect(medias?.count == 2 && medias?[1]["type"]?.stringValue == "video", "query: \(result.query)")
-            #expect(medias?[0]["codec"]?.stringValue == "G.711 mu-law" && medias?[1]["codec"]?.stringValue == "H.264", "\(tag): \(String(describing: medias))")
+            #expect(
+                medias?[0]["codec"]?.stringValue == "G.711 mu-law" && medias?[1]["codec"]?.stringValue == "H.264",
+                "\(tag): \(String(describing: medias))")
         }
     }
 
@@ -93,7 +121,8 @@ import Testing
     }
 
     @Test(arguments: [H323RelayCall.Ending.connectionDrop, .mediaTimeout, .ngDelete])
-    func aCallEndedAnyOtherWayReleasesTheSidesStillConnectedAndFreesItsPorts(ending: H323RelayCall.Ending) async throws {
+    func aCallEndedAnyOtherWayReleasesTheSidesStillConnectedAndFreesItsPorts(ending: H323RelayCall.Ending) async throws
+    {
         var call = H323RelayCall(mode: .fastStart, seconds: nil, ending: ending)
         if ending == .mediaTimeout { call.mediaTimeout = 2 }
         let result = try await call.run("end-\(ending.rawValue)")
@@ -111,7 +140,10 @@ import Testing
             #expect(release?["callIdentifier"] as? String == result.callID)
         }
         #expect(result.h323Counters?.callsEnded == [how: 1])
-        #expect(result.portPairsInUseAfter == 0 && result.callsAfter == 0, "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls")
+        #expect(
+            result.portPairsInUseAfter == 0 && result.callsAfter == 0,
+            "after the call: \(String(describing: result.portPairsInUseAfter)) port pairs, \(String(describing: result.callsAfter)) calls"
+        )
     }
 
     /// RTP flows endpoint -> node -> endpoint both ways through the node that anchored the call,
@@ -127,23 +159,30 @@ import Testing
         #expect(direct.count == 0, "\(direct.count) RTP packets went around the node, e.g. \(direct.prefix(3))")
         let otherNodes = ([H323RelayCall.nodeIP] + H323RelayCall.spillIPs).filter { $0 != node }
         let elsewhere = packets.filter { otherNodes.contains($0[0]) || otherNodes.contains($0[1]) }
-        #expect(elsewhere.isEmpty, "\(elsewhere.count) RTP packets touched a node that did not anchor the call, e.g. \(elsewhere.prefix(3))")
+        #expect(
+            elsewhere.isEmpty,
+            "\(elsewhere.count) RTP packets touched a node that did not anchor the call, e.g. \(elsewhere.prefix(3))")
         for (from, to) in [(endpoints[0], endpoints[1]), (endpoints[1], endpoints[0])] {
             let toNode = packets.count { $0[0] == from && $0[1] == node }
             let fromNode = packets.count { $0[0] == node && $0[1] == to }
             // 50 G.711 packets a second for at least 2 s (and the video), each forwarded.
-            #expect(toNode >= 100 * sessions && fromNode >= 100 * sessions, "\(from) -> node: \(toNode) RTP packets; node -> \(to): \(fromNode)")
+            #expect(
+                toNode >= 100 * sessions && fromNode >= 100 * sessions,
+                "\(from) -> node: \(toNode) RTP packets; node -> \(to): \(fromNode)")
         }
     }
 
     /// tshark's H.225.0 and H.245 dissectors decode every message the node sent without error,
     /// with the call's identifier and destination kept and every media and H.245 address the
     /// node's own.
-    static func expectTsharkDecodesEveryMessageOfTheNode(_ result: H323RelayCall.Result, mode: H323RelayCall.Mode) async throws {
+    static func expectTsharkDecodesEveryMessageOfTheNode(_ result: H323RelayCall.Result, mode: H323RelayCall.Mode)
+        async throws
+    {
         let rows = try await tsharkFields(
             result.capture, filter: "(h225 || h245) && ip.src == \(H323RelayCall.nodeIP)",
             fields: [
-                "h225.h323_message_body", "h225.guid", "h225.dialledDigits", "h245.ip4_network", "h245.tsapIdentifier", "h225.h245Ip",
+                "h225.h323_message_body", "h225.guid", "h225.dialledDigits", "h245.ip4_network", "h245.tsapIdentifier",
+                "h225.h245Ip",
                 "h225.h245IpPort", "_ws.malformed", "_ws.expert.message",
             ])
         let bodies = Set(rows.map(\.[0]).flatMap { $0.split(separator: ",").map(String.init) })
@@ -152,11 +191,19 @@ import Testing
         if mode == .tunnelled { expected.insert("8") }
         #expect(expected.isSubset(of: bodies), "message bodies the node sent: \(bodies.sorted())")
         for row in rows {
-            #expect(row[7].isEmpty && !row[8].localizedCaseInsensitiveContains("malformed") && !row[8].localizedCaseInsensitiveContains("error"), "tshark: \(row[8])")
+            #expect(
+                row[7].isEmpty && !row[8].localizedCaseInsensitiveContains("malformed")
+                    && !row[8].localizedCaseInsensitiveContains("error"), "tshark: \(row[8])")
             if !row[1].isEmpty { #expect(row[1].replacingOccurrences(of: "-", with: "") == result.callID) }
-            for network in row[3].split(separator: ",") { #expect(network == H323RelayCall.nodeIP, "an H.245 media address the node sent: \(row[3])") }
-            for port in row[4].split(separator: ",").compactMap({ UInt16($0) }) { #expect(H323RelayCall.mediaPorts.contains(port)) }
-            for ip in row[5].split(separator: ",") { #expect(ip == H323RelayCall.nodeIP, "an h245Address the node sent: \(row[5]):\(row[6])") }
+            for network in row[3].split(separator: ",") {
+                #expect(network == H323RelayCall.nodeIP, "an H.245 media address the node sent: \(row[3])")
+            }
+            for port in row[4].split(separator: ",").compactMap({ UInt16($0) }) {
+                #expect(H323RelayCall.mediaPorts.contains(port))
+            }
+            for ip in row[5].split(separator: ",") {
+                #expect(ip == H323RelayCall.nodeIP, "an h245Address the node sent: \(row[5]):\(row[6])")
+            }
         }
         let setup = try #require(rows.first { $0[0] == "0" }, "tshark saw no Setup from the node")
         #expect(setup[2].split(separator: ",").contains("5551234"))

@@ -1,5 +1,3 @@
-import SpillwayMonitor
-import ServiceEdge
 import Bencode
 import Capture
 import Cluster
@@ -8,9 +6,11 @@ import H323
 import H323Edge
 import Logging
 import MediaPlane
+import ServiceEdge
 import SpillwayClient
-import SpillwayTestSupport
+import SpillwayMonitor
 import SpillwayNode
+import SpillwayTestSupport
 import Testing
 
 /// One routed H.323 call through a loopback node between two pycrate endpoints
@@ -65,8 +65,10 @@ struct H323RelayCall {
     // ffmpeg's receivers bind their ports on every address, so these ports are ones no other test
     // binds on any address: below the node tests' ranges (20000 up) and apart from the others'.
     static let mediaPorts: ClosedRange<UInt16> = 15_300...15_399
-    static let caller = Party(name: "caller", ip: "127.0.0.31", rtpPort: 15_200, senderPort: 15_210, deliverPort: 15_220, toneFrequency: 1000)
-    static let callee = Party(name: "callee", ip: "127.0.0.32", rtpPort: 15_240, senderPort: 15_250, deliverPort: 15_260, toneFrequency: 600)
+    static let caller = Party(
+        name: "caller", ip: "127.0.0.31", rtpPort: 15_200, senderPort: 15_210, deliverPort: 15_220, toneFrequency: 1000)
+    static let callee = Party(
+        name: "callee", ip: "127.0.0.32", rtpPort: 15_240, senderPort: 15_250, deliverPort: 15_260, toneFrequency: 600)
 
     var mode: Mode
     var video = false
@@ -114,7 +116,9 @@ struct H323RelayCall {
     func run(_ name: String) async throws -> Result {
         let python = try ExternalTool.path("python3", package: "python3")
         let ffmpeg = try ExternalTool.path("ffmpeg", package: "ffmpeg")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/h323_endpoint.py").path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Scripts/h323_endpoint.py"
+        ).path
         let directory = try scratchDirectory("h323-\(name)")
         var children: [ChildProcess] = []
         defer { for child in children { child.stop() } }
@@ -122,13 +126,15 @@ struct H323RelayCall {
 
         func endpointArguments(_ party: Party) -> [String] {
             var arguments = [
-                script, party.name, "--ip", party.ip, "--rtp-port", "\(party.rtpPort)", "--sender-port", "\(party.senderPort)",
+                script, party.name, "--ip", party.ip, "--rtp-port", "\(party.rtpPort)", "--sender-port",
+                "\(party.senderPort)",
                 "--deliver-port", "\(party.deliverPort)", "--mode", mode.rawValue, "--timeout", "\(mediaTimeout + 40)",
             ]
             if video { arguments.append("--video") }
             return arguments
         }
-        let callee = try ChildProcess("callee", python, endpointArguments(Self.callee) + ["--port", "0"], directory: directory)
+        let callee = try ChildProcess(
+            "callee", python, endpointArguments(Self.callee) + ["--port", "0"], directory: directory)
         children.append(callee)
         let listening = try await Self.event(callee, "listening", seconds: 20)
         let calleePort = try #require(listening["port"] as? Int)
@@ -144,12 +150,16 @@ struct H323RelayCall {
         }
 
         let capture = try await LoopbackCapture.start(
-            filter: ([Self.nodeIP, Self.caller.ip, Self.callee.ip] + Self.spillIPs).map { "host \($0)" }.joined(separator: " or "), in: directory)
+            filter: ([Self.nodeIP, Self.caller.ip, Self.callee.ip] + Self.spillIPs).map { "host \($0)" }.joined(
+                separator: " or "), in: directory)
         children.append(capture.process)
 
-        var callerArguments = endpointArguments(Self.caller) + ["--connect", dialled, "--hangup-file", "\(directory)/hangup"]
+        var callerArguments =
+            endpointArguments(Self.caller) + ["--connect", dialled, "--hangup-file", "\(directory)/hangup"]
         if registered { callerArguments += ["--dest", dialled] }
-        callerArguments += ["--end", ending == .connectionDrop ? "drop" : ending == .releaseComplete ? "release" : "wait"]
+        callerArguments += [
+            "--end", ending == .connectionDrop ? "drop" : ending == .releaseComplete ? "release" : "wait",
+        ]
         let caller = try ChildProcess("caller", python, callerArguments, directory: directory)
         children.append(caller)
         let sessions = video ? [1, 2] : [1]
@@ -158,16 +168,22 @@ struct H323RelayCall {
                 _ = try await Self.event(party, "send-to", seconds: 20) { $0["session"] as? Int == session }
             }
         }
-        let callID = try #require(try Self.events(callee).first { $0["event"] as? String == "received" && $0["type"] as? String == "setup" }?["callIdentifier"] as? String)
+        let callID = try #require(
+            try Self.events(callee).first { $0["event"] as? String == "received" && $0["type"] as? String == "setup" }?[
+                "callIdentifier"] as? String)
 
         var result = Result(
-            directory: directory, callID: callID, callerEvents: [], calleeEvents: [], query: .dictionary([:]), callSignalPort: callSignalPort,
+            directory: directory, callID: callID, callerEvents: [], calleeEvents: [], query: .dictionary([:]),
+            callSignalPort: callSignalPort,
             capture: "\(directory)/wire.pcap", admission: admission, nodeCallSignalAddress: callSignal)
         if spill != nil {
             // From here on "the node" is the one anchoring the call.
             result.dialledNodeCounters = await node.h323Counters()
             let anchor = try #require(
-                try nodes.first { try NGClient(server: $0.ngAddress).request(["command": "list"])["calls"]?.listValue?.contains(.string(callID)) == true },
+                try nodes.first {
+                    try NGClient(server: $0.ngAddress).request(["command": "list"])["calls"]?.listValue?.contains(
+                        .string(callID)) == true
+                },
                 "no node of the cluster anchors the call")
             node = anchor
             result.anchorIP = anchor.configuration.mediaIP
@@ -194,13 +210,16 @@ struct H323RelayCall {
         result.callerEvents = try Self.events(caller)
         result.calleeEvents = try Self.events(callee)
         // Once both connections are gone, the node holds nothing of the call.
-        _ = await ChildProcess.eventually(seconds: 5) { (try? ng.request(["command": "list"]))?["calls"]?.listValue?.isEmpty ?? false }
+        _ = await ChildProcess.eventually(seconds: 5) {
+            (try? ng.request(["command": "list"]))?["calls"]?.listValue?.isEmpty ?? false
+        }
         let statistics = try ng.request(["command": "statistics"])
         result.callsAfter = (try? ng.request(["command": "list"]))?["calls"]?.listValue?.count
         result.portPairsInUseAfter = statistics["spillway"]?["port-pairs-in-use"]?.integerValue.map(Int.init)
         result.h323Counters = await node.h323Counters()
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/recordings")) ?? [] {
-            result.recordedDatagrams += (try? CaptureFile(path: "\(directory)/recordings/\(name)"))?.datagrams.count ?? 0
+            result.recordedDatagrams +=
+                (try? CaptureFile(path: "\(directory)/recordings/\(name)"))?.datagrams.count ?? 0
         }
         await capture.stop()
         for node in nodes { await node.shutdown() }
@@ -211,7 +230,9 @@ struct H323RelayCall {
     /// The node the caller dials, and when the call spills, the cluster's other two nodes (the
     /// dialled one drained), each on its own address and share of the media ports, and in monitor
     /// mode the load monitor they report to.
-    private func startNodes(_ name: String, calleePort: Int, directory: String) async throws -> ([RelayNode], LoadMonitor?) {
+    private func startNodes(_ name: String, calleePort: Int, directory: String) async throws -> (
+        [RelayNode], LoadMonitor?
+    ) {
         var logger = Logger(label: "h323-\(name)")
         logger.logLevel = .warning
         try FileManager.default.createDirectory(atPath: "\(directory)/recordings", withIntermediateDirectories: true)
@@ -239,7 +260,9 @@ struct H323RelayCall {
                 if spill.policy == .monitor {
                     configuration.monitorAddress = Self.monitorAddress
                 } else {
-                    configuration.peers = ips.indices.filter { $0 != index }.map { PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)") }
+                    configuration.peers = ips.indices.filter { $0 != index }.map {
+                        PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)")
+                    }
                 }
                 configuration.clusterKeyFile = TestCluster.keyFile
                 configuration.policy = spill.policy
@@ -256,7 +279,9 @@ struct H323RelayCall {
         if spill.policy == .monitor {
             var configuration = MonitorConfiguration()
             configuration.listenAddress = Self.monitorAddress
-            configuration.nodes = ips.indices.map { PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)") }
+            configuration.nodes = ips.indices.map {
+                PeerAddress(id: ids[$0], address: "\(ips[$0]):\(Self.clusterPort)")
+            }
             configuration.collect = .push
             configuration.clusterKeyFile = TestCluster.keyFile
             configuration.interval = 0.2
@@ -281,10 +306,15 @@ struct H323RelayCall {
         let gatekeeper = try #require(SocketAddress(hostAndPort: ras))
         let calleeRAS = try RASTestClient(ip: Self.callee.ip)
         let calleeSignal = try #require(TransportAddress(ipv4: Self.callee.ip, port: calleePort))
-        #expect(try calleeRAS.register(aliases: [.dialledDigits("5551234")], callSignalAddress: calleeSignal, at: gatekeeper) != nil)
+        #expect(
+            try calleeRAS.register(
+                aliases: [.dialledDigits("5551234")], callSignalAddress: calleeSignal, at: gatekeeper) != nil)
         let callerRAS = try RASTestClient(ip: Self.caller.ip)
         let callerSignal = try #require(TransportAddress(ipv4: Self.caller.ip, port: 1720))
-        let endpoint = try #require(try callerRAS.register(aliases: [.dialledDigits("4440000")], callSignalAddress: callerSignal, at: gatekeeper, sequenceNumber: 2))
+        let endpoint = try #require(
+            try callerRAS.register(
+                aliases: [.dialledDigits("4440000")], callSignalAddress: callerSignal, at: gatekeeper, sequenceNumber: 2
+            ))
         let admission = try callerRAS.request(
             .admissionRequest(
                 AdmissionRequest(
@@ -300,18 +330,30 @@ struct H323RelayCall {
     /// The parties' sources (a tone each, and a test pattern each with video) and their reference decodes.
     private func encodeSources(seconds: Int, ffmpeg: String, directory: String) async throws {
         for party in [Self.caller, Self.callee] {
-            var arguments = ["-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=\(party.toneFrequency):sample_rate=8000:samples_per_frame=160:duration=\(seconds + 1)"]
+            var arguments = [
+                "-hide_banner", "-y", "-f", "lavfi", "-i",
+                "sine=frequency=\(party.toneFrequency):sample_rate=8000:samples_per_frame=160:duration=\(seconds + 1)",
+            ]
             if video {
                 arguments += [
-                    "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=\(seconds + 1)", "-map", "0:a", "-map", "1:v",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1",
+                    "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=\(seconds + 1)", "-map", "0:a", "-map",
+                    "1:v",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p",
+                    "-x264-params", "repeat-headers=1",
                 ]
             }
             arguments += ["-c:a", "pcm_mulaw", "\(party.name).mkv"]
             let encode = try ChildProcess("encode", ffmpeg, arguments, directory: directory)
             #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
-            var reference = ["-hide_banner", "-y", "-i", "\(party.name).mkv", "-map", "0:a", "-t", "\(seconds)", "-f", "s16le", "\(party.name)-reference.raw"]
-            if video { reference += ["-map", "0:v", "-frames:v", "\(seconds * 25)", "-f", "framemd5", "\(party.name)-reference.md5"] }
+            var reference = [
+                "-hide_banner", "-y", "-i", "\(party.name).mkv", "-map", "0:a", "-t", "\(seconds)", "-f", "s16le",
+                "\(party.name)-reference.raw",
+            ]
+            if video {
+                reference += [
+                    "-map", "0:v", "-frames:v", "\(seconds * 25)", "-f", "framemd5", "\(party.name)-reference.md5",
+                ]
+            }
             let decode = try ChildProcess("reference", ffmpeg, reference, directory: directory)
             #expect(await decode.wait(seconds: 60) == 0, "reference decode failed: \(decode.output.suffix(1500))")
         }
@@ -319,25 +361,37 @@ struct H323RelayCall {
 
     /// Each party's ffmpeg receiver, then each party's ffmpeg sender, through the endpoints'
     /// RTP sockets and the node.
-    private func exchangeMedia(seconds: Int, ffmpeg: String, directory: String, into result: inout Result) async throws {
+    private func exchangeMedia(seconds: Int, ffmpeg: String, directory: String, into result: inout Result) async throws
+    {
         var receivers: [(Party, ChildProcess)] = []
         var children: [ChildProcess] = []
         defer { for child in children { child.stop() } }
         for party in [Self.caller, Self.callee] {
             var sdp = "v=0\r\no=- 0 0 IN IP4 \(party.ip)\r\ns=h323\r\nc=IN IP4 \(party.ip)\r\nt=0 0\r\n"
             sdp += "m=audio \(party.deliverPort) RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-            if video { sdp += "m=video \(party.deliverPort + 2) RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n" }
+            if video {
+                sdp +=
+                    "m=video \(party.deliverPort + 2) RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n"
+            }
             try sdp.write(toFile: "\(directory)/\(party.name)-receiver.sdp", atomically: true, encoding: .utf8)
             var arguments = [
-                "-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp", "-i", "\(party.name)-receiver.sdp",
+                "-hide_banner", "-nostdin", "-y", "-threads", "1", "-protocol_whitelist", "file,udp,rtp", "-i",
+                "\(party.name)-receiver.sdp",
                 "-map", "0:a", "-t", "\(seconds)", "-f", "s16le", "\(party.name)-received.raw",
             ]
-            if video { arguments += ["-map", "0:v", "-frames:v", "\(seconds * 25)", "-f", "framemd5", "\(party.name)-received.md5"] }
+            if video {
+                arguments += [
+                    "-map", "0:v", "-frames:v", "\(seconds * 25)", "-f", "framemd5", "\(party.name)-received.md5",
+                ]
+            }
             let receiver = try ChildProcess("\(party.name)-receiver", ffmpeg, arguments, directory: directory)
             children.append(receiver)
             receivers.append((party, receiver))
         }
-        #expect(await ChildProcess.eventually(seconds: 10) { [Self.caller, Self.callee].allSatisfy { udpPortIsBound($0.deliverPort) } })
+        #expect(
+            await ChildProcess.eventually(seconds: 10) {
+                [Self.caller, Self.callee].allSatisfy { udpPortIsBound($0.deliverPort) }
+            })
         var senders: [ChildProcess] = []
         for party in [Self.caller, Self.callee] {
             var arguments = [
@@ -345,20 +399,31 @@ struct H323RelayCall {
                 "rtp://\(party.ip):\(party.rtpPort)?localrtpport=\(party.senderPort)&localaddr=\(party.ip)",
             ]
             if video {
-                arguments += ["-map", "0:v", "-c", "copy", "-f", "rtp", "rtp://\(party.ip):\(party.rtpPort + 2)?localrtpport=\(party.senderPort + 2)&localaddr=\(party.ip)"]
+                arguments += [
+                    "-map", "0:v", "-c", "copy", "-f", "rtp",
+                    "rtp://\(party.ip):\(party.rtpPort + 2)?localrtpport=\(party.senderPort + 2)&localaddr=\(party.ip)",
+                ]
             }
             let sender = try ChildProcess("\(party.name)-sender", ffmpeg, arguments, directory: directory)
             children.append(sender)
             senders.append(sender)
         }
-        for sender in senders { #expect(await sender.wait(seconds: Double(seconds + 30)) == 0, "sender failed: \(sender.output.suffix(1500))") }
-        for (_, receiver) in receivers where !(await ChildProcess.eventually(seconds: 3) { !receiver.isRunning }) { await receiver.interrupt() }
+        for sender in senders {
+            #expect(
+                await sender.wait(seconds: Double(seconds + 30)) == 0, "sender failed: \(sender.output.suffix(1500))")
+        }
+        for (_, receiver) in receivers where !(await ChildProcess.eventually(seconds: 3) { !receiver.isRunning }) {
+            await receiver.interrupt()
+        }
         for (party, _) in receivers {
             let other = party.name == Self.caller.name ? Self.callee.name : Self.caller.name
-            result.receivedAudio[party.name] = (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(party.name)-received.raw"))) ?? Data()
-            result.referenceAudio[party.name] = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(other)-reference.raw"))
+            result.receivedAudio[party.name] =
+                (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(party.name)-received.raw"))) ?? Data()
+            result.referenceAudio[party.name] = try Data(
+                contentsOf: URL(fileURLWithPath: "\(directory)/\(other)-reference.raw"))
             if video {
-                result.receivedFrames[party.name] = (try? Self.frameHashes("\(directory)/\(party.name)-received.md5")) ?? []
+                result.receivedFrames[party.name] =
+                    (try? Self.frameHashes("\(directory)/\(party.name)-received.md5")) ?? []
                 result.referenceFrames[party.name] = try Self.frameHashes("\(directory)/\(other)-reference.md5")
             }
         }
@@ -367,7 +432,9 @@ struct H323RelayCall {
     /// The hash column of a framemd5 file.
     static func frameHashes(_ path: String) throws -> [String] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-            .filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.hasPrefix("#") }.compactMap {
+                $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces)
+            }
     }
 
     /// The JSON events an endpoint has printed so far.
@@ -380,7 +447,8 @@ struct H323RelayCall {
 
     /// Waits for an endpoint's event `name` (matching `where`), failing with its output after `seconds`.
     static func event(
-        _ endpoint: ChildProcess, _ name: String, seconds: Double, where matches: ([String: Any]) -> Bool = { _ in true }
+        _ endpoint: ChildProcess, _ name: String, seconds: Double,
+        where matches: ([String: Any]) -> Bool = { _ in true }
     ) async throws -> [String: Any] {
         var found: [String: Any]?
         _ = await ChildProcess.eventually(seconds: seconds) {
@@ -397,7 +465,10 @@ struct H323RelayCall {
         var matching = 0
         received.withUnsafeBytes { got in
             reference.withUnsafeBytes { want in
-                for index in 0..<samples where got.load(fromByteOffset: 2 * index, as: Int16.self) == want.load(fromByteOffset: 2 * index, as: Int16.self) {
+                for index in 0..<samples
+                where got.load(fromByteOffset: 2 * index, as: Int16.self)
+                    == want.load(fromByteOffset: 2 * index, as: Int16.self)
+                {
                     matching += 1
                 }
             }

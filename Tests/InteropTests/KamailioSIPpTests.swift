@@ -27,46 +27,68 @@ import Testing
         let sipp = try ExternalTool.path("sipp", package: "sip-tester")
         let tshark = try ExternalTool.path("tshark", package: "tshark")
         let directory = try scratchDirectory("kamailio")
-        try FileManager.default.createSymbolicLink(atPath: "\(directory)/pcap", withDestinationPath: "/usr/share/sip-tester")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(directory)/pcap", withDestinationPath: "/usr/share/sip-tester")
         var children: [ChildProcess] = []
         defer { for child in children { child.stop() } }
 
         let relay = try ChildProcess(
             "spillway", try spillwayExecutable(),
-            ["serve", "--node-id", "kamailio-test", "--ng", "127.0.0.1:\(ngPort)",
-             "--port-range", "\(relayPorts.lowerBound)-\(relayPorts.upperBound)", "--log-level", "info"]
+            [
+                "serve", "--node-id", "kamailio-test", "--ng", "127.0.0.1:\(ngPort)",
+                "--port-range", "\(relayPorts.lowerBound)-\(relayPorts.upperBound)", "--log-level", "info",
+            ]
                 + (throughTwoInterfaces
-                    ? ["--interface", "internal/127.0.0.1", "--interface", "external/127.0.0.2"] : ["--media-ip", "127.0.0.1"]),
+                    ? ["--interface", "internal/127.0.0.1", "--interface", "external/127.0.0.2"]
+                    : ["--media-ip", "127.0.0.1"]),
             directory: directory)
         children.append(relay)
         let ng = try NGClient(server: SocketAddress(ip: "127.0.0.1", port: ngPort)!)
-        #expect(await ChildProcess.eventually(seconds: 10) { (try? ng.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong" }, "spillway did not answer ping: \(relay.output)")
+        #expect(
+            await ChildProcess.eventually(seconds: 10) {
+                (try? ng.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 1))?["result"] == "pong"
+            }, "spillway did not answer ping: \(relay.output)")
 
         try kamailioConfiguration(offerFlags: throughTwoInterfaces ? "direction=internal direction=external" : "")
             .write(toFile: "\(directory)/kamailio.cfg", atomically: true, encoding: .utf8)
         let proxy = try ChildProcess(
-            "kamailio", kamailio, ["-f", "\(directory)/kamailio.cfg", "-DD", "-E", "-m", "64", "-M", "8", "-w", directory],
+            "kamailio", kamailio,
+            ["-f", "\(directory)/kamailio.cfg", "-DD", "-E", "-m", "64", "-M", "8", "-w", directory],
             directory: directory)
         children.append(proxy)
-        #expect(await ChildProcess.eventually(seconds: 15) { udpPortIsBound(kamailioPort) }, "kamailio did not start: \(proxy.output)")
+        #expect(
+            await ChildProcess.eventually(seconds: 15) { udpPortIsBound(kamailioPort) },
+            "kamailio did not start: \(proxy.output)")
 
         let capture = try ChildProcess(
-            "tshark", tshark, ["-i", "lo", "-f", "udp portrange \(relayPorts.lowerBound)-\(relayPorts.upperBound)", "-w", "\(directory)/relay.pcapng", "-q"],
+            "tshark", tshark,
+            [
+                "-i", "lo", "-f", "udp portrange \(relayPorts.lowerBound)-\(relayPorts.upperBound)", "-w",
+                "\(directory)/relay.pcapng", "-q",
+            ],
             directory: directory)
         children.append(capture)
-        #expect(await ChildProcess.eventually(seconds: 15) { capture.output.contains("Capturing on") }, "tshark did not start: \(capture.output)")
+        #expect(
+            await ChildProcess.eventually(seconds: 15) { capture.output.contains("Capturing on") },
+            "tshark did not start: \(capture.output)")
 
         let uas = try ChildProcess(
             "sipp-uas", sipp,
-            ["-sn", "uas", "-i", "127.0.0.1", "-p", "\(uasPort)", "-mp", "\(uasMediaPort)", "-rtp_echo", "-m", "1", "-nostdin", "-timeout", "60s"],
+            [
+                "-sn", "uas", "-i", "127.0.0.1", "-p", "\(uasPort)", "-mp", "\(uasMediaPort)", "-rtp_echo", "-m", "1",
+                "-nostdin", "-timeout", "60s",
+            ],
             directory: directory)
         children.append(uas)
         #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(uasPort) })
 
         let uac = try ChildProcess(
             "sipp-uac", sipp,
-            ["-sn", "uac_pcap", "127.0.0.1:\(kamailioPort)", "-i", "127.0.0.1", "-p", "\(uacPort)", "-mp", "\(uacMediaPort)",
-             "-s", "echo", "-m", "1", "-nostdin", "-timeout", "60s"],
+            [
+                "-sn", "uac_pcap", "127.0.0.1:\(kamailioPort)", "-i", "127.0.0.1", "-p", "\(uacPort)", "-mp",
+                "\(uacMediaPort)",
+                "-s", "echo", "-m", "1", "-nostdin", "-timeout", "60s",
+            ],
             directory: directory)
         children.append(uac)
         let uacStatus = await uac.wait(seconds: 60)
@@ -89,8 +111,12 @@ import Testing
         // An independent view: tshark's capture of the relay's ports.
         let packets = try await tsharkFields(
             "\(directory)/relay.pcapng", filter: "udp", fields: ["udp.srcport", "udp.dstport", "udp.payload", "ip.src"])
-        let toRelay = packets.filter { relayPorts.contains(UInt16($0[1]) ?? 0) && !relayPorts.contains(UInt16($0[0]) ?? 0) }
-        let fromRelay = packets.filter { relayPorts.contains(UInt16($0[0]) ?? 0) && !relayPorts.contains(UInt16($0[1]) ?? 0) }
+        let toRelay = packets.filter {
+            relayPorts.contains(UInt16($0[1]) ?? 0) && !relayPorts.contains(UInt16($0[0]) ?? 0)
+        }
+        let fromRelay = packets.filter {
+            relayPorts.contains(UInt16($0[0]) ?? 0) && !relayPorts.contains(UInt16($0[1]) ?? 0)
+        }
         #expect(toRelay.count == 2 * playedPackets)
         #expect(fromRelay.count == 2 * playedPackets)
         let uacSent = toRelay.filter { $0[0] == "\(uacMediaPort)" }.map { $0[2] }

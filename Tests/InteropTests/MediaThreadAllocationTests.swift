@@ -25,8 +25,10 @@ import Testing
         let base: UInt16 = engine == .epoll ? 12_700 : 12_800
         let node = try ChildProcess(
             "spillway-\(engine)", try spillwayExecutable(),
-            ["serve", "--ng", "127.0.0.1:\(base)", "--port-range", "\(base + 10)-\(base + 99)", "--workers", "1",
-             "--data-plane", engine.rawValue, "--log-level", "error"],
+            [
+                "serve", "--ng", "127.0.0.1:\(base)", "--port-range", "\(base + 10)-\(base + 99)", "--workers", "1",
+                "--data-plane", engine.rawValue, "--log-level", "error",
+            ],
             directory: directory, environment: ["LD_PRELOAD": counter])
         defer { node.stop() }
         #expect(await ChildProcess.eventually(seconds: 10) { udpPortIsBound(base) }, "\(node.output)")
@@ -42,7 +44,8 @@ import Testing
         #expect(before > 0, "the preloaded counter saw no allocation at all on the media thread: \(node.output)")
         #expect(
             after == before,
-            "\(after - before) heap allocations on the media thread while it forwarded \(2 * Self.measuredPackets) packets")
+            "\(after - before) heap allocations on the media thread while it forwarded \(2 * Self.measuredPackets) packets"
+        )
     }
 
     /// Asks the preloaded counter for its count (SIGUSR1) and waits for the line it prints.
@@ -89,9 +92,11 @@ struct SRTPBridgedCall {
     func exchange(_ count: Int, startingAt first: Int) throws {
         for sequence in first..<(first + count) {
             #expect(caller.rtp.send(try caller.encryptor.protect(pcmu(sequence)).get(), to: relayForCaller))
-            try #require(callee.receive(timeoutMilliseconds: 2000)?.bytes == pcmu(sequence), "packet \(sequence) to the callee")
+            try #require(
+                callee.receive(timeoutMilliseconds: 2000)?.bytes == pcmu(sequence), "packet \(sequence) to the callee")
             #expect(callee.send(pcmu(sequence, ssrc: 0x5151), to: relayForCallee))
-            let protected = try #require(caller.rtp.receive(timeoutMilliseconds: 2000)?.bytes, "packet \(sequence) to the caller")
+            let protected = try #require(
+                caller.rtp.receive(timeoutMilliseconds: 2000)?.bytes, "packet \(sequence) to the caller")
             try #require(decryptor.unprotect(protected) == .success(pcmu(sequence, ssrc: 0x5151)), "packet \(sequence)")
         }
     }

@@ -38,7 +38,9 @@ import Glibc
         kill(node.pid, SIGHUP)
         #expect(
             await ChildProcess.eventually(seconds: 5) {
-                node.output.contains("config reload rejected; the running settings stay: config file \(config): line 4: setting 'threshold' has value '7.0'")
+                node.output.contains(
+                    "config reload rejected; the running settings stay: config file \(config): line 4: setting 'threshold' has value '7.0'"
+                )
             }, "\(node.output)")
         #expect(try threshold() == "0.400")
 
@@ -65,7 +67,9 @@ import Glibc
             await ChildProcess.eventually(seconds: 5) {
                 (try? client.request(["command": "workload"]))?["draining"] == "yes"
             }, "\(node.output)")
-        let refused = try client.request(["command": "offer", "call-id": "late", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        let refused = try client.request([
+            "command": "offer", "call-id": "late", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+        ])
         #expect(refused["error-reason"]?.stringValue?.contains("draining for shutdown") == true, "\(refused)")
         for sequence in 1...10 {
             caller.send(pcmu(sequence), to: forCaller)
@@ -92,7 +96,8 @@ import Glibc
         let client = try await answeringClient(ng, of: node)
         func offer(_ call: Int) throws -> BencodeValue {
             try client.request([
-                "command": "offer", "call-id": .string("fd-\(call)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+                "command": "offer", "call-id": .string("fd-\(call)"), "from-tag": "A",
+                "sdp": .string(audioSDP(port: 5000)),
             ])
         }
         var offers: [BencodeValue] = []

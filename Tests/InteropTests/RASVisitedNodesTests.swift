@@ -17,23 +17,30 @@ import Testing
     private func capturedCluster(
         policy: SteeringMode, reply: RASReplyMode, maxSessions: Int = 2, drained: Set<Int> = [], label: String
     ) async throws -> (TestCluster, [SocketAddress], LoopbackCapture, String) {
-        let cluster = try await TestCluster.start(policy: policy, maxSessions: maxSessions, configure: { node, configuration in
-            configuration.rasAddress = "\(TestCluster.ip(node)):0"
-            configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
-            configuration.metricsAddress = "\(TestCluster.ip(node)):0"
-            configuration.rasReply = reply
-            configuration.threshold = drained.contains(node) ? 0 : 1.0
-        })
-        for node in 0..<3 { try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up") }
+        let cluster = try await TestCluster.start(
+            policy: policy, maxSessions: maxSessions,
+            configure: { node, configuration in
+                configuration.rasAddress = "\(TestCluster.ip(node)):0"
+                configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
+                configuration.metricsAddress = "\(TestCluster.ip(node)):0"
+                configuration.rasReply = reply
+                configuration.threshold = drained.contains(node) ? 0 : 1.0
+            })
+        for node in 0..<3 {
+            try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up")
+        }
         let ras = cluster.nodes.map { SocketAddress(hostAndPort: $0!.rasAddress!)! }
         let directory = try scratchDirectory(label)
         let capture = try await LoopbackCapture.start(
-            filter: "udp and (" + ras.map { "dst port \($0.port)" }.joined(separator: " or ") + ")", file: "ras.pcap", in: directory)
+            filter: "udp and (" + ras.map { "dst port \($0.port)" }.joined(separator: " or ") + ")", file: "ras.pcap",
+            in: directory)
         return (cluster, ras, capture, directory)
     }
 
     /// tshark's reading of the LRQs captured: destination port, then the generic data's raw octets.
-    private func locationRequests(in directory: String, ras: [SocketAddress]) async throws -> [(port: UInt16, raw: String)] {
+    private func locationRequests(in directory: String, ras: [SocketAddress]) async throws -> [(
+        port: UInt16, raw: String
+    )] {
         try await tsharkFields(
             "\(directory)/ras.pcap", filter: "h225.RasMessage == 18", fields: ["udp.dstport", "h225.raw"],
             arguments: ras.flatMap { ["-d", "udp.port==\($0.port),h225"] }
@@ -42,7 +49,8 @@ import Testing
 
     private func lrq(_ client: RASTestClient, _ sequenceNumber: UInt16, visited: [String] = []) -> RASMessage {
         var request = LocationRequest(
-            requestSeqNum: sequenceNumber, destinationInfo: [.dialledDigits("4930123")], replyAddress: client.transportAddress,
+            requestSeqNum: sequenceNumber, destinationInfo: [.dialledDigits("4930123")],
+            replyAddress: client.transportAddress,
             sourceInfo: [.h323ID("gk-client")], hopCount: 10, callIdentifier: .random())
         if !visited.isEmpty { request.genericData = [VisitedNodes(visited).genericData] }
         return .locationRequest(request)
@@ -51,7 +59,10 @@ import Testing
     /// The issue's scenario: every node filled over NG, then an LRQ to the first. Whatever each
     /// node's view of the others, the request visits each node once at most and is refused with
     /// `resourceUnavailable`, not `hopCountExceeded`.
-    @Test(arguments: [(SteeringMode.delegate, RASReplyMode.reverse), (.delegate, .direct), (.sequence, .reverse), (.sequence, .direct)])
+    @Test(arguments: [
+        (SteeringMode.delegate, RASReplyMode.reverse), (.delegate, .direct), (.sequence, .reverse),
+        (.sequence, .direct),
+    ])
     func aFullClusterRefusesAnLRQWithAtMostOneLRQPerNode(policy: SteeringMode, reply: RASReplyMode) async throws {
         let (cluster, ras, capture, directory) = try await capturedCluster(
             policy: policy, reply: reply, label: "ras-full-\(policy.rawValue)-\(reply.rawValue)")
@@ -60,7 +71,8 @@ import Testing
         }
         let client = try RASTestClient()
         let exchange = try client.request(lrq(client, 70), to: ras[0])
-        #expect(exchange.answer == .locationReject(LocationReject(requestSeqNum: 70, rejectReason: .resourceUnavailable)))
+        #expect(
+            exchange.answer == .locationReject(LocationReject(requestSeqNum: 70, rejectReason: .resourceUnavailable)))
         await capture.stop()
 
         let requests = try await locationRequests(in: directory, ras: ras)
@@ -68,7 +80,8 @@ import Testing
         for node in ras {
             #expect(requests.filter { $0.port == node.port }.count <= 1, "LRQs to \(node): \(requests)")
         }
-        let hopLimited = (0..<3).compactMap { try? cluster.clusterStatistics($0)?["ras"]?["hop-limit"]?.integerValue }.reduce(0, +)
+        let hopLimited = (0..<3).compactMap { try? cluster.clusterStatistics($0)?["ras"]?["hop-limit"]?.integerValue }
+            .reduce(0, +)
         #expect(hopLimited == 0)
         await cluster.stop()
     }
@@ -100,7 +113,8 @@ import Testing
         let hex = expected.map { String(format: "%02x", $0) }.joined()
         #expect(forwarded.allSatisfy { $0.raw.replacingOccurrences(of: ":", with: "") == hex }, "\(forwarded)")
         // n3 counts each as a RAS call two hops from where it started.
-        let metrics = String(decoding: try httpGet(try #require(cluster.nodes[2]?.metricsAddress), "/metrics").body, as: UTF8.self)
+        let metrics = String(
+            decoding: try httpGet(try #require(cluster.nodes[2]?.metricsAddress), "/metrics").body, as: UTF8.self)
         #expect(prometheusValue(metrics, #"spillway_call_hops_count{protocol="ras"}"#) == 6)
         #expect(prometheusValue(metrics, #"spillway_call_hops_bucket{protocol="ras",le="1.0"}"#) == 0)
         #expect(prometheusValue(metrics, #"spillway_call_hops_bucket{protocol="ras",le="2.0"}"#) == 6)

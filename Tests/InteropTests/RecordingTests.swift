@@ -12,21 +12,26 @@ import Testing
     @Test(arguments: [false, true])
     func aRecordedCallHoldsExactlyWhatBothPartiesSent(recordOnOffer: Bool) async throws {
         let directory = try scratchDirectory("recordings")
-        let node = try await TestCluster.start(count: 1, policy: .delegate, maxSessions: 10, configure: { _, configuration in
-            configuration.recordingDirectory = directory
-        })
+        let node = try await TestCluster.start(
+            count: 1, policy: .delegate, maxSessions: 10,
+            configure: { _, configuration in
+                configuration.recordingDirectory = directory
+            })
         let callID = "rec-\(recordOnOffer)"
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         var offer: [String: BencodeValue] = [
-            "command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port)),
+            "command": "offer", "call-id": .string(callID), "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port)),
         ]
         if recordOnOffer { offer["record call"] = "yes" }
         let offerReply = try node.request(0, .dictionary(offer))
-        let answerReply = try node.request(0, [
-            "command": "answer", "call-id": .string(callID), "from-tag": "A", "to-tag": "B",
-            "sdp": .string(audioSDP(port: callee.address.port)),
-        ])
+        let answerReply = try node.request(
+            0,
+            [
+                "command": "answer", "call-id": .string(callID), "from-tag": "A", "to-tag": "B",
+                "sdp": .string(audioSDP(port: callee.address.port)),
+            ])
         let relayForCaller = try ScriptedCall.mediaAddress(in: answerReply)
         let relayForCallee = try ScriptedCall.mediaAddress(in: offerReply)
 
@@ -55,7 +60,9 @@ import Testing
         _ = try node.request(0, ["command": "delete", "call-id": .string(callID)])
         try await Task.sleep(for: .milliseconds(200))
 
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix(callID) && $0.hasSuffix(".pcap") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+            $0.hasPrefix(callID) && $0.hasSuffix(".pcap")
+        }
         try #require(files.count == 1, "\(files)")
         let path = "\(directory)/\(files[0])"
         let recorded = try CaptureFile(path: path).datagrams

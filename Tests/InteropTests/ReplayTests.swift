@@ -14,7 +14,9 @@ import Testing
 
     /// RTP packets in a capture by tshark's count (heuristic RTP detection for captures without SIP).
     static func tsharkRTPCount(_ capture: String) async throws -> Int {
-        try await tsharkFields(capture, filter: "rtp", fields: ["rtp.ssrc"], arguments: ["-o", "rtp.heuristic_rtp:TRUE"]).count
+        try await tsharkFields(
+            capture, filter: "rtp", fields: ["rtp.ssrc"], arguments: ["-o", "rtp.heuristic_rtp:TRUE"]
+        ).count
     }
 
     @Test(arguments: captures)
@@ -34,7 +36,9 @@ import Testing
         #expect(report.lost == 0 && report.corrupted == 0)
         #expect(report.flows.allSatisfy { $0.duplicated == 0 && $0.latencyMicros.p50 > 0 })
         // Every video frame (marker bit) of the H.264 capture arrives: 2 s at 25 frames/s.
-        if name == "h264.pcap" { #expect(report.flows.map(\.framesDelivered) == [50] && report.flows.map(\.framesSent) == [50]) }
+        if name == "h264.pcap" {
+            #expect(report.flows.map(\.framesDelivered) == [50] && report.flows.map(\.framesSent) == [50])
+        }
         await node.stop()
     }
 
@@ -54,7 +58,8 @@ import Testing
         // Two calls fit on the first node; the others spilled, and their media went to the owner.
         let byNode = Dictionary(grouping: report.placements, by: { $0.node ?? "?" }).mapValues(\.count)
         #expect(byNode == ["n1": 2, "n2": 2])
-        #expect(report.placements.allSatisfy { $0.relayAddress == TestCluster.ip(cluster.ids.firstIndex(of: $0.node!)!) })
+        #expect(
+            report.placements.allSatisfy { $0.relayAddress == TestCluster.ip(cluster.ids.firstIndex(of: $0.node!)!) })
         #expect(report.placements.filter { $0.node != "n1" }.allSatisfy { $0.hops == 1 })
         await cluster.stop()
     }

@@ -22,7 +22,8 @@ import Testing
         let rows = try Self.readmeRows()
         #expect(Set(rows.keys) == Set(NodeConfiguration.settingNames), "README table vs settingNames")
         for name in NodeConfiguration.settingNames {
-            #expect(rows[name] == (NodeConfiguration.reloadableSettings.contains(name) ? "reload" : "restart"), "\(name)")
+            #expect(
+                rows[name] == (NodeConfiguration.reloadableSettings.contains(name) ? "reload" : "restart"), "\(name)")
             // A TOML key the node knows: a wrong value is refused as such, never as an unknown setting.
             var configuration = NodeConfiguration()
             do {
@@ -31,7 +32,8 @@ import Testing
                 #expect(!"\(error)".contains("unknown setting"), "\(name): \(error)")
             }
         }
-        let help = try ChildProcess("help", try spillwayExecutable(), ["serve", "--help"], directory: NSTemporaryDirectory())
+        let help = try ChildProcess(
+            "help", try spillwayExecutable(), ["serve", "--help"], directory: NSTemporaryDirectory())
         #expect(await help.wait(seconds: 30) == 0)
         for name in NodeConfiguration.settingNames {
             #expect(help.output.contains("--\(name) <"), "spillway serve --help lacks --\(name)")

@@ -23,19 +23,26 @@ import Testing
         let script = packageDirectory.appendingPathComponent("bench/instructions.py").path
         let run = try ChildProcess(
             "instructions", try ExternalTool.path("python3", package: "python3"),
-            [script, "--binary", binary, "--calls", "20", "--rounds", "20", "--first-port", "\(Self.firstPort)",
-             "--json", report],
+            [
+                script, "--binary", binary, "--calls", "20", "--rounds", "20", "--first-port", "\(Self.firstPort)",
+                "--json", report,
+            ],
             directory: directory)
         #expect(await run.wait(seconds: 300) == 0, "\(run.output)")
 
         let figures = try #require(
-            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any], "\(run.output)")
-        let instructions = try #require((figures["instructions_per_packet"] as? [String: Double])?["spillway"], "\(figures)")
-        let unwanted = try #require((figures["unwanted_calls_per_packet"] as? [String: [String: Double]])?["spillway"], "\(figures)")
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any],
+            "\(run.output)")
+        let instructions = try #require(
+            (figures["instructions_per_packet"] as? [String: Double])?["spillway"], "\(figures)")
+        let unwanted = try #require(
+            (figures["unwanted_calls_per_packet"] as? [String: [String: Double]])?["spillway"], "\(figures)")
         #expect(instructions > 100 && instructions < Self.instructionBound, "\(instructions) instructions per packet")
         #expect(Set(unwanted.keys) == ["retain/release", "heap allocations"], "\(unwanted)")
         for (kind, perPacket) in unwanted {
-            #expect(abs(perPacket) < Self.unwantedCallsMargin, "\(perPacket) \(kind) calls per forwarded packet: \(run.output)")
+            #expect(
+                abs(perPacket) < Self.unwantedCallsMargin,
+                "\(perPacket) \(kind) calls per forwarded packet: \(run.output)")
         }
     }
 }

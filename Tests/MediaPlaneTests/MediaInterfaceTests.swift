@@ -1,5 +1,6 @@
-@testable import MediaPlane
 import Testing
+
+@testable import MediaPlane
 
 @Suite struct MediaInterfaceTests {
     let interfaces = MediaInterfaces([
@@ -7,7 +8,10 @@ import Testing
         MediaInterface(parsing: "v6/2001:db8::5")!,
     ])
 
-    @Test(arguments: ["internal", "/10.0.0.5", "x/10.0.0.256", "x/host.example", "x/10.0.0.5!", "x/10.0.0.5!2001:db8::1", "x y/10.0.0.5", "x/1!2!3"])
+    @Test(arguments: [
+        "internal", "/10.0.0.5", "x/10.0.0.256", "x/host.example", "x/10.0.0.5!", "x/10.0.0.5!2001:db8::1",
+        "x y/10.0.0.5", "x/1!2!3",
+    ])
     func malformedInterfacesAreRefused(_ text: String) {
         #expect(MediaInterface(parsing: text) == nil)
     }
@@ -20,11 +24,19 @@ import Testing
     }
 
     @Test func directionNamesBothInterfaces() throws {
-        #expect(try interfaces.forNewCall(direction: ["external", "internal"], addressFamily: nil, offererFamily: .ipv4) == (1, 0))
-        #expect(throws: CallError.self) { try interfaces.forNewCall(direction: ["internal", "v6"], addressFamily: .ipv4, offererFamily: nil) }
+        #expect(
+            try interfaces.forNewCall(direction: ["external", "internal"], addressFamily: nil, offererFamily: .ipv4)
+                == (1, 0))
+        #expect(throws: CallError.self) {
+            try interfaces.forNewCall(direction: ["internal", "v6"], addressFamily: .ipv4, offererFamily: nil)
+        }
         let v4Only = MediaInterfaces([MediaInterface(name: "only", localIP: "10.0.0.5")])
-        #expect(throws: CallError.self) { try v4Only.forNewCall(direction: [], addressFamily: .ipv6, offererFamily: nil) }
+        #expect(throws: CallError.self) {
+            try v4Only.forNewCall(direction: [], addressFamily: .ipv6, offererFamily: nil)
+        }
         // An IPv6 offerer on a node without IPv6 could not be reached.
-        #expect(throws: CallError.self) { try v4Only.forNewCall(direction: [], addressFamily: nil, offererFamily: .ipv6) }
+        #expect(throws: CallError.self) {
+            try v4Only.forNewCall(direction: [], addressFamily: nil, offererFamily: .ipv6)
+        }
     }
 }

@@ -1,5 +1,6 @@
-@testable import MediaPlane
 import Testing
+
+@testable import MediaPlane
 
 @Suite struct PeerLatchTests {
     static let second: UInt64 = 1_000_000_000

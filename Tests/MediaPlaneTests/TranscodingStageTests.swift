@@ -60,7 +60,9 @@ import Testing
             return
         }
         // A payload type outside the negotiation is dropped as such.
-        guard case .dropped(.unsupportedPayloadType) = Self.feed(stage, sequence: 5, timestamp: 17640, payloadType: 13).outcome
+        guard
+            case .dropped(.unsupportedPayloadType) = Self.feed(stage, sequence: 5, timestamp: 17640, payloadType: 13)
+                .outcome
         else {
             Issue.record("comfort noise was not refused")
             return
@@ -72,7 +74,9 @@ import Testing
         var reports: [[UInt8]] = []
         for index in 0..<300 {
             let now = UInt64(index) * 20_000_000 + 1
-            reports += Self.feed(stage, sequence: index, timestamp: UInt32(index * 160), now: now).packets.filter(\.rtcp).map(\.bytes)
+            reports += Self.feed(stage, sequence: index, timestamp: UInt32(index * 160), now: now).packets.filter(
+                \.rtcp
+            ).map(\.bytes)
         }
         // 6 s of packets: one report at the 5 s mark (none before the first interval).
         #expect(reports.count == 1)

@@ -16,7 +16,9 @@ import Glibc
     static let otherSide = SocketAddress(ip: "127.0.0.1", port: 11_114)!
 
     /// The side of each round binds 11,120 + 2 x round.
-    static func sideAddress(_ round: Int) -> SocketAddress { SocketAddress(ip: "127.0.0.1", port: UInt16(11_120 + 2 * round))! }
+    static func sideAddress(_ round: Int) -> SocketAddress {
+        SocketAddress(ip: "127.0.0.1", port: UInt16(11_120 + 2 * round))!
+    }
 
     @Test(arguments: DataPlaneEngine.allCases)
     func packetsOfARemovedSideAreNeverCountedForTheSideThatTakesItsSlot(engine: DataPlaneEngine) throws {
@@ -30,14 +32,19 @@ import Glibc
         var current = pool.reserveSlot(on: 0)
         let other = pool.reserveSlot(on: 0)
         var currentCounters = StreamCounters(clockRate: 8000)
-        pool.configure(current, side(try UDPSocket.bind(Self.sideAddress(0)).get(), opposite: other, counters: currentCounters))
-        pool.configure(other, side(try UDPSocket.bind(Self.otherSide).get(), opposite: current, counters: StreamCounters(clockRate: 8000)))
+        pool.configure(
+            current, side(try UDPSocket.bind(Self.sideAddress(0)).get(), opposite: other, counters: currentCounters))
+        pool.configure(
+            other,
+            side(try UDPSocket.bind(Self.otherSide).get(), opposite: current, counters: StreamCounters(clockRate: 8000))
+        )
 
         // Each round the worker is still working through a burst when the side is removed and its
         // slot configured for the next side, in one batch of commands; the race does not come
         // every time, so there are several rounds.
         for round in 0..<5 {
-            var packet: [UInt8] = [0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, UInt8(round)] + [UInt8](repeating: 0xFF, count: 160)
+            var packet: [UInt8] =
+                [0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, UInt8(round)] + [UInt8](repeating: 0xFF, count: 160)
             for sequence in 0..<3000 {
                 packet[2] = UInt8(sequence >> 8)
                 packet[3] = UInt8(sequence & 0xFF)
@@ -47,13 +54,16 @@ import Glibc
             let next = pool.reserveSlot(on: 0)
             #expect(next == current, "the freed slot is handed out again")
             let nextCounters = StreamCounters(clockRate: 8000)
-            pool.configure(next, side(try UDPSocket.bind(Self.sideAddress(round + 1)).get(), opposite: other, counters: nextCounters))
+            pool.configure(
+                next,
+                side(try UDPSocket.bind(Self.sideAddress(round + 1)).get(), opposite: other, counters: nextCounters))
             for _ in 0..<100 where !pool.isComplete(removal) { usleep(10_000) }
             usleep(100_000)
 
             #expect(currentCounters.snapshot().rtpPackets > 0, "round \(round): the burst reached the removed side")
             let taken = nextCounters.snapshot()
-            #expect(taken.rtpPackets == 0 && taken.forwardedPackets == 0 && taken.drops.isEmpty, "round \(round): \(taken)")
+            #expect(
+                taken.rtpPackets == 0 && taken.forwardedPackets == 0 && taken.drops.isEmpty, "round \(round): \(taken)")
             (current, currentCounters) = (next, nextCounters)
         }
     }
@@ -67,7 +77,9 @@ import Glibc
     private func send(_ descriptor: Int32, _ bytes: [UInt8], to destination: SocketAddress) {
         var storage = destination.storage
         _ = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(descriptor, bytes, bytes.count, 0, $0, destination.length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(descriptor, bytes, bytes.count, 0, $0, destination.length)
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
-import SpillwayTestFixtures
 import Bencode
 import H323
 import H323Edge
 import SpillwayNode
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Testing
 
@@ -33,7 +33,8 @@ import Testing
         var messages: [Q931Message] = []
         while stream.count >= TPKT.headerLength {
             let length = try TPKT.frameLength(header: stream.prefix(TPKT.headerLength))
-            messages.append(try Q931Message(parsing: Array(stream.dropFirst(TPKT.headerLength).prefix(length - TPKT.headerLength))))
+            messages.append(
+                try Q931Message(parsing: Array(stream.dropFirst(TPKT.headerLength).prefix(length - TPKT.headerLength))))
             stream = stream.dropFirst(length)
         }
         return messages
@@ -65,8 +66,10 @@ import Testing
 
     @Test func aSetupWhoseH225CannotBeReadIsReleasedWithCause100() async throws {
         let (node, address) = try await Self.node()
-        let answer = try Self.messages(try Self.exchange(Self.frame(Self.setup(Array(PycrateMessages.setup.prefix(30)))), with: address))
-        #expect(answer.map(\.type) == [.releaseComplete] && answer.first?.cause == 100 && answer.first?.callReference == 77)
+        let answer = try Self.messages(
+            try Self.exchange(Self.frame(Self.setup(Array(PycrateMessages.setup.prefix(30)))), with: address))
+        #expect(
+            answer.map(\.type) == [.releaseComplete] && answer.first?.cause == 100 && answer.first?.callReference == 77)
         let counters = await node.node.h323Counters()
         #expect(counters?.dropped["bad-h225"] == 1 && counters?.callsRefused == 1)
         await node.stop()

@@ -1,10 +1,10 @@
-import SpillwayTestFixtures
 import Bencode
 import Cluster
 import MediaPlane
 import SpillwayClient
-import SpillwayTestSupport
 import SpillwayNode
+import SpillwayTestFixtures
+import SpillwayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -76,10 +76,12 @@ import Glibc
         _ = try cluster.offer(at: 0, callID: "local", port: 40010)
         let offer = try cluster.offer(at: 0, callID: "spilled", port: caller.address.port)
         #expect(try TestCluster.landing(offer).node == "n2")
-        let answer = try cluster.request(0, [
-            "command": "answer", "call-id": "spilled", "from-tag": "A", "to-tag": "B",
-            "sdp": .string(audioSDP(port: callee.address.port)),
-        ])
+        let answer = try cluster.request(
+            0,
+            [
+                "command": "answer", "call-id": "spilled", "from-tag": "A", "to-tag": "B",
+                "sdp": .string(audioSDP(port: callee.address.port)),
+            ])
         #expect(answer["result"] == "ok")
         let answerLanding = try TestCluster.landing(answer)
         #expect(answerLanding.node == "n2" && answerLanding.mediaIP == "127.0.0.12")
@@ -105,15 +107,19 @@ import Glibc
         let deleted = try cluster.request(0, ["command": "delete", "call-id": "spilled"])
         #expect(deleted["result"] == "ok" && deleted["spillway-node"] == "n2")
         #expect(try cluster.request(1, ["command": "list"])["calls"] == [])
-        #expect(try cluster.request(0, ["command": "statistics"])["statistics"]?["currentstatistics"]?["sessionsforeign"] == 0)
+        #expect(
+            try cluster.request(0, ["command": "statistics"])["statistics"]?["currentstatistics"]?["sessionsforeign"]
+                == 0)
         await cluster.stop()
     }
 
     @Test(arguments: ShareMode.allCases)
     func aKilledNodeStopsBeingChosenWithinTheDetectionTime(share: ShareMode) async throws {
-        let cluster = try await TestCluster.start(policy: .delegate, share: share, maxSessions: 1, configure: { index, configuration in
-            if index > 0 { configuration.capacity.sessions = 20 }
-        })
+        let cluster = try await TestCluster.start(
+            policy: .delegate, share: share, maxSessions: 1,
+            configure: { index, configuration in
+                if index > 0 { configuration.capacity.sessions = 20 }
+            })
         if share != .poll { try #require(try cluster.waitForPeers(of: 0, ["n2", "n3"], state: "up") != nil) }
         _ = try cluster.offer(at: 0, callID: "k-local")
         await cluster.kill(2)
@@ -134,9 +140,11 @@ import Glibc
 
     @Test func aForwardToADeadNodeTimesOutAndTheCallGoesToTheNextOne() async throws {
         // Nobody pushes reports (poll sharing), so only the forward's timeout can reveal the dead node.
-        let cluster = try await TestCluster.start(policy: .sequence, share: .poll, maxSessions: 5, configure: { index, configuration in
-            if index == 0 { configuration.threshold = 0 }
-        })
+        let cluster = try await TestCluster.start(
+            policy: .sequence, share: .poll, maxSessions: 5,
+            configure: { index, configuration in
+                if index == 0 { configuration.threshold = 0 }
+            })
         await cluster.kill(1)
         let start = spw_test_seconds()
         let reply = try cluster.offer(at: 0, callID: "dead-next")
@@ -158,9 +166,12 @@ import Glibc
         let callee = try UDPPeer()
         let offer = try cluster.offer(at: 0, callID: "kept", port: caller.address.port)
         #expect(try TestCluster.landing(offer).node == "n1")
-        let answer = try cluster.request(0, [
-            "command": "answer", "call-id": "kept", "from-tag": "A", "to-tag": "B", "sdp": .string(audioSDP(port: callee.address.port)),
-        ])
+        let answer = try cluster.request(
+            0,
+            [
+                "command": "answer", "call-id": "kept", "from-tag": "A", "to-tag": "B",
+                "sdp": .string(audioSDP(port: callee.address.port)),
+            ])
 
         let drained = try cluster.request(0, ["command": "workload", "threshold": "0"])
         #expect(drained["result"] == "ok" && drained["admits"] == "no" && drained["threshold"] == "0.000")
@@ -175,8 +186,9 @@ import Glibc
         let restored = try cluster.request(0, ["command": "workload", "threshold": "0.9"])
         #expect(restored["admits"] == "yes")
         #expect(try TestCluster.landing(try cluster.offer(at: 0, callID: "after")).node == "n1")
-        #expect(try cluster.request(0, ["command": "workload", "threshold": "2"])["error-reason"]
-            == "setting 'threshold' has value '2.0'; allowed: 0 (drain) to 1")
+        #expect(
+            try cluster.request(0, ["command": "workload", "threshold": "2"])["error-reason"]
+                == "setting 'threshold' has value '2.0'; allowed: 0 (drain) to 1")
         await cluster.stop()
     }
 
@@ -188,16 +200,22 @@ import Glibc
 
         // A report claiming n2 is empty and admitting, sealed with the wrong key.
         var lie = WorkloadReport(
-            node: NodeIdentity(id: "n2", ngAddress: "127.0.0.99:1", clusterAddress: "127.0.0.99:1", mediaIP: "127.0.0.99"),
-            load: 0, threshold: 1, usage: ResourceUsage(sessions: 0), capacity: ResourceCapacity(sessions: 4), boot: .max,
+            node: NodeIdentity(
+                id: "n2", ngAddress: "127.0.0.99:1", clusterAddress: "127.0.0.99:1", mediaIP: "127.0.0.99"),
+            load: 0, threshold: 1, usage: ResourceUsage(sessions: 0), capacity: ResourceCapacity(sessions: 4),
+            boot: .max,
             sequence: .max, madeAtWallNanos: 0)
         lie.madeAtWallNanos = wallNanos()
         let wrongKey = ClusterSeal(keyBytes: [UInt8](repeating: 0x42, count: 32))!
         for _ in 0..<3 {
-            #expect(intruder.send(wrongKey.seal(ClusterEnvelope(sender: "n2", sentAtWallNanos: wallNanos(), message: .report(lie))), to: target))
+            #expect(
+                intruder.send(
+                    wrongKey.seal(ClusterEnvelope(sender: "n2", sentAtWallNanos: wallNanos(), message: .report(lie))),
+                    to: target))
         }
         var unsigned: [UInt8] = []
-        ClusterEnvelope(sender: "n2", sentAtWallNanos: wallNanos(), message: .report(lie)).bencoded.encode(into: &unsigned)
+        ClusterEnvelope(sender: "n2", sentAtWallNanos: wallNanos(), message: .report(lie)).bencoded.encode(
+            into: &unsigned)
         #expect(intruder.send(unsigned, to: target))
         #expect(intruder.send(Array("d4:type4:polle".utf8), to: target))
         try await Task.sleep(for: .milliseconds(200))
@@ -211,9 +229,14 @@ import Glibc
     }
 
     @Test func aNodeOutOfMediaPortsSpillsTheCallInsteadOfRefusingIt() async throws {
-        let cluster = try await TestCluster.start(count: 2, policy: .sequence, maxSessions: 100, configure: { index, configuration in
-            if index == 0 { configuration.portRange = configuration.portRange.lowerBound...(configuration.portRange.lowerBound + 3) }
-        })
+        let cluster = try await TestCluster.start(
+            count: 2, policy: .sequence, maxSessions: 100,
+            configure: { index, configuration in
+                if index == 0 {
+                    configuration.portRange =
+                        configuration.portRange.lowerBound...(configuration.portRange.lowerBound + 3)
+                }
+            })
         #expect(try TestCluster.landing(try cluster.offer(at: 0, callID: "p-1")).node == "n1")
         #expect(try TestCluster.landing(try cluster.offer(at: 0, callID: "p-2")).node == "n2")
         await cluster.stop()
@@ -225,7 +248,9 @@ import Glibc
         _ = try cluster.offer(at: 0, callID: "b-2")
         let busy = try cluster.offer(at: 0, callID: "b-3")
         #expect(busy["result"] == "error")
-        #expect(busy["error-reason"]?.stringValue?.hasPrefix("all nodes busy: every node tried is at or over its load threshold") == true)
+        #expect(
+            busy["error-reason"]?.stringValue?.hasPrefix(
+                "all nodes busy: every node tried is at or over its load threshold") == true)
         let limited = try cluster.offer(at: 1, callID: "b-4", supportsLoadLimit: true)
         #expect(limited["result"] == "load limit")
         await cluster.stop()

@@ -1,7 +1,7 @@
-import ServiceEdge
 import Cluster
 import MediaPlane
 import NIOCore
+import ServiceEdge
 import SpillwayNode
 import Testing
 
@@ -40,9 +40,13 @@ import Testing
         configuration.mediaIP = "127.0.0.9"
         #expect(configuration.mediaInterfaces == [MediaInterface(name: "default", localIP: "127.0.0.9")])
         try configuration.apply(
-            toml: #"interface = ["internal/10.0.0.5", "external/10.1.0.5!203.0.113.5", "v6/2001:db8::5"]"#, source: "spillway.toml")
+            toml: #"interface = ["internal/10.0.0.5", "external/10.1.0.5!203.0.113.5", "v6/2001:db8::5"]"#,
+            source: "spillway.toml")
         try configuration.validate()
-        #expect(configuration.mediaInterfaces.map(\.description) == ["internal/10.0.0.5", "external/10.1.0.5!203.0.113.5", "v6/2001:db8::5"])
+        #expect(
+            configuration.mediaInterfaces.map(\.description) == [
+                "internal/10.0.0.5", "external/10.1.0.5!203.0.113.5", "v6/2001:db8::5",
+            ])
         #expect(configuration.mediaInterfaces[1].connection.address == "203.0.113.5")
         #expect(configuration.mediaInterfaces[2].isIPv6)
         try configuration.set("interface", to: "internal/10.0.0.6")
@@ -52,21 +56,67 @@ import Testing
     }
 
     @Test(arguments: [
-        ("workers = \"two\"", "config file spillway.toml: line 1: setting 'workers' has value '\"two\"'; allowed: an integer from 1 to 64, as a TOML integer"),
-        ("workers = 2.5", "config file spillway.toml: line 1: setting 'workers' has value '2.5'; allowed: an integer from 1 to 64, as a TOML integer"),
-        ("threshold = \"0.8\"", "config file spillway.toml: line 1: setting 'threshold' has value '\"0.8\"'; allowed: a number from 0 (drain) to 1, as a TOML number"),
-        ("policy = 3", "config file spillway.toml: line 1: setting 'policy' has value '3'; allowed: a string in quotes, e.g. policy = \"...\""),
-        ("port-range = \"9-1\"", "config file spillway.toml: line 1: setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. 30000-39999"),
-        ("threshold = true", "config file spillway.toml: line 1: setting 'threshold' has value 'true'; allowed: a number from 0 (drain) to 1, as a TOML number"),
-        ("peer = [\"node-2\"]", "config file spillway.toml: line 1: setting 'peer' has value 'node-2'; allowed: ID@HOST:PORT, e.g. node-2@127.0.0.12:2224"),
-        ("policy = \"random\"", "config file spillway.toml: line 1: setting 'policy' has value 'random'; allowed: delegate, sequence or monitor"),
-        ("threads = 4", "config file spillway.toml: line 1: unknown setting 'threads'; known: " + NodeConfiguration.settingNames.joined(separator: ", ")),
-        ("ng-clients = \"10.0.0.0/33\"", "config file spillway.toml: line 1: setting 'ng-clients' has value '10.0.0.0/33'; allowed: comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32"),
-        ("drain-grace = \"soon\"", "config file spillway.toml: line 1: setting 'drain-grace' has value '\"soon\"'; allowed: seconds from 0 to 86400, as a TOML number"),
-        ("interface = \"external/10.0.0.5!2001:db8::5\"", "config file spillway.toml: line 1: setting 'interface' has value 'external/10.0.0.5!2001:db8::5'; allowed: NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5"),
-        ("relatch-silence = \"brief\"", "config file spillway.toml: line 1: setting 'relatch-silence' has value '\"brief\"'; allowed: seconds from 0 to 60, as a TOML number"),
-        ("data-plane = \"uring\"", "config file spillway.toml: line 1: setting 'data-plane' has value 'uring'; allowed: io_uring or epoll"),
-        ("log-level = \"loud\"", "config file spillway.toml: line 1: setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"),
+        (
+            "workers = \"two\"",
+            "config file spillway.toml: line 1: setting 'workers' has value '\"two\"'; allowed: an integer from 1 to 64, as a TOML integer"
+        ),
+        (
+            "workers = 2.5",
+            "config file spillway.toml: line 1: setting 'workers' has value '2.5'; allowed: an integer from 1 to 64, as a TOML integer"
+        ),
+        (
+            "threshold = \"0.8\"",
+            "config file spillway.toml: line 1: setting 'threshold' has value '\"0.8\"'; allowed: a number from 0 (drain) to 1, as a TOML number"
+        ),
+        (
+            "policy = 3",
+            "config file spillway.toml: line 1: setting 'policy' has value '3'; allowed: a string in quotes, e.g. policy = \"...\""
+        ),
+        (
+            "port-range = \"9-1\"",
+            "config file spillway.toml: line 1: setting 'port-range' has value '9-1'; allowed: MIN-MAX, e.g. 30000-39999"
+        ),
+        (
+            "threshold = true",
+            "config file spillway.toml: line 1: setting 'threshold' has value 'true'; allowed: a number from 0 (drain) to 1, as a TOML number"
+        ),
+        (
+            "peer = [\"node-2\"]",
+            "config file spillway.toml: line 1: setting 'peer' has value 'node-2'; allowed: ID@HOST:PORT, e.g. node-2@127.0.0.12:2224"
+        ),
+        (
+            "policy = \"random\"",
+            "config file spillway.toml: line 1: setting 'policy' has value 'random'; allowed: delegate, sequence or monitor"
+        ),
+        (
+            "threads = 4",
+            "config file spillway.toml: line 1: unknown setting 'threads'; known: "
+                + NodeConfiguration.settingNames.joined(separator: ", ")
+        ),
+        (
+            "ng-clients = \"10.0.0.0/33\"",
+            "config file spillway.toml: line 1: setting 'ng-clients' has value '10.0.0.0/33'; allowed: comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32"
+        ),
+        (
+            "drain-grace = \"soon\"",
+            "config file spillway.toml: line 1: setting 'drain-grace' has value '\"soon\"'; allowed: seconds from 0 to 86400, as a TOML number"
+        ),
+        (
+            "interface = \"external/10.0.0.5!2001:db8::5\"",
+            "config file spillway.toml: line 1: setting 'interface' has value 'external/10.0.0.5!2001:db8::5'; allowed: NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5"
+        ),
+        (
+            "relatch-silence = \"brief\"",
+            "config file spillway.toml: line 1: setting 'relatch-silence' has value '\"brief\"'; allowed: seconds from 0 to 60, as a TOML number"
+        ),
+        (
+            "data-plane = \"uring\"",
+            "config file spillway.toml: line 1: setting 'data-plane' has value 'uring'; allowed: io_uring or epoll"
+        ),
+        (
+            "log-level = \"loud\"",
+            "config file spillway.toml: line 1: setting 'log-level' has value 'loud'; allowed: trace, debug, info, notice, warning, error, critical"
+        ),
     ])
     func badFileSettingsAreNamed(toml: String, message: String) {
         var configuration = NodeConfiguration()
@@ -92,7 +142,10 @@ import Testing
         try configuration.validate()
         #expect(configuration.capacity == ResourceCapacity(sessions: 200, cpu: 0.8))
         #expect(configuration.threshold == 0.75)
-        #expect(configuration.peers == [PeerAddress(id: "b", address: "127.0.0.12:2224"), PeerAddress(id: "c", address: "127.0.0.13:2224")])
+        #expect(
+            configuration.peers == [
+                PeerAddress(id: "b", address: "127.0.0.12:2224"), PeerAddress(id: "c", address: "127.0.0.13:2224"),
+            ])
         #expect(configuration.policy == .sequence)
         #expect(configuration.share == .continuous)
         #expect(configuration.effectiveReportAgeLimit == 1.5)
@@ -100,13 +153,31 @@ import Testing
     }
 
     @Test(arguments: [
-        ("peer = [\"b@127.0.0.12:2224\"]", "setting 'cluster' has value '(not set)'; allowed: a HOST:PORT for cluster messages whenever peer or monitor is set"),
-        ("cluster = \"127.0.0.11:2224\"", "setting 'cluster-key-file' has value '(not set)'; allowed: a file holding the cluster's shared key (16 bytes or more) whenever cluster is set"),
-        ("policy = \"monitor\"", "setting 'monitor' has value '(not set)'; allowed: the load monitor's HOST:PORT when policy is monitor"),
-        ("cluster = \"127.0.0.11:2224\"\ncluster-key-file = \"k\"\npeer = [\"spillway-1@127.0.0.12:2224\"]", "setting 'peer' has value 'spillway-1@127.0.0.12:2224'; allowed: another node's id (this node is 'spillway-1')"),
-        ("cluster = \"127.0.0.11:2224\"\ncluster-key-file = \"k\"\npeer = [\"b@x:1\"]", "setting 'peer' has value 'x:1'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"),
+        (
+            "peer = [\"b@127.0.0.12:2224\"]",
+            "setting 'cluster' has value '(not set)'; allowed: a HOST:PORT for cluster messages whenever peer or monitor is set"
+        ),
+        (
+            "cluster = \"127.0.0.11:2224\"",
+            "setting 'cluster-key-file' has value '(not set)'; allowed: a file holding the cluster's shared key (16 bytes or more) whenever cluster is set"
+        ),
+        (
+            "policy = \"monitor\"",
+            "setting 'monitor' has value '(not set)'; allowed: the load monitor's HOST:PORT when policy is monitor"
+        ),
+        (
+            "cluster = \"127.0.0.11:2224\"\ncluster-key-file = \"k\"\npeer = [\"spillway-1@127.0.0.12:2224\"]",
+            "setting 'peer' has value 'spillway-1@127.0.0.12:2224'; allowed: another node's id (this node is 'spillway-1')"
+        ),
+        (
+            "cluster = \"127.0.0.11:2224\"\ncluster-key-file = \"k\"\npeer = [\"b@x:1\"]",
+            "setting 'peer' has value 'x:1'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"
+        ),
         ("threshold = 1.5", "setting 'threshold' has value '1.5'; allowed: 0 (drain) to 1"),
-        ("share-interval = 1\nreport-age-limit = 0.5", "setting 'report-age-limit' has value '0.5'; allowed: more than share-interval (1.0) and at most 3600 seconds"),
+        (
+            "share-interval = 1\nreport-age-limit = 0.5",
+            "setting 'report-age-limit' has value '0.5'; allowed: more than share-interval (1.0) and at most 3600 seconds"
+        ),
     ])
     func inconsistentClusterSettingsAreRejected(toml: String, message: String) throws {
         var configuration = NodeConfiguration()
@@ -117,16 +188,26 @@ import Testing
     @Test func theRASSettingsAreReadAndTheCallSignalAddressDefaultsToPort1720() throws {
         var configuration = NodeConfiguration()
         try configuration.apply(
-            toml: "ras = \"127.0.0.11:1719\"\nras-reply = \"reverse\"\nmonitor-ras = \"127.0.0.10:1719\"\n", source: "spillway.toml")
+            toml: "ras = \"127.0.0.11:1719\"\nras-reply = \"reverse\"\nmonitor-ras = \"127.0.0.10:1719\"\n",
+            source: "spillway.toml")
         try configuration.validate()
         #expect(configuration.rasReply == .reverse && configuration.monitorRASAddress == "127.0.0.10:1719")
         #expect(configuration.effectiveCallSignalAddress == "127.0.0.11:1720")
     }
 
     @Test(arguments: [
-        ("ras-reply = \"sideways\"", "config file spillway.toml: line 1: setting 'ras-reply' has value 'sideways'; allowed: direct or reverse"),
-        ("ras = \"localhost\"", "setting 'ras' has value 'localhost'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"),
-        ("monitor-ras = \"127.0.0.10:1719\"", "setting 'monitor-ras' has value '127.0.0.10:1719'; allowed: only together with ras HOST:PORT, the node's RAS port"),
+        (
+            "ras-reply = \"sideways\"",
+            "config file spillway.toml: line 1: setting 'ras-reply' has value 'sideways'; allowed: direct or reverse"
+        ),
+        (
+            "ras = \"localhost\"",
+            "setting 'ras' has value 'localhost'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"
+        ),
+        (
+            "monitor-ras = \"127.0.0.10:1719\"",
+            "setting 'monitor-ras' has value '127.0.0.10:1719'; allowed: only together with ras HOST:PORT, the node's RAS port"
+        ),
     ])
     func invalidRASSettingsAreRejected(toml: String, message: String) throws {
         var configuration = NodeConfiguration()
@@ -144,10 +225,19 @@ import Testing
     }
 
     @Test(arguments: [
-        ("media-ip = \"media.example\"", "setting 'media-ip' has value 'media.example'; allowed: a numeric IPv4 or IPv6 address"),
-        ("ng = \"127.0.0.1\"", "setting 'ng' has value '127.0.0.1'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"),
+        (
+            "media-ip = \"media.example\"",
+            "setting 'media-ip' has value 'media.example'; allowed: a numeric IPv4 or IPv6 address"
+        ),
+        (
+            "ng = \"127.0.0.1\"",
+            "setting 'ng' has value '127.0.0.1'; allowed: a numeric HOST:PORT such as 127.0.0.1:2223"
+        ),
         ("workers = 0", "setting 'workers' has value '0'; allowed: 1 to 64"),
-        ("port-range = \"30001-30001\"", "setting 'port-range' has value '30001-30001'; allowed: MIN-MAX within 1024-65535 holding at least one even/odd port pair"),
+        (
+            "port-range = \"30001-30001\"",
+            "setting 'port-range' has value '30001-30001'; allowed: MIN-MAX within 1024-65535 holding at least one even/odd port pair"
+        ),
         ("media-timeout = 0", "setting 'media-timeout' has value '0'; allowed: 1 to 86400 seconds"),
         ("node-id = \"a b\"", "setting 'node-id' has value 'a b'; allowed: letters, digits, '-', '_' and '.'"),
     ])
@@ -187,9 +277,12 @@ import Testing
     }
 
     @Test(arguments: [
-        ("127.0.0.0/8,::1", "127.0.0.200", true), ("127.0.0.0/8,::1", "10.0.0.1", false), ("127.0.0.0/8,::1", "::1", true),
-        ("10.20.0.0/16", "10.20.255.1", true), ("10.20.0.0/16", "10.21.0.1", false), ("10.20.0.0/16", "::ffff:10.20.0.9", true),
-        ("2001:db8::/32", "2001:db8:1::5", true), ("2001:db8::/32", "2001:db9::5", false), ("0.0.0.0/0", "192.0.2.1", true),
+        ("127.0.0.0/8,::1", "127.0.0.200", true), ("127.0.0.0/8,::1", "10.0.0.1", false),
+        ("127.0.0.0/8,::1", "::1", true),
+        ("10.20.0.0/16", "10.20.255.1", true), ("10.20.0.0/16", "10.21.0.1", false),
+        ("10.20.0.0/16", "::ffff:10.20.0.9", true),
+        ("2001:db8::/32", "2001:db8:1::5", true), ("2001:db8::/32", "2001:db9::5", false),
+        ("0.0.0.0/0", "192.0.2.1", true),
         ("192.0.2.7", "192.0.2.7", true), ("192.0.2.7", "192.0.2.8", false), ("10.0.0.0/9", "10.127.0.1", true),
         ("10.0.0.0/9", "10.128.0.1", false),
     ])

@@ -1,5 +1,5 @@
-import Foundation
 import Bencode
+import Foundation
 import MediaPlane
 import SpillwayClient
 import SpillwayTestSupport
@@ -9,7 +9,9 @@ import Testing
 /// route instead of looking it up per packet); these check what a peer sees does not change.
 @Suite struct ConnectedPeerTests {
     @Test(arguments: DataPlaneEngine.allCases)
-    func aLatchedPeerIsServedByASocketConnectedToItAndStraySourcesStillArriveToBeRefused(engine: DataPlaneEngine) async throws {
+    func aLatchedPeerIsServedByASocketConnectedToItAndStraySourcesStillArriveToBeRefused(engine: DataPlaneEngine)
+        async throws
+    {
         let node = try await TestNode.start { $0.dataPlane = engine }
         let (caller, callee, relay) = try node.audioCall("connected")
         let stranger = try UDPPeer()
@@ -73,7 +75,8 @@ import Testing
         let caller = try UDPPeer()
         var callee: UDPPeer? = try UDPPeer()
         let calleePort = try #require(callee?.address.port)
-        let relay = try node.connect(callID: "icmp", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleePort))
+        let relay = try node.connect(
+            callID: "icmp", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleePort))
         callee?.send(pcmu(1), to: relay.forCallee)
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
 
@@ -88,7 +91,9 @@ import Testing
             #expect(reopened.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(sequence))
         }
         let stream = try await node.stream(callID: "icmp", tag: "A")
-        #expect(stream?["forwarded"] == 10, "every packet leaves the relay, as from an unconnected socket: \(String(describing: stream))")
+        #expect(
+            stream?["forwarded"] == 10,
+            "every packet leaves the relay, as from an unconnected socket: \(String(describing: stream))")
         #expect(stream?["drops"]?["send-failed"] == nil, "\(String(describing: stream))")
         await node.stop()
     }

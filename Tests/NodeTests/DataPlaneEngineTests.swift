@@ -12,7 +12,9 @@ import Testing
     @Test func theDefaultEngineIsIOUringWhereTheKernelAllowsIt() async throws {
         let disabled = (try? String(contentsOfFile: "/proc/sys/kernel/io_uring_disabled", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        try #require(disabled == nil || disabled == "0", "io_uring is disabled on this host (kernel.io_uring_disabled = \(disabled ?? "?"))")
+        try #require(
+            disabled == nil || disabled == "0",
+            "io_uring is disabled on this host (kernel.io_uring_disabled = \(disabled ?? "?"))")
         let node = try await TestNode.start()
         #expect(node.node.dataPlane == .ioUring)
         await node.stop()
@@ -58,7 +60,8 @@ import Testing
         for round in 0..<8 {
             let callID = "reuse-\(round)"
             let relay = try node.connect(
-                callID: callID, caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port))
+                callID: callID, caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port)
+            )
             caller.send(pcmu(1, ssrc: UInt32(round)), to: relay.forCaller)
             #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1, ssrc: UInt32(round)))
             callee.send(pcmu(1, ssrc: UInt32(100 + round)), to: relay.forCallee)
@@ -70,7 +73,8 @@ import Testing
                 caller.send(pcmu(sequence, ssrc: UInt32(round)), to: relay.forCaller)
                 callee.send(pcmu(sequence, ssrc: UInt32(100 + round)), to: relay.forCallee)
             }
-            #expect(try node.request(["command": "delete", "call-id": .string(callID), "from-tag": "A"])["result"] == "ok")
+            #expect(
+                try node.request(["command": "delete", "call-id": .string(callID), "from-tag": "A"])["result"] == "ok")
             _ = caller.drain(quietMilliseconds: 50)
             _ = callee.drain(quietMilliseconds: 50)
         }

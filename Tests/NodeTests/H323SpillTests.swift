@@ -1,14 +1,14 @@
-import SpillwayTestFixtures
-import SpillwayMonitor
-import ServiceEdge
 import Bencode
-import Foundation
 import Cluster
+import Foundation
 import H323
 import H323Edge
 import MediaPlane
+import ServiceEdge
 import SpillwayClient
+import SpillwayMonitor
 import SpillwayNode
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Synchronization
 import Testing
@@ -26,19 +26,27 @@ import Testing
         policy: SteeringMode, reply: H323ReplyMode, drained: Set<Int>, callee: TCPTestListener
     ) async throws -> (TestCluster, LoadMonitor?) {
         // The pycrate Setup dials 5551234.
-        #expect(try H323UserInformation(perEncoded: PycrateMessages.setup).destinationAddress == [.dialledDigits("5551234")])
-        let monitorAddress = policy == .monitor ? "127.0.0.10:\(19200 + Self.nextMonitor.wrappingAdd(1, ordering: .relaxed).oldValue)" : nil
+        #expect(
+            try H323UserInformation(perEncoded: PycrateMessages.setup).destinationAddress == [.dialledDigits("5551234")]
+        )
+        let monitorAddress =
+            policy == .monitor
+            ? "127.0.0.10:\(19200 + Self.nextMonitor.wrappingAdd(1, ordering: .relaxed).oldValue)" : nil
         let cluster = try await TestCluster.start(
             policy: policy, maxSessions: 10, peers: policy == .monitor ? { _ in [] } : nil, monitor: monitorAddress,
             configure: { node, configuration in
                 configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
                 configuration.metricsAddress = "\(TestCluster.ip(node)):0"
                 configuration.h323Reply = reply
-                configuration.h323Routes = [H323Route(prefix: "555", destination: TransportAddress(hostAndPort: callee.address)!)]
+                configuration.h323Routes = [
+                    H323Route(prefix: "555", destination: TransportAddress(hostAndPort: callee.address)!)
+                ]
                 if drained.contains(node) { configuration.threshold = 0 }
             })
         guard let monitorAddress else {
-            for node in 0..<3 { try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up") }
+            for node in 0..<3 {
+                try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up")
+            }
             return (cluster, nil)
         }
         let monitor = try await cluster.startMonitor(listen: monitorAddress, collect: .push)
@@ -52,9 +60,13 @@ import Testing
         return (cluster, monitor)
     }
 
-    private var setupFrame: [UInt8] { CallSignallingRobustnessTests.frame(CallSignallingRobustnessTests.setup(PycrateMessages.setup)) }
+    private var setupFrame: [UInt8] {
+        CallSignallingRobustnessTests.frame(CallSignallingRobustnessTests.setup(PycrateMessages.setup))
+    }
 
-    private func h323(_ cluster: TestCluster, _ node: Int) throws -> BencodeValue? { try cluster.clusterStatistics(node)?["h323"] }
+    private func h323(_ cluster: TestCluster, _ node: Int) throws -> BencodeValue? {
+        try cluster.clusterStatistics(node)?["h323"]
+    }
 
     private func metrics(_ cluster: TestCluster, _ node: Int) throws -> String {
         String(decoding: try httpGet(try #require(cluster.nodes[node]?.metricsAddress), "/metrics").body, as: UTF8.self)
@@ -63,7 +75,9 @@ import Testing
     /// The callee end of a call: takes the Setup from whichever node relays it, checks it, and
     /// releases the call (cause 16), which must reach the caller. Returns the index of the node
     /// that relayed it.
-    private func answerAtCallee(_ callee: TCPTestListener, caller: TCPTestConnection, cluster: TestCluster) throws -> Int? {
+    private func answerAtCallee(_ callee: TCPTestListener, caller: TCPTestConnection, cluster: TestCluster) throws
+        -> Int?
+    {
         guard let (connection, peerIP) = callee.accept(timeoutMilliseconds: 3_000) else {
             Issue.record("no node brought the call to the callee")
             return nil
@@ -72,7 +86,9 @@ import Testing
         let setup = try #require(received.first)
         #expect(setup.type == .setup)
         #expect(SpillwaySetupElement(in: setup) == nil, "Spillway's element stays between nodes")
-        var release = Q931Message(type: .releaseComplete, callReference: setup.callReference, fromDestination: true, elements: [Q931Message.causeElement(16)])
+        var release = Q931Message(
+            type: .releaseComplete, callReference: setup.callReference, fromDestination: true,
+            elements: [Q931Message.causeElement(16)])
         release.setUserInformation(H323UserInformation.releaseComplete(callIdentifier: nil, reason: .undefinedReason))
         connection.send(TPKT.frame(release.encoded)!)
         let answer = try CallSignallingRobustnessTests.messages(caller.receive(timeoutMilliseconds: 2_000).bytes)
@@ -96,7 +112,9 @@ import Testing
             #expect(try h323(cluster, taker)?["calls-routed"]?.integerValue == 1)
             // /metrics, labelled by protocol: n1's spill, and the taker's call one hop away.
             let forwarder = try metrics(cluster, 0)
-            #expect(prometheusValue(forwarder, #"spillway_spills_total{policy="\#(policy.rawValue)",protocol="h323"}"#) == 1)
+            #expect(
+                prometheusValue(forwarder, #"spillway_spills_total{policy="\#(policy.rawValue)",protocol="h323"}"#) == 1
+            )
             let taken = try metrics(cluster, taker)
             #expect(prometheusValue(taken, #"spillway_call_hops_count{protocol="h323"}"#) == 1)
             #expect(prometheusValue(taken, #"spillway_call_hops_bucket{protocol="h323",le="0.0"}"#) == 0)
@@ -111,13 +129,16 @@ import Testing
         let callee = try TCPTestListener(ip: "127.0.0.1")
         let (cluster, monitor) = try await cluster(policy: policy, reply: .direct, drained: [0], callee: callee)
         let answer = try CallSignallingRobustnessTests.messages(
-            try CallSignallingRobustnessTests.exchange(setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
+            try CallSignallingRobustnessTests.exchange(
+                setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
         #expect(answer.map(\.type) == [.facility, .releaseComplete])
         #expect(answer.last?.cause == 23, "redirection to new destination")
         let facility = try H323UserInformation(perEncoded: try #require(answer.first?.userInformation))
         #expect(facility.body == .facility && facility.facilityReason == 1, "callForwarded")
         let forwardedTo = try #require(facility.alternativeAddress)
-        let named = (1..<3).first { TransportAddress(hostAndPort: cluster.nodes[$0]!.callSignalAddress!) == forwardedTo }
+        let named = (1..<3).first {
+            TransportAddress(hostAndPort: cluster.nodes[$0]!.callSignalAddress!) == forwardedTo
+        }
         #expect(named != nil, "Facility names \(forwardedTo)")
         if policy == .sequence { #expect(named == 1) }
 
@@ -153,9 +174,11 @@ import Testing
         var element = SpillwaySetupElement(
             hopsLeft: 0, visited: ["n2", "n3"], destination: elsewhere.address, madeAtWallNanos: spw_test_wall_nanos())
         if replayed {
-            let key = Array(try String(contentsOfFile: TestCluster.keyFile, encoding: .utf8).trimmingCharacters(in: .newlines).utf8)
+            let key = Array(
+                try String(contentsOfFile: TestCluster.keyFile, encoding: .utf8).trimmingCharacters(in: .newlines).utf8)
             let seal = try #require(ClusterSeal(keyBytes: key))
-            element.tag = seal.authenticationTag(for: element.authenticatedBytes(callIdentifier: [UInt8](repeating: 9, count: 16)))
+            element.tag = seal.authenticationTag(
+                for: element.authenticatedBytes(callIdentifier: [UInt8](repeating: 9, count: 16)))
         } else {
             element.tag = [UInt8](repeating: 0xA5, count: SpillwaySetupElement.tagLength)
         }
@@ -174,12 +197,15 @@ import Testing
         let callee = try TCPTestListener(ip: "127.0.0.1")
         let (cluster, monitor) = try await cluster(policy: policy, reply: reply, drained: [0, 1, 2], callee: callee)
         let answer = try CallSignallingRobustnessTests.messages(
-            try CallSignallingRobustnessTests.exchange(setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
+            try CallSignallingRobustnessTests.exchange(
+                setupFrame, with: try #require(cluster.nodes[0]?.callSignalAddress)))
         #expect(answer.map(\.type) == [.releaseComplete] && answer.first?.cause == 34)
         let release = try H323UserInformation(perEncoded: try #require(answer.first?.userInformation))
         #expect(release.releaseReason == H323UserInformation.ReleaseReason.gatewayResources.rawValue)
         #expect(try h323(cluster, 0)?["all-busy"]?.integerValue == 1)
-        #expect(prometheusValue(try metrics(cluster, 0), #"spillway_refusals_total{protocol="h323",reason="all-busy"}"#) == 1)
+        #expect(
+            prometheusValue(try metrics(cluster, 0), #"spillway_refusals_total{protocol="h323",reason="all-busy"}"#)
+                == 1)
         #expect(callee.accept(timeoutMilliseconds: 200) == nil)
         await cluster.stop()
         await monitor?.shutdown()

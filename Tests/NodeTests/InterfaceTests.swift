@@ -27,12 +27,15 @@ import Testing
         return (connection.address, UInt16(media.port))
     }
 
-    @Test func directionPicksEachPartysInterfaceAndTheSDPNamesTheAdvertisedAddressWhileTheSocketBindsTheLocalOne() async throws {
+    @Test func directionPicksEachPartysInterfaceAndTheSDPNamesTheAdvertisedAddressWhileTheSocketBindsTheLocalOne()
+        async throws
+    {
         let node = try await Self.start(metrics: true)
         let caller = try UDPPeer(bindingTo: "127.0.0.1")
         let callee = try UDPPeer(bindingTo: "127.0.0.1")
         let offer = try node.request([
-            "command": "offer", "call-id": "two-nets", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port)),
+            "command": "offer", "call-id": "two-nets", "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port)),
             "direction": ["internal", "external"],
         ])
         let towardsCallee = try Self.connection(in: offer)
@@ -65,11 +68,15 @@ import Testing
         #expect(listed.map { $0["name"] } == ["internal", "external", "v6"])
         #expect(listed.map { $0["ports-used"] } == [2, 2, 0])
         #expect(listed[1]["address"] == "127.0.0.2" && listed[1]["advertised"] == "203.0.113.7")
-        let status = try JSONSerialization.jsonObject(with: try httpGet(try #require(node.node.metricsAddress), "/status").body)
+        let status = try JSONSerialization.jsonObject(
+            with: try httpGet(try #require(node.node.metricsAddress), "/status").body)
         let statusInterfaces = try #require((status as? [String: Any])?["interfaces"] as? [[String: Any]])
         #expect(statusInterfaces.compactMap { $0["ports_in_use"] as? Int } == [2, 2, 0])
-        let metrics = String(decoding: try httpGet(try #require(node.node.metricsAddress), "/metrics").body, as: UTF8.self)
-        #expect(prometheusValue(metrics, #"spillway_interface_ports_in_use{interface="external",address="127.0.0.2"}"#) == 2)
+        let metrics = String(
+            decoding: try httpGet(try #require(node.node.metricsAddress), "/metrics").body, as: UTF8.self)
+        #expect(
+            prometheusValue(metrics, #"spillway_interface_ports_in_use{interface="external",address="127.0.0.2"}"#) == 2
+        )
         await node.stop()
     }
 
@@ -78,7 +85,8 @@ import Testing
         let caller = try UDPPeer(bindingTo: "127.0.0.1")
         let callee = try UDPPeer(bindingTo: "::1")
         let offer = try node.request([
-            "command": "offer", "call-id": "bridge-v6", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port)),
+            "command": "offer", "call-id": "bridge-v6", "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port)),
             "address-family": "IP6",
         ])
         #expect(offer["sdp"]?.stringValue?.contains("c=IN IP6 ::1") == true, "\(offer)")
@@ -116,7 +124,10 @@ import Testing
     }
 
     @Test(arguments: [
-        (["internal", "dmz"] as [String], "no media interface is called 'dmz'; this node has: internal, external, v6 (--interface NAME/IP)"),
+        (
+            ["internal", "dmz"] as [String],
+            "no media interface is called 'dmz'; this node has: internal, external, v6 (--interface NAME/IP)"
+        ),
         (["internal"], "direction names 1 interfaces (internal); it takes two: the offerer's and the recipient's"),
     ])
     func aDirectionNamingNoInterfaceIsRefusedWithTheNamesThereAre(direction: [String], message: String) async throws {

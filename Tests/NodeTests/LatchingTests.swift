@@ -1,8 +1,8 @@
-import SpillwayTestFixtures
 import Bencode
 import MediaPlane
 import SRTP
 import SpillwayClient
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Testing
 
@@ -24,7 +24,9 @@ import Testing
         static let callerSSRC: UInt32 = 0xABCD
         static let calleeSSRC: UInt32 = 0x5151
 
-        init(_ node: TestNode, _ callID: String, extraOffer: [String: BencodeValue] = [:], packets count: Int = 50) throws {
+        init(_ node: TestNode, _ callID: String, extraOffer: [String: BencodeValue] = [:], packets count: Int = 50)
+            throws
+        {
             self.node = node
             self.callID = callID
             (caller, callee, relay) = try node.audioCall(callID, extraOffer: extraOffer)
@@ -39,7 +41,8 @@ import Testing
             let packet = pcmu(callerSequence, ssrc: Self.callerSSRC)
             callerSequence += 1
             (socket ?? caller).send(packet, to: relay.forCaller)
-            #expect(callee.receive(timeoutMilliseconds: 1000)?.bytes == packet, "B hears A's packet \(callerSequence - 1)")
+            #expect(
+                callee.receive(timeoutMilliseconds: 1000)?.bytes == packet, "B hears A's packet \(callerSequence - 1)")
         }
 
         /// B sends its next packet; returns it, for the party expected to hear it.
@@ -47,7 +50,9 @@ import Testing
             let packet = pcmu(calleeSequence, ssrc: Self.calleeSSRC)
             calleeSequence += 1
             callee.send(packet, to: relay.forCallee)
-            #expect((listener ?? caller).receive(timeoutMilliseconds: 1000)?.bytes == packet, "A hears B's packet \(calleeSequence - 1)")
+            #expect(
+                (listener ?? caller).receive(timeoutMilliseconds: 1000)?.bytes == packet,
+                "A hears B's packet \(calleeSequence - 1)")
         }
 
         /// The figures of what A sends, as `query` reports them.
@@ -64,7 +69,8 @@ import Testing
         let attacker = try UDPPeer()
         var generator = SystemRandomNumberGenerator()
         for sequence in 0..<100 {
-            attacker.send(pcmu(sequence, ssrc: UInt32.random(in: 1...UInt32.max, using: &generator)), to: call.relay.forCaller)
+            attacker.send(
+                pcmu(sequence, ssrc: UInt32.random(in: 1...UInt32.max, using: &generator)), to: call.relay.forCaller)
         }
         // Then A's own SSRC with A's next sequence numbers, interleaved with A still talking.
         for _ in 0..<100 {
@@ -80,11 +86,15 @@ import Testing
         #expect(stream["latching"] == ["latched": 1, "relatched": 0])
         #expect(stream["forwarded"] == 150)
         #expect(stream["endpoint"]?["port"] == .integer(Int64(call.caller.address.port)))
-        let metrics = String(decoding: try httpGet(try #require(node.node.metricsAddress), "/metrics").body, as: UTF8.self)
+        let metrics = String(
+            decoding: try httpGet(try #require(node.node.metricsAddress), "/metrics").body, as: UTF8.self)
         #expect(
-            prometheusValue(metrics, #"spillway_dropped_packets_total{direction="from-caller",reason="not-latched"}"#) == 200)
-        #expect(prometheusValue(metrics, #"spillway_media_latches_total{direction="from-caller",event="latched"}"#) == 1)
-        #expect(prometheusValue(metrics, #"spillway_media_latches_total{direction="from-caller",event="relatched"}"#) == 0)
+            prometheusValue(metrics, #"spillway_dropped_packets_total{direction="from-caller",reason="not-latched"}"#)
+                == 200)
+        #expect(
+            prometheusValue(metrics, #"spillway_media_latches_total{direction="from-caller",event="latched"}"#) == 1)
+        #expect(
+            prometheusValue(metrics, #"spillway_media_latches_total{direction="from-caller",event="relatched"}"#) == 0)
         await node.stop()
     }
 
@@ -98,7 +108,8 @@ import Testing
         try call.callerTalks(from: moved)
         try call.calleeTalks(to: moved)
         let followedAfter = spw_test_seconds() - firstPacketAt
-        #expect(followedAfter < 0.1, "B's media reached A's new address \(followedAfter) s after A's first packet from it")
+        #expect(
+            followedAfter < 0.1, "B's media reached A's new address \(followedAfter) s after A's first packet from it")
         for _ in 0..<20 {
             try call.callerTalks(from: moved)
             try call.calleeTalks(to: moved)
@@ -131,7 +142,8 @@ import Testing
         let stream = try #require(try await call.callerStream())
         #expect(stream["drops"] == ["not-latched": 10])
         #expect(stream["latching"] == ["latched": 1, "relatched": 0])
-        let flags = try node.request(["command": "query", "call-id": "strict"])["tags"]?["A"]?["medias"]?.listValue?.first?["flags"]
+        let flags = try node.request(["command": "query", "call-id": "strict"])["tags"]?["A"]?["medias"]?.listValue?
+            .first?["flags"]
         #expect(flags?.listValue?.contains("strict source") == true)
         await node.stop()
     }

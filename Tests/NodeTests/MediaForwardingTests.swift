@@ -1,9 +1,9 @@
-import SpillwayTestFixtures
-import Foundation
 import Bencode
+import Foundation
 import MediaPlane
 import NGProtocol
 import SpillwayClient
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Synchronization
 import Testing
@@ -16,7 +16,8 @@ import Testing
         let calleeAdvertised = try UDPPeer()  // what the callee's SDP says
         let calleeReal = try UDPPeer()  // where its packets really come from (NAT)
         let relay = try node.connect(
-            callID: "latch", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleeAdvertised.address.port))
+            callID: "latch", caller: audioSDP(port: caller.address.port),
+            callee: audioSDP(port: calleeAdvertised.address.port))
 
         caller.send(pcmu(1), to: relay.forCaller)
         #expect(calleeAdvertised.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
@@ -53,7 +54,10 @@ import Testing
         let node = try await TestNode.start()
         let caller = try UDPPeer()
         let callee = try UDPPeer()
-        let offer = try node.request(["command": "offer", "call-id": "early", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port))])
+        let offer = try node.request([
+            "command": "offer", "call-id": "early", "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port)),
+        ])
         // The caller's address is known from the offer, so the callee's early media goes through.
         callee.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: offer))
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
@@ -66,7 +70,10 @@ import Testing
     @Test func callerMediaBeforeTheAnswerIsDroppedAsHavingNoDestination() async throws {
         let node = try await TestNode.start()
         let caller = try UDPPeer()
-        _ = try node.request(["command": "offer", "call-id": "unanswered", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port))])
+        _ = try node.request([
+            "command": "offer", "call-id": "unanswered", "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port)),
+        ])
         // The relay's caller-facing port is only in the answer; find it from the query instead.
         let port = try #require(try await node.stream(callID: "unanswered", tag: "A")?["local port"]?.integerValue)
         caller.send(pcmu(1), to: SocketAddress(ip: "127.0.0.1", port: UInt16(port))!)
@@ -93,7 +100,8 @@ import Testing
             "flags": ["SIP-source-address"], "received-from": ["IP4", "127.0.0.1"],
         ])
         _ = try node.request([
-            "command": "answer", "call-id": "nat", "from-tag": "A", "to-tag": "B", "sdp": .string(audioSDP(port: callee.address.port)),
+            "command": "answer", "call-id": "nat", "from-tag": "A", "to-tag": "B",
+            "sdp": .string(audioSDP(port: callee.address.port)),
         ])
         callee.send(pcmu(1), to: try ScriptedCall.mediaAddress(in: offer))
         #expect(caller.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(1))
@@ -117,7 +125,8 @@ import Testing
         let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try UDPPeer()
         let (calleeRTP, calleeRTCP) = try UDPPeer.bindPair()
-        let relay = try node.connect(callID: "rtcp", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleeRTP.address.port))
+        let relay = try node.connect(
+            callID: "rtcp", caller: audioSDP(port: caller.address.port), callee: audioSDP(port: calleeRTP.address.port))
         var relayRTCP = relay.forCaller
         relayRTCP.port += 1
         let receiverReport: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1]
@@ -140,7 +149,8 @@ import Testing
         let (calleeRTP, calleeRTCP) = try UDPPeer.bindPair()
         let crypto = "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:d2hhdCBhIGxvdmVseSBzYW1wbGUga2V5IHNhbHQ2"
         let secured = { (port: UInt16) in
-            sdp([("audio", port, "0", ["rtpmap:0 PCMU/8000", crypto])]).replacingOccurrences(of: "RTP/AVP", with: "RTP/SAVP")
+            sdp([("audio", port, "0", ["rtpmap:0 PCMU/8000", crypto])]).replacingOccurrences(
+                of: "RTP/AVP", with: "RTP/SAVP")
         }
         let offer = try node.request([
             "command": "offer", "call-id": "srtp", "from-tag": "A", "sdp": .string(secured(caller.address.port)),
@@ -149,12 +159,14 @@ import Testing
         #expect(offer["sdp"]?.stringValue?.contains("RTP/SAVP 0\r\n") == true)
         #expect(offer["sdp"]?.stringValue?.contains("a=\(crypto)\r\n") == true)
         let answer = try node.request([
-            "command": "answer", "call-id": "srtp", "from-tag": "A", "to-tag": "B", "sdp": .string(secured(calleeRTP.address.port)),
+            "command": "answer", "call-id": "srtp", "from-tag": "A", "to-tag": "B",
+            "sdp": .string(secured(calleeRTP.address.port)),
         ])
         var relayRTCP = try ScriptedCall.mediaAddress(in: answer)
         relayRTCP.port += 1
         // SRTCP: a receiver report header in the clear, then encrypted bytes, E|index and a tag.
-        let srtcp: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1, 0x3A, 0x99, 0x10, 0x07, 0x80, 0, 0, 1] + [UInt8](repeating: 0xAB, count: 10)
+        let srtcp: [UInt8] =
+            [0x80, 201, 0, 1, 0, 0, 0, 1, 0x3A, 0x99, 0x10, 0x07, 0x80, 0, 0, 1] + [UInt8](repeating: 0xAB, count: 10)
         caller.send(srtcp, to: relayRTCP)
         #expect(calleeRTCP.receive(timeoutMilliseconds: 1000)?.bytes == srtcp)
         let stream = try await node.stream(callID: "srtp", tag: "A")
@@ -218,9 +230,12 @@ import Testing
                 ("video", video.address.port, "96", ["rtpmap:96 H264/90000"]),
             ])
         }
-        _ = try node.request(["command": "offer", "call-id": "av", "from-tag": "A", "sdp": .string(twoStreams(callerAudio, callerVideo))])
+        _ = try node.request([
+            "command": "offer", "call-id": "av", "from-tag": "A", "sdp": .string(twoStreams(callerAudio, callerVideo)),
+        ])
         let answer = try node.request([
-            "command": "answer", "call-id": "av", "from-tag": "A", "to-tag": "B", "sdp": .string(twoStreams(calleeAudio, calleeVideo)),
+            "command": "answer", "call-id": "av", "from-tag": "A", "to-tag": "B",
+            "sdp": .string(twoStreams(calleeAudio, calleeVideo)),
         ])
         let ports = try #require(answer["sdp"]?.stringValue).split(whereSeparator: \.isNewline)
             .filter { $0.hasPrefix("m=") }.map { UInt16($0.split(separator: " ")[1])! }
@@ -241,7 +256,9 @@ import Testing
 
     @Test func aCallWithoutMediaTimesOutAndIsTornDown() async throws {
         let node = try await TestNode.start(mediaTimeout: 1)
-        _ = try node.request(["command": "offer", "call-id": "quiet", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        _ = try node.request([
+            "command": "offer", "call-id": "quiet", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+        ])
         #expect(try node.request(["command": "list"])["calls"] == ["quiet"])
         try await Task.sleep(for: .milliseconds(2600))
         #expect(try node.request(["command": "list"])["calls"] == [])
@@ -255,9 +272,13 @@ import Testing
     @Test(arguments: DataPlaneEngine.allCases)
     func exhaustedPortsAreRefusedCleanlyAndRecoverAfterADelete(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start(portPairs: 3) { $0.dataPlane = engine }
-        let first = try node.request(["command": "offer", "call-id": "one", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        let first = try node.request([
+            "command": "offer", "call-id": "one", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+        ])
         #expect(first["result"] == "ok")
-        let second = try node.request(["command": "offer", "call-id": "two", "from-tag": "A", "sdp": .string(audioSDP(port: 5002))])
+        let second = try node.request([
+            "command": "offer", "call-id": "two", "from-tag": "A", "sdp": .string(audioSDP(port: 5002)),
+        ])
         #expect(second["result"] == "error")
         #expect(second["error-reason"]?.stringValue?.contains("no free RTP/RTCP port pair") == true)
         var statistics = try node.request(["command": "statistics"])["statistics"]
@@ -266,7 +287,9 @@ import Testing
         #expect(try node.request(["command": "list"])["calls"] == ["one"])
 
         _ = try node.request(["command": "delete", "call-id": "one", "from-tag": "A"])
-        let retry = try node.request(["command": "offer", "call-id": "two", "from-tag": "A", "sdp": .string(audioSDP(port: 5002))])
+        let retry = try node.request([
+            "command": "offer", "call-id": "two", "from-tag": "A", "sdp": .string(audioSDP(port: 5002)),
+        ])
         #expect(retry["result"] == "ok")
         statistics = try node.request(["command": "statistics"])["statistics"]
         #expect(statistics?["currentstatistics"]?["portpairsinuse"] == 2)
@@ -284,16 +307,23 @@ import Testing
             _ = client.send(NGMessage(cookie: cookie, body: body).encoded, to: node.node.ngAddress)
         }
         func reply(_ cookie: String) throws -> BencodeValue? {
-            guard let datagram = client.receive(timeoutMilliseconds: 2_000), let (received, body) = NGMessage.splitCookie(datagram.bytes),
+            guard let datagram = client.receive(timeoutMilliseconds: 2_000),
+                let (received, body) = NGMessage.splitCookie(datagram.bytes),
                 received == cookie
             else { return nil }
             return try BencodeDecoder().decode(body)
         }
-        send("first", ["command": "offer", "call-id": "cycle-0", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        send(
+            "first", ["command": "offer", "call-id": "cycle-0", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
         #expect(try reply("first")?["result"] == "ok")
         for cycle in 1..<30 {
             send("delete-\(cycle)", ["command": "delete", "call-id": .string("cycle-\(cycle - 1)"), "from-tag": "A"])
-            send("offer-\(cycle)", ["command": "offer", "call-id": .string("cycle-\(cycle)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+            send(
+                "offer-\(cycle)",
+                [
+                    "command": "offer", "call-id": .string("cycle-\(cycle)"), "from-tag": "A",
+                    "sdp": .string(audioSDP(port: 5000)),
+                ])
             #expect(try reply("delete-\(cycle)")?["result"] == "ok")
             let offer = try reply("offer-\(cycle)")
             #expect(offer?["result"] == "ok", "cycle \(cycle): \(String(describing: offer))")
@@ -328,9 +358,12 @@ import Testing
         churn.stop.store(true, ordering: .relaxed)
         let cycles = churn.cycles.load(ordering: .relaxed)
         rtts.sort()
-        print("ping under port churn: \(cycles) offer/delete cycles; ping ms median \(rtts[200]), p90 \(rtts[360]), p95 \(rtts[380]), max \(rtts[399])")
+        print(
+            "ping under port churn: \(cycles) offer/delete cycles; ping ms median \(rtts[200]), p90 \(rtts[360]), p95 \(rtts[380]), max \(rtts[399])"
+        )
         #expect(cycles > 50, "the churn made only \(cycles) cycles")
-        #expect(rtts[200] < 5 && rtts[360] < 10, "ping median \(rtts[200]) ms, p90 \(rtts[360]) ms, max \(rtts[399]) ms")
+        #expect(
+            rtts[200] < 5 && rtts[360] < 10, "ping median \(rtts[200]) ms, p90 \(rtts[360]) ms, max \(rtts[399]) ms")
         await node.stop()
     }
 
@@ -365,22 +398,23 @@ import Testing
         ])
         let sdp = try #require(rewritten["sdp"]?.stringValue)
         let port = try ScriptedCall.mediaAddress(in: rewritten).port
-        #expect(sdp == """
-            v=0\r
-            o=alice 42 42 IN IP4 127.0.0.1\r
-            s=call\r
-            c=IN IP4 127.0.0.1\r
-            t=0 0\r
-            m=audio \(port) RTP/AVP 0 101\r
-            c=IN IP4 127.0.0.1\r
-            a=rtpmap:0 PCMU/8000\r
-            a=rtpmap:101 telephone-event/8000\r
-            a=fmtp:101 0-15\r
-            a=ptime:20\r
-            a=sendrecv\r
-            a=rtcp:\(port + 1)\r
+        #expect(
+            sdp == """
+                v=0\r
+                o=alice 42 42 IN IP4 127.0.0.1\r
+                s=call\r
+                c=IN IP4 127.0.0.1\r
+                t=0 0\r
+                m=audio \(port) RTP/AVP 0 101\r
+                c=IN IP4 127.0.0.1\r
+                a=rtpmap:0 PCMU/8000\r
+                a=rtpmap:101 telephone-event/8000\r
+                a=fmtp:101 0-15\r
+                a=ptime:20\r
+                a=sendrecv\r
+                a=rtcp:\(port + 1)\r
 
-            """)
+                """)
         await node.stop()
     }
 }
@@ -401,7 +435,10 @@ private final class PortChurn: Sendable {
         var cycle = 0
         while !stop.load(ordering: .relaxed) {
             let delete: BencodeValue = ["command": "delete", "call-id": .string("churn-\(cycle - 1)"), "from-tag": "A"]
-            let offer: BencodeValue = ["command": "offer", "call-id": .string("churn-\(cycle)"), "from-tag": "A", "sdp": .string(audioSDP(port: 5000))]
+            let offer: BencodeValue = [
+                "command": "offer", "call-id": .string("churn-\(cycle)"), "from-tag": "A",
+                "sdp": .string(audioSDP(port: 5000)),
+            ]
             _ = client.send(NGMessage(cookie: "d\(cycle)", body: delete).encoded, to: ngAddress)
             _ = client.send(NGMessage(cookie: "o\(cycle)", body: offer).encoded, to: ngAddress)
             for _ in 0..<2 { _ = client.receive(timeoutMilliseconds: 500) }

@@ -1,15 +1,15 @@
-import SpillwayTestFixtures
-import SpillwayMonitor
-import ServiceEdge
 import Bencode
 import Cluster
 import Foundation
 import Logging
 import MediaPlane
 import NGProtocol
+import ServiceEdge
 import SpillwayClient
-import SpillwayTestSupport
+import SpillwayMonitor
 import SpillwayNode
+import SpillwayTestFixtures
+import SpillwayTestSupport
 import Synchronization
 import Testing
 
@@ -65,7 +65,6 @@ import Testing
         let busy = try cluster.offer(at: 0, callID: "m-\(collect)-busy", supportsLoadLimit: true)
         #expect(busy["result"] == "load limit")
 
-
         if collect == .onQuery || collect == .poll {
             // Fresh data says every node is full.
             try await Task.sleep(for: .milliseconds(300))
@@ -74,7 +73,9 @@ import Testing
         }
         // Later commands for a spilled call go through the primary to its owner.
         let spilled = try #require(spilledCall)
-        #expect(try cluster.request(0, ["command": "query", "call-id": .string(spilled.id)])["spillway-node"] == .string(spilled.node))
+        #expect(
+            try cluster.request(0, ["command": "query", "call-id": .string(spilled.id)])["spillway-node"]
+                == .string(spilled.node))
         #expect(try cluster.request(0, ["command": "delete", "call-id": .string(spilled.id)])["result"] == "ok")
         let ownerIndex = cluster.ids.firstIndex(of: spilled.node)!
         #expect(try cluster.request(ownerIndex, ["command": "list"])["calls"]?.listValue?.count == 1)
@@ -100,7 +101,9 @@ import Testing
         let address = SocketAddress(hostAndPort: monitor.listenAddress)!
 
         let stranger = try NGClient(server: address)
-        #expect(throws: (any Error).self) { try stranger.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 2) }
+        #expect(throws: (any Error).self) {
+            try stranger.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 2)
+        }
         let allowed = try UDPPeer(bindingTo: "127.0.0.2")
         allowed.send(Array("c1 d7:command10:statisticse".utf8), to: address)
         let reply = try #require(allowed.receive(timeoutMilliseconds: 1000))

@@ -8,10 +8,17 @@ import Testing
     @Test func workloadDecodesToItsOwnCommandWithTheLimitsItChangesAndCallCommandsToRequests() throws {
         let change = try NGCommand(["command": "workload", "max-sessions": 10, "threshold": "0.5", "node": "ignored"])
         #expect(
-            change == .workload(WorkloadChange(settings: [.init(name: "threshold", value: "0.5"), .init(name: "max-sessions", value: "10")])))
+            change
+                == .workload(
+                    WorkloadChange(settings: [
+                        .init(name: "threshold", value: "0.5"), .init(name: "max-sessions", value: "10"),
+                    ])))
         #expect(try NGCommand(["command": "workload"]) == .workload(WorkloadChange(settings: [])))
         #expect(try NGCommand(["command": "ping"]) == .call(.ping))
-        #expect(throws: NGError.invalidValue(key: "threshold", value: "[\"0.5\"]", expected: "a number, as an integer or a string")) {
+        #expect(
+            throws: NGError.invalidValue(
+                key: "threshold", value: "[\"0.5\"]", expected: "a number, as an integer or a string")
+        ) {
             try NGCommand(["command": "workload", "threshold": ["0.5"]])
         }
     }
@@ -24,7 +31,8 @@ import Testing
 
     @Test func aScriptedCallCrossesTheRelayBothWaysAndQueryCountsIt() async throws {
         let node = try await TestNode.start()
-        let outcome = try ScriptedCall(callID: "scripted", packetsPerSide: 60, intervalMilliseconds: 2).run(through: node.client)
+        let outcome = try ScriptedCall(callID: "scripted", packetsPerSide: 60, intervalMilliseconds: 2).run(
+            through: node.client)
         #expect(outcome.receivedByCallee == 60)
         #expect(outcome.receivedByCaller == 60)
         for tag in ["caller", "callee"] {
@@ -41,9 +49,12 @@ import Testing
 
     @Test func aRetransmittedRequestGetsTheCachedReplyAndRunsOnce() async throws {
         let node = try await TestNode.start()
-        let request = NGMessage(cookie: "retransmit-1", body: [
-            "command": "offer", "call-id": "rtx", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
-        ]).encoded
+        let request = NGMessage(
+            cookie: "retransmit-1",
+            body: [
+                "command": "offer", "call-id": "rtx", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+            ]
+        ).encoded
         let first = try #require(node.client.exchange(request, timeoutMilliseconds: 1000))
         let second = try #require(node.client.exchange(request, timeoutMilliseconds: 1000))
         #expect(first == second)
@@ -56,7 +67,9 @@ import Testing
     @Test func listNamesTheActiveCalls() async throws {
         let node = try await TestNode.start()
         for id in ["call-b", "call-a"] {
-            _ = try node.request(["command": "offer", "call-id": .string(id), "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+            _ = try node.request([
+                "command": "offer", "call-id": .string(id), "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+            ])
         }
         #expect(try node.request(["command": "list"])["calls"] == ["call-a", "call-b"])
         _ = try node.request(["command": "delete", "call-id": "call-a", "from-tag": "A"])
@@ -78,15 +91,35 @@ import Testing
         (["command": "offer", "from-tag": "A", "sdp": "v=0"], "No call-id in message"),
         (["command": "offer", "call-id": "x", "sdp": "v=0"], "No from-tag in message"),
         (["command": "offer", "call-id": "x", "from-tag": "A"], "No sdp in message"),
-        (["command": "answer", "call-id": "unknown", "from-tag": "A", "to-tag": "B", "sdp": "v=0"], "Unknown call-id 'unknown'"),
+        (
+            ["command": "answer", "call-id": "unknown", "from-tag": "A", "to-tag": "B", "sdp": "v=0"],
+            "Unknown call-id 'unknown'"
+        ),
         (["command": "query", "call-id": "missing"], "Unknown call-id 'missing'"),
         (["command": "delete", "call-id": "missing", "from-tag": "A"], "Unknown call-id 'missing'"),
-        (["command": "offer", "call-id": "x", "from-tag": "A", "sdp": "v=0\r\ns=-\r\nt=0 0\r\n"], "SDP has no m= lines"),
-        (["command": "offer", "call-id": "y", "from-tag": "A", "sdp": "v=0\r\ngarbage"], "SDP line 2 'garbage' is invalid"),
-        (["command": "offer", "call-id": "z", "from-tag": "A", "sdp": "v=0", "ICE": "force"], "'ICE' = 'force' is not supported"),
-        (["command": "offer", "call-id": "w", "from-tag": "A", "sdp": "v=0", "rtcp-mux": ["bogus"]], "Invalid value 'bogus' for key 'rtcp-mux'"),
-        (["command": "offer", "call-id": "v", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)), "transport-protocol": "UDP/TLS/RTP/SAVP"],
-         "'transport-protocol' = 'UDP/TLS/RTP/SAVP' is not supported"),
+        (
+            ["command": "offer", "call-id": "x", "from-tag": "A", "sdp": "v=0\r\ns=-\r\nt=0 0\r\n"],
+            "SDP has no m= lines"
+        ),
+        (
+            ["command": "offer", "call-id": "y", "from-tag": "A", "sdp": "v=0\r\ngarbage"],
+            "SDP line 2 'garbage' is invalid"
+        ),
+        (
+            ["command": "offer", "call-id": "z", "from-tag": "A", "sdp": "v=0", "ICE": "force"],
+            "'ICE' = 'force' is not supported"
+        ),
+        (
+            ["command": "offer", "call-id": "w", "from-tag": "A", "sdp": "v=0", "rtcp-mux": ["bogus"]],
+            "Invalid value 'bogus' for key 'rtcp-mux'"
+        ),
+        (
+            [
+                "command": "offer", "call-id": "v", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+                "transport-protocol": "UDP/TLS/RTP/SAVP",
+            ],
+            "'transport-protocol' = 'UDP/TLS/RTP/SAVP' is not supported"
+        ),
     ]
 
     @Test(arguments: malformedBencode)

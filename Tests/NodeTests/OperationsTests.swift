@@ -1,7 +1,7 @@
-import ServiceEdge
 import Bencode
 import Foundation
 import MediaPlane
+import ServiceEdge
 import SpillwayClient
 import SpillwayNode
 import SpillwayTestSupport
@@ -29,10 +29,13 @@ import Testing
         let text = String(decoding: metrics.body, as: UTF8.self)
         #expect(prometheusValue(text, #"spillway_rtp_packets_total{direction="from-caller"}"#) == 5)
         #expect(prometheusValue(text, #"spillway_rtp_packets_total{direction="from-callee"}"#) == 3)
-        #expect(prometheusValue(text, #"spillway_rtp_bytes_total{direction="from-caller"}"#) == 5 * Double(pcmu(1).count))
+        #expect(
+            prometheusValue(text, #"spillway_rtp_bytes_total{direction="from-caller"}"#) == 5 * Double(pcmu(1).count))
         #expect(prometheusValue(text, #"spillway_forwarded_packets_total{direction="from-caller"}"#) == 5)
-        #expect(prometheusValue(text, #"spillway_dropped_packets_total{direction="from-caller",reason="not-rtp"}"#) == 1)
-        #expect(prometheusValue(text, #"spillway_dropped_packets_total{direction="from-callee",reason="not-rtp"}"#) == 0)
+        #expect(
+            prometheusValue(text, #"spillway_dropped_packets_total{direction="from-caller",reason="not-rtp"}"#) == 1)
+        #expect(
+            prometheusValue(text, #"spillway_dropped_packets_total{direction="from-callee",reason="not-rtp"}"#) == 0)
         #expect(prometheusValue(text, #"spillway_srtp_auth_failures_total{direction="from-caller"}"#) == 0)
         #expect(prometheusValue(text, #"spillway_sessions{anchored="here"}"#) == 1)
         #expect(prometheusValue(text, "spillway_offers_total") == 1)
@@ -62,10 +65,12 @@ import Testing
     }
 
     @Test func aSpillShowsInBothNodesMetricsWithThePeersWorkload() async throws {
-        let cluster = try await TestCluster.start(count: 2, policy: .delegate, share: .push, maxSessions: 10, configure: { index, configuration in
-            configuration.metricsAddress = "\(TestCluster.ip(index)):0"
-            if index == 0 { configuration.threshold = 0 }
-        })
+        let cluster = try await TestCluster.start(
+            count: 2, policy: .delegate, share: .push, maxSessions: 10,
+            configure: { index, configuration in
+                configuration.metricsAddress = "\(TestCluster.ip(index)):0"
+                if index == 0 { configuration.threshold = 0 }
+            })
         try #require(try cluster.waitForPeers(of: 0, ["n2"], state: "up") != nil)
         #expect(try TestCluster.landing(try cluster.offer(at: 0, callID: "spilled")).node == "n2")
 
@@ -94,11 +99,15 @@ import Testing
             $0.ngClients = ClientNetworks(parsing: "127.0.0.2/32, 10.0.0.0/8")!
         }
         // From 127.0.0.1: not a client network, no answer.
-        #expect(throws: (any Error).self) { try node.client.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 2) }
+        #expect(throws: (any Error).self) {
+            try node.client.request(["command": "ping"], timeoutMilliseconds: 200, attempts: 2)
+        }
         // From 127.0.0.2: answered.
         let allowed = try UDPPeer(bindingTo: "127.0.0.2")
         allowed.send(Array("c1 d7:command4:pinge".utf8), to: node.node.ngAddress)
-        #expect(allowed.receive(timeoutMilliseconds: 1000).map { String(decoding: $0.bytes, as: UTF8.self) } == "c1 d6:result4:ponge")
+        #expect(
+            allowed.receive(timeoutMilliseconds: 1000).map { String(decoding: $0.bytes, as: UTF8.self) }
+                == "c1 d6:result4:ponge")
         let metrics = String(decoding: try httpGet(node.node.metricsAddress!, "/metrics").body, as: UTF8.self)
         #expect(prometheusValue(metrics, #"spillway_ng_dropped_total{reason="client-not-allowed"}"#) == 2)
         await node.stop()
@@ -110,7 +119,9 @@ import Testing
         #expect(await node.node.startDraining() == 1)
         #expect(try node.request(["command": "workload"])["draining"] == "yes")
 
-        let refused = try node.request(["command": "offer", "call-id": "new", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        let refused = try node.request([
+            "command": "offer", "call-id": "new", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+        ])
         #expect(refused["result"] == "error")
         #expect(refused["error-reason"]?.stringValue?.contains("draining for shutdown") == true, "\(refused)")
         #expect(try node.request(["command": "workload", "threshold": "0.9"])["result"] == "error")
@@ -123,13 +134,16 @@ import Testing
         // A long grace, so that a drain that waited it out stands apart from one slowed down by a
         // busy test pool (blocking tests in parallel have held this one up for over 10 s).
         #expect(await node.node.waitForCallsToEnd(grace: 120) == 0)
-        #expect(Date().timeIntervalSince(started) < 60, "the drain ends when the last call does, not at the 120 s grace")
+        #expect(
+            Date().timeIntervalSince(started) < 60, "the drain ends when the last call does, not at the 120 s grace")
         await node.stop()
     }
 
     @Test func theDrainGivesUpAtTheGraceWithTheCallsStillUp() async throws {
         let node = try await TestNode.start()
-        _ = try node.request(["command": "offer", "call-id": "stays", "from-tag": "A", "sdp": .string(audioSDP(port: 5000))])
+        _ = try node.request([
+            "command": "offer", "call-id": "stays", "from-tag": "A", "sdp": .string(audioSDP(port: 5000)),
+        ])
         let started = Date()
         #expect(await node.node.drain(grace: 0.5) == 1)
         let waited = Date().timeIntervalSince(started)

@@ -1,4 +1,3 @@
-import SpillwayTestFixtures
 import Bencode
 import Cluster
 import H323
@@ -7,6 +6,7 @@ import Logging
 import MediaPlane
 import SpillwayClient
 import SpillwayNode
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Synchronization
 import Testing
@@ -22,13 +22,15 @@ import Glibc
     private func rasCluster(
         policy: SteeringMode, reply: RASReplyMode = .direct, drained: Set<Int> = []
     ) async throws -> (TestCluster, [SocketAddress]) {
-        let cluster = try await TestCluster.start(policy: policy, maxSessions: 10, configure: { node, configuration in
-            configuration.rasAddress = "\(TestCluster.ip(node)):0"
-            // Suites run side by side on the same addresses: the call-signalling port is ephemeral too.
-            configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
-            configuration.rasReply = reply
-            if drained.contains(node) { configuration.threshold = 0 }
-        })
+        let cluster = try await TestCluster.start(
+            policy: policy, maxSessions: 10,
+            configure: { node, configuration in
+                configuration.rasAddress = "\(TestCluster.ip(node)):0"
+                // Suites run side by side on the same addresses: the call-signalling port is ephemeral too.
+                configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
+                configuration.rasReply = reply
+                if drained.contains(node) { configuration.threshold = 0 }
+            })
         // Peers learn each other's RAS addresses from the workload reports.
         for node in 0..<3 {
             try cluster.waitForPeers(of: node, cluster.ids.filter { $0 != cluster.ids[node] }, state: "up")
@@ -36,10 +38,13 @@ import Glibc
         return (cluster, cluster.nodes.map { SocketAddress(hostAndPort: $0!.rasAddress!)! })
     }
 
-    private func locationRequest(_ client: RASTestClient, sequenceNumber: UInt16 = 100, hopCount: UInt8? = nil) -> RASMessage {
+    private func locationRequest(_ client: RASTestClient, sequenceNumber: UInt16 = 100, hopCount: UInt8? = nil)
+        -> RASMessage
+    {
         .locationRequest(
             LocationRequest(
-                requestSeqNum: sequenceNumber, destinationInfo: [.dialledDigits("4930123")], replyAddress: client.transportAddress,
+                requestSeqNum: sequenceNumber, destinationInfo: [.dialledDigits("4930123")],
+                replyAddress: client.transportAddress,
                 sourceInfo: [.h323ID("gk-client")], hopCount: hopCount, callIdentifier: .random()))
     }
 
@@ -90,7 +95,8 @@ import Glibc
         let (cluster, ras) = try await rasCluster(policy: .sequence, reply: reply, drained: [0, 1, 2])
         let client = try RASTestClient()
         let exchange = try client.request(locationRequest(client, sequenceNumber: 9), to: ras[0])
-        #expect(exchange.answer == .locationReject(LocationReject(requestSeqNum: 9, rejectReason: .resourceUnavailable)))
+        #expect(
+            exchange.answer == .locationReject(LocationReject(requestSeqNum: 9, rejectReason: .resourceUnavailable)))
         // n1's reports show n2 and n3 drained too: it refuses at once, forwarding nothing.
         let statistics = try cluster.clusterStatistics(0)?["ras"]
         #expect(statistics?["all-busy"]?.integerValue == 1 && statistics?["forwarded"]?.integerValue == 0)
@@ -100,10 +106,14 @@ import Glibc
         let admission = try client.request(
             .admissionRequest(
                 AdmissionRequest(
-                    requestSeqNum: 10, endpointIdentifier: endpoint, destinationInfo: [.dialledDigits("100")], srcInfo: [.h323ID("alice")],
-                    bandWidth: 1280, callReferenceValue: 1, conferenceID: RASSamples.conference, callIdentifier: .random())),
+                    requestSeqNum: 10, endpointIdentifier: endpoint, destinationInfo: [.dialledDigits("100")],
+                    srcInfo: [.h323ID("alice")],
+                    bandWidth: 1280, callReferenceValue: 1, conferenceID: RASSamples.conference,
+                    callIdentifier: .random())),
             to: ras[0])
-        #expect(admission.answer == .admissionReject(AdmissionReject(requestSeqNum: 10, rejectReason: .resourceUnavailable)))
+        #expect(
+            admission.answer == .admissionReject(AdmissionReject(requestSeqNum: 10, rejectReason: .resourceUnavailable))
+        )
         await cluster.stop()
     }
 
@@ -113,22 +123,30 @@ import Glibc
         let unregistered = try client.request(
             .admissionRequest(
                 AdmissionRequest(
-                    requestSeqNum: 20, endpointIdentifier: "nobody", destinationInfo: nil, srcInfo: [.h323ID("alice")], bandWidth: 640,
+                    requestSeqNum: 20, endpointIdentifier: "nobody", destinationInfo: nil, srcInfo: [.h323ID("alice")],
+                    bandWidth: 640,
                     callReferenceValue: 2, conferenceID: RASSamples.conference)),
             to: ras[0])
-        #expect(unregistered.answer == .admissionReject(AdmissionReject(requestSeqNum: 20, rejectReason: .callerNotRegistered)))
+        #expect(
+            unregistered.answer
+                == .admissionReject(AdmissionReject(requestSeqNum: 20, rejectReason: .callerNotRegistered)))
 
         let endpoint = try #require(try client.register(alias: "alice", at: ras[0], sequenceNumber: 21))
         #expect(endpoint == "alice")
         let exchange = try client.request(
             .admissionRequest(
                 AdmissionRequest(
-                    requestSeqNum: 22, endpointIdentifier: endpoint, destinationInfo: [.dialledDigits("100")], srcInfo: [.h323ID("alice")],
-                    bandWidth: 640, callReferenceValue: 3, conferenceID: RASSamples.conference, callIdentifier: .random())),
+                    requestSeqNum: 22, endpointIdentifier: endpoint, destinationInfo: [.dialledDigits("100")],
+                    srcInfo: [.h323ID("alice")],
+                    bandWidth: 640, callReferenceValue: 3, conferenceID: RASSamples.conference,
+                    callIdentifier: .random())),
             to: ras[0])
         #expect(
             exchange.answer
-                == .admissionConfirm(AdmissionConfirm(requestSeqNum: 22, bandWidth: 640, callModel: .gatekeeperRouted, destCallSignalAddress: cluster.callSignal(of: 1))))
+                == .admissionConfirm(
+                    AdmissionConfirm(
+                        requestSeqNum: 22, bandWidth: 640, callModel: .gatekeeperRouted,
+                        destCallSignalAddress: cluster.callSignal(of: 1))))
         #expect(exchange.progress.count >= 1)
         await cluster.stop()
     }
@@ -157,13 +175,18 @@ import Glibc
         let (cluster, ras) = try await rasCluster(policy: .delegate)
         let client = try RASTestClient()
         let valid = locationRequest(client, sequenceNumber: 50).perEncoded
-        let bad: [[UInt8]] = [[], [0xFF], Array(valid.prefix(valid.count / 2)), [0x4C, 0x00], (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 37) }]
+        let bad: [[UInt8]] = [
+            [], [0xFF], Array(valid.prefix(valid.count / 2)), [0x4C, 0x00],
+            (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 37) },
+        ]
         for datagram in bad { _ = client.peer.send(datagram, to: ras[0]) }
         let exchange = try client.request(locationRequest(client, sequenceNumber: 51), to: ras[0])
         #expect(exchange.answer.map { if case .locationConfirm = $0 { true } else { false } } == true)
         let statistics = try cluster.clusterStatistics(0)?["ras"]
         // The empty datagram and the others that do not decode are all counted.
-        #expect((statistics?["malformed"]?.integerValue ?? 0) + (statistics?["unsupported"]?.integerValue ?? 0) == Int64(bad.count))
+        #expect(
+            (statistics?["malformed"]?.integerValue ?? 0) + (statistics?["unsupported"]?.integerValue ?? 0)
+                == Int64(bad.count))
         await cluster.stop()
     }
 }
@@ -177,13 +200,17 @@ import Glibc
         let index = Self.nextMonitor.wrappingAdd(1, ordering: .relaxed).oldValue
         let monitorCluster = "127.0.0.10:\(19100 + index)"
         let monitorRAS = "127.0.0.10:\(19150 + index)"
-        let cluster = try await TestCluster.start(policy: .monitor, maxSessions: 4, peers: { _ in [] }, monitor: monitorCluster, configure: { node, configuration in
-            configuration.rasAddress = "\(TestCluster.ip(node)):0"
-            configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
-            configuration.monitorRASAddress = monitorRAS
-            if node == 0 { configuration.threshold = 0 }
-        })
-        let monitor = try await cluster.startMonitor(listen: monitorCluster, collect: .push) { $0.rasAddress = monitorRAS }
+        let cluster = try await TestCluster.start(
+            policy: .monitor, maxSessions: 4, peers: { _ in [] }, monitor: monitorCluster,
+            configure: { node, configuration in
+                configuration.rasAddress = "\(TestCluster.ip(node)):0"
+                configuration.callSignalAddress = "\(TestCluster.ip(node)):0"
+                configuration.monitorRASAddress = monitorRAS
+                if node == 0 { configuration.threshold = 0 }
+            })
+        let monitor = try await cluster.startMonitor(listen: monitorCluster, collect: .push) {
+            $0.rasAddress = monitorRAS
+        }
         let gatekeeper = SocketAddress(hostAndPort: monitor.rasAddress!)!
 
         // n2 carries a call, so with 4 sessions at most it reports 3 calls available, n3 reports 4,
@@ -197,7 +224,10 @@ import Glibc
         while spw_test_seconds() - start < 4 {
             sequenceNumber += 1
             let exchange = try client.request(
-                .locationRequest(LocationRequest(requestSeqNum: sequenceNumber, destinationInfo: [.h323ID("anyone")], replyAddress: client.transportAddress)),
+                .locationRequest(
+                    LocationRequest(
+                        requestSeqNum: sequenceNumber, destinationInfo: [.h323ID("anyone")],
+                        replyAddress: client.transportAddress)),
                 to: gatekeeper)
             if case .locationConfirm(let confirm)? = exchange.answer { named = confirm.callSignalAddress }
             if named == cluster.callSignal(of: 2) { break }
@@ -210,7 +240,8 @@ import Glibc
         let admission = try client.request(
             .admissionRequest(
                 AdmissionRequest(
-                    requestSeqNum: 62, endpointIdentifier: endpoint, destinationInfo: [.dialledDigits("200")], srcInfo: [.h323ID("bob")],
+                    requestSeqNum: 62, endpointIdentifier: endpoint, destinationInfo: [.dialledDigits("200")],
+                    srcInfo: [.h323ID("bob")],
                     bandWidth: 640, callReferenceValue: 4, conferenceID: RASSamples.conference)),
             to: gatekeeper)
         guard case .admissionConfirm(let confirm)? = admission.answer else {
@@ -229,9 +260,14 @@ import Glibc
         while spw_test_seconds() - drainStart < 4, !refused {
             sequenceNumber += 1
             let exchange = try client.request(
-                .locationRequest(LocationRequest(requestSeqNum: sequenceNumber, destinationInfo: [.h323ID("anyone")], replyAddress: client.transportAddress)),
+                .locationRequest(
+                    LocationRequest(
+                        requestSeqNum: sequenceNumber, destinationInfo: [.h323ID("anyone")],
+                        replyAddress: client.transportAddress)),
                 to: gatekeeper)
-            refused = exchange.answer == .locationReject(LocationReject(requestSeqNum: sequenceNumber, rejectReason: .resourceUnavailable))
+            refused =
+                exchange.answer
+                == .locationReject(LocationReject(requestSeqNum: sequenceNumber, rejectReason: .resourceUnavailable))
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(refused)

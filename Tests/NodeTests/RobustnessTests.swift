@@ -38,7 +38,9 @@ import Glibc
             var sent = 0
             while sent < 6_000 {
                 for _ in 0..<10 {
-                    var datagram = (0..<Int.random(in: 1...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                    var datagram = (0..<Int.random(in: 1...300, using: &generator)).map { _ in
+                        UInt8.random(in: 0...255, using: &generator)
+                    }
                     switch sent % 3 {
                     case 0:
                         datagram[0] &= 0x7F  // version 0 or 1: never a valid RTP/RTCP header
@@ -74,15 +76,18 @@ import Glibc
             prometheusValue(metrics, "spillway_dropped_packets_total{direction=\"\($0)\",reason=\"not-rtp\"}")
         }
         #expect(flooded >= 6_000)
-        #expect(dropped.reduce(0, +) > Double(flooded) / 6, "not-rtp drops \(dropped) of \(flooded / 3) aimed at the call")
+        #expect(
+            dropped.reduce(0, +) > Double(flooded) / 6, "not-rtp drops \(dropped) of \(flooded / 3) aimed at the call")
         await node.stop()
     }
 
     @Test func aNodeKilledUnderLoadLeavesTheSurvivorsTakingEveryNewCallAndLosingNone() async throws {
         // n1 carries one call and is then full; n2 and n3 have room (10 port pairs: 5 calls). n3 dies mid-run.
-        let cluster = try await TestCluster.start(policy: .delegate, share: .push, maxSessions: 10, configure: { index, configuration in
-            if index == 0 { configuration.capacity.sessions = 1 }
-        })
+        let cluster = try await TestCluster.start(
+            policy: .delegate, share: .push, maxSessions: 10,
+            configure: { index, configuration in
+                if index == 0 { configuration.capacity.sessions = 1 }
+            })
         try #require(try cluster.waitForPeers(of: 0, ["n2", "n3"], state: "up") != nil)
         var calls = [
             try PacedCall(callID: "own-n1", request: { try cluster.request(0, $0) }),
@@ -114,18 +119,28 @@ import Glibc
     static func randomNGDatagram(_ index: Int, using generator: inout SeededGenerator) -> [UInt8] {
         switch Int.random(in: 0..<4, using: &generator) {
         case 0:
-            return (0..<Int.random(in: 0...200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            return (0..<Int.random(in: 0...200, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
         case 1:
             return Array("d7:command4:pinge".utf8)
         default:
-            let commands = ["ping", "offer", "answer", "delete", "query", "list", "statistics", "workload", "start recording", "explode"]
+            let commands = [
+                "ping", "offer", "answer", "delete", "query", "list", "statistics", "workload", "start recording",
+                "explode",
+            ]
             var body: [String: BencodeValue] = ["command": .string(commands.randomElement(using: &generator)!)]
-            if Bool.random(using: &generator) { body["call-id"] = .string("flood-\(Int.random(in: 0...50, using: &generator))") }
+            if Bool.random(using: &generator) {
+                body["call-id"] = .string("flood-\(Int.random(in: 0...50, using: &generator))")
+            }
             if Bool.random(using: &generator) { body["from-tag"] = "A" }
             if Bool.random(using: &generator) {
-                body["sdp"] = .string(["v=0\r\nm=audio / RTP/AVP 0\r\n", "garbage", audioSDP(port: 9)].randomElement(using: &generator)!)
+                body["sdp"] = .string(
+                    ["v=0\r\nm=audio / RTP/AVP 0\r\n", "garbage", audioSDP(port: 9)].randomElement(using: &generator)!)
             }
-            if Bool.random(using: &generator) { body["threshold"] = .string(["-1", "2", "x", "0.99"].randomElement(using: &generator)!) }
+            if Bool.random(using: &generator) {
+                body["threshold"] = .string(["-1", "2", "x", "0.99"].randomElement(using: &generator)!)
+            }
             return Array("flood\(index) ".utf8) + BencodeValue.dictionary(body).encoded
         }
     }

@@ -13,7 +13,9 @@ import Testing
     /// The a=crypto lines of the first m= line of a reply's SDP.
     static func cryptoLines(in reply: BencodeValue) throws -> [CryptoAttribute] {
         let description = try SessionDescription(parsing: try #require(reply["sdp"]?.stringValue))
-        return try description.media[0].attributes(named: "crypto").compactMap { $0 }.map { try CryptoAttribute(parsing: $0) }
+        return try description.media[0].attributes(named: "crypto").compactMap { $0 }.map {
+            try CryptoAttribute(parsing: $0)
+        }
     }
 
     static func proto(in reply: BencodeValue) throws -> String {
@@ -39,7 +41,9 @@ import Testing
         let relayKeys = try Self.cryptoLines(in: answer)
         #expect(relayKeys.count == 1)
         let relayKey = try #require(relayKeys.first)
-        #expect(relayKey.tag == caller.key.tag && relayKey.suite == caller.key.suite && relayKey.keyMaterial != caller.key.keyMaterial)
+        #expect(
+            relayKey.tag == caller.key.tag && relayKey.suite == caller.key.suite
+                && relayKey.keyMaterial != caller.key.keyMaterial)
         let decryptRelay = try SRTPSession(suite: relayKey.suite, key: relayKey.masterKey, role: .decrypting)
         let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
         let relayForCallee = try ScriptedCall.mediaAddress(in: offer)
@@ -79,7 +83,8 @@ import Testing
     func aWrongKeyAndReplaysAreDroppedAndCountedPerStream(engine: DataPlaneEngine) async throws {
         let node = try await TestNode.start { $0.dataPlane = engine }
         let caller = try SecureParty()
-        let impostor = try SRTPSession(suite: .aesCM128HMACSHA1_80, key: .random(for: .aesCM128HMACSHA1_80), role: .encrypting)
+        let impostor = try SRTPSession(
+            suite: .aesCM128HMACSHA1_80, key: .random(for: .aesCM128HMACSHA1_80), role: .encrypting)
         let callee = try UDPPeer()
         let (relayForCaller, _) = try node.connect(
             callID: "wrong-key", caller: caller.sdp(), callee: audioSDP(port: callee.address.port),
@@ -117,7 +122,8 @@ import Testing
         ])
         let relayKeyForCaller = try #require(try Self.cryptoLines(in: answer).first)
         #expect(relayKeyForCaller.suite == .aesCM128HMACSHA1_80)
-        let callerDecrypts = try SRTPSession(suite: relayKeyForCaller.suite, key: relayKeyForCaller.masterKey, role: .decrypting)
+        let callerDecrypts = try SRTPSession(
+            suite: relayKeyForCaller.suite, key: relayKeyForCaller.masterKey, role: .decrypting)
         let calleeDecrypts = try SRTPSession(suite: offered[0].suite, key: offered[0].masterKey, role: .decrypting)
 
         let forCaller = try ScriptedCall.mediaAddress(in: answer)
@@ -136,7 +142,9 @@ import Testing
         let node = try await TestNode.start(portPairs: 2)
         let caller = try SecureParty()
         let unusable = caller.sdp().replacingOccurrences(of: "AES_CM_128_HMAC_SHA1_80", with: "F8_128_HMAC_SHA1_80")
-        let reply = try node.request(["command": "offer", "call-id": "bad-keys", "from-tag": "A", "sdp": .string(unusable)])
+        let reply = try node.request([
+            "command": "offer", "call-id": "bad-keys", "from-tag": "A", "sdp": .string(unusable),
+        ])
         #expect(reply["result"] == "error")
         let reason = try #require(reply["error-reason"]?.stringValue)
         #expect(reason.contains("m= line 1 requires SRTP but none of its a=crypto lines can be used"), "\(reason)")
@@ -145,7 +153,8 @@ import Testing
 
         let dtls = audioSDP(port: caller.rtp.address.port).replacingOccurrences(of: "RTP/AVP", with: "RTP/SAVP")
         let dtlsReply = try node.request([
-            "command": "offer", "call-id": "dtls", "from-tag": "A", "sdp": .string(dtls), "transport-protocol": "RTP/AVP",
+            "command": "offer", "call-id": "dtls", "from-tag": "A", "sdp": .string(dtls),
+            "transport-protocol": "RTP/AVP",
         ])
         #expect(dtlsReply["error-reason"]?.stringValue?.contains("without a=crypto") == true)
         let noSuite = try node.request([
@@ -154,7 +163,9 @@ import Testing
         ])
         #expect(noSuite["error-reason"]?.stringValue?.contains("leave no crypto suite to offer") == true)
         // Both port pairs are still free: nothing was allocated for the refused offers.
-        #expect(try node.connect(callID: "after", caller: audioSDP(port: 4000), callee: audioSDP(port: 4002)).forCaller.port > 0)
+        #expect(
+            try node.connect(callID: "after", caller: audioSDP(port: 4000), callee: audioSDP(port: 4002)).forCaller.port
+                > 0)
         await node.stop()
     }
 
@@ -162,7 +173,8 @@ import Testing
         let node = try await TestNode.start()
         let caller = try UDPPeer()
         let offer = try node.request([
-            "command": "offer", "call-id": "downgrade", "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port)),
+            "command": "offer", "call-id": "downgrade", "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port)),
             "transport-protocol": "RTP/SAVP",
         ])
         let offered = try Self.cryptoLines(in: offer)
@@ -174,7 +186,9 @@ import Testing
             "command": "answer", "call-id": "downgrade", "from-tag": "A", "to-tag": "B", "sdp": .string(callee.sdp()),
         ])
         #expect(wrongTag["error-reason"]?.stringValue?.contains("accepts none of the offered SRTP keys") == true)
-        #expect(wrongTag["error-reason"]?.stringValue?.contains("tag 9 with AES_256_CM_HMAC_SHA1_80 was not offered") == true)
+        #expect(
+            wrongTag["error-reason"]?.stringValue?.contains("tag 9 with AES_256_CM_HMAC_SHA1_80 was not offered")
+                == true)
         let plain = try node.request([
             "command": "answer", "call-id": "downgrade", "from-tag": "A", "to-tag": "B",
             "sdp": .string(audioSDP(port: callee.rtp.address.port)),
@@ -203,7 +217,10 @@ import Testing
             "flags": ["SDES-no-AES_CM_128_HMAC_SHA1_32", "SDES-no-AEAD_AES_128_GCM", "SDES-pad"],
         ])
         #expect(try Self.proto(in: offer) == "RTP/SAVPF")
-        #expect(try Self.cryptoLines(in: offer).map(\.suite) == [.aesCM128HMACSHA1_80, .aes256CMHMACSHA1_80, .aeadAES256GCM])
+        #expect(
+            try Self.cryptoLines(in: offer).map(\.suite) == [
+                .aesCM128HMACSHA1_80, .aes256CMHMACSHA1_80, .aeadAES256GCM,
+            ])
         // 46 bytes of AES-256 key and salt need two '=' of padding, which SDES-pad keeps.
         let lines = try #require(offer["sdp"]?.stringValue).split(separator: "\r\n")
         #expect(lines.contains { $0.hasPrefix("a=crypto:2 AES_256_CM_HMAC_SHA1_80 inline:") && $0.hasSuffix("==") })
@@ -211,7 +228,8 @@ import Testing
             "command": "offer", "call-id": "flags-2", "from-tag": "A", "sdp": .string(audioSDP(port: 4000)),
             "transport-protocol": "RTP/SAVP", "flags": ["SDES-only-AES_CM_129"],
         ])
-        #expect(unknown["error-reason"]?.stringValue?.contains("Invalid value 'only-AES_CM_129' for key 'SDES'") == true)
+        #expect(
+            unknown["error-reason"]?.stringValue?.contains("Invalid value 'only-AES_CM_129' for key 'SDES'") == true)
         #expect(unknown["error-reason"]?.stringValue?.contains("AES_CM_128_HMAC_SHA1_80") == true)
         await node.stop()
     }
@@ -236,9 +254,13 @@ import Testing
         let muxed = try #require(caller.rtp.receive(timeoutMilliseconds: 1000)?.bytes)
         #expect(muxed[1] == 201, "SRTCP keeps its header in the clear")
         #expect(callee.receive(timeoutMilliseconds: 200) == nil)
-        let relayKey = try #require(try Self.cryptoLines(in: try node.request([
-            "command": "answer", "call-id": "mux", "from-tag": "A", "to-tag": "B", "sdp": .string(audioSDP(port: callee.address.port)),
-        ])).first)
+        let relayKey = try #require(
+            try Self.cryptoLines(
+                in: try node.request([
+                    "command": "answer", "call-id": "mux", "from-tag": "A", "to-tag": "B",
+                    "sdp": .string(audioSDP(port: callee.address.port)),
+                ])
+            ).first)
         let decrypt = try SRTPSession(suite: relayKey.suite, key: relayKey.masterKey, role: .decrypting)
         #expect(decrypt.unprotect(muxed, rtcp: true) == .success(report))
         await node.stop()

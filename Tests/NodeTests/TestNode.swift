@@ -44,7 +44,9 @@ struct TestNode {
     func connect(
         callID: String, caller: String, callee: String, extraOffer: [String: BencodeValue] = [:]
     ) throws -> (forCaller: SocketAddress, forCallee: SocketAddress) {
-        var offer: [String: BencodeValue] = ["command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(caller)]
+        var offer: [String: BencodeValue] = [
+            "command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(caller),
+        ]
         offer.merge(extraOffer) { _, new in new }
         let offerReply = try request(.dictionary(offer))
         // The offer's own refusal, not the answer's "Unknown call-id" that would follow it.
@@ -63,7 +65,8 @@ struct TestNode {
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let relay = try connect(
-            callID: callID, caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port), extraOffer: extraOffer)
+            callID: callID, caller: audioSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port),
+            extraOffer: extraOffer)
         return (caller, callee, relay)
     }
 
@@ -71,7 +74,8 @@ struct TestNode {
     /// a worker publishes after sending a batch, so a packet can arrive before it is counted.
     func stream(callID: String, tag: String, media: Int = 0) async throws -> BencodeValue? {
         func current() throws -> BencodeValue? {
-            try request(["command": "query", "call-id": .string(callID)])["tags"]?[tag]?["medias"]?.listValue?[media]["streams"]?
+            try request(["command": "query", "call-id": .string(callID)])["tags"]?[tag]?["medias"]?.listValue?[media][
+                "streams"]?
                 .listValue?.first
         }
         var previous = try current()
@@ -84,4 +88,3 @@ struct TestNode {
         return previous
     }
 }
-

@@ -1,4 +1,3 @@
-import SpillwayTestFixtures
 import Bencode
 import Codecs
 import Foundation
@@ -6,20 +5,29 @@ import MediaPlane
 import RTP
 import SDP
 import SpillwayClient
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Testing
 
 /// G.711 <-> Opus through a node, driven over NG with rtpengine's `codec` options, with Swift
 /// peers that encode and decode real audio: what arrives is decoded and measured.
 @Suite struct TranscodingTests {
-    static let callerSDPAttributes = ["rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000", "fmtp:101 0-15", "ptime:20"]
+    static let callerSDPAttributes = [
+        "rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000", "fmtp:101 0-15", "ptime:20",
+    ]
 
-    static func callerSDP(port: UInt16, formats: String = "0 101", attributes: [String] = callerSDPAttributes) -> String {
+    static func callerSDP(port: UInt16, formats: String = "0 101", attributes: [String] = callerSDPAttributes) -> String
+    {
         sdp([("audio", port, formats, attributes)])
     }
 
     static func opusCalleeSDP(port: UInt16, fmtp: String = "minptime=10;useinbandfec=1") -> String {
-        sdp([("audio", port, "96 97", ["rtpmap:96 opus/48000/2", "fmtp:96 \(fmtp)", "rtpmap:97 telephone-event/48000", "fmtp:97 0-15"])])
+        sdp([
+            (
+                "audio", port, "96 97",
+                ["rtpmap:96 opus/48000/2", "fmtp:96 \(fmtp)", "rtpmap:97 telephone-event/48000", "fmtp:97 0-15"]
+            )
+        ])
     }
 
     static func formats(in reply: BencodeValue) throws -> [PayloadFormat] {
@@ -39,7 +47,8 @@ import Testing
     /// Opus RTP packets of a tone, 20 ms each, from libopus at 48 kHz.
     static func opusTone(frequency: Double, packets: Int, payloadType: UInt8 = 96) throws -> [[UInt8]] {
         let encoder = try OpusEncoder(sampleRate: 48000, settings: OpusEncoderSettings())
-        let samples = sineWave(frequency: frequency, sampleRate: 48000, count: packets * 960, amplitude: 0.4).map(Float.init)
+        let samples = sineWave(frequency: frequency, sampleRate: 48000, count: packets * 960, amplitude: 0.4).map(
+            Float.init)
         var buffer = [UInt8](repeating: 0, count: 1500)
         return try (0..<packets).map { index in
             let length = try samples[(index * 960)..<((index + 1) * 960)].withUnsafeBufferPointer { frame in
@@ -61,7 +70,9 @@ import Testing
     }
 
     /// Sends `packets` 2 ms apart, then receives what `receiver` gets of them.
-    static func relay(_ packets: [[UInt8]], from sender: UDPPeer, to relay: SocketAddress, receiver: UDPPeer) -> [[UInt8]] {
+    static func relay(_ packets: [[UInt8]], from sender: UDPPeer, to relay: SocketAddress, receiver: UDPPeer)
+        -> [[UInt8]]
+    {
         for packet in packets {
             #expect(sender.send(packet, to: relay))
             usleep(2000)
@@ -88,12 +99,16 @@ import Testing
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let offer = try node.request([
-            "command": "offer", "call-id": "transcode", "from-tag": "A", "sdp": .string(Self.callerSDP(port: caller.address.port)),
+            "command": "offer", "call-id": "transcode", "from-tag": "A",
+            "sdp": .string(Self.callerSDP(port: caller.address.port)),
             "codec": ["transcode": ["opus"]],
         ])
         let offered = try Self.formats(in: offer)
         // The caller's codecs, then Opus and telephone-event at Opus's clock.
-        #expect(offered.map(\.rtpmapEncoding) == ["PCMU/8000", "telephone-event/8000", "opus/48000/2", "telephone-event/48000"])
+        #expect(
+            offered.map(\.rtpmapEncoding) == [
+                "PCMU/8000", "telephone-event/8000", "opus/48000/2", "telephone-event/48000",
+            ])
         #expect(offered.map(\.payloadType) == [0, 101, 96, 97])
         let answer = try node.request([
             "command": "answer", "call-id": "transcode", "from-tag": "A", "to-tag": "B",
@@ -106,7 +121,8 @@ import Testing
         let relayForCallee = try ScriptedCall.mediaAddress(in: offer)
 
         // Caller -> callee: 1 s of a 1 kHz tone in PCMU arrives as 20 ms Opus frames.
-        let opusPackets = Self.relay(Self.pcmuTone(frequency: 1000, packets: 50), from: caller, to: relayForCaller, receiver: callee)
+        let opusPackets = Self.relay(
+            Self.pcmuTone(frequency: 1000, packets: 50), from: caller, to: relayForCaller, receiver: callee)
         #expect(opusPackets.count == 50)
         let opusHeaders = try opusPackets.map(Self.header)
         #expect(opusHeaders.allSatisfy { $0.payloadType == 96 && $0.ssrc == opusHeaders[0].ssrc && $0.ssrc != 0x1111 })
@@ -124,13 +140,15 @@ import Testing
             }
             decoded += frame[0..<count].map(Double.init)
         }
-        let heardByCallee = ToneMeasurement(samples: Array(decoded[9600...]), sampleRate: 48000, expectedFrequency: 1000)
+        let heardByCallee = ToneMeasurement(
+            samples: Array(decoded[9600...]), sampleRate: 48000, expectedFrequency: 1000)
         #expect(abs(heardByCallee.frequency - 1000) < 10, "\(heardByCallee)")
         #expect(heardByCallee.signalToNoiseDecibels > 20, "\(heardByCallee)")
         print("PCMU -> Opus through the relay: \(heardByCallee)")
 
         // Callee -> caller: Opus at 440 Hz arrives as PCMU.
-        let pcmuPackets = Self.relay(try Self.opusTone(frequency: 440, packets: 50), from: callee, to: relayForCallee, receiver: caller)
+        let pcmuPackets = Self.relay(
+            try Self.opusTone(frequency: 440, packets: 50), from: callee, to: relayForCallee, receiver: caller)
         #expect(pcmuPackets.count == 50)
         let pcmuHeaders = try pcmuPackets.map(Self.header)
         #expect(pcmuHeaders.allSatisfy { $0.payloadType == 0 && $0.payloadLength == 160 })
@@ -138,7 +156,9 @@ import Testing
             #expect(next.timestamp == previous.timestamp &+ 160)
         }
         let heardByCaller = ToneMeasurement(
-            samples: try pcmuPackets.flatMap(Self.payload).dropFirst(800).map { Double(G711Law.muLaw.decode($0)) / 32768 },
+            samples: try pcmuPackets.flatMap(Self.payload).dropFirst(800).map {
+                Double(G711Law.muLaw.decode($0)) / 32768
+            },
             sampleRate: 8000, expectedFrequency: 440)
         #expect(abs(heardByCaller.frequency - 440) < 4.4, "\(heardByCaller)")
         #expect(heardByCaller.signalToNoiseDecibels > 20, "\(heardByCaller)")
@@ -147,7 +167,8 @@ import Testing
         // DTMF from the caller (digit 5, 400 ms at 8 kHz) is re-stamped into the Opus stream.
         let lastAudio = try #require(opusHeaders.last)
         let event = ScriptedCall.rtp(
-            sequence: 51, timestamp: 50 * 160, ssrc: 0x1111, payloadType: 101, marker: true, payload: [5, 0x8A, 0x0C, 0x80])
+            sequence: 51, timestamp: 50 * 160, ssrc: 0x1111, payloadType: 101, marker: true,
+            payload: [5, 0x8A, 0x0C, 0x80])
         #expect(caller.send(event, to: relayForCaller))
         let translated = try #require(Self.receiveRTP(callee, count: 1).first)
         let eventHeader = try Self.header(translated)
@@ -173,7 +194,8 @@ import Testing
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let (relayForCaller, _) = try node.connect(
-            callID: "common-codec", caller: Self.callerSDP(port: caller.address.port), callee: audioSDP(port: callee.address.port),
+            callID: "common-codec", caller: Self.callerSDP(port: caller.address.port),
+            callee: audioSDP(port: callee.address.port),
             extraOffer: ["codec": ["transcode": ["opus"]]])
         for sequence in 1...10 {
             #expect(caller.send(pcmu(sequence), to: relayForCaller))
@@ -186,7 +208,8 @@ import Testing
         let node = try await TestNode.start()
         let twoCodecs = sdp([("audio", 4000, "0 8", ["rtpmap:0 PCMU/8000", "rtpmap:8 PCMA/8000"])])
         let stripped = try node.request([
-            "command": "offer", "call-id": "strip", "from-tag": "A", "sdp": .string(twoCodecs), "codec": ["strip": ["PCMA"]],
+            "command": "offer", "call-id": "strip", "from-tag": "A", "sdp": .string(twoCodecs),
+            "codec": ["strip": ["PCMA"]],
         ])
         #expect(try Self.formats(in: stripped).map(\.encodingName) == ["PCMU"])
         // Flags in rtpengine's codec-<operation>-<codec> form do the same.
@@ -200,10 +223,14 @@ import Testing
         let caller = try UDPPeer()
         let callee = try UDPPeer()
         let offer = try node.request([
-            "command": "offer", "call-id": "mask", "from-tag": "A", "sdp": .string(Self.callerSDP(port: caller.address.port)),
+            "command": "offer", "call-id": "mask", "from-tag": "A",
+            "sdp": .string(Self.callerSDP(port: caller.address.port)),
             "codec": ["mask": ["PCMU"], "transcode": ["opus"], "set": ["opus/48000/2/12000"]],
         ])
-        #expect(try Self.formats(in: offer).map(\.rtpmapEncoding) == ["telephone-event/8000", "opus/48000/2", "telephone-event/48000"])
+        #expect(
+            try Self.formats(in: offer).map(\.rtpmapEncoding) == [
+                "telephone-event/8000", "opus/48000/2", "telephone-event/48000",
+            ])
         let answer = try node.request([
             "command": "answer", "call-id": "mask", "from-tag": "A", "to-tag": "B",
             "sdp": .string(Self.opusCalleeSDP(port: callee.address.port, fmtp: "useinbandfec=0")),
@@ -211,9 +238,11 @@ import Testing
         #expect(try Self.formats(in: answer).map(\.encodingName) == ["PCMU", "telephone-event"])
         // set: 12 kbit/s, so 20 ms frames average about 30 bytes.
         let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
-        let frames = Self.relay(Self.pcmuTone(frequency: 700, packets: 50), from: caller, to: relayForCaller, receiver: callee)
+        let frames = Self.relay(
+            Self.pcmuTone(frequency: 700, packets: 50), from: caller, to: relayForCaller, receiver: callee)
         #expect(frames.count == 50)
-        let averagePayload = Double(try frames.map { try Self.payload($0).count }.reduce(0, +)) / Double(max(frames.count, 1))
+        let averagePayload =
+            Double(try frames.map { try Self.payload($0).count }.reduce(0, +)) / Double(max(frames.count, 1))
         #expect(averagePayload < 12000 / 8 / 50 * 1.4, "average Opus payload \(averagePayload) bytes")
         await node.stop()
     }
@@ -251,7 +280,8 @@ import Testing
         let node = try await TestNode.start()
         let g729 = sdp([("audio", 4000, "18", ["rtpmap:18 G729/8000"])])
         let untranscodable = try node.request([
-            "command": "offer", "call-id": "g729", "from-tag": "A", "sdp": .string(g729), "codec": ["transcode": ["opus"]],
+            "command": "offer", "call-id": "g729", "from-tag": "A", "sdp": .string(g729),
+            "codec": ["transcode": ["opus"]],
         ])
         #expect(untranscodable["result"] == "error")
         #expect(untranscodable["error-reason"]?.stringValue?.contains("no codec this relay decodes") == true)

@@ -1,6 +1,6 @@
-import SpillwayTestFixtures
 import Bencode
 import SpillwayClient
+import SpillwayTestFixtures
 import SpillwayTestSupport
 import Testing
 
@@ -43,7 +43,9 @@ import Glibc
         let cpu = Double(busy["cpu"]?.stringValue ?? "") ?? 0
         #expect(cpu > 0, "\(busy)")
         #expect(busy["bottleneck"] == "packet-rate" && busy["admits"] == "no", "\(busy)")
-        let refused = try node.request(["command": "offer", "call-id": "more", "from-tag": "A", "sdp": .string(audioSDP(port: 40000))])
+        let refused = try node.request([
+            "command": "offer", "call-id": "more", "from-tag": "A", "sdp": .string(audioSDP(port: 40000)),
+        ])
         #expect(refused["error-reason"]?.stringValue?.contains("no peers are configured") == true, "\(refused)")
 
         // Quiet again: the next samples bring the rate down and the node admits.
@@ -58,8 +60,13 @@ import Glibc
         let node = try await TestNode.start { $0.shareInterval = 0.2 }
         #expect(try node.request(["command": "workload"])["calls-ended-per-second"] == "0.000")
         for call in 0..<10 {
-            _ = try node.request(["command": "offer", "call-id": .string("ending-\(call)"), "from-tag": "A", "sdp": .string(audioSDP(port: 40000))])
-            #expect(try node.request(["command": "delete", "call-id": .string("ending-\(call)"), "from-tag": "A"])["result"] == "ok")
+            _ = try node.request([
+                "command": "offer", "call-id": .string("ending-\(call)"), "from-tag": "A",
+                "sdp": .string(audioSDP(port: 40000)),
+            ])
+            #expect(
+                try node.request(["command": "delete", "call-id": .string("ending-\(call)"), "from-tag": "A"])["result"]
+                    == "ok")
         }
         // Ten calls ended within one sampling interval; smoothed over ten seconds, about one a second.
         var rate = 0.0

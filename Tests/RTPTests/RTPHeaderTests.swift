@@ -40,15 +40,16 @@ import Testing
         #expect(parsed.timestamp == 0xFFFF_FFFF && parsed.ssrc == 42)
     }
 
-    @Test(arguments: [
-        ([0x80, 0x00, 0x00], PacketDropReason.tooShort),
-        ([0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], .notRTP),
-        ([0x0F, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], .notRTP),
-        ([0x83, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], .malformed),  // 3 CSRCs announced, 1 present
-        ([0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xBE, 0xDE, 0, 9], .malformed),  // extension overruns
-        ([0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200], .malformed),  // padding longer than packet
-        ([0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], .malformed),  // zero padding count
-    ] as [([UInt8], PacketDropReason)])
+    @Test(
+        arguments: [
+            ([0x80, 0x00, 0x00], PacketDropReason.tooShort),
+            ([0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], .notRTP),
+            ([0x0F, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], .notRTP),
+            ([0x83, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], .malformed),  // 3 CSRCs announced, 1 present
+            ([0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xBE, 0xDE, 0, 9], .malformed),  // extension overruns
+            ([0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200], .malformed),  // padding longer than packet
+            ([0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], .malformed),  // zero padding count
+        ] as [([UInt8], PacketDropReason)])
     func rejectsInvalidPacketsWithAReason(bytes: [UInt8], reason: PacketDropReason) {
         #expect(parse(bytes) == .failure(reason))
     }
@@ -97,7 +98,8 @@ import Testing
     @Test func anSRTCPPacketIsCheckedOnlyUpToItsClearHeader() {
         // RR header in the clear, the encrypted rest, then E|index and a 10-byte tag: not a valid
         // compound packet, but valid SRTCP to relay without decrypting.
-        let srtcp: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0, 1] + [0x3A, 0x99, 0x10, 0x07, 0xC4, 0x21] + [0x80, 0, 0, 1]
+        let srtcp: [UInt8] =
+            [0x80, 201, 0, 1, 0, 0, 0, 1] + [0x3A, 0x99, 0x10, 0x07, 0xC4, 0x21] + [0x80, 0, 0, 1]
             + [UInt8](repeating: 0xAB, count: 10)
         srtcp.withUnsafeBytes { packet in
             #expect(RTCP.validate(packet) != .success(201))

@@ -9,7 +9,8 @@ import Testing
         for (index, sequence) in sequences.enumerated() {
             let timestamp = UInt32(truncatingIfNeeded: sequence * 160)
             let arrival = UInt32(truncatingIfNeeded: 1000 + index * 160 + arrivalSkew(index))
-            statistics.record(ssrc: 7, sequenceNumber: UInt16(truncatingIfNeeded: sequence), timestamp: timestamp, arrival: arrival)
+            statistics.record(
+                ssrc: 7, sequenceNumber: UInt16(truncatingIfNeeded: sequence), timestamp: timestamp, arrival: arrival)
         }
         return statistics
     }

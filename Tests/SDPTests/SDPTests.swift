@@ -29,7 +29,8 @@ import Testing
     }
 
     @Test func acceptsBareLineFeeds() throws {
-        let description = try SessionDescription(parsing: offer.split(separator: "\r\n", omittingEmptySubsequences: false).joined(separator: "\n"))
+        let description = try SessionDescription(
+            parsing: offer.split(separator: "\r\n", omittingEmptySubsequences: false).joined(separator: "\n"))
         #expect(description.text == offer)
     }
 
@@ -73,13 +74,31 @@ import Testing
     }
 
     @Test(arguments: [
-        ("v=0\r\nthis is not sdp\r\n", SDPError.invalidLine(number: 2, line: "this is not sdp", reason: "expected <letter>=<value>")),
+        (
+            "v=0\r\nthis is not sdp\r\n",
+            SDPError.invalidLine(number: 2, line: "this is not sdp", reason: "expected <letter>=<value>")
+        ),
         ("s=-\r\n", SDPError.missingVersion),
-        ("v=0\r\nm=audio\r\n", SDPError.invalidLine(number: 2, line: "m=audio", reason: "an m= line needs media, port, proto")),
-        ("v=0\r\nm=audio 99999 RTP/AVP 0\r\n", SDPError.invalidLine(number: 2, line: "m=audio 99999 RTP/AVP 0", reason: "the port is not a number in 0...65535")),
+        (
+            "v=0\r\nm=audio\r\n",
+            SDPError.invalidLine(number: 2, line: "m=audio", reason: "an m= line needs media, port, proto")
+        ),
+        (
+            "v=0\r\nm=audio 99999 RTP/AVP 0\r\n",
+            SDPError.invalidLine(
+                number: 2, line: "m=audio 99999 RTP/AVP 0", reason: "the port is not a number in 0...65535")
+        ),
         // Found by the sdp fuzz target: a port field of only "/" once crashed the parser.
-        ("v=0\r\nm=audio / RTP/AVP 0\r\n", SDPError.invalidLine(number: 2, line: "m=audio / RTP/AVP 0", reason: "the port is not a number in 0...65535")),
-        ("v=0\r\nm=audio 4000/ RTP/AVP 0\r\n", SDPError.invalidLine(number: 2, line: "m=audio 4000/ RTP/AVP 0", reason: "the port count is not a positive number")),
+        (
+            "v=0\r\nm=audio / RTP/AVP 0\r\n",
+            SDPError.invalidLine(
+                number: 2, line: "m=audio / RTP/AVP 0", reason: "the port is not a number in 0...65535")
+        ),
+        (
+            "v=0\r\nm=audio 4000/ RTP/AVP 0\r\n",
+            SDPError.invalidLine(
+                number: 2, line: "m=audio 4000/ RTP/AVP 0", reason: "the port count is not a positive number")
+        ),
     ])
     func rejectsMalformedDescriptionsNamingTheLine(text: String, expected: SDPError) {
         #expect(throws: expected) { try SessionDescription(parsing: text) }

@@ -17,7 +17,8 @@ enum ReferenceSRTP {
     /// The first `count` bytes of AES-CTR keystream from the 16-byte counter block `iv`.
     static func keystream(key: [UInt8], iv: [UInt8], count: Int) throws -> [UInt8] {
         let nonce = try AES._CTR.Nonce(nonceBytes: iv)
-        return Array(try AES._CTR.encrypt([UInt8](repeating: 0, count: count), using: SymmetricKey(data: key), nonce: nonce))
+        return Array(
+            try AES._CTR.encrypt([UInt8](repeating: 0, count: count), using: SymmetricKey(data: key), nonce: nonce))
     }
 
     /// RFC 3711 section 4.3.1 with a key derivation rate of 0: label 0 cipher key, 1 authentication
@@ -35,7 +36,8 @@ enum ReferenceSRTP {
         return SessionKeys(
             cipherKey: try derive(masterKey: masterKey, masterSalt: masterSalt, label: 0, count: suite.keyLength),
             salt: try derive(masterKey: masterKey, masterSalt: masterSalt, label: 2, count: suite.saltLength),
-            authenticationKey: suite.isAEAD ? [] : try derive(masterKey: masterKey, masterSalt: masterSalt, label: 1, count: 20))
+            authenticationKey: suite.isAEAD
+                ? [] : try derive(masterKey: masterKey, masterSalt: masterSalt, label: 1, count: 20))
     }
 
     /// Protects `packet` (a 12-byte header, no CSRC or extension) with session keys; `mki` goes
@@ -52,7 +54,8 @@ enum ReferenceSRTP {
             // RFC 7714 section 8.1: IV = (0x0000 || SSRC || ROC || SEQ) XOR salt; the header is the AAD.
             let iv = zip([0, 0] + ssrc + roc + sequence, keys.salt).map { $0 ^ $1 }
             let sealed = try AES.GCM.seal(
-                payload, using: SymmetricKey(data: keys.cipherKey), nonce: AES.GCM.Nonce(data: iv), authenticating: header)
+                payload, using: SymmetricKey(data: keys.cipherKey), nonce: AES.GCM.Nonce(data: iv),
+                authenticating: header)
             return header + sealed.ciphertext + mki + sealed.tag
         }
         // RFC 3711 section 4.1.1: IV = (salt * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16).

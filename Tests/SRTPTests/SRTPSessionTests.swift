@@ -10,7 +10,8 @@ import Testing
 
     @Test func referenceKeystreamMatchesRFC3711AppendixB2() throws {
         let keystream = try ReferenceSRTP.keystream(
-            key: [UInt8](hex: "2B7E151628AED2A6ABF7158809CF4F3C"), iv: [UInt8](hex: "F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000"), count: 16)
+            key: [UInt8](hex: "2B7E151628AED2A6ABF7158809CF4F3C"), iv: [UInt8](hex: "F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000"),
+            count: 16)
         #expect(keystream == [UInt8](hex: "E03EAD0935C95E80E166B16DD92B4EB4"))
     }
 
@@ -59,7 +60,9 @@ import Testing
             let plain = Self.rtpPacket(sequence: sequence)
             let protected = try sender.protect(plain).get()
             #expect(protected.count == plain.count + suite.rtpTagLength)
-            #expect(protected == (try ReferenceSRTP.protect(plain, suite: suite, keys: keys)), "\(suite) sequence \(sequence)")
+            #expect(
+                protected == (try ReferenceSRTP.protect(plain, suite: suite, keys: keys)),
+                "\(suite) sequence \(sequence)")
             #expect(receiver.unprotect(protected) == .success(plain))
         }
     }
@@ -78,7 +81,8 @@ import Testing
         #expect(receiver.unprotect(tampered) == .failure(.authenticationFailed))
         #expect(receiver.unprotect(protected) == .success(Self.rtpPacket(sequence: 100)))
         #expect(receiver.unprotect(protected) == .failure(.replayed))
-        #expect((try? receiver.unprotect(Array(protected.prefix(8))).get()) == nil, "a truncated packet must be refused")
+        #expect(
+            (try? receiver.unprotect(Array(protected.prefix(8))).get()) == nil, "a truncated packet must be refused")
     }
 
     @Test(arguments: SRTPSuite.allCases)
@@ -106,13 +110,15 @@ import Testing
         let plain = Self.rtpPacket(sequence: 9)
         let protected = try ReferenceSRTP.protect(plain, suite: suite, keys: keys, mki: mki)
         #expect(receiver.unprotect(protected) == .success(plain))
-        let otherMKI = try ReferenceSRTP.protect(Self.rtpPacket(sequence: 10), suite: suite, keys: keys, mki: [0, 0, 0, 8])
+        let otherMKI = try ReferenceSRTP.protect(
+            Self.rtpPacket(sequence: 10), suite: suite, keys: keys, mki: [0, 0, 0, 8])
         #expect((try? receiver.unprotect(otherMKI).get()) == nil, "a packet naming another MKI must be refused")
     }
 
     @Test func keyMaterialOfTheWrongLengthIsRefused() {
         #expect(throws: SRTPError.keyLength(suite: .aeadAES256GCM, expected: 44, actual: 30)) {
-            try SRTPSession(suite: .aeadAES256GCM, key: SRTPMasterKey(material: Self.rfc3711Material), role: .decrypting)
+            try SRTPSession(
+                suite: .aeadAES256GCM, key: SRTPMasterKey(material: Self.rfc3711Material), role: .decrypting)
         }
     }
 }

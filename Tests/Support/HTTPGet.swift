@@ -8,7 +8,9 @@ public func httpGet(_ hostAndPort: String, _ path: String) throws -> (status: In
     let response = connection.receive(timeoutMilliseconds: 5_000).bytes
     let text = String(decoding: response, as: UTF8.self)
     let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
-    let bodyStart = text.range(of: "\r\n\r\n").map { text.utf8.distance(from: text.startIndex, to: $0.upperBound) } ?? response.count
+    let bodyStart =
+        text.range(of: "\r\n\r\n").map { text.utf8.distance(from: text.startIndex, to: $0.upperBound) }
+        ?? response.count
     return (status, Data(response[bodyStart...]))
 }
 

@@ -22,9 +22,12 @@ public final class PacedCall {
         caller = try UDPPeer()
         callee = try UDPPeer()
         let offer = try request([
-            "command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(audioSDP(port: caller.address.port)),
+            "command": "offer", "call-id": .string(callID), "from-tag": "A",
+            "sdp": .string(audioSDP(port: caller.address.port)),
         ])
-        guard offer["result"] == "ok" else { throw ScriptedCallError.refused(offer["error-reason"]?.stringValue ?? "\(offer)") }
+        guard offer["result"] == "ok" else {
+            throw ScriptedCallError.refused(offer["error-reason"]?.stringValue ?? "\(offer)")
+        }
         let answer = try request([
             "command": "answer", "call-id": .string(callID), "from-tag": "A", "to-tag": "B",
             "sdp": .string(audioSDP(port: callee.address.port)),
@@ -52,7 +55,8 @@ public final class PacedCall {
             while let packet = peer.receive(timeoutMilliseconds: wait) {
                 wait = 0
                 // Only the other party's packets (by SSRC): a flood may reach the parties too.
-                guard packet.bytes.count >= 12, packet.bytes[8...11].elementsEqual(peer === callee ? [0, 0, 0xCA, 0x11] : [0, 0, 0xCA, 0x1E])
+                guard packet.bytes.count >= 12,
+                    packet.bytes[8...11].elementsEqual(peer === callee ? [0, 0, 0xCA, 0x11] : [0, 0, 0xCA, 0x1E])
                 else { continue }
                 self[keyPath: heard].insert(Int(packet.bytes[2]) << 8 | Int(packet.bytes[3]))
             }
@@ -60,5 +64,7 @@ public final class PacedCall {
     }
 
     /// Packets not (yet) received, each way.
-    public var lost: (towardsCallee: Int, towardsCaller: Int) { (sent - heardByCallee.count, sent - heardByCaller.count) }
+    public var lost: (towardsCallee: Int, towardsCaller: Int) {
+        (sent - heardByCallee.count, sent - heardByCaller.count)
+    }
 }

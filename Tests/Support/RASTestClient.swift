@@ -1,7 +1,7 @@
-import SpillwayTestFixtures
 import H323
 import MediaPlane
 import SpillwayClient
+import SpillwayTestFixtures
 
 /// An H.323 endpoint or gatekeeper for tests: sends RAS requests from its own UDP port and reads
 /// the answers, noting every RIP that comes first.
@@ -34,7 +34,9 @@ public final class RASTestClient {
         var exchange = RASExchange()
         let deadline = spw_test_seconds() + Double(timeoutMilliseconds) / 1000
         while spw_test_seconds() < deadline {
-            guard let datagram = peer.receive(timeoutMilliseconds: max(1, Int32((deadline - spw_test_seconds()) * 1000))) else { break }
+            guard
+                let datagram = peer.receive(timeoutMilliseconds: max(1, Int32((deadline - spw_test_seconds()) * 1000)))
+            else { break }
             let message = try RASMessage(perEncoded: datagram.bytes)
             if case .requestInProgress(let rip) = message {
                 exchange.progress.append(rip)
@@ -50,19 +52,25 @@ public final class RASTestClient {
 
     /// Registers with the gatekeeper at `destination` as `alias`; returns the endpoint identifier.
     public func register(alias: String, at destination: SocketAddress, sequenceNumber: UInt16 = 1) throws -> String? {
-        try register(aliases: [.h323ID(alias)], callSignalAddress: TransportAddress(ipv4: peer.address.ip, port: 1720)!, at: destination, sequenceNumber: sequenceNumber)
+        try register(
+            aliases: [.h323ID(alias)], callSignalAddress: TransportAddress(ipv4: peer.address.ip, port: 1720)!,
+            at: destination, sequenceNumber: sequenceNumber)
     }
 
     /// Registers with the gatekeeper at `destination` under `aliases`, taking calls at
     /// `callSignalAddress`; returns the endpoint identifier.
     public func register(
-        aliases: [AliasAddress], callSignalAddress: TransportAddress, at destination: SocketAddress, sequenceNumber: UInt16 = 1
+        aliases: [AliasAddress], callSignalAddress: TransportAddress, at destination: SocketAddress,
+        sequenceNumber: UInt16 = 1
     ) throws -> String? {
         let request = RegistrationRequest(
             requestSeqNum: sequenceNumber, discoveryComplete: false, callSignalAddress: [callSignalAddress],
             rasAddress: [transportAddress], terminalType: EndpointType(isTerminal: true), terminalAlias: aliases,
             endpointVendor: RASSamples.vendor)
-        guard case .registrationConfirm(let confirm)? = try self.request(.registrationRequest(request), to: destination).answer else { return nil }
+        guard
+            case .registrationConfirm(let confirm)? = try self.request(.registrationRequest(request), to: destination)
+                .answer
+        else { return nil }
         return confirm.endpointIdentifier
     }
 }

@@ -11,14 +11,18 @@ public final class TCPTestConnection {
     private let descriptor: CInt
 
     public init(to hostAndPort: String) throws {
-        guard let address = SocketAddress(hostAndPort: hostAndPort) else { throw UDPPeerError.system("parse \(hostAndPort)", EINVAL) }
+        guard let address = SocketAddress(hostAndPort: hostAndPort) else {
+            throw UDPPeerError.system("parse \(hostAndPort)", EINVAL)
+        }
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var target = sockaddr_in()
         target.sin_family = sa_family_t(AF_INET)
         target.sin_port = address.port.bigEndian
         inet_pton(AF_INET, address.ip, &target.sin_addr)
         let connected = withUnsafePointer(to: &target) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else {
             let error = errno
@@ -68,7 +72,8 @@ public final class TCPTestListener {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &local) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bind(descriptor, address, length) == 0 && listen(descriptor, 8) == 0 && getsockname(descriptor, address, &length) == 0
+                bind(descriptor, address, length) == 0 && listen(descriptor, 8) == 0
+                    && getsockname(descriptor, address, &length) == 0
             }
         }
         guard bound else {
@@ -93,6 +98,9 @@ public final class TCPTestListener {
         guard accepted >= 0 else { return nil }
         var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         inet_ntop(AF_INET, &peer.sin_addr, &text, socklen_t(text.count))
-        return (TCPTestConnection(descriptor: accepted), String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        return (
+            TCPTestConnection(descriptor: accepted),
+            String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        )
     }
 }

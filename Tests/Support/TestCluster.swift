@@ -1,13 +1,13 @@
-import SpillwayTestFixtures
-import SpillwayMonitor
-import ServiceEdge
 import Bencode
 import Cluster
 import Logging
 import MediaPlane
 import SDP
+import ServiceEdge
 import SpillwayClient
+import SpillwayMonitor
 import SpillwayNode
+import SpillwayTestFixtures
 import Synchronization
 
 #if canImport(Glibc)
@@ -61,7 +61,9 @@ public final class TestCluster {
             configuration.reportAgeLimit = 0.6
             configuration.forwardTimeout = 0.3
             let peerIndices = peers?(node) ?? (0..<count).filter { $0 != node }
-            configuration.peers = peerIndices.map { PeerAddress(id: "n\($0 + 1)", address: "\(ip($0)):\(clusterPort($0))") }
+            configuration.peers = peerIndices.map {
+                PeerAddress(id: "n\($0 + 1)", address: "\(ip($0)):\(clusterPort($0))")
+            }
             configure(node, &configuration)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
@@ -91,7 +93,9 @@ public final class TestCluster {
     }
 
     /// An offer for a new call at `node`, from a caller whose media is at 127.0.0.1:`port`.
-    public func offer(at node: Int, callID: String, port: UInt16 = 40000, supportsLoadLimit: Bool = false) throws -> BencodeValue {
+    public func offer(at node: Int, callID: String, port: UInt16 = 40000, supportsLoadLimit: Bool = false) throws
+        -> BencodeValue
+    {
         var body: [String: BencodeValue] = [
             "command": "offer", "call-id": .string(callID), "from-tag": "A", "sdp": .string(audioSDP(port: port)),
         ]
@@ -149,7 +153,9 @@ public func pcmu(_ sequence: Int, ssrc: UInt32 = 0xABCD, marker: Bool = false, p
 }
 
 /// An SDP with one line per (media, port, proto, payload type, extra attributes) for a party on loopback.
-public func sdp(_ sections: [(media: String, port: UInt16, formats: String, attributes: [String])], ip: String = "127.0.0.1") -> String {
+public func sdp(
+    _ sections: [(media: String, port: UInt16, formats: String, attributes: [String])], ip: String = "127.0.0.1"
+) -> String {
     var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=-\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
     for section in sections {
         text += "m=\(section.media) \(section.port) RTP/AVP \(section.formats)\r\n"

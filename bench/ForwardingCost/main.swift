@@ -64,8 +64,11 @@ rounds: for round in 0..<rounds {
     for (index, call) in relayCalls.enumerated() {
         let ssrc = UInt32(0x5157_0000 + 2 * index)
         let timestamp = UInt32(truncatingIfNeeded: round * 160)
-        call.caller.send(ScriptedCall.rtp(sequence: round, timestamp: timestamp, ssrc: ssrc, payload: payload), to: call.callerSide)
-        call.callee.send(ScriptedCall.rtp(sequence: round, timestamp: timestamp, ssrc: ssrc + 1, payload: payload), to: call.calleeSide)
+        call.caller.send(
+            ScriptedCall.rtp(sequence: round, timestamp: timestamp, ssrc: ssrc, payload: payload), to: call.callerSide)
+        call.callee.send(
+            ScriptedCall.rtp(sequence: round, timestamp: timestamp, ssrc: ssrc + 1, payload: payload),
+            to: call.calleeSide)
     }
     for call in relayCalls {
         for party in [call.callee, call.caller] {
@@ -79,5 +82,6 @@ pool.shutdown()
 
 let expected = 2 * calls * rounds
 print(
-    "{\"engine\": \"\(pool.engine)\", \"calls\": \(calls), \"rounds\": \(rounds), \"forwarded\": \(forwarded), \"expected\": \(expected)}")
+    "{\"engine\": \"\(pool.engine)\", \"calls\": \(calls), \"rounds\": \(rounds), \"forwarded\": \(forwarded), \"expected\": \(expected)}"
+)
 exit(forwarded == expected ? 0 : 1)

@@ -65,7 +65,12 @@ func erlangB(erlangs: Double, servers: Int) -> Double {
 
 /// A binary min-heap of timed events.
 struct EventQueue {
-    enum Kind { case departure(node: Int), pooledDeparture, publish(node: Int), deliver(WorkloadReport, node: Int) }
+    enum Kind {
+        case departure(node: Int)
+        case pooledDeparture
+        case publish(node: Int)
+        case deliver(WorkloadReport, node: Int)
+    }
     private var times: [Double] = []
     private var kinds: [Kind] = []
 
@@ -195,7 +200,9 @@ final class Simulation {
         sessions = Array(repeating: 0, count: nodes)
         ended = Array(repeating: 0, count: nodes)
         endRates = Array(repeating: CallEndRate(windowNanos: UInt64(10 * Self.nanos)), count: nodes)
-        published = (0..<nodes).map { Self.report(node: $0, sessions: 0, capacity: options.capacity, sequence: 0, at: 0) }
+        published = (0..<nodes).map {
+            Self.report(node: $0, sessions: 0, capacity: options.capacity, sequence: 0, at: 0)
+        }
         lastReported = Array(repeating: (0, true), count: nodes)
         sequences = Array(repeating: 0, count: nodes)
         views = Array(repeating: nil, count: policy == .monitor ? 1 : nodes)
@@ -209,7 +216,8 @@ final class Simulation {
     static func id(_ node: Int) -> String { "n\(node)" }
 
     static func report(
-        node: Int, sessions: Int, capacity: Int, callsEndedPerSecond: Double = 0, announcesThresholdCrossings: Bool = false,
+        node: Int, sessions: Int, capacity: Int, callsEndedPerSecond: Double = 0,
+        announcesThresholdCrossings: Bool = false,
         sequence: UInt64, at time: Double
     ) -> WorkloadReport {
         let capacity = ResourceCapacity(sessions: capacity)
@@ -297,7 +305,9 @@ final class Simulation {
     func workloadChanged(at node: Int, now: Double) {
         guard options.pushOnChange else { return }
         let load = Double(sessions[node]) / Double(options.capacity)
-        if SignificantChange().isSignificant(from: lastReported[node], to: (load, AdmissionThreshold(1).admits(load: load))) {
+        if SignificantChange().isSignificant(
+            from: lastReported[node], to: (load, AdmissionThreshold(1).admits(load: load)))
+        {
             publish(node, at: now)
         }
     }
@@ -335,9 +345,11 @@ final class Simulation {
     /// so far; in monitor mode, with the monitor's answer from its own view.
     func decide(at node: Int, _ placement: CallPlacement, now: Double) -> SteeringDecision {
         let viewIndex = policy == .monitor ? 0 : node
-        var view = views[viewIndex] ?? PeerTable(
-            peers: (0..<nodeCount).filter { policy == .monitor || $0 != node }.map { (Self.id($0), "") },
-            ageLimitNanos: UInt64(3 * interval * Self.nanos))
+        var view =
+            views[viewIndex]
+            ?? PeerTable(
+                peers: (0..<nodeCount).filter { policy == .monitor || $0 != node }.map { (Self.id($0), "") },
+                ageLimitNanos: UInt64(3 * interval * Self.nanos))
         let nowNanos = UInt64(now * Self.nanos)
         let unread = deliveries[viewRead[viewIndex]...]
         let peersToRead = unread.count < nodeCount ? Array(unread) : Array(0..<nodeCount)
@@ -370,13 +382,17 @@ final class Simulation {
 }
 
 let options = Options(CommandLine.arguments)
-print("nodes  interval  policy    offered   blocked   blocking   erlang-B   ratio   pooled    ratio   mean-hops p99-hops  max-hops  reports/s decision-us(mean/p99)  blocked-by")
+print(
+    "nodes  interval  policy    offered   blocked   blocking   erlang-B   ratio   pooled    ratio   mean-hops p99-hops  max-hops  reports/s decision-us(mean/p99)  blocked-by"
+)
 var json: [String] = []
 for nodes in options.nodeCounts {
     for interval in options.intervals {
         for policy in options.policies {
             let result = Simulation(options: options, nodes: nodes, interval: interval, policy: policy).run()
-            let meanDecision = result.decisionNanos.isEmpty ? 0 : Double(result.decisionNanos.reduce(0, +)) / Double(result.decisionNanos.count) / 1000
+            let meanDecision =
+                result.decisionNanos.isEmpty
+                ? 0 : Double(result.decisionNanos.reduce(0, +)) / Double(result.decisionNanos.count) / 1000
             let ratio = result.erlangB > 0 ? result.blocking / result.erlangB : .infinity
             func fixed(_ value: Double, _ digits: Int) -> String {
                 let scale = pow(10, Double(digits))
@@ -392,7 +408,8 @@ for nodes in options.nodeCounts {
                     fixed(result.meanHops, 3),
                     "\(result.p99Hops)", "\(result.maxHops)", fixed(result.reportsPerNodeSecond, 2),
                     fixed(meanDecision, 2) + "/" + fixed(result.decisionMicros(0.99), 2) + "            ",
-                    result.blockedBy.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; "),
+                    result.blockedBy.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(
+                        separator: "; "),
                 ].map { $0 + String(repeating: " ", count: max(1, 10 - $0.count)) }.joined())
             fflush(nil)
             json.append(

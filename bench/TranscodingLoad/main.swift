@@ -22,7 +22,8 @@ let arguments = CommandLine.arguments
 guard arguments.count == 5, let callerPort = UInt16(arguments[1]), let calleePort = UInt16(arguments[2]),
     let seconds = Double(arguments[4])
 else {
-    FileHandle.standardError.write("usage: transcoding-load CALLER_PORT CALLEE_PORT callerSide:calleeSide,... SECONDS\n".data(using: .utf8)!)
+    FileHandle.standardError.write(
+        "usage: transcoding-load CALLER_PORT CALLEE_PORT callerSide:calleeSide,... SECONDS\n".data(using: .utf8)!)
     exit(2)
 }
 let relayPorts: [(caller: SocketAddress, callee: SocketAddress)] = arguments[3].split(separator: ",").map { pair in
@@ -35,7 +36,8 @@ func voiceBand(rate: Int) -> [Float] {
     var generator = SystemRandomNumberGenerator()
     return (0..<rate).map { index in
         let time = Double(index) / Double(rate)
-        let tones = 0.2 * sin(2 * .pi * 300 * time) + 0.15 * sin(2 * .pi * 1100 * time) + 0.1 * sin(2 * .pi * 2700 * time)
+        let tones =
+            0.2 * sin(2 * .pi * 300 * time) + 0.15 * sin(2 * .pi * 1100 * time) + 0.1 * sin(2 * .pi * 2700 * time)
         return Float(tones + 0.02 * (Double(generator.next() % 2001) / 1000 - 1))
     }
 }
@@ -67,7 +69,9 @@ var received = (pcmuAtCaller: 0, opusAtCallee: 0, other: 0)
 @MainActor func drain(_ peer: UDPPeer, payloadType: UInt8) -> Int {
     var count = 0
     while true {
-        let length = receiveBuffer.withUnsafeMutableBytes { recv(peer.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        let length = receiveBuffer.withUnsafeMutableBytes {
+            recv(peer.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+        }
         guard length > 0 else { return count }
         if length >= 12, receiveBuffer[1] & 0x7F == payloadType { count += 1 } else { received.other += 1 }
     }
@@ -109,4 +113,5 @@ while ContinuousClock.now < settle {
 }
 print(
     "{\"seconds\": \(seconds), \"calls\": \(calls), \"sent_per_direction\": \(sent), "
-        + "\"opus_at_callee\": \(received.opusAtCallee), \"pcmu_at_caller\": \(received.pcmuAtCaller), \"other\": \(received.other)}")
+        + "\"opus_at_callee\": \(received.opusAtCallee), \"pcmu_at_caller\": \(received.pcmuAtCaller), \"other\": \(received.other)}"
+)

@@ -79,7 +79,9 @@ public struct ClusterMessageError: Error, Equatable, CustomStringConvertible {
 extension ClusterEnvelope {
     /// The envelope as a bencode dictionary.
     public var bencoded: BencodeValue {
-        var fields: [String: BencodeValue] = ["from": .string(sender), "sent": .integer(Int64(bitPattern: sentAtWallNanos))]
+        var fields: [String: BencodeValue] = [
+            "from": .string(sender), "sent": .integer(Int64(bitPattern: sentAtWallNanos)),
+        ]
         switch message {
         case .report(let report):
             fields["type"] = "report"
@@ -126,7 +128,8 @@ extension ClusterEnvelope {
             message = .poll
         case "subscribe":
             message = .subscribe(
-                intervalMillis: Int(try fields.integer("interval-ms")), leaseMillis: Int(try fields.integer("lease-ms")))
+                intervalMillis: Int(try fields.integer("interval-ms")), leaseMillis: Int(try fields.integer("lease-ms"))
+            )
         case "forward":
             message = .forward(
                 ForwardedRequest(
@@ -136,14 +139,19 @@ extension ClusterEnvelope {
             message = .forwardReply(
                 ForwardedReply(
                     id: UInt64(bitPattern: try fields.integer("id")),
-                    owner: try fields.optional("owner").map { value throws(ClusterMessageError) in try NodeIdentity(bencoded: value) },
+                    owner: try fields.optional("owner").map { value throws(ClusterMessageError) in
+                        try NodeIdentity(bencoded: value)
+                    },
                     reply: try fields.value("reply")))
         case "locate":
-            message = .locate(id: UInt64(bitPattern: try fields.integer("id")), excluding: try fields.strings("excluding"))
+            message = .locate(
+                id: UInt64(bitPattern: try fields.integer("id")), excluding: try fields.strings("excluding"))
         case "located":
             message = .located(
                 id: UInt64(bitPattern: try fields.integer("id")),
-                node: try fields.optional("node").map { value throws(ClusterMessageError) in try NodeIdentity(bencoded: value) })
+                node: try fields.optional("node").map { value throws(ClusterMessageError) in
+                    try NodeIdentity(bencoded: value)
+                })
         default:
             throw ClusterMessageError("unknown cluster message type '\(type)'")
         }
@@ -153,7 +161,8 @@ extension ClusterEnvelope {
 extension NodeIdentity {
     var bencoded: BencodeValue {
         var fields: [String: BencodeValue] = [
-            "id": .string(id), "ng": .string(ngAddress), "cluster": .string(clusterAddress), "media-ip": .string(mediaIP),
+            "id": .string(id), "ng": .string(ngAddress), "cluster": .string(clusterAddress),
+            "media-ip": .string(mediaIP),
         ]
         if let rasAddress { fields["ras"] = .string(rasAddress) }
         if let callSignalAddress { fields["call-signal"] = .string(callSignalAddress) }
@@ -163,7 +172,8 @@ extension NodeIdentity {
     init(bencoded value: BencodeValue) throws(ClusterMessageError) {
         let fields = try Fields(value, what: "node identity")
         self.init(
-            id: try fields.string("id"), ngAddress: try fields.string("ng"), clusterAddress: try fields.string("cluster"),
+            id: try fields.string("id"), ngAddress: try fields.string("ng"),
+            clusterAddress: try fields.string("cluster"),
             mediaIP: try fields.string("media-ip"), rasAddress: try fields.optionalString("ras"),
             callSignalAddress: try fields.optionalString("call-signal"))
     }
@@ -202,8 +212,10 @@ extension WorkloadReport {
                 sessions: Int(try fields.integer("sessions")), packetsPerSecond: Double(try fields.integer("pps")),
                 bitsPerSecond: Double(try fields.integer("bps")), cpu: Double(try fields.integer("cpu-ppm")) / 1e6),
             capacity: ResourceCapacity(
-                sessions: Int(try fields.integer("max-sessions")), packetsPerSecond: Double(try fields.integer("max-pps")),
-                bitsPerSecond: Double(try fields.integer("max-bps")), cpu: Double(try fields.integer("max-cpu-ppm")) / 1e6),
+                sessions: Int(try fields.integer("max-sessions")),
+                packetsPerSecond: Double(try fields.integer("max-pps")),
+                bitsPerSecond: Double(try fields.integer("max-bps")),
+                cpu: Double(try fields.integer("max-cpu-ppm")) / 1e6),
             // Calls ended per second in thousandths; a node that does not say (an older one) ends none by it.
             callsEndedPerSecond: Double(try fields.optionalInteger("ended-mcps") ?? 0) / 1000,
             announcesThresholdCrossings: try fields.optionalInteger("crossings") == 1,
@@ -241,7 +253,9 @@ private struct Fields {
     }
 
     func string(_ key: String) throws(ClusterMessageError) -> String {
-        guard let text = try value(key).stringValue else { throw ClusterMessageError("\(what) field '\(key)' is not a string") }
+        guard let text = try value(key).stringValue else {
+            throw ClusterMessageError("\(what) field '\(key)' is not a string")
+        }
         return text
     }
 
@@ -257,10 +271,14 @@ private struct Fields {
     }
 
     func strings(_ key: String) throws(ClusterMessageError) -> [String] {
-        guard let list = try value(key).listValue else { throw ClusterMessageError("\(what) field '\(key)' is not a list") }
+        guard let list = try value(key).listValue else {
+            throw ClusterMessageError("\(what) field '\(key)' is not a list")
+        }
         var strings: [String] = []
         for item in list {
-            guard let text = item.stringValue else { throw ClusterMessageError("\(what) field '\(key)' holds a non-string") }
+            guard let text = item.stringValue else {
+                throw ClusterMessageError("\(what) field '\(key)' holds a non-string")
+            }
             strings.append(text)
         }
         return strings

@@ -82,7 +82,9 @@ public struct ClusterSeal: Sendable {
         } catch {
             return .failure(.malformed)
         }
-        guard isFresh(madeAtWallNanos: envelope.sentAtWallNanos, nowWallNanos: nowWallNanos) else { return .failure(.stale) }
+        guard isFresh(madeAtWallNanos: envelope.sentAtWallNanos, nowWallNanos: nowWallNanos) else {
+            return .failure(.stale)
+        }
         return .success(envelope)
     }
 }

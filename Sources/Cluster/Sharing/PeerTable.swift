@@ -49,7 +49,8 @@ public struct PeerTable: Sendable {
     /// - Parameter peers: the configured nodes, in configuration order (the sequence order).
     public init(peers: [(id: String, clusterAddress: String)], ageLimitNanos: UInt64) {
         self.peers = peers.map { Peer(id: $0.id, clusterAddress: $0.clusterAddress) }
-        positions = Dictionary(peers.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
+        positions = Dictionary(
+            peers.enumerated().map { ($0.element.id, $0.offset) }, uniquingKeysWith: { first, _ in first })
         self.ageLimitNanos = ageLimitNanos
     }
 
@@ -115,7 +116,9 @@ public struct PeerTable: Sendable {
     /// The node's load as last reported, raised by the calls steered to it since and, at `now`,
     /// lowered by the calls its reported end rate says have ended since it reported.
     public func estimatedLoad(of peer: Peer, now: UInt64) -> Double? {
-        peer.figures.hasReport ? Self.estimatedLoad(peer.figures, spills: peer.spillsSinceReport, age: now - min(now, peer.reportedAt)) : nil
+        peer.figures.hasReport
+            ? Self.estimatedLoad(peer.figures, spills: peer.spillsSinceReport, age: now - min(now, peer.reportedAt))
+            : nil
     }
 
     /// The node's free room under its threshold by the estimate (negative when over), or nil without a report.
@@ -128,7 +131,8 @@ public struct PeerTable: Sendable {
     /// was full and would say at once when it is not is taken at its word: no calls ended since.
     private static func estimatedLoad(_ figures: Figures, spills: Int, age: UInt64) -> Double {
         guard figures.maxSessions > 0 else { return figures.load }
-        let saidFull = figures.announcesThresholdCrossings && !AdmissionThreshold(figures.threshold).admits(load: figures.load)
+        let saidFull =
+            figures.announcesThresholdCrossings && !AdmissionThreshold(figures.threshold).admits(load: figures.load)
         let ended = saidFull ? 0 : min(Double(figures.sessions), figures.callsEndedPerSecond * Double(age) / 1e9)
         let sessions = (Double(figures.sessions + spills) - ended) / Double(figures.maxSessions)
         return max(figures.load - ended / Double(figures.maxSessions), sessions)
@@ -145,7 +149,8 @@ public struct PeerTable: Sendable {
                     now - peers[position].reportedAt < ageLimitNanos
                 else { continue }
                 if !excluded.isEmpty, excluded.contains(peers[position].id) { continue }
-                let load = Self.estimatedLoad(figures, spills: peers[position].spillsSinceReport, age: now - peers[position].reportedAt)
+                let load = Self.estimatedLoad(
+                    figures, spills: peers[position].spillsSinceReport, age: now - peers[position].reportedAt)
                 body(position, load, figures.threshold - load)
             }
         }

@@ -27,7 +27,9 @@ public struct SignificantChange: Sendable {
 
     public init(loadStep: Double = 0.1) { self.loadStep = loadStep }
 
-    public func isSignificant(from previous: (load: Double, admits: Bool), to current: (load: Double, admits: Bool)) -> Bool {
+    public func isSignificant(from previous: (load: Double, admits: Bool), to current: (load: Double, admits: Bool))
+        -> Bool
+    {
         previous.admits != current.admits || abs(current.load - previous.load) >= loadStep
     }
 }

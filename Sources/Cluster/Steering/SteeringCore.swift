@@ -115,7 +115,8 @@ public struct SteeringCore: Sendable {
     /// The placement a forwarded request carries, and the spill counted against the peer.
     private func forward(_ placement: CallPlacement, to peer: String, peers: inout PeerTable) -> SteeringDecision {
         peers.noteSpill(to: peer)
-        return .forward(to: peer, placement: CallPlacement(hopsLeft: placement.hopsLeft - 1, visited: placement.visited + [nodeID]))
+        return .forward(
+            to: peer, placement: CallPlacement(hopsLeft: placement.hopsLeft - 1, visited: placement.visited + [nodeID]))
     }
 
     private func excluded(for placement: CallPlacement) -> [String] {

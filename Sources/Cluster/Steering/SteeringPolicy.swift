@@ -67,7 +67,8 @@ public struct SequencePolicy: Sendable {
     public func next(in peers: PeerTable, context: SteeringContext) -> String? {
         peers.peers.first { peer in
             guard !context.visited.contains(peer.id), !peer.isDown else { return false }
-            guard peers.isFresh(peer, now: context.now), let headroom = peers.headroom(of: peer, now: context.now) else { return true }
+            guard peers.isFresh(peer, now: context.now), let headroom = peers.headroom(of: peer, now: context.now)
+            else { return true }
             return headroom > 0
         }?.id
     }
@@ -96,7 +97,9 @@ public struct LeastLoadedPolicy: Sendable {
         var best: (position: Int, load: Double, headroom: Double)?
         peers.forEachUsable(now: context.now, excluding: context.visited) { position, load, headroom in
             // Among nodes that admit, the lowest load; a node that admits beats one that does not.
-            if let current = best, (current.headroom > 0) == (headroom > 0) ? load >= current.load : current.headroom > 0 {
+            if let current = best,
+                (current.headroom > 0) == (headroom > 0) ? load >= current.load : current.headroom > 0
+            {
                 return
             }
             best = (position, load, headroom)

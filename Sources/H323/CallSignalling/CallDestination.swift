@@ -65,6 +65,8 @@ extension RegistrationTable {
     /// The live registration holding any of `aliases`, if one does.
     public mutating func registration(matchingAnyOf aliases: [AliasAddress], now: UInt64) -> Registration? {
         guard !aliases.isEmpty else { return nil }
-        return registeredEndpoints(now: now).first { registration in registration.aliases.contains { aliases.contains($0) } }
+        return registeredEndpoints(now: now).first { registration in
+            registration.aliases.contains { aliases.contains($0) }
+        }
     }
 }

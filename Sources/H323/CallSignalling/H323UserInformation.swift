@@ -10,7 +10,9 @@ public struct H323UserInformation: Sendable {
         case progress, empty, status, statusInquiry, setupAcknowledge, notify
         case unknownExtension(Int)
 
-        static let root: [Body] = [.setup, .callProceeding, .connect, .alerting, .information, .releaseComplete, .facility]
+        static let root: [Body] = [
+            .setup, .callProceeding, .connect, .alerting, .information, .releaseComplete, .facility,
+        ]
         static let extensions: [Body] = [.progress, .empty, .status, .statusInquiry, .setupAcknowledge, .notify]
     }
 
@@ -73,7 +75,9 @@ public struct H323UserInformation: Sendable {
         }
         if pduOptionals.next() { _ = try NonStandardParameter(from: &reader) }
         guard pduExtended else { return }
-        let additions = try reader.field("h323-uu-pdu") { reader throws(PERError) in try reader.readExtensionAdditionSpans() }
+        let additions = try reader.field("h323-uu-pdu") { reader throws(PERError) in
+            try reader.readExtensionAdditionSpans()
+        }
         if let tunnelling = additions[1] {
             var inner = PERReader(tunnelling.contents)
             h245Tunnelling = try inner.readBit()
@@ -129,12 +133,16 @@ public struct H323UserInformation: Sendable {
         _ = try reader.field("sourceInfo") { reader throws(PERError) in try EndpointType(from: &reader) }
         if optionals.next() { destinationAddress = try reader.readAliases("destinationAddress") }
         if optionals.next() {
-            let (address, span) = try reader.measuring { reader throws(PERError) in try reader.readTransportAddress("destCallSignalAddress") }
+            let (address, span) = try reader.measuring { reader throws(PERError) in
+                try reader.readTransportAddress("destCallSignalAddress")
+            }
             destCallSignalAddress = address
             bodyLocations[.destCallSignalAddress] = .root(span)
         }
         if optionals.next() { _ = try reader.readAliases("destExtraCallInfo") }
-        if optionals.next() { _ = try reader.readSequenceOf { reader throws(PERError) in try reader.readCallReferenceValue() } }
+        if optionals.next() {
+            _ = try reader.readSequenceOf { reader throws(PERError) in try reader.readCallReferenceValue() }
+        }
         _ = try reader.readBit()  // activeMC
         conferenceID = try reader.readConferenceID()
         _ = try Self.readNullChoice(&reader, rootCount: 3)  // conferenceGoal
@@ -179,24 +187,32 @@ public struct H323UserInformation: Sendable {
         }
     }
 
-    private func readHeader(_ reader: inout PERReader, optionals: Int) throws(PERError) -> (extended: Bool, optionals: OptionalFields) {
+    private func readHeader(_ reader: inout PERReader, optionals: Int) throws(PERError) -> (
+        extended: Bool, optionals: OptionalFields
+    ) {
         let header = try reader.readSequenceHeader(extensible: true, optionalFields: optionals)
-        _ = try reader.field("protocolIdentifier") { reader throws(PERError) in try ASN1ObjectIdentifier(from: &reader) }
+        _ = try reader.field("protocolIdentifier") { reader throws(PERError) in try ASN1ObjectIdentifier(from: &reader)
+        }
         return header
     }
 
     private mutating func readH245Address(_ reader: inout PERReader) throws(PERError) {
-        let (address, span) = try reader.measuring { reader throws(PERError) in try reader.readTransportAddress("h245Address") }
+        let (address, span) = try reader.measuring { reader throws(PERError) in
+            try reader.readTransportAddress("h245Address")
+        }
         h245Address = address
         bodyLocations[.h245Address] = .root(span)
     }
 
-    private mutating func readAdditions(_ reader: inout PERReader, callIdentifier: Int, fastStart: Int? = nil) throws(PERError) {
+    private mutating func readAdditions(_ reader: inout PERReader, callIdentifier: Int, fastStart: Int? = nil)
+        throws(PERError)
+    {
         try takeAdditions(try reader.readExtensionAdditionSpans(), callIdentifier: callIdentifier, fastStart: fastStart)
     }
 
     private mutating func takeAdditions(
-        _ additions: [Int: (contents: [UInt8], span: Range<Int>)], callIdentifier index: Int, fastStart fastStartIndex: Int?
+        _ additions: [Int: (contents: [UInt8], span: Range<Int>)], callIdentifier index: Int,
+        fastStart fastStartIndex: Int?
     ) throws(PERError) {
         if let identifier = additions[index] { callIdentifier = try CallIdentifier(perEncoded: identifier.contents) }
         if let fastStartIndex, let proposals = additions[fastStartIndex] {
@@ -262,7 +278,9 @@ public struct H323UserInformation: Sendable {
                 bodyPatches.append(PERPatch.openType(span, contents: writer.encoded))
             }
         }
-        if let address = rewrite.h245Address { try replace(.h245Address, name: "h245Address") { address.encode(to: &$0) } }
+        if let address = rewrite.h245Address {
+            try replace(.h245Address, name: "h245Address") { address.encode(to: &$0) }
+        }
         if let address = rewrite.destCallSignalAddress {
             try replace(.destCallSignalAddress, name: "destCallSignalAddress") { address.encode(to: &$0) }
         }
@@ -276,7 +294,9 @@ public struct H323UserInformation: Sendable {
             patches = bodyPatches
         }
         if let control = rewrite.h245Control {
-            guard let span = h245ControlSpan else { throw PERError(.invalid("the message tunnels no H.245 to replace"), field: "h245Control") }
+            guard let span = h245ControlSpan else {
+                throw PERError(.invalid("the message tunnels no H.245 to replace"), field: "h245Control")
+            }
             var writer = PERWriter()
             Self.encodeOctetStrings(control, to: &writer)
             patches.append(PERPatch.openType(span, contents: writer.encoded))
@@ -310,7 +330,9 @@ public struct H323UserInformation: Sendable {
         to address: TransportAddress, aliases: [AliasAddress]?, conferenceID: [UInt8]?, callIdentifier: CallIdentifier?
     ) -> [UInt8] {
         encode(body: .root(6)) { writer in
-            writer.writeSequenceHeader(extensible: true, extended: callIdentifier != nil, optionals: [true, aliases != nil, conferenceID != nil])
+            writer.writeSequenceHeader(
+                extensible: true, extended: callIdentifier != nil,
+                optionals: [true, aliases != nil, conferenceID != nil])
             ASN1ObjectIdentifier.h225Version4.encode(to: &writer)
             address.encode(to: &writer)
             if let aliases { writer.writeAliases(aliases) }
@@ -338,7 +360,9 @@ public struct H323UserInformation: Sendable {
         encode(body: .extension(1), h245Control: h245Control) { _ in }
     }
 
-    private static func encode(body: ChoiceIndex, h245Control: [[UInt8]]? = nil, _ uuie: (inout PERWriter) -> Void) -> [UInt8] {
+    private static func encode(body: ChoiceIndex, h245Control: [[UInt8]]? = nil, _ uuie: (inout PERWriter) -> Void)
+        -> [UInt8]
+    {
         var writer = PERWriter()
         writer.writeSequenceHeader(extensible: true, optionals: [false])
         writer.writeSequenceHeader(extensible: true, extended: h245Control != nil, optionals: [false])

@@ -81,7 +81,9 @@ public struct Q931Message: Equatable, Sendable {
             throw .badQ931("protocol discriminator 0x\(String(bytes[0], radix: 16)), expected 0x08")
         }
         let referenceLength = Int(bytes[1] & 0x0F)
-        guard bytes[1] & 0xF0 == 0, referenceLength <= 2 else { throw .badQ931("call reference length octet 0x\(String(bytes[1], radix: 16))") }
+        guard bytes[1] & 0xF0 == 0, referenceLength <= 2 else {
+            throw .badQ931("call reference length octet 0x\(String(bytes[1], radix: 16))")
+        }
         guard bytes.count >= 3 + referenceLength else { throw .badQ931("message ends inside its call reference") }
         var reference: UInt16 = 0
         for octet in bytes[2..<2 + referenceLength] { reference = reference << 8 | UInt16(octet) }
@@ -89,7 +91,9 @@ public struct Q931Message: Equatable, Sendable {
         fromDestination = reference & flagMask != 0
         callReference = reference & ~flagMask
         typeCode = bytes[2 + referenceLength]
-        guard typeCode & 0x80 == 0 else { throw .badQ931("message type octet 0x\(String(typeCode, radix: 16)) has bit 8 set") }
+        guard typeCode & 0x80 == 0 else {
+            throw .badQ931("message type octet 0x\(String(typeCode, radix: 16)) has bit 8 set")
+        }
         elements = []
         var index = 3 + referenceLength
         while index < bytes.count {
@@ -106,7 +110,9 @@ public struct Q931Message: Equatable, Sendable {
             let length = lengthOctets == 2 ? Int(bytes[index]) << 8 | Int(bytes[index + 1]) : Int(bytes[index])
             index += lengthOctets
             guard index + length <= bytes.count else {
-                throw .badQ931("element 0x\(String(identifier, radix: 16)) claims \(length) octets, \(bytes.count - index) are left")
+                throw .badQ931(
+                    "element 0x\(String(identifier, radix: 16)) claims \(length) octets, \(bytes.count - index) are left"
+                )
             }
             elements.append(InformationElement(identifier, Array(bytes[index..<index + length])))
             index += length
@@ -115,7 +121,10 @@ public struct Q931Message: Equatable, Sendable {
 
     /// The message's encoding, with a two-octet call reference as H.225.0 requires.
     public var encoded: [UInt8] {
-        var bytes: [UInt8] = [Self.protocolDiscriminator, 2, UInt8(callReference >> 8 & 0x7F) | (fromDestination ? 0x80 : 0), UInt8(callReference & 0xFF), typeCode]
+        var bytes: [UInt8] = [
+            Self.protocolDiscriminator, 2, UInt8(callReference >> 8 & 0x7F) | (fromDestination ? 0x80 : 0),
+            UInt8(callReference & 0xFF), typeCode,
+        ]
         for element in elements {
             bytes.append(element.identifier)
             if element.isSingleOctet { continue }
@@ -142,7 +151,9 @@ public struct Q931Message: Equatable, Sendable {
 
     /// The H.225.0 `H323-UserInformation` encoding the User-user element carries, if any.
     public var userInformation: [UInt8]? {
-        guard let contents = element(Element.userUser), contents.first == Self.userInformationDiscriminator else { return nil }
+        guard let contents = element(Element.userUser), contents.first == Self.userInformationDiscriminator else {
+            return nil
+        }
         return Array(contents.dropFirst())
     }
 

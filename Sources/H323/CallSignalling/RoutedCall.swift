@@ -14,7 +14,8 @@ public protocol RoutedCallServices {
     /// receives (when the message named them); `format`, when the message named one, is what
     /// `sender` sends. Returns the relay's addresses facing the other side.
     func anchorMedia(
-        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?, rtcp: MediaAddress?
+        session: Int, format: (MediaFormat, sender: CallSide)?, from side: CallSide, rtp: MediaAddress?,
+        rtcp: MediaAddress?
     ) throws -> RelayAddresses
     /// Listens for the other side's H.245 connection and proxies it to `side`'s listener at
     /// `address`. Returns the relay's listening address to give the other side in its place.
@@ -62,7 +63,9 @@ public struct RoutedCall: Sendable {
     }
 
     /// Relays `message` from `side`: the actions to take, in order.
-    public mutating func relay(_ message: Q931Message, from side: CallSide, services: some RoutedCallServices) -> [Action] {
+    public mutating func relay(_ message: Q931Message, from side: CallSide, services: some RoutedCallServices)
+        -> [Action]
+    {
         guard !isEnded else { return [.dropped(from: side, reason: "call-ended", detail: "the call has ended")] }
         if message.type == .statusEnquiry { return [.send(status(to: side), to: side)] }
         var forwarded = message
@@ -84,7 +87,8 @@ public struct RoutedCall: Sendable {
         case .connect: isConnected = true
         case .releaseComplete:
             isEnded = true
-            actions.append(.end(reason: "\(side) released the call (cause \(message.cause.map(String.init) ?? "none"))"))
+            actions.append(
+                .end(reason: "\(side) released the call (cause \(message.cause.map(String.init) ?? "none"))"))
         default: break
         }
         return actions
@@ -92,7 +96,8 @@ public struct RoutedCall: Sendable {
 
     /// The ReleaseComplete the proxy sends `side` itself when the call ends for another reason
     /// (the other side's connection dropped, a media timeout, an NG `delete`); marks the call ended.
-    public mutating func release(_ side: CallSide, cause: Int, reason: H323UserInformation.ReleaseReason) -> Q931Message {
+    public mutating func release(_ side: CallSide, cause: Int, reason: H323UserInformation.ReleaseReason) -> Q931Message
+    {
         isEnded = true
         var message = Q931Message(
             type: .releaseComplete, callReference: callReference, fromDestination: side == .caller,
@@ -104,7 +109,8 @@ public struct RoutedCall: Sendable {
     // MARK: - Rewriting
 
     private mutating func rewrite(
-        _ information: H323UserInformation, from side: CallSide, services: some RoutedCallServices, actions: inout [Action]
+        _ information: H323UserInformation, from side: CallSide, services: some RoutedCallServices,
+        actions: inout [Action]
     ) throws -> H323UserInformation.Rewrite? {
         var rewrite = H323UserInformation.Rewrite()
         if let proposals = information.fastStart {
@@ -113,13 +119,18 @@ public struct RoutedCall: Sendable {
             var kept: [[UInt8]] = []
             for proposal in proposals {
                 do {
-                    kept.append(try OpenLogicalChannel.rewriting(proposal) { channel in try anchor(channel, from: side, services: services) })
+                    kept.append(
+                        try OpenLogicalChannel.rewriting(proposal) { channel in
+                            try anchor(channel, from: side, services: services)
+                        })
                 } catch {
-                    actions.append(.dropped(from: side, reason: "media-not-anchored", detail: "a fastStart channel: \(error)"))
+                    actions.append(
+                        .dropped(from: side, reason: "media-not-anchored", detail: "a fastStart channel: \(error)"))
                 }
             }
             guard !kept.isEmpty else {
-                throw PERError(.unsupported("no fastStart channel whose media the relay can anchor"), field: "fastStart")
+                throw PERError(
+                    .unsupported("no fastStart channel whose media the relay can anchor"), field: "fastStart")
             }
             rewrite.fastStart = kept
         }
@@ -144,8 +155,11 @@ public struct RoutedCall: Sendable {
             return try rewriteH245(encoding, from: side, services: services)
         } catch {
             actions.append(.dropped(from: side, reason: "media-not-anchored", detail: "tunnelled H.245: \(error)"))
-            if let message = try? H245ControlMessage(perEncoded: encoding), case .openLogicalChannel(let open) = message.kind {
-                var reject = Q931Message(type: .facility, callReference: callReference, fromDestination: side == .caller)
+            if let message = try? H245ControlMessage(perEncoded: encoding),
+                case .openLogicalChannel(let open) = message.kind
+            {
+                var reject = Q931Message(
+                    type: .facility, callReference: callReference, fromDestination: side == .caller)
                 reject.setUserInformation(
                     H323UserInformation.tunnelling([H245ControlMessage.openLogicalChannelReject(number: open.number)]))
                 actions.append(.send(reject, to: side))
@@ -156,7 +170,9 @@ public struct RoutedCall: Sendable {
 
     /// An H.245 message from `side` with the relay's media addresses, whichever way it travels
     /// (tunnelled, or on a proxied H.245 connection).
-    public mutating func rewriteH245(_ encoding: [UInt8], from side: CallSide, services: some RoutedCallServices) throws -> [UInt8] {
+    public mutating func rewriteH245(_ encoding: [UInt8], from side: CallSide, services: some RoutedCallServices) throws
+        -> [UInt8]
+    {
         let message = try H245ControlMessage(perEncoded: encoding)
         switch message.kind {
         case .closeLogicalChannel(let number): sessions[ChannelKey(opener: side, number: number)] = nil
@@ -166,23 +182,33 @@ public struct RoutedCall: Sendable {
         return try message.rewritingMedia { channel in try anchor(channel, from: side, services: services) }
     }
 
-    private mutating func anchor(_ channel: MediaChannel, from side: CallSide, services: some RoutedCallServices) throws -> RelayAddresses {
+    private mutating func anchor(_ channel: MediaChannel, from side: CallSide, services: some RoutedCallServices) throws
+        -> RelayAddresses
+    {
         let session: Int
         switch channel.block {
         case .forward, .reverse:
-            guard let named = channel.media.sessionID else { throw PERError(.invalid("a logical channel without a session"), field: "sessionID") }
+            guard let named = channel.media.sessionID else {
+                throw PERError(.invalid("a logical channel without a session"), field: "sessionID")
+            }
             session = named
             sessions[ChannelKey(opener: side, number: channel.logicalChannelNumber)] = named
         case .acknowledgement:
-            guard let opened = sessions[ChannelKey(opener: side.other, number: channel.logicalChannelNumber)] ?? channel.media.sessionID else {
-                throw PERError(.invalid("an Ack for logical channel \(channel.logicalChannelNumber), which was never opened"), field: "forwardLogicalChannelNumber")
+            guard
+                let opened = sessions[ChannelKey(opener: side.other, number: channel.logicalChannelNumber)]
+                    ?? channel.media.sessionID
+            else {
+                throw PERError(
+                    .invalid("an Ack for logical channel \(channel.logicalChannelNumber), which was never opened"),
+                    field: "forwardLogicalChannelNumber")
             }
             session = opened
         }
         // A forward channel carries what its opener sends; a reverse one what the opener receives.
         let sender = channel.block == .forward ? side : side.other
         return try services.anchorMedia(
-            session: session, format: channel.format.map { ($0, sender) }, from: side, rtp: channel.media.rtp, rtcp: channel.media.rtcp)
+            session: session, format: channel.format.map { ($0, sender) }, from: side, rtp: channel.media.rtp,
+            rtcp: channel.media.rtcp)
     }
 
     // MARK: - Answers of its own
@@ -192,12 +218,16 @@ public struct RoutedCall: Sendable {
         var message = Q931Message(
             type: .status, callReference: callReference, fromDestination: side == .caller,
             elements: [Q931Message.causeElement(30), .init(Q931Message.Element.callState, [isConnected ? 10 : 3])])
-        message.setUserInformation(H323UserInformation.status(callIdentifier: callIdentifier ?? CallIdentifier(guid: Array(repeating: 0, count: 16))))
+        message.setUserInformation(
+            H323UserInformation.status(
+                callIdentifier: callIdentifier ?? CallIdentifier(guid: Array(repeating: 0, count: 16))))
         return message
     }
 
     /// A message that cannot be relayed: dropped; a Setup is answered with ReleaseComplete.
-    private mutating func refuse(_ message: Q931Message, from side: CallSide, reason: String, detail: String) -> [Action] {
+    private mutating func refuse(_ message: Q931Message, from side: CallSide, reason: String, detail: String)
+        -> [Action]
+    {
         var actions: [Action] = [.dropped(from: side, reason: reason, detail: detail)]
         if message.type == .setup {
             actions.append(.send(release(side, cause: 127, reason: .undefinedReason), to: side))

@@ -68,7 +68,8 @@ public struct SpillwaySetupElement: Equatable, Sendable {
     private var fields: [UInt8] {
         let destinationOctets = Array((destination ?? "").utf8.prefix(Self.maximumDestination))
         return [Self.version, UInt8(clamping: hopsLeft), UInt8(destinationOctets.count)] + destinationOctets
-            + VisitedNodes(visited).listing + (0..<8).reversed().map { UInt8(truncatingIfNeeded: madeAtWallNanos >> (8 * $0)) }
+            + VisitedNodes(visited).listing
+            + (0..<8).reversed().map { UInt8(truncatingIfNeeded: madeAtWallNanos >> (8 * $0)) }
     }
 
     /// What the tag covers: the element's fields and making time, and the call's identifier
@@ -90,7 +91,8 @@ public struct SpillwaySetupElement: Equatable, Sendable {
 
     private static func position(in message: Q931Message) -> Int? {
         message.elements.indices.dropLast().first { index in
-            message.elements[index].identifier == shiftToCodeset7 && message.elements[index + 1].identifier == identifier
+            message.elements[index].identifier == shiftToCodeset7
+                && message.elements[index + 1].identifier == identifier
         }
     }
 }

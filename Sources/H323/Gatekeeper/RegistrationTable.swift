@@ -27,7 +27,9 @@ public struct RegistrationTable: Sendable {
 
     /// Registers or renews. A new registration is identified by its first H.323-ID alias when no
     /// other endpoint holds it, otherwise by a generated `ep-N`.
-    public mutating func register(_ request: RegistrationRequest, now: UInt64) -> Result<Registration, RegistrationRejectReason> {
+    public mutating func register(_ request: RegistrationRequest, now: UInt64) -> Result<
+        Registration, RegistrationRejectReason
+    > {
         expire(now: now)
         let expiresAt = now + UInt64(timeToLive) * 1_000_000_000
         if request.keepAlive {
@@ -42,13 +44,16 @@ public struct RegistrationTable: Sendable {
         guard let callSignal = request.callSignalAddress.first else { return .failure(.invalidCallSignalAddress) }
         let ras = request.rasAddress.first
         // The same endpoint registering again (a restart) keeps its identifier.
-        if let existing = registrations.values.first(where: { $0.callSignalAddress == callSignal && $0.rasAddress == ras }) {
+        if let existing = registrations.values.first(where: {
+            $0.callSignalAddress == callSignal && $0.rasAddress == ras
+        }) {
             registrations[existing.endpointIdentifier] = nil
         }
         guard registrations.count < capacity else { return .failure(.resourceUnavailable) }
         let identifier = preferredIdentifier(aliases) ?? generatedIdentifier()
         let registration = Registration(
-            endpointIdentifier: identifier, aliases: aliases, rasAddress: ras, callSignalAddress: callSignal, expiresAt: expiresAt)
+            endpointIdentifier: identifier, aliases: aliases, rasAddress: ras, callSignalAddress: callSignal,
+            expiresAt: expiresAt)
         registrations[identifier] = registration
         return .success(registration)
     }

@@ -36,7 +36,11 @@ public struct H245ControlMessage: Sendable, Equatable {
         switch try reader.readChoiceIndex(rootCount: 4, extensible: true) {
         case .root(0):
             switch try reader.readChoiceIndex(rootCount: 11, extensible: true) {
-            case .root(3): kind = .openLogicalChannel(try reader.field("openLogicalChannel") { reader throws(PERError) in try OpenLogicalChannel(from: &reader) })
+            case .root(3):
+                kind = .openLogicalChannel(
+                    try reader.field("openLogicalChannel") { reader throws(PERError) in
+                        try OpenLogicalChannel(from: &reader)
+                    })
             case .root(4):
                 _ = try reader.readSequenceHeader(extensible: true, optionalFields: 0)
                 kind = .closeLogicalChannel(number: try reader.readConstrainedWholeNumber(in: 1...65_535))
@@ -45,7 +49,11 @@ public struct H245ControlMessage: Sendable, Equatable {
             }
         case .root(1):
             switch try reader.readChoiceIndex(rootCount: 19, extensible: true) {
-            case .root(5): kind = .openLogicalChannelAck(try reader.field("openLogicalChannelAck") { reader throws(PERError) in try OpenLogicalChannelAck(from: &reader) })
+            case .root(5):
+                kind = .openLogicalChannelAck(
+                    try reader.field("openLogicalChannelAck") { reader throws(PERError) in
+                        try OpenLogicalChannelAck(from: &reader)
+                    })
             case .root(6):
                 _ = try reader.readSequenceHeader(extensible: true, optionalFields: 0)
                 kind = .openLogicalChannelReject(number: try reader.readConstrainedWholeNumber(in: 1...65_535))

@@ -38,7 +38,9 @@ public struct LogicalChannelMedia: Sendable, Equatable {
     }
 
     /// A TransportAddress field and the bits it takes.
-    private static func readAddress(_ name: String, _ reader: inout PERReader) throws(PERError) -> (MediaAddress, Range<Int>) {
+    private static func readAddress(_ name: String, _ reader: inout PERReader) throws(PERError) -> (
+        MediaAddress, Range<Int>
+    ) {
         try reader.field(name) { reader throws(PERError) in
             try reader.measuring { reader throws(PERError) in try MediaAddress(from: &reader) }
         }

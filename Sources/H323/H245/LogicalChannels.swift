@@ -49,14 +49,20 @@ public struct OpenLogicalChannel: Sendable, Equatable {
         let hasReverse = optionals.next()
         var (forwardExtended, forwardOptionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 1)
         if forwardOptionals.next() { _ = try reader.readConstrainedWholeNumber(in: 0...65_535) }
-        forwardFormat = try reader.field("forwardLogicalChannelParameters.dataType") { reader throws(PERError) in try MediaFormat(from: &reader) }
+        forwardFormat = try reader.field("forwardLogicalChannelParameters.dataType") { reader throws(PERError) in
+            try MediaFormat(from: &reader)
+        }
         try readMultiplexParameters(&reader, block: .forward, format: forwardFormat, rootCount: 3)
         if forwardExtended { _ = try reader.readExtensionAdditions() }
         if hasReverse {
             var (reverseExtended, reverseOptionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 1)
-            let format = try reader.field("reverseLogicalChannelParameters.dataType") { reader throws(PERError) in try MediaFormat(from: &reader) }
+            let format = try reader.field("reverseLogicalChannelParameters.dataType") { reader throws(PERError) in
+                try MediaFormat(from: &reader)
+            }
             reverseFormat = format
-            if reverseOptionals.next() { try readMultiplexParameters(&reader, block: .reverse, format: format, rootCount: 2) }
+            if reverseOptionals.next() {
+                try readMultiplexParameters(&reader, block: .reverse, format: format, rootCount: 2)
+            }
             if reverseExtended { _ = try reader.readExtensionAdditions() }
         }
     }
@@ -74,7 +80,9 @@ public struct OpenLogicalChannel: Sendable, Equatable {
             let media = try inner.field("h2250LogicalChannelParameters") { reader throws(PERError) in
                 try LogicalChannelMedia.readParameters(&reader)
             }
-            blocks.append((MediaChannel(logicalChannelNumber: number, block: block, format: format, media: media), span, contents))
+            blocks.append(
+                (MediaChannel(logicalChannelNumber: number, block: block, format: format, media: media), span, contents)
+            )
         case .extension:
             _ = try reader.readOpenType()
         }
@@ -143,7 +151,8 @@ public struct OpenLogicalChannelAck: Sendable, Equatable {
     }
 
     func patches(choosing choose: MediaRelayChooser) throws -> [PERPatch] {
-        guard let channel = mediaChannel, let ackParameters, channel.media.rtp != nil || channel.media.rtcp != nil else { return [] }
+        guard let channel = mediaChannel, let ackParameters, channel.media.rtp != nil || channel.media.rtcp != nil
+        else { return [] }
         let inner = try channel.media.patches(towards: try choose(channel))
         return [PERPatch.openType(ackParameters.span, contents: ackParameters.contents.applying(inner))]
     }

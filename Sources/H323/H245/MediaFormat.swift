@@ -45,7 +45,8 @@ public enum MediaFormat: Hashable, Sendable, CustomStringConvertible {
         "G.722 48k", "G.723.1", "G.728", "G.729", "G.729 Annex A", "MPEG-1 audio", "MPEG-2 audio",
     ]
     static let audioExtensions = [
-        "G.729 Annex B", "G.729 Annex A+B", "G.723.1 Annex C", "GSM full rate", "GSM half rate", "GSM enhanced full rate",
+        "G.729 Annex B", "G.729 Annex A+B", "G.723.1 Annex C", "GSM full rate", "GSM half rate",
+        "GSM enhanced full rate",
         "generic", "G.729 extensions", "VBD", "telephone events", "tones",
     ]
     static let videoRoot = ["nonStandard", "H.261", "H.262", "H.263", "MPEG-1 video"]
@@ -68,7 +69,10 @@ public enum MediaFormat: Hashable, Sendable, CustomStringConvertible {
             throw reader.error(.unsupported(index == 4 ? "a data application channel" : "an encryptionData channel"))
         case .extension(let index):
             _ = try reader.readOpenType()
-            let names = ["h235Control", "h235Media", "multiplexedStream", "redundancyEncoding", "multiplePayloadStream", "depFec", "fec"]
+            let names = [
+                "h235Control", "h235Media", "multiplexedStream", "redundancyEncoding", "multiplePayloadStream",
+                "depFec", "fec",
+            ]
             self = .other(index < names.count ? names[index] : "data type \(index)")
         }
     }
@@ -144,7 +148,9 @@ public enum MediaFormat: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// IS11172AudioCapability and IS13818AudioCapability: BOOLEANs, then a bit rate.
-    private static func skipBooleanSequence(_ reader: inout PERReader, booleans: Int, bitRate: ClosedRange<Int>) throws(PERError) {
+    private static func skipBooleanSequence(_ reader: inout PERReader, booleans: Int, bitRate: ClosedRange<Int>)
+        throws(PERError)
+    {
         let (extended, _) = try reader.readSequenceHeader(extensible: true, optionalFields: 0)
         _ = try reader.readBits(booleans)
         _ = try reader.readConstrainedWholeNumber(in: bitRate)

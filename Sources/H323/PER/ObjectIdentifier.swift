@@ -15,7 +15,9 @@ public struct ASN1ObjectIdentifier: Hashable, Sendable, CustomStringConvertible,
         var values: [UInt64] = []
         var value: UInt64 = 0
         for (position, octet) in contents.enumerated() {
-            guard value >> 57 == 0 else { throw reader.error(.unsupported("an OBJECT IDENTIFIER arc wider than 64 bits")) }
+            guard value >> 57 == 0 else {
+                throw reader.error(.unsupported("an OBJECT IDENTIFIER arc wider than 64 bits"))
+            }
             value = value << 7 | UInt64(octet & 0x7F)
             if octet & 0x80 == 0 {
                 values.append(value)

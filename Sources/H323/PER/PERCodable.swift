@@ -49,7 +49,9 @@ public struct OptionalFields: Sendable {
 extension PERReader {
     /// The start of a SEQUENCE: its extension bit when `extensible`, then one presence bit per root
     /// OPTIONAL field. Returns whether extension additions follow the root, and the presence bits.
-    public mutating func readSequenceHeader(extensible: Bool, optionalFields count: Int) throws(PERError) -> (extended: Bool, optionals: OptionalFields) {
+    public mutating func readSequenceHeader(extensible: Bool, optionalFields count: Int) throws(PERError) -> (
+        extended: Bool, optionals: OptionalFields
+    ) {
         let extended = extensible ? try readBit() : false
         return (extended, OptionalFields(bits: try readBits(count), count: count))
     }
@@ -73,7 +75,9 @@ extension PERReader {
         let count = if let size { try readLength(in: size) } else { try readLengthDeterminant() }
         var elements: [Element] = []
         elements.reserveCapacity(min(count, 64))
-        for index in 0..<count { elements.append(try field("\(index)") { reader throws(PERError) in try element(&reader) }) }
+        for index in 0..<count {
+            elements.append(try field("\(index)") { reader throws(PERError) in try element(&reader) })
+        }
         return elements
     }
 }
@@ -125,7 +129,9 @@ extension PERWriter {
     }
 
     /// A SEQUENCE OF with `size` as its SIZE constraint (nil when unconstrained).
-    public mutating func writeSequenceOf<Element>(_ elements: [Element], size: ClosedRange<Int>? = nil, _ element: (Element, inout PERWriter) -> Void) {
+    public mutating func writeSequenceOf<Element>(
+        _ elements: [Element], size: ClosedRange<Int>? = nil, _ element: (Element, inout PERWriter) -> Void
+    ) {
         if let size { writeLength(elements.count, in: size) } else { writeLengthDeterminant(elements.count) }
         for value in elements { element(value, &self) }
     }

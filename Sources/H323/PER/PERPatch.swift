@@ -28,7 +28,8 @@ public struct PERPatch: Sendable, Equatable {
         let written = writer.bitCount - phase
         guard written == span.count else {
             throw PERError(
-                .unsupported("\(field) would take \(written) bits in place of \(span.count) (a different address family?)"),
+                .unsupported(
+                    "\(field) would take \(written) bits in place of \(span.count) (a different address family?)"),
                 field: field, bitOffset: span.lowerBound)
         }
         var bits = PERWriter()
@@ -106,13 +107,17 @@ extension PERReader {
         for index in 0..<count where try readBit() { present.append(index) }
         var additions: [Int: (contents: [UInt8], span: Range<Int>)] = [:]
         for index in present {
-            additions[index] = try field("extension-\(index)") { reader throws(PERError) in try reader.readOpenTypeSpan() }
+            additions[index] = try field("extension-\(index)") { reader throws(PERError) in
+                try reader.readOpenTypeSpan()
+            }
         }
         return additions
     }
 
     /// Reads `body` and returns what it read with the span of bits it took.
-    public mutating func measuring<T>(_ body: (inout PERReader) throws(PERError) -> T) throws(PERError) -> (value: T, span: Range<Int>) {
+    public mutating func measuring<T>(_ body: (inout PERReader) throws(PERError) -> T) throws(PERError) -> (
+        value: T, span: Range<Int>
+    ) {
         let start = bitPosition
         let value = try body(&self)
         return (value, start..<bitPosition)

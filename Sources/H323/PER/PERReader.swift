@@ -16,7 +16,8 @@ public struct PERReader: Sendable {
     public var remainingBits: Int { bytes.count * 8 - bitPosition }
 
     /// Decodes `body` as the value of field `name`, so an error inside it names the path.
-    public mutating func field<T>(_ name: String, _ body: (inout PERReader) throws(PERError) -> T) throws(PERError) -> T {
+    public mutating func field<T>(_ name: String, _ body: (inout PERReader) throws(PERError) -> T) throws(PERError) -> T
+    {
         fieldPath.append(name)
         defer { fieldPath.removeLast() }
         return try body(&self)

@@ -46,7 +46,9 @@ extension PERReader {
     }
 
     /// A restricted character string (IA5String, with or without a permitted alphabet) with a SIZE constraint.
-    public mutating func readCharacterString(_ alphabet: PermittedAlphabet, size: ClosedRange<Int>) throws(PERError) -> String {
+    public mutating func readCharacterString(_ alphabet: PermittedAlphabet, size: ClosedRange<Int>) throws(PERError)
+        -> String
+    {
         let count = try readLength(in: size)
         if size.upperBound * alphabet.bitsPerCharacter > 16 { align() }
         var text: [UInt8] = []

@@ -24,7 +24,8 @@ public struct AdmissionRequest: Equatable, Sendable, PERCodable {
     private static let additionCount = 19
 
     public init(
-        requestSeqNum: UInt16, callType: CallType = .pointToPoint, callModel: CallModel? = nil, endpointIdentifier: String,
+        requestSeqNum: UInt16, callType: CallType = .pointToPoint, callModel: CallModel? = nil,
+        endpointIdentifier: String,
         destinationInfo: [AliasAddress]?, srcInfo: [AliasAddress], srcCallSignalAddress: TransportAddress? = nil,
         bandWidth: UInt32, callReferenceValue: UInt16, conferenceID: [UInt8], answerCall: Bool = false,
         callIdentifier: CallIdentifier? = nil
@@ -48,7 +49,9 @@ public struct AdmissionRequest: Equatable, Sendable, PERCodable {
         var (extended, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 7)
         requestSeqNum = try reader.readRequestSeqNum()
         callType = try reader.field("callType") { reader throws(PERError) in try CallType(from: &reader) }
-        callModel = optionals.next() ? try reader.field("callModel") { reader throws(PERError) in try CallModel(from: &reader) } : nil
+        callModel =
+            optionals.next()
+            ? try reader.field("callModel") { reader throws(PERError) in try CallModel(from: &reader) } : nil
         endpointIdentifier = try reader.readIdentifier("endpointIdentifier")
         destinationInfo = optionals.next() ? try reader.readAliases("destinationInfo") : nil
         destCallSignalAddress = optionals.next() ? try reader.readTransportAddress("destCallSignalAddress") : nil
@@ -64,9 +67,14 @@ public struct AdmissionRequest: Equatable, Sendable, PERCodable {
         answerCall = try reader.readBit()
         guard extended else { return }
         let additions = try reader.readExtensionAdditions()
-        canMapAlias = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in try reader.readBit() } ?? false
-        callIdentifier = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in try CallIdentifier(from: &reader) }
-        gatekeeperIdentifier = try PERReader.decodeAddition(additions[4]) { reader throws(PERError) in try reader.readBMPString(size: 1...128) }
+        canMapAlias =
+            try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in try reader.readBit() } ?? false
+        callIdentifier = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in
+            try CallIdentifier(from: &reader)
+        }
+        gatekeeperIdentifier = try PERReader.decodeAddition(additions[4]) { reader throws(PERError) in
+            try reader.readBMPString(size: 1...128)
+        }
     }
 
     public func encode(to writer: inout PERWriter) {
@@ -94,7 +102,8 @@ public struct AdmissionRequest: Equatable, Sendable, PERCodable {
         guard let callIdentifier else { return }
         // canMapAlias, callIdentifier, willSupplyUUIEs and canMapSrcAlias are mandatory additions.
         var additions = [
-            0: canMapAlias.additionEncoding, 1: callIdentifier.perEncoded, 9: false.additionEncoding, 18: false.additionEncoding,
+            0: canMapAlias.additionEncoding, 1: callIdentifier.perEncoded, 9: false.additionEncoding,
+            18: false.additionEncoding,
         ]
         if let gatekeeperIdentifier { additions[4] = additionEncoding { $0.writeIdentifier(gatekeeperIdentifier) } }
         writer.writeExtensionAdditions(additions, count: Self.additionCount)
@@ -110,7 +119,8 @@ public struct AdmissionConfirm: Equatable, Sendable, PERCodable {
     public var irrFrequency: UInt16?
     public var nonStandardData: NonStandardParameter?
 
-    public init(requestSeqNum: UInt16, bandWidth: UInt32, callModel: CallModel, destCallSignalAddress: TransportAddress) {
+    public init(requestSeqNum: UInt16, bandWidth: UInt32, callModel: CallModel, destCallSignalAddress: TransportAddress)
+    {
         self.requestSeqNum = requestSeqNum
         self.bandWidth = bandWidth
         self.callModel = callModel
@@ -202,16 +212,22 @@ public struct DisengageRequest: Equatable, Sendable, PERCodable {
         endpointIdentifier = try reader.readIdentifier("endpointIdentifier")
         conferenceID = try reader.readConferenceID()
         callReferenceValue = try reader.readCallReferenceValue()
-        disengageReason = try reader.field("disengageReason") { reader throws(PERError) in try DisengageReason(from: &reader) }
+        disengageReason = try reader.field("disengageReason") { reader throws(PERError) in
+            try DisengageReason(from: &reader)
+        }
         nonStandardData = try reader.readNonStandardData(if: optionals.next())
         guard extended else { return }
         let additions = try reader.readExtensionAdditions()
-        callIdentifier = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in try CallIdentifier(from: &reader) }
-        answeredCall = try PERReader.decodeAddition(additions[5]) { reader throws(PERError) in try reader.readBit() } ?? false
+        callIdentifier = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in
+            try CallIdentifier(from: &reader)
+        }
+        answeredCall =
+            try PERReader.decodeAddition(additions[5]) { reader throws(PERError) in try reader.readBit() } ?? false
     }
 
     public func encode(to writer: inout PERWriter) {
-        writer.writeSequenceHeader(extensible: true, extended: callIdentifier != nil, optionals: [nonStandardData != nil])
+        writer.writeSequenceHeader(
+            extensible: true, extended: callIdentifier != nil, optionals: [nonStandardData != nil])
         writer.writeRequestSeqNum(requestSeqNum)
         writer.writeIdentifier(endpointIdentifier)
         writer.writeOctetString(conferenceID, size: 16...16)
@@ -219,6 +235,7 @@ public struct DisengageRequest: Equatable, Sendable, PERCodable {
         disengageReason.encode(to: &writer)
         nonStandardData?.encode(to: &writer)
         guard let callIdentifier else { return }
-        writer.writeExtensionAdditions([0: callIdentifier.perEncoded, 5: answeredCall.additionEncoding], count: Self.additionCount)
+        writer.writeExtensionAdditions(
+            [0: callIdentifier.perEncoded, 5: answeredCall.additionEncoding], count: Self.additionCount)
     }
 }

@@ -11,8 +11,14 @@ public struct CallCapacity: Equatable, Sendable, PERCodable {
 
     public init(from reader: inout PERReader) throws(PERError) {
         var (extended, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 2)
-        maximum = optionals.next() ? try reader.field("maximumCallCapacity") { reader throws(PERError) in try CallCapacityInfo(from: &reader) } : nil
-        current = optionals.next() ? try reader.field("currentCallCapacity") { reader throws(PERError) in try CallCapacityInfo(from: &reader) } : nil
+        maximum =
+            optionals.next()
+            ? try reader.field("maximumCallCapacity") { reader throws(PERError) in try CallCapacityInfo(from: &reader) }
+            : nil
+        current =
+            optionals.next()
+            ? try reader.field("currentCallCapacity") { reader throws(PERError) in try CallCapacityInfo(from: &reader) }
+            : nil
         if extended { _ = try reader.readExtensionAdditions() }
     }
 

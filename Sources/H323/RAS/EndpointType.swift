@@ -28,20 +28,32 @@ public struct EndpointType: Equatable, Sendable, PERCodable {
     public init(from reader: inout PERReader) throws(PERError) {
         var (extended, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 6)
         nonStandardData = try reader.readNonStandardData(if: optionals.next())
-        if optionals.next() { vendor = try reader.field("vendor") { reader throws(PERError) in try VendorIdentifier(from: &reader) } }
-        if optionals.next() { try reader.field("gatekeeper", Self.skipNonStandardOnlyInfo); isGatekeeper = true }
+        if optionals.next() {
+            vendor = try reader.field("vendor") { reader throws(PERError) in try VendorIdentifier(from: &reader) }
+        }
+        if optionals.next() {
+            try reader.field("gatekeeper", Self.skipNonStandardOnlyInfo)
+            isGatekeeper = true
+        }
         if optionals.next() {
             gatewayProtocols = try reader.field("gateway") { reader throws(PERError) in
                 var (extended, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 2)
-                let protocols = optionals.next()
+                let protocols =
+                    optionals.next()
                     ? try reader.readSequenceOf { reader throws(PERError) in try SupportedProtocol(from: &reader) } : []
                 _ = try reader.readNonStandardData(if: optionals.next())
                 if extended { _ = try reader.readExtensionAdditions() }
                 return protocols
             }
         }
-        if optionals.next() { try reader.field("mcu", Self.skipNonStandardOnlyInfo); isMCU = true }
-        if optionals.next() { try reader.field("terminal", Self.skipNonStandardOnlyInfo); isTerminal = true }
+        if optionals.next() {
+            try reader.field("mcu", Self.skipNonStandardOnlyInfo)
+            isMCU = true
+        }
+        if optionals.next() {
+            try reader.field("terminal", Self.skipNonStandardOnlyInfo)
+            isTerminal = true
+        }
         mc = try reader.readBit()
         undefinedNode = try reader.readBit()
         if extended { _ = try reader.readExtensionAdditions() }
@@ -62,7 +74,9 @@ public struct EndpointType: Equatable, Sendable, PERCodable {
     public func encode(to writer: inout PERWriter) {
         writer.writeSequenceHeader(
             extensible: true,
-            optionals: [nonStandardData != nil, vendor != nil, isGatekeeper, gatewayProtocols != nil, isMCU, isTerminal])
+            optionals: [
+                nonStandardData != nil, vendor != nil, isGatekeeper, gatewayProtocols != nil, isMCU, isTerminal,
+            ])
         nonStandardData?.encode(to: &writer)
         vendor?.encode(to: &writer)
         if isGatekeeper { Self.writeEmptyInfo(&writer) }
@@ -85,7 +99,9 @@ public enum SupportedProtocol: Hashable, Sendable, PERCodable {
     /// nonStandardProtocol, t38FaxAnnexbOnly, sip and later alternatives, by extension index.
     case extensionAlternative(index: Int, encoding: [UInt8])
 
-    private static let capabilities: [SupportedProtocol] = [.h310, .h320, .h321, .h322, .h323, .h324, .voice, .t120Only]
+    private static let capabilities: [SupportedProtocol] = [
+        .h310, .h320, .h321, .h322, .h323, .h324, .voice, .t120Only,
+    ]
 
     public init(from reader: inout PERReader) throws(PERError) {
         switch try reader.readChoiceIndex(rootCount: 9, extensible: true) {

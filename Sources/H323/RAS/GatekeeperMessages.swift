@@ -8,7 +8,10 @@ public struct GatekeeperRequest: Equatable, Sendable, PERCodable {
     public var gatekeeperIdentifier: String?
     public var endpointAlias: [AliasAddress]?
 
-    public init(requestSeqNum: UInt16, rasAddress: TransportAddress, endpointType: EndpointType, gatekeeperIdentifier: String? = nil, endpointAlias: [AliasAddress]? = nil) {
+    public init(
+        requestSeqNum: UInt16, rasAddress: TransportAddress, endpointType: EndpointType,
+        gatekeeperIdentifier: String? = nil, endpointAlias: [AliasAddress]? = nil
+    ) {
         self.requestSeqNum = requestSeqNum
         self.rasAddress = rasAddress
         self.endpointType = endpointType
@@ -30,7 +33,9 @@ public struct GatekeeperRequest: Equatable, Sendable, PERCodable {
     }
 
     public func encode(to writer: inout PERWriter) {
-        writer.writeSequenceHeader(extensible: true, optionals: [nonStandardData != nil, gatekeeperIdentifier != nil, false, endpointAlias != nil])
+        writer.writeSequenceHeader(
+            extensible: true,
+            optionals: [nonStandardData != nil, gatekeeperIdentifier != nil, false, endpointAlias != nil])
         writer.writeRequestSeqNum(requestSeqNum)
         protocolIdentifier.encode(to: &writer)
         nonStandardData?.encode(to: &writer)
@@ -95,7 +100,9 @@ public struct GatekeeperReject: Equatable, Sendable, PERCodable {
         protocolIdentifier = try reader.readProtocolIdentifier()
         nonStandardData = try reader.readNonStandardData(if: optionals.next())
         gatekeeperIdentifier = optionals.next() ? try reader.readIdentifier("gatekeeperIdentifier") : nil
-        rejectReason = try reader.field("rejectReason") { reader throws(PERError) in try GatekeeperRejectReason(from: &reader) }
+        rejectReason = try reader.field("rejectReason") { reader throws(PERError) in
+            try GatekeeperRejectReason(from: &reader)
+        }
         if extended { _ = try reader.readExtensionAdditions() }
     }
 

@@ -14,8 +14,11 @@ public struct GenericData: Hashable, Sendable, PERCodable {
     public init(from reader: inout PERReader) throws(PERError) {
         var (extended, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 1)
         id = try GenericIdentifier(from: &reader)
-        parameters = optionals.next()
-            ? try reader.readSequenceOf(size: 1...512) { reader throws(PERError) in try EnumeratedParameter(from: &reader) } : nil
+        parameters =
+            optionals.next()
+            ? try reader.readSequenceOf(size: 1...512) { reader throws(PERError) in
+                try EnumeratedParameter(from: &reader)
+            } : nil
         if extended { _ = try reader.readExtensionAdditions() }
     }
 
@@ -39,7 +42,9 @@ public enum GenericIdentifier: Hashable, Sendable, PERCodable {
     public init(from reader: inout PERReader) throws(PERError) {
         switch try reader.readChoiceIndex(rootCount: 3, extensible: true) {
         case .root(0):
-            guard try !reader.readBit() else { throw reader.error(.unsupported("a standard GenericIdentifier above 16383")) }
+            guard try !reader.readBit() else {
+                throw reader.error(.unsupported("a standard GenericIdentifier above 16383"))
+            }
             self = .standard(try reader.readConstrainedWholeNumber(in: Self.standardRange))
         case .root(1): self = .oid(try ASN1ObjectIdentifier(from: &reader))
         case .root(_): self = .nonStandard(try reader.readOctetString(size: 16...16))
@@ -81,7 +86,8 @@ public struct EnumeratedParameter: Hashable, Sendable, PERCodable {
         var (extended, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 1)
         id = try GenericIdentifier(from: &reader)
         if optionals.next() {
-            guard case .root(0) = try reader.readChoiceIndex(rootCount: Self.contentAlternatives, extensible: true) else {
+            guard case .root(0) = try reader.readChoiceIndex(rootCount: Self.contentAlternatives, extensible: true)
+            else {
                 throw reader.error(.unsupported("generic data content other than raw octets"))
             }
             raw = try reader.readOctetString()

@@ -12,7 +12,10 @@ public struct InfoRequest: Equatable, Sendable, PERCodable {
 
     private static let additionCount = 12
 
-    public init(requestSeqNum: UInt16, callReferenceValue: UInt16 = 0, replyAddress: TransportAddress?, capacityInfoRequested: Bool = false) {
+    public init(
+        requestSeqNum: UInt16, callReferenceValue: UInt16 = 0, replyAddress: TransportAddress?,
+        capacityInfoRequested: Bool = false
+    ) {
         self.requestSeqNum = requestSeqNum
         self.callReferenceValue = callReferenceValue
         self.replyAddress = replyAddress
@@ -29,13 +32,16 @@ public struct InfoRequest: Equatable, Sendable, PERCodable {
         replyAddress = optionals.next() ? try reader.readTransportAddress("replyAddress") : nil
         guard extended else { return }
         let additions = try reader.readExtensionAdditions()
-        callIdentifier = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in try CallIdentifier(from: &reader) }
+        callIdentifier = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in
+            try CallIdentifier(from: &reader)
+        }
         capacityInfoRequested = additions[9] != nil
     }
 
     public func encode(to writer: inout PERWriter) {
         let extended = callIdentifier != nil
-        writer.writeSequenceHeader(extensible: true, extended: extended, optionals: [nonStandardData != nil, replyAddress != nil])
+        writer.writeSequenceHeader(
+            extensible: true, extended: extended, optionals: [nonStandardData != nil, replyAddress != nil])
         writer.writeRequestSeqNum(requestSeqNum)
         writer.writeCallReferenceValue(callReferenceValue)
         nonStandardData?.encode(to: &writer)
@@ -86,16 +92,25 @@ public struct InfoRequestResponse: Equatable, Sendable, PERCodable {
         rasAddress = try reader.readTransportAddress("rasAddress")
         callSignalAddress = try reader.readTransportAddresses("callSignalAddress")
         endpointAlias = optionals.next() ? try reader.readAliases("endpointAlias") : nil
-        if optionals.next() { throw reader.error(.unsupported("IRR perCallInfo (per-call reports are not read; Spillway polls for capacity only)")) }
+        if optionals.next() {
+            throw reader.error(
+                .unsupported("IRR perCallInfo (per-call reports are not read; Spillway polls for capacity only)"))
+        }
         guard extended else { return }
         let additions = try reader.readExtensionAdditions()
-        needResponse = try PERReader.decodeAddition(additions[3]) { reader throws(PERError) in try reader.readBit() } ?? false
-        capacity = try PERReader.decodeAddition(additions[4]) { reader throws(PERError) in try CallCapacity(from: &reader) }
-        unsolicited = try PERReader.decodeAddition(additions[6]) { reader throws(PERError) in try reader.readBit() } ?? false
+        needResponse =
+            try PERReader.decodeAddition(additions[3]) { reader throws(PERError) in try reader.readBit() } ?? false
+        capacity = try PERReader.decodeAddition(additions[4]) { reader throws(PERError) in
+            try CallCapacity(from: &reader)
+        }
+        unsolicited =
+            try PERReader.decodeAddition(additions[6]) { reader throws(PERError) in try reader.readBit() } ?? false
     }
 
     public func encode(to writer: inout PERWriter) {
-        writer.writeSequenceHeader(extensible: true, extended: capacity != nil, optionals: [nonStandardData != nil, endpointAlias != nil, false])
+        writer.writeSequenceHeader(
+            extensible: true, extended: capacity != nil,
+            optionals: [nonStandardData != nil, endpointAlias != nil, false])
         nonStandardData?.encode(to: &writer)
         writer.writeRequestSeqNum(requestSeqNum)
         endpointType.encode(to: &writer)
@@ -106,6 +121,7 @@ public struct InfoRequestResponse: Equatable, Sendable, PERCodable {
         guard let capacity else { return }
         // needResponse and unsolicited are mandatory additions.
         writer.writeExtensionAdditions(
-            [3: needResponse.additionEncoding, 4: capacity.perEncoded, 6: unsolicited.additionEncoding], count: Self.additionCount)
+            [3: needResponse.additionEncoding, 4: capacity.perEncoded, 6: unsolicited.additionEncoding],
+            count: Self.additionCount)
     }
 }

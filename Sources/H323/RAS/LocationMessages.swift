@@ -20,7 +20,8 @@ public struct LocationRequest: Equatable, Sendable, PERCodable {
     private static let additionCount = 17
 
     public init(
-        requestSeqNum: UInt16, endpointIdentifier: String? = nil, destinationInfo: [AliasAddress], replyAddress: TransportAddress,
+        requestSeqNum: UInt16, endpointIdentifier: String? = nil, destinationInfo: [AliasAddress],
+        replyAddress: TransportAddress,
         sourceInfo: [AliasAddress]? = nil, gatekeeperIdentifier: String? = nil, hopCount: UInt8? = nil,
         callIdentifier: CallIdentifier? = nil
     ) {
@@ -46,20 +47,29 @@ public struct LocationRequest: Equatable, Sendable, PERCodable {
         sourceInfo = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in
             try reader.readSequenceOf { reader throws(PERError) in try AliasAddress(from: &reader) }
         }
-        canMapAlias = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in try reader.readBit() } ?? false
-        gatekeeperIdentifier = try PERReader.decodeAddition(additions[2]) { reader throws(PERError) in try reader.readBMPString(size: 1...128) }
+        canMapAlias =
+            try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in try reader.readBit() } ?? false
+        gatekeeperIdentifier = try PERReader.decodeAddition(additions[2]) { reader throws(PERError) in
+            try reader.readBMPString(size: 1...128)
+        }
         // Another vendor's generic data in forms Spillway does not read is left out, not an error.
         genericData = try? PERReader.decodeAddition(additions[9]) { reader throws(PERError) in
             try reader.readSequenceOf { reader throws(PERError) in try GenericData(from: &reader) }
         }
-        hopCount = try PERReader.decodeAddition(additions[10]) { reader throws(PERError) in UInt8(try reader.readConstrainedWholeNumber(in: 1...255)) }
-        callIdentifier = try PERReader.decodeAddition(additions[12]) { reader throws(PERError) in try CallIdentifier(from: &reader) }
+        hopCount = try PERReader.decodeAddition(additions[10]) { reader throws(PERError) in
+            UInt8(try reader.readConstrainedWholeNumber(in: 1...255))
+        }
+        callIdentifier = try PERReader.decodeAddition(additions[12]) { reader throws(PERError) in
+            try CallIdentifier(from: &reader)
+        }
     }
 
     public func encode(to writer: inout PERWriter) {
         let extended =
-            sourceInfo != nil || canMapAlias || gatekeeperIdentifier != nil || genericData != nil || hopCount != nil || callIdentifier != nil
-        writer.writeSequenceHeader(extensible: true, extended: extended, optionals: [endpointIdentifier != nil, nonStandardData != nil])
+            sourceInfo != nil || canMapAlias || gatekeeperIdentifier != nil || genericData != nil || hopCount != nil
+            || callIdentifier != nil
+        writer.writeSequenceHeader(
+            extensible: true, extended: extended, optionals: [endpointIdentifier != nil, nonStandardData != nil])
         writer.writeRequestSeqNum(requestSeqNum)
         if let endpointIdentifier { writer.writeIdentifier(endpointIdentifier) }
         writer.writeAliases(destinationInfo)
@@ -70,8 +80,12 @@ public struct LocationRequest: Equatable, Sendable, PERCodable {
         var additions = [1: canMapAlias.additionEncoding, 15: false.additionEncoding]
         if let sourceInfo { additions[0] = additionEncoding { $0.writeAliases(sourceInfo) } }
         if let gatekeeperIdentifier { additions[2] = additionEncoding { $0.writeIdentifier(gatekeeperIdentifier) } }
-        if let genericData { additions[9] = additionEncoding { $0.writeSequenceOf(genericData) { $0.encode(to: &$1) } } }
-        if let hopCount { additions[10] = additionEncoding { $0.writeConstrainedWholeNumber(Int(hopCount), in: 1...255) } }
+        if let genericData {
+            additions[9] = additionEncoding { $0.writeSequenceOf(genericData) { $0.encode(to: &$1) } }
+        }
+        if let hopCount {
+            additions[10] = additionEncoding { $0.writeConstrainedWholeNumber(Int(hopCount), in: 1...255) }
+        }
         if let callIdentifier { additions[12] = callIdentifier.perEncoded }
         writer.writeExtensionAdditions(additions, count: Self.additionCount)
     }

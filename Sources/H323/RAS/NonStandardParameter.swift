@@ -10,7 +10,9 @@ public struct NonStandardParameter: Hashable, Sendable, PERCodable {
     }
 
     public init(from reader: inout PERReader) throws(PERError) {
-        identifier = try reader.field("nonStandardIdentifier") { reader throws(PERError) in try NonStandardIdentifier(from: &reader) }
+        identifier = try reader.field("nonStandardIdentifier") { reader throws(PERError) in
+            try NonStandardIdentifier(from: &reader)
+        }
         data = try reader.field("data") { reader throws(PERError) in try reader.readOctetString() }
     }
 

@@ -7,7 +7,10 @@ extension ASN1ObjectIdentifier {
 /// The simple field types the RAS messages share (H.225.0 §7), read and written by name.
 extension PERReader {
     mutating func readRequestSeqNum() throws(PERError) -> UInt16 {
-        UInt16(try field("requestSeqNum") { reader throws(PERError) in try reader.readConstrainedWholeNumber(in: 1...65_535) })
+        UInt16(
+            try field("requestSeqNum") { reader throws(PERError) in
+                try reader.readConstrainedWholeNumber(in: 1...65_535)
+            })
     }
 
     /// EndpointIdentifier and GatekeeperIdentifier: BMPString (SIZE(1..128)).
@@ -16,11 +19,17 @@ extension PERReader {
     }
 
     mutating func readBandWidth() throws(PERError) -> UInt32 {
-        UInt32(try field("bandWidth") { reader throws(PERError) in try reader.readConstrainedWholeNumber(in: 0...4_294_967_295) })
+        UInt32(
+            try field("bandWidth") { reader throws(PERError) in
+                try reader.readConstrainedWholeNumber(in: 0...4_294_967_295)
+            })
     }
 
     mutating func readCallReferenceValue() throws(PERError) -> UInt16 {
-        UInt16(try field("callReferenceValue") { reader throws(PERError) in try reader.readConstrainedWholeNumber(in: 0...65_535) })
+        UInt16(
+            try field("callReferenceValue") { reader throws(PERError) in
+                try reader.readConstrainedWholeNumber(in: 0...65_535)
+            })
     }
 
     mutating func readConferenceID() throws(PERError) -> [UInt8] {
@@ -32,11 +41,15 @@ extension PERReader {
     }
 
     mutating func readTransportAddresses(_ name: String) throws(PERError) -> [TransportAddress] {
-        try field(name) { reader throws(PERError) in try reader.readSequenceOf { reader throws(PERError) in try TransportAddress(from: &reader) } }
+        try field(name) { reader throws(PERError) in
+            try reader.readSequenceOf { reader throws(PERError) in try TransportAddress(from: &reader) }
+        }
     }
 
     mutating func readAliases(_ name: String) throws(PERError) -> [AliasAddress] {
-        try field(name) { reader throws(PERError) in try reader.readSequenceOf { reader throws(PERError) in try AliasAddress(from: &reader) } }
+        try field(name) { reader throws(PERError) in
+            try reader.readSequenceOf { reader throws(PERError) in try AliasAddress(from: &reader) }
+        }
     }
 
     mutating func readProtocolIdentifier() throws(PERError) -> ASN1ObjectIdentifier {
@@ -46,11 +59,15 @@ extension PERReader {
     /// Root OPTIONAL H.235 security fields (tokens, cryptoTokens, integrityCheckValue): Spillway
     /// does not check H.235 security, and says so rather than misreading what follows.
     mutating func refuseSecurityFields(present: Bool, name: String) throws(PERError) {
-        if present { throw error(.unsupported("H.235 \(name) (RAS security is not supported; send the message without it)")) }
+        if present {
+            throw error(.unsupported("H.235 \(name) (RAS security is not supported; send the message without it)"))
+        }
     }
 
     /// Decodes an extension addition's open type contents.
-    static func decodeAddition<T>(_ bytes: [UInt8]?, _ body: (inout PERReader) throws(PERError) -> T) throws(PERError) -> T? {
+    static func decodeAddition<T>(_ bytes: [UInt8]?, _ body: (inout PERReader) throws(PERError) -> T) throws(PERError)
+        -> T?
+    {
         guard let bytes else { return nil }
         var reader = PERReader(bytes)
         return try body(&reader)

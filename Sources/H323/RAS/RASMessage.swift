@@ -31,14 +31,17 @@ public enum RASMessage: Equatable, Sendable, PERCodable {
     /// The root alternatives, in ASN.1 order.
     static let rootNames = [
         "gatekeeperRequest", "gatekeeperConfirm", "gatekeeperReject", "registrationRequest", "registrationConfirm",
-        "registrationReject", "unregistrationRequest", "unregistrationConfirm", "unregistrationReject", "admissionRequest",
-        "admissionConfirm", "admissionReject", "bandwidthRequest", "bandwidthConfirm", "bandwidthReject", "disengageRequest",
+        "registrationReject", "unregistrationRequest", "unregistrationConfirm", "unregistrationReject",
+        "admissionRequest",
+        "admissionConfirm", "admissionReject", "bandwidthRequest", "bandwidthConfirm", "bandwidthReject",
+        "disengageRequest",
         "disengageConfirm", "disengageReject", "locationRequest", "locationConfirm", "locationReject", "infoRequest",
         "infoRequestResponse", "nonStandardMessage", "unknownMessageResponse",
     ]
     /// The extension alternatives known to H.225.0 version 7, in order.
     static let extensionNames = [
-        "requestInProgress", "resourcesAvailableIndicate", "resourcesAvailableConfirm", "infoRequestAck", "infoRequestNak",
+        "requestInProgress", "resourcesAvailableIndicate", "resourcesAvailableConfirm", "infoRequestAck",
+        "infoRequestNak",
         "serviceControlIndication", "serviceControlResponse", "admissionConfirmSequence",
     ]
 
@@ -107,7 +110,9 @@ public enum RASMessage: Equatable, Sendable, PERCodable {
     public init(from reader: inout PERReader) throws(PERError) {
         switch try reader.readChoiceIndex(rootCount: Self.rootNames.count, extensible: true) {
         case .root(let index):
-            self = try reader.field(Self.rootNames[index]) { reader throws(PERError) in try Self.decodeRoot(index, from: &reader) }
+            self = try reader.field(Self.rootNames[index]) { reader throws(PERError) in
+                try Self.decodeRoot(index, from: &reader)
+            }
         case .extension(let index):
             let name = index < Self.extensionNames.count ? Self.extensionNames[index] : "extension alternative \(index)"
             let contents = try reader.readOpenType()
@@ -153,8 +158,10 @@ public enum RASMessage: Equatable, Sendable, PERCodable {
         let count = Self.rootNames.count
         switch self {
         case .requestInProgress(let message): writer.writeExtensionAlternative(index: 0) { message.encode(to: &$0) }
-        case .resourcesAvailableIndicate(let message): writer.writeExtensionAlternative(index: 1) { message.encode(to: &$0) }
-        case .resourcesAvailableConfirm(let message): writer.writeExtensionAlternative(index: 2) { message.encode(to: &$0) }
+        case .resourcesAvailableIndicate(let message):
+            writer.writeExtensionAlternative(index: 1) { message.encode(to: &$0) }
+        case .resourcesAvailableConfirm(let message):
+            writer.writeExtensionAlternative(index: 2) { message.encode(to: &$0) }
         case .unsupported(let name): preconditionFailure("\(name) is decoded only; Spillway never sends it")
         default:
             writer.writeChoiceIndex(.root(rootIndex!), rootCount: count, extensible: true)

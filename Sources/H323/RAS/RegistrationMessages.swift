@@ -21,7 +21,8 @@ public struct RegistrationRequest: Equatable, Sendable, PERCodable {
     private static let additionCount = 27
 
     public init(
-        requestSeqNum: UInt16, discoveryComplete: Bool, callSignalAddress: [TransportAddress], rasAddress: [TransportAddress],
+        requestSeqNum: UInt16, discoveryComplete: Bool, callSignalAddress: [TransportAddress],
+        rasAddress: [TransportAddress],
         terminalType: EndpointType, terminalAlias: [AliasAddress]?, endpointVendor: VendorIdentifier,
         timeToLive: UInt32? = nil, keepAlive: Bool = false, endpointIdentifier: String? = nil
     ) {
@@ -48,18 +49,26 @@ public struct RegistrationRequest: Equatable, Sendable, PERCodable {
         terminalType = try reader.field("terminalType") { reader throws(PERError) in try EndpointType(from: &reader) }
         terminalAlias = optionals.next() ? try reader.readAliases("terminalAlias") : nil
         gatekeeperIdentifier = optionals.next() ? try reader.readIdentifier("gatekeeperIdentifier") : nil
-        endpointVendor = try reader.field("endpointVendor") { reader throws(PERError) in try VendorIdentifier(from: &reader) }
+        endpointVendor = try reader.field("endpointVendor") { reader throws(PERError) in
+            try VendorIdentifier(from: &reader)
+        }
         guard extended else { return }
         let additions = try reader.readExtensionAdditions()
-        timeToLive = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in UInt32(try reader.readConstrainedWholeNumber(in: 1...4_294_967_295)) }
-        keepAlive = try PERReader.decodeAddition(additions[5]) { reader throws(PERError) in try reader.readBit() } ?? false
-        endpointIdentifier = try PERReader.decodeAddition(additions[6]) { reader throws(PERError) in try reader.readBMPString(size: 1...128) }
+        timeToLive = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in
+            UInt32(try reader.readConstrainedWholeNumber(in: 1...4_294_967_295))
+        }
+        keepAlive =
+            try PERReader.decodeAddition(additions[5]) { reader throws(PERError) in try reader.readBit() } ?? false
+        endpointIdentifier = try PERReader.decodeAddition(additions[6]) { reader throws(PERError) in
+            try reader.readBMPString(size: 1...128)
+        }
     }
 
     public func encode(to writer: inout PERWriter) {
         let extended = timeToLive != nil || keepAlive || endpointIdentifier != nil
         writer.writeSequenceHeader(
-            extensible: true, extended: extended, optionals: [nonStandardData != nil, terminalAlias != nil, gatekeeperIdentifier != nil])
+            extensible: true, extended: extended,
+            optionals: [nonStandardData != nil, terminalAlias != nil, gatekeeperIdentifier != nil])
         writer.writeRequestSeqNum(requestSeqNum)
         protocolIdentifier.encode(to: &writer)
         nonStandardData?.encode(to: &writer)
@@ -72,8 +81,13 @@ public struct RegistrationRequest: Equatable, Sendable, PERCodable {
         endpointVendor.encode(to: &writer)
         guard extended else { return }
         // keepAlive, willSupplyUUIEs, maintainConnection and supportsAssignedGK are mandatory additions.
-        var additions = [5: keepAlive.additionEncoding, 7: false.additionEncoding, 8: false.additionEncoding, 23: false.additionEncoding]
-        if let timeToLive { additions[1] = additionEncoding { $0.writeConstrainedWholeNumber(Int(timeToLive), in: 1...4_294_967_295) } }
+        var additions = [
+            5: keepAlive.additionEncoding, 7: false.additionEncoding, 8: false.additionEncoding,
+            23: false.additionEncoding,
+        ]
+        if let timeToLive {
+            additions[1] = additionEncoding { $0.writeConstrainedWholeNumber(Int(timeToLive), in: 1...4_294_967_295) }
+        }
         if let endpointIdentifier { additions[6] = additionEncoding { $0.writeIdentifier(endpointIdentifier) } }
         writer.writeExtensionAdditions(additions, count: Self.additionCount)
     }
@@ -94,7 +108,8 @@ public struct RegistrationConfirm: Equatable, Sendable, PERCodable {
     private static let additionCount = 20
 
     public init(
-        requestSeqNum: UInt16, callSignalAddress: [TransportAddress], terminalAlias: [AliasAddress]?, gatekeeperIdentifier: String?,
+        requestSeqNum: UInt16, callSignalAddress: [TransportAddress], terminalAlias: [AliasAddress]?,
+        gatekeeperIdentifier: String?,
         endpointIdentifier: String, timeToLive: UInt32? = nil
     ) {
         self.requestSeqNum = requestSeqNum
@@ -116,7 +131,9 @@ public struct RegistrationConfirm: Equatable, Sendable, PERCodable {
         endpointIdentifier = try reader.readIdentifier("endpointIdentifier")
         guard extended else { return }
         let additions = try reader.readExtensionAdditions()
-        timeToLive = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in UInt32(try reader.readConstrainedWholeNumber(in: 1...4_294_967_295)) }
+        timeToLive = try PERReader.decodeAddition(additions[1]) { reader throws(PERError) in
+            UInt32(try reader.readConstrainedWholeNumber(in: 1...4_294_967_295))
+        }
     }
 
     public func encode(to writer: inout PERWriter) {
@@ -133,8 +150,10 @@ public struct RegistrationConfirm: Equatable, Sendable, PERCodable {
         guard let timeToLive else { return }
         // willRespondToIRR and maintainConnection are mandatory additions.
         writer.writeExtensionAdditions(
-            [1: additionEncoding { $0.writeConstrainedWholeNumber(Int(timeToLive), in: 1...4_294_967_295) },
-             5: false.additionEncoding, 7: false.additionEncoding],
+            [
+                1: additionEncoding { $0.writeConstrainedWholeNumber(Int(timeToLive), in: 1...4_294_967_295) },
+                5: false.additionEncoding, 7: false.additionEncoding,
+            ],
             count: Self.additionCount)
     }
 }
@@ -158,7 +177,9 @@ public struct RegistrationReject: Equatable, Sendable, PERCodable {
         requestSeqNum = try reader.readRequestSeqNum()
         protocolIdentifier = try reader.readProtocolIdentifier()
         nonStandardData = try reader.readNonStandardData(if: optionals.next())
-        rejectReason = try reader.field("rejectReason") { reader throws(PERError) in try RegistrationRejectReason(from: &reader) }
+        rejectReason = try reader.field("rejectReason") { reader throws(PERError) in
+            try RegistrationRejectReason(from: &reader)
+        }
         gatekeeperIdentifier = optionals.next() ? try reader.readIdentifier("gatekeeperIdentifier") : nil
         if extended { _ = try reader.readExtensionAdditions() }
     }
@@ -181,7 +202,10 @@ public struct UnregistrationRequest: Equatable, Sendable, PERCodable {
     public var nonStandardData: NonStandardParameter?
     public var endpointIdentifier: String?
 
-    public init(requestSeqNum: UInt16, callSignalAddress: [TransportAddress], endpointAlias: [AliasAddress]? = nil, endpointIdentifier: String?) {
+    public init(
+        requestSeqNum: UInt16, callSignalAddress: [TransportAddress], endpointAlias: [AliasAddress]? = nil,
+        endpointIdentifier: String?
+    ) {
         self.requestSeqNum = requestSeqNum
         self.callSignalAddress = callSignalAddress
         self.endpointAlias = endpointAlias
@@ -199,7 +223,8 @@ public struct UnregistrationRequest: Equatable, Sendable, PERCodable {
     }
 
     public func encode(to writer: inout PERWriter) {
-        writer.writeSequenceHeader(extensible: true, optionals: [endpointAlias != nil, nonStandardData != nil, endpointIdentifier != nil])
+        writer.writeSequenceHeader(
+            extensible: true, optionals: [endpointAlias != nil, nonStandardData != nil, endpointIdentifier != nil])
         writer.writeRequestSeqNum(requestSeqNum)
         writer.writeTransportAddresses(callSignalAddress)
         if let endpointAlias { writer.writeAliases(endpointAlias) }

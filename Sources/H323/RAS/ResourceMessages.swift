@@ -12,7 +12,10 @@ public struct ResourcesAvailableIndicate: Equatable, Sendable, PERCodable {
 
     private static let additionCount = 2
 
-    public init(requestSeqNum: UInt16, endpointIdentifier: String, protocols: [SupportedProtocol], almostOutOfResources: Bool, capacity: CallCapacity?) {
+    public init(
+        requestSeqNum: UInt16, endpointIdentifier: String, protocols: [SupportedProtocol], almostOutOfResources: Bool,
+        capacity: CallCapacity?
+    ) {
         self.requestSeqNum = requestSeqNum
         self.endpointIdentifier = endpointIdentifier
         self.protocols = protocols
@@ -26,16 +29,22 @@ public struct ResourcesAvailableIndicate: Equatable, Sendable, PERCodable {
         protocolIdentifier = try reader.readProtocolIdentifier()
         nonStandardData = try reader.readNonStandardData(if: optionals.next())
         endpointIdentifier = try reader.readIdentifier("endpointIdentifier")
-        protocols = try reader.field("protocols") { reader throws(PERError) in try reader.readSequenceOf { reader throws(PERError) in try SupportedProtocol(from: &reader) } }
+        protocols = try reader.field("protocols") { reader throws(PERError) in
+            try reader.readSequenceOf { reader throws(PERError) in try SupportedProtocol(from: &reader) }
+        }
         almostOutOfResources = try reader.readBit()
-        try reader.refuseSecurityFields(present: optionals.next() || optionals.next() || optionals.next(), name: "tokens")
+        try reader.refuseSecurityFields(
+            present: optionals.next() || optionals.next() || optionals.next(), name: "tokens")
         guard extended else { return }
         let additions = try reader.readExtensionAdditions()
-        capacity = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in try CallCapacity(from: &reader) }
+        capacity = try PERReader.decodeAddition(additions[0]) { reader throws(PERError) in
+            try CallCapacity(from: &reader)
+        }
     }
 
     public func encode(to writer: inout PERWriter) {
-        writer.writeSequenceHeader(extensible: true, extended: capacity != nil, optionals: [nonStandardData != nil, false, false, false])
+        writer.writeSequenceHeader(
+            extensible: true, extended: capacity != nil, optionals: [nonStandardData != nil, false, false, false])
         writer.writeRequestSeqNum(requestSeqNum)
         protocolIdentifier.encode(to: &writer)
         nonStandardData?.encode(to: &writer)
@@ -62,7 +71,8 @@ public struct ResourcesAvailableConfirm: Equatable, Sendable, PERCodable {
         requestSeqNum = try reader.readRequestSeqNum()
         protocolIdentifier = try reader.readProtocolIdentifier()
         nonStandardData = try reader.readNonStandardData(if: optionals.next())
-        try reader.refuseSecurityFields(present: optionals.next() || optionals.next() || optionals.next(), name: "tokens")
+        try reader.refuseSecurityFields(
+            present: optionals.next() || optionals.next() || optionals.next(), name: "tokens")
         if extended { _ = try reader.readExtensionAdditions() }
     }
 
@@ -91,8 +101,11 @@ public struct RequestInProgress: Equatable, Sendable, PERCodable {
         var (extended, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 4)
         requestSeqNum = try reader.readRequestSeqNum()
         nonStandardData = try reader.readNonStandardData(if: optionals.next())
-        try reader.refuseSecurityFields(present: optionals.next() || optionals.next() || optionals.next(), name: "tokens")
-        delay = UInt16(try reader.field("delay") { reader throws(PERError) in try reader.readConstrainedWholeNumber(in: 1...65_535) })
+        try reader.refuseSecurityFields(
+            present: optionals.next() || optionals.next() || optionals.next(), name: "tokens")
+        delay = UInt16(
+            try reader.field("delay") { reader throws(PERError) in try reader.readConstrainedWholeNumber(in: 1...65_535)
+            })
         if extended { _ = try reader.readExtensionAdditions() }
     }
 

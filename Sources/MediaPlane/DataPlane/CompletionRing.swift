@@ -62,7 +62,8 @@ struct CompletionRing {
         let offset = UInt32(packet.bytes - UnsafeMutableRawPointer(spw_ring_buffer(ring, UInt32(packet.buffer))))
         withUnsafePointer(to: destination.storage) { name in
             spw_ring_send(
-                ring, descriptor, UInt32(packet.buffer), offset, UInt32(packet.length), name, UInt32(destination.length),
+                ring, descriptor, UInt32(packet.buffer), offset, UInt32(packet.length), name,
+                UInt32(destination.length),
                 token.rawValue)
         }
     }
@@ -102,7 +103,8 @@ extension spw_completion {
     /// The provided buffer the completion used, if any.
     @inline(__always)
     var buffer: UInt16? {
-        flags & UInt32(SPW_COMPLETION_BUFFER) != 0 ? UInt16(truncatingIfNeeded: flags >> SPW_COMPLETION_BUFFER_SHIFT) : nil
+        flags & UInt32(SPW_COMPLETION_BUFFER) != 0
+            ? UInt16(truncatingIfNeeded: flags >> SPW_COMPLETION_BUFFER_SHIFT) : nil
     }
 
     /// Whether the request stays armed (multishot) after this completion.

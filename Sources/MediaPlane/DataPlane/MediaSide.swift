@@ -48,7 +48,8 @@ public struct MediaSideConfiguration: Sendable {
         rtcpMux: Bool, latching: LatchingRule = .symmetric, relatchSilenceNanos: UInt64 = 1_000_000_000, isVideo: Bool,
         isSecured: Bool = false, srtp: SRTPTermination? = nil,
         transcoding: TranscodingStage? = nil,
-        opposite: Int, counters: StreamCounters, localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset, recorder: (any PacketRecorder)? = nil
+        opposite: Int, counters: StreamCounters, localRTP: SocketAddress = .unset, localRTCP: SocketAddress = .unset,
+        recorder: (any PacketRecorder)? = nil
     ) {
         self.rtpDescriptor = rtpDescriptor
         self.rtcpDescriptor = rtcpDescriptor

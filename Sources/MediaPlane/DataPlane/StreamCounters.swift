@@ -90,7 +90,8 @@ public struct StreamStatistics: Sendable, Equatable {
     public init() {}
 
     init(
-        rtpPackets: UInt64, rtpBytes: UInt64, rtcpPackets: UInt64, rtcpBytes: UInt64, forwardedPackets: UInt64, frames: UInt64,
+        rtpPackets: UInt64, rtpBytes: UInt64, rtcpPackets: UInt64, rtcpBytes: UInt64, forwardedPackets: UInt64,
+        frames: UInt64,
         expected: UInt64, lost: UInt64, jitterMilliseconds: Double, ssrc: UInt32, lastPacketNanos: UInt64,
         latches: UInt64, relatches: UInt64, drops: [PacketDropReason: UInt64], latchedSource: SocketAddress
     ) {

@@ -94,7 +94,8 @@ public final class TranscodingStage: @unchecked Sendable {
     func process(
         _ packet: UnsafeRawBufferPointer, header: RTPHeader, now: UInt64, into generated: inout GeneratedPackets
     ) -> Outcome {
-        let payload = UnsafeRawBufferPointer(rebasing: packet[header.headerLength..<(header.headerLength + header.payloadLength)])
+        let payload = UnsafeRawBufferPointer(
+            rebasing: packet[header.headerLength..<(header.headerLength + header.payloadLength)])
         if let events, header.payloadType == events.inputPayloadType {
             return relayEvent(payload, header: header, mapping: events, into: &generated)
         }
@@ -159,12 +160,16 @@ public final class TranscodingStage: @unchecked Sendable {
     /// Re-stamps an RFC 4733 event packet: its timestamp is mapped to the output clock through the
     /// last audio anchor, its duration scaled to the output clock.
     private func relayEvent(
-        _ payload: UnsafeRawBufferPointer, header: RTPHeader, mapping: EventMapping, into generated: inout GeneratedPackets
+        _ payload: UnsafeRawBufferPointer, header: RTPHeader, mapping: EventMapping,
+        into generated: inout GeneratedPackets
     ) -> Outcome {
         guard payload.count >= 4 else { return .dropped(.malformed) }
         let offset = Int64(Int32(bitPattern: header.timestamp &- anchorInputTimestamp))
-        let timestamp = anchorOutputTimestamp &+ UInt32(truncatingIfNeeded: offset * Int64(mapping.outputClockRate) / Int64(mapping.inputClockRate))
-        let duration = min(Int(payload.loadBigEndianUInt16(at: 2)) * mapping.outputClockRate / mapping.inputClockRate, 0xFFFF)
+        let timestamp =
+            anchorOutputTimestamp
+            &+ UInt32(truncatingIfNeeded: offset * Int64(mapping.outputClockRate) / Int64(mapping.inputClockRate))
+        let duration = min(
+            Int(payload.loadBigEndianUInt16(at: 2)) * mapping.outputClockRate / mapping.inputClockRate, 0xFFFF)
         let appended = generated.append(rtcp: false) { bytes in
             writeHeader(bytes, marker: header.marker, payloadType: mapping.outputPayloadType, timestamp: timestamp)
             let body = bytes + RTPHeader.fixedLength
@@ -201,7 +206,9 @@ public final class TranscodingStage: @unchecked Sendable {
         let fraction = UInt32(truncatingIfNeeded: (wall % 1_000_000_000) << 32 / 1_000_000_000)
         let name = Self.canonicalName
         _ = generated.append(rtcp: true) { bytes in
-            func put32(_ value: UInt32, _ offset: Int) { bytes.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self) }
+            func put32(_ value: UInt32, _ offset: Int) {
+                bytes.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
+            }
             // SR: V=2, RC=0, PT=200, length 6 (28 bytes).
             put32(0x80C8_0006, 0)
             put32(ssrc, 4)
@@ -218,8 +225,12 @@ public final class TranscodingStage: @unchecked Sendable {
             let items = bytes + 36
             items.storeBytes(of: UInt8(1), as: UInt8.self)
             items.storeBytes(of: UInt8(name.count), toByteOffset: 1, as: UInt8.self)
-            for (index, byte) in name.enumerated() { items.storeBytes(of: byte, toByteOffset: 2 + index, as: UInt8.self) }
-            for index in (2 + name.count)..<(padded - 4) { items.storeBytes(of: UInt8(0), toByteOffset: index, as: UInt8.self) }
+            for (index, byte) in name.enumerated() {
+                items.storeBytes(of: byte, toByteOffset: 2 + index, as: UInt8.self)
+            }
+            for index in (2 + name.count)..<(padded - 4) {
+                items.storeBytes(of: UInt8(0), toByteOffset: index, as: UInt8.self)
+            }
             return 32 + padded
         }
     }

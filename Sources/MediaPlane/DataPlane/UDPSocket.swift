@@ -53,9 +53,12 @@ enum UDPSocket {
         case afterBind
     }
 
-    private static func socket(boundTo address: SocketAddress, sharingPort sharing: PortSharing) -> Result<Int32, SocketError> {
+    private static func socket(boundTo address: SocketAddress, sharingPort sharing: PortSharing) -> Result<
+        Int32, SocketError
+    > {
         let family = address.isIPv6 ? AF_INET6 : AF_INET
-        let fd = Glibc.socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = Glibc.socket(
+            family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(SocketError(operation: "socket", address: address, errno: errno)) }
         if sharing == .beforeBind, let error = sharePort(fd, address) { return closing(fd, error) }
         var storage = address.storage

@@ -64,7 +64,8 @@ final class Worker: @unchecked Sendable {
             case .success(let opened): ring = opened
             case .failure(let error):
                 logger.warning(
-                    "media worker \(index) could not open an io_uring (\(error)) and runs on epoll instead, at about a tenth more CPU per packet. It needs Linux 6.1 or later; check kernel.io_uring_disabled and the container's seccomp profile, or set data-plane = \"epoll\" to choose it")
+                    "media worker \(index) could not open an io_uring (\(error)) and runs on epoll instead, at about a tenth more CPU per packet. It needs Linux 6.1 or later; check kernel.io_uring_disabled and the container's seccomp profile, or set data-plane = \"epoll\" to choose it"
+                )
             }
         }
         self.ring = ring
@@ -73,7 +74,8 @@ final class Worker: @unchecked Sendable {
             ring.poll(wakeDescriptor, token: .wake)
         } else {
             epollDescriptor = spw_epoll_create()
-            guard epollDescriptor >= 0, spw_epoll_add(epollDescriptor, wakeDescriptor, WorkerToken.wake.rawValue) == 0 else {
+            guard epollDescriptor >= 0, spw_epoll_add(epollDescriptor, wakeDescriptor, WorkerToken.wake.rawValue) == 0
+            else {
                 let code = errno
                 close(wakeDescriptor)
                 throw .workerSetupFailed(worker: index, errno: code)
@@ -112,11 +114,13 @@ final class Worker: @unchecked Sendable {
     func start(pinnedTo cpu: Int?) {
         let context = Unmanaged.passRetained(WorkerStart(worker: self, cpu: cpu)).toOpaque()
         var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { raw in
-            let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-            start.worker.run(pinnedTo: start.cpu)
-            return nil
-        }, context)
+        let result = pthread_create(
+            &handle, nil,
+            { raw in
+                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
+                start.worker.run(pinnedTo: start.cpu)
+                return nil
+            }, context)
         precondition(result == 0, "pthread_create failed for media worker \(index): errno \(result)")
         thread = handle
     }
@@ -172,7 +176,9 @@ final class Worker: @unchecked Sendable {
     private func runOnRing(_ ring: CompletionRing) {
         let enabled = ring.enable()
         guard enabled == 0 else {
-            logger.critical("media worker \(index) could not enable its io_uring: \(SystemError(errno: enabled)). Set data-plane = \"epoll\" to run without it")
+            logger.critical(
+                "media worker \(index) could not enable its io_uring: \(SystemError(errno: enabled)). Set data-plane = \"epoll\" to run without it"
+            )
             return
         }
         let completions = UnsafeMutablePointer<spw_completion>.allocate(capacity: Self.readyCapacity)
@@ -196,7 +202,9 @@ final class Worker: @unchecked Sendable {
 
     /// Handles one reaped run of completions: consecutive receives on one socket are forwarded as
     /// one batch.
-    private func handle(_ completions: UnsafeMutablePointer<spw_completion>, count: Int, on ring: CompletionRing, now: UInt64) {
+    private func handle(
+        _ completions: UnsafeMutablePointer<spw_completion>, count: Int, on ring: CompletionRing, now: UInt64
+    ) {
         var position = 0
         while position < count {
             let token = WorkerToken(rawValue: completions[position].token)
@@ -215,7 +223,9 @@ final class Worker: @unchecked Sendable {
                 let socket = currentSocket(of: token)
                 var received = 0
                 while position < count, completions[position].token == token.rawValue, received < PacketBatch.capacity {
-                    if take(completions[position], token: token, socket: socket, on: ring, into: received) { received += 1 }
+                    if take(completions[position], token: token, socket: socket, on: ring, into: received) {
+                        received += 1
+                    }
                     position += 1
                 }
                 if received > 0 { forward(slot: token.slot, from: token.kind, received: received, now: now) }
@@ -244,7 +254,8 @@ final class Worker: @unchecked Sendable {
             break
         case EBADF, EINVAL, ENOTSOCK, EOPNOTSUPP, EFAULT:
             logger.error(
-                "media worker \(index) stopped receiving on socket \(descriptor) of slot \(token.slot): \(SystemError(errno: -completion.result)). The side's media is no longer relayed; delete and offer the call again")
+                "media worker \(index) stopped receiving on socket \(descriptor) of slot \(token.slot): \(SystemError(errno: -completion.result)). The side's media is no longer relayed; delete and offer the call again"
+            )
         default:
             // Out of buffers (ENOBUFS), a pending ICMP error (ECONNREFUSED), a full completion queue:
             // the receive goes on.
@@ -314,7 +325,9 @@ final class Worker: @unchecked Sendable {
         if let failure = watch(configuration.rtpDescriptor, token: token(slot, .rtp)) {
             logger.error("media worker \(index) could not watch the RTP socket of slot \(slot): \(failure)")
         }
-        if configuration.rtcpDescriptor >= 0, let failure = watch(configuration.rtcpDescriptor, token: token(slot, .rtcp)) {
+        if configuration.rtcpDescriptor >= 0,
+            let failure = watch(configuration.rtcpDescriptor, token: token(slot, .rtcp))
+        {
             logger.error("media worker \(index) could not watch the RTCP socket of slot \(slot): \(failure)")
         }
     }
@@ -345,7 +358,9 @@ final class Worker: @unchecked Sendable {
             if let ring { ring.cancel(token(slot, kind)) } else { _ = spw_epoll_remove(epollDescriptor, descriptor) }
         }
         if let ring, case let failure = ring.submit(wait: false), failure != 0 {
-            logger.error("media worker \(index) could not submit the cancellation of slot \(slot)'s receives: \(SystemError(errno: failure))")
+            logger.error(
+                "media worker \(index) could not submit the cancellation of slot \(slot)'s receives: \(SystemError(errno: failure))"
+            )
         }
         for (descriptor, _) in sockets where descriptor >= 0 { close(descriptor) }
         sides[slot].publish()
@@ -428,7 +443,9 @@ final class Worker: @unchecked Sendable {
             guard let decrypt = sides[slot].decrypt else { return drop(.awaitingKeys) }
             guard packet.count >= RTCP.minimumLength else { return drop(.tooShort) }
             guard packet[0] >> 6 == 2 else { return drop(.notRTP) }
-            let failure = transformInPlace(packetIndex) { bytes, length in decrypt.unprotect(bytes, length: &length, rtcp: isRTCP) }
+            let failure = transformInPlace(packetIndex) { bytes, length in
+                decrypt.unprotect(bytes, length: &length, rtcp: isRTCP)
+            }
             if let failure { return drop(failure) }
             packet = batch.packet(packetIndex)
         }
@@ -448,7 +465,9 @@ final class Worker: @unchecked Sendable {
                 if let refusal = latchRTCP(packetIndex, of: &sides[slot]) { return drop(refusal) }
             } else {
                 let fromPeer = fromConnectedSibling && sides[slot].sendsConnected
-                if let refusal = latchRTP(packetIndex, header: header, fromPeer: fromPeer, of: &sides[slot], slot: slot, now: now) {
+                if let refusal = latchRTP(
+                    packetIndex, header: header, fromPeer: fromPeer, of: &sides[slot], slot: slot, now: now)
+                {
                     return drop(refusal)
                 }
             }
@@ -456,7 +475,8 @@ final class Worker: @unchecked Sendable {
 
         if let recorder = sides[slot].recorder {
             recorder.record(
-                packet, from: batch.source(packetIndex), to: fromRTCPSocket ? sides[slot].localRTCP : sides[slot].localRTP)
+                packet, from: batch.source(packetIndex),
+                to: fromRTCPSocket ? sides[slot].localRTCP : sides[slot].localRTP)
         }
         sides[slot].tally.lastPacketNanos = now
         if let header {
@@ -472,7 +492,9 @@ final class Worker: @unchecked Sendable {
 
         let opposite = sides[slot].opposite
         guard opposite >= 0, opposite < sides.count, sides[opposite].active else { return drop(.noDestination) }
-        guard let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP) else { return drop(.noDestination) }
+        guard let (descriptor, destination) = sides[opposite].sendTarget(rtcp: isRTCP) else {
+            return drop(.noDestination)
+        }
         if let stage = sides[slot].transcoding {
             // RTCP from the sender describes a stream the receiver never sees: it ends here, and
             // the stage writes the reports for the transcoded stream.
@@ -486,7 +508,9 @@ final class Worker: @unchecked Sendable {
         }
         if sides[opposite].terminatesSRTP {
             guard let encrypt = sides[opposite].encrypt else { return drop(.awaitingKeys) }
-            let failure = transformInPlace(packetIndex) { bytes, length in encrypt.protect(bytes, length: &length, rtcp: isRTCP) }
+            let failure = transformInPlace(packetIndex) { bytes, length in
+                encrypt.protect(bytes, length: &length, rtcp: isRTCP)
+            }
             if let failure { return drop(failure) }
         }
         return (descriptor, destination)
@@ -509,7 +533,9 @@ final class Worker: @unchecked Sendable {
                     sides[slot].tally.drops[PacketDropReason.awaitingKeys.rawValue] &+= 1
                     continue
                 }
-                let outcome = generated.transform(index) { bytes, length in encrypt.protect(bytes, length: &length, rtcp: isRTCP) }
+                let outcome = generated.transform(index) { bytes, length in
+                    encrypt.protect(bytes, length: &length, rtcp: isRTCP)
+                }
                 if let reason = PacketDropReason(outcome) {
                     sides[slot].tally.drops[reason.rawValue] &+= 1
                     continue
@@ -593,7 +619,9 @@ final class Worker: @unchecked Sendable {
         } else {
             switch UDPSocket.connectedSibling(of: side.rtpDescriptor, to: peer) {
             case .success(let sibling):
-                if let watchFailure = watch(sibling, token: WorkerToken(.connectedRTP, slot: slot, generation: side.generation)) {
+                if let watchFailure = watch(
+                    sibling, token: WorkerToken(.connectedRTP, slot: slot, generation: side.generation))
+                {
                     failure = SocketError(operation: "epoll_ctl", address: peer, errno: watchFailure.errno)
                     close(sibling)
                 } else {
@@ -608,7 +636,8 @@ final class Worker: @unchecked Sendable {
         if let failure, !reportedSiblingFailure {
             reportedSiblingFailure = true
             logger.warning(
-                "media worker \(index) could not open a connected socket for a latched peer (\(failure)); its RTP is sent from the bound socket instead, at a route lookup per packet. Reported once; raise the descriptor limit (LimitNOFILE=) if it says so")
+                "media worker \(index) could not open a connected socket for a latched peer (\(failure)); its RTP is sent from the bound socket instead, at a route lookup per packet. Reported once; raise the descriptor limit (LimitNOFILE=) if it says so"
+            )
         }
     }
 

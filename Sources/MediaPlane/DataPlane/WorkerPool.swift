@@ -20,7 +20,9 @@ public final class WorkerPool: Sendable {
     ///   - workerCount: number of data-plane threads (at least 1).
     ///   - pinning: CPUs to pin the workers to, in order; workers beyond the list are not pinned.
     ///   - engine: what the workers run on; a worker that cannot open an io_uring runs on epoll.
-    public init(workerCount: Int, pinning: [Int] = [], engine: DataPlaneEngine = .ioUring, logger: Logger) throws(MediaPlaneError) {
+    public init(workerCount: Int, pinning: [Int] = [], engine: DataPlaneEngine = .ioUring, logger: Logger)
+        throws(MediaPlaneError)
+    {
         precondition(workerCount >= 1, "a worker pool needs at least one worker")
         var workers: [Worker] = []
         for index in 0..<workerCount {
@@ -28,7 +30,9 @@ public final class WorkerPool: Sendable {
         }
         self.workers = workers
         placement = Mutex(
-            Placement(freeSlots: Array(repeating: [], count: workerCount), slotCounts: Array(repeating: 0, count: workerCount)))
+            Placement(
+                freeSlots: Array(repeating: [], count: workerCount), slotCounts: Array(repeating: 0, count: workerCount)
+            ))
         for (index, worker) in workers.enumerated() {
             worker.start(pinnedTo: index < pinning.count ? pinning[index] : nil)
         }

@@ -44,7 +44,8 @@ public final class CallRegistry {
         relatchSilence: Duration = .seconds(1), makeRecorder: RecorderFactory? = nil
     ) {
         self.makeRecorder = makeRecorder
-        self.relatchSilenceNanos = UInt64(relatchSilence.components.seconds) * 1_000_000_000
+        self.relatchSilenceNanos =
+            UInt64(relatchSilence.components.seconds) * 1_000_000_000
             + UInt64(relatchSilence.components.attoseconds / 1_000_000_000)
         self.interfaces = interfaces
         self.ports = PortAllocator(range: portRange)
@@ -145,7 +146,8 @@ public final class CallRegistry {
             call.legs[offerer].media[index] = offererMedia
             call.legs[recipient].media[index] = recipientMedia
             rewrite(
-                &description.media[index], towards: recipientMedia, on: call.legs[recipient], rtcpMux: offerMuxToRecipient,
+                &description.media[index], towards: recipientMedia, on: call.legs[recipient],
+                rtcpMux: offerMuxToRecipient,
                 offering: true, options: options)
             if let crypto = security.recipientCrypto {
                 description.media[index].setCryptoAttributes(crypto, padded: options.sdes.padKeys)
@@ -233,7 +235,8 @@ public final class CallRegistry {
             }
             switch offererMedia.security {
             case .sdes(let side):
-                description.media[index].setCryptoAttributes(side.relayKey.map { [$0] } ?? [], padded: options.sdes.padKeys)
+                description.media[index].setCryptoAttributes(
+                    side.relayKey.map { [$0] } ?? [], padded: options.sdes.padKeys)
             case .plain:
                 description.media[index].setCryptoAttributes([], padded: false)
             case .passThrough:
@@ -265,7 +268,8 @@ public final class CallRegistry {
         let existing = calls[callID]
         let call = existing ?? Call(id: callID, worker: workers.workerForNewCall(), offererTag: "caller")
         call.legs[1].tag = "callee"
-        try allocateMedia(for: call, streams: [StreamNeed(index: index, type: type, proto: "RTP/AVP", clockRate: clockRate)])
+        try allocateMedia(
+            for: call, streams: [StreamNeed(index: index, type: type, proto: "RTP/AVP", clockRate: clockRate)])
         guard var own = call.legs[leg].media[index], let opposite = call.legs[1 - leg].media[index] else {
             preconditionFailure("allocateMedia gives both legs the stream")
         }
@@ -289,7 +293,9 @@ public final class CallRegistry {
     public func startRecording(callID: String) throws(CallError) {
         guard let call = calls[callID] else { throw .unknownCall(callID) }
         guard call.recorder == nil else { return }
-        guard let makeRecorder else { throw .recording("this node does not record calls; start it with --recording-dir") }
+        guard let makeRecorder else {
+            throw .recording("this node does not record calls; start it with --recording-dir")
+        }
         call.recorder = try makeRecorder(callID)
         reinstall(call)
         logger.info("recording started", metadata: ["call-id": "\(callID)"])
@@ -356,7 +362,9 @@ public final class CallRegistry {
         for (leg, totals) in report.totalsByLeg.enumerated() { finishedTotalsByDirection[leg].accumulate(totals) }
         logger.info(
             "call \(reason)",
-            metadata: ["call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)"])
+            metadata: [
+                "call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)",
+            ])
         onCallEnded?(callID, reason)
         return report
     }
@@ -373,7 +381,9 @@ public final class CallRegistry {
     public func nodeTotalsByDirection() -> [StreamStatistics] {
         var totals = finishedTotalsByDirection
         for call in calls.values {
-            for (leg, legTotals) in CallReport(call, interfaces: interfaces).totalsByLeg.enumerated() { totals[leg].accumulate(legTotals) }
+            for (leg, legTotals) in CallReport(call, interfaces: interfaces).totalsByLeg.enumerated() {
+                totals[leg].accumulate(legTotals)
+            }
         }
         return totals
     }
@@ -501,7 +511,8 @@ public final class CallRegistry {
                     return media
                 }
             }
-            if case .stillClosing = error {} else {
+            if case .stillClosing = error {
+            } else {
                 logger.warning("port range exhausted", metadata: ["call-id": "\(call.id)", "error": "\(error)"])
             }
             throw .ports(error)
@@ -516,11 +527,13 @@ public final class CallRegistry {
                 advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
                 rtcpMux: media.rtcpMux, latching: media.latching, relatchSilenceNanos: relatchSilenceNanos,
                 isVideo: media.type == "video",
-                isSecured: media.security.isPassThrough, srtp: media.security.termination, transcoding: media.transcoding,
+                isSecured: media.security.isPassThrough, srtp: media.security.termination,
+                transcoding: media.transcoding,
                 opposite: opposite.slot.index,
                 counters: media.counters,
                 localRTP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port) ?? .unset,
-                localRTCP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port + 1) ?? .unset,
+                localRTCP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port + 1)
+                    ?? .unset,
                 recorder: recorder))
     }
 
@@ -549,12 +562,16 @@ public final class CallRegistry {
         section.proto = media.proto
     }
 
-    private func rewriteSessionLevel(_ description: inout SessionDescription, towards leg: Leg, options: NegotiationOptions) {
+    private func rewriteSessionLevel(
+        _ description: inout SessionDescription, towards leg: Leg, options: NegotiationOptions
+    ) {
         let advertised = advertised(towards: leg, options: options)
         if options.replaceSessionConnection { description.replaceSessionConnection(with: advertised) }
         if options.replaceOrigin { description.replaceOriginAddress(with: advertised) }
         if options.removeICE {
-            description.sessionLines.removeAll { line in line.attributeName.map { ICEAttributes.names.contains($0) } ?? false }
+            description.sessionLines.removeAll { line in
+                line.attributeName.map { ICEAttributes.names.contains($0) } ?? false
+            }
         }
     }
 }

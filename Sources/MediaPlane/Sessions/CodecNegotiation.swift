@@ -31,7 +31,8 @@ public struct CodecRequest: Sendable, Equatable, CustomStringConvertible {
     /// Whether this entry names `format`'s codec.
     public func matches(_ format: PayloadFormat) -> Bool {
         matchesEverything
-            || (name.lowercased() == format.encodingName.lowercased() && (clockRate ?? format.clockRate) == format.clockRate)
+            || (name.lowercased() == format.encodingName.lowercased()
+                && (clockRate ?? format.clockRate) == format.clockRate)
     }
 
     /// The codec this relay transcodes with, if it is one.
@@ -40,7 +41,8 @@ public struct CodecRequest: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        [name, clockRate.map(String.init), bitRate.map(String.init), parameters].compactMap { $0 }.joined(separator: "/")
+        [name, clockRate.map(String.init), bitRate.map(String.init), parameters].compactMap { $0 }.joined(
+            separator: "/")
     }
 }
 
@@ -105,7 +107,9 @@ struct CodecOffer {
         }
         for request in options.transcode where section.media == "audio" {
             guard let codec = request.audioCodec else {
-                throw .cannotTranscode(request.description, mediaIndex: index, reason: "this relay transcodes only \(Self.supportedCodecs)")
+                throw .cannotTranscode(
+                    request.description, mediaIndex: index, reason: "this relay transcodes only \(Self.supportedCodecs)"
+                )
             }
             let format = PayloadFormat(
                 payloadType: 0, encodingName: codec.encodingName, clockRate: codec.clockRate,
@@ -230,7 +234,8 @@ struct StreamTranscoding {
                 inputPayloadType: payloadType, inputClockRate: clockRate,
                 outputPayloadType: sentEvents.payloadType, outputClockRate: sentEvents.clockRate)
         }
-        return TranscodingStage(inputs: stageInputs, output: codec, outputPayloadType: output.payloadType, events: events)
+        return TranscodingStage(
+            inputs: stageInputs, output: codec, outputPayloadType: output.payloadType, events: events)
     }
 
     private static func transcoder(

@@ -25,11 +25,13 @@ public struct MediaInterface: Sendable, Equatable, CustomStringConvertible {
             let local = SocketAddress(ip: String(addresses[0]), port: 0)
         else { return nil }
         if addresses.count == 2 {
-            guard let advertised = SocketAddress(ip: String(addresses[1]), port: 0), advertised.isIPv6 == local.isIPv6 else {
+            guard let advertised = SocketAddress(ip: String(addresses[1]), port: 0), advertised.isIPv6 == local.isIPv6
+            else {
                 return nil
             }
         }
-        self.init(name: name, localIP: String(addresses[0]), advertisedIP: addresses.count == 2 ? String(addresses[1]) : nil)
+        self.init(
+            name: name, localIP: String(addresses[0]), advertisedIP: addresses.count == 2 ? String(addresses[1]) : nil)
     }
 
     public var isIPv6: Bool { localIP.contains(":") }
@@ -37,7 +39,9 @@ public struct MediaInterface: Sendable, Equatable, CustomStringConvertible {
     /// The address the SDP names for this interface.
     public var connection: ConnectionAddress { ConnectionAddress(numeric: advertisedIP) }
 
-    public var description: String { advertisedIP == localIP ? "\(name)/\(localIP)" : "\(name)/\(localIP)!\(advertisedIP)" }
+    public var description: String {
+        advertisedIP == localIP ? "\(name)/\(localIP)" : "\(name)/\(localIP)!\(advertisedIP)"
+    }
 }
 
 /// The interfaces of a node, and which one faces each party of a call.

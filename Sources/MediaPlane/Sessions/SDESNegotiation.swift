@@ -169,7 +169,8 @@ extension SDESSide {
             try agree(peerKey: attribute, relayKey: relayKey)
             return
         }
-        throw .answerRefusedSRTP(mediaIndex: index, offered: offered.map { "\($0.tag) \($0.suite)" }, refusals: refusals)
+        throw .answerRefusedSRTP(
+            mediaIndex: index, offered: offered.map { "\($0.tag) \($0.suite)" }, refusals: refusals)
     }
 }
 

@@ -23,8 +23,12 @@ package struct PeerStatus: Codable, Equatable {
         .dictionary(
             Dictionary(
                 uniqueKeysWithValues: all(in: table, now: now).map { peer in
-                    var entry: [String: BencodeValue] = ["address": .string(peer.address), "state": .string(peer.state)]
-                    if let load = peer.load, let threshold = peer.threshold, let sessions = peer.sessions, let age = peer.reportAgeMilliseconds {
+                    var entry: [String: BencodeValue] = [
+                        "address": .string(peer.address), "state": .string(peer.state),
+                    ]
+                    if let load = peer.load, let threshold = peer.threshold, let sessions = peer.sessions,
+                        let age = peer.reportAgeMilliseconds
+                    {
                         entry["load"] = .string(ratioText(load))
                         entry["threshold"] = .string(ratioText(threshold))
                         entry["sessions"] = .integer(Int64(sessions))
@@ -49,5 +53,6 @@ package struct PeerStatus: Codable, Equatable {
 package func ratioText(_ value: Double) -> String {
     let thousandths = Int((value * 1000).rounded())
     let fraction = String(abs(thousandths) % 1000)
-    return "\(thousandths < 0 ? "-" : "")\(abs(thousandths) / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    return
+        "\(thousandths < 0 ? "-" : "")\(abs(thousandths) / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
 }

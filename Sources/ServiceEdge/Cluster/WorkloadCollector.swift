@@ -82,7 +82,10 @@ package final class WorkloadCollector {
     }
 
     /// Records a report received from `sender`.
-    package func receive(_ report: WorkloadReport, sender: String, from address: NIOCore.SocketAddress, now: UInt64 = spw_monotonic_nanos()) {
+    package func receive(
+        _ report: WorkloadReport, sender: String, from address: NIOCore.SocketAddress,
+        now: UInt64 = spw_monotonic_nanos()
+    ) {
         guard report.node.id == sender else {
             link.refuse(.unknownSender, from: address)
             return

@@ -50,7 +50,8 @@ public struct ClientNetworks: Sendable, Equatable, CustomStringConvertible {
     /// Whether a datagram from `address` may be served.
     public func allows(_ address: NIOCore.SocketAddress) -> Bool {
         guard let bytes = Self.addressBytes(address) else { return false }
-        let isMappedIPv4 = bytes.count == 16 && bytes.prefix(12).elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF])
+        let isMappedIPv4 =
+            bytes.count == 16 && bytes.prefix(12).elementsEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF])
         let forms = isMappedIPv4 ? [bytes, Array(bytes.suffix(4))] : [bytes]
         return prefixes.contains { prefix in forms.contains { prefix.contains($0) } }
     }

@@ -48,19 +48,24 @@ package final class NGFrontEnd {
 
     /// Takes one datagram from the NG port. A new request with a well-formed body goes to `handle`,
     /// which must answer it, now or later, with `answer(_:with:)`.
-    package func receive(_ datagram: [UInt8], from client: NIOCore.SocketAddress, handle: (BencodeValue, Request) -> Void) {
+    package func receive(
+        _ datagram: [UInt8], from client: NIOCore.SocketAddress, handle: (BencodeValue, Request) -> Void
+    ) {
         guard clients.allows(client) else {
             counters.refusedClients += 1
             if counters.refusedClients % 1000 == 1 {
                 logger.warning(
                     "NG datagram from outside ng-clients dropped; add the client's network to ng-clients if it should be served",
-                    metadata: ["client": "\(client)", "ng-clients": "\(clients)", "dropped": "\(counters.refusedClients)"])
+                    metadata: [
+                        "client": "\(client)", "ng-clients": "\(clients)", "dropped": "\(counters.refusedClients)",
+                    ])
             }
             return
         }
         guard let (cookie, body) = NGMessage.splitCookie(datagram) else {
             counters.unframed += 1
-            logger.warning("NG datagram without a cookie dropped", metadata: ["client": "\(client)", "bytes": "\(datagram.count)"])
+            logger.warning(
+                "NG datagram without a cookie dropped", metadata: ["client": "\(client)", "bytes": "\(datagram.count)"])
             return
         }
         let request = Request(client: client, cookie: cookie)
@@ -89,6 +94,7 @@ package final class NGFrontEnd {
     }
 
     private func send(_ datagram: [UInt8], to address: NIOCore.SocketAddress) {
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: datagram)), promise: nil)
+        channel.writeAndFlush(
+            AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: datagram)), promise: nil)
     }
 }

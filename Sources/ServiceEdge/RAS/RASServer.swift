@@ -24,7 +24,8 @@ package final class RASServer {
     package private(set) var counters = RASCounters()
 
     package init(
-        gatekeeperIdentifier: String, rasAddress: TransportAddress, callSignalAddresses: [TransportAddress], transport: RASTransport,
+        gatekeeperIdentifier: String, rasAddress: TransportAddress, callSignalAddresses: [TransportAddress],
+        transport: RASTransport,
         logger: Logger
     ) {
         self.gatekeeperIdentifier = gatekeeperIdentifier
@@ -37,7 +38,8 @@ package final class RASServer {
     /// Decodes and answers `datagram`, or hands the message to `handle` with the request's key
     /// (for `answer`) when it is not one every gatekeeper answers alike.
     package func receive(
-        _ datagram: [UInt8], from source: NIOCore.SocketAddress, handle: (RASMessage, _ key: String, _ source: NIOCore.SocketAddress) -> Void
+        _ datagram: [UInt8], from source: NIOCore.SocketAddress,
+        handle: (RASMessage, _ key: String, _ source: NIOCore.SocketAddress) -> Void
     ) {
         let message: RASMessage
         do {
@@ -45,7 +47,8 @@ package final class RASServer {
         } catch {
             counters.malformed += 1
             logger.warning(
-                "malformed RAS message dropped", metadata: ["from": "\(source)", "bytes": "\(datagram.count)", "error": "\(error)"])
+                "malformed RAS message dropped",
+                metadata: ["from": "\(source)", "bytes": "\(datagram.count)", "error": "\(error)"])
             return
         }
         counters.received[message.name, default: 0] += 1
@@ -62,7 +65,10 @@ package final class RASServer {
         case .gatekeeperRequest(let request):
             answer(
                 key,
-                .gatekeeperConfirm(GatekeeperConfirm(requestSeqNum: request.requestSeqNum, gatekeeperIdentifier: gatekeeperIdentifier, rasAddress: rasAddress)),
+                .gatekeeperConfirm(
+                    GatekeeperConfirm(
+                        requestSeqNum: request.requestSeqNum, gatekeeperIdentifier: gatekeeperIdentifier,
+                        rasAddress: rasAddress)),
                 to: RASTransport.socketAddress(request.rasAddress, otherwise: source))
         case .registrationRequest(let request):
             register(request, key: key, source: source)
@@ -129,15 +135,21 @@ package final class RASServer {
                 key,
                 .registrationConfirm(
                     RegistrationConfirm(
-                        requestSeqNum: request.requestSeqNum, callSignalAddress: callSignalAddresses, terminalAlias: registration.aliases,
+                        requestSeqNum: request.requestSeqNum, callSignalAddress: callSignalAddresses,
+                        terminalAlias: registration.aliases,
                         gatekeeperIdentifier: gatekeeperIdentifier, endpointIdentifier: registration.endpointIdentifier,
                         timeToLive: registrations.timeToLive)),
                 to: destination)
         case .failure(let reason):
-            logger.notice("refused a RAS registration", metadata: ["from": "\(source)", "aliases": "\(request.terminalAlias ?? [])", "reason": "\(reason)"])
+            logger.notice(
+                "refused a RAS registration",
+                metadata: ["from": "\(source)", "aliases": "\(request.terminalAlias ?? [])", "reason": "\(reason)"])
             answer(
                 key,
-                .registrationReject(RegistrationReject(requestSeqNum: request.requestSeqNum, rejectReason: reason, gatekeeperIdentifier: gatekeeperIdentifier)),
+                .registrationReject(
+                    RegistrationReject(
+                        requestSeqNum: request.requestSeqNum, rejectReason: reason,
+                        gatekeeperIdentifier: gatekeeperIdentifier)),
                 to: destination)
         }
     }

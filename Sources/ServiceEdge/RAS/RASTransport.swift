@@ -15,11 +15,14 @@ package struct RASTransport {
     }
 
     package func send(_ datagram: [UInt8], to address: NIOCore.SocketAddress) {
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: datagram)), promise: nil)
+        channel.writeAndFlush(
+            AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: datagram)), promise: nil)
     }
 
     /// Where a reply to `address` goes: the address itself when it is IP, else the datagram's source.
-    package static func socketAddress(_ address: TransportAddress?, otherwise source: NIOCore.SocketAddress) -> NIOCore.SocketAddress {
+    package static func socketAddress(_ address: TransportAddress?, otherwise source: NIOCore.SocketAddress)
+        -> NIOCore.SocketAddress
+    {
         address?.socketAddress ?? source
     }
 }

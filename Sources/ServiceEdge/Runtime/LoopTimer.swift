@@ -10,7 +10,9 @@ package final class LoopTimer {
     private var cancelled = false
 
     /// Runs `body` after `initialDelay`, then every `interval`, until cancelled.
-    package init(on loop: any EventLoop, initialDelay: TimeAmount, every interval: TimeAmount, _ body: @escaping () -> Void) {
+    package init(
+        on loop: any EventLoop, initialDelay: TimeAmount, every interval: TimeAmount, _ body: @escaping () -> Void
+    ) {
         self.loop = loop
         self.interval = interval
         self.body = body

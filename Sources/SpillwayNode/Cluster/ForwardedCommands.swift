@@ -1,10 +1,10 @@
-import ServiceEdge
 import Bencode
 import CSpillwayShims
 import Cluster
 import Logging
 import NGProtocol
 import NIOCore
+import ServiceEdge
 
 /// NG commands carried between nodes on the cluster port, both ways.
 ///
@@ -65,7 +65,8 @@ final class ForwardedCommands {
 
     /// Sends `command` to `target`; `then` hears the reply, or the timeout.
     func send(
-        _ command: BencodeValue, hopsLeft: Int, visited: [String], to target: SpillPlanner.Target, then: @escaping (Outcome) -> Void
+        _ command: BencodeValue, hopsLeft: Int, visited: [String], to target: SpillPlanner.Target,
+        then: @escaping (Outcome) -> Void
     ) {
         let message = ForwardedRequest(id: nextID, hopsLeft: hopsLeft, visited: visited, command: command)
         nextID &+= 1

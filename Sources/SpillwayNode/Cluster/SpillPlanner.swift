@@ -1,8 +1,8 @@
-import ServiceEdge
 import CSpillwayShims
 import Cluster
 import Logging
 import NIOCore
+import ServiceEdge
 
 /// Carries out the node's `SteeringCore` for every protocol's new calls: it gives the core the
 /// node's admission and its view of the peers (polled first under poll-on-demand sharing), asks
@@ -54,7 +54,8 @@ final class SpillPlanner {
     /// - Parameter cluster: the node's peers and cluster port; nil for a node without peers, whose
     ///   new calls over its threshold are refused.
     init(
-        core: SteeringCore, cluster: (collector: WorkloadCollector, link: ClusterLink)?, monitor: NIOCore.SocketAddress?,
+        core: SteeringCore, cluster: (collector: WorkloadCollector, link: ClusterLink)?,
+        monitor: NIOCore.SocketAddress?,
         monitorTimeoutNanos: UInt64, metrics: NodeMetrics, loop: any EventLoop, logger: Logger
     ) {
         self.core = core
@@ -105,7 +106,9 @@ final class SpillPlanner {
 
     /// Decides where a new call goes; a node chosen is reached on `port`. `body` runs at once, or
     /// after a poll round or the monitor's answer.
-    func place(_ placement: CallPlacement, admitsHere: Bool, reachedOn port: Port, then body: @escaping (Outcome) -> Void) {
+    func place(
+        _ placement: CallPlacement, admitsHere: Bool, reachedOn port: Port, then body: @escaping (Outcome) -> Void
+    ) {
         let started = ContinuousClock.now
         let finish = { [metrics] (outcome: Outcome) in
             if !admitsHere { metrics.steeringDecision.record(ContinuousClock.now - started) }
@@ -114,13 +117,18 @@ final class SpillPlanner {
         let request = Request(placement: placement, admitsHere: admitsHere, port: port)
         // Delegate decides on workload, polled first under poll-on-demand sharing; a sequence walk
         // is its own test at each node, and the monitor collects for itself.
-        guard !admitsHere, let collector = cluster?.collector, mode == .delegate else { return carryOut(request, then: finish) }
+        guard !admitsHere, let collector = cluster?.collector, mode == .delegate else {
+            return carryOut(request, then: finish)
+        }
         collector.withFreshView { [self] _ in carryOut(request, then: finish) }
     }
 
     /// Places a call again after node `unanswered`, to which it was forwarded, did not answer: the
     /// node is marked down and left out. `placement` is the one given to `place`, not the forwarded one.
-    func retry(_ placement: CallPlacement, after unanswered: String, reachedOn port: Port, then body: @escaping (Outcome) -> Void) {
+    func retry(
+        _ placement: CallPlacement, after unanswered: String, reachedOn port: Port,
+        then body: @escaping (Outcome) -> Void
+    ) {
         cluster?.collector.markDown(unanswered)
         var placement = placement
         placement.unanswered.append(unanswered)
@@ -143,7 +151,9 @@ final class SpillPlanner {
 
     private func carryOut(_ request: Request, then body: @escaping (Outcome) -> Void) {
         let decision = withTable { [self] table in
-            core.decide(request.placement, admitsHere: request.admitsHere, peers: &table, now: spw_monotonic_nanos(), using: &generator)
+            core.decide(
+                request.placement, admitsHere: request.admitsHere, peers: &table, now: spw_monotonic_nanos(),
+                using: &generator)
         }
         switch decision {
         case .takeHere:
@@ -153,17 +163,23 @@ final class SpillPlanner {
             body(.allBusy(reason))
         case .forward(let id, let carried):
             let collector = cluster?.collector
-            let target = collector?.address(of: id).map { Target(id: id, address: $0, reported: collector?.table.peer(id)?.report?.node) }
+            let target = collector?.address(of: id).map {
+                Target(id: id, address: $0, reported: collector?.table.peer(id)?.report?.node)
+            }
             deliver(target, named: id, carrying: carried, for: request, then: body)
         case .askMonitor(let excluding):
             askMonitor(excluding: excluding) { [self] node, answered in
-                let decision = withTable { core.monitorAnswered(node?.id, unavailable: !answered, for: request.placement, peers: &$0) }
+                let decision = withTable {
+                    core.monitorAnswered(node?.id, unavailable: !answered, for: request.placement, peers: &$0)
+                }
                 guard case .forward(let id, let carried) = decision else {
                     if case .allBusy(let reason) = decision { return body(.allBusy(reason)) }
                     return body(.allBusy(.monitorFoundNone))
                 }
                 let target = node.flatMap { node in
-                    (try? NIOCore.SocketAddress(hostAndPort: node.clusterAddress)).map { Target(id: id, address: $0, reported: node) }
+                    (try? NIOCore.SocketAddress(hostAndPort: node.clusterAddress)).map {
+                        Target(id: id, address: $0, reported: node)
+                    }
                 }
                 deliver(target, named: id, carrying: carried, for: request, then: body)
             }
@@ -173,7 +189,8 @@ final class SpillPlanner {
     /// Hands the chosen node on, or, when this node cannot reach it on the request's port (no
     /// address known), leaves it out and places the call again.
     private func deliver(
-        _ target: Target?, named id: String, carrying carried: CallPlacement, for request: Request, then body: @escaping (Outcome) -> Void
+        _ target: Target?, named id: String, carrying carried: CallPlacement, for request: Request,
+        then body: @escaping (Outcome) -> Void
     ) {
         if let target, let address = request.port.address(of: target) {
             return body(.forward(target, at: address, placement: carried))
@@ -194,7 +211,8 @@ final class SpillPlanner {
         return body(&emptyTable)
     }
 
-    private func askMonitor(excluding visited: [String], then body: @escaping (NodeIdentity?, _ answered: Bool) -> Void) {
+    private func askMonitor(excluding visited: [String], then body: @escaping (NodeIdentity?, _ answered: Bool) -> Void)
+    {
         guard let monitor, let link = cluster?.link else { return body(nil, false) }
         let id = nextLocateID
         nextLocateID &+= 1

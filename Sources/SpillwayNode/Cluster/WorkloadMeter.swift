@@ -1,7 +1,7 @@
-import ServiceEdge
 import CSpillwayShims
 import Cluster
 import MediaPlane
+import ServiceEdge
 
 /// Measures a node's workload: calls anchored now, and media rates and data-plane CPU share over
 /// the last sampling interval; and holds what it is measured against (capacity and threshold,

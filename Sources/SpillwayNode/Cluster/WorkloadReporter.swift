@@ -1,7 +1,7 @@
-import ServiceEdge
 import CSpillwayShims
 import Cluster
 import NIOCore
+import ServiceEdge
 
 /// Tells others this node's workload: answers polls, streams reports to subscribers, and (in push
 /// mode) sends a report to every peer and the monitor at each interval and at once on a large

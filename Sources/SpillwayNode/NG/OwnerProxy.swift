@@ -1,8 +1,8 @@
-import ServiceEdge
 import Bencode
 import Cluster
 import NGProtocol
 import NIOCore
+import ServiceEdge
 
 /// Calls first received here and anchored on another node, and the passing of their later
 /// commands to that node, so that an NG client keeps talking to the one node it knows.
@@ -45,7 +45,8 @@ final class OwnerProxy {
         then: @escaping (BencodeValue, NodeIdentity?) -> Void
     ) {
         guard let forwards, let address = try? NIOCore.SocketAddress(hostAndPort: owner.clusterAddress) else {
-            return then(NGReply.error("call '\(callID)' is anchored on node '\(owner.id)', which this node cannot reach"), nil)
+            return then(
+                NGReply.error("call '\(callID)' is anchored on node '\(owner.id)', which this node cannot reach"), nil)
         }
         proxied += 1
         let target = SpillPlanner.Target(id: owner.id, address: address, reported: owner)

@@ -1,10 +1,10 @@
-import ServiceEdge
 import Bencode
 import Cluster
 import Logging
 import MediaPlane
 import NGProtocol
 import NIOCore
+import ServiceEdge
 
 /// Decides which node runs each NG command, and gets the reply back to whoever asked.
 ///
@@ -54,8 +54,10 @@ final class RequestRouter {
     }
 
     init(
-        identity: NodeIdentity, processor: NGProcessor, frontEnd: NGFrontEnd, forwards: ForwardedCommands?, owners: OwnerProxy,
-        planner: SpillPlanner, workload: WorkloadControl, statistics: NodeStatistics, reporter: WorkloadReporter?, maxHops: Int,
+        identity: NodeIdentity, processor: NGProcessor, frontEnd: NGFrontEnd, forwards: ForwardedCommands?,
+        owners: OwnerProxy,
+        planner: SpillPlanner, workload: WorkloadControl, statistics: NodeStatistics, reporter: WorkloadReporter?,
+        maxHops: Int,
         loop: any EventLoop, logger: Logger
     ) {
         self.identity = identity
@@ -94,7 +96,9 @@ final class RequestRouter {
         case .success(.call(let decoded)): request = decoded
         case .success(.workload(let change)):
             guard case .client = origin else {
-                return complete(origin, reply: NGReply.error("workload changes only the node it is sent to; it is not forwarded"), owner: nil)
+                return complete(
+                    origin, reply: NGReply.error("workload changes only the node it is sent to; it is not forwarded"),
+                    owner: nil)
             }
             return complete(origin, reply: workload.apply(change), owner: nil)
         }
@@ -106,7 +110,8 @@ final class RequestRouter {
             }
             if case .offer = request {
                 let call = NewCall(command: command, request: request, origin: origin, placement: placement)
-                return planner.place(placement, admitsHere: workload.meter.admitsNewCall, reachedOn: .cluster) { [self] in
+                return planner.place(placement, admitsHere: workload.meter.admitsNewCall, reachedOn: .cluster) {
+                    [self] in
                     act(on: $0, for: call)
                 }
             }
@@ -114,7 +119,8 @@ final class RequestRouter {
         runHere(request, hops: placement.hops) { [self] result in
             switch result {
             case .success(let reply): complete(origin, reply: reply, owner: identity)
-            case .failure(let error): complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
+            case .failure(let error):
+                complete(origin, reply: processor.reply(to: error, of: request, client: origin.description), owner: nil)
             }
         }
     }
@@ -130,16 +136,24 @@ final class RequestRouter {
                     complete(call.origin, reply: reply, owner: identity)
                 case .failure(.ports(let exhausted)) where forwards != nil:
                     // Out of media ports is as full as a node gets: the call goes elsewhere.
-                    logger.warning("no media ports left for a new call; steering it to another node", metadata: ["reason": "\(exhausted)"])
-                    planner.place(call.placement, admitsHere: false, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
+                    logger.warning(
+                        "no media ports left for a new call; steering it to another node",
+                        metadata: ["reason": "\(exhausted)"])
+                    planner.place(call.placement, admitsHere: false, reachedOn: .cluster) { [self] in
+                        act(on: $0, for: call)
+                    }
                 case .failure(let error):
-                    complete(call.origin, reply: processor.reply(to: error, of: call.request, client: call.origin.description), owner: nil)
+                    complete(
+                        call.origin,
+                        reply: processor.reply(to: error, of: call.request, client: call.origin.description), owner: nil
+                    )
                 }
             }
         case .forward(let target, _, let carried):
             guard let forwards else { return }
             placements.spills[planner.mode, default: 0] += 1
-            forwards.send(call.command, hopsLeft: carried.hopsLeft, visited: carried.visited, to: target) { [self] outcome in
+            forwards.send(call.command, hopsLeft: carried.hopsLeft, visited: carried.visited, to: target) {
+                [self] outcome in
                 switch outcome {
                 case .replied(let reply):
                     if reply.reply["result"]?.stringValue == "ok", let owner = reply.owner, case .client = call.origin {
@@ -147,11 +161,15 @@ final class RequestRouter {
                     }
                     complete(call.origin, reply: reply.reply, owner: reply.owner)
                 case .timedOut:
-                    planner.retry(call.placement, after: target.id, reachedOn: .cluster) { [self] in act(on: $0, for: call) }
+                    planner.retry(call.placement, after: target.id, reachedOn: .cluster) { [self] in
+                        act(on: $0, for: call)
+                    }
                 }
             }
         case .allBusy(let reason):
-            complete(call.origin, reply: allBusy(call.command, tried: call.placement.visited + [identity.id], reason: reason), owner: nil)
+            complete(
+                call.origin,
+                reply: allBusy(call.command, tried: call.placement.visited + [identity.id], reason: reason), owner: nil)
         }
     }
 
@@ -161,13 +179,16 @@ final class RequestRouter {
     /// being closed by its worker (a call just ended) is tried again each millisecond for up to
     /// `portWait`, on the event loop's timer: the loop never blocks on it.
     private func runHere(
-        _ request: NGRequest, hops: Int, giveUpAt deadline: NIODeadline? = nil, then body: @escaping (Result<BencodeValue, CallError>) -> Void
+        _ request: NGRequest, hops: Int, giveUpAt deadline: NIODeadline? = nil,
+        then body: @escaping (Result<BencodeValue, CallError>) -> Void
     ) {
         do throws(CallError) {
             body(.success(try runNow(request, hops: hops)))
         } catch .ports(.stillClosing) where deadline.map({ $0 > .now() }) ?? true {
             let deadline = deadline ?? .now() + Self.portWait
-            loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { [self] in runHere(request, hops: hops, giveUpAt: deadline, then: body) }
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { [self] in
+                runHere(request, hops: hops, giveUpAt: deadline, then: body)
+            }
         } catch {
             body(.failure(error))
         }
@@ -185,7 +206,9 @@ final class RequestRouter {
             fields["spillway-node"] = .string(identity.id)
             fields["spillway-hops"] = .integer(Int64(hops))
             if case .offer = request, hops > 0 {
-                logger.info("took a call spilled from another node", metadata: ["call-id": "\(request.callID ?? "")", "hops": "\(hops)"])
+                logger.info(
+                    "took a call spilled from another node",
+                    metadata: ["call-id": "\(request.callID ?? "")", "hops": "\(hops)"])
             }
         case .statistics:
             fields = statistics.extending(fields, placements: placements)

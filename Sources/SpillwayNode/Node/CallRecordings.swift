@@ -1,7 +1,7 @@
-import ServiceEdge
 import CSpillwayShims
 import Capture
 import MediaPlane
+import ServiceEdge
 
 /// Where a node's call recordings go: one pcap file per recording, named after the call-id (with
 /// characters unsafe in file names replaced) and the time it started.

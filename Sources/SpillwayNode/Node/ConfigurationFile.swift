@@ -56,15 +56,21 @@ extension NodeConfiguration {
         case .file: return nil
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard let index = lines.firstIndex(where: { line in
-            let key = line.split(separator: "=", maxSplits: 1).first.map { String($0.filter { !" \t\"".contains($0) }) }
-            return line.contains("=") && key == setting
-        }) else { return nil }
+        guard
+            let index = lines.firstIndex(where: { line in
+                let key = line.split(separator: "=", maxSplits: 1).first.map {
+                    String($0.filter { !" \t\"".contains($0) })
+                }
+                return line.contains("=") && key == setting
+            })
+        else { return nil }
         return .file(path: source, reason: "line \(index + 1): \(error)")
     }
 
     /// A TOML string, integer, float or boolean as the setting takes it.
-    private static func fileValue(_ value: any TOMLValueConvertible, key: String) throws(ConfigurationError) -> FileValue {
+    private static func fileValue(_ value: any TOMLValueConvertible, key: String) throws(ConfigurationError)
+        -> FileValue
+    {
         if let text = value.string { return .text(text) }
         if let number = value.int { return .integer(number) }
         if let number = value.double { return .number(number) }

@@ -1,5 +1,5 @@
-import ServiceEdge
 import Logging
+import ServiceEdge
 
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +24,8 @@ enum DescriptorLimit {
             "the descriptor limit is lower than the media port range needs: calls will be refused before the range is used",
             metadata: [
                 "port-range": "\(range.lowerBound)-\(range.upperBound)", "needed": "\(needed)",
-                "limit": "\(limit.rlim_cur)", "hint": "raise LimitNOFILE (systemd) or ulimit -n, or narrow --port-range",
+                "limit": "\(limit.rlim_cur)",
+                "hint": "raise LimitNOFILE (systemd) or ulimit -n, or narrow --port-range",
             ])
     }
 }

@@ -1,9 +1,9 @@
-import ServiceEdge
 import Cluster
 import H323
 import H323Edge
 import Logging
 import MediaPlane
+import ServiceEdge
 
 /// The settings of one relay node, from `spillway serve` flags and/or a TOML file whose keys are the
 /// flag names. Every setting is read from text by `set(_:to:)`, so flags and the file accept the
@@ -121,7 +121,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         try Self.require("media-timeout", mediaTimeout, in: 1...86400, allowed: "1 to 86400 seconds")
         try Self.require("relatch-silence", relatchSilence, in: 0...60, allowed: "0 to 60 seconds")
         try Self.require("max-sessions", capacity.sessions, in: 0...10_000_000, allowed: "0 to 10000000 calls")
-        try Self.require("max-packet-rate", capacity.packetsPerSecond, in: 0...1e9, allowed: "0 to 1e9 packets per second")
+        try Self.require(
+            "max-packet-rate", capacity.packetsPerSecond, in: 0...1e9, allowed: "0 to 1e9 packets per second")
         try Self.require("max-bit-rate", capacity.bitsPerSecond, in: 0...1e12, allowed: "0 to 1e12 bits per second")
         try Self.require("max-cpu", capacity.cpu, in: 0...1, allowed: "0 to 1")
         try Self.require("threshold", threshold, in: 0...1, allowed: "0 (drain) to 1")
@@ -145,10 +146,14 @@ public struct NodeConfiguration: Sendable, Equatable {
         if let callSignalAddress { try Self.requireAddress("call-signal", callSignalAddress) }
         if let monitorRASAddress { try Self.requireAddress("monitor-ras", monitorRASAddress) }
         if rasAddress == nil, let monitorRASAddress {
-            throw .invalid(setting: "monitor-ras", value: monitorRASAddress, allowed: "only together with ras HOST:PORT, the node's RAS port")
+            throw .invalid(
+                setting: "monitor-ras", value: monitorRASAddress,
+                allowed: "only together with ras HOST:PORT, the node's RAS port")
         }
         if effectiveCallSignalAddress == nil, let route = h323Routes.first {
-            throw .invalid(setting: "h323-route", value: route.description, allowed: "only together with call-signal or ras, where H.323 calls arrive")
+            throw .invalid(
+                setting: "h323-route", value: route.description,
+                allowed: "only together with call-signal or ras, where H.323 calls arrive")
         }
     }
 
@@ -158,7 +163,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         for peer in peers {
             try Self.requireAddress("peer", peer.address)
             guard peer.id != nodeID else {
-                throw .invalid(setting: "peer", value: peer.description, allowed: "another node's id (this node is '\(nodeID)')")
+                throw .invalid(
+                    setting: "peer", value: peer.description, allowed: "another node's id (this node is '\(nodeID)')")
             }
         }
         if let duplicate = Dictionary(grouping: peers, by: \.id).first(where: { $0.value.count > 1 })?.key {
@@ -176,7 +182,8 @@ public struct NodeConfiguration: Sendable, Equatable {
                 allowed: "a file holding the cluster's shared key (16 bytes or more) whenever cluster is set")
         }
         if policy == .monitor, monitorAddress == nil {
-            throw .invalid(setting: "monitor", value: "(not set)", allowed: "the load monitor's HOST:PORT when policy is monitor")
+            throw .invalid(
+                setting: "monitor", value: "(not set)", allowed: "the load monitor's HOST:PORT when policy is monitor")
         }
     }
 
@@ -195,7 +202,9 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Parses `MIN-MAX`.
     public static func parsePortRange(_ text: String) -> ClosedRange<UInt16>? {
         let bounds = text.split(separator: "-")
-        guard bounds.count == 2, let low = UInt16(bounds[0]), let high = UInt16(bounds[1]), low <= high else { return nil }
+        guard bounds.count == 2, let low = UInt16(bounds[0]), let high = UInt16(bounds[1]), low <= high else {
+            return nil
+        }
         return low...high
     }
 }

@@ -1,4 +1,3 @@
-import ServiceEdge
 import Bencode
 import CSpillwayShims
 import Cluster
@@ -8,6 +7,7 @@ import Logging
 import MediaPlane
 import NGProtocol
 import NIOCore
+import ServiceEdge
 
 /// The parts of a node that make it a cluster member: its cluster port, what it knows of its peers,
 /// what it tells them, and the NG commands it forwards to them and takes from them.
@@ -36,10 +36,12 @@ final class NodeLoopState: LoopConfinedState {
 
     init(
         identity: NodeIdentity, configuration: NodeConfiguration, workers: WorkerPool, ngChannel: any Channel,
-        clusterChannel: (any Channel)?, rasChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop, logger: Logger
+        clusterChannel: (any Channel)?, rasChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop,
+        logger: Logger
     ) throws {
         let registry = CallRegistry(
-            interfaces: MediaInterfaces(configuration.mediaInterfaces), portRange: configuration.portRange, workers: workers,
+            interfaces: MediaInterfaces(configuration.mediaInterfaces), portRange: configuration.portRange,
+            workers: workers,
             logger: logger, relatchSilence: .milliseconds(Int64((configuration.relatchSilence * 1000).rounded())),
             makeRecorder: configuration.recordingDirectory.map(CallRecordings.init)?.open)
         self.registry = registry
@@ -47,29 +49,35 @@ final class NodeLoopState: LoopConfinedState {
             workers: workers, registry: registry, capacity: configuration.capacity, threshold: configuration.threshold)
         let cluster = try clusterChannel.map { channel in
             try Self.membership(
-                identity: identity, configuration: configuration, meter: meter, channel: channel, seal: seal!, loop: loop,
+                identity: identity, configuration: configuration, meter: meter, channel: channel, seal: seal!,
+                loop: loop,
                 logger: logger)
         }
         self.cluster = cluster
         metrics = NodeMetrics()
         let planner = SpillPlanner(
-            core: SteeringCore(nodeID: identity.id, mode: configuration.policy), cluster: cluster.map { ($0.collector, $0.link) },
+            core: SteeringCore(nodeID: identity.id, mode: configuration.policy),
+            cluster: cluster.map { ($0.collector, $0.link) },
             monitor: try configuration.monitorAddress.map { try NIOCore.SocketAddress(hostAndPort: $0) },
-            monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), metrics: metrics, loop: loop, logger: logger)
+            monitorTimeoutNanos: UInt64(configuration.forwardTimeout * 1e9), metrics: metrics, loop: loop,
+            logger: logger)
         self.planner = planner
         let frontEnd = NGFrontEnd(clients: configuration.ngClients, channel: ngChannel, logger: logger)
         self.frontEnd = frontEnd
         let workload = WorkloadControl(
-            identity: identity, meter: meter, registry: registry, configuration: configuration, reporter: cluster?.reporter,
+            identity: identity, meter: meter, registry: registry, configuration: configuration,
+            reporter: cluster?.reporter,
             logger: logger)
         self.workload = workload
         let ras = try Self.rasEndpoint(
-            identity: identity, configuration: configuration, meter: meter, planner: planner, channel: rasChannel, loop: loop,
+            identity: identity, configuration: configuration, meter: meter, planner: planner, channel: rasChannel,
+            loop: loop,
             logger: logger)
         self.ras = ras
         let callSignalling = identity.callSignalAddress.map { _ in
             Self.callSignallingPort(
-                configuration: configuration, registry: registry, meter: meter, planner: planner, seal: seal, ras: ras, loop: loop,
+                configuration: configuration, registry: registry, meter: meter, planner: planner, seal: seal, ras: ras,
+                loop: loop,
                 logger: logger)
         }
         self.callSignalling = callSignalling
@@ -183,7 +191,8 @@ final class NodeLoopState: LoopConfinedState {
             ageLimitNanos: UInt64(configuration.effectiveReportAgeLimit * 1e9),
             pollTimeoutNanos: UInt64(configuration.pollTimeout * 1e9), link: link, loop: loop, logger: logger)
         let pushTargets = configuration.share == .push ? peers.map(\.1) + (monitor.map { [$0] } ?? []) : []
-        let reporter = WorkloadReporter(identity: identity, meter: meter, pushTargets: pushTargets, link: link, loop: loop)
+        let reporter = WorkloadReporter(
+            identity: identity, meter: meter, pushTargets: pushTargets, link: link, loop: loop)
         let forwards = ForwardedCommands(
             link: link, timeoutNanos: UInt64(configuration.forwardTimeout * 1e9), loop: loop, logger: logger)
         return ClusterMembership(link: link, collector: collector, reporter: reporter, forwards: forwards)
@@ -196,18 +205,23 @@ final class NodeLoopState: LoopConfinedState {
         guard let channel else { return nil }
         guard let rasAddress = identity.rasAddress.flatMap(TransportAddress.init(hostAndPort:)),
             let callSignal = identity.callSignalAddress.flatMap(TransportAddress.init(hostAndPort:))
-        else { throw StartError.bindFailed(setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address") }
+        else {
+            throw StartError.bindFailed(
+                setting: "ras", address: identity.rasAddress ?? "", underlying: "not an IP address")
+        }
         return try RASEndpoint(
             identity: identity, rasAddress: rasAddress, callSignalAddress: callSignal, meter: meter,
             planner: planner, configuration: configuration, channel: channel, loop: loop, logger: logger)
     }
 
     private static func callSignallingPort(
-        configuration: NodeConfiguration, registry: CallRegistry, meter: WorkloadMeter, planner: SpillPlanner, seal: ClusterSeal?,
+        configuration: NodeConfiguration, registry: CallRegistry, meter: WorkloadMeter, planner: SpillPlanner,
+        seal: ClusterSeal?,
         ras: RASEndpoint?, loop: any EventLoop, logger: Logger
     ) -> CallSignallingPort {
         CallSignallingPort(
-            registry: registry, mediaIP: configuration.mediaInterfaces[0].advertisedIP, routes: configuration.h323Routes,
+            registry: registry, mediaIP: configuration.mediaInterfaces[0].advertisedIP,
+            routes: configuration.h323Routes,
             steer: { placement, unanswered, then in
                 let finish = { (outcome: SpillPlanner.Outcome) in
                     switch outcome {

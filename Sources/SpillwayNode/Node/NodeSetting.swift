@@ -1,9 +1,9 @@
-import ServiceEdge
 import Cluster
 import H323
 import H323Edge
 import Logging
 import MediaPlane
+import ServiceEdge
 
 /// One setting of a node, described once: its name (the `spillway serve` flag and the TOML key),
 /// its help text, whether a reload (SIGHUP) applies it, how a flag's text and a config file's
@@ -42,7 +42,8 @@ public struct NodeSetting: Sendable {
 
     /// Applies a config file's string as a flag's text; any other type is refused.
     private static func quoted(
-        _ name: String, _ apply: @escaping @Sendable (inout NodeConfiguration, String) throws(ConfigurationError) -> Void
+        _ name: String,
+        _ apply: @escaping @Sendable (inout NodeConfiguration, String) throws(ConfigurationError) -> Void
     ) -> @Sendable (inout NodeConfiguration, FileValue) throws(ConfigurationError) -> Void {
         { configuration, value throws(ConfigurationError) in
             guard case .text(let text) = value else {
@@ -84,18 +85,22 @@ public struct NodeSetting: Sendable {
 
     /// A number stored at `keyPath` as `store` makes it.
     private static func numeric<Value: SettingNumber, Stored: Equatable & Sendable>(
-        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Stored> & Sendable, reloadable: Bool, allowed: String,
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Stored> & Sendable, reloadable: Bool,
+        allowed: String,
         help: String, store: @escaping @Sendable (Value) -> Stored
     ) -> NodeSetting {
         NodeSetting(
             name: name, help: help, isReloadable: reloadable, isRepeatable: false,
             apply: { configuration, text throws(ConfigurationError) in
-                guard let value = Value(text.trimmingSpaces) else { throw .invalid(setting: name, value: text, allowed: allowed) }
+                guard let value = Value(text.trimmingSpaces) else {
+                    throw .invalid(setting: name, value: text, allowed: allowed)
+                }
                 configuration[keyPath: keyPath] = store(value)
             },
             applyFileValue: { configuration, fileValue throws(ConfigurationError) in
                 guard let value = Value(fileValue) else {
-                    throw .invalid(setting: name, value: "\(fileValue)", allowed: "\(allowed), as a TOML \(Value.fileTypeName)")
+                    throw .invalid(
+                        setting: name, value: "\(fileValue)", allowed: "\(allowed), as a TOML \(Value.fileTypeName)")
                 }
                 configuration[keyPath: keyPath] = store(value)
             },
@@ -103,12 +108,16 @@ public struct NodeSetting: Sendable {
     }
 
     /// Text taken as it is (an address checked when the configuration is validated).
-    static func text(_ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, String> & Sendable, help: String) -> NodeSetting {
+    static func text(_ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, String> & Sendable, help: String)
+        -> NodeSetting
+    {
         value(name, keyPath, allowed: "", help: help) { $0 }
     }
 
     /// Optional text taken as it is.
-    static func text(_ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, String?> & Sendable, help: String) -> NodeSetting {
+    static func text(_ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, String?> & Sendable, help: String)
+        -> NodeSetting
+    {
         value(name, keyPath, allowed: "", help: help) { .some($0) }
     }
 
@@ -117,13 +126,16 @@ public struct NodeSetting: Sendable {
         _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, Value> & Sendable, help: String
     ) -> NodeSetting where Value.RawValue == String {
         let names = Value.allCases.map(\.rawValue)
-        let allowed = names.count == 2 ? names.joined(separator: " or ") : names.dropLast().joined(separator: ", ") + " or " + names.last!
+        let allowed =
+            names.count == 2
+            ? names.joined(separator: " or ") : names.dropLast().joined(separator: ", ") + " or " + names.last!
         return value(name, keyPath, allowed: allowed, help: help) { Value(rawValue: $0) }
     }
 
     /// A list that each use adds one parsed element to.
     static func list<Element: Equatable & Sendable>(
-        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, [Element]> & Sendable, allowed: String, help: String,
+        _ name: String, _ keyPath: WritableKeyPath<NodeConfiguration, [Element]> & Sendable, allowed: String,
+        help: String,
         parse: @escaping @Sendable (String) -> Element?
     ) -> NodeSetting {
         NodeSetting(
@@ -144,13 +156,18 @@ extension NodeConfiguration {
         .value(
             "ng-clients", \.ngClients, reloadable: true,
             allowed: "comma-separated addresses or prefixes, e.g. 127.0.0.0/8,10.20.0.0/16,2001:db8::/32",
-            help: "Networks NG commands are taken from, e.g. 127.0.0.0/8,10.20.0.0/16; others are dropped and counted. Default loopback.",
+            help:
+                "Networks NG commands are taken from, e.g. 127.0.0.0/8,10.20.0.0/16; others are dropped and counted. Default loopback.",
             parse: ClientNetworks.init(parsing:)),
-        .text("media-ip", \.mediaIP, help: "Address media sockets bind to and SDP advertises: the shorthand for one --interface."),
+        .text(
+            "media-ip", \.mediaIP,
+            help: "Address media sockets bind to and SDP advertises: the shorthand for one --interface."),
         .list(
             "interface", \.interfaces,
-            allowed: "NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5",
-            help: "A media interface NAME/IP[!ADVERTISED] (bind IP, write ADVERTISED in SDP); repeat it; the first is the default. Replaces --media-ip.",
+            allowed:
+                "NAME/IP or NAME/IP!ADVERTISED with numeric addresses of one family, e.g. external/10.0.0.5!203.0.113.5",
+            help:
+                "A media interface NAME/IP[!ADVERTISED] (bind IP, write ADVERTISED in SDP); repeat it; the first is the default. Replaces --media-ip.",
             parse: MediaInterface.init(parsing:)),
         .value(
             "port-range", \.portRange, allowed: "MIN-MAX, e.g. 30000-39999",
@@ -165,37 +182,49 @@ extension NodeConfiguration {
                 return cpus.isEmpty || cpus.contains(nil) ? nil : cpus.compactMap { $0 }
             }),
         .choice(
-            "data-plane", \.dataPlane, help: "What the media workers run on: io_uring (default; epoll where it is unavailable) or epoll."),
+            "data-plane", \.dataPlane,
+            help: "What the media workers run on: io_uring (default; epoll where it is unavailable) or epoll."),
         .number(
             "media-timeout", \.mediaTimeout, allowed: "an integer from 1 to 86400 seconds",
             help: "Seconds without media before a call is torn down."),
         .number(
             "relatch-silence", \.relatchSilence, allowed: "seconds from 0 to 60",
-            help: "Seconds a latched media source must be silent before its stream may move to a new address (default 1)."),
-        .text("recording-dir", \.recordingDirectory, help: "Directory for call recordings (pcap); recording is off without it."),
+            help:
+                "Seconds a latched media source must be silent before its stream may move to a new address (default 1)."
+        ),
+        .text(
+            "recording-dir", \.recordingDirectory,
+            help: "Directory for call recordings (pcap); recording is off without it."),
         .value(
             "log-level", \.logLevel, allowed: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "),
             help: "trace, debug, info, notice, warning, error or critical.", parse: Logger.Level.init(rawValue:)),
-        .text("metrics", \.metricsAddress, help: "HTTP address (HOST:PORT) serving /metrics (Prometheus) and /status (JSON); off when not given."),
+        .text(
+            "metrics", \.metricsAddress,
+            help: "HTTP address (HOST:PORT) serving /metrics (Prometheus) and /status (JSON); off when not given."),
         .number(
             "drain-grace", \.drainGrace, reloadable: true, allowed: "seconds from 0 to 86400",
             help: "Seconds SIGTERM waits for calls to end while refusing new ones. Default 30."),
         .number(
-            "max-sessions", \.capacity.sessions, reloadable: true, allowed: "a whole number of calls, 0 for no session limit",
+            "max-sessions", \.capacity.sessions, reloadable: true,
+            allowed: "a whole number of calls, 0 for no session limit",
             help: "Session capacity: calls the node may carry (0: no limit)."),
         .number(
-            "max-packet-rate", \.capacity.packetsPerSecond, reloadable: true, allowed: "packets per second, 0 for no limit",
+            "max-packet-rate", \.capacity.packetsPerSecond, reloadable: true,
+            allowed: "packets per second, 0 for no limit",
             help: "Media packets/s the node may receive (0: no limit)."),
         .number(
             "max-bit-rate", \.capacity.bitsPerSecond, reloadable: true, allowed: "bits per second, 0 for no limit",
             help: "Media bits/s the node may receive (0: no limit)."),
         .number(
-            "max-cpu", \.capacity.cpu, reloadable: true, allowed: "a share of the media workers' time from 0 to 1, 0 for no limit",
+            "max-cpu", \.capacity.cpu, reloadable: true,
+            allowed: "a share of the media workers' time from 0 to 1, 0 for no limit",
             help: "Busy share of the media workers allowed, 0-1 (0: no limit)."),
         .number(
             "threshold", \.threshold, reloadable: true, allowed: "a number from 0 (drain) to 1",
             help: "Take new calls while load (highest usage/capacity ratio) is below this, 0-1; 0 drains."),
-        .text("cluster", \.clusterAddress, help: "Cluster address (HOST:PORT) for workload sharing and forwarded requests."),
+        .text(
+            "cluster", \.clusterAddress,
+            help: "Cluster address (HOST:PORT) for workload sharing and forwarded requests."),
         .text("cluster-key-file", \.clusterKeyFile, help: "File holding the cluster's shared HMAC key (>= 16 bytes)."),
         .list(
             "peer", \.peers, allowed: "ID@HOST:PORT, e.g. node-2@127.0.0.12:2224",
@@ -204,7 +233,8 @@ extension NodeConfiguration {
         .choice("policy", \.policy, help: "Where calls spill over the threshold: delegate, sequence or monitor."),
         .choice("share", \.share, help: "How workload is shared with peers: push, poll or continuous."),
         .number(
-            "share-interval", \.shareInterval, allowed: "seconds from 0.01 to 60", help: "Seconds between workload reports. Default 1."),
+            "share-interval", \.shareInterval, allowed: "seconds from 0.01 to 60",
+            help: "Seconds between workload reports. Default 1."),
         .number(
             "report-age-limit", \.reportAgeLimit, allowed: "seconds, more than the share interval",
             help: "Seconds after which a peer's report is not trusted and the peer is down. Default 3 intervals."),
@@ -214,23 +244,36 @@ extension NodeConfiguration {
         .number(
             "forward-timeout", \.forwardTimeout, allowed: "seconds from 0.01 to 10",
             help: "Seconds to wait for a forwarded request's reply. Default 0.5."),
-        .number("poll-timeout", \.pollTimeout, allowed: "seconds from 0.01 to 10", help: "Seconds to wait for poll replies. Default 0.2."),
+        .number(
+            "poll-timeout", \.pollTimeout, allowed: "seconds from 0.01 to 10",
+            help: "Seconds to wait for poll replies. Default 0.2."),
         .text("monitor", \.monitorAddress, help: "The load monitor's address (HOST:PORT)."),
-        .text("ras", \.rasAddress, help: "H.225.0 RAS address (HOST:PORT) where the node answers LRQ/ARQ/RRQ; off when not given."),
+        .text(
+            "ras", \.rasAddress,
+            help: "H.225.0 RAS address (HOST:PORT) where the node answers LRQ/ARQ/RRQ; off when not given."),
         .choice(
             "ras-reply", \.rasReply,
-            help: "Where the LCF of a forwarded LRQ goes: direct (to the requester) or reverse (back through the forwarders). Default direct."),
+            help:
+                "Where the LCF of a forwarded LRQ goes: direct (to the requester) or reverse (back through the forwarders). Default direct."
+        ),
         .text(
             "call-signal", \.callSignalAddress,
-            help: "Where the node takes H.323 call signalling (TCP HOST:PORT), the address LCF/ACF name. Default the RAS host, port 1720, when --ras is given."),
+            help:
+                "Where the node takes H.323 call signalling (TCP HOST:PORT), the address LCF/ACF name. Default the RAS host, port 1720, when --ras is given."
+        ),
         .choice(
             "h323-reply", \.h323Reply,
-            help: "How a Setup over the threshold reaches the chosen node: direct (Facility callForwarded to the caller) or reverse (forwarded, signalling relayed here). Default direct."),
+            help:
+                "How a Setup over the threshold reaches the chosen node: direct (Facility callForwarded to the caller) or reverse (forwarded, signalling relayed here). Default direct."
+        ),
         .list(
             "h323-route", \.h323Routes, allowed: "PREFIX=HOST:PORT with a numeric host, e.g. 4930=192.0.2.10:1720",
-            help: "A static route for H.323 calls, PREFIX=HOST:PORT: dialled digits or H.323-IDs starting with PREFIX go there (longest prefix wins); repeat it.",
+            help:
+                "A static route for H.323 calls, PREFIX=HOST:PORT: dialled digits or H.323-IDs starting with PREFIX go there (longest prefix wins); repeat it.",
             parse: H323Route.init(parsing:)),
-        .text("monitor-ras", \.monitorRASAddress, help: "The load monitor's RAS address: register there and report workload in RAI."),
+        .text(
+            "monitor-ras", \.monitorRASAddress,
+            help: "The load monitor's RAS address: register there and report workload in RAI."),
     ]
 
     /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.
@@ -241,7 +284,9 @@ extension NodeConfiguration {
 
     /// The setting called `name`, or an error naming the ones there are.
     public static func setting(named name: String) throws(ConfigurationError) -> NodeSetting {
-        guard let setting = settings.first(where: { $0.name == name }) else { throw .unknownSetting(name, known: settingNames) }
+        guard let setting = settings.first(where: { $0.name == name }) else {
+            throw .unknownSetting(name, known: settingNames)
+        }
         return setting
     }
 

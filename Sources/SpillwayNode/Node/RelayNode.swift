@@ -1,4 +1,3 @@
-import ServiceEdge
 import CSpillwayShims
 import Cluster
 import H323
@@ -8,6 +7,7 @@ import MediaPlane
 import NGProtocol
 import NIOCore
 import NIOPosix
+import ServiceEdge
 
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +48,8 @@ public final class RelayNode: Sendable {
         }
         DescriptorLimit.raise(forPortRange: configuration.portRange, logger: logger)
         let workers = try WorkerPool(
-            workerCount: configuration.workers, pinning: configuration.pinCPUs, engine: configuration.dataPlane, logger: logger)
+            workerCount: configuration.workers, pinning: configuration.pinCPUs, engine: configuration.dataPlane,
+            logger: logger)
         var runtime = ServiceRuntime<NodeLoopState>()
         let (loop, state) = (runtime.loop, runtime.state)
         do {
@@ -73,7 +74,9 @@ public final class RelayNode: Sendable {
             var callSignal: (any Channel)?
             if let address = configuration.effectiveCallSignalAddress {
                 do {
-                    callSignal = try await CallSignallingPort.listen(on: address, loop: loop) { state.value?.callSignalling }
+                    callSignal = try await CallSignallingPort.listen(on: address, loop: loop) {
+                        state.value?.callSignalling
+                    }
                 } catch {
                     throw StartError.bindFailed(setting: "call-signal", address: address, underlying: "\(error)")
                 }
@@ -104,17 +107,22 @@ public final class RelayNode: Sendable {
             logger.info(
                 "node started",
                 metadata: [
-                    "ng": "\(identity.ngAddress)", "media": "\(configuration.mediaInterfaces.map(\.description).joined(separator: ","))",
+                    "ng": "\(identity.ngAddress)",
+                    "media": "\(configuration.mediaInterfaces.map(\.description).joined(separator: ","))",
                     "port-range": "\(configuration.portRange.lowerBound)-\(configuration.portRange.upperBound)",
-                    "workers": "\(configuration.workers)", "data-plane": "\(workers.engine)", "cluster": "\(identity.clusterAddress)",
+                    "workers": "\(configuration.workers)", "data-plane": "\(workers.engine)",
+                    "cluster": "\(identity.clusterAddress)",
                     "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
                     "peers": "\(configuration.peers.map(\.description))", "ras": "\(rasAddress ?? "off")",
-                    "call-signal": "\(callSignal?.localAddress?.hostAndPort ?? "off")", "h323-routes": "\(configuration.h323Routes)",
-                    "metrics": "\(metrics?.localAddress?.hostAndPort ?? "off")", "ng-clients": "\(configuration.ngClients)",
+                    "call-signal": "\(callSignal?.localAddress?.hostAndPort ?? "off")",
+                    "h323-routes": "\(configuration.h323Routes)",
+                    "metrics": "\(metrics?.localAddress?.hostAndPort ?? "off")",
+                    "ng-clients": "\(configuration.ngClients)",
                 ])
             return RelayNode(
                 configuration: configuration,
-                ngAddress: MediaPlane.SocketAddress(hostAndPort: identity.ngAddress) ?? MediaPlane.SocketAddress(hostAndPort: configuration.ngAddress)!,
+                ngAddress: MediaPlane.SocketAddress(hostAndPort: identity.ngAddress) ?? MediaPlane.SocketAddress(
+                    hostAndPort: configuration.ngAddress)!,
                 clusterAddress: cluster == nil ? nil : identity.clusterAddress, rasAddress: rasAddress,
                 callSignalAddress: callSignal?.localAddress?.hostAndPort,
                 metricsAddress: metrics?.localAddress?.hostAndPort, runtime: runtime, workers: workers, logger: logger)
@@ -129,15 +137,18 @@ public final class RelayNode: Sendable {
         deliver: @escaping @Sendable () -> (([UInt8], NIOCore.SocketAddress) -> Void)
     ) async throws(StartError) -> any Channel {
         do {
-            return try await DatagramBootstrap.bind(try NIOCore.SocketAddress(hostAndPort: address), on: loop, deliver: deliver)
+            return try await DatagramBootstrap.bind(
+                try NIOCore.SocketAddress(hostAndPort: address), on: loop, deliver: deliver)
         } catch {
             throw .bindFailed(setting: setting, address: address, underlying: "\(error)")
         }
     }
 
     private init(
-        configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?, rasAddress: String?,
-        callSignalAddress: String?, metricsAddress: String?, runtime: ServiceRuntime<NodeLoopState>, workers: WorkerPool, logger: Logger
+        configuration: NodeConfiguration, ngAddress: MediaPlane.SocketAddress, clusterAddress: String?,
+        rasAddress: String?,
+        callSignalAddress: String?, metricsAddress: String?, runtime: ServiceRuntime<NodeLoopState>,
+        workers: WorkerPool, logger: Logger
     ) {
         self.configuration = configuration
         self.ngAddress = ngAddress

@@ -1,9 +1,9 @@
-import ServiceEdge
 import Cluster
 import H323Edge
 import MediaPlane
 import Prometheus
 import RTP
+import ServiceEdge
 
 /// A node's Prometheus metrics (`/metrics`), one registry per node.
 ///
@@ -23,14 +23,22 @@ final class NodeMetrics {
 
     init() {
         steeringDecision = registry.makeDurationHistogram(
-            descriptor: Self.descriptor("spillway_steering_decision_seconds", "Time to pick the node a new call spills to"),
-            buckets: [.microseconds(50), .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20), .milliseconds(100), .milliseconds(500)])
+            descriptor: Self.descriptor(
+                "spillway_steering_decision_seconds", "Time to pick the node a new call spills to"),
+            buckets: [
+                .microseconds(50), .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20),
+                .milliseconds(100), .milliseconds(500),
+            ])
         let registry = registry
         callHops = Dictionary(
             uniqueKeysWithValues: ["ng", "ras", "h323"].map { name in
-                (name, registry.makeValueHistogram(
-                    descriptor: Self.descriptor("spillway_call_hops", "Forwards a call went through before this node took it, by protocol"),
-                    labels: [("protocol", name)], buckets: [0, 1, 2, 3, 4, 8]))
+                (
+                    name,
+                    registry.makeValueHistogram(
+                        descriptor: Self.descriptor(
+                            "spillway_call_hops", "Forwards a call went through before this node took it, by protocol"),
+                        labels: [("protocol", name)], buckets: [0, 1, 2, 3, 4, 8])
+                )
             })
     }
 
@@ -57,8 +65,12 @@ final class NodeMetrics {
             total("spillway_rtp_bytes_total", "RTP bytes received", labels, totals.rtpBytes)
             total("spillway_rtcp_packets_total", "RTCP packets received", labels, totals.rtcpPackets)
             total("spillway_rtcp_bytes_total", "RTCP bytes received", labels, totals.rtcpBytes)
-            total("spillway_forwarded_packets_total", "RTP and RTCP packets sent on to the other party", labels, totals.forwardedPackets)
-            total("spillway_lost_packets_total", "RTP packets lost on the way to the relay (RFC 3550 A.3)", labels, totals.lost)
+            total(
+                "spillway_forwarded_packets_total", "RTP and RTCP packets sent on to the other party", labels,
+                totals.forwardedPackets)
+            total(
+                "spillway_lost_packets_total", "RTP packets lost on the way to the relay (RFC 3550 A.3)", labels,
+                totals.lost)
             for reason in PacketDropReason.allCases {
                 total(
                     "spillway_dropped_packets_total", "Packets received and not forwarded, by reason",
@@ -67,7 +79,8 @@ final class NodeMetrics {
             total(
                 "spillway_srtp_auth_failures_total", "SRTP/SRTCP packets that failed authentication", labels,
                 totals.drops[.srtpAuthentication] ?? 0)
-            let latchesHelp = "Media sources learned (latched) and moved to a new address (relatched); refusals are drops with reason not-latched"
+            let latchesHelp =
+                "Media sources learned (latched) and moved to a new address (relatched); refusals are drops with reason not-latched"
             total("spillway_media_latches_total", latchesHelp, labels + [("event", "latched")], totals.latches)
             total("spillway_media_latches_total", latchesHelp, labels + [("event", "relatched")], totals.relatches)
         }
@@ -77,11 +90,13 @@ final class NodeMetrics {
         let calls = snapshot.status.calls
         gauge("spillway_sessions", "Calls anchored on this node", [("anchored", "here")], calls.own)
         gauge("spillway_sessions", "Calls anchored on this node", [("anchored", "elsewhere")], calls.foreign)
-        gauge("spillway_transcoding_sessions", "Media streams running through a transcoder", [], calls.transcodingStreams)
+        gauge(
+            "spillway_transcoding_sessions", "Media streams running through a transcoder", [], calls.transcodingStreams)
         gauge("spillway_port_pairs_in_use", "Media port pairs allocated", [], calls.portPairsInUse)
         for interface in snapshot.status.interfaces {
             gauge(
-                "spillway_interface_ports_in_use", "Media ports held by calls, per interface (the port range is shared)",
+                "spillway_interface_ports_in_use",
+                "Media ports held by calls, per interface (the port range is shared)",
                 [("interface", interface.name), ("address", interface.address)], interface.portsInUse)
         }
         gauge("spillway_port_pairs_capacity", "Media port pairs in the port range", [], calls.portPairCapacity)
@@ -95,18 +110,31 @@ final class NodeMetrics {
 
     private func exportRouting(_ routing: RoutingCounters) {
         for mode in SteeringMode.allCases {
-            total(Self.spills, Self.spillsHelp, [("policy", mode.rawValue), ("protocol", "ng")], routing.placements.spills[mode] ?? 0)
+            total(
+                Self.spills, Self.spillsHelp, [("policy", mode.rawValue), ("protocol", "ng")],
+                routing.placements.spills[mode] ?? 0)
         }
-        total(Self.refusals, Self.refusalsHelp, [("protocol", "ng"), ("reason", "all-busy")], routing.placements.allBusy)
-        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "sent")], routing.forwards.sent)
-        total("spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "received")], routing.forwards.received)
-        total("spillway_forward_timeouts_total", "Forwarded requests the target did not answer in time", [], routing.forwards.timeouts)
-        total("spillway_proxied_commands_total", "Commands for calls anchored elsewhere, passed to their node", [], routing.proxied)
+        total(
+            Self.refusals, Self.refusalsHelp, [("protocol", "ng"), ("reason", "all-busy")], routing.placements.allBusy)
+        total(
+            "spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "sent")],
+            routing.forwards.sent)
+        total(
+            "spillway_forwards_total", "Requests forwarded to other nodes", [("direction", "received")],
+            routing.forwards.received)
+        total(
+            "spillway_forward_timeouts_total", "Forwarded requests the target did not answer in time", [],
+            routing.forwards.timeouts)
+        total(
+            "spillway_proxied_commands_total", "Commands for calls anchored elsewhere, passed to their node", [],
+            routing.proxied)
         let ng = "NG datagrams not carried out, by reason"
         total("spillway_ng_dropped_total", ng, [("reason", "client-not-allowed")], routing.ng.refusedClients)
         total("spillway_ng_dropped_total", ng, [("reason", "no-cookie")], routing.ng.unframed)
         total("spillway_ng_dropped_total", ng, [("reason", "malformed-bencode")], routing.ng.malformed)
-        total("spillway_ng_retransmissions_total", "NG requests received again, answered from the reply cache", [], routing.ng.retransmissions)
+        total(
+            "spillway_ng_retransmissions_total", "NG requests received again, answered from the reply cache", [],
+            routing.ng.retransmissions)
     }
 
     private static let spills = "spillway_spills_total"
@@ -118,7 +146,9 @@ final class NodeMetrics {
         total(Self.spills, Self.spillsHelp, [("policy", policy.rawValue), ("protocol", "ras")], ras.forwarded)
         total(Self.refusals, Self.refusalsHelp, [("protocol", "ras"), ("reason", "all-busy")], ras.allBusy)
         for (message, count) in ras.received {
-            total("spillway_ras_received_total", "H.225.0 RAS messages decoded, by message", [("message", message)], count)
+            total(
+                "spillway_ras_received_total", "H.225.0 RAS messages decoded, by message", [("message", message)], count
+            )
         }
         let outcomes: [(String, UInt64)] = [
             ("admitted", ras.admitted), ("forwarded", ras.forwarded), ("forward-timeout", ras.forwardTimeouts),
@@ -127,22 +157,33 @@ final class NodeMetrics {
             ("late-answer", ras.lateAnswers), ("workload-report", ras.reportsReceived),
         ]
         for (outcome, count) in outcomes {
-            total("spillway_ras_outcomes_total", "What became of RAS messages, by outcome", [("outcome", outcome)], count)
+            total(
+                "spillway_ras_outcomes_total", "What became of RAS messages, by outcome", [("outcome", outcome)], count)
         }
     }
 
     private func exportH323(_ h323: H323Counters, policy: SteeringMode) {
-        total(Self.spills, Self.spillsHelp, [("policy", policy.rawValue), ("protocol", "h323")], h323.spills.values.reduce(0, +))
+        total(
+            Self.spills, Self.spillsHelp, [("policy", policy.rawValue), ("protocol", "h323")],
+            h323.spills.values.reduce(0, +))
         total(Self.refusals, Self.refusalsHelp, [("protocol", "h323"), ("reason", "all-busy")], h323.allBusy)
         total("spillway_h323_calls_routed_total", "H.323 Setups relayed to their destination", [], h323.callsRouted)
-        total("spillway_h323_calls_refused_total", "H.323 Setups the node answered with ReleaseComplete itself", [], h323.callsRefused)
+        total(
+            "spillway_h323_calls_refused_total", "H.323 Setups the node answered with ReleaseComplete itself", [],
+            h323.callsRefused)
         for (how, count) in h323.callsEnded {
             total("spillway_h323_calls_ended_total", "H.323 calls ended, by how", [("how", how)], count)
         }
-        total("spillway_h323_messages_relayed_total", "Q.931 messages relayed between the sides of H.323 calls", [], h323.messagesRelayed)
-        total("spillway_h323_h245_messages_relayed_total", "H.245 messages relayed on separate H.245 connections", [], h323.h245MessagesRelayed)
+        total(
+            "spillway_h323_messages_relayed_total", "Q.931 messages relayed between the sides of H.323 calls", [],
+            h323.messagesRelayed)
+        total(
+            "spillway_h323_h245_messages_relayed_total", "H.245 messages relayed on separate H.245 connections", [],
+            h323.h245MessagesRelayed)
         for (reason, count) in h323.dropped {
-            total("spillway_h323_dropped_total", "H.323 signalling refused or not relayed, by reason", [("reason", reason)], count)
+            total(
+                "spillway_h323_dropped_total", "H.323 signalling refused or not relayed, by reason",
+                [("reason", reason)], count)
         }
     }
 
@@ -152,14 +193,21 @@ final class NodeMetrics {
         gauge("spillway_threshold", "Load below which new calls are taken (0 drains)", [], status.threshold)
         gauge("spillway_admits_new_calls", "1 when a new call would be taken here now", [], status.admits ? 1 : 0)
         gauge("spillway_draining", "1 while the node drains for shutdown", [], status.draining ? 1 : 0)
-        gauge("spillway_packet_rate", "Media packets per second received over the last interval", [], snapshot.packetRate)
+        gauge(
+            "spillway_packet_rate", "Media packets per second received over the last interval", [], snapshot.packetRate)
         gauge("spillway_bit_rate", "Media bits per second received over the last interval", [], snapshot.bitRate)
         gauge("spillway_worker_cpu", "Busy share of the media workers over the last interval", [], snapshot.cpu)
         for peer in status.peers {
             let labels = [("peer", peer.id)]
-            gauge("spillway_peer_up", "1 while the peer's latest report is fresh and it is not marked down", labels, peer.state == "up" ? 1 : 0)
-            if let load = peer.load { gauge("spillway_peer_load", "The peer's load in its latest report", labels, load) }
-            if let threshold = peer.threshold { gauge("spillway_peer_threshold", "The peer's threshold in its latest report", labels, threshold) }
+            gauge(
+                "spillway_peer_up", "1 while the peer's latest report is fresh and it is not marked down", labels,
+                peer.state == "up" ? 1 : 0)
+            if let load = peer.load {
+                gauge("spillway_peer_load", "The peer's load in its latest report", labels, load)
+            }
+            if let threshold = peer.threshold {
+                gauge("spillway_peer_threshold", "The peer's threshold in its latest report", labels, threshold)
+            }
             if let age = peer.reportAgeMilliseconds {
                 gauge("spillway_peer_report_age_seconds", "Age of the peer's latest report", labels, Double(age) / 1000)
             }

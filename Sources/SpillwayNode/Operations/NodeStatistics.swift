@@ -1,9 +1,9 @@
-import ServiceEdge
 import Bencode
 import CSpillwayShims
 import Cluster
 import H323Edge
 import MediaPlane
+import ServiceEdge
 
 /// What a node tells operators about itself, read from every part that keeps counts: the
 /// `spillway` part of NG `statistics`, `/status`, and the snapshot `/metrics` exports.
@@ -21,7 +21,8 @@ final class NodeStatistics {
 
     init(
         identity: NodeIdentity, configuration: NodeConfiguration, workload: WorkloadControl, registry: CallRegistry,
-        cluster: ClusterMembership?, frontEnd: NGFrontEnd, owners: OwnerProxy, ras: RASEndpoint?, callSignalling: CallSignallingPort?
+        cluster: ClusterMembership?, frontEnd: NGFrontEnd, owners: OwnerProxy, ras: RASEndpoint?,
+        callSignalling: CallSignallingPort?
     ) {
         self.identity = identity
         self.configuration = configuration
@@ -37,7 +38,8 @@ final class NodeStatistics {
     /// Everything the NG port and the cluster routing have counted.
     func routing(_ placements: PlacementCounters) -> RoutingCounters {
         RoutingCounters(
-            ng: frontEnd.counters, forwards: cluster?.forwards.counters ?? ForwardedCommands.Counters(), proxied: owners.proxied,
+            ng: frontEnd.counters, forwards: cluster?.forwards.counters ?? ForwardedCommands.Counters(),
+            proxied: owners.proxied,
             placements: placements)
     }
 
@@ -45,7 +47,9 @@ final class NodeStatistics {
     /// and a `spillway` part: the workload, the routing counters and what the node knows of its peers.
     func extending(_ fields: [String: BencodeValue], placements: PlacementCounters) -> [String: BencodeValue] {
         var fields = fields
-        if var statistics = fields["statistics"]?.dictionaryValue, var current = statistics["currentstatistics"]?.dictionaryValue {
+        if var statistics = fields["statistics"]?.dictionaryValue,
+            var current = statistics["currentstatistics"]?.dictionaryValue
+        {
             current["sessionsforeign"] = .integer(Int64(owners.count))
             current["sessionstotal"] = .integer(Int64(registry.activeCallCount + owners.count))
             statistics["currentstatistics"] = .dictionary(current)
@@ -58,14 +62,18 @@ final class NodeStatistics {
         if let cluster {
             spillway["rejected"] = .dictionary(
                 Dictionary(
-                    uniqueKeysWithValues: ClusterRejection.allCases.map { ($0.rawValue, .integer(Int64(cluster.link.rejected[$0] ?? 0))) }))
+                    uniqueKeysWithValues: ClusterRejection.allCases.map {
+                        ($0.rawValue, .integer(Int64(cluster.link.rejected[$0] ?? 0)))
+                    }))
             spillway["reports-sent"] = .integer(Int64(cluster.reporter.reportsSent))
             spillway["reports-received"] = .integer(Int64(cluster.collector.outcomes[.recorded] ?? 0))
             spillway["subscribers"] = .integer(Int64(cluster.reporter.subscriberCount))
             spillway["peers"] = PeerStatus.bencoded(cluster.collector.table)
         }
         if let ras { spillway["ras"] = ras.counters.bencoded }
-        if let callSignalling { spillway["h323"] = callSignalling.counters.bencoded(activeCalls: callSignalling.activeCalls) }
+        if let callSignalling {
+            spillway["h323"] = callSignalling.counters.bencoded(activeCalls: callSignalling.activeCalls)
+        }
         fields["spillway"] = .dictionary(spillway)
         return fields
     }
@@ -78,7 +86,8 @@ final class NodeStatistics {
             node: identity.id, load: load.load, threshold: meter.threshold.value, admits: meter.admitsNewCall,
             draining: meter.isDraining, bottleneck: load.bottleneck?.rawValue,
             calls: NodeStatus.Calls(
-                own: registry.activeCallCount, foreign: owners.count, transcodingStreams: registry.transcodingStreamCount,
+                own: registry.activeCallCount, foreign: owners.count,
+                transcodingStreams: registry.transcodingStreamCount,
                 portPairsInUse: registry.portPairsInUse, portPairCapacity: registry.portPairCapacity),
             capacity: NodeStatus.Capacity(
                 sessions: meter.capacity.sessions, packetsPerSecond: meter.capacity.packetsPerSecond,
@@ -96,7 +105,8 @@ final class NodeStatistics {
         let usage = workload.meter.workload.usage
         return NodeSnapshot(
             status: status(), totalsByDirection: registry.nodeTotalsByDirection(), events: registry.events,
-            routing: routing(placements), policy: configuration.policy, ras: ras?.counters, h323: callSignalling?.counters,
+            routing: routing(placements), policy: configuration.policy, ras: ras?.counters,
+            h323: callSignalling?.counters,
             packetRate: usage.packetsPerSecond, bitRate: usage.bitsPerSecond, cpu: usage.cpu)
     }
 }
@@ -120,12 +130,16 @@ struct RoutingCounters {
     var bencoded: BencodeValue {
         var fields: [String: BencodeValue] = [
             "unframed": .integer(Int64(ng.unframed)), "malformed": .integer(Int64(ng.malformed)),
-            "retransmissions": .integer(Int64(ng.retransmissions)), "refused-clients": .integer(Int64(ng.refusedClients)),
+            "retransmissions": .integer(Int64(ng.retransmissions)),
+            "refused-clients": .integer(Int64(ng.refusedClients)),
             "forwards-sent": .integer(Int64(forwards.sent)), "forwards-received": .integer(Int64(forwards.received)),
-            "forward-timeouts": .integer(Int64(forwards.timeouts)), "late-replies": .integer(Int64(forwards.lateReplies)),
+            "forward-timeouts": .integer(Int64(forwards.timeouts)),
+            "late-replies": .integer(Int64(forwards.lateReplies)),
             "proxied": .integer(Int64(proxied)), "all-busy": .integer(Int64(placements.allBusy)),
         ]
-        for mode in SteeringMode.allCases { fields["spills-\(mode.rawValue)"] = .integer(Int64(placements.spills[mode] ?? 0)) }
+        for mode in SteeringMode.allCases {
+            fields["spills-\(mode.rawValue)"] = .integer(Int64(placements.spills[mode] ?? 0))
+        }
         return .dictionary(fields)
     }
 }

@@ -1,9 +1,9 @@
-import ServiceEdge
 import Bencode
 import CSpillwayShims
 import Cluster
 import H323Edge
 import MediaPlane
+import ServiceEdge
 
 /// What a node is doing now, as `/status` serves it in JSON: its load against its threshold,
 /// its calls, and the peers it knows with their load and how fresh their reports are.

@@ -1,9 +1,9 @@
-import ServiceEdge
 import Bencode
 import Cluster
 import Logging
 import MediaPlane
 import NGProtocol
+import ServiceEdge
 
 /// The node's workload limits as an operator reads and changes them while it runs: NG `workload`
 /// and a reloaded config file. A change reaches the peers at once. Used on the event loop only.
@@ -39,7 +39,8 @@ final class WorkloadControl {
             return NGReply.error("\(error)")
         }
         if meter.isDraining, change.settings.contains(where: { $0.name == "threshold" }) {
-            return NGReply.error("node '\(identity.id)' is draining for shutdown and takes no new calls; its threshold stays 0")
+            return NGReply.error(
+                "node '\(identity.id)' is draining for shutdown and takes no new calls; its threshold stays 0")
         }
         setLimits(capacity: changed.capacity, threshold: changed.threshold)
         var reply = summary
@@ -50,7 +51,8 @@ final class WorkloadControl {
     /// Sets the limits and, when they change, tells the peers at once.
     func setLimits(capacity: ResourceCapacity, threshold: Double) {
         guard capacity != meter.capacity || threshold != meter.configuredThreshold.value else { return }
-        logger.notice("workload limits changed", metadata: ["threshold": "\(threshold)", "max-sessions": "\(capacity.sessions)"])
+        logger.notice(
+            "workload limits changed", metadata: ["threshold": "\(threshold)", "max-sessions": "\(capacity.sessions)"])
         meter.capacity = capacity
         meter.threshold = AdmissionThreshold(threshold)
         reporter?.workloadChanged()

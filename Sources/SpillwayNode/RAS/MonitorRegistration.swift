@@ -1,8 +1,8 @@
-import ServiceEdge
 import Cluster
 import H323
 import Logging
 import NIOCore
+import ServiceEdge
 
 /// A node's standing with a load monitor that acts as its H.323 gatekeeper (monitor mode over
 /// RAS): it registers (RRQ, naming its call signalling and RAS addresses, its node id as H.323-ID)
@@ -39,7 +39,9 @@ final class MonitorRegistration {
 
     func tick() {
         if let awaiting, !awaiting.isRegistration {
-            logger.warning("load monitor did not confirm a workload report (RAI); registering again", metadata: ["monitor": "\(monitor)"])
+            logger.warning(
+                "load monitor did not confirm a workload report (RAI); registering again",
+                metadata: ["monitor": "\(monitor)"])
             endpointIdentifier = nil
         }
         guard let endpointIdentifier else { return register() }
@@ -52,7 +54,9 @@ final class MonitorRegistration {
         switch message {
         case .registrationConfirm(let confirm):
             endpointIdentifier = confirm.endpointIdentifier
-            logger.info("registered with the load monitor's RAS port", metadata: ["monitor": "\(monitor)", "endpoint": "\(confirm.endpointIdentifier)"])
+            logger.info(
+                "registered with the load monitor's RAS port",
+                metadata: ["monitor": "\(monitor)", "endpoint": "\(confirm.endpointIdentifier)"])
             report(as: confirm.endpointIdentifier)
         case .registrationReject(let reject):
             logger.error(
@@ -67,8 +71,10 @@ final class MonitorRegistration {
 
     private func register() {
         let request = RegistrationRequest(
-            requestSeqNum: sequenceNumbers.next(), discoveryComplete: false, callSignalAddress: [callSignalAddress], rasAddress: [rasAddress],
-            terminalType: .spillwayNode, terminalAlias: [.h323ID(identity.id)], endpointVendor: EndpointType.spillwayNode.vendor!)
+            requestSeqNum: sequenceNumbers.next(), discoveryComplete: false, callSignalAddress: [callSignalAddress],
+            rasAddress: [rasAddress],
+            terminalType: .spillwayNode, terminalAlias: [.h323ID(identity.id)],
+            endpointVendor: EndpointType.spillwayNode.vendor!)
         awaiting = (request.requestSeqNum, true)
         transport.send(.registrationRequest(request), to: monitor)
     }

@@ -1,5 +1,5 @@
-import ServiceEdge
 import H323
+import ServiceEdge
 
 /// A node's workload as H.225.0 call capacity: the calls it carries at most (`max-sessions`) and
 /// the calls it can still take before its load reaches its threshold, estimated from the headroom

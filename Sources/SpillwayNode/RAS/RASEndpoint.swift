@@ -1,10 +1,10 @@
-import ServiceEdge
 import CSpillwayShims
 import Cluster
 import H323
 import Logging
 import NGProtocol
 import NIOCore
+import ServiceEdge
 
 /// Where an LCF for a forwarded LRQ goes (`--ras-reply`).
 public enum RASReplyMode: String, CaseIterable, Sendable {
@@ -90,7 +90,8 @@ final class RASEndpoint {
 
     init(
         identity: NodeIdentity, rasAddress: TransportAddress, callSignalAddress: TransportAddress, meter: WorkloadMeter,
-        planner: SpillPlanner, configuration: NodeConfiguration, channel: any Channel, loop: any EventLoop, logger: Logger
+        planner: SpillPlanner, configuration: NodeConfiguration, channel: any Channel, loop: any EventLoop,
+        logger: Logger
     ) throws {
         self.identity = identity
         self.rasAddress = rasAddress
@@ -100,7 +101,8 @@ final class RASEndpoint {
         self.configuration = configuration
         let transport = RASTransport(channel: channel)
         server = RASServer(
-            gatekeeperIdentifier: identity.id, rasAddress: rasAddress, callSignalAddresses: [callSignalAddress], transport: transport,
+            gatekeeperIdentifier: identity.id, rasAddress: rasAddress, callSignalAddresses: [callSignalAddress],
+            transport: transport,
             logger: logger)
         self.loop = loop
         self.logger = logger
@@ -117,14 +119,19 @@ final class RASEndpoint {
         server.receive(datagram, from: source) { message, key, source in
             switch message {
             case .infoRequest(let request):
-                server.answer(key, .infoRequestResponse(describe(request)), to: RASTransport.socketAddress(request.replyAddress, otherwise: source))
+                server.answer(
+                    key, .infoRequestResponse(describe(request)),
+                    to: RASTransport.socketAddress(request.replyAddress, otherwise: source))
             case .locationRequest(let request):
                 place(.location(request, source: source), key: key)
             case .admissionRequest(let request):
                 guard server.isRegistered(request.endpointIdentifier) else {
                     server.count { $0.notRegistered += 1 }
                     return server.answer(
-                        key, .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .callerNotRegistered)), to: source)
+                        key,
+                        .admissionReject(
+                            AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .callerNotRegistered)),
+                        to: source)
                 }
                 place(.admission(request, source: source), key: key)
             case .locationConfirm(let confirm):
@@ -137,7 +144,9 @@ final class RASEndpoint {
                 monitorRegistration?.receive(message)
             default:
                 server.count { $0.unsupported += 1 }
-                logger.debug("RAS message not handled by a relay node", metadata: ["message": "\(message.name)", "from": "\(source)"])
+                logger.debug(
+                    "RAS message not handled by a relay node",
+                    metadata: ["message": "\(message.name)", "from": "\(source)"])
             }
         }
     }
@@ -152,7 +161,8 @@ final class RASEndpoint {
     /// IRR: this node and its call capacity.
     private func describe(_ request: InfoRequest) -> InfoRequestResponse {
         InfoRequestResponse(
-            requestSeqNum: request.requestSeqNum, endpointType: .spillwayNode, endpointIdentifier: identity.id, rasAddress: rasAddress,
+            requestSeqNum: request.requestSeqNum, endpointType: .spillwayNode, endpointIdentifier: identity.id,
+            rasAddress: rasAddress,
             callSignalAddress: [callSignalAddress], endpointAlias: [.h323ID(identity.id)],
             capacity: RASCapacity(meter: meter).callCapacity)
     }
@@ -187,7 +197,8 @@ final class RASEndpoint {
         case .takeHere:
             server.count { $0.admitted += 1 }
             server.answer(
-                call.key, confirmation(for: call.requester, callSignalAddress: callSignalAddress, rasAddress: rasAddress),
+                call.key,
+                confirmation(for: call.requester, callSignalAddress: callSignalAddress, rasAddress: rasAddress),
                 to: call.requester.replyDestination)
         case .allBusy(let reason):
             refuse(call, because: reason)
@@ -199,7 +210,10 @@ final class RASEndpoint {
     /// Sends the request on as an LRQ carrying `carried` (hopCount and the visited nodes). A location
     /// request in direct mode keeps its sequence number and replyAddress and is forgotten; otherwise
     /// this node waits for the answer.
-    private func forward(_ call: Placing, to target: SpillPlanner.Target, at address: NIOCore.SocketAddress, carrying carried: CallPlacement) {
+    private func forward(
+        _ call: Placing, to target: SpillPlanner.Target, at address: NIOCore.SocketAddress,
+        carrying carried: CallPlacement
+    ) {
         server.count { $0.forwarded += 1 }
         tellToWait(call.requester, hopsLeft: carried.hopsLeft)
         var request: LocationRequest
@@ -224,13 +238,16 @@ final class RASEndpoint {
         request.carry(carried)
         server.send(.locationRequest(request), to: address)
         pending[request.requestSeqNum] = PendingLocation(
-            call: call, request: request, target: target, targetAddress: address, timer: watch(request, sentTo: address))
+            call: call, request: request, target: target, targetAddress: address, timer: watch(request, sentTo: address)
+        )
     }
 
     /// RIP to the requester: wait for as many forward timeouts as the request may still travel hops.
     private func tellToWait(_ requester: Requester, hopsLeft: Int) {
         let delay = UInt16(min(65_535, Int(configuration.forwardTimeout * 1000) * (hopsLeft + 1)))
-        server.send(.requestInProgress(RequestInProgress(requestSeqNum: requester.requestSeqNum, delay: delay)), to: requester.replyDestination)
+        server.send(
+            .requestInProgress(RequestInProgress(requestSeqNum: requester.requestSeqNum, delay: delay)),
+            to: requester.replyDestination)
     }
 
     /// Resends a forwarded LRQ once halfway to the forward timeout, and gives up on its target at the timeout.
@@ -251,7 +268,9 @@ final class RASEndpoint {
         logger.warning(
             "node did not answer a forwarded LRQ; marked down",
             metadata: ["peer": "\(forwarded.target.id)", "address": "\(forwarded.targetAddress)"])
-        planner.retry(forwarded.call.placement, after: forwarded.target.id, reachedOn: .ras) { [self] in act(on: $0, for: forwarded.call) }
+        planner.retry(forwarded.call.placement, after: forwarded.target.id, reachedOn: .ras) { [self] in
+            act(on: $0, for: forwarded.call)
+        }
     }
 
     private enum Answer {
@@ -276,7 +295,11 @@ final class RASEndpoint {
             return
         case .located(let confirm):
             finish(sequenceNumber)
-            server.answer(forwarded.call.key, confirmation(for: requester, callSignalAddress: confirm.callSignalAddress, rasAddress: confirm.rasAddress), to: requester.replyDestination)
+            server.answer(
+                forwarded.call.key,
+                confirmation(
+                    for: requester, callSignalAddress: confirm.callSignalAddress, rasAddress: confirm.rasAddress),
+                to: requester.replyDestination)
         case .rejected(let reason):
             finish(sequenceNumber)
             reject(forwarded.call, reason: reason, detail: "node '\(forwarded.target.id)' answered \(reason)")
@@ -287,10 +310,14 @@ final class RASEndpoint {
         pending.removeValue(forKey: sequenceNumber)?.timer.cancel()
     }
 
-    private func confirmation(for requester: Requester, callSignalAddress: TransportAddress, rasAddress: TransportAddress) -> RASMessage {
+    private func confirmation(
+        for requester: Requester, callSignalAddress: TransportAddress, rasAddress: TransportAddress
+    ) -> RASMessage {
         switch requester {
         case .location(let request, _):
-            .locationConfirm(LocationConfirm(requestSeqNum: request.requestSeqNum, callSignalAddress: callSignalAddress, rasAddress: rasAddress))
+            .locationConfirm(
+                LocationConfirm(
+                    requestSeqNum: request.requestSeqNum, callSignalAddress: callSignalAddress, rasAddress: rasAddress))
         case .admission(let request, _):
             .admissionConfirm(
                 AdmissionConfirm(
@@ -312,13 +339,17 @@ final class RASEndpoint {
         logger.notice(
             "refused a RAS call request: all nodes busy",
             metadata: [
-                "request": "\(call.key)", "reason": "\(reason)", "detail": "\(detail)", "tried": "\(call.placement.visited + [identity.id])",
+                "request": "\(call.key)", "reason": "\(reason)", "detail": "\(detail)",
+                "tried": "\(call.placement.visited + [identity.id])",
                 "load": "\(ratioText(meter.workload.load))",
             ])
         let message: RASMessage =
             switch call.requester {
-            case .location(let request, _): .locationReject(LocationReject(requestSeqNum: request.requestSeqNum, rejectReason: reason))
-            case .admission(let request, _): .admissionReject(AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
+            case .location(let request, _):
+                .locationReject(LocationReject(requestSeqNum: request.requestSeqNum, rejectReason: reason))
+            case .admission(let request, _):
+                .admissionReject(
+                    AdmissionReject(requestSeqNum: request.requestSeqNum, rejectReason: .resourceUnavailable))
             }
         server.answer(call.key, message, to: call.requester.replyDestination)
     }
@@ -329,7 +360,10 @@ extension LocationRequest {
     /// pass through, the next one included) and Spillway's visited nodes among its generic data.
     mutating func carry(_ placement: CallPlacement) {
         hopCount = UInt8(min(255, max(1, placement.hopsLeft + 1)))
-        genericData = (genericData ?? []).filter { $0.id != VisitedNodes.identifier } + [VisitedNodes(placement.visited).genericData]
+        genericData =
+            (genericData ?? []).filter { $0.id != VisitedNodes.identifier } + [
+                VisitedNodes(placement.visited).genericData
+            ]
     }
 }
 
@@ -346,6 +380,8 @@ struct RequestSequence {
 extension EndpointType {
     /// How a Spillway node describes itself: a gateway for H.323.
     static let spillwayNode = EndpointType(
-        vendor: VendorIdentifier(vendor: H221NonStandard(t35CountryCode: 0, t35Extension: 0, manufacturerCode: 0), productID: Array("Spillway".utf8)),
+        vendor: VendorIdentifier(
+            vendor: H221NonStandard(t35CountryCode: 0, t35Extension: 0, manufacturerCode: 0),
+            productID: Array("Spillway".utf8)),
         gatewayProtocols: [.h323])
 }

@@ -56,11 +56,14 @@ enum FuzzTarget: String, CaseIterable {
                 header.headerLength + header.payloadLength <= input.count,
                 "RTP header \(header) claims more than the \(input.count) bytes there are")
             var statistics = ReceptionStatistics()
-            statistics.record(ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, arrival: 0)
+            statistics.record(
+                ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, arrival: 0)
             _ = statistics.lost
         }
         let types = RTCP.packetTypes(input)
-        if case .success(let first) = RTCP.validate(input) { require(types.first == first, "RTCP types \(types) start not with \(first)") }
+        if case .success(let first) = RTCP.validate(input) {
+            require(types.first == first, "RTCP types \(types) start not with \(first)")
+        }
         _ = RTCP.validateSecured(input)
         _ = RTCP.isMultiplexedRTCP(input)
     }
@@ -88,22 +91,31 @@ enum FuzzTarget: String, CaseIterable {
     private static func q931(_ input: UnsafeRawBufferPointer) {
         var stream = Array(input)
         while stream.count >= TPKT.headerLength {
-            guard let length = try? TPKT.frameLength(header: stream.prefix(TPKT.headerLength)), length <= stream.count else { return }
+            guard let length = try? TPKT.frameLength(header: stream.prefix(TPKT.headerLength)), length <= stream.count
+            else { return }
             let payload = Array(stream[TPKT.headerLength..<length])
             stream.removeFirst(length)
             guard let message = try? Q931Message(parsing: payload) else { continue }
-            require((try? Q931Message(parsing: message.encoded)) == message, "Q.931 \(message) does not survive re-encoding")
+            require(
+                (try? Q931Message(parsing: message.encoded)) == message, "Q.931 \(message) does not survive re-encoding"
+            )
             if let element = SpillwaySetupElement(in: message) {
                 var stripped = message
                 SpillwaySetupElement.remove(from: &stripped)
                 require(SpillwaySetupElement(in: stripped) == nil, "Spillway's element survives being taken out")
                 element.add(to: &stripped)
                 let again = (try? Q931Message(parsing: stripped.encoded)).flatMap { SpillwaySetupElement(in: $0) }
-                require(again == element, "Spillway's element \(element) reads as \(String(describing: again)) once added again")
+                require(
+                    again == element,
+                    "Spillway's element \(element) reads as \(String(describing: again)) once added again")
             }
-            guard let encoding = message.userInformation, let information = try? H323UserInformation(perEncoded: encoding) else { continue }
+            guard let encoding = message.userInformation,
+                let information = try? H323UserInformation(perEncoded: encoding)
+            else { continue }
             let fastStart = information.fastStart?.compactMap { try? OpenLogicalChannel.rewriting($0) { _ in relay } }
-            let control = information.h245Control?.compactMap { try? H245ControlMessage(perEncoded: $0).rewritingMedia { _ in relay } }
+            let control = information.h245Control?.compactMap {
+                try? H245ControlMessage(perEncoded: $0).rewritingMedia { _ in relay }
+            }
             let rewrite = H323UserInformation.Rewrite(
                 fastStart: fastStart?.count == information.fastStart?.count ? fastStart : nil,
                 h245Control: control?.count == information.h245Control?.count ? control : nil)
@@ -126,15 +138,22 @@ enum FuzzTarget: String, CaseIterable {
     /// the open type it replaces in the fewest.)
     private static func h245(_ input: UnsafeRawBufferPointer) {
         let bytes = Array(input)
-        guard let message = try? H245ControlMessage(perEncoded: bytes), let rewritten = try? message.rewritingMedia(choosing: { _ in relay })
+        guard let message = try? H245ControlMessage(perEncoded: bytes),
+            let rewritten = try? message.rewritingMedia(choosing: { _ in relay })
         else { return }
-        guard let again = try? H245ControlMessage(perEncoded: rewritten) else { fail("a rewritten \(message.kind) does not decode") }
+        guard let again = try? H245ControlMessage(perEncoded: rewritten) else {
+            fail("a rewritten \(message.kind) does not decode")
+        }
         require(
             again.mediaChannels.map(\.logicalChannelNumber) == message.mediaChannels.map(\.logicalChannelNumber),
             "the rewritten \(message.kind) has other channels: \(again.kind)")
         for (before, after) in zip(message.mediaChannels, again.mediaChannels) {
-            require(before.media.rtp == nil || after.media.rtp == relay.rtp, "mediaChannel \(String(describing: after.media.rtp)) is not the relay's")
-            require(before.media.rtcp == nil || after.media.rtcp == relay.rtcp, "mediaControlChannel \(String(describing: after.media.rtcp)) is not the relay's")
+            require(
+                before.media.rtp == nil || after.media.rtp == relay.rtp,
+                "mediaChannel \(String(describing: after.media.rtp)) is not the relay's")
+            require(
+                before.media.rtcp == nil || after.media.rtcp == relay.rtcp,
+                "mediaControlChannel \(String(describing: after.media.rtcp)) is not the relay's")
         }
     }
 
@@ -150,7 +169,9 @@ enum FuzzTarget: String, CaseIterable {
         require(written || input.isEmpty, "cannot write \(scratchCapture): \(String(cString: strerror(errno)))")
         guard let capture = try? CaptureFile(path: scratchCapture) else { return }
         let analysis = FlowAnalysis(capture)
-        require(analysis.calls.allSatisfy { !$0.forward.packets.isEmpty }, "a call without packets from \(capture.datagrams.count) datagrams")
+        require(
+            analysis.calls.allSatisfy { !$0.forward.packets.isEmpty },
+            "a call without packets from \(capture.datagrams.count) datagrams")
     }
 
     /// Where the pcap target writes each input for libpcap to open: in memory, one file per process.

@@ -5,14 +5,18 @@
 //
 // TARGET is one of bencode, sdp, rtp, ras, pcap. bench/fuzz.sh builds and runs the fuzzing form.
 
+import Foundation
+
 #if FUZZING
 import CFuzzerDriver
 #endif
-import Foundation
 
 var arguments = CommandLine.arguments
 guard arguments.count >= 2, let target = FuzzTarget(rawValue: arguments[1]) else {
-    FileHandle.standardError.write(Data("usage: spillway-fuzz \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")) [FILE... | libFuzzer flags]\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "usage: spillway-fuzz \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")) [FILE... | libFuzzer flags]\n"
+                .utf8))
     exit(2)
 }
 arguments.remove(at: 1)
@@ -21,13 +25,14 @@ arguments.remove(at: 1)
 FuzzTarget.selected = target
 var argc = Int32(arguments.count)
 var argv = arguments.map { strdup($0) } + [nil]
-exit(argv.withUnsafeMutableBufferPointer { buffer in
-    var base = buffer.baseAddress
-    return LLVMFuzzerRunDriver(&argc, &base) { data, size in
-        FuzzTarget.selected.run(UnsafeRawBufferPointer(start: data, count: size))
-        return 0
-    }
-})
+exit(
+    argv.withUnsafeMutableBufferPointer { buffer in
+        var base = buffer.baseAddress
+        return LLVMFuzzerRunDriver(&argc, &base) { data, size in
+            FuzzTarget.selected.run(UnsafeRawBufferPointer(start: data, count: size))
+            return 0
+        }
+    })
 #else
 for path in arguments.dropFirst() {
     let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
