@@ -86,6 +86,9 @@ let package = Package(
             dependencies: ["Bencode", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
+        // The call store without I/O: the RESP2 codec Redis speaks, the keys and the records kept there.
+        .target(name: "CallStore", dependencies: ["Cluster", "Bencode"]),
+
         // What a relay node and the load monitor are both built of, on their event loop: the service
         // runtime and timers, UDP and HTTP ports, the NG front end, the cluster link and workload
         // collector, the RAS server, and the settings' shared value types.
@@ -105,7 +108,8 @@ let package = Package(
         .target(
             name: "SpillwayNode",
             dependencies: [
-                "ServiceEdge", "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323", "H323Edge",
+                "ServiceEdge", "CallStore", "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323",
+                "H323Edge",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -163,7 +167,8 @@ let package = Package(
         // -sanitize=fuzzer -D FUZZING (CFuzzerDriver declares libFuzzer's driver entry).
         .target(name: "CFuzzerDriver", path: "Tests/Fuzz/CFuzzerDriver"),
         .executableTarget(
-            name: "spillway-fuzz", dependencies: ["Bencode", "SDP", "RTP", "H323", "Capture", "CFuzzerDriver"],
+            name: "spillway-fuzz",
+            dependencies: ["Bencode", "SDP", "RTP", "H323", "Capture", "CallStore", "CFuzzerDriver"],
             path: "Tests/Fuzz/FuzzTargets"),
 
         // C the tests need and Swift's Glibc module does not declare (posix_spawn's closefrom action).
@@ -200,6 +205,7 @@ let package = Package(
             name: "ClusterTests",
             dependencies: ["Cluster", "Bencode", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "CallStoreTests", dependencies: ["CallStore", "Cluster"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "SpillwayTestFixtures"]),
         .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
         .testTarget(
@@ -218,7 +224,7 @@ let package = Package(
             dependencies: [
                 "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP",
                 "MediaPlane",
-                "Capture", "Cluster", "SRTP",
+                "Capture", "Cluster", "SRTP", "CallStore",
                 "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", "CTestShims",
             ],
             exclude: ["Scripts"]

@@ -54,7 +54,7 @@ public final class CallSignallingPort {
         self.loop = loop
         self.logger = logger
         limits = TPKTConnection.Limits()
-        registry.onCallEnded = { [weak self] callID, reason in self?.calls[callID]?.mediaEnded(reason) }
+        registry.whenCallEnds { [weak self] callID, reason in self?.calls[callID]?.mediaEnded(reason) }
     }
 
     /// H.323 calls up now.

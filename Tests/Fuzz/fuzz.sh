@@ -19,9 +19,9 @@ while getopts "r:t:o:" option; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ "${targets[*]:-}" = all ] && targets=(bencode sdp rtp ras q931 h245 pcap)
+[ "${targets[*]:-}" = all ] && targets=(bencode sdp rtp ras q931 h245 pcap resp)
 if [ ${#limit[@]} -eq 0 ] || [ ${#targets[@]} -eq 0 ]; then
-    echo "usage: Tests/Fuzz/fuzz.sh -r RUNS|-t SECONDS [-o DIR] bencode|sdp|rtp|ras|q931|h245|pcap...|all" >&2
+    echo "usage: Tests/Fuzz/fuzz.sh -r RUNS|-t SECONDS [-o DIR] bencode|sdp|rtp|ras|q931|h245|pcap|resp...|all" >&2
     exit 2
 fi
 

@@ -57,6 +57,14 @@ def seeds(target):
             "list": b"d7:command4:list5:limiti-32ee",
             "nested": b"d1:ald1:xi0eee1:b0:e",
         }
+    if target == "resp":
+        owner = (b"d2:ati1700000000000000000e4:noded7:cluster15:127.0.0.12:22242:id2:n28:media-ip10:127.0.0.12"
+                 b"2:ng15:127.0.0.12:2223e3:revi1e1:vi1ee")
+        return {
+            "ok": b"+OK\r\n", "error": b"-ERR unknown command\r\n", "integer": b":42\r\n",
+            "bulk": b"$5\r\nhello\r\n", "null": b"$-1\r\n",
+            "array": b"*3\r\n$3\r\nfoo\r\n:1\r\n*1\r\n$-1\r\n", "owner-record": owner,
+        }
     if target == "sdp":
         return {"audio": SDP_AUDIO.encode(), "srtp-video": SDP_SRTP_VIDEO.encode()}
     if target == "rtp":

@@ -159,7 +159,7 @@ extension ClusterEnvelope {
 }
 
 extension NodeIdentity {
-    var bencoded: BencodeValue {
+    package var bencoded: BencodeValue {
         var fields: [String: BencodeValue] = [
             "id": .string(id), "ng": .string(ngAddress), "cluster": .string(clusterAddress),
             "media-ip": .string(mediaIP),
@@ -169,7 +169,7 @@ extension NodeIdentity {
         return .dictionary(fields)
     }
 
-    init(bencoded value: BencodeValue) throws(ClusterMessageError) {
+    package init(bencoded value: BencodeValue) throws(ClusterMessageError) {
         let fields = try Fields(value, what: "node identity")
         self.init(
             id: try fields.string("id"), ngAddress: try fields.string("ng"),

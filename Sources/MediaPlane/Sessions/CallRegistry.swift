@@ -32,9 +32,9 @@ public final class CallRegistry {
     /// Opens a recording for a call id; nil when this node does not record.
     public typealias RecorderFactory = (_ callID: String) throws(CallError) -> any PacketRecorder
 
-    /// Told of every call that ends here (deleted or timed out), after its media is freed: how
-    /// signalling that is not NG (H.323) learns that its call is gone.
-    public var onCallEnded: ((_ callID: String, _ reason: CallEndReason) -> Void)?
+    /// Told of every call that ends here (deleted or timed out), after its media is freed.
+    public typealias CallEndObserver = (_ callID: String, _ reason: CallEndReason) -> Void
+    private var callEndObservers: [CallEndObserver] = []
     private let makeRecorder: RecorderFactory?
     /// How long a latched source must be silent before its stream may move to a new address.
     private let relatchSilenceNanos: UInt64
@@ -51,6 +51,12 @@ public final class CallRegistry {
         self.ports = PortAllocator(range: portRange)
         self.workers = workers
         self.logger = logger
+    }
+
+    /// Tells `observer` of every call that ends here from now on: how signalling that is not NG
+    /// (H.323) learns that its call is gone, and how the call store forgets it.
+    public func whenCallEnds(_ observer: @escaping CallEndObserver) {
+        callEndObservers.append(observer)
     }
 
     public var activeCallCount: Int { calls.count }
@@ -365,7 +371,7 @@ public final class CallRegistry {
             metadata: [
                 "call-id": "\(callID)", "packets": "\(report.totals.rtpPackets)", "lost": "\(report.totals.lost)",
             ])
-        onCallEnded?(callID, reason)
+        for observer in callEndObservers { observer(callID, reason) }
         return report
     }
 

@@ -3,6 +3,7 @@ public enum StartError: Error, CustomStringConvertible {
     case bindFailed(setting: String, address: String, underlying: String)
     case clusterKey(path: String, reason: String)
     case recordingDirectory(path: String, reason: String)
+    case redisAuthFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -12,6 +13,8 @@ public enum StartError: Error, CustomStringConvertible {
             "cluster key file \(path): \(reason)"
         case .recordingDirectory(let path, let reason):
             "recording directory \(path) cannot be written (\(reason)); create it or point --recording-dir elsewhere"
+        case .redisAuthFile(let path, let reason):
+            "Redis password file \(path): \(reason); point --redis-auth-file at a readable file holding the password"
         }
     }
 }

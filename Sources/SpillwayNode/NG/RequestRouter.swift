@@ -25,6 +25,7 @@ final class RequestRouter {
     private let workload: WorkloadControl
     private let statistics: NodeStatistics
     private let reporter: WorkloadReporter?
+    private let replication: CallReplication?
     private let maxHops: Int
     private let loop: any EventLoop
     private let logger: Logger
@@ -57,6 +58,7 @@ final class RequestRouter {
         identity: NodeIdentity, processor: NGProcessor, frontEnd: NGFrontEnd, forwards: ForwardedCommands?,
         owners: OwnerProxy,
         planner: SpillPlanner, workload: WorkloadControl, statistics: NodeStatistics, reporter: WorkloadReporter?,
+        replication: CallReplication?,
         maxHops: Int,
         loop: any EventLoop, logger: Logger
     ) {
@@ -69,6 +71,7 @@ final class RequestRouter {
         self.workload = workload
         self.statistics = statistics
         self.reporter = reporter
+        self.replication = replication
         self.maxHops = maxHops
         self.loop = loop
         self.logger = logger
@@ -115,8 +118,26 @@ final class RequestRouter {
                     act(on: $0, for: call)
                 }
             }
+            if case .client = origin, let replication {
+                // A call this node has not heard of may be anchored on a node whose primary is gone:
+                // the call store names its owner.
+                return replication.owner(of: callID) { [self] owner in
+                    guard let owner, owner.id != identity.id else {
+                        return answerHere(request, hops: 0, origin: origin)
+                    }
+                    owners.remember(owner, of: callID)
+                    owners.pass(command, of: request, callID: callID, to: owner) { [self] reply, owner in
+                        complete(origin, reply: reply, owner: owner)
+                    }
+                }
+            }
         }
-        runHere(request, hops: placement.hops) { [self] result in
+        answerHere(request, hops: placement.hops, origin: origin)
+    }
+
+    /// Runs a command here and answers whoever asked.
+    private func answerHere(_ request: NGRequest, hops: Int, origin: Origin) {
+        runHere(request, hops: hops) { [self] result in
             switch result {
             case .success(let reply): complete(origin, reply: reply, owner: identity)
             case .failure(let error):
@@ -133,6 +154,7 @@ final class RequestRouter {
                 switch result {
                 case .success(let reply):
                     reporter?.workloadChanged()
+                    replication?.anchored(call.callID)
                     complete(call.origin, reply: reply, owner: identity)
                 case .failure(.ports(let exhausted)) where forwards != nil:
                     // Out of media ports is as full as a node gets: the call goes elsewhere.

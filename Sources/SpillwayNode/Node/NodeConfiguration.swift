@@ -82,6 +82,10 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var h323Routes: [H323Route] = []
     /// The load monitor's RAS address: the node registers there and reports its workload in RAI.
     public var monitorRASAddress: String?
+    /// The call store: the Redis server where calls' owners are kept (nil: none).
+    public var redis: RedisAddress?
+    /// A file holding the Redis password (AUTH), when Redis asks for one.
+    public var redisAuthFile: String?
 
     public init() {}
 
@@ -139,6 +143,16 @@ public struct NodeConfiguration: Sendable, Equatable {
         if let metricsAddress { try Self.requireAddress("metrics", metricsAddress) }
         try validateCluster()
         try validateRAS()
+        if redisAuthFile != nil, redis == nil {
+            throw .invalid(
+                setting: "redis-auth-file", value: redisAuthFile ?? "",
+                allowed: "only with --redis, which names the server")
+        }
+        if redis != nil, clusterAddress == nil {
+            throw .invalid(
+                setting: "redis", value: redis?.description ?? "",
+                allowed: "only on a node with --cluster: other nodes reach a call's owner on its cluster port")
+        }
     }
 
     private func validateRAS() throws(ConfigurationError) {

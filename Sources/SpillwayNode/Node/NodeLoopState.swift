@@ -1,5 +1,6 @@
 import Bencode
 import CSpillwayShims
+import CallStore
 import Cluster
 import H323
 import H323Edge
@@ -32,12 +33,14 @@ final class NodeLoopState: LoopConfinedState {
     private let workload: WorkloadControl
     private let planner: SpillPlanner
     private let cluster: ClusterMembership?
+    /// The call store, when the node has one.
+    let replication: CallReplication?
     private var timers: [LoopTimer] = []
 
     init(
         identity: NodeIdentity, configuration: NodeConfiguration, workers: WorkerPool, ngChannel: any Channel,
-        clusterChannel: (any Channel)?, rasChannel: (any Channel)?, seal: ClusterSeal?, loop: any EventLoop,
-        logger: Logger
+        clusterChannel: (any Channel)?, rasChannel: (any Channel)?, seal: ClusterSeal?, redisPassword: String? = nil,
+        loop: any EventLoop, logger: Logger
     ) throws {
         let registry = CallRegistry(
             interfaces: MediaInterfaces(configuration.mediaInterfaces), portRange: configuration.portRange,
@@ -81,18 +84,25 @@ final class NodeLoopState: LoopConfinedState {
                 logger: logger)
         }
         self.callSignalling = callSignalling
+        let replication = try configuration.redis.map { redis in
+            try Self.replication(
+                redis, password: redisPassword, identity: identity, registry: registry, loop: loop, logger: logger)
+        }
+        self.replication = replication
         let owners = OwnerProxy(
             identity: identity, forwards: cluster?.forwards, collector: cluster?.collector,
             timeoutNanos: UInt64(configuration.forwardTimeout * 1e9))
         let statistics = NodeStatistics(
             identity: identity, configuration: configuration, workload: workload, registry: registry, cluster: cluster,
-            frontEnd: frontEnd, owners: owners, ras: ras, callSignalling: callSignalling)
+            frontEnd: frontEnd, owners: owners, ras: ras, callSignalling: callSignalling, replication: replication)
         self.statistics = statistics
         router = RequestRouter(
             identity: identity, processor: NGProcessor(registry: registry, logger: logger), frontEnd: frontEnd,
             forwards: cluster?.forwards, owners: owners, planner: planner, workload: workload, statistics: statistics,
-            reporter: cluster?.reporter, maxHops: configuration.maxHops, loop: loop, logger: logger)
+            reporter: cluster?.reporter, replication: replication, maxHops: configuration.maxHops, loop: loop,
+            logger: logger)
         startTimers(configuration: configuration, meter: meter, loop: loop)
+        replication?.link.start()
     }
 
     // MARK: - Received datagrams
@@ -148,6 +158,7 @@ final class NodeLoopState: LoopConfinedState {
         for timer in timers { timer.cancel() }
         timers = []
         cluster?.reporter.stop()
+        replication?.stop()
     }
 
     // MARK: - Wiring
@@ -196,6 +207,20 @@ final class NodeLoopState: LoopConfinedState {
         let forwards = ForwardedCommands(
             link: link, timeoutNanos: UInt64(configuration.forwardTimeout * 1e9), loop: loop, logger: logger)
         return ClusterMembership(link: link, collector: collector, reporter: reporter, forwards: forwards)
+    }
+
+    private static func replication(
+        _ redis: RedisAddress, password: String?, identity: NodeIdentity, registry: CallRegistry, loop: any EventLoop,
+        logger: Logger
+    ) throws -> CallReplication {
+        let link = RedisLink(
+            address: try NIOCore.SocketAddress(hostAndPort: redis.hostAndPort), database: redis.database,
+            password: password, queueLimit: CallReplication.queueLimit, loop: loop, logger: logger)
+        let replication = CallReplication(
+            link: link, keys: CallStoreKeys(), identity: identity, refreshInterval: .hours(1),
+            callIDs: { registry.callIDs }, loop: loop, logger: logger)
+        registry.whenCallEnds { callID, _ in replication.ended(callID) }
+        return replication
     }
 
     private static func rasEndpoint(

@@ -274,6 +274,11 @@ extension NodeConfiguration {
         .text(
             "monitor-ras", \.monitorRASAddress,
             help: "The load monitor's RAS address: register there and report workload in RAI."),
+        .value(
+            "redis", \.redis, allowed: "HOST:PORT or HOST:PORT/DB with a numeric host, e.g. 127.0.0.1:6379/2",
+            help: "The call store, Redis at HOST:PORT[/DB]: each call's owner is kept there, so any node can reach it.",
+            parse: { RedisAddress(parsing: $0).map { .some($0) } }),
+        .text("redis-auth-file", \.redisAuthFile, help: "File holding the Redis password (AUTH); none when not given."),
     ]
 
     /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.

@@ -43,6 +43,9 @@ public final class RelayNode: Sendable {
             return logger
         }()
         let seal = try configuration.clusterKeyFile.map { path throws(StartError) in try ClusterKeyFile.load(path) }
+        let redisPassword = try configuration.redisAuthFile.map { path throws(StartError) in
+            try Self.redisPassword(from: path)
+        }
         if let directory = configuration.recordingDirectory, access(directory, W_OK | X_OK) != 0 {
             throw StartError.recordingDirectory(path: directory, reason: String(cString: strerror(errno)))
         }
@@ -102,7 +105,8 @@ public final class RelayNode: Sendable {
             try await loop.submit { [cluster, ras] in
                 state.value = try NodeLoopState(
                     identity: identity, configuration: configuration, workers: workers, ngChannel: ng,
-                    clusterChannel: cluster, rasChannel: ras, seal: seal, loop: loop, logger: logger)
+                    clusterChannel: cluster, rasChannel: ras, seal: seal, redisPassword: redisPassword, loop: loop,
+                    logger: logger)
             }.get()
             logger.info(
                 "node started",
@@ -142,6 +146,16 @@ public final class RelayNode: Sendable {
         } catch {
             throw .bindFailed(setting: setting, address: address, underlying: "\(error)")
         }
+    }
+
+    /// The password in a Redis password file, without a trailing newline.
+    private static func redisPassword(from path: String) throws(StartError) -> String {
+        guard var bytes = readFileContents(path, limit: 4096) else {
+            throw .redisAuthFile(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
+        }
+        while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
+        guard !bytes.isEmpty else { throw .redisAuthFile(path: path, reason: "is empty") }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private init(

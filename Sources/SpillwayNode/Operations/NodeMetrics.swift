@@ -55,7 +55,23 @@ final class NodeMetrics {
         if let ras = snapshot.ras { exportRAS(ras, policy: snapshot.policy) }
         if let h323 = snapshot.h323 { exportH323(h323, policy: snapshot.policy) }
         exportWorkload(snapshot)
+        if let redis = snapshot.status.redis { exportCallStore(redis) }
         return registry.emitToBuffer()
+    }
+
+    private func exportCallStore(_ redis: NodeStatus.CallStore) {
+        gauge(
+            "spillway_redis_connected", "1 while the call store's Redis connection is up", [], redis.connected ? 1 : 0)
+        gauge("spillway_redis_queue_depth", "Call-store writes waiting or unanswered", [], redis.queueDepth)
+        let commands = "Call-store commands, by outcome"
+        total("spillway_redis_commands_total", commands, [("outcome", "answered")], redis.answered)
+        total("spillway_redis_commands_total", commands, [("outcome", "refused")], redis.refused)
+        total("spillway_redis_commands_total", commands, [("outcome", "dropped")], redis.dropped)
+        total("spillway_redis_full_writes_total", "Writes of every call to the call store", [], redis.fullWrites)
+        total("spillway_redis_reconnections_total", "Call-store connections made again", [], redis.reconnections)
+        total(
+            "spillway_redis_owners_found_total", "Calls unknown here whose owner the call store named", [],
+            redis.ownersFound)
     }
 
     private func exportMedia(_ totalsByDirection: [StreamStatistics]) {

@@ -18,11 +18,13 @@ final class NodeStatistics {
     private let owners: OwnerProxy
     private let ras: RASEndpoint?
     private let callSignalling: CallSignallingPort?
+    private let replication: CallReplication?
 
     init(
         identity: NodeIdentity, configuration: NodeConfiguration, workload: WorkloadControl, registry: CallRegistry,
         cluster: ClusterMembership?, frontEnd: NGFrontEnd, owners: OwnerProxy, ras: RASEndpoint?,
-        callSignalling: CallSignallingPort?
+        callSignalling: CallSignallingPort?,
+        replication: CallReplication?
     ) {
         self.identity = identity
         self.configuration = configuration
@@ -33,6 +35,7 @@ final class NodeStatistics {
         self.owners = owners
         self.ras = ras
         self.callSignalling = callSignalling
+        self.replication = replication
     }
 
     /// Everything the NG port and the cluster routing have counted.
@@ -71,6 +74,13 @@ final class NodeStatistics {
             spillway["peers"] = PeerStatus.bencoded(cluster.collector.table)
         }
         if let ras { spillway["ras"] = ras.counters.bencoded }
+        if let redis = replication.map(Self.callStore) {
+            spillway["redis"] = [
+                "address": .string(redis.address), "connected": .string(redis.connected ? "yes" : "no"),
+                "queue-depth": .integer(Int64(redis.queueDepth)), "full-writes": .integer(Int64(redis.fullWrites)),
+                "dropped": .integer(Int64(redis.dropped)), "owners-found": .integer(Int64(redis.ownersFound)),
+            ]
+        }
         if let callSignalling {
             spillway["h323"] = callSignalling.counters.bencoded(activeCalls: callSignalling.activeCalls)
         }
@@ -97,7 +107,18 @@ final class NodeStatistics {
                     name: $0.interface.name, address: $0.interface.localIP, advertised: $0.interface.advertisedIP,
                     portsInUse: 2 * $0.portPairs)
             },
-            peers: cluster.map { PeerStatus.all(in: $0.collector.table, now: now) } ?? [])
+            peers: cluster.map { PeerStatus.all(in: $0.collector.table, now: now) } ?? [],
+            redis: replication.map(Self.callStore))
+    }
+
+    private static func callStore(_ replication: CallReplication) -> NodeStatus.CallStore {
+        let link = replication.link
+        return NodeStatus.CallStore(
+            address: link.address.hostAndPort, connected: link.isConnected, queueDepth: link.queueDepth,
+            fullWrites: replication.fullWrites,
+            lastFullWrite: replication.lastFullWriteWallNanos.map { Double($0) / 1e9 },
+            answered: link.counters.answered, refused: link.counters.refused, dropped: link.counters.dropped,
+            reconnections: link.counters.reconnections, ownersFound: replication.ownersFound)
     }
 
     /// Everything `/metrics` exports.

@@ -20,6 +20,35 @@ struct NodeStatus: Codable, Equatable {
     var capacity: Capacity
     var interfaces: [Interface]
     var peers: [PeerStatus]
+    /// The call store, when the node has one.
+    var redis: CallStore?
+
+    /// The Redis call store as the node sees it.
+    struct CallStore: Codable, Equatable {
+        var address: String
+        var connected: Bool
+        /// Writes waiting for a connection, and sent but not yet answered.
+        var queueDepth: Int
+        /// Full writes of every call (after each connection, and hourly).
+        var fullWrites: UInt64
+        /// When the last full write was sent, in seconds since the epoch.
+        var lastFullWrite: Double?
+        var answered: UInt64
+        var refused: UInt64
+        /// Writes dropped because the queue was full, or lost with a connection.
+        var dropped: UInt64
+        var reconnections: UInt64
+        /// Calls this node had not heard of whose owner the store named.
+        var ownersFound: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case address, connected, answered, refused, dropped, reconnections
+            case queueDepth = "queue_depth"
+            case fullWrites = "full_writes"
+            case lastFullWrite = "last_full_write"
+            case ownersFound = "owners_found"
+        }
+    }
 
     /// A media interface and the ports its calls hold (the port range is shared).
     struct Interface: Codable, Equatable {

@@ -1,4 +1,5 @@
 import Bencode
+import CallStore
 import Capture
 import H323
 import RTP
@@ -11,7 +12,7 @@ import Glibc
 /// One parser under fuzzing, with the properties every input must keep: it is read or refused with
 /// the parser's error, never a crash; whatever is read survives writing and reading back.
 enum FuzzTarget: String, CaseIterable {
-    case bencode, sdp, rtp, ras, q931, h245, pcap
+    case bencode, sdp, rtp, ras, q931, h245, pcap, resp
 
     /// The target libFuzzer's callback runs, which cannot capture it: set once before fuzzing starts.
     nonisolated(unsafe) static var selected = FuzzTarget.bencode
@@ -25,6 +26,24 @@ enum FuzzTarget: String, CaseIterable {
         case .q931: Self.q931(input)
         case .h245: Self.h245(input)
         case .pcap: Self.pcap(input)
+        case .resp: Self.resp(input)
+        }
+    }
+
+    /// Redis's replies and the call store's records: a reply is read whole, cut short (asks for more
+    /// bytes) or refused; what reads as an owner record writes back to the same record.
+    private static func resp(_ input: UnsafeRawBufferPointer) {
+        let bytes = Array(input)
+        if let (_, consumed) = try? RESP.decode(bytes[...]) {
+            require(consumed > 0 && consumed <= bytes.count, "RESP consumed \(consumed) of \(bytes.count) bytes")
+            for cut in [0, consumed / 2, consumed - 1] where cut < consumed {
+                require(
+                    (try? RESP.decode(bytes[..<cut])) ?? nil == nil,
+                    "RESP read a reply from \(cut) of its \(consumed) bytes")
+            }
+        }
+        if let record = try? OwnerRecord(decoding: bytes) {
+            require((try? OwnerRecord(decoding: record.encoded)) == record, "owner record does not survive re-encoding")
         }
     }
 

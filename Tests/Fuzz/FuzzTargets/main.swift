@@ -3,7 +3,7 @@
 //   spillway-fuzz TARGET FILE...            runs each file through TARGET once (reproduces a finding)
 //   spillway-fuzz TARGET [libFuzzer flags]  in a -sanitize=fuzzer build (-D FUZZING): fuzzes TARGET
 //
-// TARGET is one of bencode, sdp, rtp, ras, pcap. bench/fuzz.sh builds and runs the fuzzing form.
+// TARGET is one of bencode, sdp, rtp, ras, q931, h245, pcap, resp. bench/fuzz.sh builds and runs the fuzzing form.
 
 import Foundation
 
