@@ -42,6 +42,7 @@ final class RedisLink {
     private var retry: Scheduled<Void>?
     private var stopped = false
     private var connections = 0
+    private var flushPending = false
 
     static let minimumRetryDelay = TimeAmount.milliseconds(100)
     static let maximumRetryDelay = TimeAmount.seconds(2)
@@ -173,9 +174,18 @@ final class RedisLink {
         retryDelay = min(retryDelay * 2, Self.maximumRetryDelay)
     }
 
+    /// Queues a command on the connection. The flush waits until the event loop has finished what
+    /// it is doing (an NG reply goes out first), and carries every command written meanwhile in one
+    /// system call.
     private func write(_ command: [UInt8], reply: Reply?, on channel: any Channel) {
         inFlight.append(reply)
-        channel.writeAndFlush(channel.allocator.buffer(bytes: command), promise: nil)
+        channel.write(channel.allocator.buffer(bytes: command), promise: nil)
+        guard !flushPending else { return }
+        flushPending = true
+        loop.assumeIsolated().execute { [self] in
+            flushPending = false
+            channel.flush()
+        }
     }
 
     fileprivate func received(_ value: RESPValue) {
