@@ -109,6 +109,30 @@ import Testing
         await cluster.stop()
     }
 
+    /// A Redis that asks for a password: the node with the right one from `--redis-auth-file` writes
+    /// there; a node with a wrong one stays unconnected, writes nothing, and still takes calls.
+    @Test func aPasswordFromTheAuthFileOpensRedisAndAWrongOneLeavesTheNodeWorkingWithout() async throws {
+        let redis = try await RedisServer(port: 16392, name: "auth", password: "s3cret")
+        defer { redis.stop() }
+        let directory = try scratchDirectory("redis-auth")
+        try "s3cret\n".write(toFile: "\(directory)/right", atomically: true, encoding: .utf8)
+        try "wrong\n".write(toFile: "\(directory)/wrong", atomically: true, encoding: .utf8)
+        let cluster = try await TestCluster.start(
+            count: 2, policy: .delegate, maxSessions: 10, peers: { _ in [] },
+            configure: { node, configuration in
+                configuration.redis = RedisAddress(parsing: redis.address)
+                configuration.redisAuthFile = "\(directory)/\(node == 0 ? "right" : "wrong")"
+            })
+        #expect(await Self.connected(cluster, nodes: 0..<1))
+        #expect(try cluster.offer(at: 0, callID: "with-password")["result"] == "ok")
+        #expect(try cluster.offer(at: 1, callID: "with-wrong-password", port: 40002)["result"] == "ok")
+        let owners = CallStoreKeys().ownerPattern
+        let expected: Set = [CallStoreKeys().owner(of: "with-password")]
+        #expect(await ChildProcess.eventually(seconds: 3) { (try? redis.keys(owners)) == expected })
+        #expect(try cluster.clusterStatistics(1)?["redis"]?["connected"] == "no")
+        await cluster.stop()
+    }
+
     /// Whether every node's call store is connected, within 3 seconds.
     private static func connected(_ cluster: TestCluster, nodes: Range<Int>) async -> Bool {
         await ChildProcess.eventually(seconds: 3) {

@@ -7,12 +7,14 @@ final class RedisServer {
     let port: UInt16
     let directory: String
     private(set) var process: ChildProcess?
+    private let password: String?
 
     var address: String { "127.0.0.1:\(port)" }
 
     /// Starts a server on `port` and waits until it answers PING.
-    init(port: UInt16, name: String) async throws {
+    init(port: UInt16, name: String, password: String? = nil) async throws {
         self.port = port
+        self.password = password
         directory = try scratchDirectory(name)
         try await start()
     }
@@ -25,7 +27,7 @@ final class RedisServer {
             [
                 "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode",
                 "yes",
-            ],
+            ] + (password.map { ["--requirepass", $0] } ?? []),
             directory: directory)
         let answering = await ChildProcess.eventually(seconds: 5) { (try? self.cli(["PING"])) == "PONG" }
         #expect(answering, "redis-server did not answer on \(port): \(process?.output ?? "")")
@@ -48,7 +50,8 @@ final class RedisServer {
     func cli(_ arguments: [String]) throws -> String {
         let cli = try ChildProcess(
             "redis-cli-\(UUID().uuidString.prefix(8))", try ExternalTool.path("redis-cli", package: "redis-tools"),
-            ["-h", "127.0.0.1", "-p", "\(port)", "--raw"] + arguments, directory: directory)
+            ["-h", "127.0.0.1", "-p", "\(port)", "--raw", "--no-auth-warning"] + (password.map { ["-a", $0] } ?? [])
+                + arguments, directory: directory)
         let deadline = Date().addingTimeInterval(5)
         while cli.isRunning, Date() < deadline { usleep(2_000) }
         cli.stop()
