@@ -36,6 +36,12 @@ struct StatusCommand: ParsableCommand {
             "media: \(text(node["packet-rate"])) packets/s, \(text(node["bit-rate"])) bits/s, worker cpu \(text(node["cpu"]))",
             "steering: policy \(text(node["policy"])), share \(text(node["share"]))",
         ]
+        if let redis = node["redis"] {
+            lines.append(
+                "call store: redis \(text(redis["address"])), connected \(text(redis["connected"])), "
+                    + "queue \(text(redis["queue-depth"])), full writes \(text(redis["full-writes"])), "
+                    + "dropped \(text(redis["dropped"])), owners found \(text(redis["owners-found"]))")
+        }
         let peers = node["peers"]?.dictionaryValue ?? [:]
         if !peers.isEmpty {
             lines.append("peers:")

@@ -106,6 +106,11 @@ import Testing
         let statistics = try #require(try cluster.clusterStatistics(0)?["redis"])
         #expect(
             statistics["connected"] == "yes" && (statistics["full-writes"]?.integerValue ?? 0) >= 2, "\(statistics)")
+        let ng = try #require(cluster.nodes[0]?.ngAddress)
+        let status = try ChildProcess(
+            "status", try spillwayExecutable(), ["status", "--ng", "\(ng)"], directory: redis.directory)
+        #expect(await status.wait(seconds: 10) == 0)
+        #expect(status.output.contains("call store: redis \(redis.address), connected yes"), "\(status.output)")
         await cluster.stop()
     }
 
