@@ -43,6 +43,8 @@ final class RedisLink {
     private var stopped = false
     private var connections = 0
     private var flushPending = false
+    private var handshakeRefusals: UInt64 = 0
+    private var toldUnreachable = false
 
     static let minimumRetryDelay = TimeAmount.milliseconds(100)
     static let maximumRetryDelay = TimeAmount.seconds(2)
@@ -135,6 +137,7 @@ final class RedisLink {
             reply: { [self] result in
                 guard case .success = result, self.channel === channel else { return }
                 isReady = true
+                toldUnreachable = false
                 retryDelay = Self.minimumRetryDelay
                 logger.notice("connected to Redis", metadata: ["redis": "\(address)", "database": "\(database)"])
                 let queued = waiting
@@ -144,11 +147,16 @@ final class RedisLink {
             }, on: channel)
     }
 
+    /// A refused AUTH or SELECT closes the connection, which is tried again later. Logged at the
+    /// 1st, 2nd, 4th, 8th... refusal, so a wrong password does not flood the log.
     private func handshake(_ result: Result<RESPValue, RedisLinkError>, step: String) {
         guard case .failure(let error) = result else { return }
-        logger.error(
-            "Redis refused the connection's \(step); check --redis's database and --redis-auth-file",
-            metadata: ["redis": "\(address)", "error": "\(error)"])
+        handshakeRefusals += 1
+        if handshakeRefusals & (handshakeRefusals - 1) == 0 {
+            logger.error(
+                "Redis refused the connection's \(step); check --redis's database and --redis-auth-file",
+                metadata: ["redis": "\(address)", "error": "\(error)", "refusals": "\(handshakeRefusals)"])
+        }
         channel?.close(promise: nil)
     }
 
@@ -165,7 +173,9 @@ final class RedisLink {
         counters.dropped += UInt64(unanswered.count)
         for reply in unanswered { reply?(.failure(.connectionLost(reason))) }
         guard !stopped else { return }
-        if wasReady || connections == 0 {
+        // Told once per outage: when a working link drops, or when the first attempt fails.
+        if wasReady || !toldUnreachable {
+            toldUnreachable = true
             logger.warning(
                 "Redis is unreachable; relaying goes on, call-state writes wait in a bounded queue",
                 metadata: ["redis": "\(address)", "reason": "\(reason)", "queue-limit": "\(queueLimit)"])
