@@ -56,11 +56,8 @@ final class RequestRouter {
 
     init(
         identity: NodeIdentity, processor: NGProcessor, frontEnd: NGFrontEnd, forwards: ForwardedCommands?,
-        owners: OwnerProxy,
-        planner: SpillPlanner, workload: WorkloadControl, statistics: NodeStatistics, reporter: WorkloadReporter?,
-        replication: CallReplication?,
-        maxHops: Int,
-        loop: any EventLoop, logger: Logger
+        owners: OwnerProxy, planner: SpillPlanner, workload: WorkloadControl, statistics: NodeStatistics,
+        reporter: WorkloadReporter?, replication: CallReplication?, maxHops: Int, loop: any EventLoop, logger: Logger
     ) {
         self.identity = identity
         self.processor = processor

@@ -23,8 +23,7 @@ final class NodeStatistics {
     init(
         identity: NodeIdentity, configuration: NodeConfiguration, workload: WorkloadControl, registry: CallRegistry,
         cluster: ClusterMembership?, frontEnd: NGFrontEnd, owners: OwnerProxy, ras: RASEndpoint?,
-        callSignalling: CallSignallingPort?,
-        replication: CallReplication?
+        callSignalling: CallSignallingPort?, replication: CallReplication?
     ) {
         self.identity = identity
         self.configuration = configuration
