@@ -8,10 +8,9 @@ import Glibc
 /// `ClusterSeal.minimumKeyLength` of them. Every node and the monitor must read the same key.
 package enum ClusterKeyFile {
     package static func load(_ path: String) throws(StartError) -> ClusterSeal {
-        guard var bytes = readFileContents(path, limit: 65536) else {
+        guard let bytes = readSecretFile(path, limit: 65536) else {
             throw .clusterKey(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
         }
-        while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
         guard let seal = ClusterSeal(keyBytes: bytes) else {
             throw .clusterKey(
                 path: path,

@@ -16,3 +16,11 @@ package func readFileContents(_ path: String, limit: Int = 1 << 20) -> [UInt8]? 
     }
     return bytes
 }
+
+/// Reads a secret kept in a file (a cluster key, a Redis password): the file's bytes without the
+/// trailing newline an editor or `echo` leaves. Nil when it cannot be opened, with `errno` telling why.
+package func readSecretFile(_ path: String, limit: Int) -> [UInt8]? {
+    guard var bytes = readFileContents(path, limit: limit) else { return nil }
+    while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
+    return bytes
+}

@@ -150,10 +150,9 @@ public final class RelayNode: Sendable {
 
     /// The password in a Redis password file, without a trailing newline.
     private static func redisPassword(from path: String) throws(StartError) -> String {
-        guard var bytes = readFileContents(path, limit: 4096) else {
+        guard let bytes = readSecretFile(path, limit: 4096) else {
             throw .redisAuthFile(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
         }
-        while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
         guard !bytes.isEmpty else { throw .redisAuthFile(path: path, reason: "is empty") }
         return String(decoding: bytes, as: UTF8.self)
     }
