@@ -41,8 +41,32 @@ public final class SRTPSession: @unchecked Sendable {
     /// Packets behind the newest one that are still accepted once (RFC 3711 section 3.3.2).
     public static let replayWindow = 128
 
+    /// Where one SSRC's stream stood in a session that another one carries on (a call taken over
+    /// by another node): its rollover counter and highest sequence number, so that the new
+    /// session's packet indices, and so its keystream and replay window, continue the old ones.
+    public struct StreamPosition: Sendable, Equatable {
+        public var ssrc: UInt32
+        /// The extended highest sequence number: the rollover counter in the upper half.
+        public var extendedSequence: UInt32
+
+        public init(ssrc: UInt32, extendedSequence: UInt32) {
+            self.ssrc = ssrc
+            self.extendedSequence = extendedSequence
+        }
+    }
+
     /// Creates the libsrtp context; fails when the key material does not fit the suite.
-    public init(suite: SRTPSuite, key: SRTPMasterKey, role: Role) throws(SRTPError) {
+    /// `resuming` names streams that carry on from another session, at their positions.
+    public convenience init(
+        suite: SRTPSuite, key: SRTPMasterKey, role: Role, resuming streams: [StreamPosition] = []
+    ) throws(SRTPError) {
+        try self.init(suite: suite, key: key, role: role, resuming: streams, primed: true)
+    }
+
+    /// `primed`: whether resumed streams get their synthetic packet (a priming twin gets none).
+    private init(
+        suite: SRTPSuite, key: SRTPMasterKey, role: Role, resuming streams: [StreamPosition], primed: Bool
+    ) throws(SRTPError) {
         guard key.material.count == suite.keyMaterialLength else {
             throw .keyLength(suite: suite, expected: suite.keyMaterialLength, actual: key.material.count)
         }
@@ -73,15 +97,56 @@ public final class SRTPSession: @unchecked Sendable {
                         } else {
                             policy.key = materialBytes.baseAddress
                         }
-                        return srtp_create(&created, &policy)
+                        var status = srtp_create(&created, &policy)
+                        // The same key, one stream per resumed SSRC (libsrtp copies the policy),
+                        // at its rollover counter.
+                        for stream in streams where status == srtp_err_status_ok {
+                            policy.ssrc = srtp_ssrc_t(type: ssrc_specific, value: stream.ssrc)
+                            status = srtp_add_stream(created, &policy)
+                            if status == srtp_err_status_ok {
+                                status = srtp_set_stream_roc(created, stream.ssrc, stream.extendedSequence >> 16)
+                            }
+                        }
+                        return status
                     }
                 }
             }
         }
         guard status == srtp_err_status_ok, let created else {
-            throw .library(operation: "srtp_create", status: status.rawValue)
+            if let created { srtp_dealloc(created) }
+            throw .library(
+                operation: streams.isEmpty ? "srtp_create" : "srtp_create (resuming \(streams.count) streams)",
+                status: status.rawValue)
         }
         context = created
+        if primed {
+            for stream in streams { try prime(stream) }
+        }
+    }
+
+    /// Makes libsrtp take a resumed stream's next packets as following its last one: with only the
+    /// rollover counter set, a first packet just past a sequence-number wrap would be placed a
+    /// whole cycle back (and fail to decrypt). A synthetic packet at the stream's last index,
+    /// protected here (or, when decrypting, protected by a twin session and checked here), pins
+    /// both halves of the index; it is then thrown away.
+    private func prime(_ stream: StreamPosition) throws(SRTPError) {
+        var header = [UInt8](repeating: 0, count: 13)
+        header[0] = 0x80
+        header[2] = UInt8(truncatingIfNeeded: stream.extendedSequence >> 8)
+        header[3] = UInt8(truncatingIfNeeded: stream.extendedSequence)
+        for byte in 0..<4 { header[8 + byte] = UInt8(truncatingIfNeeded: stream.ssrc >> (24 - 8 * byte)) }
+        let outcome: Result<[UInt8], SRTPOutcome>
+        switch role {
+        case .encrypting:
+            outcome = protect(header)
+        case .decrypting:
+            let twin = try SRTPSession(suite: suite, key: key, role: .encrypting, resuming: [stream], primed: false)
+            outcome = twin.protect(header).flatMap { unprotect($0) }
+        }
+        if case .failure(let failure) = outcome {
+            throw .library(
+                operation: "resuming SSRC \(stream.ssrc) at index \(stream.extendedSequence)", status: failure.status)
+        }
     }
 
     deinit {
@@ -183,6 +248,16 @@ public enum SRTPOutcome: Error, Equatable, Sendable {
     case replayed
     /// Any other libsrtp failure (a malformed header, an exhausted key); the libsrtp status.
     case failed(status: UInt32)
+
+    /// The libsrtp status behind the outcome.
+    var status: UInt32 {
+        switch self {
+        case .ok: srtp_err_status_ok.rawValue
+        case .authenticationFailed: srtp_err_status_auth_fail.rawValue
+        case .replayed: srtp_err_status_replay_fail.rawValue
+        case .failed(let status): status
+        }
+    }
 
     @inline(__always)
     init(_ status: srtp_err_status_t) {

@@ -122,3 +122,55 @@ import Testing
         }
     }
 }
+
+/// A session that carries on another's streams (a call taken over by another node) continues their
+/// packet indices, across a sequence-number wrap too.
+@Suite struct SRTPResumptionTests {
+    static let suite = SRTPSuite.aesCM128HMACSHA1_80
+    static let key = SRTPMasterKey(material: SRTPVectorTests.rfc3711Material)
+    static let ssrc: UInt32 = 0xdeca_fbad
+
+    /// One sender's packets, every index from 0 (a sender must walk every index for its own
+    /// rollover counter to be right), protected once for all cases.
+    static let senderPackets: [[UInt8]] = {
+        guard let sender = try? SRTPSession(suite: suite, key: key, role: .encrypting) else { return [] }
+        return (0..<UInt32(0x1_8020)).map { index in
+            (try? sender.protect(SRTPVectorTests.rtpPacket(sequence: UInt16(truncatingIfNeeded: index))).get()) ?? []
+        }
+    }()
+
+    /// The sender's packets from index `first` on, `count` of them.
+    static func protectedRun(from first: UInt32, count: Int) -> [[UInt8]] {
+        Array(senderPackets[Int(first)..<(Int(first) + count)])
+    }
+
+    @Test(arguments: [UInt32(0x0000_FFF0), 0x0001_0003, 0x0001_7FF0])
+    func aResumedReceiverDecryptsWhatFollowsTheLastPacketItHeard(last: UInt32) throws {
+        let run = Self.protectedRun(from: last + 1, count: 30)
+        let resumed = try SRTPSession(
+            suite: Self.suite, key: Self.key, role: .decrypting,
+            resuming: [.init(ssrc: Self.ssrc, extendedSequence: last)])
+        for (offset, packet) in run.enumerated() {
+            let sequence = UInt16(truncatingIfNeeded: last + 1 + UInt32(offset))
+            #expect(resumed.unprotect(packet) == .success(SRTPVectorTests.rtpPacket(sequence: sequence)), "\(offset)")
+        }
+        // A receiver that starts afresh takes the rollover counter for 0: it decrypts none of the
+        // packets sent under a later one, which is what resuming is for.
+        let fresh = try SRTPSession(suite: Self.suite, key: Self.key, role: .decrypting)
+        let laterCycle = run.indices.filter { last + 1 + UInt32($0) >= 0x1_0000 }
+        #expect(!laterCycle.isEmpty)
+        #expect(laterCycle.allSatisfy { (try? fresh.unprotect(run[$0]).get()) == nil })
+    }
+
+    @Test(arguments: [UInt32(0x0000_FFF0), 0x0001_7FF0])
+    func aResumedSenderProtectsAsTheOldOneWouldHave(last: UInt32) throws {
+        let expected = Self.protectedRun(from: last + 1, count: 30)
+        let resumed = try SRTPSession(
+            suite: Self.suite, key: Self.key, role: .encrypting,
+            resuming: [.init(ssrc: Self.ssrc, extendedSequence: last)])
+        for (offset, packet) in expected.enumerated() {
+            let sequence = UInt16(truncatingIfNeeded: last + 1 + UInt32(offset))
+            #expect(resumed.protect(SRTPVectorTests.rtpPacket(sequence: sequence)) == .success(packet), "\(offset)")
+        }
+    }
+}
