@@ -36,6 +36,8 @@ public final class AudioTranscoder {
     public let frameSamples: Int
     /// One frame's duration in the target's RTP clock.
     public let frameClockTicks: Int
+    /// The encoder's settings (used when the target is Opus).
+    public let opusSettings: OpusEncoderSettings
     private let decoder: OpusDecoder?
     private let encoder: OpusEncoder?
     private var resampler: Resampler?
@@ -62,6 +64,7 @@ public final class AudioTranscoder {
     ) throws(TranscodingError) {
         self.source = source
         self.target = target
+        self.opusSettings = opusSettings
         decodeRate = source.clockRate
         if target == .opus {
             encodeRate = OpusEncoder.inputRates.contains(decodeRate) ? decodeRate : target.clockRate

@@ -42,6 +42,9 @@ public struct MediaSideConfiguration: Sendable {
     public var localRTCP: SocketAddress
     /// Set while the call is being recorded.
     public var recorder: (any PacketRecorder)?
+    /// The peer addresses a side restored from the call store starts latched to (RTP, RTCP; either
+    /// `.unset` when it had not latched): its first configuration only.
+    public var restoredPeers: (rtp: SocketAddress, rtcp: SocketAddress)?
 
     public init(
         rtpDescriptor: Int32, rtcpDescriptor: Int32, advertisedRTP: SocketAddress, advertisedRTCP: SocketAddress,
@@ -228,6 +231,7 @@ struct MediaSideState {
             shared.lost.store(reception.lost, ordering: .relaxed)
             shared.jitter.store(reception.jitter, ordering: .relaxed)
             shared.ssrc.store(reception.ssrc, ordering: .relaxed)
+            shared.extendedSequence.store(reception.extendedMaxSequence, ordering: .relaxed)
             for reason in 0..<tally.drops.count {
                 shared.drops[reason].store(tally.drops[reason], ordering: .relaxed)
             }

@@ -23,6 +23,11 @@ public final class StreamCounters: Sendable {
     let relatches = Atomic<UInt64>(0)
     let drops: InlineArray<13, Atomic<UInt64>>
     let latchedSource = Mutex<SocketAddress>(.unset)
+    /// Where the peer's RTCP was learned from (its own port), `.unset` before.
+    let latchedRTCPSource = Mutex<SocketAddress>(.unset)
+    /// The extended highest RTP sequence number received (RFC 3550 A.1: cycles and sequence
+    /// number): a stream's SRTP rollover counter is its upper half.
+    let extendedSequence = Atomic<UInt32>(0)
     private let currentClockRate: Atomic<UInt32>
 
     public init(clockRate: UInt32) {

@@ -1,6 +1,7 @@
 import CSpillwayShims
 import Codecs
 import RTP
+import Synchronization
 
 /// One direction of a transcoded stream, run by the worker that owns the receiving side: RTP in
 /// one codec from one peer becomes RTP in another codec to the other peer.
@@ -48,7 +49,9 @@ public final class TranscodingStage: @unchecked Sendable {
     public let events: EventMapping?
 
     let ssrc: UInt32
-    private var sequenceNumber: UInt16
+    /// The next output packet's sequence number, extended past its 16 bits (the SRTP rollover
+    /// counter towards the receiver is its upper half).
+    private var sequenceNumber: UInt32
     /// The timestamp of the next output frame.
     private var outputTimestamp: UInt32
     private var restartPending = true
@@ -64,22 +67,66 @@ public final class TranscodingStage: @unchecked Sendable {
     private(set) var packetsSent: UInt32 = 0
     private(set) var octetsSent: UInt32 = 0
     private var lastReportNanos: UInt64 = 0
+    /// The extended sequence number (high half) and timestamp (low half) of the next output frame,
+    /// published by the worker for the control plane.
+    private let publishedPosition = Atomic<UInt64>(0)
 
     /// The longest input gap that is concealed rather than restarting the output, in milliseconds.
     static let concealableGapMilliseconds = 100
     static let reportIntervalNanos: UInt64 = 5_000_000_000
     static let canonicalName = Array("spillway".utf8)
 
-    public init(inputs: [Input], output: AudioCodec, outputPayloadType: UInt8, events: EventMapping?) {
+    /// Where a stage's output stream stands: what a stage that carries the stream on elsewhere (a
+    /// call taken over by another node) starts from, so the receiver sees one stream with a gap.
+    public struct OutputPosition: Sendable, Equatable {
+        public var ssrc: UInt32
+        /// The next packet's sequence number, extended past 16 bits.
+        public var sequenceNumber: UInt32
+        /// The next frame's timestamp.
+        public var timestamp: UInt32
+
+        public init(ssrc: UInt32, sequenceNumber: UInt32, timestamp: UInt32) {
+            self.ssrc = ssrc
+            self.sequenceNumber = sequenceNumber
+            self.timestamp = timestamp
+        }
+
+        /// The position `milliseconds` of 20 ms frames later, in an output clock of `clockRate`.
+        public func advanced(byMilliseconds milliseconds: UInt64, clockRate: Int) -> OutputPosition {
+            OutputPosition(
+                ssrc: ssrc, sequenceNumber: sequenceNumber &+ UInt32(truncatingIfNeeded: milliseconds / 20),
+                timestamp: timestamp &+ UInt32(truncatingIfNeeded: milliseconds * UInt64(clockRate) / 1000))
+        }
+    }
+
+    /// - Parameter continuing: where the output stream resumes; nil starts a stream of its own
+    ///   (random SSRC, sequence number and timestamp, as RFC 3550 asks).
+    public init(
+        inputs: [Input], output: AudioCodec, outputPayloadType: UInt8, events: EventMapping?,
+        continuing position: OutputPosition? = nil
+    ) {
         precondition(!inputs.isEmpty, "a transcoding stage needs an input codec")
         self.inputs = inputs
         self.output = output
         self.outputPayloadType = outputPayloadType
         self.events = events
         var random = SystemRandomNumberGenerator()
-        ssrc = random.next()
-        sequenceNumber = random.next()
-        outputTimestamp = random.next()
+        ssrc = position?.ssrc ?? random.next()
+        sequenceNumber = position?.sequenceNumber ?? UInt32(random.next() as UInt16)
+        outputTimestamp = position?.timestamp ?? random.next()
+        publishPosition()
+    }
+
+    /// Where the output stream stands now (as of the worker's last frame).
+    public var position: OutputPosition {
+        let published = publishedPosition.load(ordering: .relaxed)
+        return OutputPosition(
+            ssrc: ssrc, sequenceNumber: UInt32(truncatingIfNeeded: published >> 32),
+            timestamp: UInt32(truncatingIfNeeded: published))
+    }
+
+    private func publishPosition() {
+        publishedPosition.store(UInt64(sequenceNumber) << 32 | UInt64(outputTimestamp), ordering: .relaxed)
     }
 
     /// What `process` made of one packet.
@@ -154,6 +201,7 @@ public final class TranscodingStage: @unchecked Sendable {
             return RTPHeader.fixedLength + frame.count
         }
         outputTimestamp &+= UInt32(inputs[0].transcoder.frameClockTicks)
+        publishPosition()
         if appended { account(payloadBytes: frame.count) }
     }
 
@@ -187,7 +235,7 @@ public final class TranscodingStage: @unchecked Sendable {
     private func writeHeader(_ bytes: UnsafeMutableRawPointer, marker: Bool, payloadType: UInt8, timestamp: UInt32) {
         bytes.storeBytes(of: UInt8(0x80), as: UInt8.self)
         bytes.storeBytes(of: (marker ? 0x80 : 0) | payloadType, toByteOffset: 1, as: UInt8.self)
-        bytes.storeBytes(of: sequenceNumber.bigEndian, toByteOffset: 2, as: UInt16.self)
+        bytes.storeBytes(of: UInt16(truncatingIfNeeded: sequenceNumber).bigEndian, toByteOffset: 2, as: UInt16.self)
         bytes.storeBytes(of: timestamp.bigEndian, toByteOffset: 4, as: UInt32.self)
         bytes.storeBytes(of: ssrc.bigEndian, toByteOffset: 8, as: UInt32.self)
         sequenceNumber &+= 1

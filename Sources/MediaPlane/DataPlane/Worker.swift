@@ -330,6 +330,16 @@ final class Worker: @unchecked Sendable {
         {
             logger.error("media worker \(index) could not watch the RTCP socket of slot \(slot): \(failure)")
         }
+        if let peers = configuration.restoredPeers {
+            if peers.rtp.isSet {
+                sides[slot].latchedRTP = true
+                moveRTP(of: &sides[slot], slot: slot, to: peers.rtp)
+            }
+            if peers.rtcp.isSet {
+                sides[slot].latchedRTCP = true
+                moveRTCP(of: &sides[slot], to: peers.rtcp)
+            }
+        }
     }
 
     private func token(_ slot: Int, _ kind: WorkerToken.Kind) -> WorkerToken {
@@ -588,7 +598,7 @@ final class Worker: @unchecked Sendable {
         if !side.latchedRTCP {
             side.latchedRTCP = true
             side.tally.latches &+= 1
-            side.peerRTCP = batch.source(packetIndex)
+            moveRTCP(of: &side, to: batch.source(packetIndex))
         } else if !batch.came(packetIndex, from: side.peerRTCP) {
             let source = batch.source(packetIndex)
             let packet = batch.packet(packetIndex)
@@ -597,9 +607,15 @@ final class Worker: @unchecked Sendable {
             else { return .notLatched }
             side.tally.relatches &+= 1
             side.rtcpMayFollow = false
-            side.peerRTCP = source
+            moveRTCP(of: &side, to: source)
         }
         return nil
+    }
+
+    /// Sends the side's RTCP to `peer` from now on, and tells the control plane.
+    private func moveRTCP(of side: inout MediaSideState, to peer: SocketAddress) {
+        side.peerRTCP = peer
+        side.counters?._withUnsafeGuaranteedRef { $0.latchedRTCPSource.withLock { $0 = peer } }
     }
 
     /// Sends the side's RTP to `peer` from now on, and tells the control plane.
