@@ -15,6 +15,19 @@ public struct CallStoreKeys: Sendable, Equatable {
 
     /// The pattern a scan for every call's owner uses.
     public var ownerPattern: String { prefix + "owner:*" }
+
+    /// The key of the record a call's owner keeps of it (`CallRecord`).
+    public func call(_ callID: String) -> String { prefix + "call:" + callID }
+
+    /// The set of the calls `node` anchors: what its standby reads to take them over.
+    public func calls(of node: String) -> String { prefix + "node:" + node + ":calls" }
+
+    /// The key a standby sets (only if absent) to claim the takeover of dead `node`'s calls.
+    public func takeover(of node: String) -> String { prefix + "node:" + node + ":takeover" }
+
+    /// The key `node` keeps alive while it runs (with a short expiry): a node silent on the cluster
+    /// whose heartbeat is still there is cut off from its peers, not dead, and is not taken over.
+    public func heartbeat(of node: String) -> String { prefix + "node:" + node + ":alive" }
 }
 
 /// Which node anchors a call, as the call store keeps it: the node's identity (so that any node can
@@ -37,12 +50,7 @@ public struct OwnerRecord: Sendable, Equatable {
     }
 
     /// The record as stored: a bencoded dictionary.
-    public var encoded: [UInt8] {
-        BencodeValue.dictionary([
-            "v": .integer(Self.schemaVersion), "node": node.bencoded,
-            "rev": .integer(Int64(bitPattern: revision)), "at": .integer(Int64(bitPattern: writtenAtWallNanos)),
-        ]).encoded
-    }
+    public var encoded: [UInt8] { bencoded.encoded }
 
     /// Reads a stored record; an unreadable one, or one of another schema, is an error that says so.
     public init(decoding bytes: [UInt8]) throws(CallStoreError) {
@@ -52,19 +60,25 @@ public struct OwnerRecord: Sendable, Equatable {
         } catch {
             throw .unreadable("owner record is not bencode: \(error)")
         }
-        guard let version = value["v"]?.integerValue else { throw .unreadable("owner record without a schema version") }
+        try self.init(bencoded: value, path: "owner record")
+    }
+
+    /// Reads the record from its bencoded dictionary, found at `path` (for errors).
+    init(bencoded value: BencodeValue, path: String) throws(CallStoreError) {
+        let record = RecordReader(value, path: path)
+        let version = try record.integer("v")
         guard version == Self.schemaVersion else {
-            throw .unreadable("owner record of schema \(version); this node reads schema \(Self.schemaVersion)")
+            throw .unreadable("\(path) of schema \(version); this node reads schema \(Self.schemaVersion)")
         }
-        guard let node = value["node"], let revision = value["rev"]?.integerValue, let at = value["at"]?.integerValue
-        else { throw .unreadable("owner record without node, rev or at") }
         do {
-            self.node = try NodeIdentity(bencoded: node)
+            node = try NodeIdentity(bencoded: try record.value("node"))
+        } catch let error as CallStoreError {
+            throw error
         } catch {
-            throw .unreadable("owner record's node: \(error)")
+            throw .unreadable("\(path).node: \(error)")
         }
-        self.revision = UInt64(bitPattern: revision)
-        writtenAtWallNanos = UInt64(bitPattern: at)
+        revision = try record.unsigned("rev")
+        writtenAtWallNanos = try record.unsigned("at")
     }
 }
 

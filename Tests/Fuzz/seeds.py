@@ -49,6 +49,35 @@ SDP_SRTP_VIDEO = (
 )
 
 
+def bencode(value):
+    """Bencodes ints, bytes/str, lists and dicts (keys sorted), as the call store writes them."""
+    if isinstance(value, int):
+        return b"i%de" % value
+    if isinstance(value, str):
+        value = value.encode()
+    if isinstance(value, bytes):
+        return b"%d:%s" % (len(value), value)
+    if isinstance(value, list):
+        return b"l" + b"".join(bencode(item) for item in value) + b"e"
+    return b"d" + b"".join(bencode(key) + bencode(value[key]) for key in sorted(value)) + b"e"
+
+
+def call_record():
+    """A call record with an SDES-SRTP transcoded side and a plain one (CallStore's CallRecord)."""
+    owner = {"v": 1, "node": {"id": "n2", "ng": "127.0.0.12:2223", "cluster": "127.0.0.12:2224",
+                              "media-ip": "127.0.0.12"}, "rev": 1, "at": 1700000000000000000}
+    side = {"type": "audio", "proto": "RTP/AVP", "if": "default", "ip": "127.0.0.12", "adv-ip": "127.0.0.12",
+            "port": 30000, "mux": 0, "latch": "symmetric", "clock": 8000, "ssrc": 7, "seq": 70000,
+            "adv-rtp": "127.0.0.1:40000", "peer-rtp": "127.0.0.1:40000", "srtp": "plain"}
+    secure = dict(side, proto="RTP/SAVP", port=30002, srtp="sdes", offered=[],
+                  **{"relay-key": "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz",
+                     "party-key": "1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj"},
+                  transcoding={"in": [[0, "PCMU"]], "out": "opus", "pt": 96, "opus": [24000, 0, 0, 5],
+                               "ssrc": 9, "seq": 1000, "ts": 48000, "at": 1700000000000000000})
+    return bencode({"v": 1, "call": "c1", "owner": owner, "created": 1700000000000000000, "rec": 0,
+                    "parties": [{"tag": "A", "streams": [secure]}, {"streams": [side]}]})
+
+
 def seeds(target):
     if target == "bencode":
         return {
@@ -64,6 +93,7 @@ def seeds(target):
             "ok": b"+OK\r\n", "error": b"-ERR unknown command\r\n", "integer": b":42\r\n",
             "bulk": b"$5\r\nhello\r\n", "null": b"$-1\r\n",
             "array": b"*3\r\n$3\r\nfoo\r\n:1\r\n*1\r\n$-1\r\n", "owner-record": owner,
+            "call-record": call_record(),
         }
     if target == "sdp":
         return {"audio": SDP_AUDIO.encode(), "srtp-video": SDP_SRTP_VIDEO.encode()}

@@ -45,6 +45,9 @@ enum FuzzTarget: String, CaseIterable {
         if let record = try? OwnerRecord(decoding: bytes) {
             require((try? OwnerRecord(decoding: record.encoded)) == record, "owner record does not survive re-encoding")
         }
+        if let record = try? CallRecord(decoding: bytes) {
+            require((try? CallRecord(decoding: record.encoded)) == record, "call record does not survive re-encoding")
+        }
     }
 
     /// The NG control protocol's decoder: what decodes re-encodes to a value that decodes equal.
