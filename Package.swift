@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "MediaPlane",
             dependencies: [
-                "CSpillwayShims", "PacketIO", "RTP", "SDP", "SRTP", "Codecs",
+                "CSpillwayShims", "PacketIO", "RTP", "SDP", "SRTP", "Codecs", "CallStore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -47,26 +47,44 @@ public struct PortAllocator: Sendable {
             let port = cursor
             advanceCursor()
             guard !inUse.contains(port) else { continue }
-            guard let rtpAddress = SocketAddress(ip: ip, port: port),
-                let rtcpAddress = SocketAddress(ip: ip, port: port + 1)
-            else { throw .invalidAddress(ip) }
-            let rtp: Int32
-            switch UDPSocket.bind(rtpAddress) {
-            case .success(let descriptor): rtp = descriptor
-            case .failure(let error):
-                try Self.stopIfOutOfDescriptors(error)
-                continue
-            }
-            switch UDPSocket.bind(rtcpAddress) {
-            case .success(let rtcp):
+            switch try Self.bindPair(port: port, on: ip) {
+            case .success(let pair):
                 inUse.insert(port)
-                return Pair(port: port, rtpDescriptor: rtp, rtcpDescriptor: rtcp)
+                return pair
             case .failure(let error):
-                close(rtp)
                 try Self.stopIfOutOfDescriptors(error)
             }
         }
         throw .exhausted(range: range)
+    }
+
+    /// Binds the pair at `port` on `ip` exactly, outside the range's bookkeeping: the sockets of a
+    /// call taken over from another node, on that node's media IP.
+    public static func bindExactly(port: UInt16, on ip: String) throws(PortAllocationError) -> Pair {
+        switch try bindPair(port: port, on: ip) {
+        case .success(let pair): return pair
+        case .failure(let error):
+            try stopIfOutOfDescriptors(error)
+            throw .cannotBind(ip: ip, port: port, reason: "\(error)")
+        }
+    }
+
+    private static func bindPair(port: UInt16, on ip: String) throws(PortAllocationError) -> Result<Pair, SocketError> {
+        guard let rtpAddress = SocketAddress(ip: ip, port: port),
+            let rtcpAddress = SocketAddress(ip: ip, port: port + 1)
+        else { throw .invalidAddress(ip) }
+        let rtp: Int32
+        switch UDPSocket.bind(rtpAddress) {
+        case .success(let descriptor): rtp = descriptor
+        case .failure(let error): return .failure(error)
+        }
+        switch UDPSocket.bind(rtcpAddress) {
+        case .success(let rtcp):
+            return .success(Pair(port: port, rtpDescriptor: rtp, rtcpDescriptor: rtcp))
+        case .failure(let error):
+            close(rtp)
+            return .failure(error)
+        }
     }
 
     /// A port taken by another process is skipped; running out of descriptors ends the search,
@@ -105,6 +123,8 @@ public enum PortAllocationError: Error, Equatable, Sendable, CustomStringConvert
     /// The process (`limit`, its descriptor limit) or the system (nil) has no descriptor left.
     case outOfDescriptors(limit: Int?)
     case invalidAddress(String)
+    /// The pair of a call taken over could not be bound where the call's record says.
+    case cannotBind(ip: String, port: UInt16, reason: String)
 
     public var description: String {
         switch self {
@@ -116,6 +136,9 @@ public enum PortAllocationError: Error, Equatable, Sendable, CustomStringConvert
             "no file descriptor left for a media socket (the limit is \(limit); a call takes four, and one more for each peer whose media has arrived): raise the node's hard limit (ulimit -Hn, LimitNOFILE=) or wait for calls to end"
         case .outOfDescriptors(nil):
             "the system has no file descriptor left for a media socket (fs.file-max): raise it or wait for calls to end"
+        case .cannotBind(let ip, let port, let reason):
+            "cannot bind the media ports \(port)-\(port + 1) on \(ip) that the call's record names (\(reason)): "
+                + "the address must be on this host (VRRP/keepalived moves it to the standby) and the ports free"
         case .invalidAddress(let ip):
             "media address '\(ip)' is not a numeric IPv4 or IPv6 address"
         }

@@ -14,11 +14,11 @@ final class Call {
     /// The codec options' result per m= line (0-based) of the last offer that had any.
     var codecOffers: [Int: CodecOffer] = [:]
 
-    init(id: String, worker: Int, offererTag: String) {
+    init(id: String, worker: Int, offererTag: String?, createdWallNanos: UInt64 = spw_wall_nanos()) {
         self.id = id
         self.worker = worker
         legs = [Leg(tag: offererTag), Leg(tag: nil)]
-        createdWallNanos = spw_wall_nanos()
+        self.createdWallNanos = createdWallNanos
         lastSignalNanos = spw_monotonic_nanos()
     }
 
@@ -82,4 +82,7 @@ struct LegMedia {
     var transcoding: TranscodingStage?
     /// The codec this party sends, as signalling without SDP named it (an H.245 data type).
     var signalledCodec: String?
+    /// The pair is bound on another node's media IP (the call was taken over): its port is not
+    /// the allocator's.
+    var isAdopted = false
 }

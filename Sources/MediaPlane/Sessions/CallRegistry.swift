@@ -17,16 +17,20 @@ import Glibc
 public final class CallRegistry {
     /// The address the relay binds its media sockets to and writes into SDP.
     /// Where the media sockets bind and what the SDP names, per party.
-    public let interfaces: MediaInterfaces
+    /// The configured interfaces, then those of calls taken over from other nodes.
+    public internal(set) var interfaces: MediaInterfaces
     private var ports: PortAllocator
-    private let workers: WorkerPool
-    private let logger: Logger
-    private var calls: [String: Call] = [:]
+    let workers: WorkerPool
+    let logger: Logger
+    var calls: [String: Call] = [:]
+    /// Port pairs of calls taken over from another node: bound on that node's media IP, outside
+    /// the allocator (whose ports are this node's).
+    var adoptedPairs = 0
     /// What deleted and expired calls carried, by direction (index: the sending leg).
     private var finishedTotalsByDirection = [StreamStatistics(), StreamStatistics()]
     /// Ports of ended calls, returned to the allocator once their worker has closed the sockets:
     /// releasing them earlier would let a new call fail to bind a port still held.
-    private var closingPorts: [(removal: SideRemoval, port: UInt16)] = []
+    private var closingPorts: [(removal: SideRemoval, port: UInt16?)] = []
     public private(set) var events = CallEventCounters()
 
     /// Opens a recording for a call id; nil when this node does not record.
@@ -35,7 +39,7 @@ public final class CallRegistry {
     /// Told of every call that ends here (deleted or timed out), after its media is freed.
     public typealias CallEndObserver = (_ callID: String, _ reason: CallEndReason) -> Void
     private var callEndObservers: [CallEndObserver] = []
-    private let makeRecorder: RecorderFactory?
+    let makeRecorder: RecorderFactory?
     /// How long a latched source must be silent before its stream may move to a new address.
     private let relatchSilenceNanos: UInt64
 
@@ -66,7 +70,7 @@ public final class CallRegistry {
     /// Port pairs bound, including those of ended calls whose sockets a worker has not closed yet.
     public var portPairsInUse: Int {
         releaseClosedPorts()
-        return ports.pairsInUse
+        return ports.pairsInUse + adoptedPairs
     }
     public var portPairCapacity: Int { ports.capacity }
 
@@ -363,7 +367,8 @@ public final class CallRegistry {
         events.callsEnded += 1
         let report = CallReport(call, interfaces: interfaces)
         for media in call.allMedia {
-            closingPorts.append((workers.remove(media.slot), media.ports.port))
+            closingPorts.append((workers.remove(media.slot), media.isAdopted ? nil : media.ports.port))
+            if media.isAdopted { adoptedPairs -= 1 }
         }
         for (leg, totals) in report.totalsByLeg.enumerated() { finishedTotalsByDirection[leg].accumulate(totals) }
         logger.info(
@@ -463,7 +468,7 @@ public final class CallRegistry {
     private func releaseClosedPorts() {
         closingPorts.removeAll { closing in
             guard workers.isComplete(closing.removal) else { return false }
-            ports.release(port: closing.port)
+            if let port = closing.port { ports.release(port: port) }
             return true
         }
     }
@@ -525,22 +530,25 @@ public final class CallRegistry {
         }
     }
 
-    private func install(_ media: LegMedia, opposite: LegMedia, recorder: (any PacketRecorder)?) {
-        workers.configure(
-            media.slot,
-            MediaSideConfiguration(
-                rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
-                advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
-                rtcpMux: media.rtcpMux, latching: media.latching, relatchSilenceNanos: relatchSilenceNanos,
-                isVideo: media.type == "video",
-                isSecured: media.security.isPassThrough, srtp: media.security.termination,
-                transcoding: media.transcoding,
-                opposite: opposite.slot.index,
-                counters: media.counters,
-                localRTP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port) ?? .unset,
-                localRTCP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port + 1)
-                    ?? .unset,
-                recorder: recorder))
+    func install(
+        _ media: LegMedia, opposite: LegMedia, recorder: (any PacketRecorder)?,
+        restoredPeers: (rtp: SocketAddress, rtcp: SocketAddress)? = nil
+    ) {
+        var configuration = MediaSideConfiguration(
+            rtpDescriptor: media.ports.rtpDescriptor, rtcpDescriptor: media.ports.rtcpDescriptor,
+            advertisedRTP: media.advertisedRTP, advertisedRTCP: media.advertisedRTCP,
+            rtcpMux: media.rtcpMux, latching: media.latching, relatchSilenceNanos: relatchSilenceNanos,
+            isVideo: media.type == "video",
+            isSecured: media.security.isPassThrough, srtp: media.security.termination,
+            transcoding: media.transcoding,
+            opposite: opposite.slot.index,
+            counters: media.counters,
+            localRTP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port) ?? .unset,
+            localRTCP: SocketAddress(ip: interfaces.all[media.interface].localIP, port: media.ports.port + 1)
+                ?? .unset,
+            recorder: recorder)
+        configuration.restoredPeers = restoredPeers
+        workers.configure(media.slot, configuration)
     }
 
     /// The address the SDP for `leg`'s party names: `media-address` when the request gives one,
@@ -630,6 +638,8 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
     case unknownInterface(String, known: [String])
     case noInterface(family: ConnectionAddress.Family, known: [String])
     case badDirection([String])
+    case alreadyAnchored(String)
+    case unrestorable(String, reason: String)
 
     public var description: String {
         switch self {
@@ -677,6 +687,10 @@ public enum CallError: Error, Sendable, CustomStringConvertible {
         case .noInterface(let family, let known):
             "no media interface in address family \(family.rawValue) among \(known.joined(separator: ", ")); "
                 + "add one with --interface NAME/IP, or ask for the other family"
+        case .alreadyAnchored(let id):
+            "call '\(id)' is already anchored here"
+        case .unrestorable(let id, let reason):
+            "call '\(id)' cannot be carried on from its call-store record: \(reason)"
         case .badDirection(let names):
             "direction names \(names.count) interfaces (\(names.joined(separator: ", "))); it takes two: the offerer's and the recipient's"
         }

@@ -46,27 +46,46 @@ public struct MediaInterface: Sendable, Equatable, CustomStringConvertible {
 
 /// The interfaces of a node, and which one faces each party of a call.
 public struct MediaInterfaces: Sendable {
-    /// In configuration order; the first is the default.
-    public let all: [MediaInterface]
+    /// In configuration order (the first is the default), then those adopted with calls taken
+    /// over from other nodes.
+    public private(set) var all: [MediaInterface]
+    /// How many of `all` were configured: only those take new calls.
+    public let configuredCount: Int
 
     /// At least one interface; names are unique.
     public init(_ interfaces: [MediaInterface]) {
         precondition(!interfaces.isEmpty, "a node has at least one media interface")
         all = interfaces
+        configuredCount = interfaces.count
+    }
+
+    /// The configured interfaces.
+    public var configured: ArraySlice<MediaInterface> { all[..<configuredCount] }
+
+    /// The position of `interface`, added when no interface binds and advertises the same
+    /// addresses: another node's, whose calls this node took over.
+    mutating func adopt(_ interface: MediaInterface) -> Int {
+        if let position = all.firstIndex(where: {
+            $0.localIP == interface.localIP && $0.advertisedIP == interface.advertisedIP
+        }) {
+            return position
+        }
+        all.append(interface)
+        return all.count - 1
     }
 
     /// The interface called `name`, or an error naming the ones there are.
     func position(named name: String) throws(CallError) -> Int {
-        guard let position = all.firstIndex(where: { $0.name == name }) else {
-            throw .unknownInterface(name, known: all.map(\.name))
+        guard let position = configured.firstIndex(where: { $0.name == name }) else {
+            throw .unknownInterface(name, known: configured.map(\.name))
         }
         return position
     }
 
     /// The first interface of `family`, or an error when there is none.
     func position(of family: ConnectionAddress.Family) throws(CallError) -> Int {
-        guard let position = all.firstIndex(where: { $0.isIPv6 == (family == .ipv6) }) else {
-            throw .noInterface(family: family, known: all.map(\.description))
+        guard let position = configured.firstIndex(where: { $0.isIPv6 == (family == .ipv6) }) else {
+            throw .noInterface(family: family, known: configured.map(\.description))
         }
         return position
     }

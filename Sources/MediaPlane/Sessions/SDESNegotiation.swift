@@ -59,6 +59,8 @@ struct SDESSide {
     var offered: [CryptoAttribute] = []
     /// The relay's agreed key: what the relay encrypts towards the party with.
     var relayKey: CryptoAttribute?
+    /// The party's agreed key: what it encrypts towards the relay with.
+    var partyKey: CryptoAttribute?
     var encryptor: SRTPSession?
     /// Checks and decrypts what the party sends, with the key from its a=crypto.
     var decryptor: SRTPSession?
@@ -74,6 +76,7 @@ struct SDESSide {
             encryptor = try Self.session(relayKey, role: .encrypting)
         }
         self.relayKey = relayKey
+        partyKey = peerKey
     }
 
     private static func session(_ attribute: CryptoAttribute, role: SRTPSession.Role) throws(CallError) -> SRTPSession {
