@@ -40,7 +40,8 @@ struct StatusCommand: ParsableCommand {
             lines.append(
                 "call store: redis \(text(redis["address"])), connected \(text(redis["connected"])), "
                     + "queue \(text(redis["queue-depth"])), full writes \(text(redis["full-writes"])), "
-                    + "dropped \(text(redis["dropped"])), owners found \(text(redis["owners-found"]))")
+                    + "dropped \(text(redis["dropped"])), owners found \(text(redis["owners-found"])), "
+                    + "takeovers \(text(redis["takeovers"])), calls restored \(text(redis["calls-restored"]))")
         }
         let peers = node["peers"]?.dictionaryValue ?? [:]
         if !peers.isEmpty {

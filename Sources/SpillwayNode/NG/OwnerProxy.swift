@@ -1,4 +1,5 @@
 import Bencode
+import CSpillwayShims
 import Cluster
 import NGProtocol
 import NIOCore
@@ -34,6 +35,13 @@ final class OwnerProxy {
 
     /// The node that anchors `callID`, when another node does and the call was first received here.
     func owner(of callID: String) -> NodeIdentity? { owners[callID] }
+
+    /// Whether `owner` is up by its latest workload report: when it is not, the call may have
+    /// been taken over by its standby, and the call store is asked first.
+    func isReachable(_ owner: NodeIdentity) -> Bool {
+        guard let collector, let peer = collector.table.peer(owner.id) else { return true }
+        return collector.table.isUsable(peer, now: spw_monotonic_nanos())
+    }
 
     /// Remembers that `owner` took the new call `callID`, which was first received here.
     func remember(_ owner: NodeIdentity, of callID: String) { owners[callID] = owner }

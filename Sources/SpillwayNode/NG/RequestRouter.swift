@@ -103,12 +103,13 @@ final class RequestRouter {
             return complete(origin, reply: workload.apply(change), owner: nil)
         }
         if let callID = request.callID, !processor.registry.hasCall(callID) {
-            if case .client = origin, let owner = owners.owner(of: callID) {
+            let lastKnown: NodeIdentity? = if case .client = origin { owners.owner(of: callID) } else { nil }
+            if let owner = lastKnown, replication == nil || owners.isReachable(owner) {
                 return owners.pass(command, of: request, callID: callID, to: owner) { [self] reply, owner in
                     complete(origin, reply: reply, owner: owner)
                 }
             }
-            if case .offer = request {
+            if case .offer = request, lastKnown == nil {
                 let call = NewCall(command: command, request: request, origin: origin, placement: placement)
                 return planner.place(placement, admitsHere: workload.meter.admitsNewCall, reachedOn: .cluster) {
                     [self] in
@@ -116,10 +117,10 @@ final class RequestRouter {
                 }
             }
             if case .client = origin, let replication {
-                // A call this node has not heard of may be anchored on a node whose primary is gone:
-                // the call store names its owner.
-                return replication.owner(of: callID) { [self] owner in
-                    guard let owner, owner.id != identity.id else {
+                // A call this node has not heard of may be anchored on a node whose primary is gone,
+                // and one whose owner is down may have been taken over: the call store names its owner.
+                return replication.owner(of: callID) { [self] found in
+                    guard let owner = found ?? lastKnown, owner.id != identity.id else {
                         return answerHere(request, hops: 0, origin: origin)
                     }
                     owners.remember(owner, of: callID)
@@ -151,7 +152,6 @@ final class RequestRouter {
                 switch result {
                 case .success(let reply):
                     reporter?.workloadChanged()
-                    replication?.anchored(call.callID)
                     complete(call.origin, reply: reply, owner: identity)
                 case .failure(.ports(let exhausted)) where forwards != nil:
                     // Out of media ports is as full as a node gets: the call goes elsewhere.
@@ -219,6 +219,12 @@ final class RequestRouter {
     /// Runs a command on this node now and marks the reply with this node's identity.
     private func runNow(_ request: NGRequest, hops: Int) throws(CallError) -> BencodeValue {
         let reply = try processor.run(request)
+        switch request {
+        case .offer, .answer, .startRecording, .stopRecording:
+            if let callID = request.callID { replication?.changed(callID) }
+        default:
+            break
+        }
         guard var fields = reply.dictionaryValue else { return reply }
         switch request {
         case .offer, .answer, .delete, .query, .startRecording, .stopRecording:

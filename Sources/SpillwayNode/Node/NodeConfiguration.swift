@@ -86,6 +86,10 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var redis: RedisAddress?
     /// A file holding the Redis password (AUTH), when Redis asks for one.
     public var redisAuthFile: String?
+    /// The peers whose calls this node carries on when they die (`--standby-for`, repeatable).
+    public var standbyFor: [String] = []
+    /// Seconds a watched peer must be silent (no report, no heartbeat) before its calls are taken over.
+    public var takeoverAfter = 2.0
 
     public init() {}
 
@@ -152,6 +156,25 @@ public struct NodeConfiguration: Sendable, Equatable {
             throw .invalid(
                 setting: "redis", value: redis?.description ?? "",
                 allowed: "only on a node with --cluster: other nodes reach a call's owner on its cluster port")
+        }
+        try validateStandby()
+    }
+
+    private func validateStandby() throws(ConfigurationError) {
+        try Self.require("takeover-after", takeoverAfter, in: 0.5...60, allowed: "0.5 to 60 seconds")
+        for node in standbyFor {
+            guard redis != nil else {
+                throw .invalid(
+                    setting: "standby-for", value: node,
+                    allowed: "only with --redis, where the calls to carry on are kept")
+            }
+            guard peers.contains(where: { $0.id == node }) else {
+                throw .invalid(
+                    setting: "standby-for", value: node,
+                    allowed:
+                        "a peer's node ID (--peer ID@HOST:PORT): its workload reports tell whether it is alive; peers: "
+                        + (peers.isEmpty ? "none" : peers.map(\.id).joined(separator: ", ")))
+            }
         }
     }
 

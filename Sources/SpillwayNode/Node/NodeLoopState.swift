@@ -35,6 +35,8 @@ final class NodeLoopState: LoopConfinedState {
     private let cluster: ClusterMembership?
     /// The call store, when the node has one.
     let replication: CallReplication?
+    /// What carries on the calls of the peers this node stands by for.
+    private let standby: Standby?
     private var timers: [LoopTimer] = []
 
     init(
@@ -89,12 +91,23 @@ final class NodeLoopState: LoopConfinedState {
                 redis, password: redisPassword, identity: identity, registry: registry, loop: loop, logger: logger)
         }
         self.replication = replication
+        standby = replication.flatMap { replication in
+            cluster.flatMap { cluster in
+                configuration.standbyFor.isEmpty
+                    ? nil
+                    : Standby(
+                        watching: configuration.standbyFor, takeoverAfter: configuration.takeoverAfter,
+                        replication: replication, registry: registry, collector: cluster.collector, loop: loop,
+                        logger: logger)
+            }
+        }
         let owners = OwnerProxy(
             identity: identity, forwards: cluster?.forwards, collector: cluster?.collector,
             timeoutNanos: UInt64(configuration.forwardTimeout * 1e9))
         let statistics = NodeStatistics(
             identity: identity, configuration: configuration, workload: workload, registry: registry, cluster: cluster,
-            frontEnd: frontEnd, owners: owners, ras: ras, callSignalling: callSignalling, replication: replication)
+            frontEnd: frontEnd, owners: owners, ras: ras, callSignalling: callSignalling, replication: replication,
+            standby: standby)
         self.statistics = statistics
         router = RequestRouter(
             identity: identity, processor: NGProcessor(registry: registry, logger: logger), frontEnd: frontEnd,
@@ -158,6 +171,7 @@ final class NodeLoopState: LoopConfinedState {
         for timer in timers { timer.cancel() }
         timers = []
         cluster?.reporter.stop()
+        standby?.stop()
         replication?.stop()
     }
 
@@ -217,8 +231,8 @@ final class NodeLoopState: LoopConfinedState {
             address: try NIOCore.SocketAddress(hostAndPort: redis.hostAndPort), database: redis.database,
             password: password, queueLimit: CallReplication.queueLimit, loop: loop, logger: logger)
         let replication = CallReplication(
-            link: link, keys: CallStoreKeys(), identity: identity, refreshInterval: .hours(1),
-            callIDs: { registry.callIDs }, loop: loop, logger: logger)
+            link: link, keys: CallStoreKeys(), identity: identity, registry: registry, refreshInterval: .hours(1),
+            loop: loop, logger: logger)
         registry.whenCallEnds { callID, _ in replication.ended(callID) }
         return replication
     }

@@ -276,9 +276,18 @@ extension NodeConfiguration {
             help: "The load monitor's RAS address: register there and report workload in RAI."),
         .value(
             "redis", \.redis, allowed: "HOST:PORT or HOST:PORT/DB with a numeric host, e.g. 127.0.0.1:6379/2",
-            help: "The call store, Redis at HOST:PORT[/DB]: each call's owner is kept there, so any node can reach it.",
+            help:
+                "The call store, Redis at HOST:PORT[/DB]: each call's owner and state are kept there, so any node can reach it and a standby can carry it on.",
             parse: { RedisAddress(parsing: $0).map { .some($0) } }),
         .text("redis-auth-file", \.redisAuthFile, help: "File holding the Redis password (AUTH); none when not given."),
+        .list(
+            "standby-for", \.standbyFor, allowed: "a peer's node ID, e.g. node-2",
+            help:
+                "A peer whose calls this node carries on when it dies (no report and no Redis heartbeat for --takeover-after); repeat it.",
+            parse: { $0.isEmpty ? nil : $0 }),
+        .number(
+            "takeover-after", \.takeoverAfter, allowed: "seconds from 0.5 to 60",
+            help: "Seconds a watched peer must be silent before this node takes over its calls. Default 2."),
     ]
 
     /// The names `set(_:to:)` accepts: the flag names of `spillway serve`.

@@ -72,6 +72,18 @@ final class NodeMetrics {
         total(
             "spillway_redis_owners_found_total", "Calls unknown here whose owner the call store named", [],
             redis.ownersFound)
+        total(
+            "spillway_redis_records_written_total", "Call records written to the call store", [], redis.recordsWritten)
+        total(
+            "spillway_redis_calls_released_total", "Calls released here because another node had taken them over", [],
+            redis.released)
+        total("spillway_takeovers_total", "Dead peers whose calls this node took over", [], redis.takeovers)
+        total(
+            "spillway_calls_restored_total", "Calls carried on here from their call-store records", [],
+            redis.callsRestored)
+        total(
+            "spillway_call_restore_failures_total", "Calls of a dead peer that could not be carried on here", [],
+            redis.restoreFailures)
     }
 
     private func exportMedia(_ totalsByDirection: [StreamStatistics]) {

@@ -19,11 +19,12 @@ final class NodeStatistics {
     private let ras: RASEndpoint?
     private let callSignalling: CallSignallingPort?
     private let replication: CallReplication?
+    private let standby: Standby?
 
     init(
         identity: NodeIdentity, configuration: NodeConfiguration, workload: WorkloadControl, registry: CallRegistry,
         cluster: ClusterMembership?, frontEnd: NGFrontEnd, owners: OwnerProxy, ras: RASEndpoint?,
-        callSignalling: CallSignallingPort?, replication: CallReplication?
+        callSignalling: CallSignallingPort?, replication: CallReplication?, standby: Standby?
     ) {
         self.identity = identity
         self.configuration = configuration
@@ -35,6 +36,7 @@ final class NodeStatistics {
         self.ras = ras
         self.callSignalling = callSignalling
         self.replication = replication
+        self.standby = standby
     }
 
     /// Everything the NG port and the cluster routing have counted.
@@ -73,11 +75,15 @@ final class NodeStatistics {
             spillway["peers"] = PeerStatus.bencoded(cluster.collector.table)
         }
         if let ras { spillway["ras"] = ras.counters.bencoded }
-        if let redis = replication.map(Self.callStore) {
+        if let redis = callStore {
             spillway["redis"] = [
                 "address": .string(redis.address), "connected": .string(redis.connected ? "yes" : "no"),
                 "queue-depth": .integer(Int64(redis.queueDepth)), "full-writes": .integer(Int64(redis.fullWrites)),
                 "dropped": .integer(Int64(redis.dropped)), "owners-found": .integer(Int64(redis.ownersFound)),
+                "records-written": .integer(Int64(redis.recordsWritten)), "released": .integer(Int64(redis.released)),
+                "standby-for": .list(redis.standbyFor.map { .string($0) }),
+                "takeovers": .integer(Int64(redis.takeovers)), "calls-restored": .integer(Int64(redis.callsRestored)),
+                "restore-failures": .integer(Int64(redis.restoreFailures)),
             ]
         }
         if let callSignalling {
@@ -107,17 +113,22 @@ final class NodeStatistics {
                     portsInUse: 2 * $0.portPairs)
             },
             peers: cluster.map { PeerStatus.all(in: $0.collector.table, now: now) } ?? [],
-            redis: replication.map(Self.callStore))
+            redis: callStore)
     }
 
-    private static func callStore(_ replication: CallReplication) -> NodeStatus.CallStore {
+    private var callStore: NodeStatus.CallStore? {
+        guard let replication else { return nil }
         let link = replication.link
+        let standby = self.standby?.counters ?? Standby.Counters()
         return NodeStatus.CallStore(
             address: link.address.hostAndPort, connected: link.isConnected, queueDepth: link.queueDepth,
-            fullWrites: replication.fullWrites,
+            fullWrites: replication.counters.fullWrites,
             lastFullWrite: replication.lastFullWriteWallNanos.map { Double($0) / 1e9 },
             answered: link.counters.answered, refused: link.counters.refused, dropped: link.counters.dropped,
-            reconnections: link.counters.reconnections, ownersFound: replication.ownersFound)
+            reconnections: link.counters.reconnections, ownersFound: replication.counters.ownersFound,
+            recordsWritten: replication.counters.recordsWritten, released: replication.counters.released,
+            standbyFor: self.standby?.watched ?? [], takeovers: standby.takeovers,
+            callsRestored: standby.callsRestored, restoreFailures: standby.restoreFailures)
     }
 
     /// Everything `/metrics` exports.

@@ -40,13 +40,27 @@ struct NodeStatus: Codable, Equatable {
         var reconnections: UInt64
         /// Calls this node had not heard of whose owner the store named.
         var ownersFound: UInt64
+        /// Call records written (NG changes, media changes, full writes).
+        var recordsWritten: UInt64
+        /// Calls released here because another node took them over while this one was cut off.
+        var released: UInt64
+        /// The peers this node stands by for, the takeovers it made, and the calls it carried on
+        /// or could not.
+        var standbyFor: [String]
+        var takeovers: UInt64
+        var callsRestored: UInt64
+        var restoreFailures: UInt64
 
         enum CodingKeys: String, CodingKey {
-            case address, connected, answered, refused, dropped, reconnections
+            case address, connected, answered, refused, dropped, reconnections, released, takeovers
             case queueDepth = "queue_depth"
             case fullWrites = "full_writes"
             case lastFullWrite = "last_full_write"
             case ownersFound = "owners_found"
+            case recordsWritten = "records_written"
+            case standbyFor = "standby_for"
+            case callsRestored = "calls_restored"
+            case restoreFailures = "restore_failures"
         }
     }
 

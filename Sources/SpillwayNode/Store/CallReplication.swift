@@ -1,78 +1,129 @@
+import Bencode
 import CSpillwayShims
 import CallStore
 import Cluster
 import Logging
+import MediaPlane
 import NIOCore
 import ServiceEdge
 
-/// What a node keeps in Redis so that any node can reach the calls it anchors, and how it reads
-/// what the others keep.
+/// What a node keeps in Redis so that any node can reach the calls it anchors and its standby can
+/// carry them on, and how it reads what the others keep.
 ///
-/// Each call anchored here is written under its owner key, with a TTL as a safety net, when it is
-/// taken, and removed when it ends (deleted or timed out). Writes go through the link's bounded
-/// queue and never hold up an NG reply or a packet. After every (re)connection, and every
-/// `refreshInterval`, the node writes all of its calls anew, so that what Redis lost while it was
-/// down or restarted comes back. Used on the event loop only.
+/// For each call anchored here (through NG) the node keeps three things: the call's owner record
+/// (which node anchors it), its call record (everything needed to rebuild it elsewhere) and its
+/// place in the node's set of calls. They are written when the call changes through NG, and again
+/// when what the media taught the node changes (a latched peer, a new SSRC, an SRTP rollover); they
+/// are removed when the call ends. Every key carries a TTL as a safety net. A heartbeat key with a
+/// short expiry says the node is alive.
+///
+/// Writes go through the link's bounded queue and never hold up an NG reply or a packet. After
+/// every (re)connection, and every `refreshInterval`, the node writes all of its calls anew, so
+/// that what Redis lost while it was down or restarted comes back; first it reads their owners,
+/// and a call another node took over while this one was cut off is released here, not reclaimed.
+/// Used on the event loop only.
 final class CallReplication {
-    /// A record's lifetime in Redis, renewed at every full write.
+    /// A record's lifetime in Redis, renewed at every write.
     static let recordLifetimeSeconds = 86_400
     /// The most writes that wait for Redis while it is unreachable; the full write on its return
     /// restores what was dropped.
     static let queueLimit = 10_000
     /// How long a lookup waits for Redis before the node answers without it.
     static let lookupTimeout = TimeAmount.milliseconds(200)
+    /// How often the node renews its heartbeat, and how long the heartbeat outlives the last renewal.
+    static let heartbeatInterval = TimeAmount.milliseconds(250)
+    static let heartbeatLifetimeMilliseconds = 1_000
+    /// How often calls are checked for what the media changed.
+    static let progressInterval = TimeAmount.seconds(1)
+
+    /// What replication has done since the node started.
+    struct Counters {
+        /// Call records written (on NG changes, media changes and full writes).
+        var recordsWritten: UInt64 = 0
+        /// Full writes of every call.
+        var fullWrites: UInt64 = 0
+        /// Calls released here because another node took them over while this one was cut off.
+        var released: UInt64 = 0
+        /// Calls whose owner was found in Redis by a node that had not heard of them.
+        var ownersFound: UInt64 = 0
+    }
 
     let link: RedisLink
-    /// Full writes of every call, and when the last one was sent.
-    private(set) var fullWrites: UInt64 = 0
+    let keys: CallStoreKeys
+    let identity: NodeIdentity
+    private(set) var counters = Counters()
     private(set) var lastFullWriteWallNanos: UInt64?
-    /// Calls whose owner was found in Redis by a node that had not heard of them.
-    private(set) var ownersFound: UInt64 = 0
-    private let keys: CallStoreKeys
-    private let identity: NodeIdentity
-    private let callIDs: () -> [String]
+    private let registry: CallRegistry
     private let loop: any EventLoop
     private let logger: Logger
-    private var revisions: [String: UInt64] = [:]
-    private var refreshTimer: LoopTimer?
+    /// The calls replicated from here, with their last revision and what their last record held
+    /// (without its progress), to tell when the media changed something worth writing.
+    private var written: [String: (revision: UInt64, settled: CallRecord)] = [:]
+    private var timers: [LoopTimer] = []
 
-    /// - Parameter callIDs: the calls anchored here now, for the full writes.
     init(
-        link: RedisLink, keys: CallStoreKeys, identity: NodeIdentity, refreshInterval: TimeAmount,
-        callIDs: @escaping () -> [String], loop: any EventLoop, logger: Logger
+        link: RedisLink, keys: CallStoreKeys, identity: NodeIdentity, registry: CallRegistry,
+        refreshInterval: TimeAmount, loop: any EventLoop, logger: Logger
     ) {
         self.link = link
         self.keys = keys
         self.identity = identity
-        self.callIDs = callIDs
+        self.registry = registry
         self.loop = loop
         self.logger = logger
-        link.onReady = { [unowned self] in writeAll() }
-        refreshTimer = LoopTimer(on: loop, initialDelay: refreshInterval, every: refreshInterval) { [unowned self] in
-            if link.isConnected { writeAll() }
-        }
+        link.onReady = { [unowned self] in writeAllAfterCheckingOwners() }
+        timers = [
+            LoopTimer(on: loop, initialDelay: refreshInterval, every: refreshInterval) { [unowned self] in
+                if link.isConnected { writeAllAfterCheckingOwners() }
+            },
+            LoopTimer(on: loop, initialDelay: .zero, every: Self.heartbeatInterval) { [unowned self] in
+                // Only while connected: a heartbeat queued during an outage would be stale on arrival.
+                guard link.isConnected else { return }
+                link.send([
+                    "SET", keys.heartbeat(of: identity.id), String(spw_wall_nanos()), "PX",
+                    String(Self.heartbeatLifetimeMilliseconds),
+                ])
+            },
+            LoopTimer(on: loop, initialDelay: Self.progressInterval, every: Self.progressInterval) { [unowned self] in
+                writeWhatTheMediaChanged()
+            },
+        ]
     }
 
-    /// Records that `callID` is anchored here.
-    func anchored(_ callID: String) {
-        let revision = (revisions[callID] ?? 0) + 1
-        revisions[callID] = revision
-        let record = OwnerRecord(node: identity, revision: revision, writtenAtWallNanos: spw_wall_nanos())
-        link.send(bytes: [
-            Array("SET".utf8), Array(keys.owner(of: callID).utf8), record.encoded, Array("EX".utf8),
-            Array(String(Self.recordLifetimeSeconds).utf8),
-        ])
+    /// Writes `callID`'s records: it is anchored here and NG just set it up or changed it.
+    func changed(_ callID: String) {
+        write(callID)
+    }
+
+    /// Records that this node carries on `record`'s call, taken over from the node that anchored it.
+    func tookOver(_ record: CallRecord) {
+        written[record.callID] = nil
+        write(record.callID, after: record.owner.revision)
+        link.send(["SREM", keys.calls(of: record.owner.node.id), record.callID])
     }
 
     /// Forgets `callID`, which ended here.
     func ended(_ callID: String) {
-        guard revisions.removeValue(forKey: callID) != nil else { return }
-        link.send(["DEL", keys.owner(of: callID)])
+        guard written.removeValue(forKey: callID) != nil else { return }
+        link.send(["DEL", keys.owner(of: callID), keys.call(callID)])
+        link.send(["SREM", keys.calls(of: identity.id), callID])
     }
 
     /// The node that anchors `callID` by the store, or nil: none is recorded, Redis is down, or it
     /// did not answer within `lookupTimeout`. `then` runs once.
     func owner(of callID: String, then: @escaping (NodeIdentity?) -> Void) {
+        get(keys.owner(of: callID), decoding: OwnerRecord.init(decoding:)) { [self] record in
+            if record != nil { counters.ownersFound += 1 }
+            then(record?.node)
+        }
+    }
+
+    /// Reads the value at `key` and decodes it; nil when there is none, Redis is down or slow, or
+    /// it cannot be read (logged). `then` runs once.
+    func get<Record>(
+        _ key: String, decoding decode: @escaping ([UInt8]) throws(CallStoreError) -> Record,
+        then: @escaping (Record?) -> Void
+    ) {
         guard link.isConnected else { return then(nil) }
         var answered = false
         let timeout = loop.assumeIsolated().scheduleTask(in: Self.lookupTimeout) {
@@ -80,35 +131,100 @@ final class CallReplication {
             answered = true
             then(nil)
         }
-        link.send(["GET", keys.owner(of: callID)]) { [self] result in
+        link.send(["GET", key]) { [self] result in
             guard !answered else { return }
             answered = true
             timeout.cancel()
             guard case .success(.bulkString(let bytes?)) = result else { return then(nil) }
             do {
-                let record = try OwnerRecord(decoding: bytes)
-                ownersFound += 1
-                then(record.node)
+                then(try decode(bytes))
             } catch {
-                logger.warning(
-                    "call-store record cannot be read; the call is treated as unknown",
-                    metadata: ["call-id": "\(callID)", "reason": "\(error)"])
+                logger.warning("call-store record cannot be read", metadata: ["key": "\(key)", "reason": "\(error)"])
                 then(nil)
             }
         }
     }
 
-    /// Stops the refresh timer and the link.
+    /// Stops the timers and the link.
     func stop() {
-        refreshTimer?.cancel()
+        for timer in timers { timer.cancel() }
         link.stop()
     }
 
-    private func writeAll() {
-        fullWrites += 1
+    // MARK: - Writing
+
+    /// Writes the owner record, the call record and the set membership of `callID`, at a revision
+    /// past `previous` (the revision of the record it was taken over from).
+    private func write(_ callID: String, after previous: UInt64 = 0) {
+        let revision = max(written[callID]?.revision ?? 0, previous) + 1
+        let owner = OwnerRecord(node: identity, revision: revision, writtenAtWallNanos: spw_wall_nanos())
+        guard let record = registry.record(of: callID, owner: owner) else { return }
+        written[callID] = (revision, record.settled)
+        let lifetime = Array(String(Self.recordLifetimeSeconds).utf8)
+        link.send(bytes: [
+            Array("SET".utf8), Array(keys.owner(of: callID).utf8), owner.encoded, Array("EX".utf8), lifetime,
+        ])
+        link.send(bytes: [Array("SET".utf8), Array(keys.call(callID).utf8), record.encoded, Array("EX".utf8), lifetime])
+        link.send(["SADD", keys.calls(of: identity.id), callID])
+        link.send(["EXPIRE", keys.calls(of: identity.id), String(Self.recordLifetimeSeconds)])
+        counters.recordsWritten += 1
+    }
+
+    /// Writes the calls whose media changed what their record holds (a latched peer, an SSRC, an
+    /// SRTP rollover counter), at most once per `progressInterval`.
+    private func writeWhatTheMediaChanged() {
+        guard link.isConnected else { return }
+        for (callID, last) in written {
+            let probe = OwnerRecord(node: identity, revision: last.revision, writtenAtWallNanos: 0)
+            guard let record = registry.record(of: callID, owner: probe), record.settled != last.settled else {
+                continue
+            }
+            write(callID)
+        }
+    }
+
+    /// After a (re)connection: reads the owners of the calls anchored here; those another node
+    /// owns now (it took them over while this node was cut off) are released, the others written.
+    private func writeAllAfterCheckingOwners() {
+        counters.fullWrites += 1
         lastFullWriteWallNanos = spw_wall_nanos()
-        let calls = callIDs()
-        for callID in calls { anchored(callID) }
-        logger.info("wrote every call to Redis", metadata: ["calls": "\(calls.count)"])
+        let calls = Array(written.keys)
+        logger.info("writing every call to Redis", metadata: ["calls": "\(calls.count)"])
+        for callID in calls {
+            get(keys.owner(of: callID), decoding: OwnerRecord.init(decoding:)) { [self] owner in
+                guard let owner, owner.node.id != identity.id else { return write(callID) }
+                counters.released += 1
+                written[callID] = nil
+                logger.warning(
+                    "call taken over by another node while this one was cut off; releasing it here",
+                    metadata: ["call-id": "\(callID)", "owner": "\(owner.node.id)"])
+                _ = try? registry.delete(callID: callID)
+            }
+        }
+    }
+}
+
+extension CallRecord {
+    /// The record without what moves on its own (the owner's revision and write time, the
+    /// transcoders' output positions, sequence numbers within 8192 packets): two records that
+    /// differ only there need not both be written.
+    var settled: CallRecord {
+        var record = self
+        record.owner.revision = 0
+        record.owner.writtenAtWallNanos = 0
+        for party in record.parties.indices {
+            for index in record.parties[party].streams.indices {
+                guard var stream = record.parties[party].streams[index] else { continue }
+                stream.extendedSequence &= ~0x1FFF
+                if var transcoding = stream.transcoding {
+                    transcoding.outputSequence = 0
+                    transcoding.outputTimestamp = 0
+                    transcoding.positionWallNanos = 0
+                    stream.transcoding = transcoding
+                }
+                record.parties[party].streams[index] = stream
+            }
+        }
+        return record
     }
 }
