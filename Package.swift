@@ -207,7 +207,7 @@ let package = Package(
         ),
         .testTarget(name: "CallStoreTests", dependencies: ["CallStore", "Cluster"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "SpillwayTestFixtures"]),
-        .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP"]),
+        .testTarget(name: "MediaPlaneTests", dependencies: ["MediaPlane", "RTP", "CallStore", "Cluster"]),
         .testTarget(
             name: "NodeTests",
             dependencies: [
@@ -224,7 +224,7 @@ let package = Package(
             dependencies: [
                 "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP",
                 "MediaPlane",
-                "Capture", "Cluster", "SRTP", "CallStore",
+                "Capture", "Cluster", "SRTP", "CallStore", "Codecs", "RTP", "CSpillwayShims",
                 "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", "CTestShims",
             ],
             exclude: ["Scripts"]

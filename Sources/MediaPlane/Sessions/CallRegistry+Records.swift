@@ -69,6 +69,25 @@ extension CallRegistry {
             ])
     }
 
+    /// A digest of what the media taught the call since its record was written: the latched
+    /// peers, the SSRCs heard and their sequence numbers to within 8192 packets (so the SRTP
+    /// rollover counters too). When it changes the record should be written again; reading it
+    /// builds nothing, so the call store can ask every call each second.
+    public func mediaDigest(of callID: String) -> Int? {
+        guard let call = calls[callID] else { return nil }
+        var hasher = Hasher()
+        for leg in call.legs {
+            for media in leg.media {
+                guard let counters = media?.counters else { continue }
+                hasher.combine(counters.latchedSource.withLock { $0 })
+                hasher.combine(counters.latchedRTCPSource.withLock { $0 })
+                hasher.combine(counters.ssrc.load(ordering: .relaxed))
+                hasher.combine(counters.extendedSequence.load(ordering: .relaxed) >> 13)
+            }
+        }
+        return hasher.finalize()
+    }
+
     // MARK: - Writing
 
     private func streamRecord(_ media: LegMedia, now: UInt64) -> CallRecord.Stream {

@@ -56,10 +56,14 @@ final class CallReplication {
     private let registry: CallRegistry
     private let loop: any EventLoop
     private let logger: Logger
-    /// The calls replicated from here, with their last revision and what their last record held
-    /// (without its progress), to tell when the media changed something worth writing.
-    private var written: [String: (revision: UInt64, settled: CallRecord)] = [:]
+    /// The calls replicated from here, with their last revision and the media digest their last
+    /// record was written with, to tell when the media changed something worth writing.
+    private var written: [String: (revision: UInt64, mediaDigest: Int)] = [:]
     private var timers: [LoopTimer] = []
+    /// When the TTL of this node's set of calls was last renewed (monotonic nanoseconds).
+    private var setRenewedNanos: UInt64 = 0
+    /// How often that TTL is renewed at most.
+    private static let setRenewalNanos: UInt64 = 60_000_000_000
 
     init(
         link: RedisLink, keys: CallStoreKeys, identity: NodeIdentity, registry: CallRegistry,
@@ -97,8 +101,7 @@ final class CallReplication {
 
     /// Records that this node carries on `record`'s call, taken over from the node that anchored it.
     func tookOver(_ record: CallRecord) {
-        written[record.callID] = nil
-        write(record.callID, after: record.owner.revision)
+        write(record.callID, after: record.owner.revision, whole: true)
         link.send(["SREM", keys.calls(of: record.owner.node.id), record.callID])
     }
 
@@ -118,15 +121,15 @@ final class CallReplication {
         }
     }
 
-    /// Reads the value at `key` and decodes it; nil when there is none, Redis is down or slow, or
-    /// it cannot be read (logged). `then` runs once.
+    /// Reads the value at `key` and decodes it; nil when there is none, Redis is down or has not
+    /// answered within `timeout`, or it cannot be read (logged). `then` runs once.
     func get<Record>(
         _ key: String, decoding decode: @escaping ([UInt8]) throws(CallStoreError) -> Record,
-        then: @escaping (Record?) -> Void
+        waiting timeout: TimeAmount = lookupTimeout, then: @escaping (Record?) -> Void
     ) {
         guard link.isConnected else { return then(nil) }
         var answered = false
-        let timeout = loop.assumeIsolated().scheduleTask(in: Self.lookupTimeout) {
+        let timeout = loop.assumeIsolated().scheduleTask(in: timeout) {
             guard !answered else { return }
             answered = true
             then(nil)
@@ -155,30 +158,35 @@ final class CallReplication {
 
     /// Writes the owner record, the call record and the set membership of `callID`, at a revision
     /// past `previous` (the revision of the record it was taken over from).
-    private func write(_ callID: String, after previous: UInt64 = 0) {
-        let revision = max(written[callID]?.revision ?? 0, previous) + 1
+    /// The owner record and the set membership go with a call's first record and with full
+    /// writes; later writes carry the call record only.
+    private func write(_ callID: String, after previous: UInt64 = 0, whole: Bool = false) {
+        let last = written[callID]
+        let revision = max(last?.revision ?? 0, previous) + 1
         let owner = OwnerRecord(node: identity, revision: revision, writtenAtWallNanos: spw_wall_nanos())
-        guard let record = registry.record(of: callID, owner: owner) else { return }
-        written[callID] = (revision, record.settled)
+        guard let digest = registry.mediaDigest(of: callID), let record = registry.record(of: callID, owner: owner)
+        else { return }
+        written[callID] = (revision, digest)
         let lifetime = Array(String(Self.recordLifetimeSeconds).utf8)
+        link.send(bytes: [Array("SET".utf8), Array(keys.call(callID).utf8), record.encoded, Array("EX".utf8), lifetime])
+        counters.recordsWritten += 1
+        guard last == nil || whole else { return }
         link.send(bytes: [
             Array("SET".utf8), Array(keys.owner(of: callID).utf8), owner.encoded, Array("EX".utf8), lifetime,
         ])
-        link.send(bytes: [Array("SET".utf8), Array(keys.call(callID).utf8), record.encoded, Array("EX".utf8), lifetime])
         link.send(["SADD", keys.calls(of: identity.id), callID])
-        link.send(["EXPIRE", keys.calls(of: identity.id), String(Self.recordLifetimeSeconds)])
-        counters.recordsWritten += 1
+        let now = spw_monotonic_nanos()
+        if setRenewedNanos == 0 || now - setRenewedNanos > Self.setRenewalNanos {
+            setRenewedNanos = now
+            link.send(["EXPIRE", keys.calls(of: identity.id), String(Self.recordLifetimeSeconds)])
+        }
     }
 
     /// Writes the calls whose media changed what their record holds (a latched peer, an SSRC, an
     /// SRTP rollover counter), at most once per `progressInterval`.
     private func writeWhatTheMediaChanged() {
         guard link.isConnected else { return }
-        for (callID, last) in written {
-            let probe = OwnerRecord(node: identity, revision: last.revision, writtenAtWallNanos: 0)
-            guard let record = registry.record(of: callID, owner: probe), record.settled != last.settled else {
-                continue
-            }
+        for (callID, last) in written where registry.mediaDigest(of: callID) != last.mediaDigest {
             write(callID)
         }
     }
@@ -192,7 +200,7 @@ final class CallReplication {
         logger.info("writing every call to Redis", metadata: ["calls": "\(calls.count)"])
         for callID in calls {
             get(keys.owner(of: callID), decoding: OwnerRecord.init(decoding:)) { [self] owner in
-                guard let owner, owner.node.id != identity.id else { return write(callID) }
+                guard let owner, owner.node.id != identity.id else { return write(callID, whole: true) }
                 counters.released += 1
                 written[callID] = nil
                 logger.warning(
@@ -201,30 +209,5 @@ final class CallReplication {
                 _ = try? registry.delete(callID: callID)
             }
         }
-    }
-}
-
-extension CallRecord {
-    /// The record without what moves on its own (the owner's revision and write time, the
-    /// transcoders' output positions, sequence numbers within 8192 packets): two records that
-    /// differ only there need not both be written.
-    var settled: CallRecord {
-        var record = self
-        record.owner.revision = 0
-        record.owner.writtenAtWallNanos = 0
-        for party in record.parties.indices {
-            for index in record.parties[party].streams.indices {
-                guard var stream = record.parties[party].streams[index] else { continue }
-                stream.extendedSequence &= ~0x1FFF
-                if var transcoding = stream.transcoding {
-                    transcoding.outputSequence = 0
-                    transcoding.outputTimestamp = 0
-                    transcoding.positionWallNanos = 0
-                    stream.transcoding = transcoding
-                }
-                record.parties[party].streams[index] = stream
-            }
-        }
-        return record
     }
 }

@@ -31,6 +31,8 @@ final class Standby {
 
     /// How often the watched nodes are checked.
     static let checkInterval = TimeAmount.milliseconds(250)
+    /// How long the records of a dead node's calls may take to arrive (many, pipelined).
+    static let readTimeout = TimeAmount.seconds(5)
     /// How long a takeover claim keeps other standbys off the node's calls.
     static let claimLifetimeMilliseconds = 30_000
 
@@ -101,13 +103,20 @@ final class Standby {
             "SET", replication.keys.takeover(of: node), replication.identity.id, "NX", "PX",
             String(Self.claimLifetimeMilliseconds),
         ]) { [self] result in
-            takenOver[node] = reportedAt
-            guard case .success(.simpleString) = result else {
+            switch result {
+            case .success(.simpleString):
+                takenOver[node] = reportedAt
+                takeOver(node)
+            case .success:
+                takenOver[node] = reportedAt
                 checking.remove(node)
                 logger.notice("another standby is taking the calls of a dead node", metadata: ["node": "\(node)"])
-                return
+            case .failure(let error):
+                // Tried again at the next check.
+                checking.remove(node)
+                logger.error(
+                    "could not claim a dead node's calls in Redis", metadata: ["node": "\(node)", "error": "\(error)"])
             }
-            takeOver(node)
         }
     }
 
@@ -130,7 +139,9 @@ final class Standby {
             var pending = callIDs.count
             if pending == 0 { checking.remove(node) }
             for callID in callIDs {
-                replication.get(replication.keys.call(callID), decoding: CallRecord.init(decoding:)) { [self] record in
+                replication.get(
+                    replication.keys.call(callID), decoding: CallRecord.init(decoding:), waiting: Self.readTimeout
+                ) { [self] record in
                     restore(callID, record, from: node)
                     pending -= 1
                     if pending == 0 {
