@@ -62,9 +62,10 @@ import Testing
                 })
         }
         let everyCall = calls.flatMap { $0 }
-        var pacer = Pacer()
+        // The parties send and receive on a thread of their own, whatever else the test process runs.
+        let pacer = Pacer(everyCall)
         // Two seconds of media, then the records hold every latched peer (written within a second).
-        await pacer.run(everyCall, ticks: 100)
+        await pacer.wait(forTicks: 100)
         let keys = CallStoreKeys()
         #expect(try redis.cli(["SCARD", keys.calls(of: "n2")]) == "\(Self.callsPerNode)")
         for call in calls[1] {
@@ -73,22 +74,28 @@ import Testing
                 record.parties.allSatisfy { $0.streams.allSatisfy { $0?.latchedRTP != nil } },
                 "\(call.callID): \(record)")
         }
+        let stalled = pacer.paused {
+            everyCall.filter { call in call.heard.contains { $0.packets < call.sent - 5 } }.map {
+                "\($0.callID) \($0.heard.map(\.packets)) of \($0.sent)"
+            }
+        }
+        #expect(stalled.isEmpty, "media did not flow before the kill: \(stalled)")
 
         // kill -9 n2; n3 takes over its calls while all 60 calls keep sending.
         let killedAt = spw_monotonic_nanos()
         kill(children[1].pid, SIGKILL)
         await children[1].wait(seconds: 5)
         var tookOverAt: UInt64?
-        for _ in 0..<20 where tookOverAt == nil {
-            await pacer.run(everyCall, ticks: 10)
+        for _ in 0..<60 where tookOverAt == nil {
+            try await Task.sleep(for: .milliseconds(100))
             let counters = try clients[2].request(["command": "statistics"])["spillway"]?["redis"]
             if counters?["calls-restored"] == .integer(Int64(Self.callsPerNode)) { tookOverAt = spw_monotonic_nanos() }
         }
         let takeover = try #require(tookOverAt, "n3 did not take over: \(children[2].output)")
         let takeoverSeconds = Double(takeover - killedAt) / 1e9
         #expect(takeoverSeconds <= 3.2, "the takeover took \(takeoverSeconds) s")
-        await pacer.run(everyCall, ticks: 150)
-        await pacer.drain(everyCall)
+        await pacer.wait(forTicks: pacer.tickCount + 150)
+        await pacer.stop()
 
         // What was sent between the kill (less what was still on its way) and the takeover.
         let outage = pacer.ticks(sentFrom: killedAt - 60_000_000, to: takeover)
@@ -158,34 +165,71 @@ import Testing
     }
 }
 
-/// Sends one packet each way on every call every 20 ms, on a schedule that catches up when late.
-struct Pacer {
-    private var next = spw_monotonic_nanos()
+/// Sends one packet each way on every call every 20 ms, and reads what arrives, on a thread of its
+/// own: the test's cooperative threads may be held up by other tests, a sender must not be. Late
+/// ticks are sent at once (a burst) rather than skipped, so every call sends the same packets.
+final class Pacer: @unchecked Sendable {
+    private let calls: [TakeoverCall]
+    /// Guards everything below, and the calls while the thread runs.
+    private let lock = NSLock()
     /// When each tick's packets were sent (tick n sends every call's packet n + 1).
     private var sendTimes: [UInt64] = []
+    private var running = true
+    private var finished = false
 
-    mutating func run(_ calls: [TakeoverCall], ticks: Int) async {
-        for _ in 0..<ticks {
-            let now = spw_monotonic_nanos()
-            if next > now { try? await Task.sleep(for: .nanoseconds(Int64(next - now))) }
-            next += 20_000_000
-            sendTimes.append(spw_monotonic_nanos())
-            for call in calls { call.sendNext() }
-        }
+    init(_ calls: [TakeoverCall]) {
+        self.calls = calls
+        let thread = Thread { [self] in pace() }
+        thread.name = "pacer"
+        thread.start()
+    }
+
+    /// Ticks sent so far.
+    var tickCount: Int { lock.withLock { sendTimes.count } }
+
+    /// Runs `body` between two ticks (to read the calls while they are paced).
+    func paused<Result>(_ body: () throws -> Result) rethrows -> Result {
+        try lock.withLock(body)
+    }
+
+    /// Waits until `ticks` ticks have been sent.
+    func wait(forTicks ticks: Int) async {
+        while tickCount < ticks { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// Stops sending, collects what is still on its way, and returns once the thread is done.
+    func stop() async {
+        lock.withLock { running = false }
+        while !lock.withLock({ finished }) { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// The packet numbers (1-based, as `TakeoverCall` counts them) sent between `start` and `end`.
     func ticks(sentFrom start: UInt64, to end: UInt64) -> ClosedRange<Int> {
-        let first = (sendTimes.firstIndex { $0 >= start } ?? sendTimes.count) + 1
-        let last = max(first - 1, (sendTimes.lastIndex { $0 <= end } ?? -1) + 1)
-        return first...max(first, last)
+        lock.withLock {
+            let first = (sendTimes.firstIndex { $0 >= start } ?? sendTimes.count) + 1
+            let last = (sendTimes.lastIndex { $0 <= end } ?? -1) + 1
+            return first...max(first, last)
+        }
     }
 
-    /// Collects what is still on its way.
-    func drain(_ calls: [TakeoverCall]) async {
-        for _ in 0..<5 {
-            try? await Task.sleep(for: .milliseconds(60))
-            for call in calls { call.collect() }
+    private func pace() {
+        var next = spw_monotonic_nanos()
+        while lock.withLock({ running }) {
+            lock.withLock {
+                sendTimes.append(spw_monotonic_nanos())
+                for call in calls { call.sendNext() }
+            }
+            next += 20_000_000
+            // Reads what arrives until the next tick is due.
+            while case let now = spw_monotonic_nanos(), now < next {
+                lock.withLock { for call in calls { call.collect() } }
+                usleep(UInt32(min(2_000, (next - now) / 1_000)))
+            }
         }
+        for _ in 0..<10 {
+            usleep(30_000)
+            lock.withLock { for call in calls { call.collect() } }
+        }
+        lock.withLock { finished = true }
     }
 }
