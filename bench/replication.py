@@ -12,8 +12,8 @@ answer, PCMU on loopback) and deleted again. Measured per configuration and run:
     instruction counter in this VM);
   - Redis commands per call (INFO stats' total_commands_processed, before and after), with Redis.
 
-The table gives median (min-max) over the runs and the ratio redis/none. Media never touches Redis
-(no code on the packet path changed), so media CPU per packet is measured by instructions.py as before.
+The table gives median (min-max) over the runs and the ratio redis/none. Media CPU per packet is
+measured by instructions.py (callgrind), against a build without the call store's packet-path stores.
 
     apt-get install -y redis-server
     swift build -c release --product spillway

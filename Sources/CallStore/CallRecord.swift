@@ -174,13 +174,21 @@ public struct CallRecord: Sendable, Equatable {
 // MARK: - Bencode
 
 extension CallRecord {
-    /// The record as stored: a bencoded dictionary.
+    /// The record as stored: a bencoded dictionary, written directly (it is written at every call
+    /// set-up, so it builds no `BencodeValue` tree).
     public var encoded: [UInt8] {
-        BencodeValue.dictionary([
-            "v": .integer(Self.schemaVersion), "call": .string(callID), "owner": owner.bencoded,
-            "created": .unsigned(createdWallNanos), "rec": .flag(recording),
-            "parties": .list(parties.map(\.bencoded)),
-        ]).encoded
+        var writer = BencodeWriter(reservingCapacity: 1024)
+        writer.dictionary { record in
+            record.entry("call", callID)
+            record.entry("created", bitPattern: createdWallNanos)
+            record.entry("owner") { $0.value(owner.bencoded) }
+            record.entry("parties") {
+                $0.list { list in for party in parties { party.write(into: &list) } }
+            }
+            record.entry("rec", recording)
+            record.entry("v", Self.schemaVersion)
+        }
+        return writer.bytes
     }
 
     /// Reads a stored record; an unreadable one, or one of another schema, is an error that says
@@ -209,12 +217,17 @@ extension CallRecord {
 }
 
 extension CallRecord.Party {
-    var bencoded: BencodeValue {
-        var dictionary: [String: BencodeValue] = [
-            "streams": .list(streams.map { $0?.bencoded ?? .dictionary([:]) })
-        ]
-        if let tag { dictionary["tag"] = .string(tag) }
-        return .dictionary(dictionary)
+    func write(into writer: inout BencodeWriter) {
+        writer.dictionary { party in
+            party.entry("streams") {
+                $0.list { list in
+                    for stream in streams {
+                        if let stream { stream.write(into: &list) } else { list.dictionary { _ in } }
+                    }
+                }
+            }
+            party.entry("tag", ifPresent: tag)
+        }
     }
 
     init(_ reader: RecordReader) throws(CallStoreError) {
@@ -226,31 +239,36 @@ extension CallRecord.Party {
 }
 
 extension CallRecord.Stream {
-    var bencoded: BencodeValue {
-        var dictionary: [String: BencodeValue] = [
-            "type": .string(type), "proto": .string(proto), "if": .string(interface.name),
-            "ip": .string(interface.localIP), "adv-ip": .string(interface.advertisedIP),
-            "port": .integer(Int64(port)), "mux": .flag(rtcpMux), "latch": .string(latching),
-            "clock": .integer(Int64(clockRate)), "ssrc": .integer(Int64(ssrc)),
-            "seq": .integer(Int64(extendedSequence)),
-        ]
-        for (key, text) in [
-            ("adv-rtp", advertisedRTP), ("adv-rtcp", advertisedRTCP), ("peer-rtp", latchedRTP),
-            ("peer-rtcp", latchedRTCP), ("codec", signalledCodec),
-        ] {
-            if let text { dictionary[key] = .string(text) }
+    func write(into writer: inout BencodeWriter) {
+        writer.dictionary { stream in
+            stream.entry("adv-ip", interface.advertisedIP)
+            stream.entry("adv-rtcp", ifPresent: advertisedRTCP)
+            stream.entry("adv-rtp", ifPresent: advertisedRTP)
+            stream.entry("clock", Int64(clockRate))
+            stream.entry("codec", ifPresent: signalledCodec)
+            stream.entry("if", interface.name)
+            stream.entry("ip", interface.localIP)
+            stream.entry("latch", latching)
+            stream.entry("mux", rtcpMux)
+            if case .sdes(let offered, _, _) = security {
+                stream.entry("offered") { $0.list { list in for key in offered { list.string(key) } } }
+            }
+            if case .sdes(_, _, let partyKey) = security { stream.entry("party-key", ifPresent: partyKey) }
+            stream.entry("peer-rtcp", ifPresent: latchedRTCP)
+            stream.entry("peer-rtp", ifPresent: latchedRTP)
+            stream.entry("port", Int64(port))
+            stream.entry("proto", proto)
+            if case .sdes(_, let relayKey, _) = security { stream.entry("relay-key", ifPresent: relayKey) }
+            stream.entry("seq", Int64(extendedSequence))
+            switch security {
+            case .plain: stream.entry("srtp", "plain")
+            case .passThrough: stream.entry("srtp", "pass-through")
+            case .sdes: stream.entry("srtp", "sdes")
+            }
+            stream.entry("ssrc", Int64(ssrc))
+            if let transcoding { stream.entry("transcoding") { transcoding.write(into: &$0) } }
+            stream.entry("type", type)
         }
-        switch security {
-        case .plain: dictionary["srtp"] = .string("plain")
-        case .passThrough: dictionary["srtp"] = .string("pass-through")
-        case .sdes(let offered, let relayKey, let partyKey):
-            dictionary["srtp"] = .string("sdes")
-            dictionary["offered"] = .list(offered.map { .string($0) })
-            if let relayKey { dictionary["relay-key"] = .string(relayKey) }
-            if let partyKey { dictionary["party-key"] = .string(partyKey) }
-        }
-        if let transcoding { dictionary["transcoding"] = transcoding.bencoded }
-        return .dictionary(dictionary)
     }
 
     init(_ reader: RecordReader) throws(CallStoreError) {
@@ -286,18 +304,36 @@ extension CallRecord.Stream {
 }
 
 extension CallRecord.Transcoding {
-    var bencoded: BencodeValue {
-        var dictionary: [String: BencodeValue] = [
-            "in": .list(inputs.map { .list([.integer(Int64($0.payloadType)), .string($0.codec)]) }),
-            "out": .string(outputCodec), "pt": .integer(Int64(outputPayloadType)),
-            "opus": .list([
-                .integer(Int64(opusBitRate)), .flag(opusInbandFEC), .flag(opusStereo), .integer(Int64(opusComplexity)),
-            ]),
-            "ssrc": .integer(Int64(outputSSRC)), "seq": .integer(Int64(outputSequence)),
-            "ts": .integer(Int64(outputTimestamp)), "at": .unsigned(positionWallNanos),
-        ]
-        if let events { dictionary["events"] = .list(events.map { .integer(Int64($0)) }) }
-        return .dictionary(dictionary)
+    func write(into writer: inout BencodeWriter) {
+        writer.dictionary { transcoding in
+            transcoding.entry("at", bitPattern: positionWallNanos)
+            if let events {
+                transcoding.entry("events") { $0.list { list in for value in events { list.integer(Int64(value)) } } }
+            }
+            transcoding.entry("in") {
+                $0.list { list in
+                    for input in inputs {
+                        list.list { pair in
+                            pair.integer(Int64(input.payloadType))
+                            pair.string(input.codec)
+                        }
+                    }
+                }
+            }
+            transcoding.entry("opus") {
+                $0.list { list in
+                    list.integer(Int64(opusBitRate))
+                    list.integer(opusInbandFEC ? 1 : 0)
+                    list.integer(opusStereo ? 1 : 0)
+                    list.integer(Int64(opusComplexity))
+                }
+            }
+            transcoding.entry("out", outputCodec)
+            transcoding.entry("pt", Int64(outputPayloadType))
+            transcoding.entry("seq", Int64(outputSequence))
+            transcoding.entry("ssrc", Int64(outputSSRC))
+            transcoding.entry("ts", Int64(outputTimestamp))
+        }
     }
 
     init(_ reader: RecordReader) throws(CallStoreError) {
@@ -336,7 +372,6 @@ extension OwnerRecord {
 }
 
 extension BencodeValue {
-    static func flag(_ value: Bool) -> BencodeValue { .integer(value ? 1 : 0) }
     static func unsigned(_ value: UInt64) -> BencodeValue { .integer(Int64(bitPattern: value)) }
 }
 

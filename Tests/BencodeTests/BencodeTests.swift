@@ -59,3 +59,33 @@ import Testing
         #expect("\(BencodeError.unexpectedEnd(offset: 10))" == "bencode ends early at byte 10")
     }
 }
+
+@Suite struct BencodeWriterTests {
+    /// What the writer writes is what the general encoder writes for the same value.
+    @Test func theWriterWritesWhatTheEncoderWrites() throws {
+        var writer = BencodeWriter()
+        writer.dictionary { top in
+            top.entry("a-key", "text")
+            top.entry("empty") { $0.dictionary { _ in } }
+            top.entry("extremes") {
+                $0.list { list in
+                    for value: Int64 in [0, -1, 9, 10, 1_700_000_000_000_000_000, .max, .min + 1] {
+                        list.integer(value)
+                    }
+                }
+            }
+            top.entry("flag", true)
+            top.entry("missing", ifPresent: nil)
+            top.entry("nested") { $0.dictionary { inner in inner.entry("x", bitPattern: UInt64.max) } }
+            top.entry("z", ifPresent: "last")
+        }
+        let value = BencodeValue.dictionary([
+            "a-key": .string("text"), "empty": .dictionary([:]),
+            "extremes": .list(
+                [0, -1, 9, 10, 1_700_000_000_000_000_000, .max, .min + 1].map { BencodeValue.integer($0) }),
+            "flag": .integer(1), "nested": .dictionary(["x": .integer(-1)]), "z": .string("last"),
+        ])
+        #expect(writer.bytes == value.encoded)
+        #expect(try BencodeDecoder().decode(writer.bytes) == value)
+    }
+}

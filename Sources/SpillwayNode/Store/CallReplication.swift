@@ -35,6 +35,10 @@ final class CallReplication {
     static let heartbeatLifetimeMilliseconds = 1_000
     /// How often calls are checked for what the media changed.
     static let progressInterval = TimeAmount.seconds(1)
+    /// How long a call's NG change or end waits to be written with the others of that moment: the
+    /// changes of a moment (an offer and its answer, other calls' set-ups and ends) go out
+    /// together, each call's record once, ends as one DEL, in one system call.
+    static let batchDelay = TimeAmount.milliseconds(10)
 
     /// What replication has done since the node started.
     struct Counters {
@@ -60,6 +64,10 @@ final class CallReplication {
     /// record was written with, to tell when the media changed something worth writing.
     private var written: [String: (revision: UInt64, mediaDigest: Int)] = [:]
     private var timers: [LoopTimer] = []
+    /// Calls changed through NG, and calls ended, that wait for the next batch.
+    private var pendingChanges: Set<String> = []
+    private var pendingEnds: [String] = []
+    private var batchScheduled = false
     /// When the TTL of this node's set of calls was last renewed (monotonic nanoseconds).
     private var setRenewedNanos: UInt64 = 0
     /// How often that TTL is renewed at most.
@@ -94,22 +102,26 @@ final class CallReplication {
         ]
     }
 
-    /// Writes `callID`'s records: it is anchored here and NG just set it up or changed it.
+    /// Writes `callID`'s records: it is anchored here and NG just set it up or changed it. The
+    /// write waits for the next batch (at most `batchDelay`).
     func changed(_ callID: String) {
-        write(callID)
+        pendingChanges.insert(callID)
+        scheduleBatch()
     }
 
     /// Records that this node carries on `record`'s call, taken over from the node that anchored it.
     func tookOver(_ record: CallRecord) {
         write(record.callID, after: record.owner.revision, whole: true)
+        join([record.callID])
         link.send(["SREM", keys.calls(of: record.owner.node.id), record.callID])
     }
 
     /// Forgets `callID`, which ended here.
     func ended(_ callID: String) {
+        pendingChanges.remove(callID)
         guard written.removeValue(forKey: callID) != nil else { return }
-        link.send(["DEL", keys.owner(of: callID), keys.call(callID)])
-        link.send(["SREM", keys.calls(of: identity.id), callID])
+        pendingEnds.append(callID)
+        scheduleBatch()
     }
 
     /// The node that anchors `callID` by the store, or nil: none is recorded, Redis is down, or it
@@ -156,30 +168,55 @@ final class CallReplication {
 
     // MARK: - Writing
 
-    /// Writes the owner record, the call record and the set membership of `callID`, at a revision
-    /// past `previous` (the revision of the record it was taken over from).
-    /// The owner record and the set membership go with a call's first record and with full
-    /// writes; later writes carry the call record only.
-    private func write(_ callID: String, after previous: UInt64 = 0, whole: Bool = false) {
-        let last = written[callID]
-        let revision = max(last?.revision ?? 0, previous) + 1
-        let owner = OwnerRecord(node: identity, revision: revision, writtenAtWallNanos: spw_wall_nanos())
-        guard let digest = registry.mediaDigest(of: callID), let record = registry.record(of: callID, owner: owner)
-        else { return }
-        written[callID] = (revision, digest)
-        let lifetime = Array(String(Self.recordLifetimeSeconds).utf8)
-        link.send(bytes: [Array("SET".utf8), Array(keys.call(callID).utf8), record.encoded, Array("EX".utf8), lifetime])
-        counters.recordsWritten += 1
-        guard last == nil || whole else { return }
-        link.send(bytes: [
-            Array("SET".utf8), Array(keys.owner(of: callID).utf8), owner.encoded, Array("EX".utf8), lifetime,
-        ])
-        link.send(["SADD", keys.calls(of: identity.id), callID])
+    private func scheduleBatch() {
+        guard !batchScheduled else { return }
+        batchScheduled = true
+        loop.assumeIsolated().scheduleTask(in: Self.batchDelay) { [self] in
+            batchScheduled = false
+            writeBatch()
+        }
+    }
+
+    private func writeBatch() {
+        join(pendingChanges.filter { write($0) })
+        pendingChanges = []
+        guard !pendingEnds.isEmpty else { return }
+        link.send(["DEL"] + pendingEnds.flatMap { [keys.owner(of: $0), keys.call($0)] })
+        link.send(["SREM", keys.calls(of: identity.id)] + pendingEnds)
+        pendingEnds = []
+    }
+
+    /// Adds calls to this node's set, and renews the set's TTL (at most once per `setRenewalNanos`).
+    private func join(_ callIDs: [String]) {
+        guard !callIDs.isEmpty else { return }
+        link.send(["SADD", keys.calls(of: identity.id)] + callIDs)
         let now = spw_monotonic_nanos()
         if setRenewedNanos == 0 || now - setRenewedNanos > Self.setRenewalNanos {
             setRenewedNanos = now
             link.send(["EXPIRE", keys.calls(of: identity.id), String(Self.recordLifetimeSeconds)])
         }
+    }
+
+    /// Writes the call record of `callID`, at a revision past `previous` (the revision of the
+    /// record it was taken over from), and its owner record with its first record and when
+    /// `whole`; returns whether the owner record went too (the caller then adds the call to the
+    /// node's set).
+    @discardableResult
+    private func write(_ callID: String, after previous: UInt64 = 0, whole: Bool = false) -> Bool {
+        let last = written[callID]
+        let revision = max(last?.revision ?? 0, previous) + 1
+        let owner = OwnerRecord(node: identity, revision: revision, writtenAtWallNanos: spw_wall_nanos())
+        guard let digest = registry.mediaDigest(of: callID), let record = registry.record(of: callID, owner: owner)
+        else { return false }
+        written[callID] = (revision, digest)
+        let lifetime = Array(String(Self.recordLifetimeSeconds).utf8)
+        link.send(bytes: [Array("SET".utf8), Array(keys.call(callID).utf8), record.encoded, Array("EX".utf8), lifetime])
+        counters.recordsWritten += 1
+        guard last == nil || whole else { return false }
+        link.send(bytes: [
+            Array("SET".utf8), Array(keys.owner(of: callID).utf8), owner.encoded, Array("EX".utf8), lifetime,
+        ])
+        return true
     }
 
     /// Writes the calls whose media changed what their record holds (a latched peer, an SSRC, an
@@ -200,7 +237,10 @@ final class CallReplication {
         logger.info("writing every call to Redis", metadata: ["calls": "\(calls.count)"])
         for callID in calls {
             get(keys.owner(of: callID), decoding: OwnerRecord.init(decoding:)) { [self] owner in
-                guard let owner, owner.node.id != identity.id else { return write(callID, whole: true) }
+                guard let owner, owner.node.id != identity.id else {
+                    write(callID, whole: true)
+                    return join([callID])
+                }
                 counters.released += 1
                 written[callID] = nil
                 logger.warning(
