@@ -31,13 +31,16 @@ public struct CallRecord: Sendable, Equatable {
         self.parties = parties
     }
 
-    /// One party of the call: its tag and its side of each stream (nil: a stream it rejected).
+    /// One party of the call: its tag, the SDP the relay last sent it (as answered: pointing it at
+    /// the relay), and its side of each stream (nil: a stream it rejected).
     public struct Party: Sendable, Equatable {
         public var tag: String?
+        public var sdp: String?
         public var streams: [Stream?]
 
-        public init(tag: String?, streams: [Stream?]) {
+        public init(tag: String?, sdp: String? = nil, streams: [Stream?]) {
             self.tag = tag
+            self.sdp = sdp
             self.streams = streams
         }
     }
@@ -219,6 +222,7 @@ extension CallRecord {
 extension CallRecord.Party {
     func write(into writer: inout BencodeWriter) {
         writer.dictionary { party in
+            party.entry("sdp", ifPresent: sdp)
             party.entry("streams") {
                 $0.list { list in
                     for stream in streams {
@@ -232,6 +236,7 @@ extension CallRecord.Party {
 
     init(_ reader: RecordReader) throws(CallStoreError) {
         tag = try reader.optionalString("tag")
+        sdp = try reader.optionalString("sdp")
         streams = try reader.list("streams").map { stream throws(CallStoreError) in
             try stream.isEmpty ? nil : CallRecord.Stream(stream)
         }

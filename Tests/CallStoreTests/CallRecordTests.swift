@@ -16,7 +16,7 @@ import Testing
         callID: "call-1", owner: owner, createdWallNanos: 1_699_999_999_000_000_000, recording: true,
         parties: [
             .init(
-                tag: "A",
+                tag: "A", sdp: "v=0\r\no=- 1 1 IN IP4 192.0.2.12\r\ns=-\r\nc=IN IP4 192.0.2.12\r\nt=0 0\r\n",
                 streams: [
                     .init(
                         type: "audio", proto: "RTP/SAVP", interface: interface, port: 30000,

@@ -73,6 +73,10 @@ import Testing
             #expect(
                 record.parties.allSatisfy { $0.streams.allSatisfy { $0?.latchedRTP != nil } },
                 "\(call.callID): \(record)")
+            // Each party's SDP as the relay answered it, pointing at n2.
+            #expect(
+                record.parties.allSatisfy { $0.sdp?.contains("c=IN IP4 \(Self.ip(1))") == true },
+                "\(call.callID): \(record)")
         }
         let stalled = pacer.paused {
             everyCall.filter { call in call.heard.contains { $0.packets < call.sent - 5 } }.map {

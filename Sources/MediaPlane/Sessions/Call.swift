@@ -54,6 +54,8 @@ struct Leg {
     var interface = 0
     /// Indexed by m= line; nil for a section that was rejected (port 0).
     var media: [LegMedia?] = []
+    /// The SDP the relay last sent this party (the offer or answer pointing it at the relay).
+    var sdpSent: String?
 
     /// The media of m= line `index` (0-based), if the leg has it.
     func media(at index: Int) -> LegMedia? {

@@ -16,7 +16,8 @@ extension CallRegistry {
         return CallRecord(
             callID: callID, owner: owner, createdWallNanos: call.createdWallNanos, recording: call.recorder != nil,
             parties: call.legs.map { leg in
-                CallRecord.Party(tag: leg.tag, streams: leg.media.map { $0.map { streamRecord($0, now: now) } })
+                CallRecord.Party(
+                    tag: leg.tag, sdp: leg.sdpSent, streams: leg.media.map { $0.map { streamRecord($0, now: now) } })
             })
     }
 
@@ -32,6 +33,7 @@ extension CallRegistry {
             id: record.callID, worker: workers.workerForNewCall(), offererTag: record.parties[0].tag,
             createdWallNanos: record.createdWallNanos)
         call.legs[1].tag = record.parties[1].tag
+        for leg in 0..<2 { call.legs[leg].sdpSent = record.parties[leg].sdp }
         var bound: [LegMedia] = []
         do throws(CallError) {
             for (leg, party) in record.parties.enumerated() {

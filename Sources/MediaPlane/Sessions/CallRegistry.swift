@@ -175,6 +175,7 @@ public final class CallRegistry {
             logger.info("call created", metadata: ["call-id": "\(callID)", "worker": "\(call.worker)"])
         }
         events.offers += 1
+        call.legs[recipient].sdpSent = description.text
         return description.text
     }
 
@@ -258,6 +259,7 @@ public final class CallRegistry {
         rewriteSessionLevel(&description, towards: call.legs[offerer], options: options)
         call.lastSignalNanos = spw_monotonic_nanos()
         events.answers += 1
+        call.legs[offerer].sdpSent = description.text
         return description.text
     }
 
