@@ -149,6 +149,89 @@ def sip_call(start: float):
     return sorted(frames, key=lambda frame: frame[0])
 
 
+def rtcp_report(ssrc: int, packets: int, octets: int, rtp_timestamp: int, ntp: float) -> bytes:
+    """A compound RTCP packet: sender report (no report blocks) and SDES with a CNAME."""
+    seconds = int(ntp) + 2_208_988_800
+    fraction = int((ntp - int(ntp)) * (1 << 32))
+    report = struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc, seconds, fraction, rtp_timestamp, packets, octets)
+    name = b"replay@spillway"
+    chunk = struct.pack("!IBB", ssrc, 1, len(name)) + name + b"\x00"
+    chunk += b"\x00" * (-len(chunk) % 4)
+    return report + struct.pack("!BBH", 0x81, 202, len(chunk) // 4) + chunk
+
+
+def events_call(start: float):
+    """A SIP call whose flows carry more than one SSRC, as SIPp's uac_pcap sends: PCMA voice, RFC 4733
+    telephone-events from a second SSRC on the same ports (echoed by the callee from its own), the
+    caller's voice changing SSRC halfway (a re-INVITE, a transfer), and RTCP on each RTP port + 1."""
+    caller, callee = ("10.0.2.10", 5060), ("10.0.2.20", 5060)
+    media_ports = {"caller": ("10.0.2.10", 42000), "callee": ("10.0.2.20", 52000)}
+    call_id = "events-call-1@10.0.2.10"
+
+    def sdp(address, port, session):
+        return (
+            f"v=0\r\no=- {session} 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+            "a=fmtp:101 0-15\r\na=sendrecv\r\n"
+        )
+
+    def message(first_line, cseq, extra="", body=""):
+        headers = (
+            f"{first_line}\r\nVia: SIP/2.0/UDP 10.0.2.10:5060;branch=z9hG4bK-{cseq.split()[0]}-{cseq.split()[1]}\r\n"
+            f"From: <sip:carol@10.0.2.10>;tag=carol\r\nTo: <sip:dave@10.0.2.20>{extra}\r\nCall-ID: {call_id}\r\n"
+            f"CSeq: {cseq}\r\nContact: <sip:carol@10.0.2.10>\r\nMax-Forwards: 70\r\n"
+        )
+        if body:
+            headers += "Content-Type: application/sdp\r\n"
+        return (headers + f"Content-Length: {len(body)}\r\n\r\n" + body).encode()
+
+    frames = [
+        (start, udp_ipv4_ethernet(caller, callee, message("INVITE sip:dave@10.0.2.20 SIP/2.0", "1 INVITE", body=sdp(*media_ports["caller"], 1)))),
+        (start + 0.20, udp_ipv4_ethernet(callee, caller, message("SIP/2.0 200 OK", "1 INVITE", ";tag=dave", sdp(*media_ports["callee"], 2)))),
+        (start + 0.21, udp_ipv4_ethernet(caller, callee, message("ACK sip:dave@10.0.2.20 SIP/2.0", "1 ACK", ";tag=dave"))),
+    ]
+    begin = start + 0.25
+    seconds, packets = 3.0, 150
+    directions = [
+        # source, destination, tone, voice SSRCs (before and after the change), events SSRC, offset
+        ("caller", "callee", 700.0, (0x0A0A0001, 0x0A0A0002), 0x0E0E0001, 0.0),
+        ("callee", "caller", 1100.0, (0x0B0B0001, 0x0B0B0001), 0x0E0E0002, 0.005),
+    ]
+    for source_name, destination_name, frequency, voice, events_ssrc, offset in directions:
+        source, destination = media_ports[source_name], media_ports[destination_name]
+        rtcp_source, rtcp_destination = (source[0], source[1] + 1), (destination[0], destination[1] + 1)
+        sent = {}
+        for index, payload in enumerate(tone(frequency, packets, linear_to_alaw)):
+            second_half = index >= packets // 2
+            ssrc = voice[1] if second_half else voice[0]
+            # A new SSRC starts a new sequence and timestamp space.
+            base = 5000 if second_half and voice[1] != voice[0] else 0
+            position = index - (packets // 2 if base else 0)
+            packet = rtp(base + position + 100, 160 * position, ssrc, 8, payload, marker=position == 0)
+            time = begin + offset + index * 0.02
+            frames.append((time, udp_ipv4_ethernet(source, destination, packet)))
+            sent.setdefault(ssrc, [0, 0, 0])
+            sent[ssrc][0] += 1
+            sent[ssrc][1] += len(payload)
+            sent[ssrc][2] = 160 * position
+            if index % 50 == 49:  # RTCP once a second, for each SSRC sending
+                for reporting, (count, octets, timestamp) in sorted(sent.items()):
+                    frames.append((time + 0.001, udp_ipv4_ethernet(rtcp_source, rtcp_destination,
+                                                                     rtcp_report(reporting, count, octets, timestamp, time))))
+        # Digit 5 at 1.0 s for 200 ms: ten updates 20 ms apart, the end packet sent three times.
+        for update in range(13):
+            end = update >= 10
+            duration = 160 * min(update + 1, 10)
+            payload = struct.pack("!BBH", 5, (0x80 if end else 0) | 10, duration)
+            packet = rtp(300 + update, 8000, events_ssrc, 101, payload, marker=update == 0)
+            frames.append((begin + offset + 1.0 + update * 0.02 + 0.002, udp_ipv4_ethernet(source, destination, packet)))
+    frames += [
+        (begin + seconds + 0.1, udp_ipv4_ethernet(caller, callee, message("BYE sip:dave@10.0.2.20 SIP/2.0", "2 BYE", ";tag=dave"))),
+        (begin + seconds + 0.11, udp_ipv4_ethernet(callee, caller, message("SIP/2.0 200 OK", "2 BYE", ";tag=dave"))),
+    ]
+    return sorted(frames, key=lambda frame: frame[0])
+
+
 # A fixed SDES key (30 bytes: 16-byte key and 14-byte salt, base64) so the SRTP capture can be
 # decrypted by anyone who reads this file.
 SRTP_KEY = "d2hhdCBhIGxvdmVseSBzYW1wbGUga2V5IHNhbHQ2NzgK"[:40]
@@ -208,6 +291,7 @@ def main():
     start = 1_700_000_000.0
     write_pcap(out / "g711-tone.pcap", sorted(media(start, ("10.0.0.1", 40000), ("10.0.0.2", 50000), 0, linear_to_ulaw, 3.0)))
     write_pcapng(out / "sip-call.pcapng", sip_call(start))
+    write_pcapng(out / "sip-events-rtcp.pcapng", events_call(start))
     if "--ffmpeg" in sys.argv[1:]:
         ffmpeg_captures(out)
 

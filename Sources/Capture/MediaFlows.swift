@@ -2,13 +2,16 @@ import RTP
 import SDP
 
 /// One direction of captured RTP: every packet from one source to one destination carrying one
-/// SSRC, in capture order.
+/// SSRC, in capture order. Or, when `isRTCP`, one direction's RTCP (on the RTP ports + 1, or
+/// multiplexed with the RTP), named by the sender SSRC of its first report.
 public struct MediaFlow: Sendable, Equatable {
     public var source: Endpoint
     public var destination: Endpoint
     public var ssrc: UInt32
+    /// The RTP payload type, or the first RTCP packet type.
     public var payloadType: UInt8
     public var packets: [CapturedDatagram]
+    public var isRTCP = false
 
     /// RTP packets with the marker bit set (for video, one per frame).
     public var markedPackets: Int {
@@ -22,8 +25,14 @@ public struct MediaFlow: Sendable, Equatable {
 public struct CapturedCall: Sendable, Equatable {
     /// The SIP Call-ID when the capture has the call's signalling, else a name made from the flow.
     public var name: String
+    /// The dominant SSRC's RTP in each direction.
     public var forward: MediaFlow
     public var backward: MediaFlow?
+    /// The other SSRCs on the same addresses: telephone-events from a second SSRC, the stream after
+    /// an SSRC change (a re-INVITE, a transfer, a gateway restarting its stream).
+    public var additionalFlows: [MediaFlow] = []
+    /// Each direction's RTCP.
+    public var rtcpFlows: [MediaFlow] = []
     /// Encoding name and clock rate from the SDP, or RFC 3551's static table, or nil when unknown.
     public var encoding: (name: String, clockRate: Int)?
     /// The transport profile the SDP gave (`RTP/SAVP` for SRTP), or nil without signalling.
@@ -33,18 +42,31 @@ public struct CapturedCall: Sendable, Equatable {
 
     public static func == (left: CapturedCall, right: CapturedCall) -> Bool {
         left.name == right.name && left.forward == right.forward && left.backward == right.backward
+            && left.additionalFlows == right.additionalFlows && left.rtcpFlows == right.rtcpFlows
             && left.profile == right.profile && left.cryptoAttributes == right.cryptoAttributes
             && left.encoding?.name == right.encoding?.name && left.encoding?.clockRate == right.encoding?.clockRate
     }
 
+    /// The dominant SSRC's flow of each direction.
     public var flows: [MediaFlow] { [forward] + (backward.map { [$0] } ?? []) }
+
+    /// Every flow: each SSRC's RTP of both directions, then the RTCP.
+    public var allFlows: [MediaFlow] { flows + additionalFlows + rtcpFlows }
+
+    /// Whether `flow` goes the way of `forward` (from the caller): to the callee's RTP address, or
+    /// for RTCP on its own port, to the port after it.
+    public func isForward(_ flow: MediaFlow) -> Bool {
+        let callee = forward.destination
+        return flow.destination == callee
+            || (flow.isRTCP && flow.destination.ip == callee.ip && flow.destination.port == callee.port &+ 1)
+    }
 }
 
 /// The RTP flows of a capture, paired into calls: by the SDP of SIP messages when the capture has
 /// them (which also name the call and its codec), otherwise by address pairs (A->B with B->A).
 public struct FlowAnalysis: Sendable {
     public let calls: [CapturedCall]
-    /// UDP datagrams that are neither RTP of a detected flow nor SIP (RTCP among them).
+    /// UDP datagrams that are neither RTP or RTCP of a detected call nor SIP.
     public let otherDatagrams: Int
     /// SIP messages seen.
     public let sipMessages: Int
@@ -67,16 +89,10 @@ public struct FlowAnalysis: Sendable {
             if byDirection[key] == nil { order.append(key) }
             byDirection[key, default: []].append(datagram)
         }
-        var flows: [DirectionKey: MediaFlow] = [:]
-        var other = 0
+        // Each direction's RTP, by SSRC, the dominant one first.
+        var flows: [DirectionKey: [MediaFlow]] = [:]
         for key in order {
-            let datagrams = byDirection[key]!
-            if let flow = Self.rtpFlow(key, datagrams) {
-                flows[key] = flow
-                other += datagrams.count - flow.packets.count
-            } else {
-                other += datagrams.count
-            }
+            if let directionFlows = Self.rtpFlows(key, byDirection[key]!) { flows[key] = directionFlows }
         }
         var calls: [CapturedCall] = []
         var paired: Set<DirectionKey> = []
@@ -85,18 +101,24 @@ public struct FlowAnalysis: Sendable {
             paired.insert(key)
             let backward = flows[reverse]
             if backward != nil { paired.insert(reverse) }
-            let forward = flows[key]!
+            let forward = flows[key]![0]
             let signalled = sdpMedia[forward.destination] ?? sdpMedia[forward.source]
             let encoding = signalled?.media.encoding ?? Self.staticEncoding(forward.payloadType)
+            let rtcpFlows = [key, reverse].compactMap { direction in
+                Self.rtcpFlow(direction, rtp: flows[direction] ?? [], byDirection: byDirection)
+            }
             calls.append(
                 CapturedCall(
                     name: signalled?.callID ?? "\(forward.source)-\(forward.destination)", forward: forward,
-                    backward: backward,
-                    encoding: encoding, profile: signalled?.media.profile,
+                    backward: backward?[0],
+                    additionalFlows: Array(flows[key]!.dropFirst()) + (backward?.dropFirst() ?? []),
+                    rtcpFlows: rtcpFlows, encoding: encoding, profile: signalled?.media.profile,
                     cryptoAttributes: signalled?.media.crypto ?? []))
         }
         self.calls = calls
-        otherDatagrams = other
+        otherDatagrams =
+            byDirection.values.reduce(0) { $0 + $1.count }
+            - calls.reduce(0) { $0 + $1.allFlows.reduce(0) { $0 + $1.packets.count } }
         self.sipMessages = sipMessages
     }
 
@@ -105,25 +127,60 @@ public struct FlowAnalysis: Sendable {
         var destination: Endpoint
     }
 
-    /// The RTP flow in a direction's datagrams: the dominant SSRC's valid RTP packets, if they are
-    /// nearly all of the direction's datagrams.
-    private static func rtpFlow(_ key: DirectionKey, _ datagrams: [CapturedDatagram]) -> MediaFlow? {
+    /// The RTP flows in a direction's datagrams, one per SSRC, the dominant one first: when the
+    /// dominant SSRC has at least `minimumPackets` and valid RTP (any SSRC) and multiplexed RTCP
+    /// are nearly all of the direction's datagrams.
+    private static func rtpFlows(_ key: DirectionKey, _ datagrams: [CapturedDatagram]) -> [MediaFlow]? {
         var headers: [(CapturedDatagram, RTPHeader)] = []
+        var multiplexedRTCP = 0
         for datagram in datagrams {
             let header = datagram.payload.withUnsafeBytes { bytes -> RTPHeader? in
-                guard !RTCP.isMultiplexedRTCP(bytes) else { return nil }
+                guard !RTCP.isMultiplexedRTCP(bytes) else {
+                    multiplexedRTCP += 1
+                    return nil
+                }
                 return try? RTPHeader.parse(bytes).get()
             }
             if let header { headers.append((datagram, header)) }
         }
-        let counts = Dictionary(grouping: headers, by: \.1.ssrc)
-        guard let (ssrc, packets) = counts.max(by: { $0.value.count < $1.value.count }),
-            packets.count >= minimumPackets,
-            packets.count * 10 >= datagrams.count * 9
+        let bySSRC = Dictionary(grouping: headers, by: \.1.ssrc)
+        // Ordered by size, then by first appearance, so the order does not depend on hashing.
+        let ssrcs = bySSRC.keys.sorted {
+            (bySSRC[$0]!.count, bySSRC[$1]!.first!.0.timeNanos) > (bySSRC[$1]!.count, bySSRC[$0]!.first!.0.timeNanos)
+        }
+        guard let dominant = ssrcs.first, bySSRC[dominant]!.count >= minimumPackets,
+            (headers.count + multiplexedRTCP) * 10 >= datagrams.count * 9
         else { return nil }
+        return ssrcs.map { ssrc in
+            let packets = bySSRC[ssrc]!
+            return MediaFlow(
+                source: key.source, destination: key.destination, ssrc: ssrc, payloadType: packets[0].1.payloadType,
+                packets: packets.map(\.0))
+        }
+    }
+
+    /// The RTCP of the direction whose RTP is `rtp`: valid compound RTCP multiplexed on the RTP
+    /// addresses, or between the ports one above them; nil when there is none.
+    private static func rtcpFlow(
+        _ key: DirectionKey, rtp: [MediaFlow], byDirection: [DirectionKey: [CapturedDatagram]]
+    ) -> MediaFlow? {
+        guard !rtp.isEmpty else { return nil }
+        var rtcpKey = key
+        rtcpKey.source.port &+= 1
+        rtcpKey.destination.port &+= 1
+        let candidates = (byDirection[key] ?? []) + (byDirection[rtcpKey] ?? [])
+        let packets = candidates.filter { datagram in
+            datagram.payload.withUnsafeBytes { bytes in
+                guard case .success = RTCP.validate(bytes) else { return false }
+                // On the RTP ports, only what cannot be RTP: a payload type in the RTCP range.
+                return datagram.destination.port != key.destination.port || RTCP.isMultiplexedRTCP(bytes)
+            }
+        }.sorted { $0.timeNanos < $1.timeNanos }
+        guard let first = packets.first else { return nil }
+        let (ssrc, type) = first.payload.withUnsafeBytes { (RTCP.senderSSRC($0) ?? 0, $0[1]) }
         return MediaFlow(
-            source: key.source, destination: key.destination, ssrc: ssrc, payloadType: packets[0].1.payloadType,
-            packets: packets.map(\.0))
+            source: first.source, destination: first.destination, ssrc: ssrc, payloadType: type, packets: packets,
+            isRTCP: true)
     }
 
     private static func staticEncoding(_ payloadType: UInt8) -> (String, Int)? {

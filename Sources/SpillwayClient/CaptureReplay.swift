@@ -27,14 +27,17 @@ public struct ReplayOptions: Sendable {
     /// The transport profile to offer when the capture's SDP does not give one (e.g. `RTP/SAVP`
     /// for an SRTP capture without signalling, so the relay passes it through as SRTP).
     public var defaultProfile = "RTP/AVP"
+    /// Replay only the dominant SSRC's RTP of each direction, as before: no further SSRCs, no RTCP.
+    public var rtpOnly = false
 
     public init() {}
 }
 
 /// Replays captured calls through a relay: sets each one up over NG (offer from the caller's
-/// socket, answer from the callee's), sends every captured RTP packet at its captured time (scaled
-/// by the speed) from the side that sent it, receives on the far side, and checks each packet
-/// arrived intact. Single-threaded: one epoll loop over all the replay's sockets.
+/// socket, answer from the callee's), sends every captured RTP packet (every SSRC) and RTCP packet
+/// at its captured time (scaled by the speed) from the side that sent it, receives on the far side,
+/// and checks each packet arrived intact. RTCP goes multiplexed on the RTP port (`a=rtcp-mux`), so
+/// each party needs one socket. Single-threaded: one epoll loop over all the replay's sockets.
 public final class CaptureReplayer {
     private let calls: [CapturedCall]
     private let client: NGClient
@@ -75,9 +78,7 @@ public final class CaptureReplayer {
                 let callee = try UDPPeer(bindingTo: options.localIP)
                 let offer = try client.request([
                     "command": "offer", "call-id": .string(callID), "from-tag": "replay-caller",
-                    "sdp": .string(
-                        Self.sdp(
-                            for: call, ip: options.localIP, port: caller.address.port, profile: options.defaultProfile)),
+                    "sdp": .string(sdp(for: call, port: caller.address.port)),
                     "supports": ["load limit"],
                     // Packets are replayed as captured and checked byte for byte: captured SRTP must
                     // pass through with its own keys rather than be re-keyed.
@@ -87,9 +88,7 @@ public final class CaptureReplayer {
                 let answer = try client.request([
                     "command": "answer", "call-id": .string(callID), "from-tag": "replay-caller",
                     "to-tag": "replay-callee",
-                    "sdp": .string(
-                        Self.sdp(
-                            for: call, ip: options.localIP, port: callee.address.port, profile: options.defaultProfile)),
+                    "sdp": .string(sdp(for: call, port: callee.address.port)),
                 ])
                 guard answer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: answer) }
                 let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
@@ -100,32 +99,42 @@ public final class CaptureReplayer {
                         hops: Int(offer["spillway-hops"]?.integerValue ?? 0),
                         relayAddress: relayForCallee.ip))
                 let clockRate = call.encoding?.clockRate ?? 8000
-                legs.append(
-                    ReplayLeg(
-                        callID: callID, copy: copy, direction: "forward", flow: call.forward, sender: caller,
-                        receiver: callee,
-                        destination: relayForCaller, clockRate: clockRate, speed: options.speed, total: totalLatency))
-                if let backward = call.backward {
+                for flow in replayedFlows(of: call) {
+                    let isForward = call.isForward(flow)
                     legs.append(
                         ReplayLeg(
-                            callID: callID, copy: copy, direction: "backward", flow: backward, sender: callee,
-                            receiver: caller,
-                            destination: relayForCallee, clockRate: clockRate, speed: options.speed, total: totalLatency
-                        ))
+                            callID: callID, copy: copy, direction: isForward ? "forward" : "backward", flow: flow,
+                            sender: isForward ? caller : callee, receiver: isForward ? callee : caller,
+                            destination: isForward ? relayForCaller : relayForCallee, clockRate: clockRate,
+                            speed: options.speed, total: totalLatency))
                 }
             }
         }
     }
 
-    /// The SDP a replayed party sends: the captured payload type, codec, profile and SDES keys (the
-    /// packets are replayed as captured, so an SRTP call keeps its keys and, with `SDES: off`, the
-    /// relay passes it through).
-    static func sdp(for call: CapturedCall, ip: String, port: UInt16, profile defaultProfile: String) -> String {
-        let payloadType = call.forward.payloadType
+    /// The flows replayed: every SSRC's RTP and the RTCP, or with `rtpOnly` the dominant SSRCs'.
+    private func replayedFlows(of call: CapturedCall) -> [MediaFlow] {
+        options.rtpOnly ? call.flows : call.allFlows
+    }
+
+    /// The SDP a replayed party sends: the captured payload types (the dominant one first), codec,
+    /// profile and SDES keys (the packets are replayed as captured, so an SRTP call keeps its keys
+    /// and, with `SDES: off`, the relay passes it through), and `a=rtcp-mux` when RTCP is replayed.
+    private func sdp(for call: CapturedCall, port: UInt16) -> String {
+        let flows = replayedFlows(of: call)
+        var payloadTypes: [UInt8] = []
+        for flow in flows where !flow.isRTCP && !payloadTypes.contains(flow.payloadType) {
+            payloadTypes.append(flow.payloadType)
+        }
+        let ip = options.localIP
         let video = ["H264", "H265", "VP8", "VP9", "AV1"].contains(call.encoding?.name.uppercased() ?? "")
         var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=spillway replay\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
-        text += "m=\(video ? "video" : "audio") \(port) \(call.profile ?? defaultProfile) \(payloadType)\r\n"
-        if let encoding = call.encoding { text += "a=rtpmap:\(payloadType) \(encoding.name)/\(encoding.clockRate)\r\n" }
+        text += "m=\(video ? "video" : "audio") \(port) \(call.profile ?? options.defaultProfile) "
+        text += payloadTypes.map(String.init).joined(separator: " ") + "\r\n"
+        if let encoding = call.encoding {
+            text += "a=rtpmap:\(call.forward.payloadType) \(encoding.name)/\(encoding.clockRate)\r\n"
+        }
+        if flows.contains(where: \.isRTCP) { text += "a=rtcp-mux\r\n" }
         for crypto in call.cryptoAttributes { text += "a=crypto:\(crypto)\r\n" }
         return text
     }
@@ -223,7 +232,9 @@ final class ReplayLeg {
     let speed: Double
     private var sentAt: [UInt64]
     private var receivedCount: [Int]
+    /// Where a received datagram is in the flow: RTP by sequence number, RTCP by its bytes.
     private let indexBySequence: [UInt16: Int]
+    private let indexByContent: [[UInt8]: Int]
     private let latency = LatencyHistogram()
     private let total: LatencyHistogram
     private var reception = ReceptionStatistics()
@@ -253,12 +264,17 @@ final class ReplayLeg {
         self.total = total
         sentAt = Array(repeating: 0, count: flow.packets.count)
         receivedCount = Array(repeating: 0, count: flow.packets.count)
-        var index: [UInt16: Int] = [:]
+        var bySequence: [UInt16: Int] = [:]
+        var byContent: [[UInt8]: Int] = [:]
         for (position, packet) in flow.packets.enumerated() {
-            guard let sequence = Self.header(packet.payload[...])?.sequenceNumber else { continue }
-            if index[sequence] == nil { index[sequence] = position }
+            if flow.isRTCP {
+                if byContent[packet.payload] == nil { byContent[packet.payload] = position }
+            } else if let sequence = Self.header(packet.payload[...])?.sequenceNumber, bySequence[sequence] == nil {
+                bySequence[sequence] = position
+            }
         }
-        indexBySequence = index
+        indexBySequence = bySequence
+        indexByContent = byContent
     }
 
     func send(_ index: Int, now: UInt64) {
@@ -272,12 +288,22 @@ final class ReplayLeg {
         bytes.withUnsafeBytes { try? RTPHeader.parse($0).get() }
     }
 
-    /// Whether a received datagram belongs to this flow (by SSRC).
+    /// Whether a received datagram belongs to this flow: RTP by SSRC, RTCP by being one of its packets.
     func accepts(_ bytes: ArraySlice<UInt8>) -> Bool {
-        Self.header(bytes)?.ssrc == flow.ssrc
+        let isRTCP = bytes.withUnsafeBytes { RTCP.isMultiplexedRTCP($0) }
+        guard flow.isRTCP else { return !isRTCP && Self.header(bytes)?.ssrc == flow.ssrc }
+        return isRTCP && indexByContent[Array(bytes)] != nil
     }
 
     func receive(_ bytes: ArraySlice<UInt8>, arrival: UInt64) {
+        if flow.isRTCP {
+            guard let index = indexByContent[Array(bytes)], sentAt[index] > 0 else {
+                corrupted += 1
+                return
+            }
+            record(index, arrival: arrival)
+            return
+        }
         guard let header = Self.header(bytes), let index = indexBySequence[header.sequenceNumber], sentAt[index] > 0
         else {
             corrupted += 1
@@ -287,17 +313,24 @@ final class ReplayLeg {
             corrupted += 1
             return
         }
+        guard record(index, arrival: arrival) else { return }
+        if header.marker { framesDelivered += 1 }
+        reception.record(
+            ssrc: flow.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp,
+            arrival: UInt32(truncatingIfNeeded: UInt64(Double(arrival) * speed / 1000) * UInt64(clockRate) / 1_000_000))
+    }
+
+    /// Counts the arrival of packet `index`; returns whether it is its first.
+    @discardableResult
+    private func record(_ index: Int, arrival: UInt64) -> Bool {
         receivedCount[index] += 1
-        guard receivedCount[index] == 1 else { return }
+        guard receivedCount[index] == 1 else { return false }
         distinctReceived += 1
         if index < highestIndex { reordered += 1 }
         highestIndex = max(highestIndex, index)
         latency.record((arrival - sentAt[index]) / 1000)
         total.record((arrival - sentAt[index]) / 1000)
-        if header.marker { framesDelivered += 1 }
-        reception.record(
-            ssrc: flow.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp,
-            arrival: UInt32(truncatingIfNeeded: UInt64(Double(arrival) * speed / 1000) * UInt64(clockRate) / 1_000_000))
+        return true
     }
 
     var isComplete: Bool { sent > 0 && distinctReceived == sent && sent == attempted }
@@ -309,7 +342,8 @@ final class ReplayLeg {
         }
         return [
             ReplayReport.Flow(
-                callID: callID, direction: direction, ssrc: flow.ssrc, payloadType: flow.payloadType, packetsSent: sent,
+                callID: callID, direction: direction, isRTCP: flow.isRTCP, ssrc: flow.ssrc,
+                payloadType: flow.payloadType, packetsSent: sent,
                 packetsReceived: received, lost: sent - received,
                 duplicated: receivedCount.reduce(0) { $0 + max(0, $1 - 1) },
                 reordered: reordered, corrupted: corrupted,

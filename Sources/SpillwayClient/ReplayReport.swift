@@ -7,11 +7,13 @@ public struct ReplayReport: Sendable {
         public var max: UInt64
     }
 
-    /// One direction of one replayed call.
+    /// One SSRC's RTP, or the RTCP, of one direction of one replayed call.
     public struct Flow: Sendable {
         public var callID: String
         /// `forward` (caller to callee, as captured) or `backward`.
         public var direction: String
+        /// The flow is RTCP: `ssrc` is its first report's sender, `payloadType` its first packet type.
+        public var isRTCP: Bool
         public var ssrc: UInt32
         public var payloadType: UInt8
         public var packetsSent: Int
@@ -75,7 +77,8 @@ public struct ReplayReport: Sendable {
         }
         let flowObjects = flows.map { flow in
             object([
-                ("call_id", string(flow.callID)), ("direction", string(flow.direction)), ("ssrc", "\(flow.ssrc)"),
+                ("call_id", string(flow.callID)), ("direction", string(flow.direction)),
+                ("kind", string(flow.isRTCP ? "rtcp" : "rtp")), ("ssrc", "\(flow.ssrc)"),
                 ("payload_type", "\(flow.payloadType)"), ("packets_sent", "\(flow.packetsSent)"),
                 ("packets_received", "\(flow.packetsReceived)"), ("lost", "\(flow.lost)"),
                 ("duplicated", "\(flow.duplicated)"),

@@ -10,7 +10,13 @@ import Glibc
 /// `spillway replay`: replay captured calls through a node or a cluster's primary.
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replay the RTP calls of pcap/pcapng captures through a relay and report what arrived.")
+        abstract: "Replay the RTP calls of pcap/pcapng captures through a relay and report what arrived.",
+        discussion: """
+            Every RTP packet of a call's flows is replayed: each SSRC on a flow's addresses (telephone-events \
+            from a second SSRC, the stream after an SSRC change) and each direction's RTCP (captured on the \
+            RTP ports + 1 or multiplexed), sent through the relay multiplexed on the RTP port. The report has \
+            a row per SSRC and per RTCP flow in each direction; the totals count everything sent.
+            """)
 
     @Argument(help: "pcap or pcapng files.")
     var captures: [String]
@@ -39,6 +45,11 @@ struct Replay: ParsableCommand {
     @Flag(name: .customLong("spin"), help: "Pace sends exactly by spinning; only on a core of its own (benchmarks).")
     var spin = false
 
+    @Flag(
+        name: .customLong("rtp-only"),
+        help: "Replay only each direction's dominant SSRC: no further SSRCs, no RTCP (the replay before 2026-12).")
+    var rtpOnly = false
+
     func run() throws {
         guard let server = SocketAddress(hostAndPort: via) else {
             throw ValidationError("--via '\(via)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
@@ -47,6 +58,7 @@ struct Replay: ParsableCommand {
         var options = ReplayRun.options(
             speed: speed, copies: copies, duration: duration, localIP: localIP, profile: profile)
         options.spinUntilDue = spin
+        options.rtpOnly = rtpOnly
         let report = try ReplayRun.run(captures: captures, client: try NGClient(server: server), options: options)
         ReplayRun.printSummary(report)
         if let json { try ReplayRun.write(report.json, to: json) }
@@ -97,7 +109,7 @@ enum ReplayRun {
 
     static func printSummary(_ report: ReplayReport) {
         let columns = [
-            "call", "node", "hops", "direction", "sent", "received", "lost", "p50 us", "p99 us", "p99.9 us",
+            "call", "node", "hops", "direction", "stream", "sent", "received", "lost", "p50 us", "p99 us", "p99.9 us",
             "jitter ms",
         ]
         var rows: [[String]] = [columns]
@@ -106,6 +118,8 @@ enum ReplayRun {
             let landed = placement[flow.callID]
             rows.append([
                 flow.callID, landed?.node ?? landed?.relayAddress ?? "-", "\(landed?.hops ?? 0)", flow.direction,
+                flow.isRTCP
+                    ? "rtcp from \(hex(flow.ssrc))" : "rtp \(hex(flow.ssrc)) pt \(flow.payloadType)",
                 "\(flow.packetsSent)", "\(flow.packetsReceived)", "\(flow.lost)", "\(flow.latencyMicros.p50)",
                 "\(flow.latencyMicros.p99)", "\(flow.latencyMicros.p999)",
                 "\((flow.jitterMilliseconds * 100).rounded() / 100)",
@@ -119,6 +133,11 @@ enum ReplayRun {
             "total: \(report.placements.count) calls, \(report.packetsSent) packets sent in \((report.sendingSeconds * 1000).rounded() / 1000) s "
                 + "(\(Int(report.sendRate)) packets/s), \(report.packetsReceived) received, \(report.lost) lost, \(report.corrupted) corrupted"
         )
+    }
+
+    private static func hex(_ ssrc: UInt32) -> String {
+        let digits = String(ssrc, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     static func write(_ text: String, to path: String) throws {

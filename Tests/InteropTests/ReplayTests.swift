@@ -6,17 +6,25 @@ import SpillwayClient
 import SpillwayTestSupport
 import Testing
 
-/// The bundled captures replayed through a node and through a three-node cluster: every RTP packet
-/// tshark finds in a capture is sent, and every one arrives intact.
+/// The bundled captures replayed through a node and through a three-node cluster: every RTP and
+/// RTCP packet tshark finds in a capture is sent, and every one arrives intact.
 @Suite struct ReplayTests {
     static let capturesDirectory = packageDirectory.appendingPathComponent("captures").path
-    static let captures = ["g711-tone.pcap", "sip-call.pcapng", "opus.pcap", "h264.pcap", "srtp-pcmu.pcap"]
+    static let captures = [
+        "g711-tone.pcap", "sip-call.pcapng", "opus.pcap", "h264.pcap", "srtp-pcmu.pcap", "sip-events-rtcp.pcapng",
+    ]
 
-    /// RTP packets in a capture by tshark's count (heuristic RTP detection for captures without SIP).
+    /// RTP and RTCP packets in a capture by tshark's count (heuristic detection for captures without SIP).
     static func tsharkRTPCount(_ capture: String) async throws -> Int {
+        try await tsharkSSRCs(capture, "rtp").count + tsharkSSRCs(capture, "rtcp").count
+    }
+
+    /// The SSRC of every RTP packet, or the sender SSRC of every RTCP packet, as tshark decodes them.
+    static func tsharkSSRCs(_ capture: String, _ protocolName: String) async throws -> [UInt32] {
         try await tsharkFields(
-            capture, filter: "rtp", fields: ["rtp.ssrc"], arguments: ["-o", "rtp.heuristic_rtp:TRUE"]
-        ).count
+            capture, filter: protocolName, fields: [protocolName == "rtp" ? "rtp.ssrc" : "rtcp.senderssrc"],
+            arguments: ["-o", "rtp.heuristic_rtp:TRUE", "-o", "rtcp.heuristic_rtcp:TRUE"]
+        ).compactMap { $0.first.flatMap { UInt32($0.dropFirst(2), radix: 16) } }
     }
 
     @Test(arguments: captures)
@@ -37,7 +45,8 @@ import Testing
         #expect(report.flows.allSatisfy { $0.duplicated == 0 && $0.latencyMicros.p50 > 0 })
         // Every video frame (marker bit) of the H.264 capture arrives: 2 s at 25 frames/s.
         if name == "h264.pcap" {
-            #expect(report.flows.map(\.framesDelivered) == [50] && report.flows.map(\.framesSent) == [50])
+            let video = report.flows.filter { !$0.isRTCP }
+            #expect(video.map(\.framesDelivered) == [50] && video.map(\.framesSent) == [50])
         }
         await node.stop()
     }
@@ -61,6 +70,49 @@ import Testing
         #expect(
             report.placements.allSatisfy { $0.relayAddress == TestCluster.ip(cluster.ids.firstIndex(of: $0.node!)!) })
         #expect(report.placements.filter { $0.node != "n1" }.allSatisfy { $0.hops == 1 })
+        await cluster.stop()
+    }
+
+    /// A call whose flows carry telephone-events on a second SSRC, an SSRC change and RTCP on the
+    /// ports + 1: each SSRC's packets, and the RTCP, are sent and received as many times as tshark
+    /// counts them in the capture, through one node and through a three-node cluster.
+    @Test(arguments: [1, 3])
+    func everySSRCAndTheRTCPOfACallAreReplayedAsTSharkCountsThem(nodes: Int) async throws {
+        let path = "\(Self.capturesDirectory)/sip-events-rtcp.pcapng"
+        let rtp = Dictionary(grouping: try await Self.tsharkSSRCs(path, "rtp"), by: { $0 }).mapValues(\.count)
+        let rtcp = try await Self.tsharkSSRCs(path, "rtcp")
+        #expect(rtp.count == 5 && rtcp.count == 8, "\(rtp) \(rtcp)")
+        let cluster = try await TestCluster.start(count: nodes, policy: .sequence, maxSessions: 1)
+        var options = ReplayOptions()
+        options.speed = 4
+        options.copies = nodes
+        let calls = FlowAnalysis(try CaptureFile(path: path)).calls
+        #expect(calls.count == 1 && calls.first?.additionalFlows.count == 3 && calls.first?.rtcpFlows.count == 2)
+        let report = try CaptureReplayer(calls: calls, via: cluster.clients[0], options: options).run()
+        for copy in report.placements.map(\.callID) {
+            let flows = report.flows.filter { $0.callID == copy }
+            let sentBySSRC = Dictionary(
+                flows.filter { !$0.isRTCP }.map { ($0.ssrc, $0.packetsSent) }, uniquingKeysWith: +)
+            let receivedBySSRC = Dictionary(
+                flows.filter { !$0.isRTCP }.map { ($0.ssrc, $0.packetsReceived) }, uniquingKeysWith: +)
+            #expect(sentBySSRC == rtp && receivedBySSRC == rtp, "\(copy): \(flows)")
+            let rtcpFlows = flows.filter(\.isRTCP)
+            // Each direction's RTCP comes from the SSRCs sending RTP that way.
+            #expect(
+                rtcpFlows.allSatisfy { report in
+                    flows.contains { !$0.isRTCP && $0.direction == report.direction && $0.ssrc == report.ssrc }
+                }, "\(rtcpFlows)")
+            #expect(rtcpFlows.count == 2 && rtcpFlows.map(\.packetsSent).reduce(0, +) == rtcp.count, "\(rtcpFlows)")
+            #expect(rtcpFlows.map(\.packetsReceived).reduce(0, +) == rtcp.count, "\(rtcpFlows)")
+        }
+        #expect(report.lost == 0 && report.corrupted == 0)
+        #expect(Set(report.placements.compactMap(\.node)).count == nodes)
+
+        // --rtp-only: each direction's dominant SSRC, as before.
+        options.rtpOnly = true
+        options.copies = 1
+        let dominant = try CaptureReplayer(calls: calls, via: cluster.clients[0], options: options).run()
+        #expect(dominant.flows.map(\.packetsSent) == [75, 150] && dominant.lost == 0, "\(dominant.flows)")
         await cluster.stop()
     }
 

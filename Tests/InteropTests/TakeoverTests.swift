@@ -101,8 +101,9 @@ import Testing
         await pacer.wait(forTicks: pacer.tickCount + 150)
         await pacer.stop()
 
-        // What was sent between the kill (less what was still on its way) and the takeover.
-        let outage = pacer.ticks(sentFrom: killedAt - 60_000_000, to: takeover)
+        // What was sent between the kill and the takeover, and in the 200 ms before the kill (what n2
+        // had received but not relayed yet when it died: its worker may lag that much on a loaded host).
+        let outage = pacer.ticks(sentFrom: killedAt - 200_000_000, to: takeover)
         for call in calls[1] {
             for (direction, heard) in call.heard.enumerated() {
                 let gapMilliseconds = Double(heard.longestGap) / 1e6
@@ -114,8 +115,12 @@ import Testing
                 // Loss is confined to the gap: only packets sent while the call had no node are missing.
                 #expect(lost >= 0 && lost <= outage.count, "\(context)")
                 if call.kind != .transcoded {
-                    let missing = Set(1...call.sent).subtracting(heard.numbers)
-                    #expect(missing.isSubset(of: Set(outage)), "\(context): missing \(missing.sorted())")
+                    // One run of consecutive packets, within the outage.
+                    let missing = Set(1...call.sent).subtracting(heard.numbers).sorted()
+                    #expect(
+                        Set(missing).isSubset(of: Set(outage))
+                            && missing.count == (missing.last ?? 0) - (missing.first ?? 0) + (missing.isEmpty ? 0 : 1),
+                        "\(context): missing \(missing)")
                 }
                 #expect(heard.failedDecryption == 0 && heard.wrongCodec == 0, "\(context): \(heard)")
                 // Media resumed: the last half second came through.
