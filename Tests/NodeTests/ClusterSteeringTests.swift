@@ -255,6 +255,20 @@ import Glibc
         #expect(limited["result"] == "load limit")
         await cluster.stop()
     }
+
+    /// A cluster node below its threshold but out of media ports, with no peer to spill to, says
+    /// that it is out of ports, not just its (low) load.
+    @Test func aNodeOutOfPortsWithNowhereToSpillSaysSo() async throws {
+        let cluster = try await TestCluster.start(count: 1, policy: .delegate, maxSessions: 100)
+        // Its 10 port pairs hold five calls (a pair for each leg).
+        for call in 0..<5 { try #require(try cluster.offer(at: 0, callID: "p-\(call)")["result"] == "ok") }
+        let refused = try cluster.offer(at: 0, callID: "p-more")
+        let reason = refused["error-reason"]?.stringValue ?? ""
+        #expect(refused["result"] == "error" && reason.contains("all nodes busy"), "\(refused)")
+        #expect(reason.contains("this node is out of media ports: no free RTP/RTCP port pair"), "\(reason)")
+        #expect(!reason.contains("this node's load"), "\(reason)")
+        await cluster.stop()
+    }
 }
 
 private func wallNanos() -> UInt64 { UInt64(spw_test_wall_seconds() * 1e9) }

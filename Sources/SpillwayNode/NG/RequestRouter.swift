@@ -51,6 +51,8 @@ final class RequestRouter {
         var request: NGRequest
         var origin: Origin
         var placement: CallPlacement
+        /// Set when this node admitted the call by its load but had no media port pair left for it.
+        var portsExhaustedHere: PortAllocationError?
         var callID: String { request.callID ?? "" }
     }
 
@@ -158,6 +160,8 @@ final class RequestRouter {
                     logger.warning(
                         "no media ports left for a new call; steering it to another node",
                         metadata: ["reason": "\(exhausted)"])
+                    var call = call
+                    call.portsExhaustedHere = exhausted
                     planner.place(call.placement, admitsHere: false, reachedOn: .cluster) { [self] in
                         act(on: $0, for: call)
                     }
@@ -188,7 +192,9 @@ final class RequestRouter {
         case .allBusy(let reason):
             complete(
                 call.origin,
-                reply: allBusy(call.command, tried: call.placement.visited + [identity.id], reason: reason), owner: nil)
+                reply: allBusy(
+                    call.command, tried: call.placement.visited + [identity.id], reason: reason,
+                    portsExhaustedHere: call.portsExhaustedHere), owner: nil)
         }
     }
 
@@ -252,13 +258,20 @@ final class RequestRouter {
         }
     }
 
-    /// "Every node is busy", as the client asked to hear it.
-    private func allBusy(_ command: BencodeValue, tried path: [String], reason: AllBusyReason) -> BencodeValue {
+    /// "Every node is busy", as the client asked to hear it. `portsExhaustedHere` says this node
+    /// was below its threshold but out of media ports, which its load does not show.
+    private func allBusy(
+        _ command: BencodeValue, tried path: [String], reason: AllBusyReason,
+        portsExhaustedHere: PortAllocationError? = nil
+    ) -> BencodeValue {
         placements.allBusy += 1
         let meter = workload.meter
+        let here =
+            portsExhaustedHere.map { "this node is out of media ports: \($0)" }
+            ?? "this node's load \(ratioText(meter.workload.load)) vs threshold \(ratioText(meter.threshold.value))"
         let reason =
-            "all nodes busy: every node tried is at or over its load threshold (tried \(path.joined(separator: ", ")); "
-            + "\(reason); this node's load \(ratioText(meter.workload.load)) vs threshold \(ratioText(meter.threshold.value))"
+            "all nodes busy: every node tried is at or over its load threshold or out of media ports "
+            + "(tried \(path.joined(separator: ", ")); \(reason); \(here)"
             + (meter.isDraining ? ", draining for shutdown" : "") + "); "
             + "add nodes or capacity, or raise the thresholds"
         logger.notice("refused a new call: all nodes busy", metadata: ["tried": "\(path)", "reason": "\(reason)"])
