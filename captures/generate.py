@@ -114,26 +114,37 @@ def media(start: float, caller: tuple, callee: tuple, payload_type: int, encode,
     return frames
 
 
-def sip_call(start: float):
-    caller, callee = ("10.0.1.10", 5060), ("10.0.1.20", 5060)
-    caller_media, callee_media = ("10.0.1.10", 41000), ("10.0.1.20", 51000)
-    call_id = "sample-call-1@10.0.1.10"
+def pcma_sdp(address, port, session, events_fmtp=False):
+    """An SDP offering PCMA and telephone-event on one audio line."""
+    return (
+        f"v=0\r\no=- {session} 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+        + ("a=fmtp:101 0-15\r\n" if events_fmtp else "") + "a=sendrecv\r\n"
+    )
 
-    def sdp(address, port, session):
-        return (
-            f"v=0\r\no=- {session} 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
-            f"m=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
-        )
+
+def sip_messages(call_id, caller, callee):
+    """Builds a call's SIP messages, from the caller's user@host (`caller`, its tag the user) to `callee`."""
+    user, host = caller.split("@")
 
     def message(first_line, cseq, extra="", body=""):
         headers = (
-            f"{first_line}\r\nVia: SIP/2.0/UDP 10.0.1.10:5060;branch=z9hG4bK-{cseq.split()[0]}-{cseq.split()[1]}\r\n"
-            f"From: <sip:alice@10.0.1.10>;tag=alice\r\nTo: <sip:bob@10.0.1.20>{extra}\r\nCall-ID: {call_id}\r\n"
-            f"CSeq: {cseq}\r\nContact: <sip:alice@10.0.1.10>\r\nMax-Forwards: 70\r\n"
+            f"{first_line}\r\nVia: SIP/2.0/UDP {host}:5060;branch=z9hG4bK-{cseq.split()[0]}-{cseq.split()[1]}\r\n"
+            f"From: <sip:{caller}>;tag={user}\r\nTo: <sip:{callee}>{extra}\r\nCall-ID: {call_id}\r\n"
+            f"CSeq: {cseq}\r\nContact: <sip:{caller}>\r\nMax-Forwards: 70\r\n"
         )
         if body:
             headers += "Content-Type: application/sdp\r\n"
         return (headers + f"Content-Length: {len(body)}\r\n\r\n" + body).encode()
+
+    return message
+
+
+def sip_call(start: float):
+    caller, callee = ("10.0.1.10", 5060), ("10.0.1.20", 5060)
+    caller_media, callee_media = ("10.0.1.10", 41000), ("10.0.1.20", 51000)
+    message = sip_messages("sample-call-1@10.0.1.10", "alice@10.0.1.10", "bob@10.0.1.20")
+    sdp = pcma_sdp
 
     frames = [
         (start, udp_ipv4_ethernet(caller, callee, message("INVITE sip:bob@10.0.1.20 SIP/2.0", "1 INVITE", body=sdp(*caller_media, 1)))),
@@ -166,24 +177,10 @@ def events_call(start: float):
     caller's voice changing SSRC halfway (a re-INVITE, a transfer), and RTCP on each RTP port + 1."""
     caller, callee = ("10.0.2.10", 5060), ("10.0.2.20", 5060)
     media_ports = {"caller": ("10.0.2.10", 42000), "callee": ("10.0.2.20", 52000)}
-    call_id = "events-call-1@10.0.2.10"
+    message = sip_messages("events-call-1@10.0.2.10", "carol@10.0.2.10", "dave@10.0.2.20")
 
     def sdp(address, port, session):
-        return (
-            f"v=0\r\no=- {session} 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\n"
-            f"m=audio {port} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-            "a=fmtp:101 0-15\r\na=sendrecv\r\n"
-        )
-
-    def message(first_line, cseq, extra="", body=""):
-        headers = (
-            f"{first_line}\r\nVia: SIP/2.0/UDP 10.0.2.10:5060;branch=z9hG4bK-{cseq.split()[0]}-{cseq.split()[1]}\r\n"
-            f"From: <sip:carol@10.0.2.10>;tag=carol\r\nTo: <sip:dave@10.0.2.20>{extra}\r\nCall-ID: {call_id}\r\n"
-            f"CSeq: {cseq}\r\nContact: <sip:carol@10.0.2.10>\r\nMax-Forwards: 70\r\n"
-        )
-        if body:
-            headers += "Content-Type: application/sdp\r\n"
-        return (headers + f"Content-Length: {len(body)}\r\n\r\n" + body).encode()
+        return pcma_sdp(address, port, session, events_fmtp=True)
 
     frames = [
         (start, udp_ipv4_ethernet(caller, callee, message("INVITE sip:dave@10.0.2.20 SIP/2.0", "1 INVITE", body=sdp(*media_ports["caller"], 1)))),
