@@ -32,14 +32,24 @@ def bencode(value):
     return b"d" + b"".join(bencode(k) + bencode(value[k]) for k in sorted(value)) + b"e"
 
 
-def ng(port, body, timeout=2):
-    """One NG request; returns the reply's raw bencode (parsed just enough for what we need)."""
+def ng(port, body, timeout=2, attempts=3):
+    """One NG request; returns the reply's raw bencode (parsed just enough for what we need). Sent again
+    with the same cookie after each `timeout` without a reply, as SIP proxies do: the relay's reply
+    cache answers a retransmission without running the command twice."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         cookie = b"%08x" % random.getrandbits(32)
-        sock.sendto(cookie + b" " + bencode(body), ("127.0.0.1", port))
-        data, _ = sock.recvfrom(65536)
-        return data[len(cookie) + 1:]
+        request = cookie + b" " + bencode(body)
+        for attempt in range(attempts):
+            sock.sendto(request, ("127.0.0.1", port))
+            try:
+                while True:
+                    data, _ = sock.recvfrom(65536)
+                    if data.startswith(cookie + b" "):
+                        return data[len(cookie) + 1:]
+            except TimeoutError:
+                if attempt == attempts - 1:
+                    raise
 
 
 def relay_port(reply):
@@ -119,7 +129,7 @@ def start_ng_relay(command, ng_port):
     relay = start_pinned(command)
     for _ in range(100):
         try:
-            ng(ng_port, {"command": "ping"}, timeout=0.1)
+            ng(ng_port, {"command": "ping"}, timeout=0.1, attempts=1)
             return relay
         except OSError:
             time.sleep(0.1)
