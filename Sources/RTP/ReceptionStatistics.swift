@@ -24,6 +24,59 @@ public struct ReceptionStatistics: Sendable, Equatable {
 
     public init() {}
 
+    /// What lets another counter (the kernel fast path) carry on from a validated source exactly
+    /// where this one is, and hand back where it got to.
+    public struct Continuation: Sendable, Equatable {
+        public var ssrc: UInt32
+        public var baseSequence: UInt32
+        public var maxSequence: UInt16
+        public var cycles: UInt32
+        public var received: UInt64
+        /// RFC 3550 A.1's `bad_seq`: the sequence number a jump must continue with to restart.
+        public var badSequence: UInt32
+        /// The last packet's transit time, nil before there is one.
+        public var lastTransit: Int64?
+        /// Jitter scaled by 16.
+        public var scaledJitter: UInt64
+
+        public init(
+            ssrc: UInt32, baseSequence: UInt32, maxSequence: UInt16, cycles: UInt32, received: UInt64,
+            badSequence: UInt32, lastTransit: Int64?, scaledJitter: UInt64
+        ) {
+            self.ssrc = ssrc
+            self.baseSequence = baseSequence
+            self.maxSequence = maxSequence
+            self.cycles = cycles
+            self.received = received
+            self.badSequence = badSequence
+            self.lastTransit = lastTransit
+            self.scaledJitter = scaledJitter
+        }
+    }
+
+    /// Where the counting stands, nil while the source is not validated yet (no packet, or still
+    /// on probation): only a validated source can be carried on elsewhere.
+    public var continuation: Continuation? {
+        guard started, probation == 0 else { return nil }
+        return Continuation(
+            ssrc: ssrc, baseSequence: baseSequence, maxSequence: maxSequence, cycles: cycles, received: received,
+            badSequence: badSequence, lastTransit: hasTransit ? lastTransit : nil, scaledJitter: scaledJitter)
+    }
+
+    /// Statistics that carry on from `continuation`.
+    public init(continuing continuation: Continuation) {
+        ssrc = continuation.ssrc
+        baseSequence = continuation.baseSequence
+        maxSequence = continuation.maxSequence
+        cycles = continuation.cycles
+        received = continuation.received
+        badSequence = continuation.badSequence
+        started = true
+        lastTransit = continuation.lastTransit ?? 0
+        hasTransit = continuation.lastTransit != nil
+        scaledJitter = continuation.scaledJitter
+    }
+
     /// The source's SSRC and the highest sequence number received from it, nil before its first packet.
     public var latest: (ssrc: UInt32, sequenceNumber: UInt16)? { started ? (ssrc, maxSequence) : nil }
 

@@ -1,0 +1,122 @@
+#include "CSpillwayKernel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static __thread char last_message[512];
+
+static int keep_warning(enum libbpf_print_level level, const char *format, va_list arguments) {
+    if (level == LIBBPF_DEBUG) return 0;
+    char line[512];
+    int length = vsnprintf(line, sizeof(line), format, arguments);
+    /* Keep the last non-empty line: the verifier's or libbpf's reason. */
+    if (length > 1) {
+        while (length > 0 && line[length - 1] == '\n') line[--length] = 0;
+        snprintf(last_message, sizeof(last_message), "%s", line);
+    }
+    return 0;
+}
+
+const char *spw_kernel_last_message(void) { return last_message; }
+
+int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *program_fd, int *forwards_fd,
+                    int *totals_fd) {
+    last_message[0] = 0;
+    libbpf_set_print(keep_warning);
+    LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "spw_forward");
+    struct bpf_object *opened = bpf_object__open_mem(spw_forward_object, spw_forward_object_size, &options);
+    if (!opened) return -errno;
+    struct bpf_map *forwards = bpf_object__find_map_by_name(opened, "spw_forwards");
+    struct bpf_map *totals = bpf_object__find_map_by_name(opened, "spw_totals");
+    struct bpf_program *program = bpf_object__find_program_by_name(opened, "spw_forward");
+    int failure = (!forwards || !totals || !program) ? -ENOENT : bpf_map__set_max_entries(forwards, max_entries);
+    if (!failure) failure = bpf_object__load(opened);
+    if (failure) {
+        bpf_object__close(opened);
+        return failure < 0 ? failure : -failure;
+    }
+    *object = opened;
+    *program_fd = bpf_program__fd(program);
+    *forwards_fd = bpf_map__fd(forwards);
+    *totals_fd = bpf_map__fd(totals);
+    return 0;
+}
+
+void spw_kernel_unload(struct bpf_object *object) { bpf_object__close(object); }
+
+int spw_kernel_attach(int ifindex, int program_fd, uint32_t handle, uint32_t priority, bool *created_hook) {
+    last_message[0] = 0;
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+    int created = bpf_tc_hook_create(&hook);
+    if (created && created != -EEXIST) return created;
+    *created_hook = created == 0;
+    LIBBPF_OPTS(bpf_tc_opts, options, .handle = handle, .priority = priority, .prog_fd = program_fd,
+                .flags = BPF_TC_F_REPLACE);
+    return bpf_tc_attach(&hook, &options);
+}
+
+int spw_kernel_detach(int ifindex, uint32_t handle, uint32_t priority, bool destroy_hook) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, options, .handle = handle, .priority = priority);
+    int failure = bpf_tc_detach(&hook, &options);
+    if (destroy_hook) {
+        hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+        int destroyed = bpf_tc_hook_destroy(&hook);
+        if (!failure) failure = destroyed;
+    }
+    return failure;
+}
+
+int spw_kernel_attached_program(int ifindex, uint32_t handle, uint32_t priority, uint32_t *program_id) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, options, .handle = handle, .priority = priority);
+    int failure = bpf_tc_query(&hook, &options);
+    if (failure) return failure;
+    *program_id = options.prog_id;
+    return 0;
+}
+
+int spw_kernel_program_name(uint32_t program_id, char *name, uint32_t size) {
+    int descriptor = bpf_prog_get_fd_by_id(program_id);
+    if (descriptor < 0) return -errno;
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    uint32_t length = sizeof(info);
+    int failure = bpf_obj_get_info_by_fd(descriptor, &info, &length);
+    close(descriptor);
+    if (failure) return -errno;
+    snprintf(name, size, "%s", info.name);
+    return 0;
+}
+
+int spw_kernel_install(int forwards_fd, const struct spw_forward_key *key, const struct spw_forward_entry *entry) {
+    return bpf_map_update_elem(forwards_fd, key, entry, BPF_ANY) ? -errno : 0;
+}
+
+int spw_kernel_read(int forwards_fd, const struct spw_forward_key *key, struct spw_forward_entry *entry) {
+    return bpf_map_lookup_elem_flags(forwards_fd, key, entry, BPF_F_LOCK) ? -errno : 0;
+}
+
+int spw_kernel_take(int forwards_fd, const struct spw_forward_key *key, struct spw_forward_entry *entry) {
+    return bpf_map_lookup_and_delete_elem_flags(forwards_fd, key, entry, BPF_F_LOCK) ? -errno : 0;
+}
+
+int spw_kernel_totals(int totals_fd, struct spw_forward_totals *totals) {
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return cpus < 0 ? cpus : -EINVAL;
+    struct spw_forward_totals per_cpu[cpus];
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(totals_fd, &zero, per_cpu)) return -errno;
+    totals->packets = 0;
+    totals->bytes = 0;
+    for (int cpu = 0; cpu < cpus; cpu++) {
+        totals->packets += per_cpu[cpu].packets;
+        totals->bytes += per_cpu[cpu].bytes;
+    }
+    return 0;
+}

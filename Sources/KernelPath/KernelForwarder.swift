@@ -1,0 +1,169 @@
+import CSpillwayKernel
+import PacketIO
+import RTP
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Whether a node forwards latched plain streams in the kernel.
+public enum KernelForwardingMode: String, Sendable, CaseIterable {
+    /// Required: the node does not start without the program attached.
+    case on
+    /// Userspace only.
+    case off
+    /// In the kernel where the program loads and attaches, otherwise userspace (the reason is logged).
+    case auto
+}
+
+/// The kernel fast path of one node: its eBPF program loaded, attached to the TC ingress hook of
+/// the network devices its media arrives on, and the forwarding map the media workers keep.
+///
+/// The map's calls are system calls on descriptors the kernel serialises, so one forwarder is
+/// shared by every worker and the control plane.
+public final class KernelForwarder: Sendable {
+    /// The devices the program is attached to.
+    public let devices: [NetworkDevice]
+    /// The TC filter handle: the same for every start of one node, different between nodes, so that
+    /// several nodes share a host and a restarted node replaces what it left behind.
+    public let filterHandle: UInt32
+    /// How many entries the forwarding map holds.
+    public let capacity: Int
+    private let object: Mutex<OpaquePointer?>
+    private let programDescriptor: Int32
+    private let forwardsDescriptor: Int32
+    private let totalsDescriptor: Int32
+    /// Devices whose clsact qdisc this node created, removed again at stop.
+    private let createdHooks: Set<Int32>
+    private let egress = EgressDevices()
+
+    /// The TC filter priority every node uses.
+    public static let filterPriority: UInt32 = 0x5350
+
+    /// Loads the program with a map of `capacity` entries and attaches it to `devices`. A filter a
+    /// crashed start of the same node left on a device is replaced.
+    public init(devices: [NetworkDevice], capacity: Int, nodeID: String) throws(KernelForwardingError) {
+        precondition(!devices.isEmpty, "the kernel fast path needs a device to attach to")
+        var object: OpaquePointer?
+        var program: Int32 = -1
+        var forwards: Int32 = -1
+        var totals: Int32 = -1
+        let loaded = spw_kernel_load(UInt32(clamping: max(capacity, 1)), &object, &program, &forwards, &totals)
+        guard loaded == 0, let object else { throw .loadFailed(errno: -loaded, detail: Self.libbpfMessage()) }
+        let handle = Self.filterHandle(for: nodeID)
+        var created: Set<Int32> = []
+        for device in devices {
+            var createdHook = false
+            let attached = spw_kernel_attach(device.index, program, handle, Self.filterPriority, &createdHook)
+            if createdHook { created.insert(device.index) }
+            guard attached == 0 else {
+                let detail = Self.libbpfMessage()
+                for done in devices.prefix(while: { $0 != device }) {
+                    _ = spw_kernel_detach(done.index, handle, Self.filterPriority, created.contains(done.index))
+                }
+                if createdHook { _ = spw_kernel_detach(device.index, handle, Self.filterPriority, true) }
+                spw_kernel_unload(object)
+                throw .attachFailed(device: device.name, errno: -attached, detail: detail)
+            }
+        }
+        self.devices = devices
+        self.filterHandle = handle
+        self.capacity = capacity
+        self.object = Mutex(object)
+        programDescriptor = program
+        forwardsDescriptor = forwards
+        totalsDescriptor = totals
+        createdHooks = created
+    }
+
+    /// Detaches the program from every device (removing the clsact qdiscs it created) and unloads
+    /// it with its maps. Later calls do nothing.
+    public func stop() {
+        object.withLock { object in
+            guard let loaded = object else { return }
+            for device in devices {
+                _ = spw_kernel_detach(
+                    device.index, filterHandle, Self.filterPriority, createdHooks.contains(device.index))
+            }
+            spw_kernel_unload(loaded)
+            object = nil
+        }
+    }
+
+    deinit { stop() }
+
+    /// Installs (or replaces) the entry for `route`, its RTP reception carried on from `reception`.
+    /// Returns the errno when the map refused it (full: E2BIG).
+    public func install(_ route: KernelRoute, continuing reception: ReceptionStatistics.Continuation?) -> Int32? {
+        var key = route.key
+        var entry = route.entry(continuing: reception, egress: egress.device(toward:))
+        let result = spw_kernel_install(forwardsDescriptor, &key, &entry)
+        return result == 0 ? nil : -result
+    }
+
+    /// Removes the entry for `local` and returns what it counted; nil when there was none.
+    public func take(_ local: SocketAddress) -> KernelFigures? {
+        var key = KernelRoute.key(for: local)
+        var entry = spw_forward_entry()
+        return spw_kernel_take(forwardsDescriptor, &key, &entry) == 0 ? KernelFigures(entry) : nil
+    }
+
+    /// What the entry for `local` has counted so far; nil when there is none.
+    public func read(_ local: SocketAddress) -> KernelFigures? {
+        var key = KernelRoute.key(for: local)
+        var entry = spw_forward_entry()
+        return spw_kernel_read(forwardsDescriptor, &key, &entry) == 0 ? KernelFigures(entry) : nil
+    }
+
+    /// Packets and payload bytes the program has forwarded since it was loaded.
+    public func totals() -> (packets: UInt64, bytes: UInt64) {
+        var totals = spw_forward_totals()
+        guard spw_kernel_totals(totalsDescriptor, &totals) == 0 else { return (0, 0) }
+        return (totals.packets, totals.bytes)
+    }
+
+    /// The name of the program attached to `device` as `nodeID`'s filter; nil when none is.
+    public static func attachedProgram(on device: NetworkDevice, nodeID: String) -> String? {
+        var programID: UInt32 = 0
+        guard spw_kernel_attached_program(device.index, filterHandle(for: nodeID), filterPriority, &programID) == 0
+        else { return nil }
+        var name = [CChar](repeating: 0, count: 64)
+        guard spw_kernel_program_name(programID, &name, UInt32(name.count)) == 0 else { return nil }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// FNV-1a of the node's ID, never 0 (which asks the kernel to pick a handle).
+    static func filterHandle(for nodeID: String) -> UInt32 {
+        var hash: UInt32 = 0x811C_9DC5
+        for byte in nodeID.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        return hash == 0 ? 1 : hash
+    }
+
+    private static func libbpfMessage() -> String { String(cString: spw_kernel_last_message()) }
+}
+
+/// Why the kernel fast path could not start.
+public enum KernelForwardingError: Error, Sendable, CustomStringConvertible {
+    case loadFailed(errno: Int32, detail: String)
+    case attachFailed(device: String, errno: Int32, detail: String)
+    case noDevice(address: String)
+
+    public var description: String {
+        switch self {
+        case .loadFailed(let code, let detail):
+            "the kernel fast path's eBPF program did not load: \(Self.reason(code, detail)). It needs Linux 5.14 or later, root or CAP_BPF with CAP_NET_ADMIN, and bpf() allowed by the container's seccomp profile"
+        case .attachFailed(let device, let code, let detail):
+            "the kernel fast path could not attach to the TC ingress hook of \(device): \(Self.reason(code, detail)). It needs CAP_NET_ADMIN; check that the device exists and is not managed by a tool that removes foreign TC filters"
+        case .noDevice(let address):
+            "no network device holds the media address \(address), so the kernel fast path has nowhere to attach; name the devices with kernel-forwarding-devices"
+        }
+    }
+
+    private static func reason(_ code: Int32, _ detail: String) -> String {
+        let text = String(cString: strerror(code))
+        return detail.isEmpty ? text : "\(text) (libbpf: \(detail))"
+    }
+}
