@@ -114,7 +114,8 @@ let package = Package(
         .target(
             name: "SpillwayNode",
             dependencies: [
-                "ServiceEdge", "CallStore", "MediaPlane", "NGProtocol", "Cluster", "Bencode", "Capture", "H323",
+                "ServiceEdge", "CallStore", "MediaPlane", "KernelPath", "NGProtocol", "Cluster", "Bencode", "Capture",
+                "H323",
                 "H323Edge",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

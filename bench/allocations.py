@@ -33,7 +33,7 @@ def main():
     log_path = os.path.join(BIN, "allocations.log")
     with open(log_path, "w") as log:
         relay = subprocess.Popen(["taskset", "-c", "0", args.binary, "serve", "--ng", "127.0.0.1:42400",
-                                  "--port-range", "43400-43499", "--log-level", "error"],
+                                  "--port-range", "43400-43499", "--log-level", "error", "--kernel-forwarding", "off"],
                                  env=dict(os.environ, LD_PRELOAD=shim), stderr=log)
     try:
         time.sleep(1)

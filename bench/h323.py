@@ -166,6 +166,7 @@ def setup_load(target, setup, release, calls, concurrency):
 def node_command(binary, ports, media_timeout=600):
     return [binary, "serve", "--node-id", "bench", "--ng", "127.0.0.1:%d" % NG_PORT, "--media-ip", MEDIA_IP,
             "--port-range", ports, "--workers", "1", "--media-timeout", str(media_timeout), "--log-level", "error",
+            "--kernel-forwarding", "off",
             "--call-signal", "%s:%d" % (NODE_IP, SIGNAL_PORT), "--h323-route", "555=%s:%d" % (CALLEE_IP, CALLEE_SIGNAL_PORT)]
 
 

@@ -349,7 +349,7 @@ def main():
     commands = {"spillway": lambda port, ports: spillway_command(options.binary, port, ports),
                 "spillway-epoll": lambda port, ports: spillway_command(options.binary, port, ports) + ["--data-plane", "epoll"],
                 "rtpengine": lambda port, ports: rtpengine_command(port, ports),
-                "baseline": lambda port, ports: spillway_command(options.baseline, port, ports)}
+                "baseline": lambda port, ports: spillway_command(options.baseline, port, ports, kernel_forwarding=None)}
     results = {name: [] for name in names}
     for run in range(options.runs):
         order = names[run % len(names):] + names[:run % len(names)]

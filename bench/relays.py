@@ -97,9 +97,12 @@ def blast(send_port, recv_port, relay_ports, seconds, srtp_key=None, rate=0):
     return json.loads(out.stdout)
 
 
-def spillway_command(binary, ng_port, ports=(43000, 43299)):
-    return [binary, "serve", "--ng", "127.0.0.1:%d" % ng_port, "--port-range", "%d-%d" % ports, "--workers", "1",
-            "--media-timeout", "3600", "--drain-grace", "0", "--log-level", "error"]
+def spillway_command(binary, ng_port, ports=(43000, 43299), kernel_forwarding="off"):
+    """A one-worker node; userspace only unless `kernel_forwarding` says otherwise (None: the flag is
+    left out, for builds older than the kernel fast path)."""
+    command = [binary, "serve", "--ng", "127.0.0.1:%d" % ng_port, "--port-range", "%d-%d" % ports, "--workers", "1",
+               "--media-timeout", "3600", "--drain-grace", "0", "--log-level", "error"]
+    return command + (["--kernel-forwarding", kernel_forwarding] if kernel_forwarding else [])
 
 
 def rtpengine_command(ng_port, ports=(43600, 43899)):

@@ -27,8 +27,9 @@ public enum KernelForwardingMode: String, Sendable, CaseIterable {
 public final class KernelForwarder: Sendable {
     /// The devices the program is attached to.
     public let devices: [NetworkDevice]
-    /// The TC filter handle: the same for every start of one node, different between nodes, so that
-    /// several nodes share a host and a restarted node replaces what it left behind.
+    /// The TC filter handle, from the node's owner name: the same for every start of one node,
+    /// different between nodes, so that several nodes share a host and a restarted node replaces
+    /// what it left behind.
     public let filterHandle: UInt32
     /// How many entries the forwarding map holds.
     public let capacity: Int
@@ -43,9 +44,10 @@ public final class KernelForwarder: Sendable {
     /// The TC filter priority every node uses.
     public static let filterPriority: UInt32 = 0x5350
 
-    /// Loads the program with a map of `capacity` entries and attaches it to `devices`. A filter a
-    /// crashed start of the same node left on a device is replaced.
-    public init(devices: [NetworkDevice], capacity: Int, nodeID: String) throws(KernelForwardingError) {
+    /// Loads the program with a map of `capacity` entries and attaches it to `devices` as `owner`'s
+    /// filter. `owner` names the node on this host (its ID and NG address: no two running nodes
+    /// share both); a filter a crashed start of the same node left on a device is replaced.
+    public init(devices: [NetworkDevice], capacity: Int, owner: String) throws(KernelForwardingError) {
         precondition(!devices.isEmpty, "the kernel fast path needs a device to attach to")
         var object: OpaquePointer?
         var program: Int32 = -1
@@ -53,7 +55,7 @@ public final class KernelForwarder: Sendable {
         var totals: Int32 = -1
         let loaded = spw_kernel_load(UInt32(clamping: max(capacity, 1)), &object, &program, &forwards, &totals)
         guard loaded == 0, let object else { throw .loadFailed(errno: -loaded, detail: Self.libbpfMessage()) }
-        let handle = Self.filterHandle(for: nodeID)
+        let handle = Self.filterHandle(for: owner)
         var created: Set<Int32> = []
         for device in devices {
             var createdHook = false
@@ -99,7 +101,7 @@ public final class KernelForwarder: Sendable {
     /// Returns the errno when the map refused it (full: E2BIG).
     public func install(_ route: KernelRoute, continuing reception: ReceptionStatistics.Continuation?) -> Int32? {
         var key = route.key
-        var entry = route.entry(continuing: reception, egress: egress.device(toward:))
+        var entry = route.entry(continuing: reception, egress: egress.egress(toward:))
         let result = spw_kernel_install(forwardsDescriptor, &key, &entry)
         return result == 0 ? nil : -result
     }
@@ -125,20 +127,20 @@ public final class KernelForwarder: Sendable {
         return (totals.packets, totals.bytes)
     }
 
-    /// The name of the program attached to `device` as `nodeID`'s filter; nil when none is.
-    public static func attachedProgram(on device: NetworkDevice, nodeID: String) -> String? {
+    /// The name of the program attached to `device` as `owner`'s filter; nil when none is.
+    public static func attachedProgram(on device: NetworkDevice, owner: String) -> String? {
         var programID: UInt32 = 0
-        guard spw_kernel_attached_program(device.index, filterHandle(for: nodeID), filterPriority, &programID) == 0
+        guard spw_kernel_attached_program(device.index, filterHandle(for: owner), filterPriority, &programID) == 0
         else { return nil }
         var name = [CChar](repeating: 0, count: 64)
         guard spw_kernel_program_name(programID, &name, UInt32(name.count)) == 0 else { return nil }
         return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// FNV-1a of the node's ID, never 0 (which asks the kernel to pick a handle).
-    static func filterHandle(for nodeID: String) -> UInt32 {
+    /// FNV-1a of the owner's name, never 0 (which asks the kernel to pick a handle).
+    static func filterHandle(for owner: String) -> UInt32 {
         var hash: UInt32 = 0x811C_9DC5
-        for byte in nodeID.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        for byte in owner.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
         return hash == 0 ? 1 : hash
     }
 
@@ -150,6 +152,7 @@ public enum KernelForwardingError: Error, Sendable, CustomStringConvertible {
     case loadFailed(errno: Int32, detail: String)
     case attachFailed(device: String, errno: Int32, detail: String)
     case noDevice(address: String)
+    case unknownDevice(name: String)
 
     public var description: String {
         switch self {
@@ -158,7 +161,9 @@ public enum KernelForwardingError: Error, Sendable, CustomStringConvertible {
         case .attachFailed(let device, let code, let detail):
             "the kernel fast path could not attach to the TC ingress hook of \(device): \(Self.reason(code, detail)). It needs CAP_NET_ADMIN; check that the device exists and is not managed by a tool that removes foreign TC filters"
         case .noDevice(let address):
-            "no network device holds the media address \(address), so the kernel fast path has nowhere to attach; name the devices with kernel-forwarding-devices"
+            "no network device holds the media address \(address), so the kernel fast path has nowhere to attach; name the devices with kernel-device"
+        case .unknownDevice(let name):
+            "kernel-device names \(name), which this host has no network device called; `ip link` lists them"
         }
     }
 

@@ -75,7 +75,7 @@ public struct KernelRoute: Sendable, Equatable {
 
     /// The map entry, its reception state carried on from `reception` (RTP routes).
     func entry(
-        continuing reception: ReceptionStatistics.Continuation?, egress: (SocketAddress) -> Int32
+        continuing reception: ReceptionStatistics.Continuation?, egress: (SocketAddress) -> EgressDevices.Egress
     ) -> spw_forward_entry {
         var entry = spw_forward_entry()
         entry.flags =
@@ -102,9 +102,13 @@ public struct KernelRoute: Sendable, Equatable {
         return entry
     }
 
-    private static func target(_ target: Target, egress: (SocketAddress) -> Int32) -> spw_forward_target {
+    private static func target(
+        _ target: Target, egress: (SocketAddress) -> EgressDevices.Egress
+    ) -> spw_forward_target {
         var result = spw_forward_target()
-        result.ifindex = UInt32(bitPattern: egress(target.destination))
+        let way = egress(target.destination)
+        result.ifindex = UInt32(bitPattern: way.device)
+        result.loopback = way.isLoopback ? 1 : 0
         target.source.copyAddress(into: &result.source)
         target.destination.copyAddress(into: &result.destination)
         result.source_port = target.source.port.bigEndian

@@ -77,39 +77,46 @@ private struct IPBytes {
 }
 
 /// Which way a forwarded packet leaves this host: the device the kernel routes its destination
-/// through, or nowhere when the destination is one of the host's own addresses. The routing
-/// table is read through a connected UDP socket (the source address the kernel picks names the
-/// device), and answers are kept for a while: installs come in bursts and ask about the same few
-/// gateways.
+/// through, or lo when the destination is one of the host's own addresses. The routing table is
+/// read through a connected UDP socket (the source address the kernel picks names the device),
+/// and answers are kept for a while: installs come in bursts and ask about the same few gateways.
 final class EgressDevices: Sendable {
-    private struct Answer {
+    /// A device index, and whether it is lo.
+    struct Egress: Equatable {
         var device: Int32
+        var isLoopback: Bool
+    }
+
+    private struct Answer {
+        var egress: Egress
         var expiresNanos: UInt64
     }
+
+    private let loopback = Egress(device: Int32(if_nametoindex("lo")), isLoopback: true)
 
     private let answers = Mutex<[String: Answer]>([:])
     private static let lifetimeNanos: UInt64 = 10_000_000_000
 
-    /// The index of the device packets to `destination` leave by; 0 when it is this host's own.
-    func device(toward destination: SocketAddress) -> Int32 {
+    /// The device packets to `destination` leave by.
+    func egress(toward destination: SocketAddress) -> Egress {
         let ip = destination.ip
         let now = Self.monotonicNanos()
-        if let answer = answers.withLock({ $0[ip] }), answer.expiresNanos > now { return answer.device }
-        let device = Self.resolve(destination)
+        if let answer = answers.withLock({ $0[ip] }), answer.expiresNanos > now { return answer.egress }
+        let egress = resolve(destination)
         answers.withLock { answers in
             if answers.count > 4096 { answers.removeAll(keepingCapacity: true) }
-            answers[ip] = Answer(device: device, expiresNanos: now + Self.lifetimeNanos)
+            answers[ip] = Answer(egress: egress, expiresNanos: now + Self.lifetimeNanos)
         }
-        return device
+        return egress
     }
 
-    private static func resolve(_ destination: SocketAddress) -> Int32 {
+    private func resolve(_ destination: SocketAddress) -> Egress {
         let ip = destination.ip
-        if ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.") { return 0 }
+        if ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.") { return loopback }
         // A destination that is one of the host's addresses: the connected socket's source is
         // the destination itself.
         let descriptor = socket(destination.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard descriptor >= 0 else { return 0 }
+        guard descriptor >= 0 else { return loopback }
         defer { close(descriptor) }
         var target = destination
         if target.port == 0 { target.port = 9 }
@@ -117,16 +124,18 @@ final class EgressDevices: Sendable {
         let connected = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, target.length) }
         }
-        guard connected == 0 else { return 0 }
+        guard connected == 0 else { return loopback }
         var local = sockaddr_in6()
         var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
         let named = withUnsafeMutablePointer(to: &local) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
         }
-        guard named == 0 else { return 0 }
+        guard named == 0 else { return loopback }
         let source = SocketAddress(copying: &local, length: length)
-        if source.hasSameHost(as: destination) { return 0 }
-        return NetworkDevice.holding(ip: source.ip)?.index ?? 0
+        guard !source.hasSameHost(as: destination), let device = NetworkDevice.holding(ip: source.ip) else {
+            return loopback
+        }
+        return Egress(device: device.index, isLoopback: device.index == loopback.device)
     }
 
     private static func monotonicNanos() -> UInt64 {

@@ -23,9 +23,9 @@ import Glibc
     }
 
     @Test func aRouteForwardsItsPeersRTPRewrittenAndCountsIt() throws {
-        let forwarder = try KernelForwarder(devices: [Self.loopback], capacity: 16, nodeID: "kernel-test")
+        let forwarder = try KernelForwarder(devices: [Self.loopback], capacity: 16, owner: "kernel-test")
         defer { forwarder.stop() }
-        #expect(KernelForwarder.attachedProgram(on: Self.loopback, nodeID: "kernel-test") == "spw_forward")
+        #expect(KernelForwarder.attachedProgram(on: Self.loopback, owner: "kernel-test") == "spw_forward")
 
         let caller = try UDPPeer(bindingTo: "127.0.0.70", port: 24710)
         let callee = try UDPPeer(bindingTo: "127.0.0.70", port: 24711)
@@ -79,13 +79,13 @@ import Glibc
     }
 
     @Test func stopDetachesTheProgramAndARestartReplacesALeftOverFilter() throws {
-        let first = try KernelForwarder(devices: [Self.loopback], capacity: 4, nodeID: "kernel-restart")
+        let first = try KernelForwarder(devices: [Self.loopback], capacity: 4, owner: "kernel-restart")
         // A second start of the same node (as after a crash: the first never detached) replaces
         // the filter rather than stacking another.
-        let second = try KernelForwarder(devices: [Self.loopback], capacity: 4, nodeID: "kernel-restart")
-        #expect(KernelForwarder.attachedProgram(on: Self.loopback, nodeID: "kernel-restart") == "spw_forward")
+        let second = try KernelForwarder(devices: [Self.loopback], capacity: 4, owner: "kernel-restart")
+        #expect(KernelForwarder.attachedProgram(on: Self.loopback, owner: "kernel-restart") == "spw_forward")
         second.stop()
-        #expect(KernelForwarder.attachedProgram(on: Self.loopback, nodeID: "kernel-restart") == nil)
+        #expect(KernelForwarder.attachedProgram(on: Self.loopback, owner: "kernel-restart") == nil)
         first.stop()
     }
 }

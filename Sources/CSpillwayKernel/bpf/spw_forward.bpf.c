@@ -193,13 +193,14 @@ static __always_inline int rewrite(struct __sk_buff *skb, const struct headers *
 }
 
 /*
- * Sends the rewritten packet on: up the stack when the receiver is on this host (on lo, every
- * forward), else out of the device the node chose, the neighbour's MAC address filled in by the
- * kernel. (bpf_fib_lookup cannot choose it here: it refuses while IP forwarding is off, and a
- * relay is no router.)
+ * Sends the rewritten packet on, as the stack would have sent the node's copy: out of lo when the
+ * receiver is on this host, else out of the device the node chose, the neighbour's MAC address
+ * filled in by the kernel. Either way it leaves through a device's egress, where packet captures
+ * see it. (bpf_fib_lookup cannot choose the device here: it refuses while IP forwarding is off,
+ * and a relay is no router.)
  */
 static __always_inline int send_on(const struct spw_forward_target *target) {
-    if (target->ifindex == 0) return TC_ACT_OK;
+    if (target->loopback) return bpf_redirect(target->ifindex, 0);
     return bpf_redirect_neigh(target->ifindex, 0, 0, 0);
 }
 

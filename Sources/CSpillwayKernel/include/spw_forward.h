@@ -35,7 +35,8 @@ struct spw_forward_target {
     __u32 destination[4];
     __u16 source_port;
     __u16 destination_port;
-    __u32 ifindex; /* the device to send it out of; 0: the receiver is on this host */
+    __u32 ifindex;  /* the device to send it out of (lo when the receiver is on this host) */
+    __u32 loopback; /* ifindex is lo: no neighbour to resolve */
 };
 
 /* RFC 3550 A.1/A.8 reception state of the forwarded source, carried on from what the node had

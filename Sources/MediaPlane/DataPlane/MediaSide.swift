@@ -1,3 +1,4 @@
+import KernelPath
 import RTP
 import SRTP
 
@@ -128,6 +129,10 @@ struct MediaSideState {
     var localRTP = SocketAddress.unset
     var localRTCP = SocketAddress.unset
     var recorder: (any PacketRecorder)?
+    /// The kernel fast path's routes for what this side's peer sends, on the RTP port and on the
+    /// RTCP port: nil while userspace carries those packets.
+    var kernelRTP: KernelRoute?
+    var kernelRTCP: KernelRoute?
 
     struct Tally {
         var rtpPackets: UInt64 = 0
@@ -208,6 +213,20 @@ struct MediaSideState {
         if sendsConnected { return (connectedRTPDescriptor, .unset) }
         guard rtpDescriptor >= 0, peerRTP.isSet, peerRTP.port != 0 else { return nil }
         return (rtpDescriptor, peerRTP)
+    }
+
+    /// Adds what the kernel fast path counted for a route of this side, and carries the reception
+    /// statistics on from where the kernel left them.
+    mutating func absorb(_ figures: KernelFigures) {
+        tally.rtpPackets &+= figures.rtpPackets
+        tally.rtpBytes &+= figures.rtpBytes
+        tally.rtcpPackets &+= figures.rtcpPackets
+        tally.rtcpBytes &+= figures.rtcpBytes
+        tally.forwarded &+= figures.forwarded
+        tally.frames &+= figures.frames
+        tally.drops[PacketDropReason.noDestination.rawValue] &+= figures.noDestination
+        tally.lastPacketNanos = max(tally.lastPacketNanos, figures.lastPacketNanos)
+        if let continuation = figures.reception { reception = ReceptionStatistics(continuing: continuation) }
     }
 
     /// Writes the tallies to the shared counters. Single writer: relaxed stores suffice.

@@ -1,3 +1,4 @@
+import KernelPath
 import RTP
 import Synchronization
 
@@ -28,6 +29,10 @@ public final class StreamCounters: Sendable {
     /// The extended highest RTP sequence number received (RFC 3550 A.1: cycles and sequence
     /// number): a stream's SRTP rollover counter is its upper half.
     let extendedSequence = Atomic<UInt32>(0)
+    /// The kernel fast path's entries counting this side, if any. The worker holds the lock while
+    /// it hands a route between the kernel and itself (taking the entry's figures into its
+    /// tallies and publishing them), so a reader holding it counts every packet exactly once.
+    let kernelRoutes = Mutex<KernelCounting>(KernelCounting())
     private let currentClockRate: Atomic<UInt32>
 
     public init(clockRate: UInt32) {
@@ -42,8 +47,31 @@ public final class StreamCounters: Sendable {
         set { currentClockRate.store(newValue, ordering: .relaxed) }
     }
 
-    /// A consistent-enough copy for reporting.
+    /// Stops the kernel fast path forwarding this side at once, without waiting for its worker
+    /// (the call ended); what it counted stays in the figures.
+    public func closeKernelRoutes() {
+        kernelRoutes.withLock { $0.close() }
+    }
+
+    /// CLOCK_MONOTONIC nanoseconds of the last packet received, in userspace or in the kernel; 0
+    /// before the first.
+    public var lastPacketTime: UInt64 {
+        let userspace = lastPacketNanos.load(ordering: .relaxed)
+        return kernelRoutes.withLock { routes in
+            routes.figures().reduce(userspace) { max($0, $1.lastPacketNanos) }
+        }
+    }
+
+    /// A consistent-enough copy for reporting, with what the kernel fast path counted.
     public func snapshot() -> StreamStatistics {
+        kernelRoutes.withLock { routes in
+            var statistics = userspaceSnapshot()
+            for figures in routes.figures() { statistics.add(figures, clockRate: clockRate) }
+            return statistics
+        }
+    }
+
+    private func userspaceSnapshot() -> StreamStatistics {
         var dropped: [PacketDropReason: UInt64] = [:]
         for reason in PacketDropReason.allCases {
             let count = drops[reason.rawValue].load(ordering: .relaxed)
@@ -66,6 +94,33 @@ public final class StreamCounters: Sendable {
             drops: dropped,
             latchedSource: latchedSource.withLock { $0 }
         )
+    }
+}
+
+/// Which kernel fast path entries count a side, by their local addresses.
+struct KernelCounting {
+    var forwarder: KernelForwarder?
+    var rtp: SocketAddress?
+    var rtcp: SocketAddress?
+    /// Set once the control plane removed the side's entries (its call ended): the worker must not
+    /// install new ones.
+    private(set) var isClosed = false
+    /// What the entries removed by the control plane had counted.
+    private var closedFigures: [KernelFigures] = []
+
+    /// What the entries have counted so far.
+    func figures() -> [KernelFigures] {
+        guard let forwarder else { return closedFigures }
+        return closedFigures + [rtp, rtcp].compactMap { local in local.flatMap { forwarder.read($0) } }
+    }
+
+    /// Removes the entries, keeping what they counted, and refuses new ones.
+    mutating func close() {
+        isClosed = true
+        guard let forwarder else { return }
+        closedFigures += [rtp, rtcp].compactMap { local in local.flatMap { forwarder.take($0) } }
+        rtp = nil
+        rtcp = nil
     }
 }
 
@@ -118,6 +173,26 @@ public struct StreamStatistics: Sendable, Equatable {
     }
 
     public var droppedPackets: UInt64 { drops.values.reduce(0, +) }
+
+    /// Adds what a kernel fast path entry counted since it was installed; an RTP entry's
+    /// reception state replaces the userspace one it carried on from (its jitter is in units of
+    /// `clockRate`).
+    mutating func add(_ figures: KernelFigures, clockRate: UInt32) {
+        rtpPackets += figures.rtpPackets
+        rtpBytes += figures.rtpBytes
+        rtcpPackets += figures.rtcpPackets
+        rtcpBytes += figures.rtcpBytes
+        forwardedPackets += figures.forwarded
+        frames += figures.frames
+        lastPacketNanos = max(lastPacketNanos, figures.lastPacketNanos)
+        if figures.noDestination > 0 { drops[.noDestination, default: 0] += figures.noDestination }
+        guard let continuation = figures.reception else { return }
+        let reception = ReceptionStatistics(continuing: continuation)
+        expected = reception.expected
+        lost = reception.lost
+        ssrc = reception.ssrc
+        if clockRate > 0 { jitterMilliseconds = Double(reception.jitter) * 1000 / Double(clockRate) }
+    }
 
     /// Adds another stream's figures (for per-call and node totals); jitter keeps the worst.
     public mutating func accumulate(_ other: StreamStatistics) {

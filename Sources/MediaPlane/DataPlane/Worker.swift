@@ -1,4 +1,5 @@
 import CSpillwayShims
+import KernelPath
 import Logging
 import RTP
 import SRTP
@@ -22,7 +23,9 @@ final class Worker: @unchecked Sendable {
     }
 
     let index: Int
-    private let logger: Logger
+    let logger: Logger
+    /// The kernel fast path the worker hands latched plain streams to, nil when it has none.
+    let kernel: KernelForwarder?
     /// The io_uring the worker runs on, nil when it runs on epoll.
     private let ring: CompletionRing?
     /// The epoll set the worker runs on, -1 when it runs on io_uring.
@@ -47,15 +50,18 @@ final class Worker: @unchecked Sendable {
     private var takenCommands: [Command] = []
     /// Whether the worker already said that it could not open a connected sibling.
     private var reportedSiblingFailure = false
+    /// Whether the worker already said that the kernel fast path refused a route.
+    var reportedKernelInstallFailure = false
 
     /// Events or completions handled per pass of the loop.
     private static let readyCapacity = 256
 
     /// Sets the worker up on `engine`; when io_uring cannot be opened, the worker runs on epoll and
     /// says why.
-    init(index: Int, engine: DataPlaneEngine, logger: Logger) throws(MediaPlaneError) {
+    init(index: Int, engine: DataPlaneEngine, kernel: KernelForwarder?, logger: Logger) throws(MediaPlaneError) {
         self.index = index
         self.logger = logger
+        self.kernel = kernel
         wakeDescriptor = spw_eventfd_create()
         guard wakeDescriptor >= 0 else { throw .workerSetupFailed(worker: index, errno: errno) }
         var ring: CompletionRing?
@@ -321,6 +327,14 @@ final class Worker: @unchecked Sendable {
         }
         let isNew = !sides[slot].active
         sides[slot].apply(configuration)
+        defer {
+            if kernel != nil {
+                sides.withUnsafeMutableBufferPointer { sides in
+                    updateKernelRoutes(of: slot, sides: sides)
+                    updateKernelRoutes(of: sides[slot].opposite, sides: sides)
+                }
+            }
+        }
         guard isNew else { return }
         if let failure = watch(configuration.rtpDescriptor, token: token(slot, .rtp)) {
             logger.error("media worker \(index) could not watch the RTP socket of slot \(slot): \(failure)")
@@ -373,9 +387,15 @@ final class Worker: @unchecked Sendable {
             )
         }
         for (descriptor, _) in sockets where descriptor >= 0 { close(descriptor) }
-        sides[slot].publish()
+        let opposite = sides[slot].opposite
+        sides.withUnsafeMutableBufferPointer { sides in
+            if kernel != nil { removeKernelRoutes(of: slot, sides: sides) }
+            sides[slot].publish()
+        }
         sides[slot].counters?.release()
         sides[slot] = MediaSideState(generation: sides[slot].generation &+ 1)
+        // The other side's packets had this side's peer as their destination.
+        if kernel != nil { sides.withUnsafeMutableBufferPointer { updateKernelRoutes(of: opposite, sides: $0) } }
     }
 
     /// Forwards what is valid of batch entries `0..<received`, which arrived on a side's socket, to
@@ -384,6 +404,7 @@ final class Worker: @unchecked Sendable {
     private func forward(slot: Int, from kind: WorkerToken.Kind, received: Int, now: UInt64) {
         guard received > 0 else { return }
         sides.withUnsafeMutableBufferPointer { sides in
+            if kernel != nil { reclaimKernelRoute(of: slot, arrivedOn: kind, sides: sides) }
             let fromRTCPSocket = kind == .rtcp
             // Every packet of a batch arrived at `now`: its RTP-clock arrival time is computed once.
             let arrival = UInt32(truncatingIfNeeded: (now / 1000) &* UInt64(sides[slot].clockRate) / 1_000_000)
@@ -418,6 +439,10 @@ final class Worker: @unchecked Sendable {
             if queued > 0 { flush(queued, on: queuedDescriptor, side: &sides[slot]) }
             sides[slot].publish()
             traffic.add(packets: received, bytes: receivedBytes)
+            if kernel != nil {
+                updateKernelRoutes(of: slot, sides: sides)
+                updateKernelRoutes(of: sides[slot].opposite, sides: sides)
+            }
         }
     }
 

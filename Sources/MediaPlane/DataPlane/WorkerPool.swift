@@ -1,4 +1,5 @@
 import CSpillwayShims
+import KernelPath
 import Logging
 import Synchronization
 
@@ -8,6 +9,8 @@ import Synchronization
 public final class WorkerPool: Sendable {
     private let workers: [Worker]
     private let placement: Mutex<Placement>
+    /// The kernel fast path the workers hand latched plain streams to, nil when there is none.
+    public let kernel: KernelForwarder?
 
     /// Which worker takes the next call, and each worker's free slot indices.
     private struct Placement {
@@ -20,15 +23,18 @@ public final class WorkerPool: Sendable {
     ///   - workerCount: number of data-plane threads (at least 1).
     ///   - pinning: CPUs to pin the workers to, in order; workers beyond the list are not pinned.
     ///   - engine: what the workers run on; a worker that cannot open an io_uring runs on epoll.
-    public init(workerCount: Int, pinning: [Int] = [], engine: DataPlaneEngine = .ioUring, logger: Logger)
-        throws(MediaPlaneError)
-    {
+    ///   - kernel: the kernel fast path, when the node forwards in the kernel.
+    public init(
+        workerCount: Int, pinning: [Int] = [], engine: DataPlaneEngine = .ioUring, kernel: KernelForwarder? = nil,
+        logger: Logger
+    ) throws(MediaPlaneError) {
         precondition(workerCount >= 1, "a worker pool needs at least one worker")
         var workers: [Worker] = []
         for index in 0..<workerCount {
-            workers.append(try Worker(index: index, engine: engine, logger: logger))
+            workers.append(try Worker(index: index, engine: engine, kernel: kernel, logger: logger))
         }
         self.workers = workers
+        self.kernel = kernel
         placement = Mutex(
             Placement(
                 freeSlots: Array(repeating: [], count: workerCount), slotCounts: Array(repeating: 0, count: workerCount)
@@ -43,9 +49,10 @@ public final class WorkerPool: Sendable {
         workers.allSatisfy { $0.engine == .ioUring } ? .ioUring : .epoll
     }
 
-    /// Stops every worker; their sockets are closed.
+    /// Stops every worker (their sockets are closed), then detaches and unloads the kernel fast path.
     public func shutdown() {
         for worker in workers { worker.stop() }
+        kernel?.stop()
     }
 
     /// Totals over every worker since start: packets and bytes received, and CPU time the worker
@@ -56,6 +63,12 @@ public final class WorkerPool: Sendable {
             sample.packets &+= worker.traffic.packets.load(ordering: .relaxed)
             sample.bytes &+= worker.traffic.bytes.load(ordering: .relaxed)
             sample.cpuNanos &+= spw_clock_nanos(worker.traffic.cpuClock.load(ordering: .relaxed))
+        }
+        if let kernel {
+            let forwarded = kernel.totals()
+            sample.kernelPackets = forwarded.packets
+            sample.packets &+= forwarded.packets
+            sample.bytes &+= forwarded.bytes
         }
         return sample
     }
@@ -107,8 +120,11 @@ public final class WorkerPool: Sendable {
 public struct DataPlaneSample: Sendable, Equatable {
     /// Number of worker threads the CPU time is spread over.
     public var workers: Int
+    /// Packets and bytes received, by the workers and by the kernel fast path.
     public var packets: UInt64 = 0
     public var bytes: UInt64 = 0
+    /// Of `packets`, those the kernel fast path forwarded (the workers never saw them).
+    public var kernelPackets: UInt64 = 0
     public var cpuNanos: UInt64 = 0
 
     public init(workers: Int) { self.workers = workers }

@@ -39,7 +39,7 @@ final class Call {
         for leg in legs.indices {
             for index in legs[leg].media.indices {
                 guard let counters = legs[leg].media[index]?.counters else { continue }
-                latest = max(latest, counters.lastPacketNanos.load(ordering: .relaxed))
+                latest = max(latest, counters.lastPacketTime)
             }
         }
         return latest

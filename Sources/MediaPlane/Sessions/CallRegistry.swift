@@ -20,7 +20,8 @@ public final class CallRegistry {
     /// The configured interfaces, then those of calls taken over from other nodes.
     public internal(set) var interfaces: MediaInterfaces
     private var ports: PortAllocator
-    let workers: WorkerPool
+    /// The data plane the calls run on.
+    public let workers: WorkerPool
     let logger: Logger
     var calls: [String: Call] = [:]
     /// Port pairs of calls taken over from another node: bound on that node's media IP, outside
@@ -369,6 +370,8 @@ public final class CallRegistry {
         events.callsEnded += 1
         let report = CallReport(call, interfaces: interfaces)
         for media in call.allMedia {
+            // Forwarding stops now, not when the worker gets to the removal.
+            media.counters.closeKernelRoutes()
             closingPorts.append((workers.remove(media.slot), media.isAdopted ? nil : media.ports.port))
             if media.isAdopted { adoptedPairs -= 1 }
         }

@@ -4,6 +4,7 @@ public enum StartError: Error, CustomStringConvertible {
     case clusterKey(path: String, reason: String)
     case recordingDirectory(path: String, reason: String)
     case redisAuthFile(path: String, reason: String)
+    case kernelForwarding(reason: String)
 
     public var description: String {
         switch self {
@@ -15,6 +16,8 @@ public enum StartError: Error, CustomStringConvertible {
             "recording directory \(path) cannot be written (\(reason)); create it or point --recording-dir elsewhere"
         case .redisAuthFile(let path, let reason):
             "Redis password file \(path): \(reason); point --redis-auth-file at a readable file holding the password"
+        case .kernelForwarding(let reason):
+            "kernel-forwarding is on, but \(reason). Set kernel-forwarding to auto to run in userspace where the kernel path cannot start"
         }
     }
 }

@@ -1,6 +1,7 @@
 import Cluster
 import H323
 import H323Edge
+import KernelPath
 import Logging
 import MediaPlane
 import ServiceEdge
@@ -27,6 +28,10 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var pinCPUs: [Int] = []
     /// What the media workers run on (io_uring, falling back to epoll where it is unavailable).
     public var dataPlane = DataPlaneEngine.ioUring
+    /// Whether latched plain streams are forwarded by the kernel fast path (eBPF).
+    public var kernelForwarding = KernelForwardingMode.auto
+    /// The network devices the kernel fast path attaches to (empty: those holding the media addresses).
+    public var kernelDevices: [String] = []
 
     // Workload and steering.
 

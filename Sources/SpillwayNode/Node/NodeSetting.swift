@@ -184,6 +184,16 @@ extension NodeConfiguration {
         .choice(
             "data-plane", \.dataPlane,
             help: "What the media workers run on: io_uring (default; epoll where it is unavailable) or epoll."),
+        .choice(
+            "kernel-forwarding", \.kernelForwarding,
+            help:
+                "Forward latched plain RTP/RTCP in the kernel (eBPF): on (required), off, or auto (default: where the program loads, else userspace)."
+        ),
+        .list(
+            "kernel-device", \.kernelDevices, allowed: "a network device name, e.g. eth0",
+            help:
+                "A network device the kernel fast path attaches to; repeat it. Default: the devices holding the media addresses.",
+            parse: { $0.isEmpty ? nil : $0 }),
         .number(
             "media-timeout", \.mediaTimeout, allowed: "an integer from 1 to 86400 seconds",
             help: "Seconds without media before a call is torn down."),

@@ -50,9 +50,16 @@ public final class RelayNode: Sendable {
             throw StartError.recordingDirectory(path: directory, reason: String(cString: strerror(errno)))
         }
         DescriptorLimit.raise(forPortRange: configuration.portRange, logger: logger)
-        let workers = try WorkerPool(
-            workerCount: configuration.workers, pinning: configuration.pinCPUs, engine: configuration.dataPlane,
-            logger: logger)
+        let kernel = try KernelPathStart.open(configuration, logger: logger)
+        let workers: WorkerPool
+        do {
+            workers = try WorkerPool(
+                workerCount: configuration.workers, pinning: configuration.pinCPUs, engine: configuration.dataPlane,
+                kernel: kernel, logger: logger)
+        } catch {
+            kernel?.stop()
+            throw error
+        }
         var runtime = ServiceRuntime<NodeLoopState>()
         let (loop, state) = (runtime.loop, runtime.state)
         do {
@@ -115,6 +122,7 @@ public final class RelayNode: Sendable {
                     "media": "\(configuration.mediaInterfaces.map(\.description).joined(separator: ","))",
                     "port-range": "\(configuration.portRange.lowerBound)-\(configuration.portRange.upperBound)",
                     "workers": "\(configuration.workers)", "data-plane": "\(workers.engine)",
+                    "kernel-forwarding": "\(kernel == nil ? "off" : "on")",
                     "cluster": "\(identity.clusterAddress)",
                     "policy": "\(configuration.policy.rawValue)", "share": "\(configuration.share.rawValue)",
                     "peers": "\(configuration.peers.map(\.description))", "ras": "\(rasAddress ?? "off")",

@@ -225,6 +225,11 @@ final class NodeMetrics {
             "spillway_packet_rate", "Media packets per second received over the last interval", [], snapshot.packetRate)
         gauge("spillway_bit_rate", "Media bits per second received over the last interval", [], snapshot.bitRate)
         gauge("spillway_worker_cpu", "Busy share of the media workers over the last interval", [], snapshot.cpu)
+        let dataPlane = status.dataPlane
+        total("spillway_worker_packets_total", "Media packets the media workers received", [], dataPlane.workerPackets)
+        total(
+            "spillway_kernel_forwarded_packets_total", "Media packets the kernel fast path forwarded", [],
+            dataPlane.kernelPackets)
         for peer in status.peers {
             let labels = [("peer", peer.id)]
             gauge(

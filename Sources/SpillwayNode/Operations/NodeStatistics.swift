@@ -63,6 +63,7 @@ final class NodeStatistics {
         spillway["policy"] = .string(configuration.policy.rawValue)
         spillway["share"] = .string(configuration.share.rawValue)
         spillway["counters"] = routing(placements).bencoded
+        spillway["data-plane"] = NodeStatus.DataPlane(registry.workers).bencoded
         if let cluster {
             spillway["rejected"] = .dictionary(
                 Dictionary(
@@ -113,7 +114,7 @@ final class NodeStatistics {
                     portsInUse: 2 * $0.portPairs)
             },
             peers: cluster.map { PeerStatus.all(in: $0.collector.table, now: now) } ?? [],
-            redis: callStore)
+            redis: callStore, dataPlane: NodeStatus.DataPlane(registry.workers))
     }
 
     private var callStore: NodeStatus.CallStore? {

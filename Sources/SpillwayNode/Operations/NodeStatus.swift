@@ -22,6 +22,45 @@ struct NodeStatus: Codable, Equatable {
     var peers: [PeerStatus]
     /// The call store, when the node has one.
     var redis: CallStore?
+    var dataPlane: DataPlane
+
+    enum CodingKeys: String, CodingKey {
+        case node, load, threshold, admits, draining, bottleneck, calls, capacity, interfaces, peers, redis
+        case dataPlane = "data_plane"
+    }
+
+    /// Where media packets are handled: the workers' engine, and the kernel fast path.
+    struct DataPlane: Codable, Equatable {
+        var engine: String
+        /// The devices the kernel fast path is attached to; empty when it is off.
+        var kernelDevices: [String]
+        /// Media packets received since start: by the workers, and forwarded by the kernel fast
+        /// path without the workers seeing them.
+        var workerPackets: UInt64
+        var kernelPackets: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case engine
+            case kernelDevices = "kernel_devices"
+            case workerPackets = "worker_packets"
+            case kernelPackets = "kernel_packets"
+        }
+
+        var bencoded: BencodeValue {
+            [
+                "engine": .string(engine), "kernel-devices": .list(kernelDevices.map { .string($0) }),
+                "worker-packets": .integer(Int64(workerPackets)), "kernel-packets": .integer(Int64(kernelPackets)),
+            ]
+        }
+
+        init(_ workers: WorkerPool) {
+            let sample = workers.trafficSample()
+            engine = "\(workers.engine)"
+            kernelDevices = workers.kernel?.devices.map(\.name) ?? []
+            workerPackets = sample.packets - sample.kernelPackets
+            kernelPackets = sample.kernelPackets
+        }
+    }
 
     /// The Redis call store as the node sees it.
     struct CallStore: Codable, Equatable {

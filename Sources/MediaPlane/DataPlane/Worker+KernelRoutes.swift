@@ -1,0 +1,122 @@
+import KernelPath
+import RTP
+
+/// How a worker shares its sides with the kernel fast path. A side's packets are handed to the
+/// kernel once it is latched, its source validated, and nothing but forwarding is asked of it
+/// (no SRTP to terminate either way, no transcoding, no recording, latching on). The kernel
+/// passes up what it cannot judge (strangers, a new SSRC, a sequence jump, what it does not
+/// parse); the worker then takes the route back with its figures, handles the batch, and hands
+/// the route over again.
+extension Worker {
+    /// Takes back the route of the port a batch arrived on, before the batch is handled with the
+    /// statistics the kernel kept.
+    func reclaimKernelRoute(
+        of slot: Int, arrivedOn kind: WorkerToken.Kind, sides: UnsafeMutableBufferPointer<MediaSideState>
+    ) {
+        if kind == .rtcp {
+            guard sides[slot].kernelRTCP != nil else { return }
+            setKernelRoutes(of: slot, rtp: sides[slot].kernelRTP, rtcp: nil, sides: sides)
+        } else {
+            guard sides[slot].kernelRTP != nil else { return }
+            setKernelRoutes(of: slot, rtp: nil, rtcp: sides[slot].kernelRTCP, sides: sides)
+        }
+    }
+
+    /// Brings the side's kernel routes in step with what the side is now.
+    func updateKernelRoutes(of slot: Int, sides: UnsafeMutableBufferPointer<MediaSideState>) {
+        guard slot >= 0, slot < sides.count, sides[slot].active else { return }
+        let wanted = kernelRoutes(for: slot, sides: sides)
+        setKernelRoutes(of: slot, rtp: wanted.rtp, rtcp: wanted.rtcp, sides: sides)
+    }
+
+    /// Removes the side's kernel routes, their figures taken into its tallies.
+    func removeKernelRoutes(of slot: Int, sides: UnsafeMutableBufferPointer<MediaSideState>) {
+        setKernelRoutes(of: slot, rtp: nil, rtcp: nil, sides: sides)
+    }
+
+    /// The routes the side can have in the kernel now; nil where userspace must carry its packets.
+    private func kernelRoutes(
+        for slot: Int, sides: UnsafeMutableBufferPointer<MediaSideState>
+    ) -> (rtp: KernelRoute?, rtcp: KernelRoute?) {
+        let opposite = sides[slot].opposite
+        guard sides[slot].latch.rule != .asymmetric, !sides[slot].terminatesSRTP, sides[slot].transcoding == nil,
+            sides[slot].recorder == nil, opposite >= 0, opposite < sides.count, sides[opposite].active,
+            !sides[opposite].terminatesSRTP
+        else { return (nil, nil) }
+        let receiver = sides[opposite]
+        // Where the receiver takes RTCP, as `sendTarget(rtcp:)` sends it: nil when it has nowhere.
+        let rtcpTarget: KernelRoute.Target? =
+            if receiver.rtcpMux {
+                KernelRoute.Target(source: receiver.localRTP, destination: receiver.peerRTP)
+            } else if receiver.rtcpDescriptor >= 0, receiver.peerRTCP.isSet, receiver.peerRTCP.port != 0 {
+                KernelRoute.Target(source: receiver.localRTCP, destination: receiver.peerRTCP)
+            } else {
+                nil
+            }
+        var rtp: KernelRoute?
+        if sides[slot].latchedRTP, sides[slot].reception.continuation != nil {
+            let route = KernelRoute(
+                local: sides[slot].localRTP, peer: sides[slot].peerRTP, carriesOnlyRTCP: false,
+                rtcpMux: sides[slot].rtcpMux, isVideo: sides[slot].isVideo, clockRate: sides[slot].clockRate,
+                target: .init(source: receiver.localRTP, destination: receiver.peerRTP),
+                rtcpTarget: sides[slot].rtcpMux ? rtcpTarget : nil)
+            if route.isForwardable { rtp = route }
+        }
+        var rtcp: KernelRoute?
+        if !sides[slot].rtcpMux, sides[slot].rtcpDescriptor >= 0, sides[slot].latchedRTCP, let rtcpTarget {
+            let route = KernelRoute(
+                local: sides[slot].localRTCP, peer: sides[slot].peerRTCP, carriesOnlyRTCP: true, rtcpMux: false,
+                isVideo: false, clockRate: sides[slot].clockRate, target: rtcpTarget, rtcpTarget: nil)
+            if route.isForwardable { rtcp = route }
+        }
+        return (rtp, rtcp)
+    }
+
+    /// Moves the side's routes from what is installed to `rtp` and `rtcp`: a route that changes
+    /// is taken out with its figures (added to the side's tallies) before its successor goes in
+    /// carrying on the side's reception statistics. Done under the side's counting lock, with the
+    /// tallies published, so that readers count every packet once.
+    private func setKernelRoutes(
+        of slot: Int, rtp: KernelRoute?, rtcp: KernelRoute?, sides: UnsafeMutableBufferPointer<MediaSideState>
+    ) {
+        guard let kernel, let counters = sides[slot].counters,
+            sides[slot].kernelRTP != rtp || sides[slot].kernelRTCP != rtcp
+        else { return }
+        counters._withUnsafeGuaranteedRef { shared in
+            shared.kernelRoutes.withLock { counting in
+                counting.forwarder = kernel
+                if sides[slot].kernelRTP != rtp {
+                    if let old = sides[slot].kernelRTP, let figures = kernel.take(old.local) {
+                        sides[slot].absorb(figures)
+                    }
+                    sides[slot].kernelRTP =
+                        counting.isClosed
+                        ? nil : install(rtp, continuing: sides[slot].reception.continuation, on: kernel)
+                    counting.rtp = sides[slot].kernelRTP?.local
+                }
+                if sides[slot].kernelRTCP != rtcp {
+                    if let old = sides[slot].kernelRTCP, let figures = kernel.take(old.local) {
+                        sides[slot].absorb(figures)
+                    }
+                    sides[slot].kernelRTCP = counting.isClosed ? nil : install(rtcp, continuing: nil, on: kernel)
+                    counting.rtcp = sides[slot].kernelRTCP?.local
+                }
+                sides[slot].publish()
+            }
+        }
+    }
+
+    private func install(
+        _ route: KernelRoute?, continuing reception: ReceptionStatistics.Continuation?, on kernel: KernelForwarder
+    ) -> KernelRoute? {
+        guard let route else { return nil }
+        guard let failure = kernel.install(route, continuing: reception) else { return route }
+        if !reportedKernelInstallFailure {
+            reportedKernelInstallFailure = true
+            logger.warning(
+                "media worker \(index) could not hand the stream at \(route.local) to the kernel fast path (\(SystemError(errno: failure))); it stays in userspace. Reported once; a full map (E2BIG) means more streams than the port range sized it for"
+            )
+        }
+        return nil
+    }
+}

@@ -1,0 +1,174 @@
+import Bencode
+import Foundation
+import MediaPlane
+import SRTP
+import SpillwayClient
+import SpillwayNode
+import SpillwayTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kernel fast path (`kernel-forwarding on`, which fails the node's start when the eBPF
+/// program cannot be attached): once both parties of a plain call have latched, their packets are
+/// forwarded by the kernel, counted in `query`, kept from strangers, and stop with the call; what
+/// needs userspace (SRTP, transcoding, recording) stays there and still works.
+@Suite struct KernelForwardingTests {
+    /// Media packets the node's workers received and those the kernel forwarded, from NG `statistics`.
+    static func dataPlane(_ node: TestNode) throws -> (worker: Int64, kernel: Int64) {
+        let plane = try node.request(["command": "statistics"])["spillway"]?["data-plane"]
+        return (
+            try #require(plane?["worker-packets"]?.integerValue), try #require(plane?["kernel-packets"]?.integerValue)
+        )
+    }
+
+    /// Where `received` first differs from `expected`, nil when they are equal.
+    static func difference(_ received: [[UInt8]], _ expected: [[UInt8]]) -> String? {
+        guard received != expected else { return nil }
+        let index =
+            zip(received, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            ?? min(received.count, expected.count)
+        return "\(received.count) packets of \(expected.count), first difference at \(index)"
+    }
+
+    static func startNode(configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> TestNode {
+        let node = try await TestNode.start { configuration in
+            configuration.kernelForwarding = .on
+            configure(&configuration)
+        }
+        let plane = try node.request(["command": "statistics"])["spillway"]?["data-plane"]
+        #expect(plane?["kernel-devices"] == ["lo"])
+        return node
+    }
+
+    /// Sends `count` packets each way, one pair per millisecond, starting at `first`, taking what
+    /// arrived every 50 (a socket buffer holds about 200); returns what each party received.
+    static func exchange(
+        _ caller: UDPPeer, _ callee: UDPPeer, relay: (forCaller: SocketAddress, forCallee: SocketAddress),
+        from first: Int, count: Int
+    ) -> (atCallee: [(bytes: [UInt8], source: SocketAddress)], atCaller: [(bytes: [UInt8], source: SocketAddress)]) {
+        var atCallee: [(bytes: [UInt8], source: SocketAddress)] = []
+        var atCaller: [(bytes: [UInt8], source: SocketAddress)] = []
+        for sequence in first..<(first + count) {
+            _ = caller.send(pcmu(sequence, ssrc: 0xCA11), to: relay.forCaller)
+            _ = callee.send(pcmu(sequence, ssrc: 0xCA1E), to: relay.forCallee)
+            usleep(1000)
+            if (sequence - first) % 50 == 49 {
+                atCallee += callee.drain(quietMilliseconds: 0)
+                atCaller += caller.drain(quietMilliseconds: 0)
+            }
+        }
+        return (atCallee + callee.drain(quietMilliseconds: 200), atCaller + caller.drain(quietMilliseconds: 50))
+    }
+
+    @Test func aLatchedPlainCallIsForwardedInTheKernelKeptFromStrangersAndStoppedWhenDeleted() async throws {
+        let node = try await Self.startNode()
+        let (caller, callee, relay) = try node.audioCall("kernel-plain")
+
+        // The first packets latch both parties in userspace; the rest go through the kernel.
+        let latching = Self.exchange(caller, callee, relay: relay, from: 1, count: 5)
+        try await Task.sleep(for: .milliseconds(50))
+        let forwarded = Self.exchange(caller, callee, relay: relay, from: 6, count: 300)
+        let atCallee = latching.atCallee + forwarded.atCallee
+        let atCaller = latching.atCaller + forwarded.atCaller
+        #expect(Self.difference(atCallee.map(\.bytes), (1...305).map { pcmu($0, ssrc: 0xCA11) }) == nil)
+        #expect(Self.difference(atCaller.map(\.bytes), (1...305).map { pcmu($0, ssrc: 0xCA1E) }) == nil)
+        #expect(
+            atCallee.allSatisfy { $0.source == relay.forCallee } && atCaller.allSatisfy { $0.source == relay.forCaller }
+        )
+        let plane = try Self.dataPlane(node)
+        #expect(plane.worker <= 12, "only the latching packets reach the workers: \(plane)")
+        #expect(plane.worker + plane.kernel == 610, "\(plane)")
+
+        // query counts every packet, wherever it was forwarded.
+        let fromCaller = try #require(try await node.stream(callID: "kernel-plain", tag: "A"))
+        let fromCallee = try #require(try await node.stream(callID: "kernel-plain", tag: "B"))
+        #expect(fromCaller["stats"]?["packets"] == 305 && fromCallee["stats"]?["packets"] == 305)
+        #expect(fromCaller["stats"]?["bytes"] == .integer(305 * 172))
+        #expect(fromCaller["lost"] == 0 && fromCallee["lost"] == 0)
+
+        // A stranger's packets are neither relayed nor allowed to take the stream over.
+        let stranger = try UDPPeer()
+        for sequence in 306...320 { _ = stranger.send(pcmu(sequence, ssrc: 0xCA11), to: relay.forCaller) }
+        #expect(callee.drain(quietMilliseconds: 200).isEmpty)
+        let after = Self.exchange(caller, callee, relay: relay, from: 321, count: 20)
+        #expect(Self.difference(after.atCallee.map(\.bytes), (321..<341).map { pcmu($0, ssrc: 0xCA11) }) == nil)
+        let dropped = try #require(try await node.stream(callID: "kernel-plain", tag: "A"))["drops"]
+        #expect(dropped?["not-latched"] == 15, "\(String(describing: dropped))")
+
+        // Deleting the call removes its routes at once: nothing more reaches the callee.
+        #expect(try node.request(["command": "delete", "call-id": "kernel-plain"])["result"] == "ok")
+        for sequence in 400..<420 { _ = caller.send(pcmu(sequence, ssrc: 0xCA11), to: relay.forCaller) }
+        #expect(callee.drain(quietMilliseconds: 300).isEmpty)
+        await node.stop()
+    }
+
+    @Test func srtpTranscodedAndRecordedCallsStayInUserspaceAndStillWork() async throws {
+        let directory = NSTemporaryDirectory() + "kernel-recordings-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try await Self.startNode { $0.recordingDirectory = directory }
+
+        // SRTP terminated by the relay: the caller's SRTP is bridged to the callee's plain RTP.
+        let secure = try SecureParty()
+        let plain = try UDPPeer()
+        let offer = try node.request([
+            "command": "offer", "call-id": "kernel-srtp", "from-tag": "A", "sdp": .string(secure.sdp()),
+            "transport-protocol": "RTP/AVP",
+        ])
+        let answer = try node.request([
+            "command": "answer", "call-id": "kernel-srtp", "from-tag": "A", "to-tag": "B",
+            "sdp": .string(audioSDP(port: plain.address.port)),
+        ])
+        let relayForSecure = try ScriptedCall.mediaAddress(in: answer)
+        let relayForPlain = try ScriptedCall.mediaAddress(in: offer)
+        for sequence in 1...50 {
+            _ = secure.rtp.send(try secure.encryptor.protect(pcmu(sequence)).get(), to: relayForSecure)
+            _ = plain.send(pcmu(sequence, ssrc: 0x5151), to: relayForPlain)
+            usleep(1000)
+        }
+        #expect(Self.difference(plain.drain(quietMilliseconds: 200).map(\.bytes), (1...50).map { pcmu($0) }) == nil)
+        #expect(secure.rtp.drain(quietMilliseconds: 50).count == 50)
+
+        // Transcoded: PCMU from the caller reaches an Opus-only callee as Opus.
+        let caller = try UDPPeer()
+        let opusCallee = try UDPPeer()
+        let transcoded = try node.connect(
+            callID: "kernel-opus", caller: audioSDP(port: caller.address.port),
+            callee: sdp([("audio", opusCallee.address.port, "96", ["rtpmap:96 opus/48000/2"])]),
+            extraOffer: ["codec": ["transcode": ["opus"]]])
+        for sequence in 1...50 {
+            _ = caller.send(pcmu(sequence), to: transcoded.forCaller)
+            usleep(1000)
+        }
+        let opus = opusCallee.drain(quietMilliseconds: 300)
+        #expect(opus.count >= 40 && opus.allSatisfy { $0.bytes[1] & 0x7F == 96 }, "\(opus.count) Opus packets")
+        #expect(try Self.dataPlane(node).kernel == 0, "SRTP and transcoded packets went to the kernel")
+
+        // Recorded: a plain call in the kernel goes back to userspace when recording starts, and
+        // the recording holds what was sent after that.
+        let (recordedCaller, recordedCallee, relay) = try node.audioCall("kernel-recorded")
+        _ = Self.exchange(recordedCaller, recordedCallee, relay: relay, from: 1, count: 5)
+        try await Task.sleep(for: .milliseconds(50))
+        _ = Self.exchange(recordedCaller, recordedCallee, relay: relay, from: 6, count: 50)
+        let beforeRecording = try Self.dataPlane(node)
+        #expect(beforeRecording.kernel >= 90, "\(beforeRecording)")
+        #expect(try node.request(["command": "start recording", "call-id": "kernel-recorded"])["result"] == "ok")
+        try await Task.sleep(for: .milliseconds(100))
+        let recorded = Self.exchange(recordedCaller, recordedCallee, relay: relay, from: 56, count: 50)
+        #expect(Self.difference(recorded.atCallee.map(\.bytes), (56..<106).map { pcmu($0, ssrc: 0xCA11) }) == nil)
+        let whileRecording = try Self.dataPlane(node)
+        #expect(whileRecording.kernel == beforeRecording.kernel, "recorded packets bypassed the recorder")
+        #expect(whileRecording.worker - beforeRecording.worker == 100)
+        _ = try node.request(["command": "delete", "call-id": "kernel-recorded"])
+        await node.stop()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".pcap") }
+        let size = try files.map {
+            try FileManager.default.attributesOfItem(atPath: "\(directory)/\($0)")[.size] as? Int ?? 0
+        }
+        // 100 records of a 172-byte payload in UDP/IP/Ethernet, plus the file header.
+        #expect(size.reduce(0, +) >= 100 * (172 + 42), "recordings: \(files) \(size)")
+    }
+}
