@@ -1,5 +1,6 @@
 import Bencode
 import Foundation
+import Logging
 import MediaPlane
 import SRTP
 import SpillwayClient
@@ -170,5 +171,82 @@ import Glibc
         }
         // 100 records of a 172-byte payload in UDP/IP/Ethernet, plus the file header.
         #expect(size.reduce(0, +) >= 100 * (172 + 42), "recordings: \(files) \(size)")
+    }
+
+    @Test func aSourceContinuingTheStreamIsRefusedWhileTheKernelStillHearsTheCaller() async throws {
+        let node = try await Self.startNode { $0.relatchSilence = 0.3 }
+        let (caller, callee, relay) = try node.audioCall("kernel-hijack")
+        _ = Self.exchange(caller, callee, relay: relay, from: 1, count: 5)
+        try await Task.sleep(for: .milliseconds(50))
+        // The caller talks through the kernel for longer than the relatch silence; the workers last
+        // heard it at its first packets.
+        _ = Self.exchange(caller, callee, relay: relay, from: 6, count: 400)
+        let hijacker = try UDPPeer()
+        for sequence in 406..<416 { _ = hijacker.send(pcmu(sequence, ssrc: 0xCA11), to: relay.forCaller) }
+        #expect(callee.drain(quietMilliseconds: 200).isEmpty, "a source continuing the stream took it over")
+        let after = Self.exchange(caller, callee, relay: relay, from: 416, count: 20)
+        #expect(Self.difference(after.atCallee.map(\.bytes), (416..<436).map { pcmu($0, ssrc: 0xCA11) }) == nil)
+        #expect(hijacker.drain(quietMilliseconds: 50).isEmpty)
+
+        // Silent for the relatch silence, the caller is followed to a new address (a NAT rebinding).
+        try await Task.sleep(for: .milliseconds(400))
+        let moved = try UDPPeer()
+        for sequence in 436..<446 {
+            _ = moved.send(pcmu(sequence, ssrc: 0xCA11), to: relay.forCaller)
+            usleep(1000)
+        }
+        #expect(callee.drain(quietMilliseconds: 200).count == 10)
+        _ = callee.send(pcmu(500, ssrc: 0xCA1E), to: relay.forCallee)
+        #expect(moved.receive(timeoutMilliseconds: 1000)?.bytes == pcmu(500, ssrc: 0xCA1E))
+        let stream = try #require(try await node.stream(callID: "kernel-hijack", tag: "A"))
+        #expect(stream["latching"] == ["latched": 1, "relatched": 1])
+        #expect(stream["drops"]?["not-latched"] == 10)
+        await node.stop()
+    }
+
+    @Test func anIPv6CallIsForwardedInTheKernel() async throws {
+        let node = try await Self.startNode { $0.mediaIP = "::1" }
+        let caller = try UDPPeer(bindingTo: "::1")
+        let callee = try UDPPeer(bindingTo: "::1")
+        func sdp6(_ port: UInt16) -> String {
+            "v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio \(port) RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        }
+        let relay = try node.connect(
+            callID: "kernel-v6", caller: sdp6(caller.address.port), callee: sdp6(callee.address.port))
+        #expect(relay.forCaller.isIPv6 && relay.forCallee.isIPv6)
+        let latching = Self.exchange(caller, callee, relay: relay, from: 1, count: 5)
+        try await Task.sleep(for: .milliseconds(50))
+        let forwarded = Self.exchange(caller, callee, relay: relay, from: 6, count: 200)
+        let atCallee = latching.atCallee + forwarded.atCallee
+        let atCaller = latching.atCaller + forwarded.atCaller
+        #expect(Self.difference(atCallee.map(\.bytes), (1...205).map { pcmu($0, ssrc: 0xCA11) }) == nil)
+        #expect(Self.difference(atCaller.map(\.bytes), (1...205).map { pcmu($0, ssrc: 0xCA1E) }) == nil)
+        #expect(
+            atCallee.allSatisfy { $0.source == relay.forCallee } && atCaller.allSatisfy { $0.source == relay.forCaller }
+        )
+        let plane = try Self.dataPlane(node)
+        #expect(plane.worker <= 12 && plane.worker + plane.kernel == 410, "\(plane)")
+        await node.stop()
+    }
+
+    @Test func onRefusesToStartWhereTheProgramCannotBeAttached() async throws {
+        var configuration = NodeConfiguration()
+        configuration.ngAddress = "127.0.0.1:0"
+        configuration.kernelForwarding = .on
+        configuration.kernelDevices = ["spw-nodevice"]
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        do {
+            _ = try await RelayNode.start(configuration, logger: logger)
+            Issue.record("a node started with kernel-forwarding on and nowhere to attach")
+        } catch {
+            #expect("\(error)".contains("kernel-device names spw-nodevice"), "\(error)")
+        }
+        // auto runs in userspace instead.
+        configuration.kernelForwarding = .auto
+        let node = try await RelayNode.start(configuration, logger: logger)
+        let status = try NGClient(server: node.ngAddress).request(["command": "statistics"])
+        #expect(status["spillway"]?["data-plane"]?["kernel-devices"] == [])
+        await node.shutdown()
     }
 }
