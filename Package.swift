@@ -233,7 +233,7 @@ let package = Package(
                 "SpillwayNode", "SpillwayMonitor", "ServiceEdge", "SpillwayClient", "NGProtocol", "Bencode", "SDP",
                 "MediaPlane",
                 "Capture", "Cluster", "SRTP", "CallStore", "Codecs", "RTP", "CSpillwayShims",
-                "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", "CTestShims",
+                "SpillwayTestSupport", "SpillwayTestFixtures", "H323", "H323Edge", "CTestShims", "KernelPath",
             ],
             exclude: ["Scripts"]
         ),

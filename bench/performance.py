@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Performance: Spillway against rtpengine and a C floor forwarder, one table.
 
-Each relay runs pinned to CPU 0 with one media thread: Spillway (`--workers 1`), rtpengine from
+Each relay runs pinned to CPU 0 with one media thread: Spillway (`--workers 1`, userspace), Spillway
+with its kernel fast path (`spillway-kernel`, `--kernel-forwarding on`: after latching, an eBPF program
+forwards in softirq and the process idles), rtpengine from
 Debian's rtpengine-daemon userspace only (`--table=-1 --num-threads=1`), and `floor.c` (epoll,
 recvmmsg/sendmmsg, no parsing: the kernel's loopback cost). The load is `callgen.c` on CPU 1: N calls
 set up over NG offer/answer (the floor has fixed ports), RTP both ways in every call, paced evenly,
@@ -9,7 +11,10 @@ with the relay's latency timed by the kernel's receive timestamps. For each rela
 
   1. 500 calls at 50 packets/s each way (G.711, 50,000 packets/s): latency p50/p99/p99.9, loss,
      relay CPU per forwarded packet (/proc), userspace and kernel instructions per packet and the
-     kernel's share of the relay's cycles (perf stat). Instruction counts hold within about 1% from
+     kernel's share of the relay's cycles (perf stat). Also the whole machine's CPU per forwarded
+     packet (/proc/stat) minus the generator's own, measured on the `direct` path (no relay, each
+     party sending straight to the other) in the same run: the only fair figure for the kernel fast
+     path, whose work is not in any process. Instruction counts hold within about 1% from
      run to run where time per packet swings by 10%: they show a change's effect on a noisy host.
   2. Lossless throughput at 500 calls (RFC 2544's throughput, with loss < 0.1%): the per-call rate
      is doubled from 100 packets/s, then bisected; CPU per forwarded packet at the best rate.
@@ -71,6 +76,29 @@ class NGRelay:
         self.process.wait()
 
 
+class DirectPath:
+    """No relay: each party sends straight to the other. What the generator alone costs the machine,
+    subtracted from every relay's whole-machine CPU (the kernel fast path's work runs in softirq,
+    not in the relay's process)."""
+    pid = None
+
+    def __init__(self, name):
+        self.name = name
+
+    def calls(self, count):
+        return [(CALLEE_PORT, CALLER_PORT)] * count
+
+    def stop(self):
+        pass
+
+
+def machine_busy_seconds():
+    """Non-idle CPU time of the whole machine since boot (/proc/stat), in seconds."""
+    fields = [int(value) for value in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class FloorRelay:
     """floor.c (or floor_uring.c, its io_uring twin) with a fixed port pair per call."""
     FIRST_PORT = 50000
@@ -125,14 +153,16 @@ def paced_load(relay, calls, rate, seconds, count_instructions):
         ports.flush()
         callgen(ports.name, calls, WARM_UP_SECONDS, rate)
         perf = None
-        if count_instructions and shutil.which("perf"):
+        if count_instructions and relay.pid and shutil.which("perf"):
             perf = subprocess.Popen(["perf", "stat", "-x,", "-e", "instructions:u,instructions:k,cycles:u,cycles:k",
                                      "-p", str(relay.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(0.1)
-        before = cpu_seconds(relay.pid)
+        before = cpu_seconds(relay.pid) if relay.pid else 0
+        machine_before = machine_busy_seconds()
         result = callgen(ports.name, calls, seconds, rate)
-        result["cpu_seconds"] = cpu_seconds(relay.pid) - before
+        result["machine_cpu_seconds"] = machine_busy_seconds() - machine_before
+        result["cpu_seconds"] = (cpu_seconds(relay.pid) - before) if relay.pid else 0
         if perf:
             perf.send_signal(2)
             counts = {}
@@ -150,6 +180,7 @@ def paced_load(relay, calls, rate, seconds, count_instructions):
     result["loss"] = (result["sent"] - result["received"]) / sent
     result["forwarded_pps"] = result["received"] / result["seconds"]
     result["cpu_us_per_packet"] = result["cpu_seconds"] * 1e6 / max(result["received"], 1)
+    result["machine_cpu_us_per_packet"] = result["machine_cpu_seconds"] * 1e6 / max(result["received"], 1)
     result["generator_late"] = result["late_sends"] / sent > 0.01
     return result
 
@@ -253,7 +284,8 @@ def table(results, options):
     def star(name, key):
         return " *" if any(run.get(key, {}).get("generator_bound") for run in results[name]) else ""
 
-    rows = [("lossless pkt/s at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["lossless", "forwarded_pps"])) + star(n, "lossless")),
+    rows = [("machine CPU µs/pkt above the generator at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "relay_machine_us_per_packet"]), "%.2f")),
+            ("lossless pkt/s at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["lossless", "forwarded_pps"])) + star(n, "lossless")),
             ("CPU µs/pkt at that rate", lambda n: median_range(column(n, ["lossless", "cpu_us_per_packet"]), "%.2f")),
             ("CPU µs/pkt at %d calls x 50 pkt/s" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "cpu_us_per_packet"]), "%.2f")),
             ("user instructions/pkt at %d calls" % options.latency_calls, lambda n: median_range(column(n, ["at_latency_calls", "instructions_per_packet"]))),
@@ -280,6 +312,13 @@ def ratios(results):
         return statistics.median(values) if values else None
 
     figures = {}
+    if "spillway-kernel" in results:
+        for other in ("rtpengine", "spillway", "floor", "floor-uring"):
+            for label, path in (("machine_cpu_at_fixed_rate", ["at_latency_calls", "relay_machine_us_per_packet"]),
+                                ("capacity", ["capacity", "calls"]), ("p99", ["at_latency_calls", "p99_us"])):
+                ours, theirs = median("spillway-kernel", path), median(other, path)
+                if other in results and ours is not None and theirs:
+                    figures["kernel_%s_vs_%s" % (label, other)] = ours / theirs
     for other in ("rtpengine", "floor", "floor-uring", "baseline", "spillway-epoll"):
         if other not in results:
             continue
@@ -322,10 +361,15 @@ def main():
     parser.add_argument("--most-calls", type=int, default=2000, help="largest call count the capacity search tries")
     parser.add_argument("--memory-calls", type=int, default=4900,
                         help="idle calls for RSS per call, four sockets each (0: skip); 5,000 needs a descriptor limit over 20,000")
-    parser.add_argument("--relays", default="spillway,rtpengine,floor",
-                        help="comma-separated: spillway, rtpengine, floor, floor-uring (the floor on io_uring), "
+    parser.add_argument("--relays", default="spillway,spillway-kernel,rtpengine,floor,direct",
+                        help="comma-separated: spillway (userspace), spillway-kernel (--kernel-forwarding on), "
+                             "rtpengine, floor, floor-uring (the floor on io_uring), "
                              "spillway-epoll (the same build with --data-plane epoll), "
-                             "baseline (another Spillway build, see --baseline)")
+                             "baseline (another Spillway build, see --baseline), "
+                             "direct (no relay: the generator's own cost, subtracted from whole-machine CPU)")
+    parser.add_argument("--rps-to-relay-cpu", action="store_true",
+                        help="steer lo's receive processing to CPU 0 (RPS) for the run, so the kernel's "
+                             "forwarding work lands on the relay's core, not the generator's; restored after")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "spillway"))
     parser.add_argument("--baseline", help="a copy of an earlier Spillway build, to measure a change against it "
                                            "side by side (adds 'baseline' to --relays)")
@@ -344,12 +388,29 @@ def main():
     if "rtpengine" in names and not shutil.which("rtpengine"):
         print("rtpengine is not installed (apt-get install rtpengine-daemon): comparing Spillway with the floor only")
         names.remove("rtpengine")
-    ranges = {"spillway": (30000, 39999), "spillway-epoll": (30000, 39999), "rtpengine": (40000, 49999),
-              "baseline": (30000, 39999)}
+    ranges = {"spillway": (30000, 39999), "spillway-epoll": (30000, 39999), "spillway-kernel": (30000, 39999),
+              "rtpengine": (40000, 49999), "baseline": (30000, 39999)}
     commands = {"spillway": lambda port, ports: spillway_command(options.binary, port, ports),
+                "spillway-kernel": lambda port, ports: spillway_command(options.binary, port, ports,
+                                                                        kernel_forwarding="on"),
                 "spillway-epoll": lambda port, ports: spillway_command(options.binary, port, ports) + ["--data-plane", "epoll"],
                 "rtpengine": lambda port, ports: rtpengine_command(port, ports),
                 "baseline": lambda port, ports: spillway_command(options.baseline, port, ports, kernel_forwarding=None)}
+    rps = "/sys/class/net/lo/queues/rx-0/rps_cpus"
+    rps_before = open(rps).read().strip() if options.rps_to_relay_cpu else None
+    if rps_before is not None:
+        with open(rps, "w") as out:
+            out.write("1")
+    try:
+        results = run_all(names, commands, ranges, options)
+    finally:
+        if rps_before is not None:
+            with open(rps, "w") as out:
+                out.write(rps_before)
+    report(results, options)
+
+
+def run_all(names, commands, ranges, options):
     results = {name: [] for name in names}
     for run in range(options.runs):
         order = names[run % len(names):] + names[:run % len(names)]
@@ -357,21 +418,35 @@ def main():
             ng_port = 22600 + 10 * run + index
             if name.startswith("floor"):
                 figures = measure_relay(lambda: FloorRelay(name, options.most_calls), options)
+            elif name == "direct":
+                figures = measure_relay(lambda: DirectPath(name), options)
             else:
                 figures = measure_relay(lambda: NGRelay(name, commands[name](ng_port, ranges[name]), ng_port), options)
-            if not name.startswith("floor") and options.memory_calls and not options.quick:
+            if not name.startswith("floor") and name != "direct" and options.memory_calls and not options.quick:
                 figures["memory_kib_per_call"] = memory_per_call(
                     name, commands[name](ng_port + 5, (10000, 10000 + 4 * options.memory_calls + 999)), ng_port + 5,
                     options.memory_calls)
             results[name].append(figures)
             print(run_line(run, name, figures, options), flush=True)
+        if "direct" in results:
+            generator = results["direct"][run]["at_latency_calls"]["machine_cpu_us_per_packet"]
+            for name in names:
+                fixed = results[name][run]["at_latency_calls"]
+                fixed["relay_machine_us_per_packet"] = fixed["machine_cpu_us_per_packet"] - generator
+    return results
+
+
+def report(results, options):
     print()
     print(table(results, options))
     print("* the generator fell behind its schedule at the first failing step (or the search hit its limit):"
           " the relay's own limit is at least this")
     figures = ratios(results)
     for key, value in figures.items():
-        print("spillway/%s: %.2f" % (key, value))
+        if key.startswith("kernel_"):
+            print("spillway-kernel/%s: %.2f" % (key[len("kernel_"):], value))
+        else:
+            print("spillway/%s: %.2f" % (key, value))
     if options.json:
         os.makedirs(os.path.dirname(os.path.abspath(options.json)), exist_ok=True)
         with open(options.json, "w") as out:

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ static int keep_warning(enum libbpf_print_level level, const char *format, va_li
 const char *spw_kernel_last_message(void) { return last_message; }
 
 int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *program_fd, int *forwards_fd,
-                    int *totals_fd) {
+                    int *totals_fd, int *owner_fd) {
     last_message[0] = 0;
     libbpf_set_print(keep_warning);
     LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "spw_forward");
@@ -33,9 +34,14 @@ int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *progr
     if (!opened) return -errno;
     struct bpf_map *forwards = bpf_object__find_map_by_name(opened, "spw_forwards");
     struct bpf_map *totals = bpf_object__find_map_by_name(opened, "spw_totals");
+    struct bpf_map *owner = bpf_object__find_map_by_name(opened, "spw_owner");
     struct bpf_program *program = bpf_object__find_program_by_name(opened, "spw_forward");
-    int failure = (!forwards || !totals || !program) ? -ENOENT : bpf_map__set_max_entries(forwards, max_entries);
+    int failure = (!forwards || !totals || !owner || !program) ? -ENOENT
+                                                                : bpf_map__set_max_entries(forwards, max_entries);
     if (!failure) failure = bpf_object__load(opened);
+    /* The program never reads its owner record, so the kernel would not list the map among the
+     * program's: bind it, so that a later start finds the record from the program. */
+    if (!failure) failure = bpf_prog_bind_map(bpf_program__fd(program), bpf_map__fd(owner), NULL);
     if (failure) {
         bpf_object__close(opened);
         return failure < 0 ? failure : -failure;
@@ -44,32 +50,100 @@ int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *progr
     *program_fd = bpf_program__fd(program);
     *forwards_fd = bpf_map__fd(forwards);
     *totals_fd = bpf_map__fd(totals);
+    *owner_fd = bpf_map__fd(owner);
     return 0;
+}
+
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot; 0 when there is
+ * no such process. */
+static uint64_t process_start(uint32_t pid) {
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+    FILE *file = fopen(path, "r");
+    if (!file) return 0;
+    size_t length = fread(line, 1, sizeof(line) - 1, file);
+    fclose(file);
+    line[length] = 0;
+    /* The command name (field 2) may hold spaces and parentheses: count from its last ')'. */
+    char *field = strrchr(line, ')');
+    for (int index = 2; field && index < 22; index++) field = strchr(field + 1, ' ');
+    return field ? strtoull(field + 1, NULL, 10) : 0;
+}
+
+int spw_kernel_set_owner(int owner_fd, uint32_t handle, uint32_t priority, const int *devices, uint32_t count) {
+    struct spw_forward_owner record;
+    memset(&record, 0, sizeof(record));
+    record.pid = (uint32_t)getpid();
+    record.started = process_start(record.pid);
+    record.handle = handle;
+    record.priority = priority;
+    record.device_count = count < SPW_FORWARD_MAX_DEVICES ? count : SPW_FORWARD_MAX_DEVICES;
+    for (uint32_t index = 0; index < record.device_count; index++) record.devices[index] = (uint32_t)devices[index];
+    uint32_t zero = 0;
+    return bpf_map_update_elem(owner_fd, &zero, &record, BPF_ANY) ? -errno : 0;
+}
+
+/* The owner record among a program's maps, if it has one. */
+static int read_owner(int program_fd, struct spw_forward_owner *owner) {
+    uint32_t map_ids[8];
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    info.nr_map_ids = 8;
+    info.map_ids = (uint64_t)(uintptr_t)map_ids;
+    uint32_t length = sizeof(info);
+    if (bpf_obj_get_info_by_fd(program_fd, &info, &length)) return -errno;
+    if (strcmp(info.name, "spw_forward") != 0) return -ENOENT;
+    int found = -ENOENT;
+    for (uint32_t index = 0; index < info.nr_map_ids && index < 8 && found; index++) {
+        int map_fd = bpf_map_get_fd_by_id(map_ids[index]);
+        if (map_fd < 0) continue;
+        struct bpf_map_info map_info;
+        memset(&map_info, 0, sizeof(map_info));
+        uint32_t map_length = sizeof(map_info);
+        uint32_t zero = 0;
+        if (!bpf_obj_get_info_by_fd(map_fd, &map_info, &map_length) && strcmp(map_info.name, "spw_owner") == 0 &&
+            !bpf_map_lookup_elem(map_fd, &zero, owner))
+            found = 0;
+        close(map_fd);
+    }
+    return found;
+}
+
+int spw_kernel_remove_orphans(void) {
+    int removed = 0;
+    uint32_t id = 0;
+    while (!bpf_prog_get_next_id(id, &id)) {
+        int program_fd = bpf_prog_get_fd_by_id(id);
+        if (program_fd < 0) continue;
+        struct spw_forward_owner owner;
+        int read = read_owner(program_fd, &owner);
+        close(program_fd);
+        if (read || owner.pid == 0) continue;
+        uint64_t started = process_start(owner.pid);
+        if (started != 0 && started == owner.started) continue; /* its node runs */
+        for (uint32_t index = 0; index < owner.device_count && index < SPW_FORWARD_MAX_DEVICES; index++)
+            spw_kernel_detach((int)owner.devices[index], owner.handle, owner.priority);
+        removed++;
+    }
+    return removed;
 }
 
 void spw_kernel_unload(struct bpf_object *object) { bpf_object__close(object); }
 
-int spw_kernel_attach(int ifindex, int program_fd, uint32_t handle, uint32_t priority, bool *created_hook) {
+int spw_kernel_attach(int ifindex, int program_fd, uint32_t handle, uint32_t priority) {
     last_message[0] = 0;
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
     int created = bpf_tc_hook_create(&hook);
     if (created && created != -EEXIST) return created;
-    *created_hook = created == 0;
     LIBBPF_OPTS(bpf_tc_opts, options, .handle = handle, .priority = priority, .prog_fd = program_fd,
                 .flags = BPF_TC_F_REPLACE);
     return bpf_tc_attach(&hook, &options);
 }
 
-int spw_kernel_detach(int ifindex, uint32_t handle, uint32_t priority, bool destroy_hook) {
+int spw_kernel_detach(int ifindex, uint32_t handle, uint32_t priority) {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
     LIBBPF_OPTS(bpf_tc_opts, options, .handle = handle, .priority = priority);
-    int failure = bpf_tc_detach(&hook, &options);
-    if (destroy_hook) {
-        hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-        int destroyed = bpf_tc_hook_destroy(&hook);
-        if (!failure) failure = destroyed;
-    }
-    return failure;
+    return bpf_tc_detach(&hook, &options);
 }
 
 int spw_kernel_attached_program(int ifindex, uint32_t handle, uint32_t priority, uint32_t *program_id) {

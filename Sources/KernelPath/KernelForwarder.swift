@@ -33,12 +33,12 @@ public final class KernelForwarder: Sendable {
     public let filterHandle: UInt32
     /// How many entries the forwarding map holds.
     public let capacity: Int
+    /// How many programs of nodes that are gone (crashed, killed) this start detached.
+    public let removedOrphans: Int
     private let object: Mutex<OpaquePointer?>
     private let programDescriptor: Int32
     private let forwardsDescriptor: Int32
     private let totalsDescriptor: Int32
-    /// Devices whose clsact qdisc this node created, removed again at stop.
-    private let createdHooks: Set<Int32>
     private let egress = EgressDevices()
 
     /// The TC filter priority every node uses.
@@ -46,27 +46,34 @@ public final class KernelForwarder: Sendable {
 
     /// Loads the program with a map of `capacity` entries and attaches it to `devices` as `owner`'s
     /// filter. `owner` names the node on this host (its ID and NG address: no two running nodes
-    /// share both); a filter a crashed start of the same node left on a device is replaced.
+    /// share both). The filters of Spillway programs whose node is gone (crashed, killed) are
+    /// removed first: their maps would otherwise go on forwarding old calls' ports.
     public init(devices: [NetworkDevice], capacity: Int, owner: String) throws(KernelForwardingError) {
         precondition(!devices.isEmpty, "the kernel fast path needs a device to attach to")
         var object: OpaquePointer?
         var program: Int32 = -1
         var forwards: Int32 = -1
         var totals: Int32 = -1
-        let loaded = spw_kernel_load(UInt32(clamping: max(capacity, 1)), &object, &program, &forwards, &totals)
+        var ownerRecord: Int32 = -1
+        let loaded = spw_kernel_load(
+            UInt32(clamping: max(capacity, 1)), &object, &program, &forwards, &totals, &ownerRecord)
         guard loaded == 0, let object else { throw .loadFailed(errno: -loaded, detail: Self.libbpfMessage()) }
+        removedOrphans = Int(spw_kernel_remove_orphans())
         let handle = Self.filterHandle(for: owner)
-        var created: Set<Int32> = []
+        // The record first: a node that dies while attaching leaves filters the next start finds.
+        let indices = devices.map { $0.index }
+        let recorded = spw_kernel_set_owner(ownerRecord, handle, Self.filterPriority, indices, UInt32(indices.count))
+        guard recorded == 0 else {
+            spw_kernel_unload(object)
+            throw .loadFailed(errno: -recorded, detail: "writing the owner record")
+        }
         for device in devices {
-            var createdHook = false
-            let attached = spw_kernel_attach(device.index, program, handle, Self.filterPriority, &createdHook)
-            if createdHook { created.insert(device.index) }
+            let attached = spw_kernel_attach(device.index, program, handle, Self.filterPriority)
             guard attached == 0 else {
                 let detail = Self.libbpfMessage()
                 for done in devices.prefix(while: { $0 != device }) {
-                    _ = spw_kernel_detach(done.index, handle, Self.filterPriority, created.contains(done.index))
+                    _ = spw_kernel_detach(done.index, handle, Self.filterPriority)
                 }
-                if createdHook { _ = spw_kernel_detach(device.index, handle, Self.filterPriority, true) }
                 spw_kernel_unload(object)
                 throw .attachFailed(device: device.name, errno: -attached, detail: detail)
             }
@@ -78,17 +85,16 @@ public final class KernelForwarder: Sendable {
         programDescriptor = program
         forwardsDescriptor = forwards
         totalsDescriptor = totals
-        createdHooks = created
     }
 
-    /// Detaches the program from every device (removing the clsact qdiscs it created) and unloads
-    /// it with its maps. Later calls do nothing.
+    /// Detaches the program from every device and unloads it with its maps. Later calls do nothing.
+    /// The clsact qdiscs stay: other nodes' filters (and other programs') may hang on them, and an
+    /// empty one costs nothing.
     public func stop() {
         object.withLock { object in
             guard let loaded = object else { return }
             for device in devices {
-                _ = spw_kernel_detach(
-                    device.index, filterHandle, Self.filterPriority, createdHooks.contains(device.index))
+                _ = spw_kernel_detach(device.index, filterHandle, Self.filterPriority)
             }
             spw_kernel_unload(loaded)
             object = nil

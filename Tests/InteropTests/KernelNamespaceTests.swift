@@ -96,37 +96,47 @@ import Glibc
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
             "Scripts/rtp_party.py"
         ).path
-        let count = 500
-        var parties: [ChildProcess] = []
-        for (name, namespace, port, relay, ssrc) in [
-            ("caller", Self.caller, 5000, relayForCaller, 1), ("callee", Self.callee, 5002, relayForCallee, 2),
-        ] {
-            parties.append(
-                try ChildProcess(
-                    name, ipTool,
-                    [
-                        "netns", "exec", namespace.name, python, script, "--bind", "\(namespace.address):\(port)",
-                        "--relay", "\(relay)", "--count", "\(count)", "--ssrc", "\(ssrc)", "--peer-ssrc",
-                        "\(3 - ssrc)",
-                    ],
-                    directory: directory))
+        // A first exchange latches the parties; in the second the workers must see nothing.
+        func exchange(count: Int, first: Int) async throws {
+            var parties: [ChildProcess] = []
+            for (name, namespace, port, relay, ssrc) in [
+                ("caller", Self.caller, 5000, relayForCaller, 1), ("callee", Self.callee, 5002, relayForCallee, 2),
+            ] {
+                parties.append(
+                    try ChildProcess(
+                        name, ipTool,
+                        [
+                            "netns", "exec", namespace.name, python, script, "--bind", "\(namespace.address):\(port)",
+                            "--relay", "\(relay)", "--count", "\(count)", "--first", "\(first)", "--ssrc", "\(ssrc)",
+                            "--peer-ssrc", "\(3 - ssrc)",
+                        ],
+                        directory: directory))
+            }
+            for party in parties {
+                #expect(await party.wait(seconds: 30) == 0, "\(party.name): \(party.output)")
+                let report = party.output.split(separator: "\n").last.map(String.init) ?? ""
+                let result = try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any]
+                let relay = party.name == "caller" ? relayForCaller : relayForCallee
+                #expect(result?["received"] as? Int == count, "\(party.name): \(report)")
+                #expect(result?["intact"] as? Bool == true, "\(party.name): \(report)")
+                #expect(result?["sources"] as? [String] == ["\(relay)"], "\(party.name): \(report)")
+            }
         }
-        for party in parties {
-            #expect(await party.wait(seconds: 30) == 0, "\(party.name): \(party.output)")
-            let report = party.output.split(separator: "\n").last.map(String.init) ?? ""
-            let result = try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any]
-            let relay = party.name == "caller" ? relayForCaller : relayForCallee
-            #expect(result?["received"] as? Int == count, "\(party.name): \(report)")
-            #expect(result?["intact"] as? Bool == true, "\(party.name): \(report)")
-            #expect(result?["sources"] as? [String] == ["\(relay)"], "\(party.name): \(report)")
+        func dataPlane() throws -> (worker: Int64, kernel: Int64, devices: BencodeValue?) {
+            let plane = try ng.request(["command": "statistics"])["spillway"]?["data-plane"]
+            return (
+                try #require(plane?["worker-packets"]?.integerValue),
+                try #require(plane?["kernel-packets"]?.integerValue), plane?["kernel-devices"]
+            )
         }
-
-        let plane = try ng.request(["command": "statistics"])["spillway"]?["data-plane"]
-        let workerPackets = try #require(plane?["worker-packets"]?.integerValue)
-        let kernelPackets = try #require(plane?["kernel-packets"]?.integerValue)
-        #expect(plane?["kernel-devices"] == [.string(Self.caller.hostDevice), .string(Self.callee.hostDevice)])
-        #expect(workerPackets <= 12, "workers saw \(workerPackets), the kernel forwarded \(kernelPackets)")
-        #expect(workerPackets + kernelPackets == Int64(2 * count))
+        try await exchange(count: 20, first: 1)
+        let latched = try dataPlane()
+        try await exchange(count: 500, first: 21)
+        let plane = try dataPlane()
+        #expect(plane.devices == [.string(Self.caller.hostDevice), .string(Self.callee.hostDevice)])
+        #expect(latched.worker + latched.kernel == 40, "\(latched)")
+        #expect(plane.worker == latched.worker, "workers saw \(latched.worker) then \(plane.worker)")
+        #expect(plane.kernel - latched.kernel == 1000, "the kernel forwarded \(latched.kernel) then \(plane.kernel)")
         await node.shutdown()
         await Self.remove(Self.caller, directory: directory)
         await Self.remove(Self.callee, directory: directory)

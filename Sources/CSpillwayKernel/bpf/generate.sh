@@ -4,12 +4,14 @@
 # ../include/spw_forward.h; KernelProgramTests checks that program.c matches the source.
 #
 # Usage: generate.sh [OUTPUT]   (OUTPUT defaults to ../program.c)
-# Needs clang with the BPF target (Swift's toolchain has one), libbpf-dev and linux-libc-dev.
+# Needs Swift's toolchain (its clang targets BPF), libbpf-dev and linux-libc-dev.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 output=${1:-$here/../program.c}
-clang=${CLANG:-clang}
-objcopy=${OBJCOPY:-$(dirname "$(command -v "$clang")")/llvm-objcopy}
+# Swift's toolchain clang (the bytes depend on the compiler): the one beside `swift`.
+toolchain=$(dirname "$(readlink -f "$(command -v swift)")")
+clang=${CLANG:-$toolchain/clang}
+objcopy=${OBJCOPY:-$toolchain/llvm-objcopy}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$here"

@@ -46,6 +46,14 @@ struct {
     __type(value, struct spw_forward_totals);
 } spw_totals SEC(".maps");
 
+/* Written by the node that loaded the program (and bound to it); the program never reads it. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct spw_forward_owner);
+} spw_owner SEC(".maps");
+
 /* Where the headers of a packet this program may forward lie. */
 struct headers {
     __u32 l3;        /* offset of the IP header */

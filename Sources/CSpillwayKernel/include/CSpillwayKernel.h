@@ -6,7 +6,6 @@
 #ifndef C_SPILLWAY_KERNEL_H
 #define C_SPILLWAY_KERNEL_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "spw_forward.h"
@@ -19,15 +18,20 @@ struct bpf_object;
 
 /* Loads the program with a forwarding map of `max_entries`. */
 int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *program_fd, int *forwards_fd,
-                    int *totals_fd);
+                    int *totals_fd, int *owner_fd);
+/* Writes this process as the program's owner, with where it attaches. */
+int spw_kernel_set_owner(int owner_fd, uint32_t handle, uint32_t priority, const int *devices, uint32_t count);
+/* Removes the filters of every loaded Spillway program whose owning process is gone; returns how
+ * many programs it found so. */
+int spw_kernel_remove_orphans(void);
 void spw_kernel_unload(struct bpf_object *object);
 
-/* Attaches the program to `ifindex`'s ingress as filter `handle` at `priority`, replacing a filter
- * left there under that handle and priority (by a node that crashed). `created_hook` says whether
- * the clsact qdisc was created for it. */
-int spw_kernel_attach(int ifindex, int program_fd, uint32_t handle, uint32_t priority, bool *created_hook);
-/* Removes the filter, and the clsact qdisc when `destroy_hook`. */
-int spw_kernel_detach(int ifindex, uint32_t handle, uint32_t priority, bool destroy_hook);
+/* Attaches the program to `ifindex`'s ingress as filter `handle` at `priority` (adding a clsact
+ * qdisc when the device has none), replacing a filter left there under that handle and priority
+ * by a node that crashed. */
+int spw_kernel_attach(int ifindex, int program_fd, uint32_t handle, uint32_t priority);
+/* Removes the filter. */
+int spw_kernel_detach(int ifindex, uint32_t handle, uint32_t priority);
 /* The id of the program attached as that filter (-ENOENT when there is none). */
 int spw_kernel_attached_program(int ifindex, uint32_t handle, uint32_t priority, uint32_t *program_id);
 /* The name of the program with `program_id`, into `name` (at least 16 bytes). */

@@ -82,6 +82,18 @@ struct spw_forward_entry {
     struct spw_forward_counters counters;
 };
 
+/* Who attached a loaded program, and where: a node that starts finds programs whose node is gone
+ * (crashed, killed) by this record and removes their filters. */
+#define SPW_FORWARD_MAX_DEVICES 16
+struct spw_forward_owner {
+    __u32 pid;
+    __u32 handle;   /* the TC filter handle on every device */
+    __u64 started;  /* the process's start time (/proc/PID/stat), against PID reuse */
+    __u32 priority; /* the TC filter priority */
+    __u32 device_count;
+    __u32 devices[SPW_FORWARD_MAX_DEVICES];
+};
+
 /* Node-wide totals (one per CPU): what the program forwarded. */
 struct spw_forward_totals {
     __u64 packets;

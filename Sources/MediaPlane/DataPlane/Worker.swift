@@ -411,6 +411,7 @@ final class Worker: @unchecked Sendable {
             var queued = 0
             var queuedDescriptor: Int32 = -1
             var receivedBytes = 0
+            var latchEvents = sides[slot].tally.latches &+ sides[slot].tally.relatches
             for packetIndex in 0..<received {
                 receivedBytes &+= batch.packet(packetIndex).count
                 guard
@@ -420,6 +421,12 @@ final class Worker: @unchecked Sendable {
                 else {
                     ring?.giveBack(batch.entry(packetIndex).buffer)
                     continue
+                }
+                // This side's peer just latched or moved: the other side's kernel route must send to
+                // it before this packet reaches the other party, who may answer at once.
+                if kernel != nil, sides[slot].tally.latches &+ sides[slot].tally.relatches != latchEvents {
+                    latchEvents = sides[slot].tally.latches &+ sides[slot].tally.relatches
+                    updateKernelRoutes(of: sides[slot].opposite, sides: sides)
                 }
                 if let ring {
                     let entry = batch.entry(packetIndex)
@@ -436,13 +443,14 @@ final class Worker: @unchecked Sendable {
                 batch.prepareSend(queued, packet: packetIndex, to: destination)
                 queued += 1
             }
-            if queued > 0 { flush(queued, on: queuedDescriptor, side: &sides[slot]) }
-            sides[slot].publish()
-            traffic.add(packets: received, bytes: receivedBytes)
+            // Routes first: a party that got this batch's packets finds them in place when it answers.
             if kernel != nil {
                 updateKernelRoutes(of: slot, sides: sides)
                 updateKernelRoutes(of: sides[slot].opposite, sides: sides)
             }
+            if queued > 0 { flush(queued, on: queuedDescriptor, side: &sides[slot]) }
+            sides[slot].publish()
+            traffic.add(packets: received, bytes: receivedBytes)
         }
     }
 

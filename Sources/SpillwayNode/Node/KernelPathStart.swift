@@ -2,6 +2,7 @@ import KernelPath
 import Logging
 import MediaPlane
 import ServiceEdge
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,11 @@ enum KernelPathStart {
             let capacity = min(configuration.portRange.count * configuration.mediaInterfaces.count, 1 << 22)
             let forwarder = try KernelForwarder(
                 devices: devices, capacity: capacity, owner: kernelOwner(of: configuration))
+            if forwarder.removedOrphans > 0 {
+                logger.notice(
+                    "removed the kernel fast path filters of \(forwarder.removedOrphans) Spillway node(s) that are no longer running"
+                )
+            }
             logger.info(
                 "kernel fast path attached",
                 metadata: ["devices": "\(devices.map(\.name).joined(separator: ","))", "entries": "\(capacity)"])
@@ -31,12 +37,17 @@ enum KernelPathStart {
         }
     }
 
+    /// Nodes this process started with an NG port left to the kernel.
+    private static let ephemeralStarts = Atomic<Int>(0)
+
     /// What names the node's filter on this host: its ID and NG address, which no two running
-    /// nodes share, and the process when the NG port is left to the kernel (a node that cannot
-    /// restart as itself).
+    /// nodes share. When the NG port is left to the kernel, the node cannot restart as itself, and
+    /// several such nodes may share the address text (tests start many in one process): the
+    /// process and the start are added.
     static func kernelOwner(of configuration: NodeConfiguration) -> String {
         let owner = "\(configuration.nodeID)@\(configuration.ngAddress)"
-        return configuration.ngAddress.hasSuffix(":0") ? "\(owner)/\(getpid())" : owner
+        guard configuration.ngAddress.hasSuffix(":0") else { return owner }
+        return "\(owner)/\(getpid())/\(ephemeralStarts.wrappingAdd(1, ordering: .relaxed).oldValue)"
     }
 
     /// The configured devices, or those holding the media interfaces' addresses.

@@ -2,9 +2,10 @@
 """One party of a relayed call, for tests that run parties in network namespaces.
 
 Binds BIND, waits --start-delay seconds (so the other party is bound too), sends --count PCMU
-packets of SSRC --ssrc to RELAY, one per millisecond, while taking what the relay sends, then
-prints one JSON line: how many packets arrived, whether they are the other party's packets
-(SSRC --peer-ssrc) in order and intact, and the addresses they came from."""
+packets of SSRC --ssrc to RELAY from sequence number --first on, one per millisecond, while taking
+what the relay sends, then prints one JSON line: how many packets arrived, whether they are the
+other party's packets (SSRC --peer-ssrc, the same sequence numbers) in order and intact, and the
+addresses they came from."""
 import argparse
 import json
 import socket
@@ -26,6 +27,7 @@ def main():
     parser.add_argument("--bind", type=address, required=True)
     parser.add_argument("--relay", type=address, required=True)
     parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--first", type=int, default=1)
     parser.add_argument("--ssrc", type=int, required=True)
     parser.add_argument("--peer-ssrc", type=int, required=True)
     parser.add_argument("--start-delay", type=float, default=0.5)
@@ -45,7 +47,8 @@ def main():
                 return
 
     time.sleep(options.start_delay)
-    for sequence in range(1, options.count + 1):
+    sequences = range(options.first, options.first + options.count)
+    for sequence in sequences:
         sock.sendto(packet(options.ssrc, sequence), options.relay)
         time.sleep(0.001)
         take()
@@ -55,7 +58,7 @@ def main():
             received.append(sock.recvfrom(2048))
         except socket.timeout:
             break
-    expected = [packet(options.peer_ssrc, sequence) for sequence in range(1, options.count + 1)]
+    expected = [packet(options.peer_ssrc, sequence) for sequence in sequences]
     print(json.dumps({
         "received": len(received),
         "intact": [data for data, _ in received] == expected,
