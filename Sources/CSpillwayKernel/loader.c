@@ -26,18 +26,21 @@ static int keep_warning(enum libbpf_print_level level, const char *format, va_li
 const char *spw_kernel_last_message(void) { return last_message; }
 
 int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *program_fd, int *forwards_fd,
-                    int *totals_fd, int *owner_fd) {
+                    int *counts_fd, int *totals_fd, int *owner_fd) {
     last_message[0] = 0;
     libbpf_set_print(keep_warning);
     LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "spw_forward");
     struct bpf_object *opened = bpf_object__open_mem(spw_forward_object, spw_forward_object_size, &options);
     if (!opened) return -errno;
     struct bpf_map *forwards = bpf_object__find_map_by_name(opened, "spw_forwards");
+    struct bpf_map *counts = bpf_object__find_map_by_name(opened, "spw_counts");
     struct bpf_map *totals = bpf_object__find_map_by_name(opened, "spw_totals");
     struct bpf_map *owner = bpf_object__find_map_by_name(opened, "spw_owner");
     struct bpf_program *program = bpf_object__find_program_by_name(opened, "spw_forward");
-    int failure = (!forwards || !totals || !owner || !program) ? -ENOENT
-                                                                : bpf_map__set_max_entries(forwards, max_entries);
+    int failure = (!forwards || !counts || !totals || !owner || !program)
+                      ? -ENOENT
+                      : bpf_map__set_max_entries(forwards, max_entries);
+    if (!failure) failure = bpf_map__set_max_entries(counts, max_entries);
     if (!failure) failure = bpf_object__load(opened);
     /* The program never reads its owner record, so the kernel would not list the map among the
      * program's: bind it, so that a later start finds the record from the program. */
@@ -49,6 +52,7 @@ int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *progr
     *object = opened;
     *program_fd = bpf_program__fd(program);
     *forwards_fd = bpf_map__fd(forwards);
+    *counts_fd = bpf_map__fd(counts);
     *totals_fd = bpf_map__fd(totals);
     *owner_fd = bpf_map__fd(owner);
     return 0;
@@ -168,8 +172,20 @@ int spw_kernel_program_name(uint32_t program_id, char *name, uint32_t size) {
     return 0;
 }
 
-int spw_kernel_install(int forwards_fd, const struct spw_forward_key *key, const struct spw_forward_entry *entry) {
+int spw_kernel_install(int forwards_fd, int counts_fd, const struct spw_forward_key *key,
+                       const struct spw_forward_entry *entry) {
+    struct spw_forward_counters zero;
+    memset(&zero, 0, sizeof(zero));
+    if (bpf_map_update_elem(counts_fd, key, &zero, BPF_NOEXIST) && errno != EEXIST) return -errno;
     return bpf_map_update_elem(forwards_fd, key, entry, BPF_ANY) ? -errno : 0;
+}
+
+int spw_kernel_counts(int counts_fd, const struct spw_forward_key *key, struct spw_forward_counters *counts) {
+    return bpf_map_lookup_elem_flags(counts_fd, key, counts, BPF_F_LOCK) ? -errno : 0;
+}
+
+int spw_kernel_forget(int counts_fd, const struct spw_forward_key *key) {
+    return bpf_map_delete_elem(counts_fd, key) ? -errno : 0;
 }
 
 int spw_kernel_read(int forwards_fd, const struct spw_forward_key *key, struct spw_forward_entry *entry) {

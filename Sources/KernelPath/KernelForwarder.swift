@@ -38,6 +38,7 @@ public final class KernelForwarder: Sendable {
     private let object: Mutex<OpaquePointer?>
     private let programDescriptor: Int32
     private let forwardsDescriptor: Int32
+    private let countsDescriptor: Int32
     private let totalsDescriptor: Int32
     private let egress = EgressDevices()
 
@@ -53,10 +54,11 @@ public final class KernelForwarder: Sendable {
         var object: OpaquePointer?
         var program: Int32 = -1
         var forwards: Int32 = -1
+        var counts: Int32 = -1
         var totals: Int32 = -1
         var ownerRecord: Int32 = -1
         let loaded = spw_kernel_load(
-            UInt32(clamping: max(capacity, 1)), &object, &program, &forwards, &totals, &ownerRecord)
+            UInt32(clamping: max(capacity, 1)), &object, &program, &forwards, &counts, &totals, &ownerRecord)
         guard loaded == 0, let object else { throw .loadFailed(errno: -loaded, detail: Self.libbpfMessage()) }
         removedOrphans = Int(spw_kernel_remove_orphans())
         let handle = Self.filterHandle(for: owner)
@@ -84,6 +86,7 @@ public final class KernelForwarder: Sendable {
         self.object = Mutex(object)
         programDescriptor = program
         forwardsDescriptor = forwards
+        countsDescriptor = counts
         totalsDescriptor = totals
     }
 
@@ -103,27 +106,42 @@ public final class KernelForwarder: Sendable {
 
     deinit { stop() }
 
-    /// Installs (or replaces) the entry for `route`, its RTP reception carried on from `reception`.
-    /// Returns the errno when the map refused it (full: E2BIG).
+    /// Installs (or replaces) the entry for `route`, its RTP reception carried on from `reception`;
+    /// the address's counters are created with its first route. Returns the errno when the map
+    /// refused it (full: E2BIG).
     public func install(_ route: KernelRoute, continuing reception: ReceptionStatistics.Continuation?) -> Int32? {
         var key = route.key
         var entry = route.entry(continuing: reception, egress: egress.egress(toward:))
-        let result = spw_kernel_install(forwardsDescriptor, &key, &entry)
+        let result = spw_kernel_install(forwardsDescriptor, countsDescriptor, &key, &entry)
         return result == 0 ? nil : -result
     }
 
-    /// Removes the entry for `local` and returns what it counted; nil when there was none.
-    public func take(_ local: SocketAddress) -> KernelFigures? {
+    /// Removes the route at `local` (packets there go up to the node again) and returns where its
+    /// reception got to; nil when there was none.
+    public func withdraw(_ local: SocketAddress) -> KernelReception? {
         var key = KernelRoute.key(for: local)
         var entry = spw_forward_entry()
-        return spw_kernel_take(forwardsDescriptor, &key, &entry) == 0 ? KernelFigures(entry) : nil
+        return spw_kernel_take(forwardsDescriptor, &key, &entry) == 0 ? KernelReception(state: entry.reception) : nil
     }
 
-    /// What the entry for `local` has counted so far; nil when there is none.
-    public func read(_ local: SocketAddress) -> KernelFigures? {
+    /// Where the reception of the route at `local` stands; nil when there is none.
+    public func reception(at local: SocketAddress) -> KernelReception? {
         var key = KernelRoute.key(for: local)
         var entry = spw_forward_entry()
-        return spw_kernel_read(forwardsDescriptor, &key, &entry) == 0 ? KernelFigures(entry) : nil
+        return spw_kernel_read(forwardsDescriptor, &key, &entry) == 0 ? KernelReception(state: entry.reception) : nil
+    }
+
+    /// What the program has counted at `local`; nil when no route was ever there.
+    public func counts(at local: SocketAddress) -> KernelCounts? {
+        var key = KernelRoute.key(for: local)
+        var counts = spw_forward_counters()
+        return spw_kernel_counts(countsDescriptor, &key, &counts) == 0 ? KernelCounts(counts) : nil
+    }
+
+    /// Removes the counters at `local` (the side is gone).
+    public func forget(_ local: SocketAddress) {
+        var key = KernelRoute.key(for: local)
+        _ = spw_kernel_forget(countsDescriptor, &key)
     }
 
     /// Packets and payload bytes the program has forwarded since it was loaded.

@@ -96,7 +96,6 @@ public struct KernelRoute: Sendable, Equatable {
             entry.reception.bad_sequence = reception.badSequence
             entry.reception.has_transit = reception.lastTransit == nil ? 0 : 1
             entry.reception.last_transit = reception.lastTransit ?? 0
-            entry.reception.received = reception.received
             entry.reception.scaled_jitter = reception.scaledJitter
         }
         return entry
@@ -117,41 +116,67 @@ public struct KernelRoute: Sendable, Equatable {
     }
 }
 
-/// What the program counted for one entry since it was installed, and where its reception
-/// state got to.
-public struct KernelFigures: Sendable, Equatable {
-    public var rtpPackets: UInt64
-    public var rtpBytes: UInt64
-    public var rtcpPackets: UInt64
-    public var rtcpBytes: UInt64
-    public var forwarded: UInt64
-    public var frames: UInt64
+/// What the program counted at one relay address since its first route there. The figures only
+/// grow while the node keeps the side, whatever happens to its routes, so the node takes what grew
+/// since it last looked.
+public struct KernelCounts: Sendable, Equatable {
+    public var rtpPackets: UInt64 = 0
+    public var rtpBytes: UInt64 = 0
+    public var rtcpPackets: UInt64 = 0
+    public var rtcpBytes: UInt64 = 0
+    public var forwarded: UInt64 = 0
+    public var frames: UInt64 = 0
+    /// RTP packets valid by RFC 3550 A.1, for the reception statistics.
+    public var received: UInt64 = 0
     /// CLOCK_MONOTONIC nanoseconds of the last packet, 0 before the first.
-    public var lastPacketNanos: UInt64
+    public var lastPacketNanos: UInt64 = 0
     /// RTCP dropped for want of a destination.
-    public var noDestination: UInt64
-    /// The reception state of an RTP route (nil for an RTCP port's route).
-    public var reception: ReceptionStatistics.Continuation?
+    public var noDestination: UInt64 = 0
 
-    init(_ entry: spw_forward_entry) {
-        let counters = entry.counters
-        rtpPackets = counters.rtp_packets
-        rtpBytes = counters.rtp_bytes
-        rtcpPackets = counters.rtcp_packets
-        rtcpBytes = counters.rtcp_bytes
-        forwarded = counters.forwarded
-        frames = counters.frames
-        lastPacketNanos = counters.last_packet_nanos
-        noDestination = counters.no_destination
-        guard entry.flags & UInt32(SPW_FORWARD_RTCP_PORT) == 0 else {
-            reception = nil
-            return
-        }
-        let state = entry.reception
-        reception = ReceptionStatistics.Continuation(
-            ssrc: state.ssrc, baseSequence: state.base_sequence, maxSequence: state.max_sequence, cycles: state.cycles,
-            received: state.received, badSequence: state.bad_sequence,
+    public init() {}
+
+    init(_ counts: spw_forward_counters) {
+        rtpPackets = counts.rtp_packets
+        rtpBytes = counts.rtp_bytes
+        rtcpPackets = counts.rtcp_packets
+        rtcpBytes = counts.rtcp_bytes
+        forwarded = counts.forwarded
+        frames = counts.frames
+        received = counts.received
+        lastPacketNanos = counts.last_packet_nanos
+        noDestination = counts.no_destination
+    }
+
+    /// What grew since `earlier` (the last packet's time is this one's).
+    public func since(_ earlier: KernelCounts) -> KernelCounts {
+        var grown = KernelCounts()
+        grown.rtpPackets = rtpPackets &- earlier.rtpPackets
+        grown.rtpBytes = rtpBytes &- earlier.rtpBytes
+        grown.rtcpPackets = rtcpPackets &- earlier.rtcpPackets
+        grown.rtcpBytes = rtcpBytes &- earlier.rtcpBytes
+        grown.forwarded = forwarded &- earlier.forwarded
+        grown.frames = frames &- earlier.frames
+        grown.received = received &- earlier.received
+        grown.lastPacketNanos = lastPacketNanos
+        grown.noDestination = noDestination &- earlier.noDestination
+        return grown
+    }
+}
+
+/// Where an RTP route's sequence and jitter state got to (its valid packets are in `KernelCounts`).
+public struct KernelReception: Sendable, Equatable {
+    var state: spw_forward_reception
+
+    /// The reception statistics carried on from here, `received` valid packets in all.
+    public func continuation(received: UInt64) -> ReceptionStatistics.Continuation {
+        ReceptionStatistics.Continuation(
+            ssrc: state.ssrc, baseSequence: state.base_sequence, maxSequence: state.max_sequence,
+            cycles: state.cycles, received: received, badSequence: state.bad_sequence,
             lastTransit: state.has_transit != 0 ? state.last_transit : nil, scaledJitter: state.scaled_jitter)
+    }
+
+    public static func == (lhs: KernelReception, rhs: KernelReception) -> Bool {
+        withUnsafeBytes(of: lhs.state) { left in withUnsafeBytes(of: rhs.state) { right in left.elementsEqual(right) } }
     }
 }
 

@@ -65,17 +65,23 @@ import Glibc
         #expect(caller.send([0x80, 200, 0, 6] + Array(repeating: 0, count: 24), to: relayA.address))
         usleep(50_000)
 
-        let figures = try #require(forwarder.read(relayA.address))
-        #expect(figures.rtpPackets == 100 && figures.rtpBytes == 100 * 172 && figures.forwarded == 100)
-        #expect(figures.rtcpPackets == 1 && figures.noDestination == 1)
-        let reception = try #require(figures.reception)
-        #expect(reception.maxSequence == 102 && reception.received == seed.statistics.received + 100)
+        let counts = try #require(forwarder.counts(at: relayA.address))
+        #expect(counts.rtpPackets == 100 && counts.rtpBytes == 100 * 172 && counts.forwarded == 100)
+        #expect(counts.received == 100 && counts.rtcpPackets == 1 && counts.noDestination == 1)
         #expect(forwarder.totals().packets == 100)
+        let reception = try #require(forwarder.reception(at: relayA.address))
+        let carriedOn = reception.continuation(received: seed.statistics.received + counts.received)
+        #expect(carriedOn.maxSequence == 102 && carriedOn.ssrc == 0x1234_5678)
+        #expect(ReceptionStatistics(continuing: carriedOn).lost == 0)
 
-        #expect(forwarder.take(relayA.address) == figures)
-        #expect(forwarder.read(relayA.address) == nil)
+        // Withdrawn, the route forwards no more; its counts stay until the address is forgotten.
+        #expect(forwarder.withdraw(relayA.address) == reception)
+        #expect(forwarder.reception(at: relayA.address) == nil)
         #expect(caller.send(Self.rtp(sequence: 104), to: relayA.address))
-        #expect(relayA.receive(timeoutMilliseconds: 500)?.source == caller.address, "a removed route still forwards")
+        #expect(relayA.receive(timeoutMilliseconds: 500)?.source == caller.address, "a withdrawn route still forwards")
+        #expect(forwarder.counts(at: relayA.address) == counts)
+        forwarder.forget(relayA.address)
+        #expect(forwarder.counts(at: relayA.address) == nil)
     }
 
     @Test func stopDetachesTheProgramAndARestartReplacesALeftOverFilter() throws {

@@ -39,6 +39,14 @@ struct {
     __type(value, struct spw_forward_entry);
 } spw_forwards SEC(".maps");
 
+/* One per relay address with a route: created by the node with its first route there. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct spw_forward_key);
+    __type(value, struct spw_forward_counters);
+} spw_counts SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
@@ -110,11 +118,11 @@ static __always_inline int same_address(const __u32 *a, const __u32 *b) {
 }
 
 /*
- * Follows one RTP packet of the entry's source (RFC 3550 A.1 within the window, A.8 jitter) and
- * counts it. Returns -1 when the node must judge the packet: another SSRC, or a jump.
+ * Follows one RTP packet of the entry's source (RFC 3550 A.1 within the window, A.8 jitter).
+ * Returns -1 when the node must judge the packet: another SSRC, or a jump.
  */
 static __always_inline int follow_rtp(struct spw_forward_entry *entry, __u32 ssrc, __u16 sequence, __u32 timestamp,
-                                      int marker, __u32 length, __u64 now) {
+                                      __u64 now) {
     if (ssrc != entry->reception.ssrc) return -1;
     __u32 arrival = (__u32)((now / 1000) * entry->clock_rate / 1000000);
     int accepted = 0;
@@ -129,7 +137,6 @@ static __always_inline int follow_rtp(struct spw_forward_entry *entry, __u32 ssr
         accepted = 1; /* duplicate or reordered */
     }
     if (accepted) {
-        r->received += 1;
         __s64 transit = (__s64)(__s32)(arrival - timestamp);
         if (r->has_transit) {
             __s64 difference = transit - r->last_transit;
@@ -138,24 +145,30 @@ static __always_inline int follow_rtp(struct spw_forward_entry *entry, __u32 ssr
         }
         r->last_transit = transit;
         r->has_transit = 1;
-        entry->counters.rtp_packets += 1;
-        entry->counters.rtp_bytes += length;
-        entry->counters.forwarded += 1;
-        if (marker && (entry->flags & SPW_FORWARD_VIDEO)) entry->counters.frames += 1;
-        entry->counters.last_packet_nanos = now;
     }
     bpf_spin_unlock(&entry->lock);
     return accepted ? 0 : -1;
 }
 
-static __always_inline void count_rtcp(struct spw_forward_entry *entry, __u32 length, __u64 now, int forwarded) {
-    bpf_spin_lock(&entry->lock);
-    entry->counters.rtcp_packets += 1;
-    entry->counters.rtcp_bytes += length;
-    if (forwarded) entry->counters.forwarded += 1;
-    else entry->counters.no_destination += 1;
-    entry->counters.last_packet_nanos = now;
-    bpf_spin_unlock(&entry->lock);
+static __always_inline void count_rtp(struct spw_forward_counters *counts, __u32 length, int frame, __u64 now) {
+    bpf_spin_lock(&counts->lock);
+    counts->rtp_packets += 1;
+    counts->rtp_bytes += length;
+    counts->received += 1;
+    counts->forwarded += 1;
+    counts->frames += frame;
+    counts->last_packet_nanos = now;
+    bpf_spin_unlock(&counts->lock);
+}
+
+static __always_inline void count_rtcp(struct spw_forward_counters *counts, __u32 length, __u64 now, int forwarded) {
+    bpf_spin_lock(&counts->lock);
+    counts->rtcp_packets += 1;
+    counts->rtcp_bytes += length;
+    if (forwarded) counts->forwarded += 1;
+    else counts->no_destination += 1;
+    counts->last_packet_nanos = now;
+    bpf_spin_unlock(&counts->lock);
 }
 
 static __always_inline void add_totals(__u32 length) {
@@ -219,6 +232,8 @@ int spw_forward(struct __sk_buff *skb) {
     if (parse(skb, &h, &key)) return TC_ACT_UNSPEC;
     struct spw_forward_entry *entry = bpf_map_lookup_elem(&spw_forwards, &key);
     if (!entry) return TC_ACT_UNSPEC;
+    struct spw_forward_counters *counts = bpf_map_lookup_elem(&spw_counts, &key);
+    if (!counts) return TC_ACT_UNSPEC;
     /* From anyone but the latched peer: the node decides (a stranger, or the peer moving). */
     if (h.source_port != entry->peer_port || !same_address(h.source, entry->peer)) return TC_ACT_UNSPEC;
 
@@ -231,17 +246,18 @@ int spw_forward(struct __sk_buff *skb) {
     const struct spw_forward_target *target;
     if (is_rtcp) {
         if (!(entry->flags & SPW_FORWARD_HAS_RTCP_TARGET)) {
-            count_rtcp(entry, h.length, now, 0);
+            count_rtcp(counts, h.length, now, 0);
             return TC_ACT_SHOT;
         }
-        count_rtcp(entry, h.length, now, 1);
+        count_rtcp(counts, h.length, now, 1);
         target = &entry->rtcp;
     } else {
         if (h.length < 12) return TC_ACT_UNSPEC;
         __u16 sequence = ((__u16)first[2] << 8) | first[3];
         __u32 timestamp = ((__u32)first[4] << 24) | ((__u32)first[5] << 16) | ((__u32)first[6] << 8) | first[7];
         __u32 ssrc = ((__u32)first[8] << 24) | ((__u32)first[9] << 16) | ((__u32)first[10] << 8) | first[11];
-        if (follow_rtp(entry, ssrc, sequence, timestamp, first[1] >> 7, h.length, now)) return TC_ACT_UNSPEC;
+        if (follow_rtp(entry, ssrc, sequence, timestamp, now)) return TC_ACT_UNSPEC;
+        count_rtp(counts, h.length, (first[1] >> 7) && (entry->flags & SPW_FORWARD_VIDEO), now);
         target = &entry->rtp;
     }
     add_totals(h.length);

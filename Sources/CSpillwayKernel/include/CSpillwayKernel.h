@@ -18,7 +18,7 @@ struct bpf_object;
 
 /* Loads the program with a forwarding map of `max_entries`. */
 int spw_kernel_load(uint32_t max_entries, struct bpf_object **object, int *program_fd, int *forwards_fd,
-                    int *totals_fd, int *owner_fd);
+                    int *counts_fd, int *totals_fd, int *owner_fd);
 /* Writes this process as the program's owner, with where it attaches. */
 int spw_kernel_set_owner(int owner_fd, uint32_t handle, uint32_t priority, const int *devices, uint32_t count);
 /* Removes the filters of every loaded Spillway program whose owning process is gone; returns how
@@ -37,11 +37,17 @@ int spw_kernel_attached_program(int ifindex, uint32_t handle, uint32_t priority,
 /* The name of the program with `program_id`, into `name` (at least 16 bytes). */
 int spw_kernel_program_name(uint32_t program_id, char *name, uint32_t size);
 
-int spw_kernel_install(int forwards_fd, const struct spw_forward_key *key, const struct spw_forward_entry *entry);
-/* Reads an entry under its lock. */
+/* Installs (or replaces) a route, first creating its counters when there are none. */
+int spw_kernel_install(int forwards_fd, int counts_fd, const struct spw_forward_key *key,
+                       const struct spw_forward_entry *entry);
+/* Reads a route under its lock. */
 int spw_kernel_read(int forwards_fd, const struct spw_forward_key *key, struct spw_forward_entry *entry);
-/* Reads an entry under its lock and removes it, in one step. */
+/* Reads a route under its lock and removes it, in one step. */
 int spw_kernel_take(int forwards_fd, const struct spw_forward_key *key, struct spw_forward_entry *entry);
+/* Reads an address's counters under their lock. */
+int spw_kernel_counts(int counts_fd, const struct spw_forward_key *key, struct spw_forward_counters *counts);
+/* Removes an address's counters. */
+int spw_kernel_forget(int counts_fd, const struct spw_forward_key *key);
 /* The node-wide totals, summed over CPUs. */
 int spw_kernel_totals(int totals_fd, struct spw_forward_totals *totals);
 

@@ -39,9 +39,10 @@ struct spw_forward_target {
     __u32 loopback; /* ifindex is lo: no neighbour to resolve */
 };
 
-/* RFC 3550 A.1/A.8 reception state of the forwarded source, carried on from what the node had
- * counted before it installed the entry. The program only follows a validated source: a packet
- * with another SSRC, or a sequence jump the node must judge, goes up to the node. */
+/* RFC 3550 A.1/A.8 sequence state of the forwarded source (its valid packets are counted in
+ * spw_forward_counters), carried on from where the node had it when it installed the entry. The
+ * program only follows a validated source: a packet with another SSRC, or a sequence jump the node
+ * must judge, goes up to the node. */
 struct spw_forward_reception {
     __u32 ssrc;
     __u32 base_sequence;
@@ -51,24 +52,28 @@ struct spw_forward_reception {
     __u32 bad_sequence; /* kept for the node, which judges jumps */
     __u32 reserved;
     __s64 last_transit;
-    __u64 received;
     __u64 scaled_jitter; /* jitter x 16 */
 };
 
-/* What the program handled for one entry since it was installed. */
+/* What the program handled at one relay address, from the first route there until the node removes
+ * the side. Kept apart from the routes, which the node replaces: a packet the program is counting
+ * while the node takes its route back still lands here, where the node finds it next time. */
 struct spw_forward_counters {
+    struct bpf_spin_lock lock;
+    __u32 reserved;
     __u64 rtp_packets;
     __u64 rtp_bytes; /* UDP payload bytes */
     __u64 rtcp_packets;
     __u64 rtcp_bytes;
     __u64 forwarded;
     __u64 frames;
+    __u64 received;          /* RTP packets valid by RFC 3550 A.1 (all but jumps) */
     __u64 last_packet_nanos; /* CLOCK_MONOTONIC */
     __u64 no_destination;    /* RTCP with nowhere to go */
 };
 
 struct spw_forward_entry {
-    struct bpf_spin_lock lock; /* guards `reception` and `counters` */
+    struct bpf_spin_lock lock; /* guards `reception` */
     __u32 flags;
     /* The only source forwarded: the latched peer. */
     __u32 peer[4];
@@ -79,7 +84,6 @@ struct spw_forward_entry {
     struct spw_forward_target rtp;
     struct spw_forward_target rtcp;
     struct spw_forward_reception reception;
-    struct spw_forward_counters counters;
 };
 
 /* Who attached a loaded program, and where: a node that starts finds programs whose node is gone

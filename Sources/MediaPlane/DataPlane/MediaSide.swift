@@ -215,18 +215,21 @@ struct MediaSideState {
         return (rtpDescriptor, peerRTP)
     }
 
-    /// Adds what the kernel fast path counted for a route of this side, and carries the reception
-    /// statistics on from where the kernel left them.
-    mutating func absorb(_ figures: KernelFigures) {
-        tally.rtpPackets &+= figures.rtpPackets
-        tally.rtpBytes &+= figures.rtpBytes
-        tally.rtcpPackets &+= figures.rtcpPackets
-        tally.rtcpBytes &+= figures.rtcpBytes
-        tally.forwarded &+= figures.forwarded
-        tally.frames &+= figures.frames
-        tally.drops[PacketDropReason.noDestination.rawValue] &+= figures.noDestination
-        tally.lastPacketNanos = max(tally.lastPacketNanos, figures.lastPacketNanos)
-        if let continuation = figures.reception { reception = ReceptionStatistics(continuing: continuation) }
+    /// Adds what the kernel fast path counted for this side since the worker last looked; RTP
+    /// packets it found valid count in the reception statistics when those carry on from `route`.
+    mutating func absorb(_ counts: KernelCounts, carryingOn route: KernelReception? = nil) {
+        tally.rtpPackets &+= counts.rtpPackets
+        tally.rtpBytes &+= counts.rtpBytes
+        tally.rtcpPackets &+= counts.rtcpPackets
+        tally.rtcpBytes &+= counts.rtcpBytes
+        tally.forwarded &+= counts.forwarded
+        tally.frames &+= counts.frames
+        tally.drops[PacketDropReason.noDestination.rawValue] &+= counts.noDestination
+        tally.lastPacketNanos = max(tally.lastPacketNanos, counts.lastPacketNanos)
+        if let route {
+            reception = ReceptionStatistics(
+                continuing: route.continuation(received: reception.received &+ counts.received))
+        }
     }
 
     /// Writes the tallies to the shared counters. Single writer: relaxed stores suffice.

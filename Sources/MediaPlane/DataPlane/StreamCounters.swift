@@ -57,16 +57,14 @@ public final class StreamCounters: Sendable {
     /// before the first.
     public var lastPacketTime: UInt64 {
         let userspace = lastPacketNanos.load(ordering: .relaxed)
-        return kernelRoutes.withLock { routes in
-            routes.figures().reduce(userspace) { max($0, $1.lastPacketNanos) }
-        }
+        return kernelRoutes.withLock { max(userspace, $0.lastPacketNanos()) }
     }
 
     /// A consistent-enough copy for reporting, with what the kernel fast path counted.
     public func snapshot() -> StreamStatistics {
         kernelRoutes.withLock { routes in
             var statistics = userspaceSnapshot()
-            for figures in routes.figures() { statistics.add(figures, clockRate: clockRate) }
+            routes.add(to: &statistics, clockRate: clockRate)
             return statistics
         }
     }
@@ -97,30 +95,62 @@ public final class StreamCounters: Sendable {
     }
 }
 
-/// Which kernel fast path entries count a side, by their local addresses.
+/// The kernel fast path's part in a side's figures: the relay addresses (RTP port, RTCP port) the
+/// program counts for it, what of those counts the worker has already taken into its tallies, and
+/// whether a route is in the kernel there now.
 struct KernelCounting {
-    var forwarder: KernelForwarder?
-    var rtp: SocketAddress?
-    var rtcp: SocketAddress?
-    /// Set once the control plane removed the side's entries (its call ended): the worker must not
-    /// install new ones.
-    private(set) var isClosed = false
-    /// What the entries removed by the control plane had counted.
-    private var closedFigures: [KernelFigures] = []
-
-    /// What the entries have counted so far.
-    func figures() -> [KernelFigures] {
-        guard let forwarder else { return closedFigures }
-        return closedFigures + [rtp, rtcp].compactMap { local in local.flatMap { forwarder.read($0) } }
+    /// One relay address of the side.
+    struct Address {
+        var local: SocketAddress
+        /// The program's counts the worker's tallies already hold.
+        var absorbed = KernelCounts()
+        /// Whether packets arriving here are forwarded by the program now.
+        var isRouted = false
+        /// The side's valid RTP packets (RFC 3550 A.1) when the counts were last absorbed.
+        var received: UInt64 = 0
     }
 
-    /// Removes the entries, keeping what they counted, and refuses new ones.
+    var forwarder: KernelForwarder?
+    var rtp: Address?
+    var rtcp: Address?
+    /// Set once the control plane removed the side's routes (its call ended): the worker must not
+    /// install new ones.
+    private(set) var isClosed = false
+
+    /// Adds what the program counted and the worker has not taken yet; while an RTP route is in,
+    /// its reception replaces the userspace one (the workers' is where it was at the hand-over).
+    func add(to statistics: inout StreamStatistics, clockRate: UInt32) {
+        guard let forwarder else { return }
+        for address in [rtp, rtcp].compactMap({ $0 }) {
+            guard let counts = forwarder.counts(at: address.local) else { continue }
+            let grown = counts.since(address.absorbed)
+            statistics.add(grown)
+            guard address.isRouted, address.local == rtp?.local, let reception = forwarder.reception(at: address.local)
+            else { continue }
+            statistics.replaceReception(
+                ReceptionStatistics(continuing: reception.continuation(received: address.received &+ grown.received)),
+                clockRate: clockRate)
+        }
+    }
+
+    /// The last time the program forwarded a packet of the side, 0 if never.
+    func lastPacketNanos() -> UInt64 {
+        guard let forwarder else { return 0 }
+        return [rtp, rtcp].compactMap { $0.flatMap { forwarder.counts(at: $0.local)?.lastPacketNanos } }.max() ?? 0
+    }
+
+    /// Removes the side's routes at once; their counts stay for the worker to take.
     mutating func close() {
         isClosed = true
         guard let forwarder else { return }
-        closedFigures += [rtp, rtcp].compactMap { local in local.flatMap { forwarder.take($0) } }
-        rtp = nil
-        rtcp = nil
+        if rtp?.isRouted == true, let local = rtp?.local {
+            _ = forwarder.withdraw(local)
+            rtp?.isRouted = false
+        }
+        if rtcp?.isRouted == true, let local = rtcp?.local {
+            _ = forwarder.withdraw(local)
+            rtcp?.isRouted = false
+        }
     }
 }
 
@@ -174,20 +204,21 @@ public struct StreamStatistics: Sendable, Equatable {
 
     public var droppedPackets: UInt64 { drops.values.reduce(0, +) }
 
-    /// Adds what a kernel fast path entry counted since it was installed; an RTP entry's
-    /// reception state replaces the userspace one it carried on from (its jitter is in units of
-    /// `clockRate`).
-    mutating func add(_ figures: KernelFigures, clockRate: UInt32) {
-        rtpPackets += figures.rtpPackets
-        rtpBytes += figures.rtpBytes
-        rtcpPackets += figures.rtcpPackets
-        rtcpBytes += figures.rtcpBytes
-        forwardedPackets += figures.forwarded
-        frames += figures.frames
-        lastPacketNanos = max(lastPacketNanos, figures.lastPacketNanos)
-        if figures.noDestination > 0 { drops[.noDestination, default: 0] += figures.noDestination }
-        guard let continuation = figures.reception else { return }
-        let reception = ReceptionStatistics(continuing: continuation)
+    /// Adds what the kernel fast path counted.
+    mutating func add(_ counts: KernelCounts) {
+        rtpPackets += counts.rtpPackets
+        rtpBytes += counts.rtpBytes
+        rtcpPackets += counts.rtcpPackets
+        rtcpBytes += counts.rtcpBytes
+        forwardedPackets += counts.forwarded
+        frames += counts.frames
+        lastPacketNanos = max(lastPacketNanos, counts.lastPacketNanos)
+        if counts.noDestination > 0 { drops[.noDestination, default: 0] += counts.noDestination }
+    }
+
+    /// Takes the reception figures (expected, lost, jitter in units of `clockRate`, SSRC) from
+    /// `reception`.
+    mutating func replaceReception(_ reception: ReceptionStatistics, clockRate: UInt32) {
         expected = reception.expected
         lost = reception.lost
         ssrc = reception.ssrc

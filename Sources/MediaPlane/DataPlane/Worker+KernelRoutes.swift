@@ -29,11 +29,6 @@ extension Worker {
         setKernelRoutes(of: slot, rtp: wanted.rtp, rtcp: wanted.rtcp, sides: sides)
     }
 
-    /// Removes the side's kernel routes, their figures taken into its tallies.
-    func removeKernelRoutes(of slot: Int, sides: UnsafeMutableBufferPointer<MediaSideState>) {
-        setKernelRoutes(of: slot, rtp: nil, rtcp: nil, sides: sides)
-    }
-
     /// The routes the side can have in the kernel now; nil where userspace must carry its packets.
     private func kernelRoutes(
         for slot: Int, sides: UnsafeMutableBufferPointer<MediaSideState>
@@ -72,10 +67,11 @@ extension Worker {
         return (rtp, rtcp)
     }
 
-    /// Moves the side's routes from what is installed to `rtp` and `rtcp`: a route that changes
-    /// is taken out with its figures (added to the side's tallies) before its successor goes in
-    /// carrying on the side's reception statistics. Done under the side's counting lock, with the
-    /// tallies published, so that readers count every packet once.
+    /// Moves the side's routes from what is installed to `rtp` and `rtcp`: a route that changes is
+    /// withdrawn, what the program counted since the worker last looked is taken into the side's
+    /// tallies (and its reception carried on from where the program had it), and the successor goes
+    /// in carrying on the side's reception. Done under the side's counting lock, with the tallies
+    /// published, so that readers count every packet once.
     private func setKernelRoutes(
         of slot: Int, rtp: KernelRoute?, rtcp: KernelRoute?, sides: UnsafeMutableBufferPointer<MediaSideState>
     ) {
@@ -86,21 +82,63 @@ extension Worker {
             shared.kernelRoutes.withLock { counting in
                 counting.forwarder = kernel
                 if sides[slot].kernelRTP != rtp {
-                    if let old = sides[slot].kernelRTP, let figures = kernel.take(old.local) {
-                        sides[slot].absorb(figures)
+                    if let old = sides[slot].kernelRTP {
+                        let reception = kernel.withdraw(old.local)
+                        absorb(&counting.rtp, of: &sides[slot], carryingOn: reception)
                     }
                     sides[slot].kernelRTP =
                         counting.isClosed
                         ? nil : install(rtp, continuing: sides[slot].reception.continuation, on: kernel)
-                    counting.rtp = sides[slot].kernelRTP?.local
+                    note(sides[slot].kernelRTP, in: &counting.rtp, received: sides[slot].reception.received)
                 }
                 if sides[slot].kernelRTCP != rtcp {
-                    if let old = sides[slot].kernelRTCP, let figures = kernel.take(old.local) {
-                        sides[slot].absorb(figures)
+                    if let old = sides[slot].kernelRTCP {
+                        _ = kernel.withdraw(old.local)
+                        absorb(&counting.rtcp, of: &sides[slot], carryingOn: nil)
                     }
                     sides[slot].kernelRTCP = counting.isClosed ? nil : install(rtcp, continuing: nil, on: kernel)
-                    counting.rtcp = sides[slot].kernelRTCP?.local
+                    note(sides[slot].kernelRTCP, in: &counting.rtcp, received: 0)
                 }
+                sides[slot].publish()
+            }
+        }
+    }
+
+    /// Takes what the program counted at `address` since the last time into the side.
+    private func absorb(
+        _ address: inout KernelCounting.Address?, of side: inout MediaSideState, carryingOn reception: KernelReception?
+    ) {
+        guard let kernel, let local = address?.local, let counts = kernel.counts(at: local) else { return }
+        side.absorb(counts.since(address?.absorbed ?? KernelCounts()), carryingOn: reception)
+        address?.absorbed = counts
+        address?.isRouted = false
+    }
+
+    /// Records where the side's route now is (nil: none) for the readers of its figures.
+    private func note(_ route: KernelRoute?, in address: inout KernelCounting.Address?, received: UInt64) {
+        guard let route else {
+            address?.isRouted = false
+            return
+        }
+        if address == nil { address = KernelCounting.Address(local: route.local) }
+        address?.isRouted = true
+        address?.received = received
+    }
+
+    /// Removes the side's routes and its counters in the program, their figures taken into its
+    /// tallies (the side is going).
+    func forgetKernelRoutes(of slot: Int, sides: UnsafeMutableBufferPointer<MediaSideState>) {
+        setKernelRoutes(of: slot, rtp: nil, rtcp: nil, sides: sides)
+        guard let kernel, let counters = sides[slot].counters else { return }
+        counters._withUnsafeGuaranteedRef { shared in
+            shared.kernelRoutes.withLock { counting in
+                for address in [counting.rtp, counting.rtcp].compactMap({ $0 }) {
+                    var remaining: KernelCounting.Address? = address
+                    absorb(&remaining, of: &sides[slot], carryingOn: nil)
+                    kernel.forget(address.local)
+                }
+                counting.rtp = nil
+                counting.rtcp = nil
                 sides[slot].publish()
             }
         }

@@ -389,7 +389,7 @@ final class Worker: @unchecked Sendable {
         for (descriptor, _) in sockets where descriptor >= 0 { close(descriptor) }
         let opposite = sides[slot].opposite
         sides.withUnsafeMutableBufferPointer { sides in
-            if kernel != nil { removeKernelRoutes(of: slot, sides: sides) }
+            if kernel != nil { forgetKernelRoutes(of: slot, sides: sides) }
             sides[slot].publish()
         }
         sides[slot].counters?.release()
