@@ -214,6 +214,38 @@ import Glibc
         await node.stop()
     }
 
+    /// The media timeout and the loss figures read what the program counted: a call whose media
+    /// only the kernel carries lives on, its lost packets are counted, and it ends once silent.
+    @Test func theMediaTimeoutAndLossFollowWhatOnlyTheKernelSees() async throws {
+        let node = try await TestNode.start(mediaTimeout: 1) { $0.kernelForwarding = .on }
+        let (caller, callee, relay) = try node.audioCall("kernel-timeout")
+        _ = Self.exchange(caller, callee, relay: relay, from: 1, count: 5)
+        let latched = try Self.dataPlane(node)
+        // 2.5 s of media through the kernel alone, far past the 1 s timeout; two of the caller's
+        // packets never leave it.
+        let missing: Set<Int> = [100, 101]
+        var sent = 0
+        for sequence in 6..<131 {
+            if !missing.contains(sequence) {
+                _ = caller.send(pcmu(sequence, ssrc: 0xCA11), to: relay.forCaller)
+                sent += 1
+            }
+            _ = callee.send(pcmu(sequence, ssrc: 0xCA1E), to: relay.forCallee)
+            usleep(20_000)
+            _ = callee.drain(quietMilliseconds: 0)
+            _ = caller.drain(quietMilliseconds: 0)
+        }
+        #expect(try Self.dataPlane(node).worker == latched.worker, "the workers saw the media")
+        let stream = try #require(try await node.stream(callID: "kernel-timeout", tag: "A"))
+        #expect(stream["stats"]?["packets"] == .integer(Int64(5 + sent)))
+        #expect(stream["lost"] == 2, "\(String(describing: stream["lost"]))")
+        // Silent now: the call ends within the timeout and the sweep after it.
+        try await Task.sleep(for: .milliseconds(2500))
+        let gone = try node.request(["command": "query", "call-id": "kernel-timeout"])
+        #expect(gone["result"] == "error", "\(gone)")
+        await node.stop()
+    }
+
     @Test func anIPv6CallIsForwardedInTheKernel() async throws {
         let node = try await Self.startNode { $0.mediaIP = "::1" }
         let caller = try UDPPeer(bindingTo: "::1")
