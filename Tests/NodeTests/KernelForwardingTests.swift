@@ -215,34 +215,44 @@ import Glibc
     }
 
     /// The media timeout and the loss figures read what the program counted: a call whose media
-    /// only the kernel carries lives on, its lost packets are counted, and it ends once silent.
+    /// only the kernel carries, for longer than the timeout, lives on with its last packet time
+    /// current and its lost packets counted, and ends once silent.
     @Test func theMediaTimeoutAndLossFollowWhatOnlyTheKernelSees() async throws {
-        let node = try await TestNode.start(mediaTimeout: 1) { $0.kernelForwarding = .on }
+        let node = try await TestNode.start(mediaTimeout: 3) { $0.kernelForwarding = .on }
         let (caller, callee, relay) = try node.audioCall("kernel-timeout")
         _ = Self.exchange(caller, callee, relay: relay, from: 1, count: 5)
         let latched = try Self.dataPlane(node)
-        // 2.5 s of media through the kernel alone, far past the 1 s timeout; two of the caller's
-        // packets never leave it.
+        // 4 s of media through the kernel alone; two of the caller's packets never leave it.
         let missing: Set<Int> = [100, 101]
-        var sent = 0
-        for sequence in 6..<131 {
+        var sent = 5
+        var sequence = 6
+        let started = Date()
+        while Date().timeIntervalSince(started) < 4 {
             if !missing.contains(sequence) {
                 _ = caller.send(pcmu(sequence, ssrc: 0xCA11), to: relay.forCaller)
                 sent += 1
             }
             _ = callee.send(pcmu(sequence, ssrc: 0xCA1E), to: relay.forCallee)
+            sequence += 1
             usleep(20_000)
             _ = callee.drain(quietMilliseconds: 0)
             _ = caller.drain(quietMilliseconds: 0)
         }
+        let lastSent = Date().timeIntervalSince1970
         #expect(try Self.dataPlane(node).worker == latched.worker, "the workers saw the media")
         let stream = try #require(try await node.stream(callID: "kernel-timeout", tag: "A"))
-        #expect(stream["stats"]?["packets"] == .integer(Int64(5 + sent)))
+        #expect(stream["stats"]?["packets"] == .integer(Int64(sent)))
         #expect(stream["lost"] == 2, "\(String(describing: stream["lost"]))")
-        // Silent now: the call ends within the timeout and the sweep after it.
-        try await Task.sleep(for: .milliseconds(2500))
-        let gone = try node.request(["command": "query", "call-id": "kernel-timeout"])
-        #expect(gone["result"] == "error", "\(gone)")
+        // The workers last heard the caller 4 s ago; the call's last packet is the kernel's.
+        let lastPacket = try #require(stream["last packet"]?.integerValue)
+        #expect(Double(lastPacket) >= lastSent.rounded(.down) - 1, "last packet \(lastPacket), last sent \(lastSent)")
+        // Silent now: the call ends after the timeout, at the next sweep.
+        var ended = false
+        for _ in 0..<100 where !ended {
+            try await Task.sleep(for: .milliseconds(100))
+            ended = try node.request(["command": "query", "call-id": "kernel-timeout"])["result"] == "error"
+        }
+        #expect(ended, "the silent call was not torn down")
         await node.stop()
     }
 
