@@ -38,24 +38,7 @@ import Testing
         var children: [ChildProcess] = []
         defer { for child in children { child.stop() } }
 
-        let encode = try ChildProcess(
-            "encode", ffmpeg,
-            [
-                "-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=\(seconds)",
-                "-f", "lavfi", "-i", "testsrc=size=320x240:rate=\(frameRate):duration=\(seconds)",
-                "-map", "0:a", "-map", "1:v", "-c:a", "pcm_mulaw", "-c:v", "libx264", "-preset", "ultrafast", "-g",
-                "25", "-bf", "0", "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1", "source.mkv",
-            ],
-            directory: directory)
-        #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
-        let reference = try ChildProcess(
-            "reference", ffmpeg,
-            [
-                "-hide_banner", "-y", "-i", "source.mkv", "-map", "0:v", "-f", "framemd5", "reference-video.md5",
-                "-map", "0:a", "-f", "s16le", "reference-audio.raw",
-            ],
-            directory: directory)
-        #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
+        try await AudioVideoSource.encode(seconds: seconds, frameRate: frameRate, ffmpeg: ffmpeg, directory: directory)
 
         var logger = Logger(label: "ffmpeg-kernel")
         logger.logLevel = .warning
@@ -128,11 +111,11 @@ import Testing
         let plane = try ng.request(["command": "statistics"])["spillway"]?["data-plane"]
         await node.shutdown()
 
-        let referenceFrames = try frameHashes("\(directory)/reference-video.md5")
+        let referenceFrames = try AudioVideoSource.frameHashes("\(directory)/reference-video.md5")
         let referenceAudio = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/reference-audio.raw"))
         #expect(referenceFrames.count == seconds * frameRate && referenceAudio.count == seconds * 8000 * 2)
         for (name, receiver) in receivers {
-            let frames = try frameHashes("\(directory)/\(name)-video.md5")
+            let frames = try AudioVideoSource.frameHashes("\(directory)/\(name)-video.md5")
             #expect(frames == referenceFrames, "\(name): \(frames.count) frames; \(receiver.output.suffix(1000))")
             let audio = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)-audio.raw"))
             #expect(audio == referenceAudio, "\(name): \(audio.count) bytes of audio")
@@ -159,13 +142,5 @@ import Testing
         #expect(queried == workerPackets + kernelPackets, "query counts \(queried)")
         let videoFrames = query["tags"]?["caller"]?["medias"]?.listValue?[1]["streams"]?.listValue?.first?["frames"]
         #expect(videoFrames == .integer(Int64(seconds * frameRate)))
-    }
-
-    /// The hash column of a framemd5 file.
-    func frameHashes(_ path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-            .filter { !$0.hasPrefix("#") }.compactMap {
-                $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces)
-            }
     }
 }

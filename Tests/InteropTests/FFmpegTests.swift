@@ -23,26 +23,7 @@ import Testing
         var children: [ChildProcess] = []
         defer { for child in children { child.stop() } }
 
-        // A source with a 1 kHz tone in PCMU and a test pattern in H.264 (SPS/PPS on every keyframe).
-        let encode = try ChildProcess(
-            "encode", ffmpeg,
-            [
-                "-hide_banner", "-y", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000:duration=\(seconds)",
-                "-f", "lavfi", "-i", "testsrc=size=320x240:rate=\(frameRate):duration=\(seconds)",
-                "-map", "0:a", "-map", "1:v", "-c:a", "pcm_mulaw", "-c:v", "libx264", "-preset", "ultrafast", "-g",
-                "25", "-bf", "0",
-                "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1", "source.mkv",
-            ],
-            directory: directory)
-        #expect(await encode.wait(seconds: 60) == 0, "encoding failed: \(encode.output.suffix(1500))")
-        let reference = try ChildProcess(
-            "reference", ffmpeg,
-            [
-                "-hide_banner", "-y", "-i", "source.mkv", "-map", "0:v", "-f", "framemd5", "reference-video.md5",
-                "-map", "0:a", "-f", "s16le", "reference-audio.raw",
-            ],
-            directory: directory)
-        #expect(await reference.wait(seconds: 60) == 0, "reference decode failed: \(reference.output.suffix(1500))")
+        try await AudioVideoSource.encode(seconds: seconds, frameRate: frameRate, ffmpeg: ffmpeg, directory: directory)
 
         let (node, ng) = try await startLoopbackNode(mediaPorts: 14000...14099, label: "ffmpeg-test")
 
@@ -96,8 +77,8 @@ import Testing
         let query = try ng.request(["command": "query", "call-id": "ffmpeg-av"])
         await node.shutdown()
 
-        let referenceFrames = try frameHashes("\(directory)/reference-video.md5")
-        let receivedFrames = try frameHashes("\(directory)/received-video.md5")
+        let referenceFrames = try AudioVideoSource.frameHashes("\(directory)/reference-video.md5")
+        let receivedFrames = try AudioVideoSource.frameHashes("\(directory)/received-video.md5")
         #expect(referenceFrames.count == seconds * frameRate)
         #expect(receivedFrames == referenceFrames, "receiver log: \(receiver.output.suffix(1500))")
         let referenceAudio = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/reference-audio.raw"))
@@ -126,13 +107,5 @@ import Testing
         a=fmtp:96 packetization-mode=1\r
 
         """
-    }
-
-    /// The hash column of a framemd5 file (timestamps differ between a file and an RTP stream).
-    func frameHashes(_ path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-            .filter { !$0.hasPrefix("#") }.compactMap {
-                $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces)
-            }
     }
 }

@@ -423,18 +423,11 @@ struct H323RelayCall {
                 contentsOf: URL(fileURLWithPath: "\(directory)/\(other)-reference.raw"))
             if video {
                 result.receivedFrames[party.name] =
-                    (try? Self.frameHashes("\(directory)/\(party.name)-received.md5")) ?? []
-                result.referenceFrames[party.name] = try Self.frameHashes("\(directory)/\(other)-reference.md5")
+                    (try? AudioVideoSource.frameHashes("\(directory)/\(party.name)-received.md5")) ?? []
+                result.referenceFrames[party.name] = try AudioVideoSource.frameHashes(
+                    "\(directory)/\(other)-reference.md5")
             }
         }
-    }
-
-    /// The hash column of a framemd5 file.
-    static func frameHashes(_ path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-            .filter { !$0.hasPrefix("#") }.compactMap {
-                $0.split(separator: ",").last?.trimmingCharacters(in: .whitespaces)
-            }
     }
 
     /// The JSON events an endpoint has printed so far.
