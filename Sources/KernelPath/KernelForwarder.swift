@@ -60,7 +60,7 @@ public final class KernelForwarder: Sendable {
         let loaded = spw_kernel_load(
             UInt32(clamping: max(capacity, 1)), &object, &program, &forwards, &counts, &totals, &ownerRecord)
         guard loaded == 0, let object else { throw .loadFailed(errno: -loaded, detail: Self.libbpfMessage()) }
-        removedOrphans = Int(spw_kernel_remove_orphans())
+        removedOrphans = Self.removeOrphans()
         let handle = Self.filterHandle(for: owner)
         // The record first: a node that dies while attaching leaves filters the next start finds.
         let indices = devices.map { $0.index }
@@ -160,6 +160,11 @@ public final class KernelForwarder: Sendable {
         guard spw_kernel_program_name(programID, &name, UInt32(name.count)) == 0 else { return nil }
         return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+
+    /// Removes the filters of Spillway programs whose node is gone (crashed, killed) from every
+    /// device they were attached to, so their maps stop forwarding those nodes' calls; returns how
+    /// many such programs there were.
+    public static func removeOrphans() -> Int { Int(spw_kernel_remove_orphans()) }
 
     /// FNV-1a of the owner's name, never 0 (which asks the kernel to pick a handle).
     static func filterHandle(for owner: String) -> UInt32 {

@@ -79,7 +79,9 @@ import Testing
                 "\(call.callID): \(record)")
         }
         let stalled = pacer.paused {
-            everyCall.filter { call in call.heard.contains { $0.packets < call.sent - 5 } }.map {
+            // Half a second of slack: a loaded host delays delivery, and what matters is that media
+            // flows at all.
+            everyCall.filter { call in call.heard.contains { $0.packets < call.sent - 25 } }.map {
                 "\($0.callID) \($0.heard.map(\.packets)) of \($0.sent)"
             }
         }

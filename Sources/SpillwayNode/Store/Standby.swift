@@ -1,6 +1,7 @@
 import CSpillwayShims
 import CallStore
 import Cluster
+import KernelPath
 import Logging
 import MediaPlane
 import NIOCore
@@ -124,6 +125,11 @@ final class Standby {
         logger.warning(
             "a watched node is down (no report, no heartbeat); taking over its calls", metadata: ["node": "\(node)"])
         counters.takeovers += 1
+        // On a shared host the dead node's kernel fast path would go on forwarding its calls' ports
+        // with routes nobody counts any more.
+        if registry.workers.kernel != nil, case let removed = KernelForwarder.removeOrphans(), removed > 0 {
+            logger.notice("removed the kernel fast path filters of \(removed) Spillway node(s) that are gone")
+        }
         replication.link.send(["SMEMBERS", replication.keys.calls(of: node)]) { [self] result in
             guard case .success(.array(let members?)) = result else {
                 checking.remove(node)
