@@ -31,12 +31,9 @@ public final class KernelForwarder: Sendable {
     /// different between nodes, so that several nodes share a host and a restarted node replaces
     /// what it left behind.
     public let filterHandle: UInt32
-    /// How many entries the forwarding map holds.
-    public let capacity: Int
     /// How many programs of nodes that are gone (crashed, killed) this start detached.
     public let removedOrphans: Int
     private let object: Mutex<OpaquePointer?>
-    private let programDescriptor: Int32
     private let forwardsDescriptor: Int32
     private let countsDescriptor: Int32
     private let totalsDescriptor: Int32
@@ -82,9 +79,7 @@ public final class KernelForwarder: Sendable {
         }
         self.devices = devices
         self.filterHandle = handle
-        self.capacity = capacity
         self.object = Mutex(object)
-        programDescriptor = program
         forwardsDescriptor = forwards
         countsDescriptor = counts
         totalsDescriptor = totals
