@@ -88,7 +88,7 @@ final class CallReplication {
             LoopTimer(on: loop, initialDelay: refreshInterval, every: refreshInterval) { [unowned self] in
                 if link.isConnected { writeAllAfterCheckingOwners() }
             },
-            LoopTimer(on: loop, initialDelay: .zero, every: Self.heartbeatInterval) { [unowned self] in
+            LoopTimer(on: loop, initialDelay: .zero, every: Self.heartbeatInterval) {
                 // Only while connected: a heartbeat queued during an outage would be stale on arrival.
                 guard link.isConnected else { return }
                 link.send([
