@@ -108,6 +108,13 @@ struct KernelCounting {
         var isRouted = false
         /// The side's valid RTP packets (RFC 3550 A.1) when the counts were last absorbed.
         var received: UInt64 = 0
+
+        /// Stops the program forwarding here, if it does.
+        mutating func withdrawRoute(from forwarder: KernelForwarder) {
+            guard isRouted else { return }
+            _ = forwarder.withdraw(local)
+            isRouted = false
+        }
     }
 
     var forwarder: KernelForwarder?
@@ -143,14 +150,8 @@ struct KernelCounting {
     mutating func close() {
         isClosed = true
         guard let forwarder else { return }
-        if rtp?.isRouted == true, let local = rtp?.local {
-            _ = forwarder.withdraw(local)
-            rtp?.isRouted = false
-        }
-        if rtcp?.isRouted == true, let local = rtcp?.local {
-            _ = forwarder.withdraw(local)
-            rtcp?.isRouted = false
-        }
+        rtp?.withdrawRoute(from: forwarder)
+        rtcp?.withdrawRoute(from: forwarder)
     }
 }
 

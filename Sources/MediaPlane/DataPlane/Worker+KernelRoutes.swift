@@ -38,13 +38,16 @@ extension Worker {
             sides[slot].recorder == nil, opposite >= 0, opposite < sides.count, sides[opposite].active,
             !sides[opposite].terminatesSRTP
         else { return (nil, nil) }
-        let receiver = sides[opposite]
+        // Read in place: a copy of the side costs a tenth of a packet's instructions (see `publish`).
+        let receiver = UnsafePointer(sides.baseAddress! + opposite)
         // Where the receiver takes RTCP, as `sendTarget(rtcp:)` sends it: nil when it has nowhere.
         let rtcpTarget: KernelRoute.Target? =
-            if receiver.rtcpMux {
-                KernelRoute.Target(source: receiver.localRTP, destination: receiver.peerRTP)
-            } else if receiver.rtcpDescriptor >= 0, receiver.peerRTCP.isSet, receiver.peerRTCP.port != 0 {
-                KernelRoute.Target(source: receiver.localRTCP, destination: receiver.peerRTCP)
+            if receiver.pointee.rtcpMux {
+                KernelRoute.Target(source: receiver.pointee.localRTP, destination: receiver.pointee.peerRTP)
+            } else if receiver.pointee.rtcpDescriptor >= 0, receiver.pointee.peerRTCP.isSet,
+                receiver.pointee.peerRTCP.port != 0
+            {
+                KernelRoute.Target(source: receiver.pointee.localRTCP, destination: receiver.pointee.peerRTCP)
             } else {
                 nil
             }
@@ -53,7 +56,7 @@ extension Worker {
             let route = KernelRoute(
                 local: sides[slot].localRTP, peer: sides[slot].peerRTP, carriesOnlyRTCP: false,
                 rtcpMux: sides[slot].rtcpMux, isVideo: sides[slot].isVideo, clockRate: sides[slot].clockRate,
-                target: .init(source: receiver.localRTP, destination: receiver.peerRTP),
+                target: .init(source: receiver.pointee.localRTP, destination: receiver.pointee.peerRTP),
                 rtcpTarget: sides[slot].rtcpMux ? rtcpTarget : nil)
             if route.isForwardable { rtp = route }
         }
