@@ -35,13 +35,6 @@ extension TransportAddress {
 }
 
 extension MediaAddress {
-    /// The numeric host, without the port.
-    var host: String {
-        if !isIPv6 { return ip.map(String.init).joined(separator: ".") }
-        return stride(from: 0, to: 16, by: 2).map { String(UInt16(ip[$0]) << 8 | UInt16(ip[$0 + 1]), radix: 16) }
-            .joined(separator: ":")
-    }
-
     /// The media plane's form of this address.
     var socketAddress: MediaPlane.SocketAddress? { MediaPlane.SocketAddress(ip: host, port: port) }
 

@@ -297,9 +297,7 @@ public struct H323UserInformation: Sendable {
             guard let span = h245ControlSpan else {
                 throw PERError(.invalid("the message tunnels no H.245 to replace"), field: "h245Control")
             }
-            var writer = PERWriter()
-            Self.encodeOctetStrings(control, to: &writer)
-            patches.append(PERPatch.openType(span, contents: writer.encoded))
+            patches.append(PERPatch.openType(span, contents: Self.octetStringsEncoding(control)))
         }
         return encoding.applying(patches)
     }
@@ -355,6 +353,59 @@ public struct H323UserInformation: Sendable {
         }
     }
 
+    /// A Setup-UUIE placing call `callIdentifier` with fastStart `proposals` (bare OLC encodings)
+    /// to `aliases` at `destination` (its destCallSignalAddress), from an H.323 terminal.
+    public static func setup(
+        callIdentifier: CallIdentifier, conferenceID: [UInt8], aliases: [AliasAddress], destination: TransportAddress?,
+        fastStart proposals: [[UInt8]]
+    ) -> [UInt8] {
+        encode(body: .root(0)) { writer in
+            writer.writeSequenceHeader(
+                extensible: true, extended: true,
+                optionals: [false, false, !aliases.isEmpty, destination != nil, false, false, false])
+            ASN1ObjectIdentifier.h225Version4.encode(to: &writer)
+            EndpointType(isTerminal: true).encode(to: &writer)
+            if !aliases.isEmpty { writer.writeAliases(aliases) }
+            destination?.encode(to: &writer)
+            writer.writeBit(false)  // activeMC
+            writer.writeOctetString(conferenceID, size: 16...16)
+            writer.writeChoiceIndex(.root(0), rootCount: 3, extensible: true)  // conferenceGoal: create
+            writer.writeChoiceIndex(.root(0), rootCount: 4, extensible: true)  // callType: pointToPoint
+            // callIdentifier, fastStart, then the BOOLEAN additions every Setup carries: mediaWaitForConnect,
+            // canOverlapSend, multipleCalls, maintainConnection.
+            writer.writeExtensionAdditions(
+                [
+                    2: callIdentifier.perEncoded, 6: octetStringsEncoding(proposals), 7: false.additionEncoding,
+                    8: false.additionEncoding, 10: false.additionEncoding, 11: false.additionEncoding,
+                ], count: 12)
+        }
+    }
+
+    /// A Connect-UUIE answering call `callIdentifier` with fastStart `answers` (bare OLC encodings),
+    /// from an H.323 terminal.
+    public static func connect(callIdentifier: CallIdentifier, conferenceID: [UInt8], fastStart answers: [[UInt8]])
+        -> [UInt8]
+    {
+        encode(body: .root(2)) { writer in
+            writer.writeSequenceHeader(extensible: true, extended: true, optionals: [false])
+            ASN1ObjectIdentifier.h225Version4.encode(to: &writer)
+            EndpointType(isTerminal: true).encode(to: &writer)
+            writer.writeOctetString(conferenceID, size: 16...16)
+            // callIdentifier, fastStart, multipleCalls, maintainConnection.
+            writer.writeExtensionAdditions(
+                [
+                    0: callIdentifier.perEncoded, 4: octetStringsEncoding(answers), 5: false.additionEncoding,
+                    6: false.additionEncoding,
+                ], count: 7)
+        }
+    }
+
+    private static func octetStringsEncoding(_ elements: [[UInt8]]) -> [UInt8] {
+        var writer = PERWriter()
+        encodeOctetStrings(elements, to: &writer)
+        return writer.encoded
+    }
+
     /// A UUIE of body `empty` that tunnels `h245Control`: how H.245 travels between other messages.
     public static func tunnelling(_ h245Control: [[UInt8]]) -> [UInt8] {
         encode(body: .extension(1), h245Control: h245Control) { _ in }
@@ -371,9 +422,7 @@ public struct H323UserInformation: Sendable {
         if let h245Control {
             var tunnelling = PERWriter()
             tunnelling.writeBit(true)
-            var control = PERWriter()
-            encodeOctetStrings(h245Control, to: &control)
-            writer.writeExtensionAdditions([1: tunnelling.encoded, 2: control.encoded], count: 3)
+            writer.writeExtensionAdditions([1: tunnelling.encoded, 2: octetStringsEncoding(h245Control)], count: 3)
         }
         return writer.encoded
     }

@@ -15,7 +15,7 @@ public struct LogicalChannelMedia: Sendable, Equatable {
     /// Reads `H2250LogicalChannelParameters` as far as its media control channel; what follows
     /// is carried through unread.
     static func readParameters(_ reader: inout PERReader) throws(PERError) -> LogicalChannelMedia {
-        var (_, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 11)
+        var (_, optionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 10)
         if optionals.next() { try skipNonStandard(&reader) }
         var media = LogicalChannelMedia()
         media.sessionID = try reader.readConstrainedWholeNumber(in: 0...255)

@@ -27,6 +27,9 @@ public struct OpenLogicalChannel: Sendable, Equatable {
     public var number: Int
     public var forwardFormat: MediaFormat
     public var reverseFormat: MediaFormat?
+    /// The DataTypes as encoded, to open a channel for the same media (`fastStart(...)`).
+    public var forwardDataType: PERFragment
+    public var reverseDataType: PERFragment?
     var blocks: [(channel: MediaChannel, span: Range<Int>, contents: [UInt8])] = []
 
     public static func == (lhs: OpenLogicalChannel, rhs: OpenLogicalChannel) -> Bool {
@@ -49,17 +52,20 @@ public struct OpenLogicalChannel: Sendable, Equatable {
         let hasReverse = optionals.next()
         var (forwardExtended, forwardOptionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 1)
         if forwardOptionals.next() { _ = try reader.readConstrainedWholeNumber(in: 0...65_535) }
-        forwardFormat = try reader.field("forwardLogicalChannelParameters.dataType") { reader throws(PERError) in
-            try MediaFormat(from: &reader)
+        (forwardFormat, forwardDataType) = try reader.field("forwardLogicalChannelParameters.dataType") {
+            reader throws(PERError) in
+            try reader.measuringFragment { reader throws(PERError) in try MediaFormat(from: &reader) }
         }
         try readMultiplexParameters(&reader, block: .forward, format: forwardFormat, rootCount: 3)
         if forwardExtended { _ = try reader.readExtensionAdditions() }
         if hasReverse {
             var (reverseExtended, reverseOptionals) = try reader.readSequenceHeader(extensible: true, optionalFields: 1)
-            let format = try reader.field("reverseLogicalChannelParameters.dataType") { reader throws(PERError) in
-                try MediaFormat(from: &reader)
+            let (format, dataType) = try reader.field("reverseLogicalChannelParameters.dataType") {
+                reader throws(PERError) in
+                try reader.measuringFragment { reader throws(PERError) in try MediaFormat(from: &reader) }
             }
             reverseFormat = format
+            reverseDataType = dataType
             if reverseOptionals.next() {
                 try readMultiplexParameters(&reader, block: .reverse, format: format, rootCount: 2)
             }
@@ -95,6 +101,55 @@ public struct OpenLogicalChannel: Sendable, Equatable {
             let inner = try block.channel.media.patches(towards: try choose(block.channel))
             return PERPatch.openType(block.span, contents: block.contents.applying(inner))
         }
+    }
+
+    /// Which way a fastStart channel carries media for the party that writes it (H.323 §8.1.7).
+    public enum FastStartDirection: Sendable {
+        /// The writer sends: forward parameters with `dataType`, naming only where it takes RTCP.
+        case transmitting
+        /// The writer receives: forward `nullData`, reverse parameters with `dataType` and where
+        /// it takes RTP and RTCP.
+        case receiving
+    }
+
+    /// A bare OpenLogicalChannel as a fastStart proposal or answer carries one: channel `number`,
+    /// of RTP session `sessionID`, for media of `dataType` (a DataType read from another channel),
+    /// with H.225.0 parameters naming `rtp` and `rtcp` and, for a dynamic payload type,
+    /// `dynamicPayloadType` (96-127).
+    public static func fastStart(
+        number: Int, _ direction: FastStartDirection, dataType: PERFragment, sessionID: Int, rtp: MediaAddress?,
+        rtcp: MediaAddress?, dynamicPayloadType: Int? = nil
+    ) throws(PERError) -> [UInt8] {
+        func writeParameters(_ writer: inout PERWriter) {
+            writer.writeSequenceHeader(
+                extensible: true,
+                optionals: [
+                    false, false, rtp != nil, false, rtcp != nil, false, false, false, dynamicPayloadType != nil, false,
+                ])
+            writer.writeConstrainedWholeNumber(sessionID, in: 0...255)
+            rtp?.encode(to: &writer)
+            rtcp?.encode(to: &writer)
+            if let dynamicPayloadType { writer.writeConstrainedWholeNumber(dynamicPayloadType, in: 96...127) }
+        }
+        var writer = PERWriter()
+        writer.writeSequenceHeader(extensible: true, optionals: [direction == .receiving])
+        writer.writeConstrainedWholeNumber(number, in: 1...65_535)
+        writer.writeSequenceHeader(extensible: true, optionals: [false])
+        switch direction {
+        case .transmitting:
+            try dataType.write(to: &writer, field: "forwardLogicalChannelParameters.dataType")
+            writer.writeChoiceIndex(.extension(0), rootCount: 3, extensible: true)
+            writer.writeOpenType(writeParameters)
+        case .receiving:
+            writer.writeChoiceIndex(.root(1), rootCount: 6, extensible: true)  // nullData
+            writer.writeChoiceIndex(.extension(1), rootCount: 3, extensible: true)  // none
+            writer.writeOpenType { _ in }
+            writer.writeSequenceHeader(extensible: true, optionals: [true])
+            try dataType.write(to: &writer, field: "reverseLogicalChannelParameters.dataType")
+            writer.writeChoiceIndex(.extension(0), rootCount: 2, extensible: true)
+            writer.writeOpenType(writeParameters)
+        }
+        return writer.encoded
     }
 
     /// A bare OpenLogicalChannel encoding with the relay's addresses in place of the writer's.

@@ -13,11 +13,14 @@ public struct MediaAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var isIPv6: Bool { ip.count == 16 }
 
-    public var description: String {
-        if !isIPv6 { return "\(ip.map(String.init).joined(separator: ".")):\(port)" }
-        let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(ip[$0]) << 8 | UInt16(ip[$0 + 1]), radix: 16) }
-        return "[\(groups.joined(separator: ":"))]:\(port)"
+    /// The numeric host, without the port (IPv6 as eight hexadecimal groups).
+    public var host: String {
+        if !isIPv6 { return ip.map(String.init).joined(separator: ".") }
+        return stride(from: 0, to: 16, by: 2).map { String(UInt16(ip[$0]) << 8 | UInt16(ip[$0 + 1]), radix: 16) }
+            .joined(separator: ":")
     }
+
+    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Reads an H.245 TransportAddress. Only unicast IPv4 and IPv6 can be relayed: the others
     /// (multicast, IPX, NetBIOS, source routes, NSAP, non-standard) are refused as `unsupported`.

@@ -34,13 +34,8 @@ public struct PERPatch: Sendable, Equatable {
         }
         var bits = PERWriter()
         var reader = PERReader(writer.encoded)
-        _ = try reader.readBits(phase)
-        var left = written
-        while left > 0 {
-            let take = min(left, 64)
-            bits.writeBits(try reader.readBits(take), count: take)
-            left -= take
-        }
+        reader.skip(bits: phase)
+        bits.copy(written, bitsFrom: &reader)
         return PERPatch(span: span, bits: bits.encoded, bitCount: written)
     }
 
@@ -62,23 +57,15 @@ extension Array where Element == UInt8 {
         let ordered = patches.sorted { $0.span.lowerBound < $1.span.lowerBound }
         var writer = PERWriter()
         var reader = PERReader(self)
-        func copy(_ reader: inout PERReader, bits count: Int) {
-            var left = count
-            while left > 0 {
-                let take = Swift.min(left, 64)
-                // The spans lie inside the encoding they were read from, so these reads cannot fail.
-                writer.writeBits((try? reader.readBits(take)) ?? 0, count: take)
-                left -= take
-            }
-        }
+        // The spans lie inside the encoding they were read from, so the copies cannot run out.
         for patch in ordered {
             precondition(patch.span.lowerBound >= reader.bitPosition, "overlapping PER patches")
-            copy(&reader, bits: patch.span.lowerBound - reader.bitPosition)
+            writer.copy(patch.span.lowerBound - reader.bitPosition, bitsFrom: &reader)
             var replacement = PERReader(patch.bits)
-            copy(&replacement, bits: patch.bitCount)
+            writer.copy(patch.bitCount, bitsFrom: &replacement)
             reader.skip(bits: patch.span.count)
         }
-        copy(&reader, bits: reader.remainingBits)
+        writer.copy(reader.remainingBits, bitsFrom: &reader)
         return writer.encoded
     }
 }
@@ -121,5 +108,13 @@ extension PERReader {
         let start = bitPosition
         let value = try body(&self)
         return (value, start..<bitPosition)
+    }
+
+    /// Reads `body` and returns what it read with its bits, to be written into another encoding.
+    public mutating func measuringFragment<T>(_ body: (inout PERReader) throws(PERError) -> T) throws(PERError) -> (
+        value: T, fragment: PERFragment
+    ) {
+        let (value, span) = try measuring(body)
+        return (value, PERFragment(bytes, span: span))
     }
 }

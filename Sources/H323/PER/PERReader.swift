@@ -4,7 +4,7 @@
 /// Every read checks the bits left, so a truncated or hostile message ends in a `PERError` naming
 /// the field and the bit offset, never in a trap.
 public struct PERReader: Sendable {
-    private let bytes: [UInt8]
+    let bytes: [UInt8]
     /// The next bit to read, counted from the first byte's most significant bit.
     public private(set) var bitPosition = 0
     private var fieldPath: [String] = []
