@@ -7,6 +7,7 @@ Without --ffmpeg it writes the G.711 captures, deterministically (same bytes eve
 --ffmpeg it also records real ffmpeg senders (Opus, H.264, SRTP) with tshark on the loopback
 interface; those bytes differ from run to run (timing, encoder state, SRTP keys are fixed).
 """
+import argparse
 import math
 import signal
 import socket
@@ -61,18 +62,61 @@ def rtp(sequence: int, timestamp: int, ssrc: int, payload_type: int, payload: by
     return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | payload_type, sequence & 0xFFFF, timestamp, ssrc) + payload
 
 
+def internet_checksum(data: bytes) -> int:
+    data += b"\x00" * (len(data) % 2)
+    checksum = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while checksum >> 16:
+        checksum = (checksum & 0xFFFF) + (checksum >> 16)
+    return ~checksum & 0xFFFF
+
+
+def ipv4_ethernet(source: str, destination: str, protocol: int, segment: bytes) -> bytes:
+    addresses = bytes(map(int, source.split("."))) + bytes(map(int, destination.split(".")))
+    ip_header = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(segment), 0, 0x4000, 64, protocol, 0) + addresses
+    ip_header = ip_header[:10] + struct.pack("!H", internet_checksum(ip_header)) + ip_header[12:]
+    ethernet = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    return ethernet + ip_header + segment
+
+
 def udp_ipv4_ethernet(source: tuple, destination: tuple, payload: bytes) -> bytes:
     udp = struct.pack("!HHHH", source[1], destination[1], 8 + len(payload), 0) + payload
-    ip_header = struct.pack(
-        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
-        bytes(map(int, source[0].split("."))), bytes(map(int, destination[0].split("."))),
-    )
-    checksum = sum(struct.unpack("!10H", ip_header))
-    checksum = (checksum & 0xFFFF) + (checksum >> 16)
-    checksum = ~((checksum & 0xFFFF) + (checksum >> 16)) & 0xFFFF
-    ip_header = ip_header[:10] + struct.pack("!H", checksum) + ip_header[12:]
-    ethernet = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
-    return ethernet + ip_header + udp
+    return ipv4_ethernet(source[0], destination[0], 17, udp)
+
+
+class TCPConnection:
+    """One TCP connection's frames, with sequence numbers, acknowledgements and checksums: the handshake,
+    data segments either way, and the closing FINs."""
+    SYN, ACK, PSH, FIN = 0x02, 0x10, 0x08, 0x01
+
+    def __init__(self, client: tuple, server: tuple):
+        self.ends = (client, server)
+        self.next_sequence = [0x1000_0000, 0x2000_0000]
+        self.frames = []
+
+    def segment(self, time: float, sender: int, flags: int, payload: bytes = b""):
+        source, destination = self.ends[sender], self.ends[1 - sender]
+        acknowledged = self.next_sequence[1 - sender] if flags & self.ACK else 0
+        header = struct.pack("!HHIIBBHHH", source[1], destination[1], self.next_sequence[sender], acknowledged,
+                             5 << 4, flags, 65535, 0, 0)
+        pseudo = (bytes(map(int, source[0].split("."))) + bytes(map(int, destination[0].split(".")))
+                  + struct.pack("!BBH", 0, 6, len(header) + len(payload)))
+        checksum = internet_checksum(pseudo + header + payload)
+        header = header[:16] + struct.pack("!H", checksum) + header[18:]
+        self.next_sequence[sender] += len(payload) + (1 if flags & (self.SYN | self.FIN) else 0)
+        self.frames.append((time, ipv4_ethernet(source[0], destination[0], 6, header + payload)))
+
+    def open(self, time: float):
+        self.segment(time, 0, self.SYN)
+        self.segment(time + 0.0001, 1, self.SYN | self.ACK)
+        self.segment(time + 0.0002, 0, self.ACK)
+
+    def send(self, time: float, sender: int, payload: bytes):
+        self.segment(time, sender, self.PSH | self.ACK, payload)
+
+    def close(self, time: float):
+        self.segment(time, 0, self.FIN | self.ACK)
+        self.segment(time + 0.0001, 1, self.FIN | self.ACK)
+        self.segment(time + 0.0002, 0, self.ACK)
 
 
 def write_pcap(path: Path, frames):
@@ -229,6 +273,149 @@ def events_call(start: float):
     return sorted(frames, key=lambda frame: frame[0])
 
 
+def h323_codec():
+    """The suite's pycrate H.323 endpoint (Tests/InteropTests/Scripts), whose message builders these calls use."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "InteropTests" / "Scripts"))
+    import h323_endpoint
+    return h323_endpoint
+
+
+def rtcp_once_a_second(frames, time, index, source, destination, ssrc, payload_bytes, timestamp):
+    """A sender report on the RTCP ports (RTP + 1) after every 50th packet."""
+    if index % 50 == 49:
+        frames.append((time + 0.001, udp_ipv4_ethernet((source[0], source[1] + 1), (destination[0], destination[1] + 1),
+                                                       rtcp_report(ssrc, index + 1, (index + 1) * payload_bytes, timestamp, time))))
+
+
+def h264_frames(begin: float, source: tuple, destination: tuple, ssrc: int, payload_type: int, frames_count: int):
+    """Synthetic H.264 video at 25 frames/s: each frame a FU-A fragmented slice in two packets (an IDR
+    slice every 25 frames), the marker bit on its last packet."""
+    frames = []
+    sequence = 7000
+    for index in range(frames_count):
+        slice_type = 5 if index % 25 == 0 else 1
+        body = bytes((index * 7 + n) & 0xFF for n in range(1800 if slice_type == 5 else 700))
+        halves = (body[: len(body) // 2], body[len(body) // 2:])
+        time = begin + index * 0.04
+        for part, chunk in enumerate(halves):
+            fu_header = (0x80 if part == 0 else 0x40) | slice_type
+            packet = rtp(sequence, 3600 * index, ssrc, payload_type, bytes([0x60 | 28, fu_header]) + chunk,
+                         marker=part == 1)
+            frames.append((time + part * 0.0005, udp_ipv4_ethernet(source, destination, packet)))
+            sequence += 1
+    return frames
+
+
+def h323_faststart_call(start: float):
+    """An H.323 call with fastStart: Setup proposing G.711 mu-law both ways, CallProceeding, Alerting,
+    Connect accepting, 2 s of PCMU each way with RTCP, ReleaseComplete (H.245 tunnelling, nothing tunnelled)."""
+    h323 = h323_codec()
+    caller, callee = ("10.0.3.10", 41720), ("10.0.3.20", 1720)
+    caller_media, callee_media = ("10.0.3.10", 43000), ("10.0.3.20", 53000)
+
+    def endpoint(role, ip, rtp_port):
+        made = h323.Endpoint(argparse.Namespace(
+            role=role, ip=ip, rtp_port=rtp_port, mode="faststart", video=False, dial="5551234", alias="4440000",
+            dest=None, sender_port=None, deliver_port=None))
+        made.call_identifier = bytes.fromhex("5a11e55e0000400080000000000000a1")
+        return made
+
+    calling, answering = endpoint("caller", *caller_media), endpoint("callee", *callee_media)
+    signalling = TCPConnection(caller, callee)
+    signalling.open(start)
+    signalling.send(start + 0.001, 0, h323.tpkt(calling.setup()))
+    for offset, message in zip((0.01, 0.05, 0.30), answering.answer_messages()):
+        signalling.send(start + offset, 1, h323.tpkt(message))
+    frames = list(signalling.frames)
+    begin = start + 0.32
+    for source, destination, frequency, ssrc, offset in [
+        (caller_media, callee_media, 900.0, 0x0C0C0001, 0.0), (callee_media, caller_media, 1300.0, 0x0D0D0001, 0.005)
+    ]:
+        for index, payload in enumerate(tone(frequency, 100, linear_to_ulaw)):
+            time = begin + offset + index * 0.02
+            frames.append((time, udp_ipv4_ethernet(source, destination, rtp(200 + index, 160 * index, ssrc, 0, payload,
+                                                                            marker=index == 0))))
+            rtcp_once_a_second(frames, time, index, source, destination, ssrc, len(payload), 160 * index)
+    release = h323.q931("releaseComplete", calling.crv, False, calling.pdu("releaseComplete", {
+        "protocolIdentifier": h323.PROTOCOL, "callIdentifier": {"guid": calling.call_identifier}}),
+        extra_ies=bytes([0x08, 2, 0x80, 0x90]))
+    signalling.frames = []
+    signalling.send(begin + 2.1, 0, h323.tpkt(release))
+    signalling.close(begin + 2.11)
+    return sorted(frames + signalling.frames, key=lambda frame: frame[0])
+
+
+def h323_separate_h245_call(start: float):
+    """An H.323 call with a separate H.245 connection: Setup without fastStart, Connect naming the
+    callee's H.245 address, then on H.245 each side's MasterSlaveDetermination and OpenLogicalChannels
+    (G.711 mu-law, session 1; H.264, session 2, payload type 109) and the other's Acks naming where it
+    receives; 2 s of audio and video each way with RTCP, then ReleaseComplete."""
+    h323 = h323_codec()
+    caller, callee = ("10.0.4.10", 41721), ("10.0.4.20", 1720)
+    caller_h245, callee_h245 = ("10.0.4.10", 41800), ("10.0.4.20", 1800)
+    media_ports = {"caller": ("10.0.4.10", 44000), "callee": ("10.0.4.20", 54000)}
+    guid = bytes.fromhex("5a11e55e0000400080000000000000b2")
+    calling = h323.Endpoint(argparse.Namespace(
+        role="caller", ip=caller[0], rtp_port=media_ports["caller"][1], mode="separate", video=True, dial="5552000",
+        alias="4440000", dest=None, sender_port=None, deliver_port=None))
+    calling.call_identifier = guid
+    common = {"protocolIdentifier": h323.PROTOCOL, "destinationInfo": {"terminal": {}, "mc": False, "undefinedNode": False},
+              "callIdentifier": {"guid": guid}, "multipleCalls": False, "maintainConnection": False}
+    connect = dict(common, conferenceID=bytes(range(16)),
+                   h245Address=("ipAddress", {"ip": h323.ip_bytes(callee_h245[0]), "port": callee_h245[1]}))
+    signalling = TCPConnection(caller, callee)
+    signalling.open(start)
+    signalling.send(start + 0.001, 0, h323.tpkt(calling.setup()))
+    signalling.send(start + 0.01, 1, h323.tpkt(h323.q931("callProceeding", calling.crv, True, calling.pdu("callProceeding", dict(common)))))
+    signalling.send(start + 0.30, 1, h323.tpkt(h323.q931("connect", calling.crv, True, calling.pdu("connect", connect))))
+
+    def opening(party):
+        ip, port = media_ports[party]
+        messages = [h323.msc(("request", ("masterSlaveDetermination", {"terminalType": 60, "statusDeterminationNumber": 4000 + port})))]
+        for session in (1, 2):
+            h323.OLC.from_aper(h323.olc_encoding(session, session, rtcp=(ip, port + 2 * session - 1),
+                                                 payload_type=109 if session == 2 else None))
+            messages.append(h323.msc(("request", ("openLogicalChannel", h323.OLC.get_val()))))
+        return messages
+
+    def acks(party):
+        ip, port = media_ports[party]
+        return [h323.msc(("response", ("openLogicalChannelAck", {
+            "forwardLogicalChannelNumber": session,
+            "forwardMultiplexAckParameters": ("h2250LogicalChannelAckParameters", {
+                "sessionID": session, "mediaChannel": h323.h245_address(ip, port + 2 * (session - 1)),
+                "mediaControlChannel": h323.h245_address(ip, port + 2 * session - 1)})}))) for session in (1, 2)]
+
+    control = TCPConnection(caller_h245, callee_h245)
+    control.open(start + 0.31)
+    time = start + 0.32
+    for sender, messages in [(0, opening("caller")), (1, opening("callee") + acks("callee")), (0, acks("caller"))]:
+        for message in messages:
+            control.send(time, sender, h323.tpkt(message))
+            time += 0.002
+    frames = signalling.frames + control.frames
+    begin = start + 0.40
+    for source_name, destination_name, frequency, audio_ssrc, video_ssrc, offset in [
+        ("caller", "callee", 500.0, 0x0E0E0101, 0x0E0E0102, 0.0), ("callee", "caller", 1500.0, 0x0F0F0101, 0x0F0F0102, 0.005)
+    ]:
+        source, destination = media_ports[source_name], media_ports[destination_name]
+        for index, payload in enumerate(tone(frequency, 100, linear_to_ulaw)):
+            moment = begin + offset + index * 0.02
+            frames.append((moment, udp_ipv4_ethernet(source, destination, rtp(300 + index, 160 * index, audio_ssrc, 0, payload,
+                                                                              marker=index == 0))))
+            rtcp_once_a_second(frames, moment, index, source, destination, audio_ssrc, len(payload), 160 * index)
+        video_source, video_destination = (source[0], source[1] + 2), (destination[0], destination[1] + 2)
+        frames += h264_frames(begin + offset + 0.003, video_source, video_destination, video_ssrc, 109, 50)
+    signalling.frames = []
+    control.frames = []
+    release = h323.q931("releaseComplete", calling.crv, False, calling.pdu("releaseComplete", {
+        "protocolIdentifier": h323.PROTOCOL, "callIdentifier": {"guid": guid}}), extra_ies=bytes([0x08, 2, 0x80, 0x90]))
+    control.close(begin + 2.1)
+    signalling.send(begin + 2.11, 0, h323.tpkt(release))
+    signalling.close(begin + 2.12)
+    return sorted(frames + signalling.frames + control.frames, key=lambda frame: frame[0])
+
+
 # A fixed SDES key (30 bytes: 16-byte key and 14-byte salt, base64) so the SRTP capture can be
 # decrypted by anyone who reads this file.
 SRTP_KEY = "d2hhdCBhIGxvdmVseSBzYW1wbGUga2V5IHNhbHQ2NzgK"[:40]
@@ -289,6 +476,8 @@ def main():
     write_pcap(out / "g711-tone.pcap", sorted(media(start, ("10.0.0.1", 40000), ("10.0.0.2", 50000), 0, linear_to_ulaw, 3.0)))
     write_pcapng(out / "sip-call.pcapng", sip_call(start))
     write_pcapng(out / "sip-events-rtcp.pcapng", events_call(start))
+    write_pcapng(out / "h323-calls.pcapng", sorted(h323_faststart_call(start) + h323_separate_h245_call(start + 0.5),
+                                                   key=lambda frame: frame[0]))
     if "--ffmpeg" in sys.argv[1:]:
         ffmpeg_captures(out)
 

@@ -73,12 +73,14 @@ def encode(codec, value):
     return encoding
 
 
-def olc_encoding(number, session, rtp=None, rtcp=None, reverse=False):
+def olc_encoding(number, session, rtp=None, rtcp=None, reverse=False, payload_type=None):
     parameters = {'sessionID': session}
     if rtp:
         parameters['mediaChannel'] = h245_address(*rtp)
     if rtcp:
         parameters['mediaControlChannel'] = h245_address(*rtcp)
+    if payload_type:
+        parameters['dynamicRTPPayloadType'] = payload_type
     if reverse:
         value = {'forwardLogicalChannelNumber': number,
                  'forwardLogicalChannelParameters': {'dataType': ('nullData', 0), 'multiplexParameters': ('none', 0)},
