@@ -83,7 +83,7 @@ let package = Package(
         // libpcap, and captures: pcap/pcapng reading, UDP decoding, RTP flow detection and pairing into
         // calls, and call recording into pcap files.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
-        .target(name: "Capture", dependencies: ["CPcap", "CSpillwayShims", "RTP", "SDP", "PacketIO"]),
+        .target(name: "Capture", dependencies: ["CPcap", "CSpillwayShims", "RTP", "SDP", "H323", "PacketIO"]),
 
         // Cluster steering without I/O: the workload model, signed workload messages, the peer table
         // and the three steering policies (delegate, sequence, monitor). Clocks are passed in.
@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "SpillwayClient",
             dependencies: [
-                "Bencode", "NGProtocol", "MediaPlane", "RTP", "SDP", "CSpillwayShims", "Capture",
+                "Bencode", "NGProtocol", "MediaPlane", "RTP", "SDP", "CSpillwayShims", "Capture", "H323",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

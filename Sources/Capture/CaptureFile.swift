@@ -16,7 +16,27 @@ public struct CapturedDatagram: Sendable, Equatable {
     }
 }
 
-/// An IP address (text form) and UDP port.
+/// One TCP segment read from a capture, with its capture time.
+public struct CapturedSegment: Sendable, Equatable {
+    /// The TCP flags a stream's reassembly reads.
+    public struct Flags: OptionSet, Sendable, Equatable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let fin = Flags(rawValue: 0x01)
+        public static let syn = Flags(rawValue: 0x02)
+        public static let reset = Flags(rawValue: 0x04)
+    }
+
+    /// Capture time in nanoseconds since the Unix epoch.
+    public var timeNanos: UInt64
+    public var source: Endpoint
+    public var destination: Endpoint
+    public var sequence: UInt32
+    public var flags: Flags
+    public var payload: [UInt8]
+}
+
+/// An IP address (text form) and UDP or TCP port.
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public var ip: String
     public var port: UInt16
@@ -29,12 +49,14 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public var description: String { ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
 }
 
-/// A pcap or pcapng file read through libpcap: every UDP datagram in it, in capture order.
-/// Other packets (TCP, ARP, fragments after the first...) are counted and skipped.
+/// A pcap or pcapng file read through libpcap: every UDP datagram and TCP segment in it, in
+/// capture order. Other packets (ARP, fragments after the first...) are counted and skipped.
 public struct CaptureFile: Sendable {
     public let path: String
     public let datagrams: [CapturedDatagram]
-    /// Frames that were not whole UDP datagrams over IPv4 or IPv6, or had impossible timestamps.
+    /// The TCP segments: call signalling (H.225.0, H.245) for a replay, and anything else.
+    public let segments: [CapturedSegment]
+    /// Frames that were neither UDP nor TCP over IPv4 or IPv6, or had impossible timestamps.
     public let skippedFrames: Int
 
     /// Reads the whole file.
@@ -56,7 +78,9 @@ public struct CaptureFile: Sendable {
                     + "capture on Ethernet, loopback, Linux cooked or raw IP")
         }
         var datagrams: [CapturedDatagram] = []
+        var segments: [CapturedSegment] = []
         var skipped = 0
+        var lastTime: UInt64?
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         while true {
@@ -67,22 +91,28 @@ public struct CaptureFile: Sendable {
                     let message = String(cString: pcap_geterr(handle))
                     let reason = message.contains("truncated") ? "truncated" : "unreadable"
                     throw CaptureError(
-                        path: path, problem: "\(reason) after \(datagrams.count + skipped) whole frames: \(message)")
+                        path: path,
+                        problem:
+                            "\(reason) after \(datagrams.count + segments.count + skipped) whole frames: \(message)")
                 }
                 continue
             }
             let frame = UnsafeRawBufferPointer(start: data, count: Int(header.pointee.caplen))
-            guard let time = Self.plausibleTime(header.pointee.ts, after: datagrams.last?.timeNanos) else {
+            guard let time = Self.plausibleTime(header.pointee.ts, after: lastTime) else {
                 skipped += 1
                 continue
             }
-            if let datagram = PacketDecoder.udpDatagram(in: frame, link: link, timeNanos: time) {
-                datagrams.append(datagram)
-            } else {
+            switch PacketDecoder.decode(frame, link: link, timeNanos: time) {
+            case .datagram(let datagram): datagrams.append(datagram)
+            case .segment(let segment): segments.append(segment)
+            case nil:
                 skipped += 1
+                continue
             }
+            lastTime = time
         }
         self.datagrams = datagrams
+        self.segments = segments
         skippedFrames = skipped
     }
 

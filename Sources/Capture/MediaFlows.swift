@@ -1,3 +1,4 @@
+import H323
 import RTP
 import SDP
 
@@ -39,11 +40,23 @@ public struct CapturedCall: Sendable, Equatable {
     public var profile: String?
     /// The SDP's `a=crypto` values, so an SRTP call can be set up again with its own keys.
     public var cryptoAttributes: [String] = []
+    /// How an H.323 call's signalling described this stream, when the capture holds it.
+    public var h323Channel: H323Channel?
+
+    /// A captured stream's H.323 logical channels: the RTP session, and the H.245 DataType of the
+    /// media each direction carries (what its receiver accepted), to open the same channels again.
+    public struct H323Channel: Sendable, Equatable {
+        public var sessionID: Int
+        public var forward: PERFragment
+        /// Nil when the capture does not hold that channel: the forward media is taken for both.
+        public var backward: PERFragment?
+    }
 
     public static func == (left: CapturedCall, right: CapturedCall) -> Bool {
         left.name == right.name && left.forward == right.forward && left.backward == right.backward
             && left.additionalFlows == right.additionalFlows && left.rtcpFlows == right.rtcpFlows
             && left.profile == right.profile && left.cryptoAttributes == right.cryptoAttributes
+            && left.h323Channel == right.h323Channel
             && left.encoding?.name == right.encoding?.name && left.encoding?.clockRate == right.encoding?.clockRate
     }
 
@@ -62,14 +75,17 @@ public struct CapturedCall: Sendable, Equatable {
     }
 }
 
-/// The RTP flows of a capture, paired into calls: by the SDP of SIP messages when the capture has
-/// them (which also name the call and its codec), otherwise by address pairs (A->B with B->A).
+/// The RTP flows of a capture, paired into calls: by the SDP of SIP messages, or the logical
+/// channels of H.323 call signalling (H.225.0 fastStart, tunnelled or separate H.245), when the
+/// capture has them (which also name the call and its codec), otherwise by address pairs (A->B with B->A).
 public struct FlowAnalysis: Sendable {
     public let calls: [CapturedCall]
     /// UDP datagrams that are neither RTP or RTCP of a detected call nor SIP.
     public let otherDatagrams: Int
     /// SIP messages seen.
     public let sipMessages: Int
+    /// Q.931/H.225.0 and H.245 messages seen.
+    public let h323Messages: Int
 
     /// A flow must have at least this many packets, nearly all valid RTP with one SSRC.
     public static let minimumPackets = 3
@@ -94,6 +110,7 @@ public struct FlowAnalysis: Sendable {
         for key in order {
             if let directionFlows = Self.rtpFlows(key, byDirection[key]!) { flows[key] = directionFlows }
         }
+        let h323 = H323Signalling(segments: capture.segments)
         var calls: [CapturedCall] = []
         var paired: Set<DirectionKey> = []
         for key in order where flows[key] != nil && !paired.contains(key) {
@@ -103,19 +120,31 @@ public struct FlowAnalysis: Sendable {
             if backward != nil { paired.insert(reverse) }
             let forward = flows[key]![0]
             let signalled = sdpMedia[forward.destination] ?? sdpMedia[forward.source]
-            let encoding = signalled?.media.encoding ?? Self.staticEncoding(forward.payloadType)
+            let channel = h323.media[forward.destination]
+            let backwardChannel = h323.media[forward.source]
+            let encoding =
+                signalled?.media.encoding ?? (channel ?? backwardChannel)?.format.encoding
+                ?? Self.staticEncoding(forward.payloadType)
             let rtcpFlows = [key, reverse].compactMap { direction in
                 Self.rtcpFlow(direction, rtp: flows[direction] ?? [], byDirection: byDirection)
             }
             calls.append(
                 CapturedCall(
-                    name: signalled?.callID ?? "\(forward.source)-\(forward.destination)", forward: forward,
+                    name: signalled?.callID ?? (channel ?? backwardChannel)?.callName
+                        ?? "\(forward.source)-\(forward.destination)", forward: forward,
                     backward: backward?[0],
                     additionalFlows: Array(flows[key]!.dropFirst()) + (backward?.dropFirst() ?? []),
                     rtcpFlows: rtcpFlows, encoding: encoding, profile: signalled?.media.profile,
-                    cryptoAttributes: signalled?.media.crypto ?? []))
+                    cryptoAttributes: signalled?.media.crypto ?? [],
+                    h323Channel: (channel ?? backwardChannel).map { known in
+                        // With one direction's channel missing from the capture, the media of the
+                        // other is taken for both.
+                        CapturedCall.H323Channel(
+                            sessionID: known.sessionID, forward: known.dataType, backward: backwardChannel?.dataType)
+                    }))
         }
         self.calls = calls
+        h323Messages = h323.messages
         otherDatagrams =
             byDirection.values.reduce(0) { $0 + $1.count }
             - calls.reduce(0) { $0 + $1.allFlows.reduce(0) { $0 + $1.packets.count } }
@@ -247,5 +276,23 @@ struct SIPMessage {
 extension String {
     fileprivate func trimmingCharacters(in character: Character) -> String {
         String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}
+
+extension MediaFormat {
+    /// The RTP encoding name and clock rate (RFC 3551) of the codecs an H.323 channel names.
+    var encoding: (String, Int)? {
+        switch codec {
+        case "G.711 mu-law": ("PCMU", 8000)
+        case "G.711 A-law": ("PCMA", 8000)
+        case "G.722": ("G722", 8000)
+        case "G.723.1": ("G723", 8000)
+        case "G.728": ("G728", 8000)
+        case "G.729", "G.729 Annex A", "G.729 Annex B", "G.729 Annex A+B": ("G729", 8000)
+        case "H.261": ("H261", 90000)
+        case "H.263": ("H263", 90000)
+        case "H.264": ("H264", 90000)
+        default: nil
+        }
     }
 }

@@ -19,10 +19,16 @@ enum LinkLayer {
     }
 }
 
-/// Decodes a captured frame down to its UDP datagram: link layer, IPv4 or IPv6, UDP. Frames that
-/// are not whole, unfragmented UDP datagrams give nil.
+/// What a captured frame carries, as far as a replay reads it.
+enum DecodedPacket {
+    case datagram(CapturedDatagram)
+    case segment(CapturedSegment)
+}
+
+/// Decodes a captured frame down to its UDP datagram or TCP segment: link layer, IPv4 or IPv6, UDP
+/// or TCP. Frames that are neither, or not whole and unfragmented, give nil.
 enum PacketDecoder {
-    static func udpDatagram(in frame: UnsafeRawBufferPointer, link: LinkLayer, timeNanos: UInt64) -> CapturedDatagram? {
+    static func decode(_ frame: UnsafeRawBufferPointer, link: LinkLayer, timeNanos: UInt64) -> DecodedPacket? {
         guard let ipStart = ipOffset(in: frame, link: link), ipStart < frame.count else { return nil }
         let ip = UnsafeRawBufferPointer(rebasing: frame[ipStart...])
         switch ip[0] >> 4 {
@@ -55,39 +61,56 @@ enum PacketDecoder {
         }
     }
 
-    private static func ipv4(_ ip: UnsafeRawBufferPointer, timeNanos: UInt64) -> CapturedDatagram? {
+    private static func ipv4(_ ip: UnsafeRawBufferPointer, timeNanos: UInt64) -> DecodedPacket? {
         guard ip.count >= 20 else { return nil }
         let headerLength = Int(ip[0] & 0x0F) * 4
         let totalLength = Int(ip[2]) << 8 | Int(ip[3])
         let fragment = (Int(ip[6]) << 8 | Int(ip[7])) & 0x3FFF  // more-fragments flag and offset
-        guard ip[9] == 17, fragment == 0, headerLength >= 20, totalLength <= ip.count, headerLength < totalLength else {
+        guard fragment == 0, headerLength >= 20, totalLength <= ip.count, headerLength < totalLength else {
             return nil
         }
         let source = "\(ip[12]).\(ip[13]).\(ip[14]).\(ip[15])"
         let destination = "\(ip[16]).\(ip[17]).\(ip[18]).\(ip[19])"
-        return udp(UnsafeRawBufferPointer(rebasing: ip[headerLength..<totalLength]), source, destination, timeNanos)
+        return transport(
+            ip[9], UnsafeRawBufferPointer(rebasing: ip[headerLength..<totalLength]), source, destination, timeNanos)
     }
 
-    private static func ipv6(_ ip: UnsafeRawBufferPointer, timeNanos: UInt64) -> CapturedDatagram? {
-        guard ip.count >= 40, ip[6] == 17 else { return nil }
+    private static func ipv6(_ ip: UnsafeRawBufferPointer, timeNanos: UInt64) -> DecodedPacket? {
+        guard ip.count >= 40 else { return nil }
         let payloadLength = Int(ip[4]) << 8 | Int(ip[5])
         guard 40 + payloadLength <= ip.count else { return nil }
-        return udp(
-            UnsafeRawBufferPointer(rebasing: ip[40..<(40 + payloadLength)]), ipv6Text(ip, at: 8), ipv6Text(ip, at: 24),
-            timeNanos)
+        return transport(
+            ip[6], UnsafeRawBufferPointer(rebasing: ip[40..<(40 + payloadLength)]), ipv6Text(ip, at: 8),
+            ipv6Text(ip, at: 24), timeNanos)
     }
 
-    private static func udp(
-        _ segment: UnsafeRawBufferPointer, _ sourceIP: String, _ destinationIP: String, _ timeNanos: UInt64
-    ) -> CapturedDatagram? {
-        guard segment.count >= 8 else { return nil }
-        let length = Int(segment[4]) << 8 | Int(segment[5])
-        guard length >= 8, length <= segment.count else { return nil }
-        return CapturedDatagram(
-            timeNanos: timeNanos,
-            source: Endpoint(ip: sourceIP, port: UInt16(segment[0]) << 8 | UInt16(segment[1])),
-            destination: Endpoint(ip: destinationIP, port: UInt16(segment[2]) << 8 | UInt16(segment[3])),
-            payload: Array(segment[8..<length]))
+    /// The UDP datagram (protocol 17) or TCP segment (6) an IP packet carries.
+    private static func transport(
+        _ protocolNumber: UInt8, _ packet: UnsafeRawBufferPointer, _ sourceIP: String, _ destinationIP: String,
+        _ timeNanos: UInt64
+    ) -> DecodedPacket? {
+        guard packet.count >= 8 else { return nil }
+        let source = Endpoint(ip: sourceIP, port: UInt16(packet[0]) << 8 | UInt16(packet[1]))
+        let destination = Endpoint(ip: destinationIP, port: UInt16(packet[2]) << 8 | UInt16(packet[3]))
+        switch protocolNumber {
+        case 17:
+            let length = Int(packet[4]) << 8 | Int(packet[5])
+            guard length >= 8, length <= packet.count else { return nil }
+            return .datagram(
+                CapturedDatagram(
+                    timeNanos: timeNanos, source: source, destination: destination, payload: Array(packet[8..<length])))
+        case 6:
+            guard packet.count >= 20 else { return nil }
+            let headerLength = Int(packet[12] >> 4) * 4
+            guard headerLength >= 20, headerLength <= packet.count else { return nil }
+            let sequence = packet.loadUnaligned(fromByteOffset: 4, as: UInt32.self).bigEndian
+            return .segment(
+                CapturedSegment(
+                    timeNanos: timeNanos, source: source, destination: destination, sequence: sequence,
+                    flags: CapturedSegment.Flags(rawValue: packet[13]), payload: Array(packet[headerLength...])))
+        default:
+            return nil
+        }
     }
 
     private static func ipv6Text(_ ip: UnsafeRawBufferPointer, at offset: Int) -> String {
