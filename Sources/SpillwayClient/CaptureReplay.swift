@@ -33,110 +33,87 @@ public struct ReplayOptions: Sendable {
     public init() {}
 }
 
-/// Replays captured calls through a relay: sets each one up over NG (offer from the caller's
-/// socket, answer from the callee's), sends every captured RTP packet (every SSRC) and RTCP packet
-/// at its captured time (scaled by the speed) from the side that sent it, receives on the far side,
-/// and checks each packet arrived intact. RTCP goes multiplexed on the RTP port (`a=rtcp-mux`), so
-/// each party needs one socket. Single-threaded: one epoll loop over all the replay's sockets.
+/// Replays captured calls through a relay: sets each one up, over NG (an offer from the caller's
+/// sockets, an answer from the callee's) or over H.323 (`H323ReplaySignalling`), with a socket
+/// pair per captured stream; sends every captured RTP packet (every SSRC) and RTCP packet at its
+/// captured time (scaled by the speed) from the side that sent it, receives on the far side, and
+/// checks each packet arrived intact. Over NG, RTCP goes multiplexed on the RTP port
+/// (`a=rtcp-mux`); over H.323, to the relay's RTCP address, from and to the RTP sockets.
+/// Single-threaded: one epoll loop over all the replay's sockets.
 public final class CaptureReplayer {
     private let calls: [CapturedCall]
-    private let client: NGClient
+    private let signalling: any ReplaySignalling
     private let options: ReplayOptions
     private var legs: [ReplayLeg] = []
-    private var placements: [ReplayReport.Placement] = []
+    private var replayed: [ReplayedCall] = []
     /// Monotonic times of the first and the last packet sent.
     private var sendingSpan: (first: UInt64, last: UInt64) = (0, 0)
     /// Relay latency of every packet of every flow.
     private let totalLatency = LatencyHistogram()
 
-    public init(calls: [CapturedCall], via client: NGClient, options: ReplayOptions) {
+    /// A replay setting its calls up over NG through `client`.
+    public convenience init(calls: [CapturedCall], via client: NGClient, options: ReplayOptions) {
+        self.init(calls: calls, signalling: NGReplaySignalling(client: client, options: options), options: options)
+    }
+
+    /// A replay setting its calls up over H.323 through the call-signalling port at `node`. Every
+    /// call must come from a capture with its H.323 signalling.
+    public convenience init(calls: [CapturedCall], viaH323 node: SocketAddress, options: ReplayOptions) {
+        self.init(
+            calls: calls, signalling: H323ReplaySignalling(node: node, localIP: options.localIP), options: options)
+    }
+
+    private init(calls: [CapturedCall], signalling: any ReplaySignalling, options: ReplayOptions) {
         self.calls = calls
-        self.client = client
+        self.signalling = signalling
         self.options = options
     }
 
     /// Sets every call up, replays, and reports. `progress` gets the share of packets sent so far.
     public func run(progress: ((Double) -> Void)? = nil) throws -> ReplayReport {
+        defer { replayed.forEach(signalling.tearDown) }
         try setUpCalls()
         let schedule = makeSchedule()
         try play(schedule, progress: progress)
-        for placement in placements {
-            _ = try? client.request(["command": "delete", "call-id": .string(placement.callID)])
-        }
         return ReplayReport(
-            flows: legs.flatMap(\.reports), placements: placements,
+            flows: legs.flatMap(\.reports), placements: replayed.map(\.placement),
             sendingSeconds: Double(sendingSpan.last - sendingSpan.first) / 1e9, latencyMicros: totalLatency.summary)
     }
 
     // MARK: - Set-up
 
+    /// The captured calls, each with its streams (a call with audio and video has two), in capture order.
+    private var callsWithStreams: [(name: String, streams: [CapturedCall])] {
+        var order: [String] = []
+        let byName = Dictionary(grouping: calls, by: \.name)
+        for call in calls where !order.contains(call.name) { order.append(call.name) }
+        return order.map { ($0, byName[$0]!) }
+    }
+
     private func setUpCalls() throws {
         for copy in 0..<options.copies {
-            for call in calls {
-                let callID = options.copies == 1 ? call.name : "\(call.name)#\(copy + 1)"
-                let caller = try UDPPeer(bindingTo: options.localIP)
-                let callee = try UDPPeer(bindingTo: options.localIP)
-                let offer = try client.request([
-                    "command": "offer", "call-id": .string(callID), "from-tag": "replay-caller",
-                    "sdp": .string(sdp(for: call, port: caller.address.port)),
-                    "supports": ["load limit"],
-                    // Packets are replayed as captured and checked byte for byte: captured SRTP must
-                    // pass through with its own keys rather than be re-keyed.
-                    "SDES": ["off"],
-                ])
-                guard offer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: offer) }
-                let answer = try client.request([
-                    "command": "answer", "call-id": .string(callID), "from-tag": "replay-caller",
-                    "to-tag": "replay-callee",
-                    "sdp": .string(sdp(for: call, port: callee.address.port)),
-                ])
-                guard answer["result"] == "ok" else { throw ReplayError.refused(callID: callID, reply: answer) }
-                let relayForCaller = try ScriptedCall.mediaAddress(in: answer)
-                let relayForCallee = try ScriptedCall.mediaAddress(in: offer)
-                placements.append(
-                    ReplayReport.Placement(
-                        callID: callID, node: offer["spillway-node"]?.stringValue,
-                        hops: Int(offer["spillway-hops"]?.integerValue ?? 0),
-                        relayAddress: relayForCallee.ip))
-                let clockRate = call.encoding?.clockRate ?? 8000
-                for flow in replayedFlows(of: call) {
-                    let isForward = call.isForward(flow)
-                    legs.append(
-                        ReplayLeg(
-                            callID: callID, copy: copy, direction: isForward ? "forward" : "backward", flow: flow,
-                            sender: isForward ? caller : callee, receiver: isForward ? callee : caller,
-                            destination: isForward ? relayForCaller : relayForCallee, clockRate: clockRate,
-                            speed: options.speed, total: totalLatency))
+            for (name, streams) in callsWithStreams {
+                let callID = options.copies == 1 ? name : "\(name)#\(copy + 1)"
+                let callers = try streams.map { _ in try UDPPeer(bindingTo: options.localIP) }
+                let callees = try streams.map { _ in try UDPPeer(bindingTo: options.localIP) }
+                let call = try signalling.setUp(callID, streams: streams, callers: callers, callees: callees)
+                replayed.append(call)
+                for (index, stream) in streams.enumerated() {
+                    let clockRate = stream.encoding?.clockRate ?? 8000
+                    for flow in options.replayedFlows(of: stream) {
+                        let isForward = stream.isForward(flow)
+                        let target = isForward ? call.relayForCaller[index] : call.relayForCallee[index]
+                        legs.append(
+                            ReplayLeg(
+                                callID: callID, copy: copy, direction: isForward ? "forward" : "backward", flow: flow,
+                                sender: isForward ? callers[index] : callees[index],
+                                receiver: isForward ? callees[index] : callers[index],
+                                destination: flow.isRTCP ? target.rtcp : target.rtp, clockRate: clockRate,
+                                speed: options.speed, total: totalLatency))
+                    }
                 }
             }
         }
-    }
-
-    /// The flows replayed: every SSRC's RTP and the RTCP, or with `rtpOnly` the dominant SSRCs'.
-    private func replayedFlows(of call: CapturedCall) -> [MediaFlow] {
-        options.rtpOnly ? call.flows : call.allFlows
-    }
-
-    /// The SDP a replayed party sends: the captured payload types (the dominant one first), codec,
-    /// profile and SDES keys (the packets are replayed as captured, so an SRTP call keeps its keys
-    /// and, with `SDES: off`, the relay passes it through), and `a=rtcp-mux` when RTCP is replayed.
-    private func sdp(for call: CapturedCall, port: UInt16) -> String {
-        let flows = replayedFlows(of: call)
-        var payloadTypes: [UInt8] = []
-        for flow in flows where !flow.isRTCP && !payloadTypes.contains(flow.payloadType) {
-            payloadTypes.append(flow.payloadType)
-        }
-        let ip = options.localIP
-        let video = ["H264", "H265", "VP8", "VP9", "AV1"].contains(call.encoding?.name.uppercased() ?? "")
-        var text = "v=0\r\no=- 1 1 IN IP4 \(ip)\r\ns=spillway replay\r\nc=IN IP4 \(ip)\r\nt=0 0\r\n"
-        text += "m=\(video ? "video" : "audio") \(port) \(call.profile ?? options.defaultProfile) "
-        text += payloadTypes.map(String.init).joined(separator: " ") + "\r\n"
-        if let encoding = call.encoding {
-            text += "a=rtpmap:\(call.forward.payloadType) \(encoding.name)/\(encoding.clockRate)\r\n"
-        }
-        if flows.contains(where: \.isRTCP) { text += "a=rtcp-mux\r\n" }
-        for crypto in call.cryptoAttributes { text += "a=crypto:\(crypto)\r\n" }
-        return text
     }
 
     // MARK: - Playing
@@ -375,12 +352,21 @@ extension UInt64 {
 /// Why a replay could not run.
 public enum ReplayError: Error, CustomStringConvertible {
     case refused(callID: String, reply: BencodeValue)
+    /// An H.323 replay of a call whose capture holds no H.323 signalling for it.
+    case noH323Signalling(callID: String)
+    /// The H.323 exchange setting a call up failed.
+    case h323(callID: String, problem: String)
 
     public var description: String {
         switch self {
         case .refused(let callID, let reply):
             let reason = reply["error-reason"]?.stringValue ?? reply["message"]?.stringValue ?? "\(reply)"
             return "the relay refused replayed call \(callID): \(reason)"
+        case .noH323Signalling(let callID):
+            return "call \(callID) cannot be replayed over H.323: the capture holds no H.323 signalling for its media "
+                + "(a Setup or Connect with fastStart, or H.245 OpenLogicalChannel and Ack); replay it over NG with --via"
+        case .h323(let callID, let problem):
+            return "replayed H.323 call \(callID): \(problem)"
         }
     }
 }

@@ -35,7 +35,10 @@ public struct ReplayReport: Sendable {
     /// Which node took a replayed call, and after how many forwards.
     public struct Placement: Sendable {
         public var callID: String
+        /// The node that took the call, as NG replies name it; nil over H.323, which does not say.
         public var node: String?
+        /// Forwards the call took: the NG reply's count, or over H.323 the Facility redirects the
+        /// replay's caller followed (a node forwarding the Setup itself does not show).
         public var hops: Int
         /// The media address the relay gave.
         public var relayAddress: String

@@ -91,14 +91,25 @@ public struct ScriptedCall {
     /// The relay address the reply's SDP tells its receiver to send the first m= line to: the
     /// section's own `c=` address if it has one, else the session's.
     public static func mediaAddress(in reply: BencodeValue) throws(ScriptedCallError) -> SocketAddress {
+        try mediaAddresses(in: reply)[0]
+    }
+
+    /// The relay's media address of every m= line of an offer or answer reply's SDP, in order.
+    public static func mediaAddresses(in reply: BencodeValue) throws(ScriptedCallError) -> [SocketAddress] {
         guard reply["result"]?.stringValue == "ok", let sdp = reply["sdp"]?.stringValue else {
             throw .refused(reply["error-reason"]?.stringValue ?? "\(reply)")
         }
-        guard let description = try? SessionDescription(parsing: sdp), let section = description.media.first,
-            let ip = description.connection(of: section)?.address,
-            let address = SocketAddress(ip: ip, port: UInt16(section.port))
-        else { throw .refused("no media address in \(sdp)") }
-        return address
+        guard let description = try? SessionDescription(parsing: sdp), !description.media.isEmpty else {
+            throw .refused("no media address in \(sdp)")
+        }
+        var addresses: [SocketAddress] = []
+        for section in description.media {
+            guard let ip = description.connection(of: section)?.address,
+                let address = SocketAddress(ip: ip, port: UInt16(clamping: section.port))
+            else { throw .refused("no media address in \(sdp)") }
+            addresses.append(address)
+        }
+        return addresses
     }
 
     /// An RTP packet with a fixed 12-byte header.

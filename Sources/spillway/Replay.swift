@@ -14,15 +14,27 @@ struct Replay: ParsableCommand {
         discussion: """
             Every RTP packet of a call's flows is replayed: each SSRC on a flow's addresses (telephone-events \
             from a second SSRC, the stream after an SSRC change) and each direction's RTCP (captured on the \
-            RTP ports + 1 or multiplexed), sent through the relay multiplexed on the RTP port. The report has \
-            a row per SSRC and per RTCP flow in each direction; the totals count everything sent.
+            RTP ports + 1 or multiplexed). The report has a row per SSRC and per RTCP flow in each direction; \
+            the totals count everything sent.
+
+            Flows are paired into calls by the capture's SIP (SDP) or H.323 signalling (H.225.0 fastStart, \
+            tunnelled or separate H.245: the callIdentifier, OpenLogicalChannel and its Ack), else by address \
+            pairs. With --via, each call is set up over NG, its RTCP multiplexed on the RTP port. With \
+            --via-h323, each call of an H.323 capture is set up through a node's call-signalling port by a \
+            Setup/Connect exchange of the replay's own (fastStart, the captured codecs, every stream of the \
+            call), and its media replayed through the addresses the node answered.
             """)
 
     @Argument(help: "pcap or pcapng files.")
     var captures: [String]
 
     @Option(help: "The relay's NG address (a node, or a cluster's primary).")
-    var via: String
+    var via: String?
+
+    @Option(
+        name: .customLong("via-h323"),
+        help: "A node's H.323 call-signalling address (its --call-signal): set the captured H.323 calls up there.")
+    var viaH323: String?
 
     @Option(help: "Playback speed (2 = twice as fast as captured).")
     var speed: Double = 1
@@ -51,15 +63,27 @@ struct Replay: ParsableCommand {
     var rtpOnly = false
 
     func run() throws {
-        guard let server = SocketAddress(hostAndPort: via) else {
-            throw ValidationError("--via '\(via)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
+        let route: ReplayRun.Route
+        switch (via, viaH323) {
+        case (let via?, nil):
+            guard let server = SocketAddress(hostAndPort: via) else {
+                throw ValidationError("--via '\(via)' is not a numeric HOST:PORT such as 127.0.0.1:2223")
+            }
+            route = .ng(try NGClient(server: server))
+        case (nil, let viaH323?):
+            guard let node = SocketAddress(hostAndPort: viaH323) else {
+                throw ValidationError("--via-h323 '\(viaH323)' is not a numeric HOST:PORT such as 127.0.0.1:1720")
+            }
+            route = .h323(node)
+        default:
+            throw ValidationError("give one of --via (a relay's NG address) and --via-h323 (a node's H.323 address)")
         }
         guard speed > 0, copies >= 1 else { throw ValidationError("--speed must be above 0 and --copies at least 1") }
         var options = ReplayRun.options(
             speed: speed, copies: copies, duration: duration, localIP: localIP, profile: profile)
         options.spinUntilDue = spin
         options.rtpOnly = rtpOnly
-        let report = try ReplayRun.run(captures: captures, client: try NGClient(server: server), options: options)
+        let report = try ReplayRun.run(captures: captures, route: route, options: options)
         ReplayRun.printSummary(report)
         if let json { try ReplayRun.write(report.json, to: json) }
         if report.lost > 0 || report.corrupted > 0 { throw ExitCode(1) }
@@ -68,6 +92,14 @@ struct Replay: ParsableCommand {
 
 /// The replay steps the `replay` and `demo` commands share.
 enum ReplayRun {
+    /// Where the replayed calls are set up.
+    enum Route {
+        /// Over NG, at a relay's NG address.
+        case ng(NGClient)
+        /// Over H.323, at a node's call-signalling address.
+        case h323(SocketAddress)
+    }
+
     static func options(
         speed: Double, copies: Int, duration: Double?, localIP: String, profile: String = "RTP/AVP"
     ) -> ReplayOptions {
@@ -81,7 +113,7 @@ enum ReplayRun {
     }
 
     /// Reads the captures, finds their calls, replays them with a progress bar on a terminal.
-    static func run(captures: [String], client: NGClient, options: ReplayOptions) throws -> ReplayReport {
+    static func run(captures: [String], route: Route, options: ReplayOptions) throws -> ReplayReport {
         var calls: [CapturedCall] = []
         for path in captures {
             let analysis = FlowAnalysis(try CaptureFile(path: path))
@@ -95,7 +127,12 @@ enum ReplayRun {
             calls += analysis.calls
         }
         let showProgress = isatty(STDERR_FILENO) == 1
-        let report = try CaptureReplayer(calls: calls, via: client, options: options).run { share in
+        let replayer =
+            switch route {
+            case .ng(let client): CaptureReplayer(calls: calls, via: client, options: options)
+            case .h323(let node): CaptureReplayer(calls: calls, viaH323: node, options: options)
+            }
+        let report = try replayer.run { share in
             guard showProgress else { return }
             let width = 40
             let filled = Int(share * Double(width))

@@ -29,13 +29,21 @@ def udp_payloads(path, count):
     return [frame[skip + 28:] for _, frame in records]
 
 
-def pcapng_blocks(path, count):
+def pcapng_blocks(path, count, keep=lambda block: True):
+    """The first `count` blocks of a pcapng file that `keep` accepts, concatenated."""
     data, offset, blocks = path.read_bytes(), 0, []
     while offset + 12 <= len(data) and len(blocks) < count:
         length = struct.unpack_from("<I", data, offset + 4)[0]
-        blocks.append(data[offset:offset + length])
+        if keep(data[offset:offset + length]):
+            blocks.append(data[offset:offset + length])
         offset += length
     return b"".join(blocks)
+
+
+def not_udp(block):
+    """Whether a pcapng block is anything but an enhanced packet block holding an Ethernet/IPv4 UDP frame."""
+    kind = struct.unpack_from("<I", block, 0)[0]
+    return kind != 6 or block[28 + 14 + 9] != 17
 
 
 SDP_AUDIO = (
@@ -134,6 +142,10 @@ def seeds(target):
         return {
             "g711.pcap": header + b"".join(h + f for h, f in records),
             "sip.pcapng": pcapng_blocks(CAPTURES / "sip-call.pcapng", 8),
+            # H.323 call signalling on TCP: the fastStart call's opening with its first media, and
+            # every TCP segment of the capture (both calls' H.225.0 and the separate H.245).
+            "h323-faststart.pcapng": pcapng_blocks(CAPTURES / "h323-calls.pcapng", 16),
+            "h323-signalling.pcapng": pcapng_blocks(CAPTURES / "h323-calls.pcapng", 1000, keep=not_udp),
         }
     raise SystemExit(f"seeds.py: unknown target {target!r}")
 

@@ -269,3 +269,22 @@ func startLoopbackNode(
     let node = try await RelayNode.start(configuration, logger: logger)
     return (node, try NGClient(server: node.ngAddress))
 }
+
+/// Decodes `messages` of ASN.1 type `type` (`RasMessage`, `H323-UserInformation` or
+/// `OpenLogicalChannel`) with pycrate, an independent ALIGNED PER codec: one JSON object per message.
+func pycrateDecode(_ type: String, _ messages: [[UInt8]]) async throws -> [[String: Any]] {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Scripts/pycrate_decode.py"
+    ).path
+    let directory = try scratchDirectory("pycrate-decode")
+    let input = "\(directory)/messages-\(UUID().uuidString).hex"
+    try messages.map { $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: "\n").write(
+        toFile: input, atomically: true, encoding: .utf8)
+    let python = try ChildProcess(
+        "pycrate", try ExternalTool.path("python3", package: "python3"), [script, type, input], directory: directory)
+    let status = await python.wait(seconds: 60)
+    try #require(status == 0, "the pycrate decoder failed (pip install pycrate): \(python.output)")
+    return try python.output.split(separator: "\n").map {
+        try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "not JSON: \($0)")
+    }
+}
