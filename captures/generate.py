@@ -326,22 +326,89 @@ def h323_faststart_call(start: float):
     signalling.send(start + 0.001, 0, h323.tpkt(calling.setup()))
     for offset, message in zip((0.01, 0.05, 0.30), answering.answer_messages()):
         signalling.send(start + offset, 1, h323.tpkt(message))
-    frames = list(signalling.frames)
     begin = start + 0.32
-    for source, destination, frequency, ssrc, offset in [
-        (caller_media, callee_media, 900.0, 0x0C0C0001, 0.0), (callee_media, caller_media, 1300.0, 0x0D0D0001, 0.005)
-    ]:
-        for index, payload in enumerate(tone(frequency, 100, linear_to_ulaw)):
-            time = begin + offset + index * 0.02
-            frames.append((time, udp_ipv4_ethernet(source, destination, rtp(200 + index, 160 * index, ssrc, 0, payload,
-                                                                            marker=index == 0))))
-            rtcp_once_a_second(frames, time, index, source, destination, ssrc, len(payload), 160 * index)
+    frames = signalling.frames + pcmu_both_ways(begin, caller_media, callee_media, (0x0C0C0001, 0x0D0D0001),
+                                                (900.0, 1300.0), 200)
     release = h323.q931("releaseComplete", calling.crv, False, calling.pdu("releaseComplete", {
         "protocolIdentifier": h323.PROTOCOL, "callIdentifier": {"guid": calling.call_identifier}}),
         extra_ies=bytes([0x08, 2, 0x80, 0x90]))
     signalling.frames = []
     signalling.send(begin + 2.1, 0, h323.tpkt(release))
     signalling.close(begin + 2.11)
+    return sorted(frames + signalling.frames, key=lambda frame: frame[0])
+
+
+def h323_opening(h323, ip: str, port: int, sessions):
+    """A party's first H.245 messages: MasterSlaveDetermination, then an OpenLogicalChannel for each
+    session it sends (G.711 mu-law in session 1, H.264 with payload type 109 in session 2) naming
+    its RTCP address, its RTP port + 1 (+ 2 per session)."""
+    messages = [h323.msc(("request", ("masterSlaveDetermination", {"terminalType": 60, "statusDeterminationNumber": 4000 + port})))]
+    for session in sessions:
+        h323.OLC.from_aper(h323.olc_encoding(session, session, rtcp=(ip, port + 2 * session - 1),
+                                             payload_type=109 if session == 2 else None))
+        messages.append(h323.msc(("request", ("openLogicalChannel", h323.OLC.get_val()))))
+    return messages
+
+
+def h323_acks(h323, ip: str, port: int, sessions):
+    """A party's OpenLogicalChannelAcks to the other's channels, naming where it receives each session."""
+    return [h323.msc(("response", ("openLogicalChannelAck", {
+        "forwardLogicalChannelNumber": session,
+        "forwardMultiplexAckParameters": ("h2250LogicalChannelAckParameters", {
+            "sessionID": session, "mediaChannel": h323.h245_address(ip, port + 2 * (session - 1)),
+            "mediaControlChannel": h323.h245_address(ip, port + 2 * session - 1)})}))) for session in sessions]
+
+
+def pcmu_both_ways(begin: float, caller_media: tuple, callee_media: tuple, ssrcs: tuple, tones: tuple, sequence: int):
+    """2 s of PCMU each way, 20 ms packets, with an RTCP sender report on the ports + 1 once a second."""
+    frames = []
+    for source, destination, frequency, ssrc, offset in [
+        (caller_media, callee_media, tones[0], ssrcs[0], 0.0), (callee_media, caller_media, tones[1], ssrcs[1], 0.005)
+    ]:
+        for index, payload in enumerate(tone(frequency, 100, linear_to_ulaw)):
+            time = begin + offset + index * 0.02
+            frames.append((time, udp_ipv4_ethernet(source, destination, rtp(sequence + index, 160 * index, ssrc, 0, payload,
+                                                                            marker=index == 0))))
+            rtcp_once_a_second(frames, time, index, source, destination, ssrc, len(payload), 160 * index)
+    return frames
+
+
+def h323_tunnelled_call(start: float):
+    """An H.323 call with H.245 tunnelled in the call signalling (h245Control): Setup and Connect without
+    fastStart, then Facility messages carrying each side's MasterSlaveDetermination and OpenLogicalChannel
+    (G.711 mu-law) and the other's Ack naming where it receives; 2 s of PCMU each way with RTCP, then
+    ReleaseComplete."""
+    h323 = h323_codec()
+    caller, callee = ("10.0.5.10", 41722), ("10.0.5.20", 1720)
+    caller_media, callee_media = ("10.0.5.10", 45000), ("10.0.5.20", 55000)
+    calling = h323.Endpoint(argparse.Namespace(
+        role="caller", ip=caller[0], rtp_port=caller_media[1], mode="tunnel", video=False, dial="5553000",
+        alias="4440000", dest=None, sender_port=None, deliver_port=None))
+    answering = h323.Endpoint(argparse.Namespace(
+        role="callee", ip=callee[0], rtp_port=callee_media[1], mode="tunnel", video=False, sender_port=None,
+        deliver_port=None))
+    calling.call_identifier = answering.call_identifier = bytes.fromhex("5a11e55e0000400080000000000000c3")
+    signalling = TCPConnection(caller, callee)
+    signalling.open(start)
+    signalling.send(start + 0.001, 0, h323.tpkt(calling.setup()))
+    for offset, message in zip((0.01, 0.05, 0.30), answering.answer_messages()):
+        signalling.send(start + offset, 1, h323.tpkt(message))
+    tunnelled = [
+        (0, h323_opening(h323, *caller_media, [1])),
+        (1, h323_opening(h323, *callee_media, [1]) + h323_acks(h323, *callee_media, [1])),
+        (0, h323_acks(h323, *caller_media, [1])),
+    ]
+    for index, (sender, messages) in enumerate(tunnelled):
+        signalling.send(start + 0.31 + index * 0.005, sender,
+                        h323.tpkt(h323.q931("facility", calling.crv, sender == 1, calling.tunnel(messages))))
+    frames = signalling.frames + pcmu_both_ways(start + 0.35, caller_media, callee_media, (0x1A1A0001, 0x1B1B0001),
+                                                (600.0, 1400.0), 400)
+    signalling.frames = []
+    release = h323.q931("releaseComplete", calling.crv, False, calling.pdu("releaseComplete", {
+        "protocolIdentifier": h323.PROTOCOL, "callIdentifier": {"guid": calling.call_identifier}}),
+        extra_ies=bytes([0x08, 2, 0x80, 0x90]))
+    signalling.send(start + 2.45, 0, h323.tpkt(release))
+    signalling.close(start + 2.46)
     return sorted(frames + signalling.frames, key=lambda frame: frame[0])
 
 
@@ -369,41 +436,25 @@ def h323_separate_h245_call(start: float):
     signalling.send(start + 0.01, 1, h323.tpkt(h323.q931("callProceeding", calling.crv, True, calling.pdu("callProceeding", dict(common)))))
     signalling.send(start + 0.30, 1, h323.tpkt(h323.q931("connect", calling.crv, True, calling.pdu("connect", connect))))
 
-    def opening(party):
-        ip, port = media_ports[party]
-        messages = [h323.msc(("request", ("masterSlaveDetermination", {"terminalType": 60, "statusDeterminationNumber": 4000 + port})))]
-        for session in (1, 2):
-            h323.OLC.from_aper(h323.olc_encoding(session, session, rtcp=(ip, port + 2 * session - 1),
-                                                 payload_type=109 if session == 2 else None))
-            messages.append(h323.msc(("request", ("openLogicalChannel", h323.OLC.get_val()))))
-        return messages
-
-    def acks(party):
-        ip, port = media_ports[party]
-        return [h323.msc(("response", ("openLogicalChannelAck", {
-            "forwardLogicalChannelNumber": session,
-            "forwardMultiplexAckParameters": ("h2250LogicalChannelAckParameters", {
-                "sessionID": session, "mediaChannel": h323.h245_address(ip, port + 2 * (session - 1)),
-                "mediaControlChannel": h323.h245_address(ip, port + 2 * session - 1)})}))) for session in (1, 2)]
-
     control = TCPConnection(caller_h245, callee_h245)
     control.open(start + 0.31)
     time = start + 0.32
-    for sender, messages in [(0, opening("caller")), (1, opening("callee") + acks("callee")), (0, acks("caller"))]:
+    both = (1, 2)
+    for sender, messages in [
+        (0, h323_opening(h323, *media_ports["caller"], both)),
+        (1, h323_opening(h323, *media_ports["callee"], both) + h323_acks(h323, *media_ports["callee"], both)),
+        (0, h323_acks(h323, *media_ports["caller"], both)),
+    ]:
         for message in messages:
             control.send(time, sender, h323.tpkt(message))
             time += 0.002
-    frames = signalling.frames + control.frames
     begin = start + 0.40
-    for source_name, destination_name, frequency, audio_ssrc, video_ssrc, offset in [
-        ("caller", "callee", 500.0, 0x0E0E0101, 0x0E0E0102, 0.0), ("callee", "caller", 1500.0, 0x0F0F0101, 0x0F0F0102, 0.005)
+    frames = signalling.frames + control.frames + pcmu_both_ways(
+        begin, media_ports["caller"], media_ports["callee"], (0x0E0E0101, 0x0F0F0101), (500.0, 1500.0), 300)
+    for source_name, destination_name, video_ssrc, offset in [
+        ("caller", "callee", 0x0E0E0102, 0.0), ("callee", "caller", 0x0F0F0102, 0.005)
     ]:
         source, destination = media_ports[source_name], media_ports[destination_name]
-        for index, payload in enumerate(tone(frequency, 100, linear_to_ulaw)):
-            moment = begin + offset + index * 0.02
-            frames.append((moment, udp_ipv4_ethernet(source, destination, rtp(300 + index, 160 * index, audio_ssrc, 0, payload,
-                                                                              marker=index == 0))))
-            rtcp_once_a_second(frames, moment, index, source, destination, audio_ssrc, len(payload), 160 * index)
         video_source, video_destination = (source[0], source[1] + 2), (destination[0], destination[1] + 2)
         frames += h264_frames(begin + offset + 0.003, video_source, video_destination, video_ssrc, 109, 50)
     signalling.frames = []
@@ -478,6 +529,7 @@ def main():
     write_pcapng(out / "sip-events-rtcp.pcapng", events_call(start))
     write_pcapng(out / "h323-calls.pcapng", sorted(h323_faststart_call(start) + h323_separate_h245_call(start + 0.5),
                                                    key=lambda frame: frame[0]))
+    write_pcapng(out / "h323-tunnelled.pcapng", h323_tunnelled_call(start))
     if "--ffmpeg" in sys.argv[1:]:
         ffmpeg_captures(out)
 

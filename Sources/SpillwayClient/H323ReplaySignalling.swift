@@ -137,8 +137,10 @@ struct H323ReplaySignalling: ReplaySignalling {
                 throw ReplayError.h323(
                     callID: callID, problem: "the node's connection failed after the Setup: \(error)")
             }
-            let (message, information) = try Self.decode(payload, callID: callID, awaiting: .setup)
-            if message.type == .releaseComplete { throw Self.released(message, callID: callID, awaiting: .setup) }
+            let (message, information) = try Self.decode(payload, callID: callID, awaiting: "the callee's Setup")
+            if message.type == .releaseComplete {
+                throw Self.released(message, callID: callID, instead: "bringing the call to the replay's callee")
+            }
             if information.body == .facility, let alternative = information.alternativeAddress?.socketAddress {
                 caller = try TPKTSocket.connect(to: alternative, from: localIP)
                 try caller.send(setup.encoded)
@@ -162,30 +164,30 @@ struct H323ReplaySignalling: ReplaySignalling {
             } catch {
                 throw ReplayError.h323(callID: callID, problem: "waiting for a \(expected): \(error)")
             }
-            let (message, information) = try Self.decode(payload, callID: callID, awaiting: expected)
+            let (message, information) = try Self.decode(payload, callID: callID, awaiting: "a \(expected)")
             if message.type == expected { return (message, information) }
-            if message.type == .releaseComplete { throw Self.released(message, callID: callID, awaiting: expected) }
+            if message.type == .releaseComplete {
+                throw Self.released(message, callID: callID, instead: "sending a \(expected)")
+            }
         }
     }
 
-    private static func decode(_ payload: [UInt8], callID: String, awaiting expected: Q931Message.MessageType) throws
-        -> (Q931Message, H323UserInformation)
-    {
+    private static func decode(_ payload: [UInt8], callID: String, awaiting expected: String) throws -> (
+        Q931Message, H323UserInformation
+    ) {
         guard let message = try? Q931Message(parsing: payload), let encoding = message.userInformation,
             let information = try? H323UserInformation(perEncoded: encoding)
         else {
-            throw ReplayError.h323(callID: callID, problem: "an unreadable message came while awaiting a \(expected)")
+            throw ReplayError.h323(callID: callID, problem: "an unreadable message came while awaiting \(expected)")
         }
         return (message, information)
     }
 
-    private static func released(_ message: Q931Message, callID: String, awaiting expected: Q931Message.MessageType)
-        -> ReplayError
-    {
-        .h323(
+    private static func released(_ message: Q931Message, callID: String, instead: String) -> ReplayError {
+        let cause = message.cause.map { "Q.850 cause \($0)\($0 == 34 ? ", no circuit: every node busy" : "")" }
+        return .h323(
             callID: callID,
-            problem: "the node released the call (Q.850 cause \(message.cause.map(String.init) ?? "none")) "
-                + "instead of sending a \(expected)")
+            problem: "the node released the call with ReleaseComplete (\(cause ?? "no cause")) instead of \(instead)")
     }
 
     /// Where the relay takes session `session`'s media from the party `information` went to: the

@@ -12,7 +12,7 @@ import Testing
     static let capturesDirectory = packageDirectory.appendingPathComponent("captures").path
     static let captures = [
         "g711-tone.pcap", "sip-call.pcapng", "opus.pcap", "h264.pcap", "srtp-pcmu.pcap", "sip-events-rtcp.pcapng",
-        "h323-calls.pcapng",
+        "h323-calls.pcapng", "h323-tunnelled.pcapng",
     ]
 
     /// RTP and RTCP packets in a capture by tshark's count (heuristic detection for captures without SIP).
