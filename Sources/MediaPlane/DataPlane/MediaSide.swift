@@ -124,6 +124,9 @@ struct MediaSideState {
     var opposite = -1
     var clockRate: UInt32 = 8000
     var reception = ReceptionStatistics()
+    /// What a transcoding stage towards this side's peer reports on the peer's stream (RTCP report
+    /// blocks): the counts at the last report and the peer's last sender report.
+    var reporting = ReceptionReporting()
     var tally = Tally()
     var counters: Unmanaged<StreamCounters>?
     var localRTP = SocketAddress.unset

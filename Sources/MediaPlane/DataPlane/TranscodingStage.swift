@@ -13,7 +13,8 @@ import Synchronization
 /// bit set. DTMF (RFC 4733) is re-stamped into the output stream: payload type, timestamp and
 /// duration move to the output clock. Because the receiving peer only sees the relay's stream, the
 /// stage also writes the RTCP sender reports for it (every 5 s, with the output's packet and octet
-/// counts); RTCP from the sending peer describes a stream the receiver never sees and is not relayed.
+/// counts, and a report block on how the receiver's own stream arrives at the relay); RTCP from the
+/// sending peer describes a stream the receiver never sees and is not relayed.
 ///
 /// Created by the control plane, then used by one worker thread only.
 public final class TranscodingStage: @unchecked Sendable {
@@ -138,8 +139,11 @@ public final class TranscodingStage: @unchecked Sendable {
 
     /// Transcodes one validated RTP packet from the sending peer into `generated`, and appends a
     /// sender report when one is due.
+    /// `receptionReport` gives the report block a due sender report carries: how the receiver's
+    /// own stream arrives at the relay (nil: none yet).
     func process(
-        _ packet: UnsafeRawBufferPointer, header: RTPHeader, now: UInt64, into generated: inout GeneratedPackets
+        _ packet: UnsafeRawBufferPointer, header: RTPHeader, now: UInt64, into generated: inout GeneratedPackets,
+        receptionReport: () -> ReceptionReportBlock? = { nil }
     ) -> Outcome {
         let payload = UnsafeRawBufferPointer(
             rebasing: packet[header.headerLength..<(header.headerLength + header.payloadLength)])
@@ -179,7 +183,7 @@ public final class TranscodingStage: @unchecked Sendable {
         }
         expectedInputTimestamp = header.timestamp &+ UInt32(decoded)
         if now &- lastReportNanos >= Self.reportIntervalNanos, packetsSent > 0 {
-            appendSenderReport(now: now, into: &generated)
+            appendSenderReport(now: now, block: receptionReport(), into: &generated)
         }
         return .transcoded
     }
@@ -246,8 +250,9 @@ public final class TranscodingStage: @unchecked Sendable {
         octetsSent &+= UInt32(payloadBytes)
     }
 
-    /// An RFC 3550 compound packet for the output stream: SR (no report blocks) and SDES CNAME.
-    private func appendSenderReport(now: UInt64, into generated: inout GeneratedPackets) {
+    /// An RFC 3550 compound packet for the output stream: SR, with `block` when there is one, and
+    /// SDES CNAME.
+    private func appendSenderReport(now: UInt64, block: ReceptionReportBlock?, into generated: inout GeneratedPackets) {
         lastReportNanos = now
         let wall = spw_wall_nanos()
         let seconds = UInt32(truncatingIfNeeded: wall / 1_000_000_000 + 2_208_988_800)  // NTP era 0
@@ -257,20 +262,22 @@ public final class TranscodingStage: @unchecked Sendable {
             func put32(_ value: UInt32, _ offset: Int) {
                 bytes.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt32.self)
             }
-            // SR: V=2, RC=0, PT=200, length 6 (28 bytes).
-            put32(0x80C8_0006, 0)
+            // SR: V=2, RC=0 or 1, PT=200, length 6 words (28 bytes) plus 6 for the block.
+            let reportLength = 28 + (block == nil ? 0 : ReceptionReportBlock.length)
+            put32((block == nil ? 0x80C8_0000 : 0x81C8_0000) | UInt32(reportLength / 4 - 1), 0)
             put32(ssrc, 4)
             put32(seconds, 8)
             put32(fraction, 12)
             put32(outputTimestamp, 16)
             put32(packetsSent, 20)
             put32(octetsSent, 24)
+            block?.write(to: bytes + 28)
             // SDES: one chunk, CNAME item, null-terminated and padded to a word.
             let chunkBytes = 4 + 2 + name.count + 1
             let padded = (chunkBytes + 3) / 4 * 4
-            put32(0x81CA_0000 | UInt32(padded / 4), 28)
-            put32(ssrc, 32)
-            let items = bytes + 36
+            put32(0x81CA_0000 | UInt32(padded / 4), reportLength)
+            put32(ssrc, reportLength + 4)
+            let items = bytes + reportLength + 8
             items.storeBytes(of: UInt8(1), as: UInt8.self)
             items.storeBytes(of: UInt8(name.count), toByteOffset: 1, as: UInt8.self)
             for (index, byte) in name.enumerated() {
@@ -279,7 +286,7 @@ public final class TranscodingStage: @unchecked Sendable {
             for index in (2 + name.count)..<(padded - 4) {
                 items.storeBytes(of: UInt8(0), toByteOffset: index, as: UInt8.self)
             }
-            return 32 + padded
+            return reportLength + 4 + padded
         }
     }
 }

@@ -539,11 +539,18 @@ final class Worker: @unchecked Sendable {
             return drop(.noDestination)
         }
         if let stage = sides[slot].transcoding {
-            // RTCP from the sender describes a stream the receiver never sees: it ends here, and
-            // the stage writes the reports for the transcoded stream.
-            guard let header else { return nil }
+            // RTCP from the sender describes a stream the receiver never sees: it ends here (its
+            // sender report timing the round trip of the reports on the sender's stream), and the
+            // stage writes the reports for the transcoded stream, with a block on the receiver's.
+            guard let header else {
+                sides[slot].reporting.heard(packet, at: now)
+                return nil
+            }
             generated.reset()
-            if case .dropped(let reason) = stage.process(packet, header: header, now: now, into: &generated) {
+            let outcome = stage.process(packet, header: header, now: now, into: &generated) {
+                sides[opposite].reporting.block(for: sides[opposite].reception, at: now)
+            }
+            if case .dropped(let reason) = outcome {
                 sides[slot].tally.drops[reason.rawValue] &+= 1
             }
             sendGenerated(sides: sides, slot: slot, opposite: opposite)
