@@ -12,7 +12,8 @@ media thread) is measured by its CPU time from /proc over the run:
 A run counts only when at least 99% of the packets came out transcoded on both sides (Opus at the
 callee, PCMU at the caller). Relays are interleaved and repeated; median and spread.
 
-    python3 bench/transcoding.py [--runs 5] [--seconds 10] [--calls 40] [--json bench/out/transcoding.json]
+    python3 bench/transcoding.py [--runs 5] [--seconds 10] [--calls 40] [--spillway-flags "--opus-complexity 10"]
+                                 [--json bench/out/transcoding.json]
 
 Needs rtpengine-daemon (built with transcoding, as Debian's is) and a release build
 (`swift build -c release`).
@@ -65,6 +66,7 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--spillway-flags", default="", help="extra `spillway serve` flags, e.g. --opus-complexity 10")
     parser.add_argument("--json")
     args = parser.parse_args()
     binary = os.path.join(ROOT, ".build", "release", "spillway")
@@ -72,7 +74,7 @@ def main():
     for path in (binary, load):
         if not os.access(path, os.X_OK):
             sys.exit("%s is missing: run `swift build -c release` first" % path)
-    relays = {"spillway": (spillway_command(binary, 2300, ports=(46000, 46999)), 2300),
+    relays = {"spillway": (spillway_command(binary, 2300, ports=(46000, 46999)) + args.spillway_flags.split(), 2300),
               "rtpengine": (rtpengine_command(2301, ports=(47000, 47999)), 2301)}
     results = {name: [] for name in relays}
     for index in range(args.runs):

@@ -1,18 +1,34 @@
 import COpus
 
-/// How the relay's Opus encoder towards one peer is set up: from that peer's `a=fmtp` (RFC 7587
-/// section 6.1) and the NG `codec` `set` options.
+/// How the relay's Opus encoder towards one peer is set up: the node's defaults, the NG `codec`
+/// `set` and `transcode` options, and that peer's `a=fmtp` (RFC 7587 section 6.1).
 public struct OpusEncoderSettings: Sendable, Equatable {
     /// Target bit rate in bits per second; `maxaveragebitrate` caps it.
-    public var bitRate: Int = 24_000
+    public var bitRate: Int = defaultBitRate
     /// Encode in-band FEC (`useinbandfec=1`): the receiver can rebuild a lost frame from the next.
     public var inbandFEC = false
     /// Encode two channels (`stereo=1`): the receiver prefers stereo.
     public var stereo = false
     /// libopus complexity, 0...10.
-    public var complexity = 5
+    public var complexity = defaultComplexity
+
+    /// The defaults, chosen by `bench/voice_quality.py` and `bench/transcoding.py` (see bench/README).
+    public static let defaultBitRate = 24_000
+    public static let defaultComplexity = 5
+    public static let bitRates = 6000...510_000
+    public static let complexities = 0...10
 
     public init() {}
+
+    /// Applies NG encoder options (`key=value;...`, the sixth field of a codec entry). `complexity`
+    /// (0-10) is read; other keys are left alone, and values out of range are clamped.
+    public mutating func apply(encoderOptions: some StringProtocol) {
+        for option in encoderOptions.split(separator: ";") {
+            let pair = option.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces }
+            guard pair.count == 2, pair[0].lowercased() == "complexity", let value = Int(pair[1]) else { continue }
+            complexity = min(max(value, Self.complexities.lowerBound), Self.complexities.upperBound)
+        }
+    }
 
     /// Applies the receiver's `a=fmtp` parameters for Opus. Unknown parameters are left alone, as
     /// RFC 7587 asks; values outside Opus's range are clamped to it.
@@ -22,7 +38,9 @@ public struct OpusEncoderSettings: Sendable, Equatable {
             guard pair.count == 2 else { continue }
             switch pair[0].lowercased() {
             case "maxaveragebitrate":
-                if let value = Int(pair[1]) { bitRate = min(bitRate, min(max(value, 6000), 510_000)) }
+                if let value = Int(pair[1]) {
+                    bitRate = min(bitRate, min(max(value, Self.bitRates.lowerBound), Self.bitRates.upperBound))
+                }
             case "useinbandfec": inbandFEC = pair[1] == "1"
             case "stereo": stereo = pair[1] == "1"
             default: break

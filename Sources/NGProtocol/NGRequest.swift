@@ -211,7 +211,7 @@ extension CodecOptions {
         guard let request = CodecRequest(parsing: item) else {
             throw .invalidValue(
                 key: "codec \(operation)", value: item,
-                expected: "name[/clock rate[/channels[/bit rate[/format parameters]]]]")
+                expected: "name[/clock rate[/channels[/bit rate[/format parameters[/encoder options]]]]]")
         }
         switch operation.lowercased() {
         case "transcode":

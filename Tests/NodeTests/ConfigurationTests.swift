@@ -17,6 +17,8 @@ import Testing
                 workers = 2
                 media-timeout = 30
                 relatch-silence = 0.5
+                opus-bitrate = 32000
+                opus-complexity = 9
                 threshold = 1
                 max-cpu = 0.75
                 log-level = "debug"
@@ -30,6 +32,16 @@ import Testing
         #expect(configuration.workers == 2)
         #expect(configuration.mediaTimeout == 30)
         #expect(configuration.relatchSilence == 0.5)
+        #expect(configuration.opusBitRate == 32000 && configuration.opusComplexity == 9)
+        configuration.opusComplexity = 11
+        #expect { try configuration.validate() } throws: {
+            "\($0)" == "setting 'opus-complexity' has value '11'; allowed: 0 to 10"
+        }
+        configuration.opusComplexity = 9
+        configuration.opusBitRate = 5000
+        #expect { try configuration.validate() } throws: {
+            "\($0)" == "setting 'opus-bitrate' has value '5000'; allowed: 6000 to 510000 bits per second"
+        }
         #expect(configuration.threshold == 1 && configuration.capacity.cpu == 0.75)
         #expect(configuration.logLevel == .debug)
         #expect(configuration.dataPlane == .epoll)

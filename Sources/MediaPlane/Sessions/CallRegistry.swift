@@ -1,4 +1,5 @@
 import CSpillwayShims
+import Codecs
 import Logging
 import SDP
 import SRTP
@@ -43,12 +44,16 @@ public final class CallRegistry {
     let makeRecorder: RecorderFactory?
     /// How long a latched source must be silent before its stream may move to a new address.
     private let relatchSilenceNanos: UInt64
+    /// The Opus encoder settings transcoded calls start from.
+    private let opusDefaults: OpusEncoderSettings
 
     public init(
         interfaces: MediaInterfaces, portRange: ClosedRange<UInt16>, workers: WorkerPool, logger: Logger,
-        relatchSilence: Duration = .seconds(1), makeRecorder: RecorderFactory? = nil
+        relatchSilence: Duration = .seconds(1), opusDefaults: OpusEncoderSettings = OpusEncoderSettings(),
+        makeRecorder: RecorderFactory? = nil
     ) {
         self.makeRecorder = makeRecorder
+        self.opusDefaults = opusDefaults
         self.relatchSilenceNanos =
             UInt64(relatchSilence.components.seconds) * 1_000_000_000
             + UInt64(relatchSilence.components.attoseconds / 1_000_000_000)
@@ -122,8 +127,10 @@ public final class CallRegistry {
         // So are the codec options: an offer that leaves no codec, or asks for one that cannot be made, changes nothing.
         var codecOffers: [Int: CodecOffer] = [:]
         if !options.codecs.isEmpty {
+            var codecs = options.codecs
+            codecs.opusDefaults = opusDefaults
             for (index, section) in description.media.enumerated() where endpoints[index] != nil {
-                codecOffers[index] = try CodecOffer(section: section, index: index + 1, options: options.codecs)
+                codecOffers[index] = try CodecOffer(section: section, index: index + 1, options: codecs)
             }
         }
         let clockRates = Self.clockRates(of: description)

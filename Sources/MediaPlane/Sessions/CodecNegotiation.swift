@@ -2,17 +2,20 @@ import Codecs
 import SDP
 
 /// A codec named in the NG `codec` dictionary, as rtpengine clients write it:
-/// `name[/clock rate[/channels[/bit rate[/format parameters]]]]`, e.g. `opus`, `PCMA/8000`,
-/// `opus/48000/2/32000`, `opus/48000/2//useinbandfec=1`; `all` matches every codec.
+/// `name[/clock rate[/channels[/bit rate[/format parameters[/encoder options]]]]]`, e.g. `opus`,
+/// `PCMA/8000`, `opus/48000/2/32000`, `opus/48000/2//useinbandfec=1`, `opus/48000/2///complexity=10`;
+/// `all` matches every codec.
 public struct CodecRequest: Sendable, Equatable, CustomStringConvertible {
     public var name: String
     public var clockRate: Int?
     public var bitRate: Int?
     public var parameters: String?
+    /// Encoder options, `key=value` separated by `;` (Opus: `complexity=0`...`10`).
+    public var encoderOptions: String?
 
     /// Parses one entry; nil when a numeric field is not a number.
     public init?(parsing text: String) {
-        let fields = text.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
+        let fields = text.split(separator: "/", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
         guard let first = fields.first, !first.isEmpty else { return nil }
         name = first
         func number(_ index: Int) -> Int?? {
@@ -24,6 +27,7 @@ public struct CodecRequest: Sendable, Equatable, CustomStringConvertible {
         clockRate = rate
         bitRate = bits
         parameters = fields.count > 4 && !fields[4].isEmpty ? fields[4] : nil
+        encoderOptions = fields.count > 5 && !fields[5].isEmpty ? fields[5] : nil
     }
 
     public var matchesEverything: Bool { name.lowercased() == "all" }
@@ -41,8 +45,12 @@ public struct CodecRequest: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        [name, clockRate.map(String.init), bitRate.map(String.init), parameters].compactMap { $0 }.joined(
-            separator: "/")
+        var fields = [
+            name, clockRate.map(String.init) ?? "", "", bitRate.map(String.init) ?? "", parameters ?? "",
+            encoderOptions ?? "",
+        ]
+        while fields.count > 1, fields.last!.isEmpty { fields.removeLast() }
+        return fields.joined(separator: "/")
     }
 }
 
@@ -56,20 +64,28 @@ public struct CodecOptions: Sendable, Equatable {
     public var mask: [CodecRequest] = []
     /// Offerer codecs kept in the answer to the offerer when transcoding, so it may send any of them.
     public var accept: [CodecRequest] = []
-    /// Encoder options (bit rate, format parameters) for codecs the relay encodes.
+    /// Encoder options (bit rate, format parameters, encoder options) for codecs the relay encodes.
     public var set: [CodecRequest] = []
+    /// The node's Opus encoder settings (`--opus-bitrate`, `--opus-complexity`), which the NG
+    /// options and the receiver's fmtp start from. Not an NG key.
+    public var opusDefaults = OpusEncoderSettings()
 
     public init() {}
 
     public var isEmpty: Bool { transcode.isEmpty && strip.isEmpty && mask.isEmpty && accept.isEmpty && set.isEmpty }
 
-    /// Opus encoder settings towards a receiver whose SDP gave `receiverParameters`: the `set` and
-    /// `transcode` options first, then the receiver's fmtp (which can only lower the bit rate).
+    /// Opus encoder settings towards a receiver whose SDP gave `receiverParameters`: the node's
+    /// defaults, then the `set` and `transcode` options, then the receiver's fmtp (which can only
+    /// lower the bit rate).
     func opusSettings(receiverParameters: String?) -> OpusEncoderSettings {
-        var settings = OpusEncoderSettings()
+        var settings = opusDefaults
         for request in transcode + set where request.audioCodec == .opus {
-            if let bitRate = request.bitRate { settings.bitRate = min(max(bitRate, 6000), 510_000) }
+            if let bitRate = request.bitRate {
+                settings.bitRate = min(
+                    max(bitRate, OpusEncoderSettings.bitRates.lowerBound), OpusEncoderSettings.bitRates.upperBound)
+            }
             if let parameters = request.parameters { settings.apply(formatParameters: parameters) }
+            if let options = request.encoderOptions { settings.apply(encoderOptions: options) }
         }
         if let receiverParameters { settings.apply(formatParameters: receiverParameters) }
         return settings

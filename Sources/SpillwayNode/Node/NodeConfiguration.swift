@@ -1,4 +1,5 @@
 import Cluster
+import Codecs
 import H323
 import H323Edge
 import KernelPath
@@ -23,6 +24,11 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var mediaTimeout = 60
     /// Seconds a latched media source must be silent before its stream may move to a new address.
     public var relatchSilence = 1.0
+    /// The Opus encoder's bit rate (bits per second) for transcoded calls, unless a call's NG
+    /// options or its receiver's fmtp say otherwise.
+    public var opusBitRate = OpusEncoderSettings.defaultBitRate
+    /// The Opus encoder's complexity (0-10) for transcoded calls, unless a call's NG options say otherwise.
+    public var opusComplexity = OpusEncoderSettings.defaultComplexity
     public var logLevel = Logger.Level.info
     /// CPUs to pin the media workers to, in order (empty: no pinning).
     public var pinCPUs: [Int] = []
@@ -133,6 +139,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         try Self.require("workers", workers, in: 1...64, allowed: "1 to 64")
         try Self.require("media-timeout", mediaTimeout, in: 1...86400, allowed: "1 to 86400 seconds")
         try Self.require("relatch-silence", relatchSilence, in: 0...60, allowed: "0 to 60 seconds")
+        try Self.require(
+            "opus-bitrate", opusBitRate, in: OpusEncoderSettings.bitRates, allowed: "6000 to 510000 bits per second")
+        try Self.require("opus-complexity", opusComplexity, in: OpusEncoderSettings.complexities, allowed: "0 to 10")
         try Self.require("max-sessions", capacity.sessions, in: 0...10_000_000, allowed: "0 to 10000000 calls")
         try Self.require(
             "max-packet-rate", capacity.packetsPerSecond, in: 0...1e9, allowed: "0 to 1e9 packets per second")
@@ -227,6 +236,14 @@ public struct NodeConfiguration: Sendable, Equatable {
             throw .invalid(
                 setting: "monitor", value: "(not set)", allowed: "the load monitor's HOST:PORT when policy is monitor")
         }
+    }
+
+    /// The Opus encoder settings transcoded calls start from.
+    var opusDefaults: OpusEncoderSettings {
+        var settings = OpusEncoderSettings()
+        settings.bitRate = opusBitRate
+        settings.complexity = opusComplexity
+        return settings
     }
 
     private static func requireAddress(_ setting: String, _ text: String) throws(ConfigurationError) {

@@ -48,6 +48,7 @@ final class NodeLoopState: LoopConfinedState {
             interfaces: MediaInterfaces(configuration.mediaInterfaces), portRange: configuration.portRange,
             workers: workers,
             logger: logger, relatchSilence: .milliseconds(Int64((configuration.relatchSilence * 1000).rounded())),
+            opusDefaults: configuration.opusDefaults,
             makeRecorder: configuration.recordingDirectory.map(CallRecordings.init)?.open)
         self.registry = registry
         let meter = WorkloadMeter(

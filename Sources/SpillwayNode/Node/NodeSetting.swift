@@ -202,6 +202,16 @@ extension NodeConfiguration {
             help:
                 "Seconds a latched media source must be silent before its stream may move to a new address (default 1)."
         ),
+        .number(
+            "opus-bitrate", \.opusBitRate, allowed: "an integer from 6000 to 510000 bits per second",
+            help:
+                "The Opus encoder's bit rate for transcoded calls (default 24000); a call's NG codec options or its receiver's maxaveragebitrate override it."
+        ),
+        .number(
+            "opus-complexity", \.opusComplexity, allowed: "an integer from 0 (fastest) to 10 (best)",
+            help:
+                "The Opus encoder's complexity for transcoded calls (default 5); a call's NG codec options (complexity=N) override it."
+        ),
         .text(
             "recording-dir", \.recordingDirectory,
             help: "Directory for call recordings (pcap); recording is off without it."),
