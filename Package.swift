@@ -32,9 +32,11 @@ let package = Package(
         .target(name: "CSRTPCrypto", dependencies: ["CSRTP"], linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SRTP", dependencies: ["CSRTP", "CSRTPCrypto"]),
 
-        // libopus, and Codecs: G.711, Opus, resampling and the payload transcoder a leg runs.
+        // libopus, and Codecs: G.711, G.722, Opus, resampling and the payload transcoder a leg runs.
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
-        .target(name: "Codecs", dependencies: ["COpus"]),
+        // G.722 (wideband PSTN/HD voice) through spandsp, the DSP library Asterisk and FreeSWITCH use.
+        .systemLibrary(name: "CSpanDSP", pkgConfig: "spandsp", providers: [.apt(["libspandsp-dev"])]),
+        .target(name: "Codecs", dependencies: ["COpus", "CSpanDSP"]),
 
         // What code on either side of a media packet shares: the kernel's socket address and the
         // recorder a worker hands accepted packets to. Small, so that `Capture` (and the fuzz
@@ -115,7 +117,7 @@ let package = Package(
             name: "SpillwayNode",
             dependencies: [
                 "ServiceEdge", "CallStore", "MediaPlane", "KernelPath", "NGProtocol", "Cluster", "Bencode", "Capture",
-                "H323",
+                "Codecs", "H323",
                 "H323Edge",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,14 +1,14 @@
 /// Why a payload could not be transcoded.
 public enum TranscodingError: Error, Sendable, CustomStringConvertible {
     case opus(OpusError)
-    /// A G.711 payload longer than `AudioTranscoder.maximumInputMilliseconds`.
+    /// A G.711 or G.722 payload longer than `AudioTranscoder.maximumInputMilliseconds`.
     case payloadTooLong(bytes: Int)
 
     public var description: String {
         switch self {
         case .opus(let error): "\(error)"
         case .payloadTooLong(let bytes):
-            "G.711 payload of \(bytes) bytes is longer than \(AudioTranscoder.maximumInputMilliseconds) ms"
+            "G.711 or G.722 payload of \(bytes) bytes is longer than \(AudioTranscoder.maximumInputMilliseconds) ms"
         }
     }
 }
@@ -17,8 +17,9 @@ public enum TranscodingError: Error, Sendable, CustomStringConvertible {
 /// fixed frames (20 ms by default) from a sample FIFO, so a sender's packetisation (10, 30, 60 ms...)
 /// does not have to match the receiver's.
 ///
-/// Opus is decoded at 48 kHz, its RTP clock, whatever band it carries; towards G.711 the resampler
-/// (an 80 dB anti-alias filter) takes it to 8 kHz. Towards Opus, libopus is given the source's own
+/// Towards G.711 and G.722, Opus is decoded at their rate (8 and 16 kHz): libopus band-limits and
+/// resamples inside its decoder, so no resampler runs. Between G.722 (16 kHz) and G.711 the
+/// resampler does. Towards Opus, libopus is given the source's own
 /// rate when it accepts it (8, 12, 16, 24 or 48 kHz): from G.711 that is 8 kHz, libopus's native
 /// narrowband input, which costs less than half the encoder time of upsampled 48 kHz input and
 /// codes the same 4 kHz band; other rates are resampled to 48 kHz first.
@@ -28,7 +29,8 @@ public enum TranscodingError: Error, Sendable, CustomStringConvertible {
 public final class AudioTranscoder {
     public let source: AudioCodec
     public let target: AudioCodec
-    /// The rate samples are decoded at (the source's RTP clock).
+    /// The rate samples are decoded at: the source's sample rate, or for Opus towards another codec
+    /// that codec's.
     public let decodeRate: Int
     /// The rate frames are encoded from.
     public let encodeRate: Int
@@ -40,10 +42,12 @@ public final class AudioTranscoder {
     public let opusSettings: OpusEncoderSettings
     private let decoder: OpusDecoder?
     private let encoder: OpusEncoder?
+    private let g722Decoder: G722Decoder?
+    private let g722Encoder: G722Encoder?
     private var resampler: Resampler?
     /// Decoded samples at the source rate.
     private let decoded: UnsafeMutableBufferPointer<Float>
-    private let g711Scratch: UnsafeMutableBufferPointer<Int16>
+    private let pcmScratch: UnsafeMutableBufferPointer<Int16>
     /// Samples at the target rate not yet encoded, from `pending[0]`.
     private let pending: UnsafeMutableBufferPointer<Float>
     private var pendingCount = 0
@@ -65,11 +69,13 @@ public final class AudioTranscoder {
         self.source = source
         self.target = target
         self.opusSettings = opusSettings
-        decodeRate = source.clockRate
+        decodeRate =
+            source == .opus && target != .opus && OpusEncoder.inputRates.contains(target.sampleRate)
+            ? target.sampleRate : source.sampleRate
         if target == .opus {
-            encodeRate = OpusEncoder.inputRates.contains(decodeRate) ? decodeRate : target.clockRate
+            encodeRate = OpusEncoder.inputRates.contains(decodeRate) ? decodeRate : target.sampleRate
         } else {
-            encodeRate = target.clockRate
+            encodeRate = target.sampleRate
         }
         frameSamples = encodeRate * frameMilliseconds / 1000
         frameClockTicks = target.clockRate * frameMilliseconds / 1000
@@ -79,13 +85,15 @@ public final class AudioTranscoder {
         } catch {
             throw .opus(error)
         }
+        g722Decoder = source == .g722 ? G722Decoder() : nil
+        g722Encoder = target == .g722 ? G722Encoder() : nil
         if decodeRate != encodeRate {
             resampler = Resampler(from: decodeRate, to: encodeRate)
         }
         let maximumDecoded = decodeRate * Self.maximumInputMilliseconds / 1000
         let maximumResampled = encodeRate * Self.maximumInputMilliseconds / 1000 + 1
         decoded = .allocate(capacity: maximumDecoded)
-        g711Scratch = .allocate(capacity: max(maximumDecoded, frameSamples))
+        pcmScratch = .allocate(capacity: max(maximumDecoded, frameSamples))
         pending = .allocate(capacity: maximumResampled + 2 * frameSamples)
         frame = .allocate(capacity: frameSamples * 2)
         encoded = .allocate(byteCount: Self.encodedCapacity, alignment: 8)
@@ -93,7 +101,7 @@ public final class AudioTranscoder {
 
     deinit {
         decoded.deallocate()
-        g711Scratch.deallocate()
+        pcmScratch.deallocate()
         pending.deallocate()
         frame.deallocate()
         encoded.deallocate()
@@ -105,8 +113,8 @@ public final class AudioTranscoder {
     /// How long the samples waiting for a full frame last, in the target's RTP clock.
     public var pendingClockTicks: Int { pendingCount * target.clockRate / encodeRate }
 
-    /// Decodes `payload`, and calls `emit` with each frame it completes, encoded. Returns how many
-    /// samples the payload decoded to at `decodeRate`, which is its duration in the source's RTP clock.
+    /// Decodes `payload`, and calls `emit` with each frame it completes, encoded. Returns the
+    /// payload's duration in the source's RTP clock.
     @discardableResult
     public func transcode(
         _ payload: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void
@@ -114,9 +122,13 @@ public final class AudioTranscoder {
         let count: Int
         if let law = source.g711Law {
             guard payload.count <= decoded.count else { throw .payloadTooLong(bytes: payload.count) }
-            law.decode(payload, into: g711Scratch)
-            for index in 0..<payload.count { decoded[index] = Float(g711Scratch[index]) * (1 / 32768) }
+            law.decode(payload, into: pcmScratch)
             count = payload.count
+            for index in 0..<count { decoded[index] = Float(pcmScratch[index]) * (1 / 32768) }
+        } else if let g722Decoder {
+            guard payload.count * 2 <= decoded.count else { throw .payloadTooLong(bytes: payload.count) }
+            count = g722Decoder.decode(payload, into: pcmScratch)
+            for index in 0..<count { decoded[index] = Float(pcmScratch[index]) * (1 / 32768) }
         } else {
             do throws(OpusError) {
                 count = try decoder!.decode(payload, into: decoded)
@@ -125,12 +137,12 @@ public final class AudioTranscoder {
             }
         }
         try accept(count, emit: emit)
-        return count
+        return count * source.clockRate / decodeRate
     }
 
-    /// Fills `samples` lost source samples (at `decodeRate`): Opus conceals them, G.711 with silence.
-    public func conceal(_ samples: Int, emit: (UnsafeRawBufferPointer) -> Void) throws(TranscodingError) {
-        var remaining = min(samples, decoded.count)
+    /// Fills a gap of `ticks` of the source's RTP clock: Opus conceals it, G.711 and G.722 with silence.
+    public func conceal(_ ticks: Int, emit: (UnsafeRawBufferPointer) -> Void) throws(TranscodingError) {
+        var remaining = min(ticks * decodeRate / source.clockRate, decoded.count)
         while remaining > 0 {
             let count: Int
             if let decoder {
@@ -176,13 +188,17 @@ public final class AudioTranscoder {
     }
 
     private func encodeFrame(_ samples: UnsafeBufferPointer<Float>) throws(TranscodingError) -> Int {
-        if let law = target.g711Law {
+        if target != .opus {
             for index in samples.indices {
                 let scaled = (samples[index] * 32768).rounded()
-                g711Scratch[index] = Int16(max(-32768, min(32767, scaled)))
+                pcmScratch[index] = Int16(max(-32768, min(32767, scaled)))
             }
-            law.encode(UnsafeBufferPointer(rebasing: g711Scratch[0..<samples.count]), into: encoded)
-            return samples.count
+            let pcm = UnsafeBufferPointer(rebasing: pcmScratch[0..<samples.count])
+            if let law = target.g711Law {
+                law.encode(pcm, into: encoded)
+                return samples.count
+            }
+            return g722Encoder!.encode(pcm, into: encoded)
         }
         let encoder = encoder!
         var input = samples

@@ -180,6 +180,52 @@ import Glibc
         #expect(tone.signalToNoiseDecibels > 20, "\(tone)")
     }
 
+    /// G.722 keeps the 4-7 kHz band narrowband codecs drop: a 6 kHz tone survives G.722 -> Opus ->
+    /// G.722, and G.711 -> G.722 runs through the 8 -> 16 kHz resampler with 160 octets per 20 ms.
+    @Test func g722KeepsTheWideBandThroughOpusAndTakesG711ThroughTheResampler() throws {
+        let encoder = G722Encoder()
+        let wide = sineWave(frequency: 6000, sampleRate: 16000, count: 32000, amplitude: 0.4).map {
+            Int16($0 * 32767)
+        }
+        let g722Payloads = stride(from: 0, to: wide.count, by: 320).map { start in
+            var codes = [UInt8](repeating: 0, count: 160)
+            let written = Array(wide[start..<(start + 320)]).withUnsafeBufferPointer { samples in
+                codes.withUnsafeMutableBytes { encoder.encode(samples, into: $0) }
+            }
+            #expect(written == 160)
+            return codes
+        }
+        let toOpus = try AudioTranscoder(from: .g722, to: .opus)
+        #expect(toOpus.decodeRate == 16000 && toOpus.encodeRate == 16000)
+        let back = try AudioTranscoder(from: .opus, to: .g722)
+        #expect(back.decodeRate == 16000)
+        let returned = try run(back, try run(toOpus, g722Payloads))
+        #expect(returned.count == 100 && returned.allSatisfy { $0.count == 160 })
+        let decoder = G722Decoder()
+        var decoded = [Int16](repeating: 0, count: 320)
+        var samples: [Double] = []
+        for payload in returned {
+            let count = payload.withUnsafeBytes { codes in
+                decoded.withUnsafeMutableBufferPointer { decoder.decode(codes, into: $0) }
+            }
+            samples += decoded[0..<count].map { Double($0) / 32768 }
+        }
+        let tone = ToneMeasurement(samples: Array(samples[8000...]), sampleRate: 16000, expectedFrequency: 6000)
+        #expect(abs(tone.frequency - 6000) < 10 && tone.signalToNoiseDecibels > 15, "\(tone)")
+
+        let fromG711 = try AudioTranscoder(from: .pcmu, to: .g722)
+        #expect(fromG711.decodeRate == 8000 && fromG711.encodeRate == 16000 && fromG711.frameClockTicks == 160)
+        let frames = try run(
+            fromG711, pcmuPayloads(sineWave(frequency: 1000, sampleRate: 8000, count: 8000), packetSamples: 160))
+        #expect(frames.count >= 49 && frames.allSatisfy { $0.count == 160 })
+        let toG711 = try AudioTranscoder(from: .g722, to: .pcma)
+        let law = try run(toG711, frames)
+        #expect(law.count >= 48 && law.allSatisfy { $0.count == 160 })
+        let heard = law.flatMap { $0 }.map { Double(G711Law.aLaw.decode($0)) / 32768 }
+        let voice = ToneMeasurement(samples: Array(heard[2000...]), sampleRate: 8000, expectedFrequency: 1000)
+        #expect(abs(voice.frequency - 1000) < 10 && voice.signalToNoiseDecibels > 20, "\(voice)")
+    }
+
     @Test func opusSettingsComeFromTheReceiversFormatParameters() throws {
         var settings = OpusEncoderSettings()
         settings.apply(formatParameters: "minptime=10; useinbandfec=1; stereo=1; maxaveragebitrate=12000")

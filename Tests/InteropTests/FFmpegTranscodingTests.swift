@@ -17,7 +17,12 @@ import Testing
         receiverPort: 17400, senderPort: 17500, mediaPorts: 14200...14299, label: "ffmpeg-transcoding-test")
 
     func sdp(port: UInt16, format: String) -> String {
-        let (payloadType, rtpmap) = format == "opus" ? ("96", "opus/48000/2") : ("0", "PCMU/8000")
+        let (payloadType, rtpmap) =
+            switch format {
+            case "opus": ("96", "opus/48000/2")
+            case "G722": ("9", "G722/8000")
+            default: ("0", "PCMU/8000")
+            }
         return "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=ffmpeg\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
             + "m=audio \(port) RTP/AVP \(payloadType)\r\na=rtpmap:\(payloadType) \(rtpmap)\r\n"
     }
@@ -72,5 +77,34 @@ import Testing
             })
         expectTone(
             result, rate: 8000, frequency: 440, transcodedTo: "PCMU/8000", label: "ffmpeg Opus -> relay -> ffmpeg PCMU")
+    }
+
+    /// Wideband end to end: a 6 kHz tone, which no narrowband codec carries, sent as G.722 and heard
+    /// at 6 kHz by an Opus-only receiver (the relay decodes G.722 at 16 kHz and encodes Opus from it).
+    @Test func ffmpegsWidebandG722IsHeardByAnOpusOnlyFFmpeg() async throws {
+        let g722 = FFmpegRelayCall.Source(filter: "sine=frequency=6000:sample_rate=16000", codec: ["-c:a", "g722"])
+        let result = try await calls.run(
+            "g722-to-opus", source: g722,
+            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "G722")), "codec": ["transcode": ["opus"]]],
+            answerSDP: sdp(port: calls.receiverPort, format: "opus"),
+            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "opus") },
+            receiverDecoder: ["-c:a", "libopus"], receiverOutput: ["-ac", "1", "-ar", "48000", "-f", "s16le"],
+            senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
+        expectTone(
+            result, rate: 48000, frequency: 6000, transcodedTo: "opus/48000/2",
+            label: "ffmpeg G.722 -> relay -> ffmpeg Opus")
+    }
+
+    @Test func ffmpegsPCMUIsHeardByAG722OnlyFFmpeg() async throws {
+        let result = try await calls.run(
+            "pcmu-to-g722",
+            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "PCMU")), "codec": ["transcode": ["G722"]]],
+            answerSDP: sdp(port: calls.receiverPort, format: "G722"),
+            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "G722") },
+            receiverOutput: ["-ac", "1", "-ar", "16000", "-f", "s16le"],
+            senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
+        expectTone(
+            result, rate: 16000, frequency: 1000, transcodedTo: "G722/8000",
+            label: "ffmpeg PCMU -> relay -> ffmpeg G.722")
     }
 }
