@@ -19,7 +19,7 @@ final class TPKTSocket {
 
     /// Connects from `localIP` to `server`.
     static func connect(to server: SocketAddress, from localIP: String) throws(TPKTSocketError) -> TPKTSocket {
-        let socket = TPKTSocket(descriptor: try openSocket(bindingTo: localIP))
+        let socket = TPKTSocket(descriptor: try openSocket(bindingTo: localIP).descriptor)
         var target = server.sockaddrStorage
         let result = withUnsafePointer(to: &target) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -32,35 +32,20 @@ final class TPKTSocket {
 
     /// A listening socket on `localIP`, on a port the kernel chooses.
     static func listen(on localIP: String) throws(TPKTSocketError) -> (socket: TPKTSocket, address: SocketAddress) {
-        let socket = TPKTSocket(descriptor: try openSocket(bindingTo: localIP))
+        let (descriptor, address) = try openSocket(bindingTo: localIP)
+        let socket = TPKTSocket(descriptor: descriptor)
         guard Glibc.listen(socket.descriptor, 8) == 0 else { throw .system("listen on \(localIP)", errno) }
-        return (socket, socket.localAddress)
+        return (socket, address)
     }
 
-    private static func openSocket(bindingTo ip: String) throws(TPKTSocketError) -> Int32 {
-        guard let local = SocketAddress(ip: ip, port: 0) else { throw .invalidAddress(ip) }
-        let descriptor = socket(
-            local.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw .system("socket", errno) }
-        var address = local.sockaddrStorage
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, local.sockaddrLength) }
+    private static func openSocket(bindingTo ip: String) throws(TPKTSocketError) -> (
+        descriptor: Int32, address: SocketAddress
+    ) {
+        do throws(UDPPeerError) {
+            return try boundSocket(type: SOCK_STREAM, ip: ip, port: 0)
+        } catch {
+            throw .setup(error)
         }
-        guard bound == 0 else {
-            let code = errno
-            close(descriptor)
-            throw .system("bind \(ip)", code)
-        }
-        return descriptor
-    }
-
-    private var localAddress: SocketAddress {
-        var local = sockaddr_in6()
-        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        return withUnsafePointer(to: &local) { SocketAddress(rawCopying: UnsafeRawPointer($0), length: length) }
     }
 
     /// The next connection to this listening socket, waiting up to `timeoutMilliseconds`.
@@ -116,7 +101,7 @@ final class TPKTSocket {
 
 /// Why a replay's call-signalling connection failed.
 enum TPKTSocketError: Error, CustomStringConvertible {
-    case invalidAddress(String)
+    case setup(UDPPeerError)
     case system(String, Int32)
     case timedOut(String)
     case closed
@@ -125,7 +110,7 @@ enum TPKTSocketError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .invalidAddress(let ip): "'\(ip)' is not a numeric IP address"
+        case .setup(let error): "\(error)"
         case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
         case .timedOut(let what): "\(what) in time"
         case .closed: "the connection was closed"

@@ -13,26 +13,7 @@ public final class UDPPeer {
     public let address: SocketAddress
 
     public init(bindingTo ip: String = "127.0.0.1", port: UInt16 = 0) throws(UDPPeerError) {
-        guard let requested = SocketAddress(ip: ip, port: port) else { throw .invalidAddress(ip) }
-        let fd = socket(
-            requested.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .system("socket", errno) }
-        var bindAddress = requested.sockaddrStorage
-        let bound = withUnsafePointer(to: &bindAddress) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, requested.sockaddrLength) }
-        }
-        guard bound == 0 else {
-            let code = errno
-            close(fd)
-            throw .system("bind \(requested)", code)
-        }
-        var local = sockaddr_in6()
-        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        descriptor = fd
-        address = withUnsafePointer(to: &local) { SocketAddress(rawCopying: UnsafeRawPointer($0), length: length) }
+        (descriptor, address) = try boundSocket(type: SOCK_DGRAM, ip: ip, port: port)
     }
 
     deinit { close(descriptor) }
@@ -78,7 +59,32 @@ public final class UDPPeer {
     }
 }
 
-/// Why a UDP peer could not be set up.
+/// A socket of `type` (datagram or stream) bound to `ip` and `port`, and the address it got (the
+/// port the kernel chose when asked for 0).
+func boundSocket(type: __socket_type, ip: String, port: UInt16) throws(UDPPeerError) -> (
+    descriptor: Int32, address: SocketAddress
+) {
+    guard let requested = SocketAddress(ip: ip, port: port) else { throw .invalidAddress(ip) }
+    let fd = socket(requested.isIPv6 ? AF_INET6 : AF_INET, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw .system("socket", errno) }
+    var bindAddress = requested.sockaddrStorage
+    let bound = withUnsafePointer(to: &bindAddress) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, requested.sockaddrLength) }
+    }
+    guard bound == 0 else {
+        let code = errno
+        close(fd)
+        throw .system("bind \(requested)", code)
+    }
+    var local = sockaddr_in6()
+    var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+    _ = withUnsafeMutablePointer(to: &local) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return (fd, withUnsafePointer(to: &local) { SocketAddress(rawCopying: UnsafeRawPointer($0), length: length) })
+}
+
+/// Why a UDP peer (or another of the client's sockets) could not be set up.
 public enum UDPPeerError: Error, CustomStringConvertible {
     case invalidAddress(String)
     case system(String, Int32)

@@ -49,14 +49,29 @@ import Testing
         #expect(sender?["streams"]?.listValue?.first?["drops"] == .dictionary([:]))
     }
 
+    /// A call from an ffmpeg sending `source` in `sender` (an SDP format name) to an ffmpeg that takes
+    /// only `receiver`, the relay transcoding; the receiver's decode, mono at `rate`.
+    func transcodedCall(
+        _ name: String, source: FFmpegRelayCall.Source = .pcmuTone, from sender: String, to receiver: String, rate: Int
+    ) async throws -> FFmpegRelayCall.Result {
+        try await calls.run(
+            name, source: source,
+            offer: [
+                "sdp": .string(sdp(port: calls.senderPort, format: sender)),
+                "codec": ["transcode": [.string(receiver)]],
+            ],
+            answerSDP: sdp(port: calls.receiverPort, format: receiver),
+            receiverSDP: { _ in sdp(port: calls.receiverPort, format: receiver) },
+            receiverDecoder: receiver == "opus" ? ["-c:a", "libopus"] : [],
+            receiverOutput: ["-ac", "1", "-ar", "\(rate)", "-f", "s16le"],
+            senderOutput: {
+                ["-f", "rtp"] + (sender == "opus" ? ["-payload_type", "96"] : [])
+                    + ["rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"]
+            })
+    }
+
     @Test func ffmpegsPCMUIsHeardByAnOpusOnlyFFmpeg() async throws {
-        let result = try await calls.run(
-            "pcmu-to-opus",
-            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "PCMU")), "codec": ["transcode": ["opus"]]],
-            answerSDP: sdp(port: calls.receiverPort, format: "opus"),
-            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "opus") },
-            receiverDecoder: ["-c:a", "libopus"], receiverOutput: ["-ac", "1", "-ar", "48000", "-f", "s16le"],
-            senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
+        let result = try await transcodedCall("pcmu-to-opus", from: "PCMU", to: "opus", rate: 48000)
         expectTone(
             result, rate: 48000, frequency: 1000, transcodedTo: "opus/48000/2",
             label: "ffmpeg PCMU -> relay -> ffmpeg Opus")
@@ -66,15 +81,7 @@ import Testing
         let opus = FFmpegRelayCall.Source(
             filter: "sine=frequency=440:sample_rate=48000",
             codec: ["-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20", "-application", "voip"])
-        let result = try await calls.run(
-            "opus-to-pcmu", source: opus,
-            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "opus")), "codec": ["transcode": ["PCMU"]]],
-            answerSDP: sdp(port: calls.receiverPort, format: "PCMU"),
-            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "PCMU") },
-            receiverOutput: ["-f", "s16le"],
-            senderOutput: {
-                ["-f", "rtp", "-payload_type", "96", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"]
-            })
+        let result = try await transcodedCall("opus-to-pcmu", source: opus, from: "opus", to: "PCMU", rate: 8000)
         expectTone(
             result, rate: 8000, frequency: 440, transcodedTo: "PCMU/8000", label: "ffmpeg Opus -> relay -> ffmpeg PCMU")
     }
@@ -83,26 +90,14 @@ import Testing
     /// at 6 kHz by an Opus-only receiver (the relay decodes G.722 at 16 kHz and encodes Opus from it).
     @Test func ffmpegsWidebandG722IsHeardByAnOpusOnlyFFmpeg() async throws {
         let g722 = FFmpegRelayCall.Source(filter: "sine=frequency=6000:sample_rate=16000", codec: ["-c:a", "g722"])
-        let result = try await calls.run(
-            "g722-to-opus", source: g722,
-            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "G722")), "codec": ["transcode": ["opus"]]],
-            answerSDP: sdp(port: calls.receiverPort, format: "opus"),
-            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "opus") },
-            receiverDecoder: ["-c:a", "libopus"], receiverOutput: ["-ac", "1", "-ar", "48000", "-f", "s16le"],
-            senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
+        let result = try await transcodedCall("g722-to-opus", source: g722, from: "G722", to: "opus", rate: 48000)
         expectTone(
             result, rate: 48000, frequency: 6000, transcodedTo: "opus/48000/2",
             label: "ffmpeg G.722 -> relay -> ffmpeg Opus")
     }
 
     @Test func ffmpegsPCMUIsHeardByAG722OnlyFFmpeg() async throws {
-        let result = try await calls.run(
-            "pcmu-to-g722",
-            offer: ["sdp": .string(sdp(port: calls.senderPort, format: "PCMU")), "codec": ["transcode": ["G722"]]],
-            answerSDP: sdp(port: calls.receiverPort, format: "G722"),
-            receiverSDP: { _ in sdp(port: calls.receiverPort, format: "G722") },
-            receiverOutput: ["-ac", "1", "-ar", "16000", "-f", "s16le"],
-            senderOutput: { ["-f", "rtp", "rtp://127.0.0.1:\($0)?localrtpport=\(calls.senderPort)"] })
+        let result = try await transcodedCall("pcmu-to-g722", from: "PCMU", to: "G722", rate: 16000)
         expectTone(
             result, rate: 16000, frequency: 1000, transcodedTo: "G722/8000",
             label: "ffmpeg PCMU -> relay -> ffmpeg G.722")
