@@ -129,17 +129,23 @@ def main():
     parser.add_argument("--spillway-flags", default="", help="extra `spillway serve` flags (encoder settings)")
     parser.add_argument("--ceiling-bitrate", type=int, default=32000, help="the no-relay Opus encoder's bit rate")
     parser.add_argument("--ceiling-complexity", type=int, default=10, help="the no-relay Opus encoder's complexity")
+    parser.add_argument("--directions", default=",".join(DIRECTIONS),
+                        help="comma-separated directions to run (default: all), e.g. 'G722 -> Opus'")
     parser.add_argument("--json")
     arguments = parser.parse_args()
+    directions = [name.strip() for name in arguments.directions.split(",")]
+    unknown = [name for name in directions if name not in DIRECTIONS]
+    if unknown:
+        raise SystemExit("unknown directions %s; there are: %s" % (unknown, ", ".join(DIRECTIONS)))
     relays = {
         "spillway": (spillway_command(arguments.spillway, 22800, ports=(45000, 45099)) + arguments.spillway_flags.split(),
                      22800),
         "rtpengine": (rtpengine_command(22801, ports=(45100, 45199)), 22801),
     }
-    scores = {direction: {name: [] for name in list(relays) + ["ceiling"]} for direction in DIRECTIONS}
+    scores = {direction: {name: [] for name in list(relays) + ["ceiling"]} for direction in directions}
     with tempfile.TemporaryDirectory(prefix="voice-quality-") as directory:
         voices = {voice: speech(directory, voice) for voice in VOICES}
-        for direction in DIRECTIONS:
+        for direction in directions:
             for files in voices.values():
                 rate = DIRECTIONS[direction][2]
                 scores[direction]["ceiling"].append(pesq_and_lag(
@@ -148,7 +154,7 @@ def main():
         for name, (command, port) in relays.items():
             relay = start_ng_relay(command, port)
             try:
-                for direction in DIRECTIONS:
+                for direction in directions:
                     for voice, files in voices.items():
                         for run in range(arguments.runs):
                             output = relayed(port, direction, files, directory, "%s-%s" % (name, voice))

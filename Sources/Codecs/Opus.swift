@@ -13,7 +13,7 @@ public struct OpusEncoderSettings: Sendable, Equatable {
     public var complexity = defaultComplexity
 
     /// The defaults, chosen by `bench/voice_quality.py` and `bench/transcoding.py` (see bench/README).
-    public static let defaultBitRate = 24_000
+    public static let defaultBitRate = 32_000
     public static let defaultComplexity = 5
     public static let bitRates = 6000...510_000
     public static let complexities = 0...10

@@ -205,7 +205,7 @@ extension NodeConfiguration {
         .number(
             "opus-bitrate", \.opusBitRate, allowed: "an integer from 6000 to 510000 bits per second",
             help:
-                "The Opus encoder's bit rate for transcoded calls (default 24000); a call's NG codec options or its receiver's maxaveragebitrate override it."
+                "The Opus encoder's bit rate for transcoded calls (default 32000); a call's NG codec options or its receiver's maxaveragebitrate override it."
         ),
         .number(
             "opus-complexity", \.opusComplexity, allowed: "an integer from 0 (fastest) to 10 (best)",
