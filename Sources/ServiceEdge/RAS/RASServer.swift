@@ -174,7 +174,7 @@ package struct RASCounters {
 }
 
 package extension RASCounters {
-    package var bencoded: BencodeValue {
+    var bencoded: BencodeValue {
         .dictionary([
             "received": .dictionary(received.mapValues { .integer(Int64($0)) }),
             "malformed": .integer(Int64(malformed)), "unsupported": .integer(Int64(unsupported)),

@@ -21,7 +21,7 @@ package extension DatagramBootstrap {
     /// Binds a UDP channel on `address` whose datagrams go to `deliver` (called on the loop). Without
     /// SO_REUSEADDR: on UDP it would let a second relay bind the same port and silently take
     /// requests meant for this one; a clash must fail at start instead.
-    package static func bind(
+    static func bind(
         _ address: NIOCore.SocketAddress, on loop: any EventLoop,
         deliver: @escaping @Sendable () -> (([UInt8], NIOCore.SocketAddress) -> Void)
     ) async throws -> any Channel {

@@ -37,7 +37,7 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
 }
 
 package extension StringProtocol {
-    package var trimmingSpaces: String {
+    var trimmingSpaces: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }
