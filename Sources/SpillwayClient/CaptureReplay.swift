@@ -84,10 +84,9 @@ public final class CaptureReplayer {
 
     /// The captured calls, each with its streams (a call with audio and video has two), in capture order.
     private var callsWithStreams: [(name: String, streams: [CapturedCall])] {
-        var order: [String] = []
         let byName = Dictionary(grouping: calls, by: \.name)
-        for call in calls where !order.contains(call.name) { order.append(call.name) }
-        return order.map { ($0, byName[$0]!) }
+        var seen: Set<String> = []
+        return calls.filter { seen.insert($0.name).inserted }.map { ($0.name, byName[$0.name]!) }
     }
 
     private func setUpCalls() throws {
